@@ -1,0 +1,2 @@
+// The page's entry: registering the root element is the only side effect.
+import './ui/lab-app.ts';

@@ -1,0 +1,25 @@
+import { defineConfig } from 'vite';
+
+// Workers are ES modules (comlink APIs); daikon is CommonJS and is pre-bundled by Vite.
+export default defineConfig({
+  root: '.',
+  publicDir: 'public',
+  worker: { format: 'es' },
+  build: {
+    target: 'es2022',
+    outDir: 'dist',
+    sourcemap: true,
+    chunkSizeWarningLimit: 4096,
+    rollupOptions: {
+      // daikon bundles an Emscripten JPEG-LS decoder with a direct eval and Node fallbacks;
+      // both are dead code in the browser. Keep other warnings.
+      onwarn(warning, warn) {
+        if (warning.id?.includes('node_modules/daikon/') || warning.message.includes('daikon')) return;
+        warn(warning);
+      },
+    },
+  },
+  optimizeDeps: { include: ['daikon', 'papaparse'] },
+  server: { host: '127.0.0.1', port: 5173 },
+  preview: { host: '127.0.0.1', port: 4173 },
+});
