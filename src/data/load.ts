@@ -1,0 +1,168 @@
+/**
+ * From a set of dropped files to volumes and LUNA16 tables, one item at a time. This is the
+ * single loading path: the ingest worker (browser) and the CLI (Node) both iterate it, so a
+ * drop and `luna-lab inspect` read data identically.
+ *
+ * Promises: a bad file yields an `error` item naming it and loading goes on with the rest;
+ * volumes are yielded one by one so memory holds one scan at a time (per DICOM folder);
+ * voxel values are HU as stored (clamping is the cache's business).
+ */
+import { detectKind, dirName, DETECT_HEAD_BYTES, type FileKind } from './detect.ts';
+import type { SourceFile } from './source.ts';
+import type { Volume } from './volume.ts';
+import { isDataError } from './errors.ts';
+import { parseMetaHeader, metaDataFileName, readMetaImage } from './metaimage.ts';
+import { readDicomSeries } from './dicom.ts';
+import { parseLunaCsv, type Annotation, type Candidate, type RowError } from './luna-csv.ts';
+
+export type LoadItem =
+  | { type: 'volume'; volume: Volume; subset: string | null; sources: readonly SourceFile[] }
+  | { type: 'annotations'; file: string; rows: Annotation[]; rowErrors: RowError[] }
+  | { type: 'candidates'; file: string; rows: Candidate[]; rowErrors: RowError[] }
+  | { type: 'error'; file: string; message: string }
+  | { type: 'skipped'; file: string; reason: string }
+  /** Emitted before a file's bytes are read, for per-file progress. */
+  | { type: 'reading'; files: readonly string[] };
+
+export interface LoadOptions {
+  /** Skip files for which this returns true (already cached); they yield `skipped`. */
+  isKnown?: (f: SourceFile) => boolean;
+}
+
+/** LUNA16 keeps scans in subset0..subset9; otherwise the top dropped folder names the group. */
+export function subsetOf(path: string): string | null {
+  const parts = path.split('/');
+  parts.pop();
+  const subset = parts.find((p) => /^subset\d+$/i.test(p));
+  if (subset) return subset.toLowerCase();
+  return parts.length > 0 ? parts[0] : null;
+}
+
+function describe(e: unknown, file: string): string {
+  if (isDataError(e)) return e.message;
+  const msg = e instanceof Error ? e.message : String(e);
+  return `${file}: ${msg}`;
+}
+
+export async function* loadFiles(files: readonly SourceFile[], opts: LoadOptions = {}): AsyncGenerator<LoadItem> {
+  const byKind = new Map<FileKind, SourceFile[]>();
+  for (const f of files) {
+    const kind = detectKind(f.path, kindNeedsHead(f.path) ? await f.head(DETECT_HEAD_BYTES) : new Uint8Array());
+    const list = byKind.get(kind) ?? [];
+    list.push(f);
+    byKind.set(kind, list);
+  }
+  const take = (k: FileKind) => byKind.get(k) ?? [];
+
+  for (const f of take('ignored')) yield { type: 'skipped', file: f.path, reason: 'not CT data' };
+  for (const f of take('unknown')) {
+    yield {
+      type: 'error',
+      file: f.path,
+      message: `${f.path}: not a recognised CT file (expected .mhd + .raw/.zraw, .mha, DICOM, or a LUNA16 .csv)`,
+    };
+  }
+
+  // Tables first: they are small, and the page can show counts as scans arrive.
+  for (const f of take('csv')) {
+    yield { type: 'reading', files: [f.path] };
+    try {
+      const text = new TextDecoder().decode(await f.bytes());
+      const parsed = parseLunaCsv(text, f.path);
+      yield parsed.kind === 'annotations'
+        ? { type: 'annotations', file: f.path, rows: parsed.rows, rowErrors: parsed.errors }
+        : { type: 'candidates', file: f.path, rows: parsed.rows, rowErrors: parsed.errors };
+    } catch (e) {
+      yield { type: 'error', file: f.path, message: describe(e, f.path) };
+    }
+  }
+
+  // MetaImage: each .mhd claims its data file by ElementDataFile, in its own folder.
+  const dataFiles = new Map(take('metadata').map((f) => [f.path, f]));
+  const claimed = new Set<string>();
+  for (const f of [...take('mhd'), ...take('mha')]) {
+    let data: SourceFile | undefined;
+    if (opts.isKnown?.(f)) {
+      yield { type: 'skipped', file: f.path, reason: 'already cached' };
+      const name = await pairedName(f);
+      if (name) claimed.add(joinPath(dirName(f.path), name));
+      continue;
+    }
+    try {
+      const bytes = await f.bytes();
+      const header = parseMetaHeader(bytes, f.path);
+      const name = metaDataFileName(header);
+      if (name !== null) {
+        const wanted = joinPath(dirName(f.path), name);
+        data = dataFiles.get(wanted) ?? findCaseInsensitive(dataFiles, wanted);
+        if (data) claimed.add(data.path);
+      }
+      yield { type: 'reading', files: data ? [f.path, data.path] : [f.path] };
+      const volume = readMetaImage({
+        file: f.path,
+        bytes,
+        data: data ? { file: data.path, bytes: await data.bytes() } : undefined,
+      });
+      yield { type: 'volume', volume, subset: subsetOf(f.path), sources: data ? [f, data] : [f] };
+    } catch (e) {
+      // The pair failed together: both files get the message.
+      const message = describe(e, f.path);
+      yield { type: 'error', file: f.path, message };
+      if (data) yield { type: 'error', file: data.path, message };
+    }
+  }
+  for (const f of dataFiles.values()) {
+    if (!claimed.has(f.path)) {
+      yield { type: 'error', file: f.path, message: `${f.path}: no .mhd header in the drop names this data file` };
+    }
+  }
+
+  // DICOM: one folder at a time bounds memory; series are grouped by UID inside it.
+  const folders = new Map<string, SourceFile[]>();
+  for (const f of take('dicom')) {
+    const d = dirName(f.path);
+    folders.set(d, [...(folders.get(d) ?? []), f]);
+  }
+  for (const group of folders.values()) {
+    const fresh = group.filter((f) => !opts.isKnown?.(f));
+    for (const f of group) if (!fresh.includes(f)) yield { type: 'skipped', file: f.path, reason: 'already cached' };
+    if (fresh.length === 0) continue;
+    yield { type: 'reading', files: fresh.map((f) => f.path) };
+    const inputs = [];
+    for (const f of fresh) inputs.push({ file: f.path, bytes: await f.bytes() });
+    const { volumes, errors } = readDicomSeries(inputs);
+    for (const err of errors) yield { type: 'error', file: err.file, message: err.message };
+    for (const volume of volumes) {
+      const mine = new Set(volume.files);
+      yield {
+        type: 'volume',
+        volume,
+        subset: subsetOf(volume.files[0] ?? ''),
+        sources: fresh.filter((f) => mine.has(f.path)),
+      };
+    }
+  }
+}
+
+function kindNeedsHead(path: string): boolean {
+  return detectKind(path, new Uint8Array()) === 'unknown';
+}
+
+async function pairedName(f: SourceFile): Promise<string | null> {
+  try {
+    return metaDataFileName(parseMetaHeader(await f.head(4096), f.path));
+  } catch {
+    return null;
+  }
+}
+
+function joinPath(dir: string, name: string): string {
+  return dir ? `${dir}/${name}` : name;
+}
+
+function findCaseInsensitive(files: Map<string, SourceFile>, wanted: string): SourceFile | undefined {
+  const lower = wanted.toLowerCase();
+  for (const [p, f] of files) if (p.toLowerCase() === lower) return f;
+  return undefined;
+}
+
