@@ -1,0 +1,146 @@
+/**
+ * A whole drop through the shared loading path into IndexedDB (fake-indexeddb in Node):
+ * good scans are cached, each bad file gets its own clear error, nothing is duplicated.
+ */
+import 'fake-indexeddb/auto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { LabDb, datasetSummary, readVolume } from './lab-db.ts';
+import { ingestFiles, type FileProgress } from './ingest.ts';
+import { sourceFromBytes, type SourceFile } from '../data/source.ts';
+import { generateSynthetic } from '../data/synthetic.ts';
+import { clampHu } from '../data/volume.ts';
+
+const SAMPLES = resolve(process.cwd(), '../shared/ct-samples');
+const enc = (s: string) => new TextEncoder().encode(s);
+let dbn = 0;
+const dbs: LabDb[] = [];
+const freshDb = () => {
+  const db = new LabDb(`ingest-test-${dbn++}`);
+  dbs.push(db);
+  return db;
+};
+afterEach(async () => {
+  for (const db of dbs.splice(0)) await db.delete();
+});
+
+function synthDrop(seed: number, scans = 2): SourceFile[] {
+  return [...generateSynthetic({ scans, size: 'tiny', seed })].map((f) => sourceFromBytes(`drop/${f.path}`, f.bytes, 1));
+}
+
+function mhd(name: string, fields: Record<string, string>): SourceFile {
+  const header = {
+    ObjectType: 'Image',
+    NDims: '3',
+    BinaryData: 'True',
+    BinaryDataByteOrderMSB: 'False',
+    TransformMatrix: '1 0 0 0 1 0 0 0 1',
+    Offset: '0 0 0',
+    ElementSpacing: '1 1 1',
+    DimSize: '4 4 2',
+    ElementType: 'MET_SHORT',
+    ElementDataFile: `${name}.raw`,
+    ...fields,
+  };
+  return sourceFromBytes(`bad/${name}.mhd`, enc(Object.entries(header).map(([k, v]) => `${k} = ${v}`).join('\n') + '\n'));
+}
+
+describe('ingestFiles', () => {
+  it('caches good scans and tables beside clear per-file errors for bad input', async () => {
+    const db = freshDb();
+    const good = synthDrop(21);
+    const bad: SourceFile[] = [
+      // truncated .raw
+      mhd('truncated', {}),
+      sourceFromBytes('bad/truncated.raw', new Uint8Array(10)),
+      // DimSize disagreeing with the data size
+      mhd('toolarge', { DimSize: '4 4 2' }),
+      sourceFromBytes('bad/toolarge.raw', new Uint8Array(4 * 4 * 3 * 2)),
+      // unknown ElementType
+      mhd('longtype', { ElementType: 'MET_LONG_LONG' }),
+      sourceFromBytes('bad/longtype.raw', new Uint8Array(64)),
+      // garbage header
+      sourceFromBytes('bad/garbage.mhd', Uint8Array.from({ length: 300 }, (_, i) => (i * 7919) % 256)),
+      // not DICOM, despite the name
+      sourceFromBytes('bad/notdicom.dcm', enc('hello, I am a text file, not a DICOM slice\n'.repeat(10))),
+      // a CSV missing a column, and one with a non-numeric coordinate
+      sourceFromBytes('bad/annotations.csv', enc('seriesuid,coordX,coordY,diameter_mm\n1.2,1,2,3\n')),
+      sourceFromBytes('bad2/candidates.csv', enc('seriesuid,coordX,coordY,coordZ,class\n1.2.3,abc,2,3,0\n1.2.3,1,2,3,1\n')),
+      // an unknown kind of file
+      sourceFromBytes('bad/photo.bin', new Uint8Array(500)),
+    ];
+    const progress: FileProgress[] = [];
+    const report = await ingestFiles(db, [...bad, ...good], { onProgress: (p) => progress.push(p) });
+
+    const uids = good.filter((f) => f.path.endsWith('.mhd')).map((f) => f.path.split('/').pop()!.replace('.mhd', ''));
+    expect(report.series.sort()).toEqual(uids.sort());
+    const errorFor = (file: string) => report.errors.filter((e) => e.file === file).map((e) => e.message).join(' | ');
+    expect(errorFor('bad/truncated.mhd')).toMatch(/truncated\.raw.*holds 10 bytes/);
+    expect(errorFor('bad/toolarge.mhd')).toMatch(/toolarge\.raw/);
+    expect(errorFor('bad/longtype.mhd')).toMatch(/ElementType "MET_LONG_LONG"/);
+    expect(errorFor('bad/garbage.mhd')).toMatch(/garbage\.mhd/);
+    expect(errorFor('bad/notdicom.dcm')).toMatch(/notdicom\.dcm/);
+    expect(errorFor('bad/annotations.csv')).toMatch(/missing column "coordZ"/);
+    expect(errorFor('bad2/candidates.csv')).toMatch(/coordX.*abc|abc.*coordX/);
+    expect(errorFor('bad/photo.bin')).toMatch(/not a recognised CT file/);
+    // the good candidate row of the CSV with one bad row was kept
+    expect((await db.candidates.get(['1.2.3', 'candidates']))!.rows).toHaveLength(1);
+    // every file got a final status
+    const final = new Map(progress.map((p) => [p.file, p.status]));
+    for (const f of good) expect(final.get(f.path)).toBe('stored');
+    expect(final.get('bad/garbage.mhd')).toBe('error');
+
+    const summary = await datasetSummary(db);
+    expect(summary.seriesCount).toBe(uids.length);
+    for (const s of summary.subsets.flatMap((g) => g.series)) {
+      expect(s.subset).toBe('subset0');
+      expect(s.positives).toBeGreaterThan(0);
+      expect(s.candidates).toBeGreaterThan(s.positives);
+      expect(s.annotations).toBeGreaterThan(0);
+    }
+  });
+
+  it('stores clamped HU with the geometry, and a re-drop duplicates nothing', async () => {
+    const db = freshDb();
+    const drop = synthDrop(22, 1);
+    const first = await ingestFiles(db, drop);
+    expect(first.series).toHaveLength(1);
+    const { record, voxels } = await readVolume(db, first.series[0]);
+    const raw = drop.find((f) => f.path.endsWith('.raw'))!;
+    const original = new Int16Array((await raw.bytes()).slice().buffer);
+    expect(voxels).toEqual(clampHu(original));
+    expect(record.digest).toMatch(/^[0-9a-f]{64}$/);
+
+    const again = await ingestFiles(db, drop);
+    expect(again.series).toHaveLength(0);
+    expect(again.skipped.filter((s) => s.reason === 'already cached').length).toBe(drop.filter((f) => /\.(mhd)$/.test(f.path)).length);
+    const forced = await ingestFiles(db, drop, { force: true });
+    expect(forced.series).toEqual(first.series);
+    expect(await db.series.count()).toBe(1);
+    expect((await db.series.get(first.series[0]))!.digest).toBe(record.digest);
+  });
+
+  it('ingests the real samples: DICOM series, .zraw masks, and the missing .raw error', async () => {
+    const db = freshDb();
+    const files: SourceFile[] = [];
+    const walk = (dir: string, rel: string) => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        if (e.isDirectory()) walk(join(dir, e.name), `${rel}/${e.name}`);
+        else files.push(sourceFromBytes(`${rel}/${e.name}`, new Uint8Array(readFileSync(join(dir, e.name)))));
+      }
+    };
+    for (const d of ['lidc-idri-0001', 'luna16-seg-lungs', 'luna16-header-only-raw-missing', 'dcmqi', 'rt-utils-phantom']) walk(join(SAMPLES, d), d);
+    const report = await ingestFiles(db, files);
+    expect(report.series).toContain('1.3.6.1.4.1.14519.5.2.1.6279.6001.179049373636438705059720603192');
+    expect(report.series).toContain('1.3.6.1.4.1.14519.5.2.1.6279.6001.108197895896446896160048741492');
+    expect(report.series).toHaveLength(5);
+    expect(report.errors.map((e) => e.message).join('\n')).toMatch(/102133688497886810253331438797\.raw/);
+    // READMEs and checksums are skipped, not errors
+    expect(report.errors.every((e) => !/ATTRIBUTION|README/i.test(e.file))).toBe(true);
+    const lidc = await db.series.get('1.3.6.1.4.1.14519.5.2.1.6279.6001.179049373636438705059720603192');
+    expect(lidc!.shape).toEqual([16, 512, 512]);
+    expect(lidc!.hu.min).toBe(-2048);
+    expect(lidc!.subset).toBe('lidc-idri-0001');
+  });
+});

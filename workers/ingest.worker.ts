@@ -1,0 +1,82 @@
+/**
+ * The ingest worker: files in, cache out. Parsing and IndexedDB writes happen here so the
+ * page never blocks on a 60 MB scan. Its comlink API is `IngestApi`; every error leaves
+ * as plain data (a report entry), never as an exception carrying class instances.
+ */
+import * as Comlink from 'comlink';
+import { sourceFromBytes, sourceFromFile, type SourceFile } from '../src/data/source.ts';
+import { generateSynthetic, type SynthOptions } from '../src/data/synthetic.ts';
+import { labDb } from '../src/store/lab-db.ts';
+import { ingestFiles, type FileProgress, type IngestReport } from '../src/store/ingest.ts';
+
+export interface DroppedFile {
+  /** Path relative to the drop, '/'-separated. */
+  path: string;
+  file: File;
+}
+
+export interface IngestApi {
+  ingest(files: DroppedFile[], onProgress?: (p: FileProgress[]) => void, force?: boolean): Promise<IngestReport>;
+  /** Generate the synthetic LUNA16-format demo set and ingest it like a drop. */
+  demo(opts: SynthOptions, onProgress?: (p: FileProgress[]) => void): Promise<IngestReport>;
+  /** Fetch files by URL (the CLI serves a data folder) and ingest them. */
+  ingestUrls(urls: { path: string; url: string }[], onProgress?: (p: FileProgress[]) => void): Promise<IngestReport>;
+}
+
+/** Progress is batched per animation-frame-ish tick: thousands of DICOM files would flood the page. */
+function batched(cb?: (p: FileProgress[]) => void): { push: (p: FileProgress) => void; flush: () => void } {
+  let buf: FileProgress[] = [];
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const flush = () => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    if (buf.length && cb) cb(buf);
+    buf = [];
+  };
+  return {
+    push: (p) => {
+      buf.push(p);
+      timer ??= setTimeout(flush, 50);
+    },
+    flush,
+  };
+}
+
+async function run(files: SourceFile[], onProgress?: (p: FileProgress[]) => void, force = false): Promise<IngestReport> {
+  const progress = batched(onProgress);
+  try {
+    return await ingestFiles(labDb(), files, { force, onProgress: progress.push });
+  } finally {
+    progress.flush();
+  }
+}
+
+const api: IngestApi = {
+  ingest(files, onProgress, force) {
+    return run(files.map((d) => sourceFromFile(d.file, d.path)), onProgress, force);
+  },
+  demo(opts, onProgress) {
+    const files: SourceFile[] = [];
+    for (const f of generateSynthetic(opts)) files.push(sourceFromBytes(`synthetic-demo/${f.path}`, f.bytes));
+    return run(files, onProgress, true);
+  },
+  async ingestUrls(urls, onProgress) {
+    const files = urls.map(({ path, url }): SourceFile => ({
+      path,
+      size: -1,
+      bytes: async () => {
+        const res = await fetch(url);
+        if (!res.ok) throw new Error(`${path}: HTTP ${res.status} fetching ${url}`);
+        return new Uint8Array(await res.arrayBuffer());
+      },
+      head: async (n) => {
+        const res = await fetch(url, { headers: { Range: `bytes=0-${n - 1}` } });
+        if (!res.ok) throw new Error(`${path}: HTTP ${res.status} fetching ${url}`);
+        return new Uint8Array(await res.arrayBuffer()).subarray(0, n);
+      },
+    }));
+    return run(files, onProgress);
+  },
+};
+
+Comlink.expose(api);
