@@ -1,0 +1,8 @@
+import { join, resolve } from 'node:path';
+
+/** Where global setup writes e2e data (ignored by git). */
+export const E2E_DATA = resolve('.cache', 'e2e-data');
+export const SYNTH_GOOD = join(E2E_DATA, 'synth-good');
+export const SYNTH_BROKEN = join(E2E_DATA, 'synth-broken');
+/** The real CT samples beside the checkout; never copied into the project. */
+export const CT_SAMPLES = resolve('..', 'shared', 'ct-samples');
