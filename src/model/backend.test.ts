@@ -1,0 +1,62 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describeAdapter, fallbackOrder, selectBackend } from './backend.ts';
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+
+describe('selectBackend (in Node)', () => {
+  it('tries the preferred backend, then webgl, then cpu', () => {
+    expect(fallbackOrder('webgpu')).toEqual(['webgpu', 'webgl', 'cpu']);
+    expect(fallbackOrder('webgl')).toEqual(['webgl', 'cpu']);
+    expect(fallbackOrder('cpu')).toEqual(['cpu', 'webgl']);
+  });
+
+  it('asked for webgpu, falls back to cpu and says why for each failure', async () => {
+    const noise = ['warn', 'log', 'error'].map((m) => vi.spyOn(console, m as 'warn'));
+    const s = await selectBackend('webgpu');
+    expect(s.backend).toBe('cpu');
+    expect(tf.getBackend()).toBe('cpu');
+    expect(s.fellBackFrom).toEqual(['webgpu', 'webgl']);
+    expect(s.adapter).toBeNull();
+    expect(s.reason).toMatch(/^webgpu: navigator\.gpu is missing.*; webgl: WebGL is not available here \(no canvas\)$/);
+    // Degrades quietly: nothing was handed to tfjs that it would warn about.
+    for (const spy of noise) expect(spy).not.toHaveBeenCalled();
+  });
+
+  it('reports an adapter-less WebGPU', async () => {
+    vi.stubGlobal('navigator', { gpu: { requestAdapter: async () => null } });
+    const s = await selectBackend('webgpu');
+    expect(s.backend).toBe('cpu');
+    expect(s.reason).toMatch(/^webgpu: navigator\.gpu\.requestAdapter\(\) returned no adapter/);
+  });
+
+  it('cpu as asked: no fallback, no reason', async () => {
+    expect(await selectBackend('cpu')).toEqual({ backend: 'cpu', fellBackFrom: [], adapter: null });
+  });
+});
+
+describe('describeAdapter', () => {
+  it('joins what adapter.info says, without repeats or blanks', () => {
+    expect(describeAdapter({ vendor: 'google', architecture: 'swiftshader', device: '', description: 'SwiftShader Device (Subzero)' })).toBe(
+      'google swiftshader SwiftShader Device (Subzero)',
+    );
+    expect(describeAdapter({ vendor: 'nvidia', architecture: 'hopper', description: 'nvidia' })).toBe('nvidia hopper');
+    expect(describeAdapter({})).toBe('unknown adapter');
+  });
+});
+
+describe('selectBackend with a WebGPU adapter tfjs cannot use', () => {
+  it('imports the webgpu backend, lets tfjs try, and falls back with the adapter named in the reason', async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const adapter = { info: { vendor: 'acme', architecture: 'fake', description: '' } };
+    vi.stubGlobal('navigator', { gpu: { requestAdapter: async () => adapter, getPreferredCanvasFormat: () => 'rgba8unorm' } });
+    const s = await selectBackend('webgpu');
+    expect(tf.findBackendFactory('webgpu')).toBeTruthy();
+    expect(s.backend).toBe('cpu');
+    expect(s.fellBackFrom).toEqual(['webgpu', 'webgl']);
+    expect(s.reason).toMatch(/^webgpu: tfjs could not initialise it on adapter "acme fake"/);
+    vi.restoreAllMocks();
+  });
+});
