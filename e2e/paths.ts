@@ -4,5 +4,7 @@ import { join, resolve } from 'node:path';
 export const E2E_DATA = resolve('.cache', 'e2e-data');
 export const SYNTH_GOOD = join(E2E_DATA, 'synth-good');
 export const SYNTH_BROKEN = join(E2E_DATA, 'synth-broken');
+/** Small scans for training tests: enough nodules for a meaningful validation F1. */
+export const SYNTH_TRAIN = join(E2E_DATA, 'synth-train');
 /** The real CT samples beside the checkout; never copied into the project. */
 export const CT_SAMPLES = resolve('..', 'shared', 'ct-samples');

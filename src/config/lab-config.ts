@@ -64,6 +64,8 @@ export interface LabConfig {
     readonly epochs: number;
     readonly batchSize: number;
     readonly seed: number;
+    /** Validate at epoch 1, every Nth epoch and the last (the book's validation_cadence). */
+    readonly validationCadence: number;
   };
   readonly backend: BackendName;
 }
@@ -114,6 +116,7 @@ export const FIELDS: readonly Field[] = [
   { key: 'augment.noise', spec: { kind: 'float', min: 0, max: 1000, default: 25 }, help: 'Gaussian noise, HU standard deviation (0: off)' },
   { key: 'train.epochs', spec: { kind: 'int', min: 1, max: 100_000, default: 10 }, help: 'epochs' },
   { key: 'train.batchSize', spec: { kind: 'int', min: 1, max: 4096, default: 32 }, help: 'batch size' },
+  { key: 'train.validationCadence', spec: { kind: 'int', min: 1, max: 100_000, default: 5 }, help: 'validate at epoch 1, every Nth epoch and the last' },
   { key: 'train.seed', spec: { kind: 'int', min: 1, max: SEED_MAX, default: 1 }, help: 'seed of every random stream (1..2^31-1)' },
   { key: 'backend', spec: { kind: 'enum', choices: ['webgpu', 'webgl', 'cpu'], default: 'webgpu' }, help: 'preferred tfjs backend (falls back to webgl, then cpu)' },
 ];

@@ -78,16 +78,16 @@ export class NoduleClassificationModel implements TrainableModel {
     };
   }
 
-  /** `epoch` is 1-based, as the book counts. */
-  async fitEpoch(epoch: number, train: AsyncIterable<Batch>, validation: AsyncIterable<Batch>): Promise<EpochResult> {
+  /** `epoch` is 1-based, as the book counts; `validation` null skips validating this epoch. */
+  async fitEpoch(epoch: number, train: AsyncIterable<Batch>, validation: AsyncIterable<Batch> | null): Promise<EpochResult> {
     const t0 = now();
     const lr = stepLr(this.config.scheduler, this.config.optimizer.lr, epoch - 1);
     this.optimizer.setLearningRate(lr);
     const trained = await this.doTraining(epoch, train);
     const trainSeconds = (now() - t0) / 1000;
     const training = await this.logMetrics(epoch, 'training', trained);
-    const validated = await this.doValidation(epoch, validation);
-    const validationMetrics = await this.logMetrics(epoch, 'validating', validated);
+    const validated = validation ? await this.doValidation(epoch, validation) : null;
+    const validationMetrics = validated ? await this.logMetrics(epoch, 'validating', validated) : null;
     const seconds = (now() - t0) / 1000;
     return {
       training,

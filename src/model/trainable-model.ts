@@ -42,16 +42,17 @@ export interface EpochSamples {
 
 export interface EpochResult {
   training: Record<string, number>;
-  validation: Record<string, number>;
+  /** Absent in epochs that skip validation (the book's validation cadence). */
+  validation: Record<string, number> | null;
   /** Per-candidate validation outcomes. */
-  validationSamples: EpochSamples;
+  validationSamples: EpochSamples | null;
   trainingSamplesSeen: number;
   seconds: number;
   samplesPerSecond: number;
 }
 
 export interface TrainableModel {
-  fitEpoch(epoch: number, train: AsyncIterable<Batch>, validation: AsyncIterable<Batch>): Promise<EpochResult>;
+  fitEpoch(epoch: number, train: AsyncIterable<Batch>, validation: AsyncIterable<Batch> | null): Promise<EpochResult>;
   getModule(): tf.LayersModel;
   getSignature(): ModelSignature;
 }

@@ -14,6 +14,7 @@
 import Dexie, { type Table } from 'dexie';
 import type { Irc, Mat3, Vec3, VolumeFormat, HuStats } from '../data/volume.ts';
 import type { CropSize } from '../data/crop.ts';
+import type { LabConfig } from '../config/lab-config.ts';
 import { cropWindow, extractCrop } from '../data/crop.ts';
 
 export const DB_NAME = 'luna-lab';
@@ -84,6 +85,67 @@ export interface CropRecord {
   data: ArrayBuffer;
 }
 
+export type RunStatus = 'running' | 'paused' | 'finished' | 'stopped' | 'failed' | 'interrupted';
+
+/** The seed's metrics of one phase of one epoch; step = training samples seen. */
+export interface MetricPoint {
+  epoch: number;
+  step: number;
+  values: Record<string, number>;
+}
+
+export interface PredictionRow {
+  seriesUid: string;
+  xyz: Vec3;
+  diameterMm: number;
+  label: 0 | 1;
+  prob: number;
+  loss: number;
+}
+
+export interface RunRecord {
+  runId: string;
+  name: string;
+  config: LabConfig;
+  status: RunStatus;
+  createdAt: number;
+  updatedAt: number;
+  /** tfjs backend in use, the WebGPU adapter, and backends that failed before it. */
+  backend: string | null;
+  adapter: string | null;
+  fellBackFrom: string[];
+  epochsDone: number;
+  samplesSeen: number;
+  history: MetricPoint[];
+  /** Validation predictions of the latest epoch, per candidate. */
+  predictions: PredictionRow[];
+  dataDigest: string;
+  labVersion: string;
+  error: string | null;
+  warnings: string[];
+}
+
+/** Everything needed to continue a run exactly where an epoch ended. */
+export interface CheckpointRecord {
+  runId: string;
+  epoch: number;
+  samplesSeen: number;
+  /** tf.io.encodeWeights of the model's weights (trainable and running statistics). */
+  weights: Blob;
+  weightSpecs: WeightSpec[];
+  optimizer: Blob;
+  optimizerSpecs: WeightSpec[];
+  /** Sampler and RNG states, plain JSON. */
+  state: unknown;
+  createdAt: number;
+}
+
+export interface WeightSpec {
+  name: string;
+  shape: number[];
+  dtype: 'float32' | 'int32' | 'bool' | 'string' | 'complex64';
+}
+
 export class QuotaError extends Error {
   override name = 'QuotaError';
   constructor(
@@ -118,6 +180,8 @@ export class LabDb extends Dexie {
   candidates!: Table<CandidatesRecord, [string, string]>;
   files!: Table<FileRecord, string>;
   crops!: Table<CropRecord, string>;
+  runs!: Table<RunRecord, string>;
+  checkpoints!: Table<CheckpointRecord, string>;
 
   constructor(name = DB_NAME) {
     super(name);
@@ -128,6 +192,10 @@ export class LabDb extends Dexie {
       candidates: '[seriesUid+source], seriesUid',
       files: 'fingerprint, seriesUid',
       crops: 'key, seriesUid',
+    });
+    this.version(2).stores({
+      runs: 'runId, status, createdAt',
+      checkpoints: 'runId',
     });
   }
 }
@@ -245,9 +313,41 @@ export async function deleteSubset(db: LabDb, subset: string): Promise<void> {
   for (const uid of uids) await deleteSeries(db, uid);
 }
 
+/** Delete every cached scan and table; runs and their checkpoints are kept. */
 export async function clearAll(db: LabDb): Promise<void> {
-  await db.transaction('rw', db.tables, async () => {
-    for (const t of db.tables) await t.clear();
+  const data = [db.series, db.chunks, db.annotations, db.candidates, db.files, db.crops];
+  await db.transaction('rw', data, async () => {
+    for (const t of data) await t.clear();
+  });
+}
+
+export async function putRun(db: LabDb, run: RunRecord): Promise<void> {
+  await guardQuota(`run ${run.name}`, 64 << 10, () => db.runs.put({ ...run, updatedAt: Date.now() }));
+}
+
+export async function updateRun(db: LabDb, runId: string, changes: Partial<RunRecord>): Promise<void> {
+  await db.runs.update(runId, { ...changes, updatedAt: Date.now() });
+}
+
+/** The run's record and its checkpoint, written together: a checkpoint never disagrees
+ *  with the history it claims to follow. */
+export async function putCheckpoint(db: LabDb, run: RunRecord, cp: CheckpointRecord): Promise<void> {
+  await guardQuota(`a checkpoint of run ${run.name}`, cp.weights.size + cp.optimizer.size, () =>
+    db.transaction('rw', [db.runs, db.checkpoints], async () => {
+      await db.checkpoints.put(cp);
+      await db.runs.put({ ...run, updatedAt: Date.now() });
+    }),
+  );
+}
+
+export async function listRuns(db: LabDb): Promise<RunRecord[]> {
+  return db.runs.orderBy('createdAt').reverse().toArray();
+}
+
+export async function deleteRun(db: LabDb, runId: string): Promise<void> {
+  await db.transaction('rw', [db.runs, db.checkpoints], async () => {
+    await db.checkpoints.delete(runId);
+    await db.runs.delete(runId);
   });
 }
 

@@ -20,6 +20,7 @@ import {
 import './drop-zone.ts';
 import './ingest-progress.ts';
 import './dataset-panel.ts';
+import './train-panel.ts';
 
 export const DEMO_OPTIONS = { scans: 6, size: 'small', seed: 16, subsets: 2 } as const;
 
@@ -107,6 +108,11 @@ export class LunaApp extends LitElement {
           @delete-series=${this._onDeleteSeries}
           @delete-subset=${this._onDeleteSubset}
         ></luna-dataset-panel>
+      </section>
+
+      <section>
+        <h2>Training</h2>
+        <luna-train-panel></luna-train-panel>
       </section>
     `;
   }

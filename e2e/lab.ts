@@ -1,0 +1,63 @@
+/** Shared steps of the e2e tests: open the lab, wait on its readiness flags, set the config. */
+import { expect, type Page } from '@playwright/test';
+
+export async function openLab(page: Page): Promise<string[]> {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto('/');
+  await expect(page.locator('html[data-luna-ready="true"]')).toHaveCount(1);
+  return errors;
+}
+
+export async function waitIngestIdle(page: Page): Promise<void> {
+  await expect(page.locator('html[data-ingest="idle"]')).toHaveCount(1, { timeout: 90_000 });
+}
+
+export async function dropFolder(page: Page, dir: string): Promise<void> {
+  await page.getByTestId('folder-input').setInputFiles(dir);
+  await waitIngestIdle(page);
+}
+
+/** Fill the training form field by field, as a person would (text, checkboxes, selects). */
+export async function setConfig(page: Page, fields: Record<string, string | boolean>): Promise<void> {
+  for (const [key, value] of Object.entries(fields)) {
+    const el = page.locator(`luna-config-form [name="${key}"]`);
+    const tag = await el.evaluate((e) => `${e.tagName}:${(e as HTMLInputElement).type}`);
+    if (tag.startsWith('SELECT')) await el.selectOption(String(value));
+    else if (tag === 'INPUT:checkbox') await el.setChecked(value === true || value === 'true');
+    else {
+      await el.fill(String(value));
+      await el.press('Tab');
+    }
+  }
+  await expect(page.getByTestId('config-issues')).toHaveCount(0);
+}
+
+export interface RunView {
+  runId: string;
+  status: string;
+  backend: string | null;
+  adapter: string | null;
+  epochsDone: number;
+  error: string | null;
+  history: { epoch: number; step: number; values: Record<string, number> }[];
+  predictions: { label: number; prob: number }[];
+}
+
+export async function runs(page: Page): Promise<RunView[]> {
+  return page.evaluate(() => (window.lunaTrain?.runs ?? []) as unknown as RunView[]);
+}
+
+export async function waitTrainIdle(page: Page, timeout: number): Promise<void> {
+  await expect(page.locator('html[data-train="idle"]')).toHaveCount(1, { timeout });
+}
+
+/** Metric values without the timing entries, which differ from run to run. */
+export function metricsOnly(run: RunView): Record<string, number>[] {
+  return run.history.map((p) => {
+    const v = { ...p.values };
+    delete v['training/samples_per_second'];
+    delete v['training/epoch_seconds'];
+    return v;
+  });
+}

@@ -1,0 +1,177 @@
+/**
+ * From the cache to training batches: the candidate list of the selected series (matched to
+ * annotations the book's way), crops read from IndexedDB through an in-memory LRU, and
+ * batches assembled ahead of the trainer (prefetch) so the GPU does not wait on storage.
+ */
+import type { LabConfig } from '../config/lab-config.ts';
+import { matchCandidates, type Annotation, type Candidate, type CandidateInfo } from '../data/luna-csv.ts';
+import { xyzToIrc } from '../data/geometry.ts';
+import { augmentCrop } from '../data/augment.ts';
+import type { Batch } from '../model/trainable-model.ts';
+import type { Irc } from '../data/volume.ts';
+import { readCrop, type LabDb, type SeriesRecord } from './lab-db.ts';
+
+export interface CandidateSet {
+  candidates: CandidateInfo[];
+  series: Map<string, SeriesRecord>;
+  /** sha-256 over the used series' uids and voxel digests: the data's identity. */
+  dataDigest: string;
+  warnings: string[];
+}
+
+export class TrainingDataError extends Error {
+  override name = 'TrainingDataError';
+}
+
+export async function loadCandidateSet(db: LabDb, config: LabConfig): Promise<CandidateSet> {
+  const all = await db.series.toArray();
+  const wanted = new Set(config.data.subsets);
+  const series = all.filter((s) => wanted.size === 0 || wanted.has(s.subset));
+  if (!series.length) {
+    const have = [...new Set(all.map((s) => s.subset))].sort();
+    throw new TrainingDataError(
+      all.length
+        ? `No cached series in subsets ${[...wanted].join(', ')}; the cache holds ${have.join(', ')}`
+        : 'No scans are cached: drop LUNA16 subsets (or load the synthetic demo) first',
+    );
+  }
+  const uids = series.map((s) => s.seriesUid);
+  const source = config.data.candidates;
+  const [candRecords, annRecords] = await Promise.all([
+    db.candidates.where('seriesUid').anyOf(uids).toArray(),
+    db.annotations.where('seriesUid').anyOf(uids).toArray(),
+  ]);
+  const rows: Candidate[] = [];
+  for (const r of candRecords) {
+    if (r.source !== source) continue;
+    for (const c of r.rows) rows.push({ seriesUid: r.seriesUid, xyz: [c.xyz[0], c.xyz[1], c.xyz[2]], isNodule: c.isNodule });
+  }
+  if (!rows.length) {
+    const other = candRecords.find((r) => r.source !== source);
+    throw new TrainingDataError(
+      other
+        ? `No ${source}.csv rows are cached for the selected series, but ${other.source}.csv is: choose it under data.candidates`
+        : `No candidates are cached for the selected series: drop LUNA16's ${source}.csv with the scans`,
+    );
+  }
+  const annotations: Annotation[] = annRecords.flatMap((r) =>
+    r.rows.map((a) => ({ seriesUid: r.seriesUid, xyz: [a.xyz[0], a.xyz[1], a.xyz[2]] as [number, number, number], diameterMm: a.diameterMm })),
+  );
+  const matched = matchCandidates(rows, annotations).candidates;
+  const byUid = new Map(series.map((s) => [s.seriesUid, s]));
+  const warnings: string[] = [];
+  const inside = matched.filter((c) => {
+    const s = byUid.get(c.seriesUid)!;
+    const irc = xyzToIrc(c.xyz, s);
+    return irc.every((v, a) => v >= 0 && v < s.shape[a]);
+  });
+  if (inside.length < matched.length) {
+    warnings.push(`${matched.length - inside.length} candidates lie outside their scan's volume and are left out`);
+  }
+  const digestInput = series
+    .map((s) => `${s.seriesUid}:${s.digest}`)
+    .sort()
+    .join('\n');
+  const hash = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(digestInput));
+  return {
+    candidates: inside,
+    series: byUid,
+    dataDigest: [...new Uint8Array(hash)].map((b) => b.toString(16).padStart(2, '0')).join(''),
+    warnings,
+  };
+}
+
+/** Crops of clamped HU by candidate, from IndexedDB, kept in memory up to a byte budget. */
+export class CropProvider {
+  private readonly lru = new Map<string, Int16Array>();
+  private bytes = 0;
+
+  constructor(
+    private readonly db: LabDb,
+    private readonly series: Map<string, SeriesRecord>,
+    readonly crop: readonly [number, number, number],
+    private readonly budgetBytes = 512 << 20,
+  ) {}
+
+  centerOf(c: CandidateInfo): Irc {
+    const s = this.series.get(c.seriesUid);
+    if (!s) throw new TrainingDataError(`series ${c.seriesUid} is not in the cache`);
+    return xyzToIrc(c.xyz, s);
+  }
+
+  async get(c: CandidateInfo): Promise<Int16Array> {
+    const center = this.centerOf(c);
+    const key = `${c.seriesUid}|${center.join(',')}`;
+    const hit = this.lru.get(key);
+    if (hit) {
+      this.lru.delete(key);
+      this.lru.set(key, hit);
+      return hit;
+    }
+    const crop = await readCrop(this.db, c.seriesUid, center, this.crop);
+    this.lru.set(key, crop);
+    this.bytes += crop.byteLength;
+    while (this.bytes > this.budgetBytes && this.lru.size > 1) {
+      const [k, v] = this.lru.entries().next().value as [string, Int16Array];
+      this.lru.delete(k);
+      this.bytes -= v.byteLength;
+    }
+    return crop;
+  }
+}
+
+export interface SampleRef {
+  candidate: CandidateInfo;
+  label: 0 | 1;
+  /** Seed of this sample's augmentation; absent = not augmented (validation). */
+  augmentSeed?: number;
+}
+
+/**
+ * Batches of `batchSize` (the last may be smaller), built `prefetch` batches ahead of the
+ * consumer: crop reads (IndexedDB, async) and augmentation overlap the training step.
+ */
+export async function* batchesOf(
+  samples: readonly SampleRef[],
+  batchSize: number,
+  provider: CropProvider,
+  augment: LabConfig['augment'] | null,
+  prefetch = 2,
+): AsyncGenerator<Batch> {
+  const [d, h, w] = provider.crop;
+  const vox = d * h * w;
+  const build = async (from: number): Promise<Batch> => {
+    const part = samples.slice(from, from + batchSize);
+    const x = new Float32Array(part.length * vox);
+    const labels = new Uint8Array(part.length);
+    const crops = await Promise.all(part.map((s) => provider.get(s.candidate)));
+    part.forEach((s, i) => {
+      const crop = crops[i];
+      if (augment && s.augmentSeed !== undefined) x.set(augmentCrop(crop, [d, h, w], augment, s.augmentSeed), i * vox);
+      else x.set(crop, i * vox);
+      labels[i] = s.label;
+    });
+    return {
+      n: part.length,
+      x,
+      labels,
+      refs: part.map((s) => ({ seriesUid: s.candidate.seriesUid, xyz: s.candidate.xyz, diameterMm: s.candidate.diameterMm })),
+    };
+  };
+  const queue: Promise<Batch>[] = [];
+  let next = 0;
+  const fill = () => {
+    while (queue.length < Math.max(1, prefetch) && next < samples.length) {
+      const p = build(next);
+      p.catch(() => undefined); // a consumer that stops early must not leave unhandled rejections
+      queue.push(p);
+      next += batchSize;
+    }
+  };
+  fill();
+  while (queue.length) {
+    const batch = await queue.shift()!;
+    fill();
+    yield batch;
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * The whole training run in Node (tfjs cpu backend, fake-indexeddb): synthetic scans are
+ * ingested, a small model trains, checkpoints are taken, and a stopped-and-resumed run ends
+ * bit-identical to an uninterrupted one.
+ */
+import 'fake-indexeddb/auto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { LabDb, type RunRecord } from '../store/lab-db.ts';
+import { ingestFiles } from '../store/ingest.ts';
+import { sourceFromBytes } from '../data/source.ts';
+import { generateSynthetic } from '../data/synthetic.ts';
+import { resolveConfigOrThrow } from '../config/lab-config.ts';
+import { METRIC_NAMES } from '../model/metrics.ts';
+import { Trainer, type Progress } from './trainer.ts';
+
+const config = resolveConfigOrThrow({
+  crop: [8, 16, 16],
+  model: { blocks: 2, width: 4 },
+  train: { epochs: 2, batchSize: 8, seed: 77 },
+  backend: 'cpu',
+});
+
+let db: LabDb;
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  db = new LabDb('trainer-test');
+  const files = [...generateSynthetic({ scans: 3, size: 'tiny', seed: 5 })].map((f) => sourceFromBytes(f.path, f.bytes));
+  const report = await ingestFiles(db, files);
+  expect(report.series).toHaveLength(3);
+});
+afterAll(async () => {
+  await db.delete();
+});
+
+async function weightsOf(runId: string): Promise<Uint8Array> {
+  const cp = await db.checkpoints.get(runId);
+  return new Uint8Array(await cp!.weights.arrayBuffer());
+}
+
+describe('Trainer', () => {
+  let straight: RunRecord;
+  const progress: Progress[] = [];
+
+  it('trains a small model to the end, with the seed’s metrics and per-candidate predictions', async () => {
+    const trainer = new Trainer(db, { onProgress: (p) => progress.push(p) });
+    straight = await trainer.start(config, 'straight');
+    expect(straight.error).toBeNull();
+    expect(straight.status).toBe('finished');
+    expect(straight.backend).toBe('cpu');
+    expect(straight.epochsDone).toBe(2);
+    expect(straight.history.map((p) => p.epoch)).toEqual([1, 1, 2, 2]);
+    for (const mode of ['training', 'validating']) {
+      const point = straight.history.find((p) => Object.keys(p.values).some((k) => k.startsWith(mode)))!;
+      for (const name of METRIC_NAMES) expect(point.values[`${mode}/${name}`]).toBeTypeOf('number');
+    }
+    // step = training samples seen, the same for both phases of an epoch
+    expect(straight.history[0].step).toBe(straight.history[1].step);
+    expect(straight.history[2].step).toBe(2 * straight.history[0].step);
+    expect(straight.predictions.length).toBeGreaterThan(0);
+    expect(straight.predictions.every((p) => p.prob >= 0 && p.prob <= 1)).toBe(true);
+    expect(straight.dataDigest).toMatch(/^[0-9a-f]{64}$/);
+  }, 120_000);
+
+  it('leaks no tensors from step to step, nor from epoch to epoch (checkpoints included)', () => {
+    const training = progress.filter((p) => p.phase === 'training');
+    expect(training.filter((p) => p.epoch === 2).length).toBeGreaterThan(2);
+    // After the first step has made the optimizer's state, the count stays put.
+    expect(new Set(training.slice(1).map((p) => p.numTensors))).toEqual(new Set([training[1].numTensors]));
+  });
+
+  it('a run stopped after epoch 1 and resumed ends identical to the uninterrupted one', async () => {
+    let trainer!: Trainer;
+    trainer = new Trainer(db, {
+      onRun: (r) => {
+        if (r.epochsDone === 1) trainer.stop();
+      },
+    });
+    const stopped = await trainer.start(config, 'interrupted');
+    expect(stopped.status).toBe('stopped');
+    expect(stopped.epochsDone).toBe(1);
+    const resumed = await new Trainer(db).resumeRun(stopped.runId);
+    expect(resumed.status).toBe('finished');
+    expect(resumed.history.map((p) => p.values)).toEqual(straight.history.map((p) => p.values).map((v) => expect.objectContaining(stripTimes(v))));
+    expect(await weightsOf(resumed.runId)).toEqual(await weightsOf(straight.runId));
+  }, 120_000);
+
+  it('the same seed twice gives the same metrics; "continue training" adds epochs', async () => {
+    const again = await new Trainer(db).start(config, 'again');
+    expect(again.history.map((p) => stripTimes(p.values))).toEqual(straight.history.map((p) => stripTimes(p.values)));
+    const more = await new Trainer(db).resumeRun(again.runId, 1);
+    expect(more.status).toBe('finished');
+    expect(more.epochsDone).toBe(3);
+    expect(more.config.train.epochs).toBe(3);
+    expect(more.history).toHaveLength(6);
+  }, 120_000);
+
+  it('fails with a clear message when no data is cached for the chosen subsets', async () => {
+    const run = await new Trainer(db).start(resolveConfigOrThrow({ ...config, data: { subsets: ['subset7'], candidates: 'candidates' } }), 'nodata');
+    expect(run.status).toBe('failed');
+    expect(run.error).toMatch(/No cached series in subsets subset7; the cache holds subset0/);
+  });
+});
+
+function stripTimes(v: Record<string, number>): Record<string, number> {
+  const out = { ...v };
+  delete out['training/samples_per_second'];
+  delete out['training/epoch_seconds'];
+  return out;
+}

@@ -1,0 +1,337 @@
+/**
+ * The training run: config in, trained model, metrics, predictions and checkpoints out.
+ * Runs wherever tfjs runs (the train worker in the page; Node in tests). All randomness
+ * comes from the run's seed through named streams; a checkpoint at each epoch end holds
+ * weights, optimizer state, sampler and RNG state and the metrics history, so a resumed run
+ * continues exactly where the checkpoint was taken.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { LabConfig } from '../config/lab-config.ts';
+import { createRng, type Rng } from '../data/rng.ts';
+import { createSampling, type TrainingSampler } from '../data/sampler.ts';
+import { buildLunaModel } from '../model/luna-model.ts';
+import { createOptimizer, type LabOptimizer, type NamedTensor } from '../model/optimizers.ts';
+import { NoduleClassificationModel, type StepInfo } from '../model/nodule-classifier.ts';
+import { selectBackend } from '../model/backend.ts';
+import { setDropoutRng } from '../model/dropout.ts';
+import {
+  putCheckpoint,
+  putRun,
+  updateRun,
+  type CheckpointRecord,
+  type LabDb,
+  type MetricPoint,
+  type PredictionRow,
+  type RunRecord,
+  type WeightSpec,
+} from '../store/lab-db.ts';
+import { CropProvider, batchesOf, loadCandidateSet } from '../store/training-data.ts';
+
+export const LAB_VERSION = '0.1.0';
+
+export interface Progress {
+  runId: string;
+  epoch: number;
+  epochs: number;
+  phase: StepInfo['phase'];
+  /** Samples done and due in this phase of this epoch. */
+  done: number;
+  total: number;
+  samplesSeen: number;
+  samplesPerSecond: number;
+  etaSeconds: number;
+  batchLoss: number;
+  /** tf.memory().numTensors after the step: flat from step to step unless something leaks. */
+  numTensors: number;
+}
+
+export interface TrainerEvents {
+  onRun?: (run: RunRecord) => void;
+  onProgress?: (p: Progress) => void;
+  onMetrics?: (runId: string, point: MetricPoint) => void;
+}
+
+export class StopRequested extends Error {
+  override name = 'StopRequested';
+}
+
+const now = () => (globalThis.performance ?? Date).now();
+
+function newRunId(): string {
+  const a = new Uint8Array(8);
+  crypto.getRandomValues(a);
+  return [...a].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+export class Trainer {
+  private paused: { promise: Promise<void>; resolve: () => void } | null = null;
+  private stopping = false;
+  private active: string | null = null;
+
+  constructor(
+    private readonly db: LabDb,
+    private readonly events: TrainerEvents = {},
+  ) {}
+
+  get activeRun(): string | null {
+    return this.active;
+  }
+
+  pause(): void {
+    if (this.paused) return;
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => (resolve = r));
+    this.paused = { promise, resolve };
+  }
+
+  resume(): void {
+    this.paused?.resolve();
+    this.paused = null;
+  }
+
+  stop(): void {
+    this.stopping = true;
+    this.resume();
+  }
+
+  /** A new run of `config`. Resolves when it ends (finished, stopped or failed). */
+  async start(config: LabConfig, name?: string): Promise<RunRecord> {
+    const run: RunRecord = {
+      runId: newRunId(),
+      name: name ?? `run ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`,
+      config,
+      status: 'running',
+      createdAt: Date.now(),
+      updatedAt: Date.now(),
+      backend: null,
+      adapter: null,
+      fellBackFrom: [],
+      epochsDone: 0,
+      samplesSeen: 0,
+      history: [],
+      predictions: [],
+      dataDigest: '',
+      labVersion: LAB_VERSION,
+      error: null,
+      warnings: [],
+    };
+    await putRun(this.db, run);
+    return this.execute(run);
+  }
+
+  /** Continue a run from its last checkpoint (after a reload, a lost device, or a stop);
+   *  `extraEpochs` extends a finished run ("continue training"). */
+  async resumeRun(runId: string, extraEpochs = 0): Promise<RunRecord> {
+    const run = await this.db.runs.get(runId);
+    if (!run) throw new Error(`run ${runId} is not in this browser's lab`);
+    const epochs = run.config.train.epochs + extraEpochs;
+    const config: LabConfig = extraEpochs ? { ...run.config, train: { ...run.config.train, epochs } } : run.config;
+    const resumed: RunRecord = { ...run, config, status: 'running', error: null };
+    await putRun(this.db, resumed);
+    return this.execute(resumed);
+  }
+
+  private async execute(run: RunRecord): Promise<RunRecord> {
+    if (this.active) throw new Error(`run ${this.active} is already training in this worker`);
+    this.active = run.runId;
+    this.stopping = false;
+    const lock = (globalThis.navigator as Navigator | undefined)?.locks;
+    try {
+      // The lock tells other tabs (and a reloaded page) that this run is alive.
+      return lock
+        ? await lock.request(`luna-run-${run.runId}`, { ifAvailable: true }, async (l) => {
+            if (!l) throw new Error(`run ${run.name} is training in another tab`);
+            return this.train(run);
+          })
+        : await this.train(run);
+    } finally {
+      this.active = null;
+      this.paused = null;
+    }
+  }
+
+  private async train(initial: RunRecord): Promise<RunRecord> {
+    let run = initial;
+    const config = run.config;
+    const emit = async (changes: Partial<RunRecord>) => {
+      run = { ...run, ...changes };
+      await updateRun(this.db, run.runId, changes);
+      this.events.onRun?.(run);
+    };
+    let model: tf.LayersModel | null = null;
+    let optimizer: LabOptimizer | null = null;
+    try {
+      const backend = await selectBackend(config.backend);
+      await emit({ backend: backend.backend, adapter: backend.adapter, fellBackFrom: backend.fellBackFrom });
+
+      const set = await loadCandidateSet(this.db, config);
+      const { split, sampler, validation } = createSampling(set.candidates, config);
+      await emit({ dataDigest: set.dataDigest, warnings: [...set.warnings, ...split.warnings] });
+      const dropoutRng: Rng = createRng(config.train.seed).fork('dropout');
+      const net = (model = buildLunaModel(config.model, config.crop, config.train.seed));
+      const opt = (optimizer = createOptimizer(config.optimizer));
+
+      const checkpoint = await this.db.checkpoints.get(run.runId);
+      let startEpoch = 1;
+      let samplesSeen = 0;
+      if (checkpoint && run.epochsDone > 0) {
+        await restoreCheckpoint(checkpoint, net, opt, sampler, dropoutRng);
+        startEpoch = checkpoint.epoch + 1;
+        samplesSeen = checkpoint.samplesSeen;
+        // History past the checkpoint (an epoch cut short) is dropped with it.
+        await emit({ history: run.history.filter((p) => p.epoch <= checkpoint.epoch), epochsDone: checkpoint.epoch, samplesSeen });
+      }
+
+      const provider = new CropProvider(this.db, set.series, config.crop);
+      const epochs = config.train.epochs;
+      let trainTotal = 0;
+      let phaseTotal = 0;
+      let phaseStart = now();
+      let lastPhase: StepInfo['phase'] | null = null;
+      const classifier = new NoduleClassificationModel({
+        config,
+        model: net,
+        optimizer: opt,
+        samplesSeen,
+        hooks: {
+          beforeTrainingStep: () => setDropoutRng(dropoutRng),
+          onStep: async (s) => {
+            if (s.phase !== lastPhase) {
+              lastPhase = s.phase;
+              phaseStart = now() - s.stepSeconds * 1000;
+              phaseTotal = s.phase === 'training' ? trainTotal : validation.length;
+            }
+            const elapsed = (now() - phaseStart) / 1000;
+            const rate = s.samples / Math.max(elapsed, 1e-9);
+            const remainingEpochs = epochs - s.epoch;
+            // Estimate with validation every epoch: an upper bound when the cadence skips some.
+            const perEpoch = trainTotal + validation.length;
+            const left = phaseTotal - s.samples + (s.phase === 'training' ? validation.length : 0) + remainingEpochs * perEpoch;
+            this.events.onProgress?.({
+              runId: run.runId,
+              epoch: s.epoch,
+              epochs,
+              phase: s.phase,
+              done: s.samples,
+              total: phaseTotal,
+              samplesSeen: s.samplesSeen,
+              samplesPerSecond: rate,
+              etaSeconds: left / Math.max(rate, 1e-9),
+              batchLoss: s.batchLoss,
+              numTensors: tf.memory().numTensors,
+            });
+            if (this.paused) {
+              await emit({ status: 'paused' });
+              await this.paused?.promise;
+              if (!this.stopping) await emit({ status: 'running' });
+            }
+            if (this.stopping) throw new StopRequested('stopped by the user');
+          },
+          onMetrics: (epoch, step, values) => {
+            const point = { epoch, step, values };
+            run = { ...run, history: [...run.history, point] };
+            this.events.onMetrics?.(run.runId, point);
+          },
+        },
+      });
+      for (let epoch = startEpoch; epoch <= epochs; epoch++) {
+        const samples = sampler.nextEpoch();
+        trainTotal = samples.length;
+        const validate = epoch === 1 || epoch % config.train.validationCadence === 0 || epoch === epochs;
+        const result = await classifier.fitEpoch(
+          epoch,
+          batchesOf(samples, config.train.batchSize, provider, config.augment),
+          validate ? batchesOf(validation, config.train.batchSize, provider, null) : null,
+        );
+        const trainingPoint = run.history.findLast((p) => p.epoch === epoch && 'training/loss/all' in p.values)!;
+        trainingPoint.values['training/samples_per_second'] = result.samplesPerSecond;
+        trainingPoint.values['training/epoch_seconds'] = result.seconds;
+        const v = result.validationSamples;
+        const predictions: PredictionRow[] = v
+          ? v.refs.map((r, i) => ({
+              seriesUid: r.seriesUid,
+              xyz: [r.xyz[0], r.xyz[1], r.xyz[2]],
+              diameterMm: r.diameterMm,
+              label: v.labels[i] as 0 | 1,
+              prob: v.probPos[i],
+              loss: v.loss[i],
+            }))
+          : run.predictions;
+        run = { ...run, epochsDone: epoch, samplesSeen: classifier.samplesSeen, predictions };
+        await putCheckpoint(this.db, run, await takeCheckpoint(run, net, opt, sampler, dropoutRng));
+        this.events.onRun?.(run);
+      }
+      await emit({ status: 'finished' });
+    } catch (e) {
+      if (e instanceof StopRequested) await emit({ status: 'stopped' });
+      else {
+        const message = e instanceof Error ? e.message : String(e);
+        await emit({ status: isDeviceLoss(message) ? 'interrupted' : 'failed', error: message });
+      }
+    } finally {
+      model?.dispose();
+      optimizer?.dispose();
+    }
+    return run;
+  }
+}
+
+export function isDeviceLoss(message: string): boolean {
+  return /device (was )?lost|GPUDevice.*lost|context lost/i.test(message);
+}
+
+async function encode(named: NamedTensor[]): Promise<{ blob: Blob; specs: WeightSpec[] }> {
+  const { data, specs } = await tf.io.encodeWeights(named);
+  return { blob: new Blob([data]), specs: specs.map((s) => ({ name: s.name, shape: s.shape, dtype: s.dtype })) };
+}
+
+async function decode(blob: Blob, specs: WeightSpec[]): Promise<tf.NamedTensorMap> {
+  return tf.io.decodeWeights(await blob.arrayBuffer(), specs);
+}
+
+async function takeCheckpoint(
+  run: RunRecord,
+  model: tf.LayersModel,
+  optimizer: LabOptimizer,
+  sampler: TrainingSampler,
+  dropoutRng: Rng,
+): Promise<CheckpointRecord> {
+  const weights = await encode(model.weights.map((w) => ({ name: w.originalName, tensor: w.read() })));
+  const optWeights = await optimizer.getWeights();
+  const opt = await encode(optWeights);
+  // getWeights makes a fresh step-count scalar; the slots are the optimizer's own variables.
+  tf.dispose(optWeights.filter((w) => !(w.tensor instanceof tf.Variable)).map((w) => w.tensor));
+  return {
+    runId: run.runId,
+    epoch: run.epochsDone,
+    samplesSeen: run.samplesSeen,
+    weights: weights.blob,
+    weightSpecs: weights.specs,
+    optimizer: opt.blob,
+    optimizerSpecs: opt.specs,
+    state: { sampler: sampler.state(), dropout: dropoutRng.state() },
+    createdAt: Date.now(),
+  };
+}
+
+async function restoreCheckpoint(
+  cp: CheckpointRecord,
+  model: tf.LayersModel,
+  optimizer: LabOptimizer,
+  sampler: TrainingSampler,
+  dropoutRng: Rng,
+): Promise<void> {
+  const weights = await decode(cp.weights, cp.weightSpecs);
+  for (const w of model.weights) {
+    const t = weights[w.originalName];
+    if (!t) throw new Error(`checkpoint of epoch ${cp.epoch} lacks weight ${w.originalName}`);
+    w.write(t);
+  }
+  tf.dispose(Object.values(weights));
+  const opt = await decode(cp.optimizer, cp.optimizerSpecs);
+  await optimizer.setWeights(cp.optimizerSpecs.map((s) => ({ name: s.name, tensor: opt[s.name] })));
+  tf.dispose(Object.values(opt)); // the optimizer's variables hold their own references
+  const state = cp.state as { sampler: Parameters<TrainingSampler['restore']>[0]; dropout: Parameters<Rng['restore']>[0] };
+  sampler.restore(state.sampler);
+  dropoutRng.restore(state.dropout);
+}

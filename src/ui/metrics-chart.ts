@@ -1,0 +1,82 @@
+/**
+ * `<luna-metrics-chart>`: one metric over training samples seen, one line per series
+ * (training, validation, or several runs), drawn with uPlot. Redraws when `series` changes.
+ */
+import { LitElement, css, html, unsafeCSS, type PropertyValues } from 'lit';
+import { customElement, property, query } from 'lit/decorators.js';
+import uPlot from 'uplot';
+import uplotCss from 'uplot/dist/uPlot.min.css?inline';
+
+export interface ChartSeries {
+  label: string;
+  color: string;
+  /** [step, value] pairs; step = training samples seen. */
+  points: readonly (readonly [number, number])[];
+}
+
+@customElement('luna-metrics-chart')
+export class LunaMetricsChart extends LitElement {
+  @property() heading = '';
+  @property({ attribute: false }) series: ChartSeries[] = [];
+  @query('.plot') private plotEl!: HTMLDivElement;
+  private plot: uPlot | null = null;
+
+  static override styles = [
+    unsafeCSS(uplotCss),
+    css`
+      :host { display: block; background: #121a22; border: 1px solid var(--luna-border, #2a3440); border-radius: 8px; padding: 6px; }
+      h4 { margin: 0 0 4px; font-size: 12px; font-weight: 500; color: var(--luna-muted, #9aa5b1); font-family: ui-monospace, monospace; }
+      .u-legend { font-size: 11px; color: #cdd6df; }
+      .empty { color: var(--luna-muted, #9aa5b1); font-size: 12px; height: 40px; }
+    `,
+  ];
+
+  override render() {
+    const n = this.series.reduce((k, s) => k + s.points.length, 0);
+    return html`<h4>${this.heading}</h4>
+      <div class="plot" data-points=${n}></div>
+      ${n ? '' : html`<div class="empty">no points yet</div>`}`;
+  }
+
+  override updated(changed: PropertyValues<this>) {
+    if (changed.has('series')) this.draw();
+  }
+
+  override disconnectedCallback() {
+    super.disconnectedCallback();
+    this.plot?.destroy();
+    this.plot = null;
+  }
+
+  private draw() {
+    this.plot?.destroy();
+    this.plot = null;
+    const xs = [...new Set(this.series.flatMap((s) => s.points.map((p) => p[0])))].sort((a, b) => a - b);
+    if (!xs.length) return;
+    const ys = this.series.map((s) => {
+      const m = new Map(s.points.map((p) => [p[0], p[1]]));
+      return xs.map((x) => m.get(x) ?? null);
+    });
+    const width = Math.max(200, this.clientWidth - 14);
+    this.plot = new uPlot(
+      {
+        width,
+        height: 150,
+        scales: { x: { time: false } },
+        axes: [
+          { stroke: '#9aa5b1', grid: { stroke: '#1f2a36' }, label: 'samples seen', labelSize: 14, size: 30 },
+          { stroke: '#9aa5b1', grid: { stroke: '#1f2a36' }, size: 44 },
+        ],
+        series: [{ label: 'samples' }, ...this.series.map((s) => ({ label: s.label, stroke: s.color, width: 2, points: { show: true, size: 5 } }))],
+      },
+      [xs, ...ys] as uPlot.AlignedData,
+      this.plotEl,
+    );
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'luna-metrics-chart': LunaMetricsChart;
+  }
+}

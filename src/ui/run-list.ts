@@ -1,0 +1,103 @@
+/**
+ * `<luna-run-list>`: the lab's runs (kept in IndexedDB), newest first, with their final
+ * validation metrics side by side for comparison and the actions each status allows.
+ *
+ * @fires run-select - detail: `{ runId }`
+ * @fires run-resume - detail: `{ runId }` (continue an interrupted or stopped run)
+ * @fires run-continue - detail: `{ runId, epochs }` (train a finished run for more epochs)
+ * @fires run-delete - detail: `{ runId }`
+ */
+import { LitElement, css, html } from 'lit';
+import { customElement, property } from 'lit/decorators.js';
+import type { RunRecord } from '../store/lab-db.ts';
+
+const fmt = (v: number | undefined, digits = 3) => (v === undefined || Number.isNaN(v) ? '–' : v.toFixed(digits));
+
+export function lastValues(run: RunRecord, prefix: 'training' | 'validating'): Record<string, number> {
+  for (let i = run.history.length - 1; i >= 0; i--) {
+    const v = run.history[i].values;
+    if (Object.keys(v).some((k) => k.startsWith(prefix + '/'))) return v;
+  }
+  return {};
+}
+
+@customElement('luna-run-list')
+export class LunaRunList extends LitElement {
+  @property({ attribute: false }) runs: RunRecord[] = [];
+  @property() selected: string | null = null;
+  /** The run training in this page right now (its actions are the panel's). */
+  @property() active: string | null = null;
+
+  static override styles = css`
+    :host { display: block; font-size: 13px; }
+    table { width: 100%; border-collapse: collapse; }
+    th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid var(--luna-border, #2a3440); }
+    th { color: var(--luna-muted, #9aa5b1); font-weight: 500; }
+    td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+    tr.selected { background: rgba(127, 179, 255, 0.08); }
+    tr { cursor: pointer; }
+    .status-failed, .status-interrupted { color: var(--luna-error, #ff7b72); }
+    .status-finished { color: var(--luna-ok, #7ad17a); }
+    .status-running, .status-paused { color: var(--luna-accent, #7fb3ff); }
+    button { font-size: 12px; }
+    .err { color: var(--luna-error, #ff7b72); font-size: 12px; }
+  `;
+
+  override render() {
+    if (!this.runs.length) return html`<p data-testid="no-runs">No runs yet.</p>`;
+    return html`<table>
+      <thead>
+        <tr>
+          <th>run</th><th>status</th><th class="num">epochs</th><th>backend</th>
+          <th class="num">val loss</th><th class="num">val F1</th><th class="num">precision</th><th class="num">recall</th><th></th>
+        </tr>
+      </thead>
+      <tbody>
+        ${this.runs.map((r) => {
+          const v = lastValues(r, 'validating');
+          return html`<tr
+            class=${r.runId === this.selected ? 'selected' : ''}
+            data-testid="run-row"
+            data-run=${r.runId}
+            data-status=${r.status}
+            @click=${() => this._emit('run-select', { runId: r.runId })}
+          >
+            <td>${r.name}${r.error ? html`<div class="err" data-testid="run-error">${r.error}</div>` : ''}</td>
+            <td class="status-${r.status}" data-testid="run-status">${r.status}</td>
+            <td class="num">${r.epochsDone}/${r.config.train.epochs}</td>
+            <td>${r.backend ?? '–'}</td>
+            <td class="num">${fmt(v['validating/loss/all'])}</td>
+            <td class="num" data-testid="run-f1">${fmt(v['validating/pr/f1_score'])}</td>
+            <td class="num">${fmt(v['validating/pr/precision'])}</td>
+            <td class="num">${fmt(v['validating/pr/recall'])}</td>
+            <td>${this._actions(r)}</td>
+          </tr>`;
+        })}
+      </tbody>
+    </table>`;
+  }
+
+  private _actions(r: RunRecord) {
+    if (r.runId === this.active) return '';
+    const stop = (e: Event) => e.stopPropagation();
+    return html`<span @click=${stop}>
+      ${['interrupted', 'stopped', 'failed', 'paused', 'running'].includes(r.status)
+        ? html`<button data-testid="run-resume" @click=${() => this._emit('run-resume', { runId: r.runId })}>resume</button>`
+        : ''}
+      ${r.status === 'finished'
+        ? html`<button data-testid="run-continue" @click=${() => this._emit('run-continue', { runId: r.runId, epochs: 1 })}>+1 epoch</button>`
+        : ''}
+      <button data-testid="run-delete" @click=${() => this._emit('run-delete', { runId: r.runId })}>✕</button>
+    </span>`;
+  }
+
+  private _emit(name: string, detail: object) {
+    this.dispatchEvent(new CustomEvent(name, { detail, bubbles: true, composed: true }));
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'luna-run-list': LunaRunList;
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * The page's handle on the train worker. A worker holds one tfjs backend; a lost GPU device
+ * or a reload is answered by a fresh worker that resumes from the last checkpoint.
+ */
+import * as Comlink from 'comlink';
+import type { TrainApi, TrainListener } from '../../workers/train.worker.ts';
+import type { LabConfig } from '../config/lab-config.ts';
+import type { RunRecord } from '../store/lab-db.ts';
+
+export type { TrainListener };
+
+export class TrainClient {
+  private worker: Worker | null = null;
+  private api: Comlink.Remote<TrainApi> | null = null;
+
+  constructor(private readonly listener: TrainListener) {}
+
+  private remote(): Comlink.Remote<TrainApi> {
+    if (!this.api) {
+      this.worker = new Worker(new URL('../../workers/train.worker.ts', import.meta.url), { type: 'module', name: 'train' });
+      this.api = Comlink.wrap<TrainApi>(this.worker);
+      void this.api.setListener(Comlink.proxy(this.listener));
+    }
+    return this.api;
+  }
+
+  start(config: LabConfig, name?: string): Promise<RunRecord> {
+    return this.remote().start(config, name);
+  }
+
+  resume(runId: string, extraEpochs = 0): Promise<RunRecord> {
+    return this.remote().resume(runId, extraEpochs);
+  }
+
+  pause(): void {
+    void this.api?.pause();
+  }
+
+  unpause(): void {
+    void this.api?.unpause();
+  }
+
+  stop(): void {
+    void this.api?.stop();
+  }
+
+  /** Drop the worker (and its GPU device); the next call starts a fresh one. */
+  restart(): void {
+    this.worker?.terminate();
+    this.worker = null;
+    this.api = null;
+  }
+}
