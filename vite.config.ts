@@ -11,6 +11,8 @@ export default defineConfig({
     sourcemap: true,
     chunkSizeWarningLimit: 4096,
     rollupOptions: {
+      // The lab, and the benchmark page that `npm run bench` drives.
+      input: { main: 'index.html', bench: 'src/bench/bench.html' },
       // daikon bundles an Emscripten JPEG-LS decoder with a direct eval and Node fallbacks;
       // both are dead code in the browser. Keep other warnings.
       onwarn(warning, warn) {

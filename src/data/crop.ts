@@ -55,12 +55,18 @@ function axisName(axis: number): string {
   return ['index', 'row', 'col'][axis];
 }
 
+/** Where slice `z` of a volume lives: an array and the offset of the slice's first voxel. */
+export type SliceSource = (z: number) => { data: ArrayLike<number>; offset: number };
+
 /** Copy a crop out of an x-fastest volume; voxels outside the volume become air. */
-export function extractCrop(
-  data: ArrayLike<number>,
-  shape: Irc,
-  win: CropWindow,
-): Int16Array {
+export function extractCrop(data: ArrayLike<number>, shape: Irc, win: CropWindow): Int16Array {
+  const slice = shape[1] * shape[2];
+  return extractCropFromSlices((z) => ({ data, offset: z * slice }), shape, win);
+}
+
+/** The same, reading each slice from wherever it is stored (e.g. the cache's slabs), so a
+ *  crop never needs the whole volume assembled. */
+export function extractCropFromSlices(sliceAt: SliceSource, shape: Irc, win: CropWindow): Int16Array {
   const [d, h, w] = win.size;
   const [, H, W] = shape;
   const out = new Int16Array(d * h * w);
@@ -71,12 +77,13 @@ export function extractCrop(
   for (let i = 0; i < d; i++) {
     const zi = si + i;
     if (zi < 0 || zi >= shape[0]) continue;
+    const { data, offset } = sliceAt(zi);
     for (let r = 0; r < h; r++) {
       const yr = sr + r;
       if (yr < 0 || yr >= H) continue;
-      const src = (zi * H + yr) * W;
+      const src = offset + yr * W;
       const dst = (i * h + r) * w + (c0 - sc);
-      if (ArrayBuffer.isView(data) && data instanceof Int16Array) {
+      if (data instanceof Int16Array) {
         out.set(data.subarray(src + c0, src + c1), dst);
       } else {
         for (let c = c0; c < c1; c++) out[dst + c - c0] = data[src + c];

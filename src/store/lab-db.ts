@@ -15,7 +15,7 @@ import Dexie, { type Table } from 'dexie';
 import type { Irc, Mat3, Vec3, VolumeFormat, HuStats } from '../data/volume.ts';
 import type { CropSize } from '../data/crop.ts';
 import type { LabConfig } from '../config/lab-config.ts';
-import { cropWindow, extractCrop } from '../data/crop.ts';
+import { cropWindow, extractCropFromSlices } from '../data/crop.ts';
 
 export const DB_NAME = 'luna-lab';
 export const CHUNK_SLICES = 16;
@@ -413,29 +413,48 @@ export async function datasetSummary(db: LabDb): Promise<DatasetSummary> {
   };
 }
 
+/** Loads one decoded slab of a series; callers may cache and share loads across crops. */
+export type SlabLoader = (seriesUid: string, chunk: number) => Promise<Int16Array>;
+
+/** The plain loader: one slab from IndexedDB. */
+export function slabLoader(db: LabDb): SlabLoader {
+  return async (seriesUid, chunk) => {
+    const rec = await db.chunks.get([seriesUid, chunk]);
+    if (!rec) throw new Error(`series ${seriesUid}: slab ${chunk} is missing from the cache; drop the scan again`);
+    return chunkVoxels(rec);
+  };
+}
+
 /** A crop of clamped HU around `center` (irc), shifted inside the volume as the book does.
- *  Reads only the slabs the crop spans; cached in the `crops` table for the training side. */
-export async function readCrop(db: LabDb, seriesUid: string, center: Irc, size: CropSize): Promise<Int16Array> {
+ *  Reads only the slabs the crop spans (through `loadSlab`, which may cache), and caches the
+ *  crop in the `crops` table for the training side. */
+export async function readCrop(
+  db: LabDb,
+  seriesUid: string,
+  center: Irc,
+  size: CropSize,
+  loadSlab: SlabLoader = slabLoader(db),
+): Promise<Int16Array> {
   const key = `${seriesUid}|${size.join(',')}|${center.join(',')}`;
   const cached = await db.crops.get(key);
   if (cached) return new Int16Array(cached.data);
   const s = await db.series.get(seriesUid);
   if (!s) throw new Error(`series ${seriesUid} is not in the cache`);
   const win = cropWindow(center, s.shape, size);
-  const z0 = Math.max(0, win.start[0]);
-  const z1 = Math.min(s.shape[0], win.start[0] + size[0]);
-  const c0 = Math.floor(z0 / s.chunkSlices);
-  const c1 = Math.floor((z1 - 1) / s.chunkSlices);
-  const chunks = await db.chunks.where('[seriesUid+chunk]').between([seriesUid, c0], [seriesUid, c1], true, true).toArray();
-  // Assemble just the slabs' slices into a sub-volume and crop from it.
+  const c0 = Math.floor(Math.max(0, win.start[0]) / s.chunkSlices);
+  const c1 = Math.floor((Math.min(s.shape[0], win.start[0] + size[0]) - 1) / s.chunkSlices);
+  const slabs = new Map<number, Int16Array>();
+  await Promise.all(
+    Array.from({ length: c1 - c0 + 1 }, async (_, k) => {
+      slabs.set(c0 + k, await loadSlab(seriesUid, c0 + k));
+    }),
+  );
   const slice = s.shape[1] * s.shape[2];
-  const firstZ = c0 * s.chunkSlices;
-  const lastZ = Math.min(s.shape[0], (c1 + 1) * s.chunkSlices);
-  const sub = new Int16Array((lastZ - firstZ) * slice);
-  for (const ch of chunks) sub.set(await chunkVoxels(ch), (ch.chunk - c0) * s.chunkSlices * slice);
-  const subShape: Irc = [lastZ - firstZ, s.shape[1], s.shape[2]];
-  const shiftedWin = { ...win, start: [win.start[0] - firstZ, win.start[1], win.start[2]] as Irc };
-  const crop = extractCrop(sub, subShape, shiftedWin);
+  const crop = extractCropFromSlices(
+    (z) => ({ data: slabs.get(Math.floor(z / s.chunkSlices))!, offset: (z % s.chunkSlices) * slice }),
+    s.shape,
+    win,
+  );
   await db.crops.put({ key, seriesUid, data: crop.buffer as ArrayBuffer });
   return crop;
 }

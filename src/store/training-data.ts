@@ -9,7 +9,7 @@ import { xyzToIrc } from '../data/geometry.ts';
 import { augmentCrop } from '../data/augment.ts';
 import type { Batch } from '../model/trainable-model.ts';
 import type { Irc } from '../data/volume.ts';
-import { readCrop, type LabDb, type SeriesRecord } from './lab-db.ts';
+import { readCrop, slabLoader, type LabDb, type SeriesRecord, type SlabLoader } from './lab-db.ts';
 
 export interface CandidateSet {
   candidates: CandidateInfo[];
@@ -81,17 +81,56 @@ export async function loadCandidateSet(db: LabDb, config: LabConfig): Promise<Ca
   };
 }
 
-/** Crops of clamped HU by candidate, from IndexedDB, kept in memory up to a byte budget. */
-export class CropProvider {
-  private readonly lru = new Map<string, Int16Array>();
+/** A least-recently-used map of typed arrays, bounded in bytes. */
+export class ByteLru<V extends { byteLength: number }> {
+  private readonly map = new Map<string, V>();
   private bytes = 0;
+
+  constructor(private readonly budgetBytes: number) {}
+
+  get(key: string): V | undefined {
+    const hit = this.map.get(key);
+    if (hit) {
+      this.map.delete(key);
+      this.map.set(key, hit);
+    }
+    return hit;
+  }
+
+  set(key: string, value: V): void {
+    const old = this.map.get(key);
+    if (old) this.bytes -= old.byteLength;
+    this.map.delete(key);
+    this.map.set(key, value);
+    this.bytes += value.byteLength;
+    while (this.bytes > this.budgetBytes && this.map.size > 1) {
+      const [k, v] = this.map.entries().next().value as [string, V];
+      this.map.delete(k);
+      this.bytes -= v.byteLength;
+    }
+  }
+}
+
+/** Crops of clamped HU by candidate, from IndexedDB, with the crops and the slabs they were
+ *  cut from kept in memory up to byte budgets. Concurrent requests for the same crop or slab
+ *  (a prefetched batch asks for many at once) share one read. */
+export class CropProvider {
+  private readonly crops: ByteLru<Int16Array>;
+  private readonly slabs: ByteLru<Int16Array>;
+  private readonly pending = new Map<string, Promise<Int16Array>>();
+  private readonly loadSlab: SlabLoader;
 
   constructor(
     private readonly db: LabDb,
     private readonly series: Map<string, SeriesRecord>,
     readonly crop: readonly [number, number, number],
-    private readonly budgetBytes = 512 << 20,
-  ) {}
+    budgetBytes = 512 << 20,
+  ) {
+    this.crops = new ByteLru(budgetBytes / 2);
+    this.slabs = new ByteLru(budgetBytes / 2);
+    const fromDb = slabLoader(db);
+    this.loadSlab = (uid, chunk) => this.shared(`slab|${uid}|${chunk}`, this.slabs, () => fromDb(uid, chunk));
+  }
 
   centerOf(c: CandidateInfo): Irc {
     const s = this.series.get(c.seriesUid);
@@ -99,24 +138,32 @@ export class CropProvider {
     return xyzToIrc(c.xyz, s);
   }
 
-  async get(c: CandidateInfo): Promise<Int16Array> {
+  get(c: CandidateInfo): Promise<Int16Array> {
     const center = this.centerOf(c);
-    const key = `${c.seriesUid}|${center.join(',')}`;
-    const hit = this.lru.get(key);
-    if (hit) {
-      this.lru.delete(key);
-      this.lru.set(key, hit);
-      return hit;
+    return this.shared(`crop|${c.seriesUid}|${center.join(',')}`, this.crops, () =>
+      readCrop(this.db, c.seriesUid, center, this.crop, this.loadSlab),
+    );
+  }
+
+  private shared(key: string, lru: ByteLru<Int16Array>, load: () => Promise<Int16Array>): Promise<Int16Array> {
+    const hit = lru.get(key);
+    if (hit) return Promise.resolve(hit);
+    let p = this.pending.get(key);
+    if (!p) {
+      p = load().then(
+        (v) => {
+          lru.set(key, v);
+          this.pending.delete(key);
+          return v;
+        },
+        (e: unknown) => {
+          this.pending.delete(key);
+          throw e;
+        },
+      );
+      this.pending.set(key, p);
     }
-    const crop = await readCrop(this.db, c.seriesUid, center, this.crop);
-    this.lru.set(key, crop);
-    this.bytes += crop.byteLength;
-    while (this.bytes > this.budgetBytes && this.lru.size > 1) {
-      const [k, v] = this.lru.entries().next().value as [string, Int16Array];
-      this.lru.delete(k);
-      this.bytes -= v.byteLength;
-    }
-    return crop;
+    return p;
   }
 }
 

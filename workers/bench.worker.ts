@@ -1,0 +1,194 @@
+/**
+ * The benchmark worker: the lab's own code paths (the classifier's training step, the batch
+ * pipeline from IndexedDB, single tfjs kernels) timed in a worker, as in the real app. Only
+ * the bench page loads it; the lab itself never does.
+ */
+import * as Comlink from 'comlink';
+import * as tf from '@tensorflow/tfjs';
+import { resolveConfigOrThrow, type BackendName, type LabConfigInput } from '../src/config/lab-config.ts';
+import { selectBackend } from '../src/model/backend.ts';
+import { buildLunaModel } from '../src/model/luna-model.ts';
+import { createOptimizer } from '../src/model/optimizers.ts';
+import { NoduleClassificationModel } from '../src/model/nodule-classifier.ts';
+import { setDropoutRng } from '../src/model/dropout.ts';
+import type { Batch } from '../src/model/trainable-model.ts';
+import { createRng } from '../src/data/rng.ts';
+import { generateSynthetic } from '../src/data/synthetic.ts';
+import { sourceFromBytes } from '../src/data/source.ts';
+import { createSampling } from '../src/data/sampler.ts';
+import { LabDb } from '../src/store/lab-db.ts';
+import { ingestFiles } from '../src/store/ingest.ts';
+import { CropProvider, batchesOf, loadCandidateSet } from '../src/store/training-data.ts';
+
+export interface TrainStepResult {
+  requested: BackendName;
+  backend: string;
+  adapter: string | null;
+  /** Why the requested backend was not used, when it was not. */
+  unavailable?: string;
+  batch: number;
+  steps: number;
+  stepSeconds: number[];
+  samplesPerSecond: number;
+}
+
+export interface OpTiming {
+  op: string;
+  shape: string;
+  ms: number;
+}
+
+export interface PipelineResult {
+  crops: number;
+  coldCropsPerSecond: number;
+  warmCropsPerSecond: number;
+  augmentedCropsPerSecond: number;
+}
+
+export interface BenchApi {
+  trainStep(backend: BackendName, batch: number, steps: number, config?: LabConfigInput): Promise<TrainStepResult>;
+  profileOps(backend: BackendName, batch: number): Promise<{ backend: string; adapter: string | null; ops: OpTiming[] }>;
+  pipeline(scans: number, batches: number, batch: number): Promise<PipelineResult>;
+}
+
+const now = () => performance.now();
+
+/** Batches of random HU-like crops: the step is timed, not the data. */
+function randomBatches(n: number, count: number, crop: readonly number[]): AsyncIterable<Batch> {
+  const rng = createRng(7);
+  const vox = crop[0] * crop[1] * crop[2];
+  return {
+    async *[Symbol.asyncIterator]() {
+      for (let b = 0; b < count; b++) {
+        const x = new Float32Array(n * vox);
+        for (let i = 0; i < x.length; i++) x[i] = rng.next() * 2000 - 1000;
+        const labels = Uint8Array.from({ length: n }, (_, i) => i % 2);
+        yield { n, x, labels, refs: Array.from({ length: n }, () => ({ seriesUid: 'bench', xyz: [0, 0, 0] as const, diameterMm: 0 })) };
+      }
+    },
+  };
+}
+
+const api: BenchApi = {
+  async trainStep(requested, batch, steps, input = {}) {
+    const sel = await selectBackend(requested);
+    const base: Omit<TrainStepResult, 'stepSeconds' | 'samplesPerSecond' | 'steps'> = {
+      requested,
+      backend: sel.backend,
+      adapter: sel.adapter,
+      batch,
+      ...(sel.backend !== requested ? { unavailable: sel.reason ?? 'unavailable' } : {}),
+    };
+    if (sel.backend !== requested) return { ...base, steps: 0, stepSeconds: [], samplesPerSecond: 0 };
+    const config = resolveConfigOrThrow({ ...input, train: { batchSize: batch, seed: 1 }, backend: requested });
+    const model = buildLunaModel(config.model, config.crop, 1);
+    const optimizer = createOptimizer(config.optimizer);
+    const stepSeconds: number[] = [];
+    let last = now();
+    const classifier = new NoduleClassificationModel({
+      config,
+      model,
+      optimizer,
+      hooks: {
+        beforeTrainingStep: () => setDropoutRng(createRng(1)),
+        onStep: () => {
+          stepSeconds.push((now() - last) / 1000);
+          last = now();
+        },
+      },
+    });
+    // One step more than measured: the first compiles the shaders.
+    await classifier.doTraining(1, randomBatches(batch, steps + 1, config.crop));
+    model.dispose();
+    optimizer.dispose();
+    const measured = stepSeconds.slice(1);
+    const total = measured.reduce((a, b) => a + b, 0);
+    return { ...base, steps: measured.length, stepSeconds, samplesPerSecond: (measured.length * batch) / total };
+  },
+
+  async profileOps(requested, n) {
+    const sel = await selectBackend(requested);
+    const ops: OpTiming[] = [];
+    const time = async (op: string, shape: string, run: () => tf.Tensor) => {
+      // Run twice when fast (the first run compiles); once when one run already takes seconds.
+      let t = now();
+      let out = run();
+      await out.data();
+      out.dispose();
+      let ms = now() - t;
+      if (ms < 3000) {
+        t = now();
+        out = run();
+        await out.data();
+        out.dispose();
+        ms = now() - t;
+      }
+      ops.push({ op, shape, ms });
+    };
+    const rng = createRng(3);
+    const rand = (shape: number[]) => {
+      const size = shape.reduce((a, b) => a * b, 1);
+      return tf.tensor(Float32Array.from({ length: size }, () => rng.next() - 0.5), shape);
+    };
+    let [d, h, w] = [32, 48, 48];
+    let cin = 1;
+    for (let block = 1; block <= 4; block++) {
+      const c = 8 * 2 ** (block - 1);
+      for (const [name, ci] of [[`block${block}.conv1`, cin], [`block${block}.conv2`, c]] as const) {
+        const x = rand([n, d, h, w, ci]) as tf.Tensor5D;
+        const f = rand([3, 3, 3, ci, c]) as tf.Tensor5D;
+        const dy = rand([n, d, h, w, c]) as tf.Tensor5D;
+        const shape = `${n}×${d}×${h}×${w}, ${ci}→${c}`;
+        await time(`${name} Conv3D`, shape, () => tf.conv3d(x, f, 1, 'same'));
+        if (ci > 1) await time(`${name} Conv3DBackpropInputV2`, shape, () => tf.conv3dTranspose(dy, f, [n, d, h, w, ci], 1, 'same'));
+        await time(`${name} Conv3DBackpropFilterV2`, shape, () =>
+          tf.engine().runKernel('Conv3DBackpropFilterV2', { x, dy }, { strides: [1, 1, 1], pad: 'same', filterShape: [3, 3, 3, ci, c] }) as tf.Tensor,
+        );
+        tf.dispose([x, f, dy]);
+      }
+      const x = rand([n, d, h, w, c]);
+      const shape = `${n}×${d}×${h}×${w}×${c}`;
+      await time(`block${block} MaxPool3D`, shape, () => tf.maxPool3d(x as tf.Tensor5D, 2, 2, 'valid'));
+      const y = tf.maxPool3d(x as tf.Tensor5D, 2, 2, 'valid');
+      const dy = rand(y.shape);
+      await time(`block${block} MaxPool3DGrad`, shape, () =>
+        tf.engine().runKernel('MaxPool3DGrad', { dy, input: x, output: y }, { filterSize: [2, 2, 2], strides: [2, 2, 2], pad: 'valid' }) as tf.Tensor,
+      );
+      tf.dispose([x, y, dy]);
+      [d, h, w] = [d / 2, h / 2, w / 2];
+      cin = c;
+    }
+    return { backend: sel.backend, adapter: sel.adapter, ops };
+  },
+
+  async pipeline(scans, batches, batch) {
+    const db = new LabDb('luna-lab-bench');
+    await db.delete();
+    await db.open();
+    try {
+      const files = [...generateSynthetic({ scans, size: 'full', seed: 9 })].map((f) => sourceFromBytes(f.path, f.bytes));
+      await ingestFiles(db, files);
+      const config = resolveConfigOrThrow({ train: { seed: 5, batchSize: batch }, sampling: { epochSamples: batches * batch } });
+      const set = await loadCandidateSet(db, config);
+      const { sampler } = createSampling(set.candidates, config);
+      const samples = sampler.nextEpoch();
+      const pass = async (provider: CropProvider, augment: boolean) => {
+        const t = now();
+        let n = 0;
+        for await (const b of batchesOf(samples, batch, provider, augment ? config.augment : null)) n += b.n;
+        return n / ((now() - t) / 1000);
+      };
+      const provider = new CropProvider(db, set.series, config.crop);
+      await db.crops.clear();
+      const cold = await pass(provider, false); // crops cut from the slabs in IndexedDB
+      const warm = await pass(provider, false); // the in-memory LRU
+      const augmented = await pass(new CropProvider(db, set.series, config.crop), true); // crops table + augmentation
+      return { crops: samples.length, coldCropsPerSecond: cold, warmCropsPerSecond: warm, augmentedCropsPerSecond: augmented };
+    } finally {
+      db.close();
+      await db.delete();
+    }
+  },
+};
+
+Comlink.expose(api);
