@@ -1,8 +1,19 @@
+import { execSync } from 'node:child_process';
 import { defineConfig } from 'vite';
+
+function commit(): string {
+  try {
+    return execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return 'unknown';
+  }
+}
 
 // Workers are ES modules (comlink APIs); daikon is CommonJS and is pre-bundled by Vite.
 export default defineConfig({
   root: '.',
+  // Runs and MLflow tags record which build of the lab made them.
+  define: { __LAB_COMMIT__: JSON.stringify(commit()) },
   publicDir: 'public',
   worker: { format: 'es' },
   build: {

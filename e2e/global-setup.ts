@@ -1,13 +1,16 @@
 /**
  * Writes the synthetic LUNA16-format folders the e2e tests drop, with the project's own
- * CLI (`luna-lab synth`), and a copy with one deliberately broken scan.
+ * CLI (`luna-lab synth`), and a copy with one deliberately broken scan; starts a real MLflow
+ * server (from .venv) for the tracking tests and stops it at the end.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, truncateSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { E2E_DATA, SYNTH_GOOD, SYNTH_BROKEN, SYNTH_TRAIN } from './paths.ts';
+import { createServer } from 'node:net';
+import { E2E_DATA, MLFLOW_DIR, SYNTH_GOOD, SYNTH_BROKEN, SYNTH_TRAIN } from './paths.ts';
+import { startMlflowServer, stopMlflowOnPort } from '../src/cli/mlflow-server.ts';
 
-export default function globalSetup(): void {
+export default async function globalSetup(): Promise<() => Promise<void>> {
   rmSync(E2E_DATA, { recursive: true, force: true });
   mkdirSync(E2E_DATA, { recursive: true });
   const cli = join(process.cwd(), 'bin', 'luna-lab.js');
@@ -19,4 +22,23 @@ export default function globalSetup(): void {
   const raw = readdirSync(subset).filter((f) => f.endsWith('.raw')).sort()[0];
   truncateSync(join(subset, raw), Math.floor(statSync(join(subset, raw)).size / 2));
   if (!existsSync(SYNTH_GOOD)) throw new Error('synthetic data was not written');
+
+  // A real MLflow server for the tracking tests; its address reaches the tests by env.
+  const port = await freePort();
+  const server = await startMlflowServer({ port, dir: MLFLOW_DIR });
+  process.env.LUNA_E2E_MLFLOW = server.url;
+  process.env.LUNA_E2E_MLFLOW_PORT = String(port);
+  return async () => {
+    await server.stop();
+    // A test may have replaced the server on the same port (the outage test).
+    await stopMlflowOnPort(port);
+  };
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
 }

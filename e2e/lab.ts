@@ -40,6 +40,7 @@ export interface RunView {
   adapter: string | null;
   epochsDone: number;
   error: string | null;
+  dataDigest: string;
   history: { epoch: number; step: number; values: Record<string, number> }[];
   predictions: { label: number; prob: number }[];
 }
@@ -52,12 +53,7 @@ export async function waitTrainIdle(page: Page, timeout: number): Promise<void> 
   await expect(page.locator('html[data-train="idle"]')).toHaveCount(1, { timeout });
 }
 
-/** Metric values without the timing entries, which differ from run to run. */
+/** Metric values without the system/ measurements (times, memory), which vary run to run. */
 export function metricsOnly(run: RunView): Record<string, number>[] {
-  return run.history.map((p) => {
-    const v = { ...p.values };
-    delete v['training/samples_per_second'];
-    delete v['training/epoch_seconds'];
-    return v;
-  });
+  return run.history.map((p) => Object.fromEntries(Object.entries(p.values).filter(([k]) => !k.startsWith('system/'))));
 }

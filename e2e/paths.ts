@@ -8,3 +8,5 @@ export const SYNTH_BROKEN = join(E2E_DATA, 'synth-broken');
 export const SYNTH_TRAIN = join(E2E_DATA, 'synth-train');
 /** The real CT samples beside the checkout; never copied into the project. */
 export const CT_SAMPLES = resolve('..', 'shared', 'ct-samples');
+/** The e2e MLflow server's database and artifacts (fresh for each test run). */
+export const MLFLOW_DIR = join(E2E_DATA, 'mlflow');

@@ -46,7 +46,8 @@ export interface PipelineResult {
 }
 
 export interface BenchApi {
-  trainStep(backend: BackendName, batch: number, steps: number, config?: LabConfigInput): Promise<TrainStepResult>;
+  /** `warmup` untimed steps first (shader compilation); 0 when one step already takes minutes. */
+  trainStep(backend: BackendName, batch: number, steps: number, warmup: number, config?: LabConfigInput): Promise<TrainStepResult>;
   profileOps(backend: BackendName, batch: number): Promise<{ backend: string; adapter: string | null; ops: OpTiming[] }>;
   pipeline(scans: number, batches: number, batch: number): Promise<PipelineResult>;
 }
@@ -70,7 +71,7 @@ function randomBatches(n: number, count: number, crop: readonly number[]): Async
 }
 
 const api: BenchApi = {
-  async trainStep(requested, batch, steps, input = {}) {
+  async trainStep(requested, batch, steps, warmup, input = {}) {
     const sel = await selectBackend(requested);
     const base: Omit<TrainStepResult, 'stepSeconds' | 'samplesPerSecond' | 'steps'> = {
       requested,
@@ -97,11 +98,10 @@ const api: BenchApi = {
         },
       },
     });
-    // One step more than measured: the first compiles the shaders.
-    await classifier.doTraining(1, randomBatches(batch, steps + 1, config.crop));
+    await classifier.doTraining(1, randomBatches(batch, steps + warmup, config.crop));
     model.dispose();
     optimizer.dispose();
-    const measured = stepSeconds.slice(1);
+    const measured = stepSeconds.slice(warmup);
     const total = measured.reduce((a, b) => a + b, 0);
     return { ...base, steps: measured.length, stepSeconds, samplesPerSecond: (measured.length * batch) / total };
   },

@@ -7,11 +7,15 @@ import * as Comlink from 'comlink';
 import type { LabConfig } from '../src/config/lab-config.ts';
 import { labDb, type MetricPoint, type RunRecord } from '../src/store/lab-db.ts';
 import { Trainer, type Progress } from '../src/train/trainer.ts';
+import { Delivery, type OutboxState } from '../src/tracking/outbox.ts';
+import type { TrackingTarget } from '../src/tracking/run-tracking.ts';
 
 export interface TrainListener {
   run(run: RunRecord): void;
   progress(p: Progress): void;
   metrics(runId: string, point: MetricPoint): void;
+  /** The tracking outbox after each delivery pass: backlog, refusals, next retry. */
+  tracking(state: OutboxState): void;
 }
 
 export interface TrainApi {
@@ -24,10 +28,29 @@ export interface TrainApi {
   unpause(): void;
   stop(): void;
   activeRun(): string | null;
+  /** Deliver the tracking outbox now (and keep retrying while items wait). */
+  flushTracking(): Promise<OutboxState>;
+  retryTracking(id: number): Promise<OutboxState>;
+  discardTracking(id: number): Promise<OutboxState>;
+  /** Send a run kept in this browser to a tracking server. */
+  pushRun(runId: string, target: TrackingTarget): Promise<RunRecord>;
 }
 
 let listener: TrainListener | null = null;
+const delivery = new Delivery(labDb());
+let retryTimer: ReturnType<typeof setTimeout> | null = null;
+
+/** One delivery pass, then a timer for the next retry if anything waits on backoff. */
+async function deliver(): Promise<OutboxState> {
+  const state = await delivery.flush();
+  listener?.tracking(state);
+  if (retryTimer) clearTimeout(retryTimer);
+  retryTimer = state.retryAt ? setTimeout(() => void deliver(), Math.max(100, state.retryAt - Date.now())) : null;
+  return state;
+}
+
 const trainer = new Trainer(labDb(), {
+  onEnqueued: () => void deliver(),
   onRun: (r) => listener?.run(r),
   onProgress: (p) => listener?.progress(p),
   onMetrics: (id, point) => listener?.metrics(id, point),
@@ -43,6 +66,16 @@ const api: TrainApi = {
   unpause: () => trainer.resume(),
   stop: () => trainer.stop(),
   activeRun: () => trainer.activeRun,
+  flushTracking: () => deliver(),
+  retryTracking: async (id) => {
+    await delivery.retry(id);
+    return deliver();
+  },
+  discardTracking: async (id) => {
+    await delivery.discard(id);
+    return deliver();
+  },
+  pushRun: (runId, target) => trainer.pushRun(runId, target),
 };
 
 Comlink.expose(api);

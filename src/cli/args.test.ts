@@ -10,7 +10,7 @@ describe('parseArgs', () => {
   });
 
   it('lists the commands for an unknown one', () => {
-    expect(() => parseArgs(['trian'])).toThrow(/Unknown command 'trian'. Expecting one of: inspect, crop, synth, bench/);
+    expect(() => parseArgs(['trian'])).toThrow(/Unknown command 'trian'. Expecting one of: inspect, crop, synth, mlflow, bench/);
   });
 
   it('rejects unknown options, repeated single values and missing positionals', () => {

@@ -57,6 +57,16 @@ export const COMMANDS = {
     },
     examples: ['luna-lab synth --out /tmp/luna --scans 8 --size tiny --seed 7'],
   },
+  mlflow: {
+    summary: "Start a local MLflow tracking server from the project's venv (sqlite, artifacts served)",
+    usage: 'luna-lab mlflow [--port N] [--dir DIR]',
+    positionals: [],
+    options: {
+      port: { type: 'string', help: 'port on 127.0.0.1 (default 5000)' },
+      dir: { type: 'string', help: 'where the database and artifacts live (default ".cache/mlflow")' },
+    },
+    examples: ['npm run mlflow', 'luna-lab mlflow --port 5055 --dir /tmp/mlflow'],
+  },
   bench: {
     summary: 'Measure the lab in headless Chromium and write BENCHMARKS.md',
     usage: 'luna-lab bench [--out FILE] [--only ingest]',

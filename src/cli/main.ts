@@ -43,6 +43,8 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
         return await crop(args, io);
       case 'synth':
         return await synth(args, io);
+      case 'mlflow':
+        return await mlflow(args, io);
       case 'bench': {
         const { bench } = await import('./bench.ts');
         return await bench(args, io);
@@ -172,4 +174,18 @@ async function synth(args: ParsedArgs, io: Io): Promise<number> {
   }
   io.out(`wrote ${files} files (${(bytes / 1e6).toFixed(1)} MB) to ${out}: ${scans} ${size} scans, seed ${seed}`);
   return 0;
+}
+
+async function mlflow(args: ParsedArgs, io: Io): Promise<number> {
+  const port = parseInteger(args.values.port as string | undefined, 'port', 5000, 1, 65535);
+  const { startMlflowServer } = await import('./mlflow-server.ts');
+  const server = await startMlflowServer({ port, dir: args.values.dir as string | undefined });
+  io.out(`MLflow ${await fetch(`${server.url}/version`).then((r) => r.text())} serving on ${server.url} (Ctrl-C stops it)`);
+  io.out(`In the lab, set Tracking → server to ${server.url}`);
+  await new Promise<void>((resolve) => {
+    const stop = () => void server.stop().then(resolve);
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  return 130;
 }

@@ -68,6 +68,11 @@ export interface LabConfig {
     readonly validationCadence: number;
   };
   readonly backend: BackendName;
+  readonly tracking: {
+    /** MLflow tracking server, e.g. http://127.0.0.1:5000; empty = runs stay in this browser. */
+    readonly server: string;
+    readonly experiment: string;
+  };
 }
 
 export type FieldSpec =
@@ -76,7 +81,8 @@ export type FieldSpec =
   | { kind: 'bool'; default: boolean }
   | { kind: 'enum'; choices: readonly string[]; default: string }
   | { kind: 'int3'; min: number; max: number; default: readonly [number, number, number] }
-  | { kind: 'list'; pattern: RegExp; default: readonly string[] };
+  | { kind: 'list'; pattern: RegExp; default: readonly string[] }
+  | { kind: 'text'; pattern: RegExp; default: string; expected: string };
 
 export interface Field {
   key: string;
@@ -119,6 +125,16 @@ export const FIELDS: readonly Field[] = [
   { key: 'train.validationCadence', spec: { kind: 'int', min: 1, max: 100_000, default: 5 }, help: 'validate at epoch 1, every Nth epoch and the last' },
   { key: 'train.seed', spec: { kind: 'int', min: 1, max: SEED_MAX, default: 1 }, help: 'seed of every random stream (1..2^31-1)' },
   { key: 'backend', spec: { kind: 'enum', choices: ['webgpu', 'webgl', 'cpu'], default: 'webgpu' }, help: 'preferred tfjs backend (falls back to webgl, then cpu)' },
+  {
+    key: 'tracking.server',
+    spec: { kind: 'text', pattern: /^(https?:\/\/[^\s"'<>`]{1,500})?$/, default: '', expected: 'an http(s) URL such as http://127.0.0.1:5000, or empty' },
+    help: 'MLflow tracking server (empty: runs stay in this browser)',
+  },
+  {
+    key: 'tracking.experiment',
+    spec: { kind: 'text', pattern: /^[\w .\-/]{1,100}$/, default: 'luna-lab', expected: 'a name of letters, digits, spaces, . _ - /' },
+    help: 'MLflow experiment name',
+  },
 ];
 
 export const FIELD_BY_KEY: ReadonlyMap<string, Field> = new Map(FIELDS.map((f) => [f.key, f]));
@@ -188,6 +204,9 @@ export function checkValue(field: Field, value: unknown): { value: FieldValue } 
       }
       return { value: [value[0], value[1], value[2]] as const };
     }
+    case 'text':
+      if (typeof value !== 'string') return { reason: `expected ${s.expected}` };
+      return s.pattern.test(value) ? { value: value.replace(/\/+$/, '') } : { reason: `expected ${s.expected}` };
     case 'list': {
       if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) return { reason: 'expected a list of names' };
       const bad = value.find((v) => !s.pattern.test(v));
@@ -219,6 +238,8 @@ export function parseFieldText(field: Field, text: string): { value: FieldValue 
     }
     case 'list':
       return checkValue(field, t === '' ? [] : t.split(',').map((p) => p.trim()));
+    case 'text':
+      return checkValue(field, t);
   }
 }
 
@@ -313,6 +334,14 @@ export function randomSeed(): number {
   crypto.getRandomValues(a);
   return (a[0] % SEED_MAX) + 1;
 }
+
+/** A model small enough to train in minutes without a GPU (software WebGPU, CPU): the
+ *  page's "Quick config" and the benchmarks' small case. */
+export const QUICK_INPUT: LabConfigInput = {
+  crop: [16, 24, 24],
+  model: { blocks: 2, width: 4 },
+  train: { epochs: 4, batchSize: 16 },
+};
 
 /** The config with one field changed, validated. */
 export function withField(cfg: LabConfig, key: string, value: unknown): LabConfig {

@@ -123,15 +123,7 @@ export class NoduleClassificationModel implements TrainableModel {
       acc.add(batch, probData as Float32Array, lossData as Float32Array);
       n += batch.n;
       this.samplesSeen += batch.n;
-      await this.hooks.onStep?.({
-        phase: 'training',
-        epoch,
-        batches: acc.batches,
-        samples: n,
-        samplesSeen: this.samplesSeen,
-        batchLoss: meanData[0],
-        stepSeconds: (now() - t) / 1000,
-      });
+      await this.stepDone('training', epoch, acc.batches, n, meanData[0], t);
     }
     return acc.result();
   }
@@ -149,17 +141,13 @@ export class NoduleClassificationModel implements TrainableModel {
       tf.dispose([perSample, probPos, mean]);
       acc.add(batch, probData as Float32Array, lossData as Float32Array);
       n += batch.n;
-      await this.hooks.onStep?.({
-        phase: 'validating',
-        epoch,
-        batches: acc.batches,
-        samples: n,
-        samplesSeen: this.samplesSeen,
-        batchLoss: meanData[0],
-        stepSeconds: (now() - t) / 1000,
-      });
+      await this.stepDone('validating', epoch, acc.batches, n, meanData[0], t);
     }
     return acc.result();
+  }
+
+  private stepDone(phase: Phase, epoch: number, batches: number, samples: number, batchLoss: number, t0: number) {
+    return this.hooks.onStep?.({ phase, epoch, batches, samples, samplesSeen: this.samplesSeen, batchLoss, stepSeconds: (now() - t0) / 1000 });
   }
 
   /** Per-sample cross-entropy of a batch, its mean (what is minimised), and p(nodule). */

@@ -28,11 +28,8 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cropWindow, extractCrop } from '../data/crop.ts';
-import { readDicomSeries } from '../data/dicom.ts';
-import { xyzToIrc } from '../data/geometry.ts';
 import { createRng } from '../data/rng.ts';
-import { clampHu, type Vec3 } from '../data/volume.ts';
+import { LIDC_LABELS, loadLidcCrops } from './lidc-crops.test-helper.ts';
 import { computeBatchLoss } from './loss.ts';
 import { buildLunaModel, checkInput, exportTorchStateDict, namedTensorsToTorch, probabilities, torchStateDictMapping } from './luna-model.ts';
 import type { TorchStateDict } from './luna-model.ts';
@@ -42,16 +39,8 @@ const ROOT = process.cwd();
 const PYTHON = path.join(ROOT, '.venv/bin/python');
 const SCRIPT = path.join(ROOT, 'src/model/parity_reference.py');
 const VENV_MISSING = `${PYTHON} is missing: run .ci/setup-venv (creates the project's Python venv with PyTorch) and re-run the tests`;
-const LIDC_DIR = path.resolve(
-  ROOT,
-  '../shared/ct-samples/lidc-idri-0001/1.3.6.1.4.1.14519.5.2.1.6279.6001.298806137288633453246975630178',
-  '1.3.6.1.4.1.14519.5.2.1.6279.6001.179049373636438705059720603192',
-);
 const CROP = [32, 48, 48] as const;
-/** The LUNA16 annotation of this series (annotations.csv), and a point in the other lung. */
-const NODULE_XYZ: Vec3 = [56.208, 86.343, -115.868];
-const LUNG_XYZ: Vec3 = [-67.56, 4.08, -115.0];
-const LABELS = [1, 0];
+const LABELS = [...LIDC_LABELS];
 const SGD = { lr: 0.001, momentum: 0.99 };
 const ADAMW = { lr: 1e-3, weight_decay: 1e-4 };
 const OPT_STEPS = 3;
@@ -104,26 +93,10 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>, skip?: (i: number) 
 
 /** The two real crops [2, 32, 48, 48, 1], HU clamped to [-1000, 1000]. */
 function loadCrops(): tf.Tensor5D {
-  const files = fs.readdirSync(LIDC_DIR).map((name) => ({ file: name, bytes: fs.readFileSync(path.join(LIDC_DIR, name)) }));
-  const { volumes, errors } = readDicomSeries(files);
-  expect(errors).toEqual([]);
-  expect(volumes).toHaveLength(1);
-  const v = volumes[0];
-  const hu = clampHu(v.data);
-  const batch = new Float32Array(2 * CROP[0] * CROP[1] * CROP[2]);
-  [NODULE_XYZ, LUNG_XYZ].forEach((xyz, i) => {
-    const win = cropWindow(xyzToIrc(xyz, v), v.shape, CROP);
-    // 16 slices: the 32-slice crop is padded with air (-1000) above and below.
-    expect(win.padded).toBe(true);
-    const crop = extractCrop(hu, v.shape, win);
-    // The centre voxel: soft tissue on the nodule, air-filled lung elsewhere.
-    const irc = xyzToIrc(xyz, v);
-    const centre = crop[((irc[0] - win.start[0]) * CROP[1] + (irc[1] - win.start[1])) * CROP[2] + (irc[2] - win.start[2])];
-    if (i === 0) expect(centre).toBeGreaterThan(-300);
-    else expect(centre).toBeLessThan(-700);
-    batch.set(crop, i * CROP[0] * CROP[1] * CROP[2]);
-  });
-  return tf.tensor5d(batch, [2, CROP[0], CROP[1], CROP[2], 1]);
+  const { data, padded } = loadLidcCrops(CROP);
+  // 16 slices: the 32-slice crop is padded with air (-1000) above and below.
+  expect(padded).toEqual([true, true]);
+  return tf.tensor5d(data, [2, CROP[0], CROP[1], CROP[2], 1]);
 }
 
 interface Results {

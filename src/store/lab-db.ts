@@ -121,6 +121,10 @@ export interface RunRecord {
   predictions: PredictionRow[];
   dataDigest: string;
   labVersion: string;
+  /** The lab URL that reproduces the run. */
+  labUrl: string;
+  /** The run's start (experiment, run, params, inputs) is in the tracking outbox. */
+  trackingQueued: boolean;
   error: string | null;
   warnings: string[];
 }
@@ -144,6 +148,38 @@ export interface WeightSpec {
   name: string;
   shape: number[];
   dtype: 'float32' | 'int32' | 'bool' | 'string' | 'complex64';
+}
+
+/** One delivery to the tracking server, kept until the server has it. */
+export type OutboxPayload =
+  | { kind: 'start'; experiment: string; runName: string; startTime: number; tags: { key: string; value: string }[] }
+  | { kind: 'batch'; metrics: { key: string; value: number; timestamp: number; step: number }[]; params: { key: string; value: string }[]; tags: { key: string; value: string }[] }
+  | { kind: 'inputs'; datasets: { name: string; digest: string; sourceType: string; source: string; tags?: { key: string; value: string }[] }[] }
+  | { kind: 'artifact'; path: string; contentType: string; data: Blob }
+  | { kind: 'status'; status: 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED'; endTime?: number };
+
+export interface OutboxItem {
+  id?: number;
+  /** The lab's run id. */
+  runId: string;
+  /** Tracking server URI the item goes to. */
+  server: string;
+  payload: OutboxPayload;
+  createdAt: number;
+  attempts: number;
+  /** ms since the epoch before which no retry is made. */
+  notBefore: number;
+  /** 'failed': the server refused it (4xx); it waits for the user to retry or discard. */
+  state: 'pending' | 'failed';
+  lastError: string | null;
+}
+
+/** Where a lab run lives on a tracking server, once created there. */
+export interface TrackingRecord {
+  runId: string;
+  server: string;
+  experimentId: string;
+  mlflowRunId: string;
 }
 
 export class QuotaError extends Error {
@@ -182,6 +218,8 @@ export class LabDb extends Dexie {
   crops!: Table<CropRecord, string>;
   runs!: Table<RunRecord, string>;
   checkpoints!: Table<CheckpointRecord, string>;
+  outbox!: Table<OutboxItem, number>;
+  tracking!: Table<TrackingRecord, string>;
 
   constructor(name = DB_NAME) {
     super(name);
@@ -196,6 +234,10 @@ export class LabDb extends Dexie {
     this.version(2).stores({
       runs: 'runId, status, createdAt',
       checkpoints: 'runId',
+    });
+    this.version(3).stores({
+      outbox: '++id, runId, state',
+      tracking: 'runId',
     });
   }
 }
@@ -329,15 +371,21 @@ export async function updateRun(db: LabDb, runId: string, changes: Partial<RunRe
   await db.runs.update(runId, { ...changes, updatedAt: Date.now() });
 }
 
-/** The run's record and its checkpoint, written together: a checkpoint never disagrees
- *  with the history it claims to follow. */
-export async function putCheckpoint(db: LabDb, run: RunRecord, cp: CheckpointRecord): Promise<void> {
+/** The run's record, its checkpoint and the tracking items of the epoch, written together:
+ *  a checkpoint never disagrees with the history it follows, and the tracking server gets
+ *  exactly the points the run holds. */
+export async function putCheckpoint(db: LabDb, run: RunRecord, cp: CheckpointRecord, outbox: OutboxItem[] = []): Promise<void> {
   await guardQuota(`a checkpoint of run ${run.name}`, cp.weights.size + cp.optimizer.size, () =>
-    db.transaction('rw', [db.runs, db.checkpoints], async () => {
+    db.transaction('rw', [db.runs, db.checkpoints, db.outbox], async () => {
       await db.checkpoints.put(cp);
       await db.runs.put({ ...run, updatedAt: Date.now() });
+      if (outbox.length) await db.outbox.bulkAdd(outbox);
     }),
   );
+}
+
+export async function enqueue(db: LabDb, items: OutboxItem[]): Promise<void> {
+  if (items.length) await guardQuota(`${items.length} tracking items`, 4096 * items.length, () => db.outbox.bulkAdd(items));
 }
 
 export async function listRuns(db: LabDb): Promise<RunRecord[]> {

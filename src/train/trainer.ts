@@ -6,7 +6,7 @@
  * continues exactly where the checkpoint was taken.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { LabConfig } from '../config/lab-config.ts';
+import { resolveConfigOrThrow, type LabConfig } from '../config/lab-config.ts';
 import { createRng, type Rng } from '../data/rng.ts';
 import { createSampling, type TrainingSampler } from '../data/sampler.ts';
 import { buildLunaModel } from '../model/luna-model.ts';
@@ -15,6 +15,7 @@ import { NoduleClassificationModel, type StepInfo } from '../model/nodule-classi
 import { selectBackend } from '../model/backend.ts';
 import { setDropoutRng } from '../model/dropout.ts';
 import {
+  enqueue,
   putCheckpoint,
   putRun,
   updateRun,
@@ -26,8 +27,11 @@ import {
   type WeightSpec,
 } from '../store/lab-db.ts';
 import { CropProvider, batchesOf, loadCandidateSet } from '../store/training-data.ts';
+import { LAB_VERSION } from '../version.ts';
+import { encodeLabUrl } from '../config/lab-url.ts';
+import { epochItems, mlflowStatus, startItems, statusItem, artifactItems, trackingTarget, type TrackingTarget } from '../tracking/run-tracking.ts';
+import { runArtifacts } from '../tracking/artifacts.ts';
 
-export const LAB_VERSION = '0.1.0';
 
 export interface Progress {
   runId: string;
@@ -46,6 +50,8 @@ export interface Progress {
 }
 
 export interface TrainerEvents {
+  /** Items were added to the tracking outbox: time to deliver. */
+  onEnqueued?: () => void;
   onRun?: (run: RunRecord) => void;
   onProgress?: (p: Progress) => void;
   onMetrics?: (runId: string, point: MetricPoint) => void;
@@ -112,6 +118,8 @@ export class Trainer {
       predictions: [],
       dataDigest: '',
       labVersion: LAB_VERSION,
+      labUrl: encodeLabUrl(config, labBase()),
+      trackingQueued: false,
       error: null,
       warnings: [],
     };
@@ -128,7 +136,45 @@ export class Trainer {
     const config: LabConfig = extraEpochs ? { ...run.config, train: { ...run.config.train, epochs } } : run.config;
     const resumed: RunRecord = { ...run, config, status: 'running', error: null };
     await putRun(this.db, resumed);
+    const target = trackingTarget(resumed);
+    if (target && run.trackingQueued && run.status !== 'running' && run.status !== 'interrupted') {
+      await enqueue(this.db, [statusItem(resumed, target, 'RUNNING')]);
+    }
     return this.execute(resumed);
+  }
+
+  /** Send a run that was kept in this browser to a tracking server: all its epochs, its
+   *  artifacts (the model from its last checkpoint) and its status, through the outbox. */
+  async pushRun(runId: string, target: TrackingTarget): Promise<RunRecord> {
+    const stored = await this.db.runs.get(runId);
+    if (!stored) throw new Error(`run ${runId} is not in this browser's lab`);
+    if (stored.trackingQueued && stored.config.tracking.server === target.server) {
+      throw new Error(`run ${stored.name} is already tracked on ${target.server}`);
+    }
+    if (stored.status === 'running' || stored.status === 'paused') throw new Error(`run ${stored.name} is training: push it when it has ended`);
+    const config = resolveConfigOrThrow({ ...JSON.parse(JSON.stringify(stored.config)), tracking: target });
+    const run: RunRecord = { ...stored, config, labUrl: encodeLabUrl(config, labBase()), trackingQueued: true };
+    const items = [...startItems(run, target, run.labUrl)];
+    for (const epoch of [...new Set(run.history.map((p) => p.epoch))]) items.push(...epochItems(run, target, run.history.filter((p) => p.epoch === epoch)));
+    const checkpoint = await this.db.checkpoints.get(runId);
+    if (checkpoint) {
+      await selectBackend(config.backend);
+      const model = buildLunaModel(config.model, config.crop, config.train.seed);
+      try {
+        await restoreWeights(checkpoint, model);
+        items.push(...artifactItems(run, target, await runArtifacts(run, model)));
+      } finally {
+        model.dispose();
+      }
+    }
+    items.push(statusItem(run, target, mlflowStatus(run.status)));
+    await this.db.transaction('rw', [this.db.runs, this.db.outbox], async () => {
+      await putRun(this.db, run);
+      await enqueue(this.db, items);
+    });
+    this.events.onRun?.(run);
+    this.events.onEnqueued?.();
+    return run;
   }
 
   private async execute(run: RunRecord): Promise<RunRecord> {
@@ -167,6 +213,12 @@ export class Trainer {
       const set = await loadCandidateSet(this.db, config);
       const { split, sampler, validation } = createSampling(set.candidates, config);
       await emit({ dataDigest: set.dataDigest, warnings: [...set.warnings, ...split.warnings] });
+      const target = trackingTarget(run);
+      if (target && !run.trackingQueued) {
+        await enqueue(this.db, startItems(run, target, run.labUrl));
+        await emit({ trackingQueued: true });
+        this.events.onEnqueued?.();
+      }
       const dropoutRng: Rng = createRng(config.train.seed).fork('dropout');
       const net = (model = buildLunaModel(config.model, config.crop, config.train.seed));
       const opt = (optimizer = createOptimizer(config.optimizer));
@@ -187,7 +239,7 @@ export class Trainer {
       let trainTotal = 0;
       let phaseTotal = 0;
       let phaseStart = now();
-      let lastPhase: StepInfo['phase'] | null = null;
+      let lastPhase = '';
       const classifier = new NoduleClassificationModel({
         config,
         model: net,
@@ -196,8 +248,9 @@ export class Trainer {
         hooks: {
           beforeTrainingStep: () => setDropoutRng(dropoutRng),
           onStep: async (s) => {
-            if (s.phase !== lastPhase) {
-              lastPhase = s.phase;
+            // A new phase (or a new epoch of training, when validation was skipped) restarts the rate.
+            if (`${s.epoch}:${s.phase}` !== lastPhase) {
+              lastPhase = `${s.epoch}:${s.phase}`;
               phaseStart = now() - s.stepSeconds * 1000;
               phaseTotal = s.phase === 'training' ? trainTotal : validation.length;
             }
@@ -244,8 +297,7 @@ export class Trainer {
           validate ? batchesOf(validation, config.train.batchSize, provider, null) : null,
         );
         const trainingPoint = run.history.findLast((p) => p.epoch === epoch && 'training/loss/all' in p.values)!;
-        trainingPoint.values['training/samples_per_second'] = result.samplesPerSecond;
-        trainingPoint.values['training/epoch_seconds'] = result.seconds;
+        Object.assign(trainingPoint.values, systemMetrics(result.samplesPerSecond, result.seconds));
         const v = result.validationSamples;
         const predictions: PredictionRow[] = v
           ? v.refs.map((r, i) => ({
@@ -258,22 +310,54 @@ export class Trainer {
             }))
           : run.predictions;
         run = { ...run, epochsDone: epoch, samplesSeen: classifier.samplesSeen, predictions };
-        await putCheckpoint(this.db, run, await takeCheckpoint(run, net, opt, sampler, dropoutRng));
+        const outbox = target ? epochItems(run, target, run.history.filter((p) => p.epoch === epoch)) : [];
+        await putCheckpoint(this.db, run, await takeCheckpoint(run, net, opt, sampler, dropoutRng), outbox);
         this.events.onRun?.(run);
+        if (outbox.length) this.events.onEnqueued?.();
       }
       await emit({ status: 'finished' });
+      if (target) {
+        // A model that cannot be exported must not fail a finished run: say so and close it.
+        const files = await runArtifacts(run, net).catch(async (e: unknown) => {
+          await emit({ warnings: [...run.warnings, `model artifacts were not logged: ${e instanceof Error ? e.message : String(e)}`] });
+          return [];
+        });
+        await enqueue(this.db, [...artifactItems(run, target, files), statusItem(run, target, 'FINISHED')]);
+      }
     } catch (e) {
       if (e instanceof StopRequested) await emit({ status: 'stopped' });
       else {
         const message = e instanceof Error ? e.message : String(e);
         await emit({ status: isDeviceLoss(message) ? 'interrupted' : 'failed', error: message });
       }
+      const target = trackingTarget(run);
+      if (target && run.trackingQueued && run.status !== 'interrupted') await enqueue(this.db, [statusItem(run, target, mlflowStatus(run.status))]);
     } finally {
+      this.events.onEnqueued?.();
       model?.dispose();
       optimizer?.dispose();
     }
     return run;
   }
+}
+
+/** Where lab URLs point: this page, or the default dev server when there is none (Node). */
+function labBase(): string {
+  const loc = (globalThis as { location?: { origin?: string } }).location;
+  return loc?.origin && loc.origin !== 'null' ? `${loc.origin}/` : 'http://127.0.0.1:4173/';
+}
+
+/** What a browser can know about the machine, in MLflow's `system/` namespace. */
+function systemMetrics(samplesPerSecond: number, epochSeconds: number): Record<string, number> {
+  const mem = tf.memory() as tf.MemoryInfo & { numBytesInGPU?: number };
+  const heap = (globalThis.performance as Performance & { memory?: { usedJSHeapSize: number } }).memory;
+  return {
+    'system/samples_per_second': samplesPerSecond,
+    'system/epoch_seconds': epochSeconds,
+    'system/tfjs_bytes': mem.numBytes,
+    ...(mem.numBytesInGPU !== undefined ? { 'system/tfjs_gpu_bytes': mem.numBytesInGPU } : {}),
+    ...(heap ? { 'system/js_heap_bytes': heap.usedJSHeapSize } : {}),
+  };
 }
 
 export function isDeviceLoss(message: string): boolean {
@@ -314,6 +398,19 @@ async function takeCheckpoint(
   };
 }
 
+async function restoreWeights(cp: CheckpointRecord, model: tf.LayersModel): Promise<void> {
+  const weights = await decode(cp.weights, cp.weightSpecs);
+  try {
+    for (const w of model.weights) {
+      const t = weights[w.originalName];
+      if (!t) throw new Error(`checkpoint of epoch ${cp.epoch} lacks weight ${w.originalName}`);
+      w.write(t);
+    }
+  } finally {
+    tf.dispose(Object.values(weights));
+  }
+}
+
 async function restoreCheckpoint(
   cp: CheckpointRecord,
   model: tf.LayersModel,
@@ -321,13 +418,7 @@ async function restoreCheckpoint(
   sampler: TrainingSampler,
   dropoutRng: Rng,
 ): Promise<void> {
-  const weights = await decode(cp.weights, cp.weightSpecs);
-  for (const w of model.weights) {
-    const t = weights[w.originalName];
-    if (!t) throw new Error(`checkpoint of epoch ${cp.epoch} lacks weight ${w.originalName}`);
-    w.write(t);
-  }
-  tf.dispose(Object.values(weights));
+  await restoreWeights(cp, model);
   const opt = await decode(cp.optimizer, cp.optimizerSpecs);
   await optimizer.setWeights(cp.optimizerSpecs.map((s) => ({ name: s.name, tensor: opt[s.name] })));
   tf.dispose(Object.values(opt)); // the optimizer's variables hold their own references

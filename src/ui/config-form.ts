@@ -30,6 +30,7 @@ const GROUPS: Record<string, string> = {
   augment: 'Augmentation',
   train: 'Training',
   backend: 'Training',
+  tracking: 'Tracking',
 };
 
 @customElement('luna-config-form')
@@ -80,7 +81,7 @@ export class LunaConfigForm extends LitElement {
   private _renderField(f: Field) {
     const text = this.texts.get(f.key) ?? '';
     const issue = this.issues.find((i) => i.key === f.key);
-    const label = f.key.replace(/^(train|model|optimizer|scheduler|sampling|augment|data)\./, '');
+    const label = f.key.replace(/^(train|model|optimizer|scheduler|sampling|augment|data|tracking)\./, '');
     let input;
     if (f.spec.kind === 'bool') {
       input = html`<input type="checkbox" name=${f.key} .checked=${text === 'true'} @change=${(e: Event) => this._set(f, String((e.target as HTMLInputElement).checked))} />`;

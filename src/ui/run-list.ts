@@ -6,6 +6,7 @@
  * @fires run-resume - detail: `{ runId }` (continue an interrupted or stopped run)
  * @fires run-continue - detail: `{ runId, epochs }` (train a finished run for more epochs)
  * @fires run-delete - detail: `{ runId }`
+ * @fires run-push - detail: `{ runId }` (send a run kept in this browser to the tracking server)
  */
 import { LitElement, css, html } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
@@ -27,6 +28,8 @@ export class LunaRunList extends LitElement {
   @property() selected: string | null = null;
   /** The run training in this page right now (its actions are the panel's). */
   @property() active: string | null = null;
+  /** A tracking server is set, so untracked runs can be pushed to it. */
+  @property({ type: Boolean }) canPush = false;
 
   static override styles = css`
     :host { display: block; font-size: 13px; }
@@ -86,6 +89,9 @@ export class LunaRunList extends LitElement {
         : ''}
       ${r.status === 'finished'
         ? html`<button data-testid="run-continue" @click=${() => this._emit('run-continue', { runId: r.runId, epochs: 1 })}>+1 epoch</button>`
+        : ''}
+      ${this.canPush && !r.trackingQueued && !['running', 'paused'].includes(r.status)
+        ? html`<button data-testid="run-push" @click=${() => this._emit('run-push', { runId: r.runId })}>push to MLflow</button>`
         : ''}
       <button data-testid="run-delete" @click=${() => this._emit('run-delete', { runId: r.runId })}>✕</button>
     </span>`;

@@ -6,6 +6,8 @@ import * as Comlink from 'comlink';
 import type { TrainApi, TrainListener } from '../../workers/train.worker.ts';
 import type { LabConfig } from '../config/lab-config.ts';
 import type { RunRecord } from '../store/lab-db.ts';
+import type { OutboxState } from '../tracking/outbox.ts';
+import type { TrackingTarget } from '../tracking/run-tracking.ts';
 
 export type { TrainListener };
 
@@ -30,6 +32,22 @@ export class TrainClient {
 
   resume(runId: string, extraEpochs = 0): Promise<RunRecord> {
     return this.remote().resume(runId, extraEpochs);
+  }
+
+  flushTracking(): Promise<OutboxState> {
+    return this.remote().flushTracking();
+  }
+
+  retryTracking(id: number): Promise<OutboxState> {
+    return this.remote().retryTracking(id);
+  }
+
+  discardTracking(id: number): Promise<OutboxState> {
+    return this.remote().discardTracking(id);
+  }
+
+  pushRun(runId: string, target: TrackingTarget): Promise<RunRecord> {
+    return this.remote().pushRun(runId, target);
   }
 
   pause(): void {

@@ -9,7 +9,7 @@
  */
 import { LitElement, css, html } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
-import { defaultConfig, resolveConfigOrThrow, type ConfigIssue, type LabConfig } from '../config/lab-config.ts';
+import { QUICK_INPUT, defaultConfig, resolveConfigOrThrow, type ConfigIssue, type LabConfig } from '../config/lab-config.ts';
 import { deleteRun, labDb, listRuns, type MetricPoint, type RunRecord } from '../store/lab-db.ts';
 import type { Progress } from '../train/trainer.ts';
 import { TrainClient } from './train-client.ts';
@@ -17,19 +17,17 @@ import type { ChartSeries } from './metrics-chart.ts';
 import './config-form.ts';
 import './metrics-chart.ts';
 import './run-list.ts';
+import { MlflowClient } from '../tracking/mlflow-client.ts';
+import type { OutboxState } from '../tracking/outbox.ts';
 
-/** A model small enough to train in seconds on software WebGPU (for trying the lab out). */
-export const QUICK_PRESET: LabConfig = resolveConfigOrThrow({
-  crop: [16, 24, 24],
-  model: { blocks: 2, width: 4 },
-  train: { epochs: 4, batchSize: 16 },
-});
+const QUICK_PRESET: LabConfig = resolveConfigOrThrow(QUICK_INPUT);
 
 const CHARTS = ['loss/all', 'pr/f1_score', 'correct/neg', 'correct/pos', 'pr/precision', 'pr/recall'];
 
 declare global {
   interface Window {
     lunaTrain?: { progress: Progress | null; runs: RunRecord[] };
+    lunaTracking?: OutboxState;
   }
 }
 
@@ -44,7 +42,13 @@ export class LunaTrainPanel extends LitElement {
   @state() private paused = false;
   @state() private progress: Progress | null = null;
   @state() private notice: string | null = null;
+  @state() private tracking: OutboxState | null = null;
+  @state() private connection: { ok: boolean; text: string } | null = null;
   private client = new TrainClient({
+    tracking: (t) => {
+      this.tracking = t;
+      window.lunaTracking = t;
+    },
     run: (r) => this._onRun(r),
     progress: (p) => {
       this.progress = p;
@@ -68,6 +72,8 @@ export class LunaTrainPanel extends LitElement {
     .backend { font-size: 13px; }
     .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(320px, 1fr)); gap: 10px; margin-top: 10px; }
     .issues { color: var(--luna-error, #ff7b72); font-size: 13px; }
+    .ok { color: var(--luna-ok, #7ad17a); }
+    .tracking { font-size: 13px; }
     h3 { font-size: 14px; margin: 18px 0 6px; }
   `;
 
@@ -79,6 +85,8 @@ export class LunaTrainPanel extends LitElement {
 
   private async init() {
     await this.refresh();
+    // Deliver what an earlier visit left in the tracking outbox.
+    if (await labDb().outbox.count()) void this.client.flushTracking();
     // Resume a run that was training when the page went away, if no other tab holds it.
     const orphan = this.runs.find((r) => r.status === 'running' || r.status === 'paused');
     if (orphan && !(await runLockHeld(orphan.runId))) {
@@ -104,6 +112,7 @@ export class LunaTrainPanel extends LitElement {
         ${this._renderProgress()}
       </div>
       ${this.notice ? html`<p class="notice" data-testid="train-notice">${this.notice}</p>` : ''}
+      ${this._renderTracking()}
       ${run ? this._renderBackend(run) : ''}
       ${run ? html`<div class="charts">${CHARTS.map((m) => html`<luna-metrics-chart data-metric=${m} heading=${m} .series=${seriesOf(run, m)}></luna-metrics-chart>`)}</div>` : ''}
       <h3>Runs</h3>
@@ -116,6 +125,8 @@ export class LunaTrainPanel extends LitElement {
         @run-continue=${(e: CustomEvent<{ runId: string; epochs: number }>) =>
           this.launch(() => this.client.resume(e.detail.runId, e.detail.epochs), e.detail.runId)}
         @run-delete=${this._delete}
+        @run-push=${this._push}
+        .canPush=${!!this.formConfig?.tracking.server}
       ></luna-run-list>
     `;
   }
@@ -128,6 +139,61 @@ export class LunaTrainPanel extends LitElement {
       epoch ${p.epoch}/${p.epochs} · ${p.phase} <progress max=${p.total} .value=${p.done}></progress> ${p.done}/${p.total}
       · ${p.samplesPerSecond.toFixed(2)} samples/s · ETA ${eta} · loss ${p.batchLoss.toFixed(4)}
     </span>`;
+  }
+
+  private _renderTracking() {
+    const server = this.formConfig?.tracking.server ?? '';
+    const t = this.tracking;
+    return html`<div class="row tracking">
+      <span>MLflow: ${server ? html`<code>${server}</code>` : 'none (runs stay in this browser)'}</span>
+      <button data-testid="tracking-test" ?disabled=${!server} @click=${this._testConnection}>Test connection</button>
+      ${this.connection
+        ? html`<span data-testid="tracking-connection" class=${this.connection.ok ? 'ok' : 'issues'}>${this.connection.text}</span>`
+        : ''}
+      ${t
+        ? html`<span data-testid="tracking-backlog" data-pending=${t.pending} data-failed=${t.failed.length}>
+            ${t.pending ? `${t.pending} item(s) waiting for the server` : 'everything delivered'}
+            ${t.pending && t.lastError ? html`<br /><span class="issues">${t.lastError}</span>` : ''}
+            ${t.retryAt ? html` · retrying at ${new Date(t.retryAt).toLocaleTimeString()}` : ''}
+          </span>`
+        : ''}
+    </div>
+    ${t?.failed.map(
+      (f) => html`<p class="issues" data-testid="tracking-failed">
+        MLflow refused an item of run ${f.runId}: ${f.message}
+        <button @click=${() => this._retry(f.id)}>retry</button> <button @click=${() => this._discard(f.id)}>discard</button>
+      </p>`,
+    )}`;
+  }
+
+  private async _testConnection() {
+    const server = this.formConfig?.tracking.server;
+    if (!server) return;
+    this.connection = null;
+    try {
+      this.connection = { ok: true, text: `MLflow ${await new MlflowClient(server).version()} answers` };
+    } catch (e) {
+      this.connection = { ok: false, text: e instanceof Error ? e.message : String(e) };
+    }
+  }
+
+  private async _retry(id: number) {
+    this.tracking = await this.client.retryTracking(id);
+  }
+
+  private async _discard(id: number) {
+    this.tracking = await this.client.discardTracking(id);
+  }
+
+  private async _push(e: CustomEvent<{ runId: string }>) {
+    const t = this.formConfig?.tracking;
+    if (!t?.server) return;
+    try {
+      await this.client.pushRun(e.detail.runId, { server: t.server, experiment: t.experiment });
+      await this.refresh();
+    } catch (err) {
+      this.notice = `Could not push the run: ${err instanceof Error ? err.message : String(err)}`;
+    }
   }
 
   private _renderBackend(run: RunRecord) {
