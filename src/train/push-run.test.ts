@@ -1,0 +1,69 @@
+/**
+ * "Without a server, runs are kept locally and can be pushed to MLflow later": a run trained
+ * with no tracking server is pushed afterwards to a real `mlflow server` and arrives whole.
+ */
+import 'fake-indexeddb/auto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LabDb } from '../store/lab-db.ts';
+import { ingestFiles } from '../store/ingest.ts';
+import { sourceFromBytes } from '../data/source.ts';
+import { generateSynthetic } from '../data/synthetic.ts';
+import { resolveConfigOrThrow } from '../config/lab-config.ts';
+import { startMlflowServer, type MlflowServer } from '../cli/mlflow-server.ts';
+import { MlflowClient } from '../tracking/mlflow-client.ts';
+import { Delivery } from '../tracking/outbox.ts';
+import { Trainer } from './trainer.ts';
+
+let server: MlflowServer;
+let db: LabDb;
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  server = await startMlflowServer({ port, dir: mkdtempSync(join(tmpdir(), 'luna-push-')) });
+  db = new LabDb('push-run-test');
+  await ingestFiles(db, [...generateSynthetic({ scans: 2, size: 'tiny', seed: 8 })].map((f) => sourceFromBytes(f.path, f.bytes)));
+}, 180_000);
+
+afterAll(async () => {
+  await db?.delete();
+  await server?.stop();
+});
+
+describe('pushing a local run to MLflow', () => {
+  it('sends every epoch, the artifacts and the status of a run trained without a server', async () => {
+    const config = resolveConfigOrThrow({ crop: [8, 16, 16], model: { blocks: 2, width: 4 }, train: { epochs: 2, batchSize: 8, seed: 9 }, backend: 'cpu' });
+    const trainer = new Trainer(db);
+    const run = await trainer.start(config, 'local only');
+    expect(run.status).toBe('finished');
+    expect(run.trackingQueued).toBe(false);
+    expect(await db.outbox.count()).toBe(0); // nothing queued without a server
+
+    const pushed = await trainer.pushRun(run.runId, { server: server.url, experiment: 'pushed' });
+    expect(pushed.config.tracking.server).toBe(server.url);
+    await expect(trainer.pushRun(run.runId, { server: server.url, experiment: 'pushed' })).rejects.toThrow(/already tracked/);
+    const state = await new Delivery(db).flush();
+    expect(state).toMatchObject({ pending: 0, failed: [] });
+
+    const client = new MlflowClient(server.url);
+    const { mlflowRunId } = (await db.tracking.get(run.runId))!;
+    const got = await client.getRun(mlflowRunId);
+    expect(got.info.status).toBe('FINISHED');
+    expect(got.info.run_name).toBe('local only');
+    const keys = new Set(run.history.flatMap((p) => Object.keys(p.values)));
+    for (const key of keys) {
+      const n = run.history.filter((p) => key in p.values).length;
+      expect((await client.metricHistory(mlflowRunId, key)).length, key).toBe(n);
+    }
+    const files = (await client.listArtifacts(mlflowRunId, 'model')).map((f) => f.path);
+    expect(files).toEqual(expect.arrayContaining(['model/MLmodel', 'model/model.onnx']));
+  }, 180_000);
+});
