@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, truncateSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
+import { freePort } from '../src/cli/free-port.ts';
 import { E2E_DATA, MLFLOW_DIR, SYNTH_GOOD, SYNTH_BROKEN, SYNTH_TRAIN } from './paths.ts';
 import { startMlflowServer, stopMlflowOnPort } from '../src/cli/mlflow-server.ts';
 
@@ -33,12 +33,4 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     // A test may have replaced the server on the same port (the outage test).
     await stopMlflowOnPort(port);
   };
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
 }

@@ -5,6 +5,7 @@
 import 'fake-indexeddb/auto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
+import { freePort } from '../cli/free-port.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,14 +13,6 @@ import { startMlflowServer, type MlflowServer } from '../cli/mlflow-server.ts';
 import { LabDb } from '../store/lab-db.ts';
 import { MlflowClient, MlflowError } from './mlflow-client.ts';
 import { Delivery, metricItems, outboxItem } from './outbox.ts';
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 /** The MlflowError a call fails with (the test fails if it succeeds or throws something else). */
 async function failure(p: Promise<unknown>): Promise<MlflowError> {

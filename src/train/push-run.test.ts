@@ -6,7 +6,7 @@ import 'fake-indexeddb/auto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../cli/free-port.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LabDb } from '../store/lab-db.ts';
@@ -24,11 +24,7 @@ let db: LabDb;
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  server = await startMlflowServer({ port, dir: mkdtempSync(join(tmpdir(), 'luna-push-')) });
+  server = await startMlflowServer({ port: await freePort(), dir: mkdtempSync(join(tmpdir(), 'luna-push-')) });
   db = new LabDb('push-run-test');
   await ingestFiles(db, [...generateSynthetic({ scans: 2, size: 'tiny', seed: 8 })].map((f) => sourceFromBytes(f.path, f.bytes)));
 }, 180_000);
