@@ -25,6 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRng } from '../data/rng.ts';
 import { mlmodelFiles, MLMODEL_ONNX_FILE, type MlmodelVersions } from '../tracking/mlmodel.ts';
 import { loadLidcCrops } from './lidc-crops.test-helper.ts';
+import { readTensors, writeTensors, type Tensors } from './tensor-exchange.test-helper.ts';
 import { buildLunaModel, exportTorchStateDict, probabilities, type CropShape, type LunaModelConfig } from './luna-model.ts';
 import { exportOnnx, onnxInputName, onnxOutputNames, onnxSignature } from './onnx-export.ts';
 
@@ -41,7 +42,6 @@ const CREATED = new Date(Date.UTC(2026, 10, 26, 21, 5, 7, 89));
 const BOOK: LunaModelConfig = { blocks: 4, width: 8, blockNorm: false, dropout: 'none', dropoutRate: 0 };
 const VARIANT: LunaModelConfig = { blocks: 2, width: 4, blockNorm: true, dropout: 'dropout3d', dropoutRate: 0.2 };
 
-type Tensors = Record<string, { shape: readonly number[]; data: Float32Array }>;
 
 interface PyReport {
   onnx_version: string;
@@ -112,28 +112,8 @@ function checkVenv(): MlmodelVersions {
   return JSON.parse(lastLines(r.stdout, 1)) as MlmodelVersions;
 }
 
-function writeTensors(dir: string, tensors: Tensors, extra: Record<string, unknown>): void {
-  fs.mkdirSync(dir, { recursive: true });
-  const specs: Record<string, { file: string; shape: readonly number[] }> = {};
-  Object.entries(tensors).forEach(([name, t], i) => {
-    const file = `${String(i).padStart(4, '0')}.f32`;
-    // Float32Array bytes are little-endian on every machine Node runs on here (x86, arm64).
-    fs.writeFileSync(path.join(dir, file), new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-    specs[name] = { file, shape: t.shape };
-  });
-  fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ ...extra, tensors: specs }));
-}
-
 function readOut(dir: string): { tensors: Tensors; report: PyReport } {
-  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as {
-    tensors: Record<string, { file: string; shape: number[] }>;
-    report: PyReport;
-  };
-  const tensors: Tensors = {};
-  for (const [name, spec] of Object.entries(manifest.tensors)) {
-    const bytes = fs.readFileSync(path.join(dir, spec.file));
-    tensors[name] = { shape: spec.shape, data: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) };
-  }
+  const { tensors, manifest } = readTensors<{ report: PyReport }>(dir);
   return { tensors, report: manifest.report };
 }
 

@@ -26,32 +26,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-
-def read_tensors(d):
-    with open(os.path.join(d, "manifest.json")) as f:
-        manifest = json.load(f)
-    tensors = {}
-    for name, spec in manifest["tensors"].items():
-        a = np.fromfile(os.path.join(d, spec["file"]), dtype="<f4")
-        tensors[name] = a.reshape(spec["shape"]).astype(np.float32)
-    return manifest, tensors
-
-
-class Writer:
-    def __init__(self, d):
-        self.dir = d
-        self.specs = {}
-        os.makedirs(d, exist_ok=True)
-
-    def put(self, name, a):
-        a = np.ascontiguousarray(np.asarray(a, dtype="<f4"))
-        file = f"{len(self.specs):04d}.f32"
-        a.tofile(os.path.join(self.dir, file))
-        self.specs[name] = {"file": file, "shape": list(a.shape)}
-
-    def close(self, report):
-        with open(os.path.join(self.dir, "manifest.json"), "w") as f:
-            json.dump({"tensors": self.specs, "report": report}, f)
+from tensor_exchange import Writer, read_tensors
 
 
 def dims(shape):
@@ -196,7 +171,7 @@ def main():
     check_onnx(os.path.join(d, manifest["onnx"]), t["x"], out, report)
     if manifest.get("mlflow_dir"):
         check_mlflow(os.path.join(d, manifest["mlflow_dir"]), t["x"], out, report)
-    out.close(report)
+    out.close(report=report)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRng } from '../data/rng.ts';
 import { LIDC_LABELS, loadLidcCrops } from './lidc-crops.test-helper.ts';
+import { readTensors, writeTensors, type Tensors } from './tensor-exchange.test-helper.ts';
 import { computeBatchLoss } from './loss.ts';
 import { buildLunaModel, checkInput, exportTorchStateDict, namedTensorsToTorch, probabilities, torchStateDictMapping } from './luna-model.ts';
 import type { TorchStateDict } from './luna-model.ts';
@@ -47,32 +48,6 @@ const OPT_STEPS = 3;
 const OPT_SHAPES = [[5, 3], [7], [2, 2, 2]];
 const OPT_SGD = { lr: 0.01, momentum: 0.9, weight_decay: 0.01 };
 const OPT_ADAMW = { lr: 0.01, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0.01 };
-
-type Tensors = Record<string, { shape: readonly number[]; data: Float32Array }>;
-
-function writeTensors(dir: string, tensors: Tensors, extra: Record<string, unknown>): void {
-  fs.mkdirSync(dir, { recursive: true });
-  const specs: Record<string, { file: string; shape: readonly number[] }> = {};
-  Object.entries(tensors).forEach(([name, t], i) => {
-    const file = `${String(i).padStart(4, '0')}.f32`;
-    // Float32Array bytes are little-endian on every machine Node runs on here (x86, arm64).
-    fs.writeFileSync(path.join(dir, file), new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-    specs[name] = { file, shape: t.shape };
-  });
-  fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ ...extra, tensors: specs }));
-}
-
-function readTensors(dir: string): Tensors {
-  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as {
-    tensors: Record<string, { file: string; shape: number[] }>;
-  };
-  const out: Tensors = {};
-  for (const [name, spec] of Object.entries(manifest.tensors)) {
-    const bytes = fs.readFileSync(path.join(dir, spec.file));
-    out[name] = { shape: spec.shape, data: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) };
-  }
-  return out;
-}
 
 function snap(t: tf.Tensor): { shape: number[]; data: Float32Array } {
   return { shape: [...t.shape], data: Float32Array.from(t.dataSync()) };
@@ -191,7 +166,7 @@ async function run(): Promise<Results> {
   writeTensors(workDir, inputs, { sgd: SGD, adamw: ADAMW, opt_sgd: OPT_SGD, opt_adamw: OPT_ADAMW, opt_steps: OPT_STEPS });
   const py = spawnSync(PYTHON, [SCRIPT, workDir], { encoding: 'utf8', timeout: 240_000 });
   if (py.status !== 0) throw new Error(`parity_reference.py failed (status ${py.status}, ${py.error?.message ?? ''}):\n${py.stderr}`);
-  const torch = readTensors(path.join(workDir, 'out'));
+  const torch = readTensors(path.join(workDir, 'out')).tensors;
 
   // tfjs's AdamW on PyTorch's gradients: the update rule alone.
   const torchGrads: NamedTensor[] = torchStateDictMapping(model)

@@ -20,13 +20,14 @@ Writes DIR/out/manifest.json (same form) with:
   opt_sgd/param<i>/<step>, opt_adamw/param<i>/<step>: the small tensors after each step.
 This is a reference, never the lab: it only reads and writes files.
 """
-import json
 import os
 import sys
 
 import numpy as np
 import torch
 import torch.nn as nn
+
+from tensor_exchange import Writer, read_tensors
 
 
 # The book's model (p2ch11/model.py), as in /work/shared/reference/pytorch_luna_bench.py but
@@ -61,31 +62,14 @@ class LunaModel(nn.Module):
         return logits, self.head_softmax(logits)
 
 
-def read_tensors(d):
-    with open(os.path.join(d, "manifest.json")) as f:
-        manifest = json.load(f)
-    tensors = {}
-    for name, spec in manifest["tensors"].items():
-        a = np.fromfile(os.path.join(d, spec["file"]), dtype="<f4")
-        tensors[name] = torch.from_numpy(a.reshape(spec["shape"]).copy())
-    return manifest, tensors
+def read_torch_tensors(d):
+    manifest, arrays = read_tensors(d)
+    return manifest, {k: torch.from_numpy(v.copy()) for k, v in arrays.items()}
 
 
-class Writer:
-    def __init__(self, d):
-        self.dir = d
-        self.specs = {}
-        os.makedirs(d, exist_ok=True)
-
+class TorchWriter(Writer):
     def put(self, name, t):
-        a = t.detach().to(torch.float32).contiguous().numpy().astype("<f4")
-        file = f"{len(self.specs):04d}.f32"
-        a.tofile(os.path.join(self.dir, file))
-        self.specs[name] = {"file": file, "shape": list(a.shape)}
-
-    def close(self):
-        with open(os.path.join(self.dir, "manifest.json"), "w") as f:
-            json.dump({"tensors": self.specs}, f)
+        super().put(name, t.detach().to(torch.float32).contiguous().numpy() if isinstance(t, torch.Tensor) else t)
 
 
 def model_checks(manifest, t, out):
@@ -150,8 +134,8 @@ def main():
         raise SystemExit("usage: parity_reference.py DIR")
     torch.manual_seed(0)  # nothing here is random; set anyway so a change that draws stays fixed
     d = sys.argv[1]
-    manifest, t = read_tensors(d)
-    out = Writer(os.path.join(d, "out"))
+    manifest, t = read_torch_tensors(d)
+    out = TorchWriter(os.path.join(d, "out"))
     model_checks(manifest, t, out)
     optimizer_checks(manifest, t, out)
     out.close()
