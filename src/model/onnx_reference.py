@@ -18,7 +18,6 @@ and (with mlflow_dir) how the lab's MLflow files differ from what mlflow.onnx.sa
 for the same ONNX model and signature (parsed YAML; uuid, time, run_id, artifact_path aside).
 A failed check exits non-zero with the reason on stderr. It only reads and writes files.
 """
-import json
 import os
 import sys
 
