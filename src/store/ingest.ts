@@ -17,6 +17,7 @@ import {
   type CandidatesRecord,
   type LabDb,
 } from './lab-db.ts';
+import { toHex } from '../data/hex.ts';
 
 export type FileStatus = 'reading' | 'stored' | 'skipped' | 'error';
 
@@ -162,12 +163,9 @@ export async function volumeDigest(voxels: Int16Array, v: Pick<Volume, 'shape' |
   const all = new Uint8Array(geom.byteLength + 32 * hashes.length);
   all.set(geom, 0);
   hashes.forEach((h, i) => all.set(new Uint8Array(h), geom.byteLength + 32 * i));
-  return hex(await crypto.subtle.digest('SHA-256', all));
+  return toHex(await crypto.subtle.digest('SHA-256', all));
 }
 
-function hex(buf: ArrayBuffer): string {
-  return [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, '0')).join('');
-}
 
 async function storeTable(db: LabDb, kind: 'annotations' | 'candidates', file: string, rows: (Annotation | Candidate)[]): Promise<number> {
   const bySeries = new Map<string, (Annotation | Candidate)[]>();

@@ -10,6 +10,7 @@ import { augmentCrop } from '../data/augment.ts';
 import type { Batch } from '../model/trainable-model.ts';
 import type { Irc } from '../data/volume.ts';
 import { readCrop, slabLoader, type LabDb, type SeriesRecord, type SlabLoader } from './lab-db.ts';
+import { toHex } from '../data/hex.ts';
 
 export interface CandidateSet {
   candidates: CandidateInfo[];
@@ -76,7 +77,7 @@ export async function loadCandidateSet(db: LabDb, config: LabConfig): Promise<Ca
   return {
     candidates: inside,
     series: byUid,
-    dataDigest: [...new Uint8Array(hash)].map((b) => b.toString(16).padStart(2, '0')).join(''),
+    dataDigest: toHex(hash),
     warnings,
   };
 }

@@ -18,6 +18,7 @@
  */
 import { onnxSignature } from '../model/onnx-export.ts';
 import type { TensorSpec } from '../model/trainable-model.ts';
+import { randomHex } from '../data/hex.ts';
 
 /** The ONNX file the flavors point at, relative to the model directory. */
 export const MLMODEL_ONNX_FILE = 'model.onnx';
@@ -65,7 +66,7 @@ export function mlmodelFiles(opts: MlmodelOptions): MlmodelFile[] {
   if (opts.mlflowVersion !== undefined) v.mlflow = opts.mlflowVersion;
   if (opts.onnxVersion !== undefined) v.onnx = opts.onnxVersion;
   if (!(opts.createdUtc instanceof Date) || Number.isNaN(opts.createdUtc.getTime())) throw new TypeError('createdUtc must be a valid Date');
-  const uuid = opts.modelUuid ?? randomHex32();
+  const uuid = opts.modelUuid ?? randomHex(16);
   if (!/^[0-9a-f]{32}$/.test(uuid)) throw new RangeError(`modelUuid must be 32 lowercase hex digits, got '${uuid}'`);
   const sig = onnxSignature(opts.crop);
   // What mlflow.onnx's default pip requirements resolve to (mlflow, numpy, onnx, onnxruntime), pinned.
@@ -133,11 +134,6 @@ function pythonUtcTimestamp(d: Date): string {
   return `${d.toISOString().slice(0, 19).replace('T', ' ')}.${String(d.getUTCMilliseconds()).padStart(3, '0')}000`;
 }
 
-function randomHex32(): string {
-  const b = new Uint8Array(16);
-  crypto.getRandomValues(b);
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-}
 
 type YamlValue = string | number | boolean | null | YamlValue[] | YamlMap;
 interface YamlMap {

@@ -31,6 +31,7 @@ import { LAB_VERSION } from '../version.ts';
 import { encodeLabUrl } from '../config/lab-url.ts';
 import { epochItems, mlflowStatus, startItems, statusItem, artifactItems, trackingTarget, type TrackingTarget } from '../tracking/run-tracking.ts';
 import { runArtifacts } from '../tracking/artifacts.ts';
+import { randomHex } from '../data/hex.ts';
 
 
 export interface Progress {
@@ -63,11 +64,6 @@ export class StopRequested extends Error {
 
 const now = () => (globalThis.performance ?? Date).now();
 
-function newRunId(): string {
-  const a = new Uint8Array(8);
-  crypto.getRandomValues(a);
-  return [...a].map((b) => b.toString(16).padStart(2, '0')).join('');
-}
 
 export class Trainer {
   private paused: { promise: Promise<void>; resolve: () => void } | null = null;
@@ -103,7 +99,7 @@ export class Trainer {
   /** A new run of `config`. Resolves when it ends (finished, stopped or failed). */
   async start(config: LabConfig, name?: string): Promise<RunRecord> {
     const run: RunRecord = {
-      runId: newRunId(),
+      runId: randomHex(8),
       name: name ?? `run ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`,
       config,
       status: 'running',
