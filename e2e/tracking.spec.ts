@@ -73,8 +73,10 @@ test('a run from the page is logged whole to a real MLflow server', async ({ pag
 
   const client = new MlflowClient(MLFLOW());
   const { id } = await mlflowRunOf(client, run);
+  // The final artifacts and status are queued as the run ends: wait until they have arrived.
+  await expect.poll(async () => (await client.getRun(id)).info.status, { timeout: 60_000 }).toBe('FINISHED');
+  await delivered(page);
   const got = await client.getRun(id);
-  expect(got.info.status).toBe('FINISHED');
   expect(got.info.end_time).toBeGreaterThan(0);
   const params = Object.fromEntries((got.data.params ?? []).map((p) => [p.key, p.value]));
   expect(params).toMatchObject({ model: 'LunaModel', 'model/n_block': '2', optimizer: 'AdamW', 'optimizer/lr': '0.001', epochs: '2', batch_size: '16', seed: '5', 'nodule/ratio': '1' });

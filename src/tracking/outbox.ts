@@ -46,6 +46,7 @@ const defaultBackoff = (n: number) => Math.min(30_000, 500 * 2 ** Math.min(n - 1
 
 export class Delivery {
   private running: Promise<OutboxState> | null = null;
+  private requested = false;
   private readonly clients = new Map<string, MlflowClient>();
   private readonly now: () => number;
   private readonly backoff: (attempt: number) => number;
@@ -67,8 +68,10 @@ export class Delivery {
     return c;
   }
 
-  /** Deliver what is due; concurrent calls share one pass. */
+  /** Deliver what is due; concurrent calls share one pass, which looks again for items
+   *  enqueued while it ran (so a late call is never answered by a pass that missed them). */
   flush(): Promise<OutboxState> {
+    this.requested = true;
     this.running ??= this.pass().finally(() => (this.running = null));
     return this.running;
   }
@@ -77,11 +80,15 @@ export class Delivery {
     let lastError: string | null = null;
     const blocked = new Set<string>();
     for (;;) {
+      this.requested = false;
       // Each run's oldest item goes first; a run whose oldest item failed or waits, waits.
       const heads = new Map<string, OutboxItem>();
       for (const i of await this.db.outbox.orderBy('id').toArray()) if (!heads.has(i.runId)) heads.set(i.runId, i);
       const next = [...heads.values()].find((i) => !blocked.has(i.runId) && i.state === 'pending' && i.notBefore <= this.now());
-      if (!next) break;
+      if (!next) {
+        if (this.requested) continue; // a flush arrived while this pass was reading
+        break;
+      }
       try {
         await this.deliver(next);
         await this.db.outbox.delete(next.id!);
