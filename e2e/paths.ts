@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 
-/** Where global setup writes e2e data (ignored by git). */
-export const E2E_DATA = resolve('.cache', 'e2e-data');
+/** Where global setup writes e2e data (ignored by git; LUNA_E2E_DATA moves it). */
+export const E2E_DATA = resolve(process.env.LUNA_E2E_DATA ?? join('.cache', 'e2e-data'));
 export const SYNTH_GOOD = join(E2E_DATA, 'synth-good');
 export const SYNTH_BROKEN = join(E2E_DATA, 'synth-broken');
 /** Small scans for training tests: enough nodules for a meaningful validation F1. */
