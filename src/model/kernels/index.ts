@@ -1,0 +1,62 @@
+/**
+ * The lab's WebGPU kernels for LunaModel's 3-D convolutions and pooling, registered over the
+ * stock tfjs-backend-webgpu kernels of the same names, so tf.layers and tfjs's own gradients
+ * use them unchanged; each falls back to the saved stock kernel for what it does not cover.
+ *
+ * Promise: `useKernels('lab' | 'stock')` installs or removes them (idempotent; no tfjs
+ * "already registered" warnings: the old entry is unregistered first). It loads the webgpu
+ * backend package, so it works before or after `setBackend('webgpu')`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { saveStock, stockConfig } from './stock-kernels.ts';
+import { conv3dConfig } from './conv3d.ts';
+import { conv3dBackpropInputConfig } from './conv3d-backprop-input.ts';
+import { conv3dBackpropFilterConfig } from './conv3d-backprop-filter.ts';
+import { maxPool3dConfig } from './max-pool3d.ts';
+import { maxPool3dGradConfig } from './max-pool3d-grad.ts';
+import { conv3dBiasReluConfig, conv3dBiasReluGradConfig, conv3dFilterBiasGradConfig, setFusedInstalled } from './conv3d-bias-relu.ts';
+
+export { conv3dBiasRelu } from './conv3d-bias-relu.ts';
+export { GpuError, GpuErrorGuard } from './gpu-errors.ts';
+export { injectShaderFault } from './program-util.ts';
+
+export type KernelKind = 'lab' | 'stock';
+export const KERNEL_KINDS: readonly KernelKind[] = ['lab', 'stock'];
+
+/** Replace stock kernels of these names. */
+const REPLACING = [conv3dConfig, conv3dBackpropInputConfig, conv3dBackpropFilterConfig, maxPool3dConfig, maxPool3dGradConfig];
+/** Kernels of our own names (the fused op). */
+const OWN = [conv3dBiasReluConfig, conv3dFilterBiasGradConfig];
+
+let active: KernelKind = 'stock';
+let gradientRegistered = false;
+
+function put(config: tf.KernelConfig): void {
+  if (tf.getKernel(config.kernelName, config.backendName)) tf.unregisterKernel(config.kernelName, config.backendName);
+  tf.registerKernel(config);
+}
+
+export async function useKernels(kind: KernelKind): Promise<void> {
+  if (kind !== 'lab' && kind !== 'stock') throw new Error(`Unknown kernels '${String(kind)}'. Expecting one of: ${KERNEL_KINDS.join(', ')}`);
+  await import('@tensorflow/tfjs-backend-webgpu');
+  if (kind === active) return;
+  if (!gradientRegistered) {
+    // The gradient is looked up by kernel name; harmless while the kernel is not registered.
+    tf.registerGradient(conv3dBiasReluGradConfig);
+    gradientRegistered = true;
+  }
+  if (kind === 'lab') {
+    for (const c of REPLACING) saveStock(c.kernelName);
+    for (const c of [...REPLACING, ...OWN]) put(c);
+  } else {
+    for (const c of REPLACING) put(stockConfig(c.kernelName)!);
+    for (const c of OWN) if (tf.getKernel(c.kernelName, c.backendName)) tf.unregisterKernel(c.kernelName, c.backendName);
+  }
+  setFusedInstalled(kind === 'lab');
+  active = kind;
+}
+
+/** Which kernels are installed now. */
+export function activeKernels(): KernelKind {
+  return active;
+}
