@@ -1,0 +1,220 @@
+/**
+ * `<luna-eval-panel>`: LUNA16's evaluation of a model on the cached scans — a run of this lab
+ * (its last checkpoint, exported to ONNX) or a user's .onnx file (e.g. a PyTorch export) — run
+ * in the inference worker with onnxruntime-web (WebGPU execution provider, else WASM). Shows
+ * which provider ran, the CPM, the sensitivities at LUNA16's seven FP rates and the FROC curve;
+ * for a run, how far onnxruntime's p(nodule) lies from the tfjs model's on a few crops.
+ *
+ * Readiness for tests: the attribute `data-eval="idle|running"` on the element, and the last
+ * outcome as `window.lunaEval`.
+ */
+import { LitElement, css, html } from 'lit';
+import { customElement, state } from 'lit/decorators.js';
+import { labDb, listRuns, type RunRecord } from '../store/lab-db.ts';
+import { InferenceClient, type EvalOutcome, type EvalProgress, type EvalRequest } from './inference-client.ts';
+import './froc-chart.ts';
+
+/** The adapter fields used here (no tfjs on the page: backend.ts stays in the workers). */
+interface AdapterInfo {
+  vendor?: string;
+  architecture?: string;
+  description?: string;
+}
+
+declare global {
+  interface Window {
+    /** The last evaluation's outcome, for tests and the headless CLI. */
+    lunaEval?: EvalOutcome;
+  }
+}
+
+const FILE = 'file';
+/** Crops scored by the run's tfjs model too, for the agreement figure. */
+const TFJS_CHECK = 8;
+
+@customElement('luna-eval-panel')
+export class LunaEvalPanel extends LitElement {
+  @state() private runs: RunRecord[] = [];
+  /** A run id, or FILE. */
+  @state() private choice = '';
+  @state() private file: File | null = null;
+  @state() private preferred: EvalRequest['preferred'] = 'webgpu';
+  @state() private scope: EvalRequest['scope'] = 'all';
+  @state() private running = false;
+  @state() private progress: EvalProgress | null = null;
+  @state() private outcome: EvalOutcome | null = null;
+  @state() private failure: string | null = null;
+  @state() private runtimeNote: string | null = null;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private client = new InferenceClient({ progress: (p) => (this.progress = p) });
+
+  static override styles = css`
+    :host { display: block; }
+    .row { display: flex; gap: 10px; align-items: center; flex-wrap: wrap; margin: 10px 0; }
+    button, select {
+      background: #1f2a36; color: inherit; border: 1px solid var(--luna-border, #2a3440); border-radius: 6px;
+      padding: 6px 10px; font: inherit;
+    }
+    button { cursor: pointer; }
+    button.primary { border-color: var(--luna-accent, #7fb3ff); }
+    button[disabled] { opacity: 0.5; cursor: default; }
+    .muted { color: var(--luna-muted, #9aa5b1); font-size: 13px; }
+    .failure { color: var(--luna-error, #ff7b72); white-space: pre-wrap; font-size: 13px; }
+    .cpm { font-size: 20px; }
+    table { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
+    td, th { padding: 2px 10px; border-bottom: 1px solid var(--luna-border, #2a3440); text-align: right; }
+    .results { display: grid; grid-template-columns: minmax(220px, auto) 1fr; gap: 16px; align-items: start; }
+    .warn { color: #e3b341; font-size: 13px; }
+  `;
+
+  override connectedCallback() {
+    super.connectedCallback();
+    this.dataset.eval = 'idle';
+    void this.refresh();
+    void this.pickRuntime();
+    // Runs end in the train worker; a cheap re-list keeps the choice current.
+    this.timer = setInterval(() => {
+      if (!this.running && document.visibilityState === 'visible') void this.refresh();
+    }, 3000);
+  }
+
+  override disconnectedCallback() {
+    super.disconnectedCallback();
+    if (this.timer) clearInterval(this.timer);
+    this.client.restart();
+  }
+
+  /** WebGPU by default, unless the adapter is software (SwiftShader) or missing: there WASM is
+   *  100× faster (BENCHMARKS.md, inference). The user can still choose either. */
+  private async pickRuntime() {
+    const gpu = (navigator as { gpu?: { requestAdapter(): Promise<{ info?: AdapterInfo; isFallbackAdapter?: boolean } | null> } }).gpu;
+    const adapter = await gpu?.requestAdapter().catch(() => null);
+    const info = adapter?.info ?? {};
+    const name = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ');
+    if (!adapter || adapter.isFallbackAdapter || /swiftshader/i.test(name ?? '')) {
+      this.preferred = 'wasm';
+      this.runtimeNote = adapter ? `WebGPU here is software (${name}): WASM is chosen, it is far faster` : 'no WebGPU adapter: WASM is chosen';
+    }
+  }
+
+  private async refresh() {
+    const all = await listRuns(labDb());
+    // A run can be evaluated once it has a checkpoint and is not training.
+    this.runs = all.filter((r) => r.epochsDone > 0 && r.status !== 'running' && r.status !== 'paused');
+    if (!this.choice || (this.choice !== FILE && !this.runs.some((r) => r.runId === this.choice))) {
+      this.choice = this.runs[0]?.runId ?? (this.file ? FILE : '');
+    }
+  }
+
+  override render() {
+    const ready = this.choice === FILE ? this.file !== null : this.choice !== '';
+    return html`
+      <div class="row">
+        <label>Model
+          <select data-testid="eval-model" .value=${this.choice} ?disabled=${this.running} @change=${(e: Event) => (this.choice = (e.target as HTMLSelectElement).value)}>
+            ${this.runs.map((r) => html`<option value=${r.runId} ?selected=${r.runId === this.choice}>${r.name} (${r.status}, epoch ${r.epochsDone})</option>`)}
+            <option value=${FILE} ?selected=${this.choice === FILE}>an ONNX file…</option>
+          </select>
+        </label>
+        <input type="file" accept=".onnx" data-testid="eval-file" ?hidden=${this.choice !== FILE && this.runs.length > 0} ?disabled=${this.running} @change=${this._onFile} />
+        <label>Runtime
+          <select data-testid="eval-ep" .value=${this.preferred} ?disabled=${this.running} @change=${(e: Event) => (this.preferred = (e.target as HTMLSelectElement).value as EvalRequest['preferred'])}>
+            <option value="webgpu">onnxruntime-web WebGPU (WASM fallback)</option>
+            <option value="wasm">onnxruntime-web WASM</option>
+          </select>
+        </label>
+        <label>Candidates
+          <select data-testid="eval-scope" .value=${this.scope} ?disabled=${this.running || this.choice === FILE} @change=${(e: Event) => (this.scope = (e.target as HTMLSelectElement).value as EvalRequest['scope'])}>
+            <option value="all">all cached scans</option>
+            <option value="validation">the run's validation split</option>
+          </select>
+        </label>
+        <button class="primary" data-testid="eval-start" ?disabled=${this.running || !ready} @click=${this._start}>Evaluate (FROC)</button>
+        ${this._renderProgress()}
+      </div>
+      ${this.runs.length === 0 && this.choice !== FILE ? html`<p class="muted">Train a run (or choose an ONNX file, input [N,1,D,H,W], output [N,2]) to evaluate it here.</p>` : ''}
+      ${this.runtimeNote ? html`<p class="muted" data-testid="eval-runtime-note">${this.runtimeNote}</p>` : ''}
+      ${this.failure ? html`<p class="failure" data-testid="eval-failure">${this.failure}</p>` : ''}
+      ${this.outcome ? this._renderOutcome(this.outcome) : ''}
+    `;
+  }
+
+  private _renderProgress() {
+    const p = this.progress;
+    if (!this.running || !p) return '';
+    const what = { model: 'preparing the model', data: 'reading the candidates', scoring: 'scoring crops', checking: 'checking against tfjs' }[p.phase];
+    return html`<span class="muted" data-testid="eval-progress">${what}${p.total > 1 ? ` ${p.done} / ${p.total}` : ''}…</span>`;
+  }
+
+  private _renderOutcome(o: EvalOutcome) {
+    const f = o.froc;
+    const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+    return html`
+      <p class="muted" data-testid="eval-provider" data-provider=${o.provider}>
+        ${o.source}: onnxruntime-web <b>${o.provider}</b>${o.adapter ? ` on ${o.adapter}` : ''}; output ${o.output}; crops ${o.crop.join('×')};
+        ${o.predictions.length} candidates in ${o.seconds.toFixed(1)} s (${o.cropsPerSecond.toFixed(1)} crops/s scored)
+        ${o.fallbackReason ? html`<br /><span class="warn" data-testid="eval-fallback">fallback: ${o.fallbackReason}</span>` : ''}
+      </p>
+      <div class="results">
+        <div>
+          <div class="cpm">CPM <b data-testid="eval-cpm">${f.cpm.toFixed(4)}</b></div>
+          <table data-testid="eval-sensitivities">
+            <tr><th>FPs/scan</th><th>sensitivity</th></tr>
+            ${f.sensitivities.map((s) => html`<tr data-fps=${s.fpsPerScan}><td>${s.fpsPerScan}</td><td>${pct(s.sensitivity)}</td></tr>`)}
+          </table>
+          <p class="muted">
+            ${f.scans} scans (${o.scope === 'validation' ? 'validation split' : 'all cached'}), ${f.nodules} nodules, ${f.detected} hit by a candidate;
+            ${f.falsePositives} false positives (${(f.falsePositives / f.scans).toFixed(1)} per scan)
+          </p>
+          ${o.tfjsCheck
+            ? html`<p class="muted" data-testid="eval-tfjs-check" data-max-diff=${o.tfjsCheck.maxAbsDiff}>
+                tfjs (${o.tfjsCheck.backend}) on the first ${o.tfjsCheck.crops} crops: max |Δp| = ${o.tfjsCheck.maxAbsDiff.toExponential(1)}
+              </p>`
+            : ''}
+          ${o.warnings.map((w) => html`<p class="warn">${w}</p>`)}
+        </div>
+        <luna-froc-chart data-testid="froc-chart" .result=${f}></luna-froc-chart>
+      </div>
+    `;
+  }
+
+  private _onFile(e: Event) {
+    this.file = (e.target as HTMLInputElement).files?.[0] ?? null;
+    if (this.file) this.choice = FILE;
+  }
+
+  private async _start() {
+    this.running = true;
+    this.dataset.eval = 'running';
+    this.failure = null;
+    this.progress = null;
+    try {
+      const model: EvalRequest['model'] =
+        this.choice === FILE
+          ? { kind: 'file', name: this.file!.name, bytes: new Uint8Array(await this.file!.arrayBuffer()) }
+          : { kind: 'run', runId: this.choice };
+      const outcome = await this.client.evaluate({
+        model,
+        preferred: this.preferred,
+        scope: model.kind === 'run' ? this.scope : 'all',
+        tfjsCheck: model.kind === 'run' ? TFJS_CHECK : 0,
+      });
+      this.outcome = outcome;
+      window.lunaEval = outcome;
+    } catch (e) {
+      this.failure = `Evaluation failed: ${e instanceof Error ? e.message : String(e)}`;
+      // A lost GPU device or a wedged runtime: the next evaluation gets a fresh worker.
+      this.client.restart();
+    } finally {
+      this.running = false;
+      await this.updateComplete;
+      this.dataset.eval = 'idle';
+    }
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'luna-eval-panel': LunaEvalPanel;
+  }
+}
