@@ -1,0 +1,126 @@
+/**
+ * `<luna-inspect-panel>`: the page's "Inspect" section — a run chosen for inspection, the CT
+ * viewer, the prediction browser and the crop view with its saliency overlay, wired together:
+ * choosing a candidate (table row or gallery item) moves the viewer to it and shows its crop.
+ *
+ * A run is chosen here or with the run list's Inspect button: its `run-inspect` event is
+ * composed, so it reaches the document, where this panel listens (the run list lives in the
+ * training section's shadow tree, not under this panel).
+ * State for tests on the host: `data-run` (the run inspected).
+ */
+import { LitElement, css, html } from 'lit';
+import { customElement, property, query, state } from 'lit/decorators.js';
+import { labDb, listRuns, type DatasetSummary, type RunRecord } from '../store/lab-db.ts';
+import type { IndexedPrediction } from '../viewer/outcomes.ts';
+import { InspectClient } from './inspect-client.ts';
+import type { LunaCtViewer, ViewerSeries } from './ct-viewer.ts';
+import './ct-viewer.ts';
+import './prediction-browser.ts';
+import './crop-view.ts';
+
+@customElement('luna-inspect-panel')
+export class LunaInspectPanel extends LitElement {
+  /** The cache's summary (the page's): the series the viewer can show. */
+  @property({ attribute: false }) summary: DatasetSummary | null = null;
+
+  @state() private runs: RunRecord[] = [];
+  @state() private run: RunRecord | null = null;
+  @state() private candidate: IndexedPrediction | null = null;
+
+  @query('luna-ct-viewer') private viewer!: LunaCtViewer;
+
+  private readonly client = new InspectClient();
+
+  static override styles = css`
+    :host { display: block; font-size: 13px; }
+    .bar { display: flex; gap: 10px; align-items: center; flex-wrap: wrap; margin: 6px 0 10px; }
+    .grid { display: grid; grid-template-columns: minmax(0, 514px) minmax(0, 1fr); gap: 16px; align-items: start; }
+    @media (max-width: 900px) { .grid { grid-template-columns: 1fr; } }
+    select, button {
+      background: #1f2a36; color: inherit; border: 1px solid var(--luna-border, #2a3440); border-radius: 6px;
+      padding: 3px 8px; font: inherit; cursor: pointer;
+    }
+    h3 { font-size: 14px; margin: 16px 0 6px; }
+  `;
+
+  override connectedCallback() {
+    super.connectedCallback();
+    document.addEventListener('run-inspect', this._onRunInspect as EventListener);
+    void this.refreshRuns();
+  }
+
+  override disconnectedCallback() {
+    super.disconnectedCallback();
+    document.removeEventListener('run-inspect', this._onRunInspect as EventListener);
+  }
+
+  /** Inspect run `runId` (read afresh from the store). */
+  async inspect(runId: string): Promise<void> {
+    await this.refreshRuns();
+    this.run = this.runs.find((r) => r.runId === runId) ?? (await labDb().runs.get(runId)) ?? null;
+    this.candidate = null;
+    await this.updateComplete;
+  }
+
+  override render() {
+    const series: ViewerSeries[] = (this.summary?.subsets ?? []).flatMap((g) =>
+      g.series.map((s) => ({ seriesUid: s.seriesUid, subset: s.subset, annotations: s.annotations })),
+    );
+    return html`
+      <div class="bar">
+        <label>
+          run
+          <select data-testid="inspect-run" @focus=${() => void this.refreshRuns()} @change=${this._onRunChosen}>
+            <option value="" ?selected=${!this.run}>none</option>
+            ${this.runs.map(
+              (r) => html`<option value=${r.runId} ?selected=${r.runId === this.run?.runId}>${r.name} (${r.status}, ${r.predictions.length} predictions)</option>`,
+            )}
+          </select>
+        </label>
+      </div>
+      <div class="grid">
+        <luna-ct-viewer .seriesList=${series} .predictions=${this.run?.predictions ?? []}></luna-ct-viewer>
+        <div>
+          <h3>Model input crop</h3>
+          <luna-crop-view .run=${this.run} .candidate=${this.candidate} .client=${this.client}></luna-crop-view>
+        </div>
+      </div>
+      <h3>Validation predictions</h3>
+      <luna-prediction-browser
+        .run=${this.run}
+        .selected=${this.candidate?.index ?? -1}
+        @candidate-select=${this._onCandidate}
+      ></luna-prediction-browser>
+    `;
+  }
+
+  protected override updated() {
+    this.dataset.run = this.run?.runId ?? '';
+  }
+
+  private async refreshRuns() {
+    this.runs = await listRuns(labDb());
+  }
+
+  private _onRunInspect = (e: CustomEvent<{ runId: string }>) => {
+    void this.inspect(e.detail.runId);
+  };
+
+  private _onRunChosen(e: Event) {
+    const id = (e.target as HTMLSelectElement).value;
+    if (id) void this.inspect(id);
+    else this.run = null;
+  }
+
+  private _onCandidate(e: CustomEvent<{ prediction: IndexedPrediction }>) {
+    const p = e.detail.prediction;
+    this.candidate = p;
+    void this.viewer.focusWorld(p.seriesUid, p.xyz);
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'luna-inspect-panel': LunaInspectPanel;
+  }
+}

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { ircToXyz, xyzToIrc, type Geometry } from '../data/geometry.ts';
+import type { Irc, Vec3 } from '../data/volume.ts';
+import { PLANES, planeGeometry } from './plane.ts';
+import { ViewTransform, nearestVoxel, xyzToIrcFloat, zoomAbout, type ViewParams } from './view-transform.ts';
+
+// LIDC-IDRI-0001's real geometry (16 × 512 × 512), and a flipped one (x, y mirrored, z down).
+const LIDC: Geometry = { origin: [-166, -171.699997, -132.5], spacing: [0.703125, 0.703125, 2.5], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] };
+const FLIPPED: Geometry = { origin: [10, -20, 30], spacing: [0.8, 0.9, 1.5], direction: [-1, 0, 0, 0, -1, 0, 0, 0, -1] };
+const SHAPE: Irc = [16, 512, 512];
+const VIEW: ViewParams = { canvasWidth: 512, canvasHeight: 400, zoom: 1, panX: 0, panY: 0 };
+
+describe('ViewTransform', () => {
+  for (const g of [LIDC, FLIPPED]) {
+    for (const plane of PLANES) {
+      it(`canvas → voxel → world → voxel → canvas round trip (${plane}, ${g === LIDC ? 'LIDC' : 'flipped'})`, () => {
+        const pg = planeGeometry(plane, SHAPE, g.spacing, g.direction);
+        for (const view of [VIEW, { ...VIEW, zoom: 3.7, panX: -41, panY: 13 }]) {
+          const t = new ViewTransform(pg, view, g);
+          for (const [x, y] of [[10.5, 20.25], [256, 200], [500, 391]]) {
+            const slice = 7;
+            const irc = t.canvasToIrc(x, y, slice);
+            expect(irc[pg.normal]).toBe(slice);
+            const xyz = ircToXyz(irc, g);
+            const back = xyzToIrcFloat(xyz, g);
+            for (let a = 0; a < 3; a++) expect(back[a]).toBeCloseTo(irc[a], 9);
+            const cv = t.xyzToCanvas(xyz);
+            expect(cv.x).toBeCloseTo(x, 9);
+            expect(cv.y).toBeCloseTo(y, 9);
+            expect(cv.depth).toBeCloseTo(slice, 9);
+          }
+        }
+      });
+    }
+  }
+
+  it('keeps the book\'s irc↔xyz: for an unsymmetric (rotated) direction its xyz→irc is not irc→xyz inverted', () => {
+    // util.xyz2irc multiplies by inv(direction) from the right, irc2xyz by direction from the
+    // left; LUNA16's directions are diagonal, where both agree. The viewer inherits this.
+    const c = Math.cos(0.3);
+    const s = Math.sin(0.3);
+    const rotated: Geometry = { origin: [0, 0, 0], spacing: [1, 1, 1], direction: [c, -s, 0, s, c, 0, 0, 0, 1] };
+    const back = xyzToIrcFloat(ircToXyz([0, 0, 10], rotated), rotated);
+    expect(back[2]).not.toBeCloseTo(10, 3);
+  });
+
+  it('draws aspect-correct: a canvas px is the same mm along x and y in every plane', () => {
+    for (const plane of PLANES) {
+      const t = new ViewTransform(planeGeometry(plane, SHAPE, LIDC.spacing, LIDC.direction), VIEW, LIDC);
+      const a = t.canvasToXyz(100, 100, 3);
+      const right = t.canvasToXyz(110, 100, 3);
+      const down = t.canvasToXyz(100, 110, 3);
+      const dist = (p: Vec3, q: Vec3) => Math.hypot(p[0] - q[0], p[1] - q[1], p[2] - q[2]);
+      expect(dist(a, right)).toBeCloseTo(dist(a, down), 9);
+      expect(dist(a, right)).toBeCloseTo(10 / t.scale, 9);
+    }
+  });
+
+  it('fits the plane into the canvas and centres it', () => {
+    // Coronal LIDC: 512 cols × 0.703 mm = 360 mm wide, 16 × 2.5 = 40 mm high.
+    const t = new ViewTransform(planeGeometry('coronal', SHAPE, LIDC.spacing, LIDC.direction), VIEW, LIDC);
+    expect(t.scale).toBeCloseTo(512 / 360, 9);
+    expect(t.x0).toBeCloseTo(0, 9);
+    expect(t.y0).toBeCloseTo((400 - 40 * t.scale) / 2, 9);
+  });
+
+  it('axial: the voxel under a canvas point is where xyzToIrc puts its world point', () => {
+    const t = new ViewTransform(planeGeometry('axial', SHAPE, LIDC.spacing, LIDC.direction), VIEW, LIDC);
+    // The LUNA16 nodule of LIDC-IDRI-0001.
+    const nodule: Vec3 = [56.208, 86.343, -115.868];
+    const p = t.xyzToCanvas(nodule);
+    expect(xyzToIrc(nodule, LIDC)).toEqual([7, 367, 316]);
+    expect(nearestVoxel(t.canvasToIrc(p.x, p.y, 7))).toEqual([7, 367, 316]);
+    expect(p.depth).toBeCloseTo(6.6528, 4);
+  });
+
+  it('coronal and sagittal put the head (higher z) at the top', () => {
+    for (const plane of ['coronal', 'sagittal'] as const) {
+      const t = new ViewTransform(planeGeometry(plane, SHAPE, LIDC.spacing, LIDC.direction), VIEW, LIDC);
+      expect(t.canvasToXyz(256, 190, 100)[2]).toBeGreaterThan(t.canvasToXyz(256, 210, 100)[2]);
+    }
+  });
+
+  it('zoomAbout keeps the point under the cursor fixed', () => {
+    const pg = planeGeometry('axial', SHAPE, LIDC.spacing, LIDC.direction);
+    const before = new ViewTransform(pg, VIEW, LIDC);
+    const at = before.canvasToIrc(123, 321, 4);
+    for (const f of [2, 0.7, 1.25]) {
+      const view = zoomAbout({ ...VIEW, panX: 17, panY: -9 }, f, 123, 321);
+      const b2 = new ViewTransform(pg, { ...VIEW, panX: 17, panY: -9 }, LIDC);
+      const a2 = new ViewTransform(pg, view, LIDC);
+      const p = b2.canvasToIrc(123, 321, 4);
+      const q = a2.canvasToIrc(123, 321, 4);
+      for (let k = 0; k < 3; k++) expect(q[k]).toBeCloseTo(p[k], 9);
+    }
+    expect(at[0]).toBe(4);
+    expect(zoomAbout(VIEW, 1000, 0, 0).zoom).toBe(32);
+  });
+});

@@ -1,0 +1,84 @@
+/**
+ * The inspect worker: a run's model, restored from its last checkpoint, answering questions
+ * about single candidates (p(nodule) and its saliency) off the page's thread. Kept apart from
+ * the train worker so inspection works while another run trains. Its comlink API is
+ * `InspectApi`; large arrays are transferred, not copied, and errors cross as plain messages.
+ */
+import * as Comlink from 'comlink';
+import type * as tf from '@tensorflow/tfjs';
+import { labDb, readCrop, type RunRecord } from '../src/store/lab-db.ts';
+import { xyzToIrc } from '../src/data/geometry.ts';
+import type { Irc, Vec3 } from '../src/data/volume.ts';
+import { selectBackend } from '../src/model/backend.ts';
+import { buildLunaModel } from '../src/model/luna-model.ts';
+import { saliency } from '../src/model/saliency.ts';
+import { restoreWeights } from '../src/train/trainer.ts';
+
+export interface SaliencyRequest {
+  runId: string;
+  seriesUid: string;
+  xyz: Vec3;
+}
+
+export interface SaliencyReply {
+  runId: string;
+  /** Epoch of the checkpoint whose weights answered. */
+  epoch: number;
+  backend: string;
+  /** The model's input crop (clamped HU), read as training reads it. */
+  crop: Int16Array;
+  shape: [number, number, number];
+  /** Voxel the crop is centred on (before shifting inside the volume). */
+  center: Irc;
+  prob: number;
+  gradient: Float32Array;
+  maxAbs: number;
+}
+
+export interface InspectApi {
+  saliency(req: SaliencyRequest): Promise<SaliencyReply>;
+}
+
+let loaded: { key: string; model: tf.LayersModel; epoch: number; run: RunRecord } | null = null;
+let backend: string | null = null;
+
+async function modelOf(runId: string) {
+  const db = labDb();
+  const [run, cp] = await Promise.all([db.runs.get(runId), db.checkpoints.get(runId)]);
+  if (!run) throw new Error(`run ${runId} is not in this browser's lab`);
+  if (!cp) throw new Error(`run ${run.name} has no checkpoint yet: saliency needs a trained epoch`);
+  const key = `${runId}|${cp.epoch}|${cp.createdAt}`;
+  if (loaded?.key === key) return loaded;
+  backend ??= (await selectBackend(run.config.backend)).backend;
+  const model = buildLunaModel(run.config.model, run.config.crop, run.config.train.seed);
+  try {
+    await restoreWeights(cp, model);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  loaded?.model.dispose();
+  loaded = { key, model, epoch: cp.epoch, run };
+  return loaded;
+}
+
+const api: InspectApi = {
+  async saliency(req) {
+    try {
+      const { model, epoch, run } = await modelOf(req.runId);
+      const series = await labDb().series.get(req.seriesUid);
+      if (!series) throw new Error(`series ${req.seriesUid} is not in the cache: drop its scan again`);
+      const center = xyzToIrc(req.xyz, series);
+      const shape: [number, number, number] = [run.config.crop[0], run.config.crop[1], run.config.crop[2]];
+      const crop = await readCrop(labDb(), req.seriesUid, center, shape);
+      const s = await saliency(model, crop, shape);
+      const reply: SaliencyReply = { runId: req.runId, epoch, backend: backend ?? '', crop, shape, center, ...s };
+      return Comlink.transfer(reply, [crop.buffer as ArrayBuffer, s.gradient.buffer as ArrayBuffer]);
+    } catch (e) {
+      // Only plain messages cross the worker boundary.
+      throw new Error(e instanceof Error ? e.message : String(e));
+    }
+  },
+};
+
+Comlink.expose(api);
