@@ -1,0 +1,182 @@
+/**
+ * `luna-lab sweep --grid FILE`: a grid of configs (the seed tunes batch size, lr, gamma,
+ * weight decay, dropout) trained as consecutive headless runs in one browser session (the data
+ * is ingested once), grouped in MLflow under one parent run (`mlflow.parentRunId` on each
+ * child), and the best by validation F1 printed. Each run has its own folder in --out.
+ *
+ * The grid file is JSON: `{"optimizer.lr": [0.001, 0.01], "train.batchSize": [16, 32]}` —
+ * config keys to lists of values, expanded as a cartesian product in the file's key order.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { FIELD_BY_KEY, formatFieldValue, type FieldValue, type LabConfig } from '../config/lab-config.ts';
+import { encodeLabHash } from '../config/lab-url.ts';
+import { MlflowClient } from '../tracking/mlflow-client.ts';
+import { parseChoice, UsageError, type ParsedArgs } from './args.ts';
+import { DEVICES, HeadlessSession, type Device } from './headless-session.ts';
+import type { Io } from './main.ts';
+import { OUT } from './run-outputs.ts';
+import { EXIT, Reporter, SessionEvents, defaultProfileDir, ingestData, runInSession } from './train.ts';
+import { FIELD_FLAGS, resolveTrainConfig, withFieldText } from './train-config.ts';
+
+export type Grid = { key: string; values: string[] }[];
+
+/** Parse and check a grid file: every key a config field, every value valid for it. */
+export function parseGrid(text: string, name: string): Grid {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`--grid ${name}: not JSON (${(e as Error).message})`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UsageError(`--grid ${name}: expected an object of "key": [values]`);
+  const grid: Grid = [];
+  for (const [key, values] of Object.entries(raw)) {
+    if (!FIELD_BY_KEY.has(key)) throw new UsageError(`--grid ${name}: unknown setting "${key}"`);
+    if (!Array.isArray(values) || values.length === 0) throw new UsageError(`--grid ${name}: "${key}" must be a non-empty list of values`);
+    grid.push({ key, values: values.map((v: unknown) => (Array.isArray(v) ? v.join(',') : formatFieldValue(v as FieldValue))) });
+  }
+  if (!grid.length) throw new UsageError(`--grid ${name}: the grid is empty`);
+  return grid;
+}
+
+export interface GridPoint {
+  config: LabConfig;
+  /** key → value text, for names and the summary. */
+  assignment: Record<string, string>;
+}
+
+/** The cartesian product over `base`, each point validated (a bad value names key and value). */
+export function expandGrid(base: LabConfig, grid: Grid): GridPoint[] {
+  let points: GridPoint[] = [{ config: base, assignment: {} }];
+  for (const { key, values } of grid) {
+    points = points.flatMap((p) =>
+      values.map((v) => {
+        try {
+          return { config: withFieldText(p.config, key, v), assignment: { ...p.assignment, [key]: v } };
+        } catch (e) {
+          // withFieldText names its own sources (`--set KEY "V": `, `--config sweep: `); name the grid value instead.
+          const msg = (e as Error).message;
+          const source = [`--set ${key} "${v}": `, `--set ${key}: `, '--config sweep: '].find((s) => msg.startsWith(s));
+          throw new UsageError(`grid value ${key} = ${v}: ${source ? msg.slice(source.length) : msg}`);
+        }
+      }),
+    );
+  }
+  return points;
+}
+
+export function pointName(assignment: Record<string, string>): string {
+  return Object.entries(assignment).map(([k, v]) => `${k.split('.').pop()}=${v}`).join(' ');
+}
+
+export async function sweep(args: ParsedArgs, io: Io): Promise<number> {
+  const v = args.values;
+  const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
+  const gridPath = str('grid');
+  if (!gridPath) throw new UsageError('Missing --grid FILE (JSON: {"optimizer.lr": [0.001, 0.01], ...})');
+  const dataDir = str('data');
+  if (!dataDir) throw new UsageError('Missing --data DIR');
+  const gridText = await readFile(gridPath, 'utf8').catch(() => {
+    throw new UsageError(`--grid ${gridPath}: cannot read the file`);
+  });
+  const configPath = str('config');
+  const configFile = configPath ? { name: configPath, text: await readFile(configPath, 'utf8') } : undefined;
+  const flags: Record<string, string | undefined> = {};
+  for (const f of Object.keys(FIELD_FLAGS)) flags[f] = str(f);
+  const base = resolveTrainConfig({ url: str('url'), configFile, flags, sets: str('set')?.split(';').filter(Boolean) });
+  const points = expandGrid(base, parseGrid(gridText, gridPath));
+  const device = parseChoice<Device>(str('device'), 'device', DEVICES, 'auto');
+  const out = resolve(str('out') ?? join('sweeps', new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)));
+  const profileDir = resolve(str('cache') ?? defaultProfileDir());
+  const reporter = new Reporter(io, !!v.json);
+  await mkdir(out, { recursive: true });
+  await mkdir(profileDir, { recursive: true });
+
+  const parent = base.tracking.server ? await startParent(base, points, reporter) : null;
+  const events = new SessionEvents(reporter);
+  const session = await HeadlessSession.open({ device, profileDir, dataDir, consoleLog: join(out, OUT.console), onEvent: events.handle, hash: encodeLabHash(base) });
+  let stop = false;
+  const onSigint = () => {
+    stop = true;
+    reporter.line('stopping the sweep after the current step');
+    void session.call('stop').catch(() => {});
+  };
+  process.on('SIGINT', onSigint);
+  const results: { name: string; runId: string; status: string; f1: number | null; out: string; assignment: Record<string, string> }[] = [];
+  let code: number = EXIT.ok;
+  try {
+    reporter.event('sweep', { runs: points.length, out, parent: parent?.runId ?? null }, `sweep of ${points.length} runs → ${out}${parent ? ` (MLflow parent run ${parent.runId})` : ''}`);
+    await ingestData(session, resolve(dataDir), !!v.strict, reporter);
+    for (const [i, point] of points.entries()) {
+      if (stop) break;
+      const name = `${i + 1}/${points.length} ${pointName(point.assignment)}`;
+      reporter.event('sweep-run', { index: i + 1, assignment: point.assignment }, `— run ${name}`);
+      events.begin(point.config);
+      const runOut = join(out, `run-${String(i + 1).padStart(3, '0')}`);
+      const tags = [{ key: 'luna.headless', value: 'true' }, { key: 'luna.sweep', value: pointName(point.assignment) }, ...(parent ? [{ key: 'mlflow.parentRunId', value: parent.runId }] : [])];
+      const outcome = await runInSession(
+        session,
+        { config: point.config, dataDir: resolve(dataDir), out: runOut, profileDir, device, name: `sweep ${name}`, resume: null, tags },
+        reporter,
+        events,
+      );
+      const f1 = (outcome.summary.metrics as { validating: Record<string, number> }).validating['pr/f1_score'] ?? null;
+      results.push({ name, runId: String(outcome.summary.runId), status: String(outcome.summary.status), f1, out: runOut, assignment: point.assignment });
+      if (outcome.code !== EXIT.ok && code === EXIT.ok) code = outcome.code;
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+    await session.close();
+  }
+  const ranked = results.filter((r) => r.f1 !== null && r.status === 'finished').sort((a, b) => b.f1! - a.f1!);
+  const best = ranked[0] ?? null;
+  await writeFile(join(out, 'sweep.json'), JSON.stringify({ results, best, parent: parent?.runId ?? null }, null, 2) + '\n');
+  if (parent) await finishParent(parent, best, stop, reporter);
+  reporter.event(
+    'done',
+    { results, best, parent: parent?.runId ?? null, out },
+    best ? `best by validation F1: ${best.name} — F1 ${best.f1!.toFixed(4)} (${best.out})` : 'no run finished with a validation F1',
+  );
+  return stop ? EXIT.interrupted : best ? code : EXIT.failed;
+}
+
+interface Parent {
+  client: MlflowClient;
+  runId: string;
+}
+
+/** The parent run, created from Node; if the server cannot be reached the sweep goes on ungrouped. */
+async function startParent(base: LabConfig, points: GridPoint[], reporter: Reporter): Promise<Parent | null> {
+  const client = new MlflowClient(base.tracking.server);
+  try {
+    const exp = await client.getOrCreateExperiment(base.tracking.experiment);
+    const runId = await client.createRun(exp, `sweep ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`, Date.now(), [
+      { key: 'luna.sweep', value: 'parent' },
+      { key: 'mlflow.source.name', value: 'luna-lab sweep' },
+    ]);
+    const keys = Object.keys(points[0].assignment);
+    await client.logBatch(runId, {
+      params: [{ key: 'runs', value: String(points.length) }, ...keys.map((k) => ({ key: `grid/${k}`, value: [...new Set(points.map((p) => p.assignment[k]))].join(' | ') }))],
+    });
+    return { client, runId };
+  } catch (e) {
+    reporter.warn(`no MLflow parent run (${e instanceof Error ? e.message : String(e)}); the runs are tracked ungrouped as their outboxes deliver`);
+    return null;
+  }
+}
+
+async function finishParent(parent: Parent, best: { runId: string; f1: number | null; name: string } | null, stopped: boolean, reporter: Reporter): Promise<void> {
+  try {
+    if (best) {
+      await parent.client.logBatch(parent.runId, {
+        metrics: [{ key: 'best/validating/pr/f1_score', value: best.f1!, timestamp: Date.now(), step: 0 }],
+        // luna.run_id on the child names the same run.
+        tags: [{ key: 'luna.best_run', value: best.name }, { key: 'luna.best_run_id', value: best.runId }],
+      });
+    }
+    await parent.client.updateRun(parent.runId, stopped ? 'KILLED' : 'FINISHED', Date.now());
+  } catch (e) {
+    reporter.warn(`could not close the MLflow parent run: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}

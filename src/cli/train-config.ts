@@ -1,0 +1,97 @@
+/**
+ * The run config of `luna-lab train` / `sweep`: a lab URL or a config file (the same JSON the
+ * page writes as config.json), then single-field flags on top. Everything is validated by
+ * the config schema; a bad flag names the flag and the field. Pure: the caller reads files.
+ */
+import {
+  FIELD_BY_KEY,
+  formatIssue,
+  parseFieldText,
+  resolveConfig,
+  setPath,
+  type LabConfig,
+  type LabConfigInput,
+} from '../config/lab-config.ts';
+import { decodeLabUrl } from '../config/lab-url.ts';
+import { UsageError } from './args.ts';
+
+/** CLI flag → config field, for the fields people change most. */
+export const FIELD_FLAGS: Readonly<Record<string, string>> = {
+  epochs: 'train.epochs',
+  'batch-size': 'train.batchSize',
+  seed: 'train.seed',
+  lr: 'optimizer.lr',
+  optimizer: 'optimizer.name',
+  'weight-decay': 'optimizer.weightDecay',
+  blocks: 'model.blocks',
+  width: 'model.width',
+  crop: 'crop',
+  subsets: 'data.subsets',
+  backend: 'backend',
+  kernels: 'kernels',
+  experiment: 'tracking.experiment',
+  mlflow: 'tracking.server',
+};
+
+export interface ConfigSources {
+  /** A lab URL (or its hash). */
+  url?: string;
+  /** The text of a config file (JSON) and its name, for messages. */
+  configFile?: { name: string; text: string };
+  /** Flag name → raw text, for the flags of FIELD_FLAGS. */
+  flags?: Record<string, string | undefined>;
+  /** `--set key=value` items, in order. */
+  sets?: readonly string[];
+}
+
+/** The base config from a URL or a file, then overrides; throws UsageError naming what is wrong. */
+export function resolveTrainConfig(src: ConfigSources): LabConfig {
+  if (src.url !== undefined && src.configFile) throw new UsageError('Give --url or --config, not both');
+  const where = src.url !== undefined ? '--url' : src.configFile ? `--config ${src.configFile.name}` : 'flags';
+  let input: LabConfigInput = {};
+  if (src.url !== undefined) {
+    const { config, issues } = decodeLabUrl(src.url);
+    if (issues.length) throw new UsageError(`--url: ${issues.map(formatIssue).join('; ')}`);
+    input = JSON.parse(JSON.stringify(config)) as LabConfigInput;
+  } else if (src.configFile) {
+    try {
+      const parsed: unknown = JSON.parse(src.configFile.text);
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('expected a JSON object');
+      input = parsed as LabConfigInput;
+    } catch (e) {
+      throw new UsageError(`--config ${src.configFile.name}: not a lab config (${(e as Error).message})`);
+    }
+  }
+  const overrides: { origin: string; key: string; text: string }[] = [];
+  for (const [flag, key] of Object.entries(FIELD_FLAGS)) {
+    const text = src.flags?.[flag];
+    if (text !== undefined) overrides.push({ origin: `--${flag}`, key, text });
+  }
+  for (const item of src.sets ?? []) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--set "${item}": expected KEY=VALUE, for example --set optimizer.momentum=0.9`);
+    overrides.push({ origin: `--set ${item.slice(0, eq)}`, key: item.slice(0, eq).trim(), text: item.slice(eq + 1) });
+  }
+  for (const o of overrides) {
+    const field = FIELD_BY_KEY.get(o.key);
+    if (!field) throw new UsageError(`${o.origin}: unknown setting "${o.key}"`);
+    const r = parseFieldText(field, o.text);
+    if ('reason' in r) throw new UsageError(`${o.origin} "${o.text}": ${o.key} ${r.reason}`);
+    try {
+      setPath(input, o.key, r.value);
+    } catch {
+      // A config file with e.g. "model": 3 has no object to set model.blocks in (a TypeError otherwise).
+      throw new UsageError(`${o.origin}: cannot set ${o.key}: ${where} has a value that is not an object on its path`);
+    }
+  }
+  const { config, issues } = resolveConfig(input);
+  if (issues.length) {
+    throw new UsageError(`${where}: ${issues.map(formatIssue).join('; ')}`);
+  }
+  return config;
+}
+
+/** A config with one field set from its text form (sweeps), validated. */
+export function withFieldText(config: LabConfig, key: string, text: string): LabConfig {
+  return resolveTrainConfig({ configFile: { name: 'sweep', text: JSON.stringify(config) }, sets: [`${key}=${text}`] });
+}

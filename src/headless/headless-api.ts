@@ -1,0 +1,142 @@
+/**
+ * The page's side of `luna-lab train`: `window.lunaHeadless`, installed on a page opened with
+ * `?headless=1`. It drives the same ingest worker and train worker the page's buttons drive,
+ * so a headless run and an in-browser run of one lab URL are the same experiment. Events go to
+ * the CLI through `window.lunaCliEvent` (Playwright's exposeFunction); binary files leave as
+ * base64, the one encoding Playwright carries for certain.
+ */
+import type { LabConfig } from '../config/lab-config.ts';
+import { describeAdapter, type GpuAdapterInfoLike } from '../model/backend.ts';
+import { labDb, type MetricPoint, type RunRecord, type WeightSpec } from '../store/lab-db.ts';
+import type { Progress } from '../train/trainer.ts';
+import type { OutboxState } from '../tracking/outbox.ts';
+import { ingestUrls, type FileProgress, type IngestReport, type RemoteFile } from '../ui/ingest-client.ts';
+import { TrainClient } from '../ui/train-client.ts';
+import { LAB_COMMIT, LAB_VERSION } from '../version.ts';
+
+export type HeadlessEvent =
+  | { type: 'ingest'; files: FileProgress[] }
+  | { type: 'run'; run: RunSummary }
+  | { type: 'progress'; progress: Progress }
+  | { type: 'metrics'; runId: string; point: MetricPoint }
+  | { type: 'tracking'; state: OutboxState }
+  | { type: 'interrupted'; runId: string; error: string | null };
+
+/** A run record without its (large) history and predictions. */
+export type RunSummary = Omit<RunRecord, 'history' | 'predictions'>;
+
+export interface PageInfo {
+  labVersion: string;
+  labCommit: string;
+  userAgent: string;
+  /** The WebGPU adapter the page gets, or why there is none. */
+  webgpu: { adapter: string; fallback: boolean } | { unavailable: string };
+}
+
+export interface FileOut {
+  path: string;
+  base64: string;
+}
+
+export interface CheckpointOut {
+  epoch: number;
+  samplesSeen: number;
+  weightSpecs: WeightSpec[];
+  optimizerSpecs: WeightSpec[];
+  state: unknown;
+  weights: string;
+  optimizer: string;
+}
+
+export interface HeadlessApi {
+  info(): Promise<PageInfo>;
+  /** Ingest every file the CLI's data server lists. */
+  ingest(dataUrl: string): Promise<IngestReport>;
+  start(config: LabConfig, name: string, tags: { key: string; value: string }[]): Promise<RunRecord>;
+  resume(runId: string): Promise<RunRecord>;
+  stop(): void;
+  run(runId: string): Promise<RunRecord | null>;
+  /** The run's last checkpoint (weights, optimizer, sampler and RNG state). */
+  checkpoint(runId: string): Promise<CheckpointOut | null>;
+  /** Config, lab URL, predictions, tfjs and ONNX models from the last checkpoint. */
+  exportRun(runId: string): Promise<FileOut[]>;
+  /** Deliver the tracking outbox now; what is left waiting. */
+  flushTracking(): Promise<OutboxState>;
+}
+
+declare global {
+  interface Window {
+    lunaHeadless?: HeadlessApi;
+    lunaCliEvent?: (e: HeadlessEvent) => void;
+  }
+}
+
+const emit = (e: HeadlessEvent) => window.lunaCliEvent?.(e);
+
+function summary(run: RunRecord): RunSummary {
+  const { history: _h, predictions: _p, ...rest } = run;
+  return rest;
+}
+
+async function toBase64(blob: Blob): Promise<string> {
+  const bytes = new Uint8Array(await blob.arrayBuffer());
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+async function probeWebGpu(): Promise<PageInfo['webgpu']> {
+  const gpu = (navigator as Navigator & { gpu?: { requestAdapter(o?: object): Promise<unknown> } }).gpu;
+  if (!gpu) return { unavailable: 'navigator.gpu is missing (WebGPU is off in this browser)' };
+  const adapter = (await gpu.requestAdapter({ powerPreference: 'high-performance' })) as
+    | { info?: GpuAdapterInfoLike & { isFallbackAdapter?: boolean }; isFallbackAdapter?: boolean }
+    | null;
+  if (!adapter) return { unavailable: 'requestAdapter() returned no adapter' };
+  const info = adapter.info ?? {};
+  return { adapter: describeAdapter(info), fallback: !!(info.isFallbackAdapter ?? adapter.isFallbackAdapter) };
+}
+
+export function installHeadlessApi(): void {
+  const client = new TrainClient({
+    run: (run) => emit({ type: 'run', run: summary(run) }),
+    progress: (progress) => emit({ type: 'progress', progress }),
+    metrics: (runId, point) => emit({ type: 'metrics', runId, point }),
+    tracking: (state) => emit({ type: 'tracking', state }),
+  });
+  const interrupted = (r: RunRecord) => emit({ type: 'interrupted', runId: r.runId, error: r.error });
+  const api: HeadlessApi = {
+    async info() {
+      return { labVersion: LAB_VERSION, labCommit: LAB_COMMIT, userAgent: navigator.userAgent, webgpu: await probeWebGpu() };
+    },
+    async ingest(dataUrl) {
+      const res = await fetch(`${dataUrl}/files.json`);
+      if (!res.ok) throw new Error(`the data server answered HTTP ${res.status} for its file list`);
+      const listed = (await res.json()) as { path: string; size: number; lastModified: number }[];
+      const files: RemoteFile[] = listed.map((f) => ({ ...f, url: `${dataUrl}/files/${f.path.split('/').map(encodeURIComponent).join('/')}` }));
+      return ingestUrls(files, (batch) => emit({ type: 'ingest', files: batch }));
+    },
+    start: (config, name, tags) => client.withRecovery(() => client.start(config, name, tags), interrupted),
+    resume: (runId) => client.withRecovery(() => client.resume(runId), interrupted),
+    stop: () => client.stop(),
+    run: async (runId) => (await labDb().runs.get(runId)) ?? null,
+    async checkpoint(runId) {
+      const cp = await labDb().checkpoints.get(runId);
+      if (!cp) return null;
+      return {
+        epoch: cp.epoch,
+        samplesSeen: cp.samplesSeen,
+        weightSpecs: cp.weightSpecs,
+        optimizerSpecs: cp.optimizerSpecs,
+        state: cp.state,
+        weights: await toBase64(cp.weights),
+        optimizer: await toBase64(cp.optimizer),
+      };
+    },
+    async exportRun(runId) {
+      const files = await client.exportRun(runId);
+      return Promise.all(files.map(async (f) => ({ path: f.path, base64: await toBase64(f.data) })));
+    },
+    flushTracking: () => client.flushTracking(),
+  };
+  window.lunaHeadless = api;
+}
