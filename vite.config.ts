@@ -23,7 +23,7 @@ export default defineConfig({
     chunkSizeWarningLimit: 4096,
     rollupOptions: {
       // The lab, and the benchmark page that `npm run bench` drives.
-      input: { main: 'index.html', bench: 'src/bench/bench.html' },
+      input: { main: 'index.html', bench: 'src/bench/bench.html', kernels: 'src/kernels/kernel-test.html' },
       // daikon bundles an Emscripten JPEG-LS decoder with a direct eval and Node fallbacks;
       // both are dead code in the browser. Keep other warnings.
       onwarn(warning, warn) {

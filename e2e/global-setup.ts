@@ -4,10 +4,10 @@
  * server (from .venv) for the tracking tests and stops it at the end.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, truncateSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, truncateSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../src/cli/free-port.ts';
-import { E2E_DATA, MLFLOW_DIR, SYNTH_GOOD, SYNTH_BROKEN, SYNTH_TRAIN } from './paths.ts';
+import { E2E_DATA, MLFLOW_DIR, NO_SCANS, SYNTH_CLI, SYNTH_GOOD, SYNTH_BROKEN, SYNTH_TRAIN } from './paths.ts';
 import { startMlflowServer, stopMlflowOnPort } from '../src/cli/mlflow-server.ts';
 
 export default async function globalSetup(): Promise<() => Promise<void>> {
@@ -17,6 +17,9 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   execFileSync(process.execPath, [cli, 'synth', '--out', SYNTH_GOOD, '--scans', '3', '--size', 'tiny', '--seed', '11'], { stdio: 'inherit' });
   execFileSync(process.execPath, [cli, 'synth', '--out', SYNTH_BROKEN, '--scans', '3', '--size', 'tiny', '--seed', '12'], { stdio: 'inherit' });
   execFileSync(process.execPath, [cli, 'synth', '--out', SYNTH_TRAIN, '--scans', '8', '--size', 'small', '--seed', '16'], { stdio: 'inherit' });
+  execFileSync(process.execPath, [cli, 'synth', '--out', SYNTH_CLI, '--scans', '4', '--size', 'tiny', '--seed', '5'], { stdio: 'inherit' });
+  mkdirSync(NO_SCANS, { recursive: true });
+  copyFileSync(join(SYNTH_CLI, 'annotations.csv'), join(NO_SCANS, 'annotations.csv'));
   // Break one scan of the second set: cut its .raw in half.
   const subset = join(SYNTH_BROKEN, 'subset0');
   const raw = readdirSync(subset).filter((f) => f.endsWith('.raw')).sort()[0];

@@ -57,3 +57,16 @@ export async function waitTrainIdle(page: Page, timeout: number): Promise<void> 
 export function metricsOnly(run: RunView): Record<string, number>[] {
   return run.history.map((p) => Object.fromEntries(Object.entries(p.values).filter(([k]) => !k.startsWith('system/'))));
 }
+
+/** Small enough for software WebGPU: 8×16×16 crops, two blocks of width 4 (form fields). */
+export const SMALL_MODEL = {
+  crop: '8,16,16',
+  'model.blocks': '2',
+  'model.width': '4',
+  'optimizer.name': 'adamw',
+  'optimizer.lr': '0.003',
+  'sampling.valStride': '3',
+  'sampling.epochSamples': '128',
+  'train.batchSize': '16',
+  'train.seed': '3',
+};

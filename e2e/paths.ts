@@ -6,6 +6,10 @@ export const SYNTH_GOOD = join(E2E_DATA, 'synth-good');
 export const SYNTH_BROKEN = join(E2E_DATA, 'synth-broken');
 /** Small scans for training tests: enough nodules for a meaningful validation F1. */
 export const SYNTH_TRAIN = join(E2E_DATA, 'synth-train');
+/** Tiny scans for the headless CLI tests (train, resume, sweep). */
+export const SYNTH_CLI = join(E2E_DATA, 'synth-cli');
+/** A folder with tables but no scans. */
+export const NO_SCANS = join(E2E_DATA, 'no-scans');
 /** The real CT samples beside the checkout; never copied into the project. */
 export const CT_SAMPLES = resolve('..', 'shared', 'ct-samples');
 /** The e2e MLflow server's database and artifacts (fresh for each test run). */

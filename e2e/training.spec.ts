@@ -4,20 +4,9 @@
  */
 import { test, expect } from '@playwright/test';
 import { SYNTH_TRAIN } from './paths.ts';
-import { dropFolder, metricsOnly, openLab, runs, setConfig, waitTrainIdle } from './lab.ts';
+import { SMALL_MODEL, dropFolder, metricsOnly, openLab, runs, setConfig, waitTrainIdle } from './lab.ts';
 
-/** Small enough for software WebGPU: 8×16×16 crops, two blocks of width 4. */
-const SMALL = {
-  crop: '8,16,16',
-  'model.blocks': '2',
-  'model.width': '4',
-  'optimizer.name': 'adamw',
-  'optimizer.lr': '0.003',
-  'sampling.valStride': '3',
-  'sampling.epochSamples': '128',
-  'train.batchSize': '16',
-  'train.seed': '3',
-};
+const SMALL = SMALL_MODEL;
 
 test('a small model trains on WebGPU through the page and beats a constant predictor', async ({ page }) => {
   test.setTimeout(600_000);

@@ -7,6 +7,7 @@ import * as Comlink from 'comlink';
 import * as tf from '@tensorflow/tfjs';
 import { resolveConfigOrThrow, type BackendName, type LabConfigInput } from '../src/config/lab-config.ts';
 import { selectBackend } from '../src/model/backend.ts';
+import { useKernels, type KernelKind } from '../src/model/kernels/index.ts';
 import { buildLunaModel } from '../src/model/luna-model.ts';
 import { createOptimizer } from '../src/model/optimizers.ts';
 import { NoduleClassificationModel } from '../src/model/nodule-classifier.ts';
@@ -19,6 +20,9 @@ import { createSampling } from '../src/data/sampler.ts';
 import { LabDb } from '../src/store/lab-db.ts';
 import { ingestFiles } from '../src/store/ingest.ts';
 import { CropProvider, batchesOf, loadCandidateSet } from '../src/store/training-data.ts';
+import '../src/inference/ort-web-env.ts';
+import { OnnxClassifier } from '../src/inference/onnx-classifier.ts';
+import { exportOnnx } from '../src/model/onnx-export.ts';
 
 export interface TrainStepResult {
   requested: BackendName;
@@ -45,11 +49,27 @@ export interface PipelineResult {
   augmentedCropsPerSecond: number;
 }
 
+export type InferenceRuntime = 'ort-webgpu' | 'ort-wasm' | 'tfjs-webgpu' | 'tfjs-cpu';
+
+export interface InferenceResult {
+  runtime: InferenceRuntime;
+  /** The ORT execution provider or tfjs backend that ran. */
+  used: string;
+  adapter: string | null;
+  unavailable?: string;
+  batch: number;
+  crops: number;
+  seconds: number;
+  cropsPerSecond: number;
+}
+
 export interface BenchApi {
   /** `warmup` untimed steps first (shader compilation); 0 when one step already takes minutes. */
   trainStep(backend: BackendName, batch: number, steps: number, warmup: number, config?: LabConfigInput): Promise<TrainStepResult>;
-  profileOps(backend: BackendName, batch: number): Promise<{ backend: string; adapter: string | null; ops: OpTiming[] }>;
+  profileOps(backend: BackendName, batch: number, kernels?: KernelKind): Promise<{ backend: string; adapter: string | null; ops: OpTiming[] }>;
   pipeline(scans: number, batches: number, batch: number): Promise<PipelineResult>;
+  /** Inference throughput (crops/s) of one runtime on the same random crops, after a 1-crop warm-up. */
+  inference(runtime: InferenceRuntime, config: LabConfigInput, batch: number, batches: number): Promise<InferenceResult>;
 }
 
 const now = () => performance.now();
@@ -71,6 +91,7 @@ function randomBatches(n: number, count: number, crop: readonly number[]): Async
 }
 
 const api: BenchApi = {
+  inference: (...a) => benchInference(...a),
   async trainStep(requested, batch, steps, warmup, input = {}) {
     const sel = await selectBackend(requested);
     const base: Omit<TrainStepResult, 'stepSeconds' | 'samplesPerSecond' | 'steps'> = {
@@ -82,6 +103,7 @@ const api: BenchApi = {
     };
     if (sel.backend !== requested) return { ...base, steps: 0, stepSeconds: [], samplesPerSecond: 0 };
     const config = resolveConfigOrThrow({ ...input, train: { batchSize: batch, seed: 1 }, backend: requested });
+    if (sel.backend === 'webgpu') await useKernels(config.kernels);
     const model = buildLunaModel(config.model, config.crop, 1);
     const optimizer = createOptimizer(config.optimizer);
     const stepSeconds: number[] = [];
@@ -106,8 +128,9 @@ const api: BenchApi = {
     return { ...base, steps: measured.length, stepSeconds, samplesPerSecond: (measured.length * batch) / total };
   },
 
-  async profileOps(requested, n) {
+  async profileOps(requested, n, kernels = 'lab') {
     const sel = await selectBackend(requested);
+    if (sel.backend === 'webgpu') await useKernels(kernels);
     const ops: OpTiming[] = [];
     const time = async (op: string, shape: string, run: () => tf.Tensor) => {
       // Run twice when fast (the first run compiles); once when one run already takes seconds.
@@ -140,7 +163,8 @@ const api: BenchApi = {
         const dy = rand([n, d, h, w, c]) as tf.Tensor5D;
         const shape = `${n}×${d}×${h}×${w}, ${ci}→${c}`;
         await time(`${name} Conv3D`, shape, () => tf.conv3d(x, f, 1, 'same'));
-        if (ci > 1) await time(`${name} Conv3DBackpropInputV2`, shape, () => tf.conv3dTranspose(dy, f, [n, d, h, w, ci], 1, 'same'));
+        // conv1's input gradient is needed too: it feeds the input BatchNorm3d's weights.
+        await time(`${name} Conv3DBackpropInputV2`, shape, () => tf.conv3dTranspose(dy, f, [n, d, h, w, ci], 1, 'same'));
         await time(`${name} Conv3DBackpropFilterV2`, shape, () =>
           tf.engine().runKernel('Conv3DBackpropFilterV2', { x, dy }, { strides: [1, 1, 1], pad: 'same', filterShape: [3, 3, 3, ci, c] }) as tf.Tensor,
         );
@@ -190,5 +214,63 @@ const api: BenchApi = {
     }
   },
 };
+
+/** A model with CT-like input statistics, so its arithmetic is not degenerate. */
+function inferenceModel(config: ReturnType<typeof resolveConfigOrThrow>): tf.LayersModel {
+  const model = buildLunaModel(config.model, config.crop, 1);
+  model.getLayer('tail_bn').setWeights([tf.tensor1d([1]), tf.tensor1d([0]), tf.tensor1d([-500]), tf.tensor1d([250000])]);
+  return model;
+}
+
+async function benchInference(runtime: InferenceRuntime, input: LabConfigInput, batch: number, batches: number): Promise<InferenceResult> {
+  const config = resolveConfigOrThrow({ ...input, train: { seed: 1 } });
+  const [d, h, w] = config.crop;
+  const vox = d * h * w;
+  const rng = createRng(7);
+  const x = Float32Array.from({ length: batch * vox }, () => Math.round(rng.next() * 2000 - 1000));
+  const base = { runtime, batch, crops: 0, seconds: 0, cropsPerSecond: 0 };
+  let run: (n: number) => Promise<void>;
+  let done: () => Promise<void>;
+  let used: string;
+  let adapter: string | null = null;
+  if (runtime === 'tfjs-webgpu' || runtime === 'tfjs-cpu') {
+    const want = runtime === 'tfjs-webgpu' ? 'webgpu' : 'cpu';
+    const sel = await selectBackend(want);
+    used = sel.backend;
+    adapter = sel.adapter;
+    if (sel.backend !== want) return { ...base, used, adapter, unavailable: sel.reason ?? 'unavailable' };
+    const model = inferenceModel(config);
+    run = async (n) => {
+      const p = tf.tidy(() => tf.softmax(model.predict(tf.tensor5d(x.subarray(0, n * vox), [n, d, h, w, 1])) as tf.Tensor));
+      await p.data();
+      p.dispose();
+    };
+    done = async () => {
+      model.dispose();
+    };
+  } else {
+    await tf.setBackend('cpu'); // builds and exports the model only
+    const model = inferenceModel(config);
+    const bytes = exportOnnx(model, config.crop);
+    model.dispose();
+    const clf = await OnnxClassifier.open(bytes, { preferred: runtime === 'ort-webgpu' ? 'webgpu' : 'wasm', maxBatch: batch, source: 'bench.onnx' });
+    used = clf.provider;
+    if (runtime === 'ort-webgpu' && clf.provider === 'wasm') {
+      await clf.release();
+      return { ...base, used, adapter, unavailable: clf.fallbackReason };
+    }
+    run = async (n) => void (await clf.predict(x.subarray(0, n * vox), n));
+    done = () => clf.release();
+  }
+  try {
+    await run(1); // shader compilation, kernel selection
+    const t = now();
+    for (let i = 0; i < batches; i++) await run(batch);
+    const seconds = (now() - t) / 1000;
+    return { ...base, used, adapter, crops: batch * batches, seconds, cropsPerSecond: (batch * batches) / seconds };
+  } finally {
+    await done();
+  }
+}
 
 Comlink.expose(api);

@@ -19,8 +19,16 @@ export interface IngestApi {
   ingest(files: DroppedFile[], onProgress?: (p: FileProgress[]) => void, force?: boolean): Promise<IngestReport>;
   /** Generate the synthetic LUNA16-format demo set and ingest it like a drop. */
   demo(opts: SynthOptions, onProgress?: (p: FileProgress[]) => void): Promise<IngestReport>;
-  /** Fetch files by URL (the CLI serves a data folder) and ingest them. */
-  ingestUrls(urls: { path: string; url: string }[], onProgress?: (p: FileProgress[]) => void): Promise<IngestReport>;
+  /** Fetch files by URL (the CLI serves a data folder) and ingest them; files already cached
+   *  (same path, size and mtime) are skipped, as on a re-drop. */
+  ingestUrls(urls: RemoteFile[], onProgress?: (p: FileProgress[]) => void): Promise<IngestReport>;
+}
+
+export interface RemoteFile {
+  path: string;
+  url: string;
+  size: number;
+  lastModified?: number;
 }
 
 /** Progress is batched per animation-frame-ish tick: thousands of DICOM files would flood the page. */
@@ -61,9 +69,10 @@ const api: IngestApi = {
     return run(files, onProgress, true);
   },
   async ingestUrls(urls, onProgress) {
-    const files = urls.map(({ path, url }): SourceFile => ({
+    const files = urls.map(({ path, url, size, lastModified }): SourceFile => ({
       path,
-      size: -1,
+      size,
+      ...(lastModified === undefined ? {} : { lastModified }),
       bytes: async () => {
         const res = await fetch(url);
         if (!res.ok) throw new Error(`${path}: HTTP ${res.status} fetching ${url}`);

@@ -9,6 +9,7 @@ import { labDb, type MetricPoint, type RunRecord } from '../src/store/lab-db.ts'
 import { Trainer, type Progress } from '../src/train/trainer.ts';
 import { Delivery, type OutboxState } from '../src/tracking/outbox.ts';
 import type { TrackingTarget } from '../src/tracking/run-tracking.ts';
+import type { ArtifactFile } from '../src/tracking/artifacts.ts';
 
 export interface TrainListener {
   run(run: RunRecord): void;
@@ -20,8 +21,10 @@ export interface TrainListener {
 
 export interface TrainApi {
   setListener(listener: TrainListener): void;
-  /** Train a new run; resolves with its final record when it ends. */
-  start(config: LabConfig, name?: string): Promise<RunRecord>;
+  /** Train a new run; resolves with its final record when it ends. `tags` go to MLflow too. */
+  start(config: LabConfig, name?: string, tags?: RunRecord['tags']): Promise<RunRecord>;
+  /** The run's files from its last checkpoint: config, lab URL, predictions, tfjs and ONNX models. */
+  exportRun(runId: string): Promise<ArtifactFile[]>;
   /** Continue a run from its last checkpoint, optionally for more epochs. */
   resume(runId: string, extraEpochs?: number): Promise<RunRecord>;
   pause(): void;
@@ -60,7 +63,8 @@ const api: TrainApi = {
   setListener(l) {
     listener = l;
   },
-  start: (config, name) => trainer.start(config, name),
+  start: (config, name, tags) => trainer.start(config, name, tags),
+  exportRun: (runId) => trainer.exportRun(runId),
   resume: (runId, extraEpochs) => trainer.resumeRun(runId, extraEpochs ?? 0),
   pause: () => trainer.pause(),
   unpause: () => trainer.resume(),

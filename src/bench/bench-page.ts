@@ -23,6 +23,7 @@ const bench = {
   trainStep: (...a: Parameters<BenchApi['trainStep']>) => call((api) => api.trainStep(...a)),
   profileOps: (...a: Parameters<BenchApi['profileOps']>) => call((api) => api.profileOps(...a)),
   pipeline: (...a: Parameters<BenchApi['pipeline']>) => call((api) => api.pipeline(...a)),
+  inference: (...a: Parameters<BenchApi['inference']>) => call((api) => api.inference(...a)),
 };
 
 declare global {

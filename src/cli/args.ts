@@ -25,6 +25,24 @@ export interface CommandSpec {
   examples: string[];
 }
 
+/** Flags that set single config fields, for train and sweep (src/cli/train-config.ts maps them). */
+const CONFIG_FIELD_OPTIONS: Record<string, OptionSpec> = {
+  epochs: { type: 'string', help: 'override train.epochs' },
+  'batch-size': { type: 'string', help: 'override train.batchSize' },
+  seed: { type: 'string', help: 'override train.seed' },
+  lr: { type: 'string', help: 'override optimizer.lr' },
+  optimizer: { type: 'string', help: 'override optimizer.name (sgd | adamw)' },
+  'weight-decay': { type: 'string', help: 'override optimizer.weightDecay' },
+  blocks: { type: 'string', help: 'override model.blocks' },
+  width: { type: 'string', help: 'override model.width' },
+  crop: { type: 'string', help: 'override crop, for example "32,48,48"' },
+  subsets: { type: 'string', help: 'override data.subsets, for example "subset0,subset1"' },
+  backend: { type: 'string', help: 'override backend (webgpu | webgl | cpu)' },
+  kernels: { type: 'string', help: "override kernels: lab (the lab's WebGPU conv3d kernels) | stock (tfjs's)" },
+  experiment: { type: 'string', help: 'override tracking.experiment' },
+  set: { type: 'string', help: 'any other fields, "key=value;key=value", for example "optimizer.momentum=0.9;augment.flip=false"' },
+};
+
 export const COMMANDS = {
   inspect: {
     summary: 'Read CT files (MetaImage .mhd/.mha, DICOM) and print what they hold',
@@ -57,6 +75,18 @@ export const COMMANDS = {
     },
     examples: ['luna-lab synth --out /tmp/luna --scans 8 --size tiny --seed 7'],
   },
+  eval: {
+    summary: "LUNA16's FROC and CPM of an ONNX classifier over a LUNA16 folder (onnxruntime-web, wasm)",
+    usage: 'luna-lab eval --model FILE.onnx --data DIR [--json] [--threads N]',
+    positionals: [],
+    options: {
+      model: { type: 'string', help: 'ONNX model, input [N,1,D,H,W], output [N,2]; for example "model/model.onnx"' },
+      data: { type: 'string', help: 'LUNA16 folder: subsetN/*.mhd + .raw, annotations.csv, candidates.csv' },
+      json: { type: 'boolean', help: 'print one JSON object instead of text' },
+      threads: { type: 'string', help: 'WebAssembly threads (default 1)' },
+    },
+    examples: ['luna-lab eval --model run/model.onnx --data /data/luna16', 'luna-lab eval --model luna.onnx --data /tmp/synth --json'],
+  },
   mlflow: {
     summary: "Start a local MLflow tracking server from the project's venv (sqlite, artifacts served)",
     usage: 'luna-lab mlflow [--port N] [--dir DIR]',
@@ -67,15 +97,70 @@ export const COMMANDS = {
     },
     examples: ['npm run mlflow', 'luna-lab mlflow --port 5055 --dir /tmp/mlflow'],
   },
+  url: {
+    summary: 'Print the lab URL of a config file, or decode a lab URL into its config',
+    usage: 'luna-lab url --config FILE [--base URL] | luna-lab url --decode LAB_URL',
+    positionals: [],
+    options: {
+      config: { type: 'string', help: 'a config file (the JSON a run writes as config.json)' },
+      base: { type: 'string', help: 'where the lab is served (default "http://127.0.0.1:4173/")' },
+      decode: { type: 'string', help: 'a lab URL (or its #hash): print its config as JSON, or name what is wrong' },
+    },
+    examples: ['luna-lab url --config runs/book/config.json', "luna-lab url --decode 'http://127.0.0.1:4173/#v=1&model.blocks=2'"],
+  },
+  train: {
+    summary: 'Train headless: serve the lab and --data to Chromium, run the page\'s own training, write outputs',
+    usage: 'luna-lab train --data DIR [--url LAB_URL | --config FILE] [--epochs N ...] [--mlflow URL] [--out DIR] [--device auto|gpu|cpu] [--cache DIR] [--json]\n       luna-lab train --resume OUT_DIR',
+    positionals: [],
+    options: {
+      data: { type: 'string', help: 'a LUNA16 folder (subsetN/*.mhd + .raw, annotations.csv, candidates.csv) or DICOM series' },
+      url: { type: 'string', help: 'a lab URL (the page\'s share link), for example "http://127.0.0.1:4173/#v=1&train.epochs=4"' },
+      config: { type: 'string', help: 'a config file: the JSON the page writes as config.json' },
+      ...CONFIG_FIELD_OPTIONS,
+      mlflow: { type: 'string', help: 'MLflow tracking server, for example "http://127.0.0.1:5000"' },
+      out: { type: 'string', help: 'output folder (default "runs/<time>")' },
+      device: { type: 'string', help: 'auto (default: GPU flags, any adapter) | gpu (refuse a software adapter) | cpu (SwiftShader)' },
+      cache: { type: 'string', help: 'persistent browser profile: the cache of ingested data and checkpoints (default ~/.cache/luna-lab/chromium-profile)' },
+      name: { type: 'string', help: 'run name' },
+      strict: { type: 'boolean', help: 'fail when any file of --data cannot be ingested (default: name it and go on)' },
+      resume: { type: 'string', help: 'continue the run in this --out folder from its last checkpoint' },
+      json: { type: 'boolean', help: 'one JSON object per line on stdout; the last holds the final metrics' },
+    },
+    examples: [
+      'luna-lab train --data data/luna16 --epochs 10 --mlflow http://127.0.0.1:5000 --out runs/book',
+      "luna-lab train --data data/luna16 --url 'http://127.0.0.1:4173/#v=1&model.blocks=2' --device gpu --json",
+      'luna-lab train --resume runs/book',
+    ],
+  },
+  sweep: {
+    summary: 'Train a grid of configs headless, one after another, grouped under one MLflow parent run',
+    usage: 'luna-lab sweep --grid FILE --data DIR [--url LAB_URL | --config FILE] [flags of train] [--mlflow URL] [--out DIR] [--json]',
+    positionals: [],
+    options: {
+      grid: { type: 'string', help: 'JSON: config keys to lists of values, for example {"optimizer.lr": [0.001, 0.01], "train.batchSize": [16, 32]}' },
+      data: { type: 'string', help: 'the data folder, as for train (ingested once for the whole sweep)' },
+      url: { type: 'string', help: 'the base config as a lab URL' },
+      config: { type: 'string', help: 'the base config as a file' },
+      ...CONFIG_FIELD_OPTIONS,
+      mlflow: { type: 'string', help: 'MLflow tracking server (the parent run and every child)' },
+      out: { type: 'string', help: 'output folder: one run-NNN folder per run and sweep.json (default "sweeps/<time>")' },
+      device: { type: 'string', help: 'auto | gpu | cpu, as for train' },
+      cache: { type: 'string', help: 'persistent browser profile, as for train' },
+      strict: { type: 'boolean', help: 'fail when any file of --data cannot be ingested' },
+      json: { type: 'boolean', help: 'one JSON object per line; the last lists every run and the best' },
+    },
+    examples: ['luna-lab sweep --grid grid.json --data data/luna16 --epochs 5 --mlflow http://127.0.0.1:5000'],
+  },
   bench: {
     summary: 'Measure the lab in headless Chromium and write BENCHMARKS.md',
-    usage: 'luna-lab bench [--out FILE] [--only ingest]',
+    usage: 'luna-lab bench [--out FILE] [--only ingest] [--kernels lab|stock]',
     positionals: [],
     options: {
       out: { type: 'string', help: 'where to write the report (default "BENCHMARKS.md")' },
       only: { type: 'string', help: 'run only these benchmarks, for example "ingest"' },
+      kernels: { type: 'string', help: 'WebGPU conv/pool kernels to measure: lab | stock (default: both, side by side)' },
     },
-    examples: ['npm run bench', 'luna-lab bench --out /tmp/bench.md'],
+    examples: ['npm run bench', 'luna-lab bench --out /tmp/bench.md', 'luna-lab bench --only profile,train --kernels lab'],
   },
 } satisfies Record<string, CommandSpec>;
 

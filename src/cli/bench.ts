@@ -8,12 +8,13 @@ import { cpus, totalmem, tmpdir, platform, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { Page } from 'playwright-core';
-import type { ParsedArgs } from './args.ts';
+import { parseChoice, type ParsedArgs } from './args.ts';
+import type { KernelKind } from '../model/kernels/index.ts';
 import type { Io } from './main.ts';
 import { generateSynthetic } from '../data/synthetic.ts';
 import { chromiumPath, launchChromium, serveLab } from './browser.ts';
 import type { IngestReport } from '../store/ingest.ts';
-import type { OpTiming, PipelineResult, TrainStepResult } from '../../workers/bench.worker.ts';
+import type { InferenceResult, InferenceRuntime, OpTiming, PipelineResult, TrainStepResult } from '../../workers/bench.worker.ts';
 import { QUICK_INPUT, type BackendName, type LabConfigInput } from '../config/lab-config.ts';
 
 interface Section {
@@ -21,13 +22,14 @@ interface Section {
   markdown: string;
 }
 
-type Bench = (ctx: { page: Page; io: Io; tmp: string; url: string }) => Promise<Section>;
+type Bench = (ctx: { page: Page; io: Io; tmp: string; url: string; kernels: KernelKind[] }) => Promise<Section>;
 
 const BENCHES: Record<string, Bench> = {
   ingest: benchIngest,
   pipeline: benchPipeline,
   train: benchTrain,
   profile: benchProfile,
+  inference: benchInference,
 };
 
 export async function bench(args: ParsedArgs, io: Io): Promise<number> {
@@ -36,6 +38,9 @@ export async function bench(args: ParsedArgs, io: Io): Promise<number> {
     if (!(name in BENCHES)) throw new Error(`Unknown benchmark '${name}'. Expecting one of: ${Object.keys(BENCHES).join(', ')}`);
   }
   const out = (args.values.out as string | undefined) ?? 'BENCHMARKS.md';
+  // Without --kernels, the WebGPU benchmarks measure the lab's kernels and tfjs's stock ones side by side.
+  const kernelFlag = parseChoice(args.values.kernels as string | undefined, 'kernels', ['lab', 'stock', 'both'] as const, 'both');
+  const kernels: KernelKind[] = kernelFlag === 'both' ? ['lab', 'stock'] : [kernelFlag];
   const tmp = await mkdtemp(join(tmpdir(), 'luna-bench-'));
   const server = await serveLab();
   const browser = await launchChromium();
@@ -47,7 +52,7 @@ export async function bench(args: ParsedArgs, io: Io): Promise<number> {
     await page.waitForSelector('html[data-luna-ready="true"]', { state: 'attached' });
     for (const name of only) {
       io.out(`bench: ${name}…`);
-      const s = await BENCHES[name]({ page, io, tmp, url: server.url });
+      const s = await BENCHES[name]({ page, io, tmp, url: server.url, kernels });
       io.out(s.markdown);
       sections.push(s);
     }
@@ -179,15 +184,24 @@ async function benchPipeline({ page, url }: Parameters<Bench>[0]): Promise<Secti
 const QUICK: LabConfigInput = { crop: QUICK_INPUT.crop, model: QUICK_INPUT.model };
 
 /** Training throughput of the classifier's real training step, per backend. */
-async function benchTrain({ page, url, io }: Parameters<Bench>[0]): Promise<Section> {
+async function benchTrain({ page, url, io, kernels }: Parameters<Bench>[0]): Promise<Section> {
   const p = await benchPage(page, url);
-  const rows = ['| model | backend | adapter | batch | timed steps | samples/s | step time (s) |', '|---|---|---|---|---|---|---|'];
+  const rows = ['| model | backend | kernels | adapter | batch | timed steps | samples/s | step time (s) |', '|---|---|---|---|---|---|---|---|'];
   const full = 'LunaModel (book, 222,220 params, 32×48×48)';
   const quick = 'quick config (2 blocks, width 4, 16×24×24)';
   // The full model is so slow without a GPU that one step, compilation included, is all a run
   // can afford (compilation is seconds of it); the quick config gets a warm-up step.
   const cases: { label: string; backend: BackendName; batch: number; steps: number; warmup: number; config: LabConfigInput }[] = [
-    { label: full, backend: 'webgpu', batch: 32, steps: 1, warmup: 0, config: {} },
+    // WebGPU with the lab's kernels (fast enough for a warm-up step) and with tfjs's stock ones
+    // (~80 s per batch-4 step on SwiftShader: one step, no warm-up).
+    ...(kernels.includes('lab')
+      ? [
+          { label: full, backend: 'webgpu' as const, batch: 4, steps: 2, warmup: 1, config: { kernels: 'lab' } },
+          { label: full, backend: 'webgpu' as const, batch: 32, steps: 1, warmup: 1, config: { kernels: 'lab' } },
+        ]
+      : []),
+    ...(kernels.includes('stock') ? [{ label: full, backend: 'webgpu' as const, batch: 4, steps: 1, warmup: 0, config: { kernels: 'stock' } }] : []),
+    { label: full, backend: 'cpu', batch: 4, steps: 1, warmup: 0, config: {} },
     { label: full, backend: 'webgl', batch: 32, steps: 1, warmup: 0, config: {} },
     { label: full, backend: 'cpu', batch: 32, steps: 1, warmup: 0, config: {} },
     { label: quick, backend: 'webgpu', batch: 32, steps: 3, warmup: 1, config: QUICK },
@@ -205,8 +219,8 @@ async function benchTrain({ page, url, io }: Parameters<Bench>[0]): Promise<Sect
     ] as const);
     rows.push(
       r.unavailable
-        ? `| ${c.label} | ${c.backend} | – | ${c.batch} | – | unavailable: ${r.unavailable.replace(/\|/g, '/')} | – |`
-        : `| ${c.label} | ${r.backend} | ${r.adapter ?? '–'} | ${r.batch} | ${r.steps} | **${r.samplesPerSecond.toFixed(3)}** | ${r.stepSeconds.map((t) => t.toFixed(1)).join(', ')} |`,
+        ? `| ${c.label} | ${c.backend} | – | – | ${c.batch} | – | unavailable: ${r.unavailable.replace(/\|/g, '/')} | – |`
+        : `| ${c.label} | ${r.backend} | ${r.backend === 'webgpu' ? String(c.config.kernels ?? 'lab') : '–'} | ${r.adapter ?? '–'} | ${r.batch} | ${r.steps} | **${r.samplesPerSecond.toFixed(3)}** | ${r.stepSeconds.map((t) => t.toFixed(1)).join(', ')} |`,
     );
   }
   await p.close();
@@ -220,22 +234,62 @@ async function benchTrain({ page, url, io }: Parameters<Bench>[0]): Promise<Sect
   return { title: 'Training throughput per backend', markdown: rows.join('\n') };
 }
 
-/** Per-kernel times of LunaModel's shapes on WebGPU: where a training step's time goes. */
-async function benchProfile({ page, url }: Parameters<Bench>[0]): Promise<Section> {
+/** Per-kernel times of LunaModel's shapes on WebGPU, the lab's kernels vs tfjs's stock ones. */
+async function benchProfile({ page, url, kernels }: Parameters<Bench>[0]): Promise<Section> {
+  type Profile = { backend: string; adapter: string | null; ops: OpTiming[] };
   const p = await benchPage(page, url);
-  const r: { backend: string; adapter: string | null; ops: OpTiming[] } = await p.evaluate(() => window.lunaBench!.profileOps('webgpu', 4));
+  const run = (k: KernelKind, n: number): Promise<Profile> => p.evaluate(([kk, nn]) => window.lunaBench!.profileOps('webgpu', nn, kk), [k, n] as const);
+  // Stock kernels take ~15 s per block-1 op at batch 4, so they are profiled at batch 4 only.
+  const stock4 = kernels.includes('stock') ? await run('stock', 4) : null;
+  const lab4 = kernels.includes('lab') ? await run('lab', 4) : null;
+  const lab32 = kernels.includes('lab') ? await run('lab', 32) : null;
   await p.close();
-  const total = r.ops.reduce((a, o) => a + o.ms, 0);
+  const ref = (stock4 ?? lab4)!;
+  const ms = (r: Profile | null, i: number) => (r ? r.ops[i].ms : NaN);
+  const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(0) : '–');
+  const sum = (r: Profile | null) => (r ? r.ops.reduce((a, o) => a + o.ms, 0) : NaN);
   const rows = [
-    `Backend ${r.backend}${r.adapter ? ` (${r.adapter})` : ''}, batch 4, each kernel run alone (after a compiling run when it is fast).`,
+    `Backend ${ref.backend}${ref.adapter ? ` (${ref.adapter})` : ''}; each kernel run alone (after a compiling run when it is fast). ` +
+      'The stock kernels remain the fallback of ours for configurations ours do not cover.',
     '',
-    '| kernel | input | ms | share |',
-    '|---|---|---|---|',
-    ...[...r.ops]
-      .sort((a, b) => b.ms - a.ms)
-      .map((o) => `| ${o.op} | ${o.shape} | ${o.ms.toFixed(0)} | ${((100 * o.ms) / total).toFixed(1)}% |`),
-    '',
-    `Sum: ${(total / 1000).toFixed(1)} s for the kernels of one forward + backward pass of 4 samples (convolutions and pooling only).`,
+    '| kernel | input (batch 4) | stock ms, batch 4 | lab ms, batch 4 | speed-up | lab ms, batch 32 |',
+    '|---|---|---|---|---|---|',
+    ...ref.ops.map((o, i) => `| ${o.op} | ${o.shape} | ${fmt(ms(stock4, i))} | ${fmt(ms(lab4, i))} | ${stock4 && lab4 ? `${(ms(stock4, i) / ms(lab4, i)).toFixed(1)}×` : '–'} | ${fmt(ms(lab32, i))} |`),
+    `| **sum** | | ${fmt(sum(stock4))} | ${fmt(sum(lab4))} | ${stock4 && lab4 ? `${(sum(stock4) / sum(lab4)).toFixed(1)}×` : '–'} | ${fmt(sum(lab32))} |`,
   ];
-  return { title: 'WebGPU kernel profile (stock tfjs-backend-webgpu kernels)', markdown: rows.join('\n') };
+  return { title: 'WebGPU kernel profile: lab kernels vs stock tfjs-backend-webgpu', markdown: rows.join('\n') };
+}
+
+/** Inference throughput of the same crops: onnxruntime-web (WebGPU EP, WASM) and tfjs (webgpu, cpu). */
+async function benchInference({ page, url, io }: Parameters<Bench>[0]): Promise<Section> {
+  const p = await benchPage(page, url);
+  const full = 'LunaModel (book, 32×48×48)';
+  const quick = 'quick config (2 blocks, width 4, 16×24×24)';
+  const runtimes: InferenceRuntime[] = ['ort-webgpu', 'ort-wasm', 'tfjs-webgpu', 'tfjs-cpu'];
+  // The full model on software WebGPU takes seconds per crop: one batch of 8 is what a run affords.
+  const cases = [
+    ...runtimes.map((runtime) => ({ label: quick, runtime, config: QUICK, batch: 16, batches: 2 })),
+    ...runtimes.map((runtime) => ({ label: full, runtime, config: {} as LabConfigInput, batch: 8, batches: 1 })),
+  ];
+  const rows = ['| model | runtime | ran on | batch | crops timed | crops/s |', '|---|---|---|---|---|---|'];
+  for (const c of cases) {
+    io.out(`  inference: ${c.label} on ${c.runtime}…`);
+    const r: InferenceResult = await p.evaluate(([rt, cfg, b, n]) => window.lunaBench!.inference(rt, cfg, b, n), [c.runtime, c.config, c.batch, c.batches] as const);
+    const ran = `${r.used}${r.adapter ? ` (${r.adapter})` : ''}`;
+    rows.push(
+      r.unavailable
+        ? `| ${c.label} | ${c.runtime} | – | ${c.batch} | – | unavailable: ${r.unavailable.replace(/\|/g, '/')} |`
+        : `| ${c.label} | ${c.runtime} | ${ran} | ${r.batch} | ${r.crops} | **${r.cropsPerSecond.toFixed(2)}** |`,
+    );
+  }
+  await p.close();
+  rows.push(
+    '',
+    'p(nodule) of random HU crops (the same crops for every runtime) after a one-crop warm-up (shader compilation, kernel',
+    'selection), in a fresh worker per row. onnxruntime-web runs the lab\'s ONNX export (src/model/onnx-export.ts) through',
+    'src/inference/onnx-classifier.ts (WebGPU EP in NCHW, every node on WebGPU, else WASM; one thread without cross-origin',
+    'isolation); tfjs runs `model.predict` + softmax. For comparison, PyTorch infers the full model at 12,911 samples/s',
+    '(fp32, batch 32) on one NVIDIA H100 (../shared/DESIGN.md).',
+  );
+  return { title: 'Inference throughput: onnxruntime-web vs tfjs', markdown: rows.join('\n') };
 }

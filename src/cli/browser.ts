@@ -28,9 +28,9 @@ export interface LabServer {
 }
 
 /** Serve the built lab (`dist/`, or LUNA_DIST; run `npm run build` first) and wait until it answers. */
-export async function serveLab(root = process.cwd(), dist = process.env.LUNA_DIST ?? 'dist'): Promise<LabServer> {
+export async function serveLab(root = process.cwd(), dist = process.env.LUNA_DIST ?? 'dist', fixedPort?: number): Promise<LabServer> {
   if (!existsSync(`${root}/${dist}/index.html`)) throw new Error(`${root}/${dist} is missing: run "npm run build" first`);
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const vite = `${root}/node_modules/vite/bin/vite.js`;
   const child: ChildProcess = spawn(process.execPath, [vite, 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort', '--outDir', dist], {
     cwd: root,

@@ -3,7 +3,10 @@
  * work; expected failures print `name: message` (the stack only with LUNA_DEBUG set).
  * Exit codes: 0 success, 1 failure, 2 usage, 130 interrupted.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { formatIssue } from '../config/lab-config.ts';
+import { decodeLabUrl, encodeLabUrl } from '../config/lab-url.ts';
+import { resolveTrainConfig } from './train-config.ts';
 import { dirname, join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { parseArgs, parseChoice, parseInteger, parseTriple, helpText, UsageError, type ParsedArgs } from './args.ts';
@@ -45,6 +48,20 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
         return await synth(args, io);
       case 'mlflow':
         return await mlflow(args, io);
+      case 'eval': {
+        const { evalCommand } = await import('./eval.ts');
+        return await evalCommand(args, io);
+      }
+      case 'url':
+        return await url(args, io);
+      case 'train': {
+        const { train } = await import('./train.ts');
+        return await train(args, io);
+      }
+      case 'sweep': {
+        const { sweep } = await import('./sweep.ts');
+        return await sweep(args, io);
+      }
       case 'bench': {
         const { bench } = await import('./bench.ts');
         return await bench(args, io);
@@ -173,6 +190,25 @@ async function synth(args: ParsedArgs, io: Io): Promise<number> {
     bytes += f.bytes.byteLength;
   }
   io.out(`wrote ${files} files (${(bytes / 1e6).toFixed(1)} MB) to ${out}: ${scans} ${size} scans, seed ${seed}`);
+  return 0;
+}
+
+async function url(args: ParsedArgs, io: Io): Promise<number> {
+  const decode = args.values.decode as string | undefined;
+  const configPath = args.values.config as string | undefined;
+  if ((decode === undefined) === (configPath === undefined)) throw new UsageError('Give --config FILE or --decode LAB_URL. Usage: luna-lab url --config FILE [--base URL] | --decode LAB_URL');
+  if (decode !== undefined) {
+    const { config, issues } = decodeLabUrl(decode);
+    if (issues.length) throw new UsageError(`the lab URL cannot be used: ${issues.map(formatIssue).join('; ')}`);
+    io.out(JSON.stringify(config, null, 2));
+    return 0;
+  }
+  const text = await readFile(configPath!, 'utf8').catch(() => {
+    throw new UsageError(`--config ${configPath}: cannot read the file`);
+  });
+  const base = (args.values.base as string | undefined) ?? 'http://127.0.0.1:4173/';
+  if (!/^https?:\/\/[^\s#]+$/.test(base)) throw new UsageError(`--base "${base}" is not an http(s) URL`);
+  io.out(encodeLabUrl(resolveTrainConfig({ configFile: { name: configPath!, text } }), base));
   return 0;
 }
 

@@ -9,6 +9,8 @@
  */
 
 export type BackendName = 'webgpu' | 'webgl' | 'cpu';
+/** WebGPU kernels for 3-D conv / pooling: the lab's tiled ones, or tfjs's stock ones. */
+export type KernelsName = 'lab' | 'stock';
 export type OptimizerName = 'sgd' | 'adamw';
 export type SchedulerName = 'none' | 'step';
 export type DropoutKind = 'none' | 'dropout' | 'dropout3d';
@@ -20,6 +22,9 @@ export interface LabConfig {
     /** Subsets (dataset groups) to use; empty = every cached series. */
     readonly subsets: readonly string[];
     readonly candidates: CandidateTable;
+    /** The data a run used, per subset `name:series:digest8` (src/store/data-selection.ts);
+     *  set by the lab in a run's URL so that opening it can tell missing or different data. */
+    readonly digest: readonly string[];
   };
   /** Crop size [index, row, col]; each must be divisible by 2^model.blocks. */
   readonly crop: readonly [number, number, number];
@@ -68,6 +73,7 @@ export interface LabConfig {
     readonly validationCadence: number;
   };
   readonly backend: BackendName;
+  readonly kernels: KernelsName;
   readonly tracking: {
     /** MLflow tracking server, e.g. http://127.0.0.1:5000; empty = runs stay in this browser. */
     readonly server: string;
@@ -96,6 +102,11 @@ const SEED_MAX = 2 ** 31 - 1;
 export const FIELDS: readonly Field[] = [
   { key: 'data.subsets', spec: { kind: 'list', pattern: /^[\w.\-]{1,64}$/, default: [] }, help: 'subsets to train on, e.g. "subset0,subset1" (empty: all cached)' },
   { key: 'data.candidates', spec: { kind: 'enum', choices: ['candidates', 'candidates_V2'], default: 'candidates' }, help: 'candidate table' },
+  {
+    key: 'data.digest',
+    spec: { kind: 'list', pattern: /^[\w.\-]{1,64}:\d{1,7}:[0-9a-f]{8}$/, default: [] },
+    help: 'the data a shared run used, per subset "name:series:digest" (set by the lab; empty: whatever is cached)',
+  },
   { key: 'crop', spec: { kind: 'int3', min: 2, max: 256, default: [32, 48, 48] }, help: 'crop size index,row,col, e.g. "32,48,48"' },
   { key: 'model.blocks', spec: { kind: 'int', min: 1, max: 4, default: 4 }, help: 'LunaBlocks (conv, conv, max-pool)' },
   { key: 'model.width', spec: { kind: 'int', min: 1, max: 64, default: 8 }, help: 'channels of the first block (doubled per block)' },
@@ -125,6 +136,7 @@ export const FIELDS: readonly Field[] = [
   { key: 'train.validationCadence', spec: { kind: 'int', min: 1, max: 100_000, default: 5 }, help: 'validate at epoch 1, every Nth epoch and the last' },
   { key: 'train.seed', spec: { kind: 'int', min: 1, max: SEED_MAX, default: 1 }, help: 'seed of every random stream (1..2^31-1)' },
   { key: 'backend', spec: { kind: 'enum', choices: ['webgpu', 'webgl', 'cpu'], default: 'webgpu' }, help: 'preferred tfjs backend (falls back to webgl, then cpu)' },
+  { key: 'kernels', spec: { kind: 'enum', choices: ['lab', 'stock'], default: 'lab' }, help: "WebGPU conv3d/pooling kernels: the lab's fast ones or tfjs's stock ones" },
   {
     key: 'tracking.server',
     spec: { kind: 'text', pattern: /^(https?:\/\/[^\s"'<>`]{1,500})?$/, default: '', expected: 'an http(s) URL such as http://127.0.0.1:5000, or empty' },
@@ -204,9 +216,14 @@ export function checkValue(field: Field, value: unknown): { value: FieldValue } 
       }
       return { value: [value[0], value[1], value[2]] as const };
     }
-    case 'text':
-      if (typeof value !== 'string') return { reason: `expected ${s.expected}` };
-      return s.pattern.test(value) ? { value: value.replace(/\/+$/, '') } : { reason: `expected ${s.expected}` };
+    case 'text': {
+      // A lone surrogate cannot be percent-encoded (encodeURIComponent throws on it).
+      if (typeof value !== 'string' || /\p{Cs}/u.test(value)) return { reason: `expected ${s.expected}` };
+      // Check the canonical form (no surrounding spaces, no trailing slash), as parseFieldText
+      // trims too: a value accepted here reads back the same from a URL or a flag.
+      const v = value.trim().replace(/[\s/]+$/, '');
+      return s.pattern.test(v) ? { value: v } : { reason: `expected ${s.expected}` };
+    }
     case 'list': {
       if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) return { reason: 'expected a list of names' };
       const bad = value.find((v) => !s.pattern.test(v));

@@ -50,7 +50,12 @@ export function decodeLabUrl(urlOrHash: string): { config: LabConfig; issues: Co
     const key = safeDecode(eq < 0 ? part : part.slice(0, eq));
     const raw = safeDecode(eq < 0 ? '' : part.slice(eq + 1));
     if (key === null || raw === null) {
-      issues.push({ key: part.slice(0, 40), raw: part.slice(0, 80), reason: 'not valid URL encoding' });
+      // Name the setting when only its value is malformed, so the issue points at the field.
+      issues.push(
+        key === null
+          ? { key: part.slice(0, 40), raw: part.slice(0, 80), reason: 'not valid URL encoding' }
+          : { key, raw: part.slice(eq + 1, eq + 81), reason: 'not valid URL encoding' },
+      );
       continue;
     }
     if (seen.has(key)) {

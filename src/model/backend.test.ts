@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { describeAdapter, fallbackOrder, selectBackend } from './backend.ts';
+import { describeAdapter, fallbackOrder, isSoftwareAdapter, selectBackend } from './backend.ts';
 
 afterEach(() => {
   vi.unstubAllGlobals();
@@ -44,6 +44,17 @@ describe('describeAdapter', () => {
     );
     expect(describeAdapter({ vendor: 'nvidia', architecture: 'hopper', description: 'nvidia' })).toBe('nvidia hopper');
     expect(describeAdapter({})).toBe('unknown adapter');
+  });
+});
+
+describe('isSoftwareAdapter', () => {
+  it('recognises CPU-emulated adapters, not real GPUs', () => {
+    for (const d of ['google swiftshader SwiftShader Device (Subzero)', 'mesa llvmpipe (LLVM 15.0.7, 256 bits)', 'lavapipe', 'Microsoft Basic Render Driver', 'microsoft WARP']) {
+      expect(isSoftwareAdapter(d), d).toBe(true);
+    }
+    for (const d of ['nvidia ampere NVIDIA H100 80GB HBM3', 'Intel(R) UHD Graphics 630', 'apple metal-3 Apple M2', 'unknown adapter', 'nvidia hopper warpspeed']) {
+      expect(isSoftwareAdapter(d), d).toBe(false);
+    }
   });
 });
 

@@ -42,7 +42,21 @@ export function fallbackOrder(preferred: BackendName): BackendName[] {
   return [...new Set<BackendName>([preferred, 'webgl', 'cpu'])];
 }
 
+/** Per preferred backend, the working selection made in this realm (worker): asked again, the
+ *  answer is the same. A second `requestAdapter` after tfjs made its device broke later GPU reads in
+ *  Chromium ("A valid external Instance reference no longer exists"). */
+const selections = new Map<BackendName, BackendSelection>();
+
 export async function selectBackend(preferred: BackendName): Promise<BackendSelection> {
+  const earlier = selections.get(preferred);
+  if (earlier && tf.findBackend(earlier.backend) && (await tf.setBackend(earlier.backend))) return earlier;
+  const chosen = await chooseBackend(preferred);
+  // A fallback is asked again next time: the preferred backend may work by then.
+  if (!chosen.fellBackFrom.length) selections.set(preferred, chosen);
+  return chosen;
+}
+
+async function chooseBackend(preferred: BackendName): Promise<BackendSelection> {
   const failures: { name: string; why: string }[] = [];
   for (const name of fallbackOrder(preferred)) {
     let adapter: string | null = null;
@@ -92,4 +106,10 @@ function checkWebGl(): void {
 export function describeAdapter(info: GpuAdapterInfoLike): string {
   const parts = [info.vendor, info.architecture, info.device, info.description].filter((s): s is string => !!s && s.trim() !== '');
   return parts.length ? [...new Set(parts)].join(' ') : 'unknown adapter';
+}
+
+/** A CPU-emulated adapter (Chromium's SwiftShader, Mesa's llvmpipe/lavapipe, WARP): what
+ *  `--device gpu` must refuse, since it would train orders of magnitude slower. */
+export function isSoftwareAdapter(description: string): boolean {
+  return /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render|\bwarp\b/i.test(description);
 }

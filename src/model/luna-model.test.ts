@@ -40,7 +40,8 @@ describe('buildLunaModel', () => {
     expect(model.outputs[0].shape).toEqual([null, 2]);
     expect(model.layers.map((l) => l.name)).toEqual([
       'tail_bn',
-      ...[1, 2, 3, 4].flatMap((b) => [`block${b}_conv1`, `block${b}_relu1`, `block${b}_conv2`, `block${b}_relu2`, `block${b}_pool`]),
+      // conv + bias + ReLU are one layer (a Conv3D with activation relu) without blockNorm
+      ...[1, 2, 3, 4].flatMap((b) => [`block${b}_conv1`, `block${b}_conv2`, `block${b}_pool`]),
       'flatten',
       'head',
     ]);

@@ -4,7 +4,8 @@
  * Promise: `buildLunaModel(cfg.model, cfg.crop, seed)` is the network of *Deep Learning with
  * PyTorch* ch. 11: input [N, D, H, W, 1] (D,H,W = crop: index, row, col) → BatchNorm3d(1)
  * ('tail_bn') → `blocks` LunaBlocks of width, 2·width, 4·width, … channels, each
- * [Conv3d k3 'same' (+ BatchNorm3d with `blockNorm`, the conv then without bias) + ReLU] ×2,
+ * [Conv3d k3 'same' (+ BatchNorm3d with `blockNorm`, the conv then without bias) + ReLU] ×2
+ * (without blockNorm conv + bias + ReLU are one Conv3dRelu layer 'block{b}_conv{j}': a fused op),
  * MaxPool3d 2 (+ Dropout / Dropout3d with `dropout`) → flatten → Dense(2) 'head' → LOGITS [N,2]
  * (`probabilities` applies the softmax). The defaults (4 blocks, width 8, crop 32,48,48) have
  * 222,220 trainable parameters, as the book's. Weights are initialised exactly as the book's
@@ -21,6 +22,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { LabConfig } from '../config/lab-config.ts';
 import { createRng } from '../data/rng.ts';
 import { BatchNorm3d } from './batch-norm-3d.ts';
+import { Conv3dRelu } from './conv3d-relu.ts';
 import { Dropout, Dropout3d } from './dropout.ts';
 import { torchStateDictMapping, type TorchStateDict } from './torch-state-dict.ts';
 import './register.ts';
@@ -46,6 +48,11 @@ export function buildLunaModel(model: LunaModelConfig, crop: CropShape, seed: nu
   for (let b = 1; b <= model.blocks; b++) {
     const channels = model.width * 2 ** (b - 1);
     for (const j of [1, 2]) {
+      if (!model.blockNorm) {
+        // Conv + bias + ReLU in one pass (same name and weights; a Conv3D with activation relu).
+        layers.push(new Conv3dRelu({ name: `block${b}_conv${j}`, filters: channels, kernelSize: 3, padding: 'same', kernelInitializer: 'zeros', biasInitializer: 'zeros' }));
+        continue;
+      }
       layers.push(
         tf.layers.conv3d({
           name: `block${b}_conv${j}`,

@@ -19,7 +19,7 @@ import * as tf from '@tensorflow/tfjs';
 import onnxProto from 'onnx-proto';
 import type { onnx as Onnx } from 'onnx-proto';
 import type { ModelSignature } from './trainable-model.ts';
-import { exportTorchStateDict, torchModuleName, type TorchTensor } from './torch-state-dict.ts';
+import { exportTorchStateDict, torchModuleName, type TorchStateDict, type TorchTensor } from './torch-state-dict.ts';
 
 // onnx-proto is CommonJS (module.exports = { onnx }): only its default import works under Node ESM.
 const { onnx } = onnxProto;
@@ -36,6 +36,9 @@ export interface OnnxExportOptions {
   /** Default opset version (ai.onnx domain), 13..21. Default 17: onnxruntime-web 1.30 and Python onnxruntime run it. */
   opset?: number;
   producerVersion?: string;
+  /** The weights, read beforehand (`exportTorchStateDictAsync`): on WebGPU in a worker a
+   *  synchronous GPU read fails, so async callers pass them in. */
+  stateDict?: TorchStateDict;
 }
 
 /**
@@ -61,7 +64,7 @@ export function exportOnnx(model: tf.LayersModel, crop: readonly [number, number
   if (irVersion === undefined) throw new RangeError(`ONNX opset ${opset} is not supported here (13..21)`);
   checkInputShape(model, crop);
 
-  const sd = exportTorchStateDict(model);
+  const sd = opts.stateDict ?? exportTorchStateDict(model);
   const nodes: Onnx.INodeProto[] = [];
   const initializers: Onnx.ITensorProto[] = [];
   let x = onnxInputName;
@@ -89,7 +92,9 @@ export function exportOnnx(model: tf.LayersModel, crop: readonly [number, number
         floatAttr('momentum', 0.9),
       ]);
     } else if (cls === 'Conv3D') {
-      noActivation(layer, cfg);
+      // LunaModel's blocks fuse the ReLU into the conv (activation 'relu'): exported as Conv + Relu.
+      const relu = cfg['activation'] === 'relu';
+      if (!relu) noActivation(layer, cfg);
       const k = triple(cfg['kernelSize'], 'kernelSize', layer);
       const strides = triple(cfg['strides'], 'strides', layer);
       const dilation = triple(cfg['dilationRate'] ?? 1, 'dilationRate', layer);
@@ -98,6 +103,7 @@ export function exportOnnx(model: tf.LayersModel, crop: readonly [number, number
       const inputs = [x, weight(layer, 'weight')];
       if (cfg['useBias'] === true) inputs.push(weight(layer, 'bias'));
       node('Conv', layer.name, inputs, [intsAttr('kernel_shape', k), intsAttr('strides', strides), intsAttr('pads', pads), intsAttr('dilations', dilation)]);
+      if (relu) node('Relu', `${layer.name}_relu`, [x]);
     } else if (cls === 'ReLU') {
       if (cfg['maxValue'] != null) throw new Error(`ReLU '${layer.name}': maxValue is not exported`);
       node('Relu', layer.name, [x]);

@@ -149,6 +149,19 @@ export function exportTorchStateDict(model: tf.LayersModel): TorchStateDict {
   return out;
 }
 
+/** `exportTorchStateDict` with asynchronous reads: what WebGPU in a worker needs (its
+ *  synchronous read path breaks the device there). */
+export async function exportTorchStateDictAsync(model: tf.LayersModel): Promise<TorchStateDict> {
+  const out: TorchStateDict = {};
+  for (const p of torchStateDictMapping(model)) {
+    const w = model.getLayer(p.layerName).weights[p.weightIndex];
+    const t = tf.tidy(() => p.toTorch(w.read()));
+    out[p.torchName] = { shape: [...t.shape], data: Float32Array.from(await t.data()) };
+    t.dispose();
+  }
+  return out;
+}
+
 /**
  * Tensors keyed by tfjs variable name (e.g. `tf.variableGrads(...).grads`) in torch layout,
  * under state_dict names. Variables the model does not own are ignored.

@@ -127,6 +127,8 @@ export interface RunRecord {
   trackingQueued: boolean;
   error: string | null;
   warnings: string[];
+  /** Extra MLflow tags given at the start (a sweep's parent run, the headless CLI's host). */
+  tags?: { key: string; value: string }[];
 }
 
 /** Everything needed to continue a run exactly where an epoch ended. */

@@ -11,6 +11,7 @@ import type { Batch } from '../model/trainable-model.ts';
 import type { Irc } from '../data/volume.ts';
 import { readCrop, slabLoader, type LabDb, type SeriesRecord, type SlabLoader } from './lab-db.ts';
 import { toHex } from '../data/hex.ts';
+import { compareData, describeMismatch, subsetDigests } from './data-selection.ts';
 
 export interface CandidateSet {
   candidates: CandidateInfo[];
@@ -26,8 +27,14 @@ export class TrainingDataError extends Error {
 
 export async function loadCandidateSet(db: LabDb, config: LabConfig): Promise<CandidateSet> {
   const all = await db.series.toArray();
-  const wanted = new Set(config.data.subsets);
+  // A URL that names its data by digest trains on exactly those subsets.
+  const wanted = new Set(config.data.subsets.length ? config.data.subsets : config.data.digest.map((d) => d.split(':')[0]));
   const series = all.filter((s) => wanted.size === 0 || wanted.has(s.subset));
+  if (config.data.digest.length) {
+    // Exactly the data the URL names, or a message saying what is missing — never other data.
+    const mismatch = compareData(config.data.digest, await subsetDigests(series));
+    if (mismatch.length) throw new TrainingDataError(describeMismatch(mismatch));
+  }
   if (!series.length) {
     const have = [...new Set(all.map((s) => s.subset))].sort();
     throw new TrainingDataError(

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { RunRecord } from '../store/lab-db.ts';
 import { modelSummary } from '../model/luna-model.ts';
 import { exportOnnx } from '../model/onnx-export.ts';
+import { exportTorchStateDictAsync } from '../model/torch-state-dict.ts';
 import { mlmodelFiles } from './mlmodel.ts';
 import { predictionsCsv } from './run-tracking.ts';
 
@@ -42,7 +43,7 @@ export async function tfjsModelFiles(model: tf.LayersModel): Promise<ArtifactFil
 }
 
 export async function runArtifacts(run: RunRecord, model: tf.LayersModel): Promise<ArtifactFile[]> {
-  const onnx = exportOnnx(model, run.config.crop);
+  const onnx = exportOnnx(model, run.config.crop, { stateDict: await exportTorchStateDictAsync(model) });
   const mlmodel = mlmodelFiles({ crop: run.config.crop, runId: run.runId, createdUtc: new Date() });
   return [
     text('config.json', JSON.stringify(run.config, null, 2), 'application/json'),

@@ -31,6 +31,7 @@ export function startItems(run: RunRecord, t: TrackingTarget, labUrl: string): O
     { key: 'luna.backend', value: run.backend ?? 'unknown' },
     { key: 'luna.webgpu_adapter', value: run.adapter ?? 'none' },
     { key: 'luna.data_digest', value: run.dataDigest },
+    ...(run.tags ?? []),
   ];
   return [
     outboxItem(run.runId, t.server, { kind: 'start', experiment: t.experiment, runName: run.name, startTime: run.createdAt, tags }),

@@ -6,13 +6,14 @@
  * continues exactly where the checkpoint was taken.
  */
 import * as tf from '@tensorflow/tfjs';
-import { resolveConfigOrThrow, type LabConfig } from '../config/lab-config.ts';
+import { resolveConfig, resolveConfigOrThrow, type LabConfig } from '../config/lab-config.ts';
 import { createRng, type Rng } from '../data/rng.ts';
 import { createSampling, type TrainingSampler } from '../data/sampler.ts';
 import { buildLunaModel } from '../model/luna-model.ts';
 import { createOptimizer, type LabOptimizer, type NamedTensor } from '../model/optimizers.ts';
 import { NoduleClassificationModel, type StepInfo } from '../model/nodule-classifier.ts';
 import { selectBackend } from '../model/backend.ts';
+import { GpuErrorGuard, useKernels } from '../model/kernels/index.ts';
 import { setDropoutRng } from '../model/dropout.ts';
 import {
   enqueue,
@@ -27,10 +28,11 @@ import {
   type WeightSpec,
 } from '../store/lab-db.ts';
 import { CropProvider, batchesOf, loadCandidateSet } from '../store/training-data.ts';
+import { formatSubsetDigest, subsetDigests, type SubsetDigest } from '../store/data-selection.ts';
 import { LAB_VERSION } from '../version.ts';
 import { encodeLabUrl } from '../config/lab-url.ts';
 import { epochItems, mlflowStatus, startItems, statusItem, artifactItems, trackingTarget, type TrackingTarget } from '../tracking/run-tracking.ts';
-import { runArtifacts } from '../tracking/artifacts.ts';
+import { runArtifacts, type ArtifactFile } from '../tracking/artifacts.ts';
 import { randomHex } from '../data/hex.ts';
 
 
@@ -97,7 +99,7 @@ export class Trainer {
   }
 
   /** A new run of `config`. Resolves when it ends (finished, stopped or failed). */
-  async start(config: LabConfig, name?: string): Promise<RunRecord> {
+  async start(config: LabConfig, name?: string, tags: RunRecord['tags'] = []): Promise<RunRecord> {
     const run: RunRecord = {
       runId: randomHex(8),
       name: name ?? `run ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`,
@@ -118,6 +120,7 @@ export class Trainer {
       trackingQueued: false,
       error: null,
       warnings: [],
+      tags,
     };
     await putRun(this.db, run);
     return this.execute(run);
@@ -152,17 +155,7 @@ export class Trainer {
     const run: RunRecord = { ...stored, config, labUrl: encodeLabUrl(config, labBase()), trackingQueued: true };
     const items = [...startItems(run, target, run.labUrl)];
     for (const epoch of [...new Set(run.history.map((p) => p.epoch))]) items.push(...epochItems(run, target, run.history.filter((p) => p.epoch === epoch)));
-    const checkpoint = await this.db.checkpoints.get(runId);
-    if (checkpoint) {
-      await selectBackend(config.backend);
-      const model = buildLunaModel(config.model, config.crop, config.train.seed);
-      try {
-        await restoreWeights(checkpoint, model);
-        items.push(...artifactItems(run, target, await runArtifacts(run, model)));
-      } finally {
-        model.dispose();
-      }
-    }
+    if (await this.db.checkpoints.get(runId)) items.push(...artifactItems(run, target, await this.exportRun(runId, run)));
     items.push(statusItem(run, target, mlflowStatus(run.status)));
     await this.db.transaction('rw', [this.db.runs, this.db.outbox], async () => {
       await putRun(this.db, run);
@@ -171,6 +164,22 @@ export class Trainer {
     this.events.onRun?.(run);
     this.events.onEnqueued?.();
     return run;
+  }
+
+  /** The run's files (config, URL, predictions, tfjs and ONNX models) from its last checkpoint. */
+  async exportRun(runId: string, record?: RunRecord): Promise<ArtifactFile[]> {
+    const run = record ?? (await this.db.runs.get(runId));
+    if (!run) throw new Error(`run ${runId} is not in this browser's lab`);
+    const checkpoint = await this.db.checkpoints.get(runId);
+    if (!checkpoint) throw new Error(`run ${run.name} has no checkpoint yet (no epoch has ended)`);
+    await selectBackend(run.config.backend);
+    const model = buildLunaModel(run.config.model, run.config.crop, run.config.train.seed);
+    try {
+      await restoreWeights(checkpoint, model);
+      return await runArtifacts(run, model);
+    } finally {
+      model.dispose();
+    }
   }
 
   private async execute(run: RunRecord): Promise<RunRecord> {
@@ -202,13 +211,26 @@ export class Trainer {
     };
     let model: tf.LayersModel | null = null;
     let optimizer: LabOptimizer | null = null;
+    let gpu: GpuErrorGuard | null = null;
     try {
       const backend = await selectBackend(config.backend);
+      // Runs stored before the kernels field existed resolve to the default.
+      if (backend.backend === 'webgpu') await useKernels(config.kernels ?? 'lab');
+      // A failing shader must fail the run, not train on zeros: checked at every step boundary.
+      gpu = GpuErrorGuard.forCurrentBackend();
+      gpu?.begin();
       await emit({ backend: backend.backend, adapter: backend.adapter, fellBackFrom: backend.fellBackFrom });
 
       const set = await loadCandidateSet(this.db, config);
+      const used = await subsetDigests([...set.series.values()]);
       const { split, sampler, validation } = createSampling(set.candidates, config);
-      await emit({ dataDigest: set.dataDigest, warnings: [...set.warnings, ...split.warnings] });
+      // The run's URL names the data it used, so whoever opens it can tell missing data.
+      const pinned = pinData(config, used);
+      await emit({
+        dataDigest: set.dataDigest,
+        warnings: [...set.warnings, ...split.warnings],
+        ...(pinned ? { labUrl: encodeLabUrl(pinned, labBase()) } : {}),
+      });
       const target = trackingTarget(run);
       if (target && !run.trackingQueued) {
         await enqueue(this.db, startItems(run, target, run.labUrl));
@@ -244,6 +266,7 @@ export class Trainer {
         hooks: {
           beforeTrainingStep: () => setDropoutRng(dropoutRng),
           onStep: async (s) => {
+            await gpu?.step(`during a ${s.phase} step of epoch ${s.epoch}`);
             // A new phase (or a new epoch of training, when validation was skipped) restarts the rate.
             if (`${s.epoch}:${s.phase}` !== lastPhase) {
               lastPhase = `${s.epoch}:${s.phase}`;
@@ -329,12 +352,23 @@ export class Trainer {
       const target = trackingTarget(run);
       if (target && run.trackingQueued && run.status !== 'interrupted') await enqueue(this.db, [statusItem(run, target, mlflowStatus(run.status))]);
     } finally {
+      await gpu?.dispose();
       this.events.onEnqueued?.();
       model?.dispose();
       optimizer?.dispose();
     }
     return run;
   }
+}
+
+/** The config with its data selection made explicit (subsets and their digests); null when a
+ *  subset name cannot travel in a URL. */
+export function pinData(config: LabConfig, used: readonly SubsetDigest[]): LabConfig | null {
+  const { config: pinned, issues } = resolveConfig({
+    ...JSON.parse(JSON.stringify(config)),
+    data: { ...config.data, subsets: used.map((u) => u.subset), digest: used.map(formatSubsetDigest) },
+  });
+  return issues.length ? null : pinned;
 }
 
 /** Where lab URLs point: this page, or the default dev server when there is none (Node). */
@@ -394,7 +428,8 @@ async function takeCheckpoint(
   };
 }
 
-async function restoreWeights(cp: CheckpointRecord, model: tf.LayersModel): Promise<void> {
+/** Write a checkpoint's weights into a model built from the run's config (also the inspect worker's). */
+export async function restoreWeights(cp: CheckpointRecord, model: tf.LayersModel): Promise<void> {
   const weights = await decode(cp.weights, cp.weightSpecs);
   try {
     for (const w of model.weights) {

@@ -3,7 +3,7 @@
  * proxies carry the progress callbacks across.
  */
 import * as Comlink from 'comlink';
-import type { IngestApi, DroppedFile } from '../../workers/ingest.worker.ts';
+import type { IngestApi, DroppedFile, RemoteFile } from '../../workers/ingest.worker.ts';
 import type { FileProgress, IngestReport } from '../store/ingest.ts';
 import type { SynthOptions } from '../data/synthetic.ts';
 
@@ -16,7 +16,7 @@ function worker(): Comlink.Remote<IngestApi> {
   return api;
 }
 
-export type { DroppedFile, FileProgress, IngestReport };
+export type { DroppedFile, FileProgress, IngestReport, RemoteFile };
 
 export function ingest(files: DroppedFile[], onProgress: (p: FileProgress[]) => void, force = false): Promise<IngestReport> {
   return worker().ingest(files, Comlink.proxy(onProgress), force);
@@ -26,6 +26,6 @@ export function ingestDemo(opts: SynthOptions, onProgress: (p: FileProgress[]) =
   return worker().demo(opts, Comlink.proxy(onProgress));
 }
 
-export function ingestUrls(urls: { path: string; url: string }[], onProgress: (p: FileProgress[]) => void): Promise<IngestReport> {
+export function ingestUrls(urls: RemoteFile[], onProgress: (p: FileProgress[]) => void): Promise<IngestReport> {
   return worker().ingestUrls(urls, Comlink.proxy(onProgress));
 }

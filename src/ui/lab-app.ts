@@ -21,6 +21,8 @@ import './drop-zone.ts';
 import './ingest-progress.ts';
 import './dataset-panel.ts';
 import './train-panel.ts';
+import './eval-panel.ts';
+import './inspect-panel.ts';
 
 export const DEMO_OPTIONS = { scans: 6, size: 'small', seed: 16, subsets: 2 } as const;
 
@@ -114,6 +116,16 @@ export class LunaApp extends LitElement {
         <h2>Training</h2>
         <luna-train-panel></luna-train-panel>
       </section>
+
+      <section>
+        <h2>Evaluation (LUNA16 FROC)</h2>
+        <luna-eval-panel></luna-eval-panel>
+      </section>
+
+      <section>
+        <h2>Inspect</h2>
+        <luna-inspect-panel .summary=${this.summary}></luna-inspect-panel>
+      </section>
     `;
   }
 
@@ -164,6 +176,8 @@ export class LunaApp extends LitElement {
     } finally {
       await this.refresh();
       this.busy = false;
+      // The training panel checks a lab URL's data again.
+      window.dispatchEvent(new Event('luna-data-changed'));
       await this.updateComplete;
       document.documentElement.dataset.ingest = 'idle';
     }

@@ -14,6 +14,16 @@ export interface ChartSeries {
   points: readonly (readonly [number, number])[];
 }
 
+/** The look of a chart card (uPlot's CSS, the frame, heading and legend): shared by the lab's charts. */
+export const CHART_CARD_STYLES = [
+  unsafeCSS(uplotCss),
+  css`
+    :host { display: block; background: #121a22; border: 1px solid var(--luna-border, #2a3440); border-radius: 8px; padding: 6px; }
+    h4 { margin: 0 0 4px; font-size: 12px; font-weight: 500; color: var(--luna-muted, #9aa5b1); font-family: ui-monospace, monospace; }
+    .u-legend { font-size: 11px; color: #cdd6df; }
+  `,
+];
+
 @customElement('luna-metrics-chart')
 export class LunaMetricsChart extends LitElement {
   @property() heading = '';
@@ -22,11 +32,8 @@ export class LunaMetricsChart extends LitElement {
   private plot: uPlot | null = null;
 
   static override styles = [
-    unsafeCSS(uplotCss),
+    ...CHART_CARD_STYLES,
     css`
-      :host { display: block; background: #121a22; border: 1px solid var(--luna-border, #2a3440); border-radius: 8px; padding: 6px; }
-      h4 { margin: 0 0 4px; font-size: 12px; font-weight: 500; color: var(--luna-muted, #9aa5b1); font-family: ui-monospace, monospace; }
-      .u-legend { font-size: 11px; color: #cdd6df; }
       .empty { color: var(--luna-muted, #9aa5b1); font-size: 12px; height: 40px; }
     `,
   ];

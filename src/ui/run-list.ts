@@ -7,6 +7,7 @@
  * @fires run-continue - detail: `{ runId, epochs }` (train a finished run for more epochs)
  * @fires run-delete - detail: `{ runId }`
  * @fires run-push - detail: `{ runId }` (send a run kept in this browser to the tracking server)
+ * @fires run-inspect - detail: `{ runId }` (show its predictions in the Inspect section)
  */
 import { LitElement, css, html } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
@@ -92,6 +93,9 @@ export class LunaRunList extends LitElement {
         : ''}
       ${this.canPush && !r.trackingQueued && !['running', 'paused'].includes(r.status)
         ? html`<button data-testid="run-push" @click=${() => this._emit('run-push', { runId: r.runId })}>push to MLflow</button>`
+        : ''}
+      ${r.predictions.length
+        ? html`<button data-testid="run-inspect" @click=${() => this._emit('run-inspect', { runId: r.runId })}>inspect</button>`
         : ''}
       <button data-testid="run-delete" @click=${() => this._emit('run-delete', { runId: r.runId })}>✕</button>
     </span>`;

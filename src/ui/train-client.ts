@@ -8,6 +8,7 @@ import type { LabConfig } from '../config/lab-config.ts';
 import type { RunRecord } from '../store/lab-db.ts';
 import type { OutboxState } from '../tracking/outbox.ts';
 import type { TrackingTarget } from '../tracking/run-tracking.ts';
+import type { ArtifactFile } from '../tracking/artifacts.ts';
 
 export type { TrainListener };
 
@@ -26,8 +27,12 @@ export class TrainClient {
     return this.api;
   }
 
-  start(config: LabConfig, name?: string): Promise<RunRecord> {
-    return this.remote().start(config, name);
+  start(config: LabConfig, name?: string, tags?: RunRecord['tags']): Promise<RunRecord> {
+    return this.remote().start(config, name, tags);
+  }
+
+  exportRun(runId: string): Promise<ArtifactFile[]> {
+    return this.remote().exportRun(runId);
   }
 
   resume(runId: string, extraEpochs = 0): Promise<RunRecord> {
@@ -60,6 +65,20 @@ export class TrainClient {
 
   stop(): void {
     void this.api?.stop();
+  }
+
+  /**
+   * Run a training job; a run interrupted by a lost GPU device is resumed from its last
+   * checkpoint in a fresh worker (twice at most). `onInterrupted` says it happened.
+   */
+  async withRecovery(job: () => Promise<RunRecord>, onInterrupted: (run: RunRecord) => void = () => {}): Promise<RunRecord> {
+    let result = await job();
+    for (let retries = 0; result.status === 'interrupted' && retries < 2; retries++) {
+      onInterrupted(result);
+      this.restart();
+      result = await this.resume(result.runId);
+    }
+    return result;
   }
 
   /** Drop the worker (and its GPU device); the next call starts a fresh one. */

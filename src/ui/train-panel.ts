@@ -9,10 +9,13 @@
  */
 import { LitElement, css, html } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
-import { QUICK_INPUT, defaultConfig, resolveConfigOrThrow, type ConfigIssue, type LabConfig } from '../config/lab-config.ts';
+import { QUICK_INPUT, defaultConfig, formatIssue, resolveConfigOrThrow, type ConfigIssue, type LabConfig } from '../config/lab-config.ts';
+import { decodeLabUrl } from '../config/lab-url.ts';
+import { compareData, describeMismatch, subsetDigests } from '../store/data-selection.ts';
 import { deleteRun, labDb, listRuns, type MetricPoint, type RunRecord } from '../store/lab-db.ts';
 import type { Progress } from '../train/trainer.ts';
 import { TrainClient } from './train-client.ts';
+import { isHeadlessPage } from '../headless/page-mode.ts';
 import type { ChartSeries } from './metrics-chart.ts';
 import './config-form.ts';
 import './metrics-chart.ts';
@@ -42,6 +45,9 @@ export class LunaTrainPanel extends LitElement {
   @state() private paused = false;
   @state() private progress: Progress | null = null;
   @state() private notice: string | null = null;
+  /** What the opened lab URL's data lacks in this browser's cache, if anything. */
+  @state() private dataMissing: string | null = null;
+  @state() private copied = false;
   @state() private tracking: OutboxState | null = null;
   @state() private connection: { ok: boolean; text: string } | null = null;
   private client = new TrainClient({
@@ -84,15 +90,44 @@ export class LunaTrainPanel extends LitElement {
   }
 
   private async init() {
+    this.restoreFromUrl();
     await this.refresh();
     // Deliver what an earlier visit left in the tracking outbox.
     if (await labDb().outbox.count()) void this.client.flushTracking();
     // Resume a run that was training when the page went away, if no other tab holds it.
+    // A headless page (the CLI) decides itself what to resume.
+    if (isHeadlessPage()) return;
     const orphan = this.runs.find((r) => r.status === 'running' || r.status === 'paused');
     if (orphan && !(await runLockHeld(orphan.runId))) {
       this.notice = `Resuming “${orphan.name}” from its last checkpoint (epoch ${orphan.epochsDone}).`;
       void this.launch(() => this.client.resume(orphan.runId), orphan.runId);
     }
+  }
+
+  /** A lab URL (`#v=1&…`) sets the form; what it gets wrong is named, nothing is defaulted silently. */
+  private restoreFromUrl() {
+    const hash = location.hash.slice(1);
+    if (!hash) return;
+    const { config, issues } = decodeLabUrl(hash);
+    if (issues.length) {
+      this.notice = `This lab URL cannot be used as it is: ${issues.map(formatIssue).join('; ')}. The form keeps its defaults.`;
+      return;
+    }
+    this.config = config;
+    this.formConfig = config;
+    if (config.data.digest.length) {
+      void this.checkUrlData();
+      window.addEventListener('luna-data-changed', () => void this.checkUrlData());
+    }
+  }
+
+  /** Does the cache hold the data the opened URL names? Says what is missing, and how to get it. */
+  private async checkUrlData() {
+    const expected = this.formConfig?.data.digest ?? [];
+    if (!expected.length) return;
+    const cached = await subsetDigests(await labDb().series.toArray());
+    const mismatch = compareData(expected, cached);
+    this.dataMissing = mismatch.length ? describeMismatch(mismatch) : null;
   }
 
   override render() {
@@ -112,6 +147,7 @@ export class LunaTrainPanel extends LitElement {
         ${this._renderProgress()}
       </div>
       ${this.notice ? html`<p class="notice" data-testid="train-notice">${this.notice}</p>` : ''}
+      ${this.dataMissing ? html`<p class="notice" data-testid="url-data-missing">${this.dataMissing}</p>` : ''}
       ${this._renderTracking()}
       ${run ? this._renderBackend(run) : ''}
       ${run ? html`<div class="charts">${CHARTS.map((m) => html`<luna-metrics-chart data-metric=${m} heading=${m} .series=${seriesOf(run, m)}></luna-metrics-chart>`)}</div>` : ''}
@@ -202,8 +238,21 @@ export class LunaTrainPanel extends LitElement {
     return html`<p class="backend" data-testid="train-backend">
       ${fell ? html`<span class="notice">⚠ ${run.fellBackFrom.join('; ')} — training on <b>${run.backend}</b> instead.</span>` : html`Training on <b>${run.backend}</b>`}
       ${run.adapter ? html` · adapter: ${run.adapter}` : ''} · data ${run.dataDigest.slice(0, 12)} · lab ${run.labVersion}
+      <br />Lab URL: <a data-testid="run-url" href=${run.labUrl}>${run.labUrl}</a>
+      <button data-testid="run-share" @click=${() => this._share(run.labUrl)}>${this.copied ? 'Copied' : 'Share'}</button>
       ${run.warnings.map((w) => html`<br /><span class="notice">${w}</span>`)}
     </p>`;
+  }
+
+  /** Copy the run's lab URL (the clipboard needs a user gesture; the link stays visible anyway). */
+  private async _share(url: string) {
+    try {
+      await navigator.clipboard.writeText(url);
+      this.copied = true;
+      setTimeout(() => (this.copied = false), 2000);
+    } catch (e) {
+      this.notice = `Could not copy the URL (${e instanceof Error ? e.message : String(e)}); copy it from the link above.`;
+    }
   }
 
   private _preset(c: LabConfig) {
@@ -245,12 +294,9 @@ export class LunaTrainPanel extends LitElement {
     this.paused = false;
     document.documentElement.dataset.train = 'running';
     try {
-      let result = await job();
-      for (let retries = 0; result.status === 'interrupted' && retries < 2; retries++) {
-        this.notice = `The GPU device was lost (${result.error}); resuming from the last checkpoint in a fresh worker.`;
-        this.client.restart();
-        result = await this.client.resume(result.runId);
-      }
+      const result = await this.client.withRecovery(job, (r) => {
+        this.notice = `The GPU device was lost (${r.error}); resuming from the last checkpoint in a fresh worker.`;
+      });
       this.selected = result.runId;
     } catch (e) {
       this.notice = `Training failed to start: ${e instanceof Error ? e.message : String(e)}`;
