@@ -11,6 +11,7 @@ import { ingestFiles } from '../store/ingest.ts';
 import { sourceFromBytes } from '../data/source.ts';
 import { generateSynthetic } from '../data/synthetic.ts';
 import { resolveConfigOrThrow } from '../config/lab-config.ts';
+import { decodeLabUrl } from '../config/lab-url.ts';
 import { METRIC_NAMES } from '../model/metrics.ts';
 import { Trainer, type Progress } from './trainer.ts';
 
@@ -79,6 +80,10 @@ describe('Trainer', () => {
     const stopped = await trainer.start(config, 'interrupted');
     expect(stopped.status).toBe('stopped');
     expect(stopped.epochsDone).toBe(1);
+    // As a record written by an earlier lab: without the fields added since (kernels, data.digest).
+    const { kernels: _k, ...older } = JSON.parse(JSON.stringify(stopped.config)) as Record<string, unknown> & { data: Record<string, unknown> };
+    delete older.data.digest;
+    await db.runs.update(stopped.runId, { config: older as unknown as RunRecord['config'] });
     const resumed = await new Trainer(db).resumeRun(stopped.runId);
     expect(resumed.status).toBe('finished');
     expect(resumed.history.map((p) => p.values)).toEqual(straight.history.map((p) => p.values).map((v) => expect.objectContaining(stripTimes(v))));
@@ -94,6 +99,18 @@ describe('Trainer', () => {
     expect(more.config.train.epochs).toBe(3);
     expect(more.history).toHaveLength(6);
   }, 120_000);
+
+  it("pins the data it used in the run's URL, and a URL naming other data refuses to train", async () => {
+    const url = decodeLabUrl(straight.labUrl);
+    expect(url.issues).toEqual([]);
+    expect(url.config.data.subsets).toEqual(['subset0']);
+    expect(url.config.data.digest).toEqual([expect.stringMatching(/^subset0:3:[0-9a-f]{8}$/)]);
+    const foreign = resolveConfigOrThrow({ ...config, data: { subsets: [], candidates: 'candidates', digest: ['subset0:3:00000000', 'subset4:89:12345678'] } });
+    const run = await new Trainer(db).start(foreign, 'foreign data');
+    expect(run.status).toBe('failed');
+    expect(run.error).toContain('not cached in this browser: subset4 (89 series)');
+    expect(run.error).toContain('cached with different scans: subset0 (3 series here, 3 in the URL)');
+  });
 
   it('fails with a clear message when no data is cached for the chosen subsets', async () => {
     const run = await new Trainer(db).start(resolveConfigOrThrow({ ...config, data: { subsets: ['subset7'], candidates: 'candidates' } }), 'nodata');

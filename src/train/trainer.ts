@@ -6,7 +6,7 @@
  * continues exactly where the checkpoint was taken.
  */
 import * as tf from '@tensorflow/tfjs';
-import { resolveConfig, resolveConfigOrThrow, type LabConfig } from '../config/lab-config.ts';
+import { resolveConfig, resolveConfigOrThrow, type LabConfig, type LabConfigInput } from '../config/lab-config.ts';
 import { createRng, type Rng } from '../data/rng.ts';
 import { createSampling, type TrainingSampler } from '../data/sampler.ts';
 import { buildLunaModel } from '../model/luna-model.ts';
@@ -131,8 +131,10 @@ export class Trainer {
   async resumeRun(runId: string, extraEpochs = 0): Promise<RunRecord> {
     const run = await this.db.runs.get(runId);
     if (!run) throw new Error(`run ${runId} is not in this browser's lab`);
-    const epochs = run.config.train.epochs + extraEpochs;
-    const config: LabConfig = extraEpochs ? { ...run.config, train: { ...run.config.train, epochs } } : run.config;
+    // A run stored by an earlier lab lacks newer fields (kernels, data.digest): their defaults.
+    const stored = resolveConfigOrThrow(JSON.parse(JSON.stringify(run.config)) as LabConfigInput);
+    const epochs = stored.train.epochs + extraEpochs;
+    const config: LabConfig = extraEpochs ? { ...stored, train: { ...stored.train, epochs } } : stored;
     const resumed: RunRecord = { ...run, config, status: 'running', error: null };
     await putRun(this.db, resumed);
     const target = trackingTarget(resumed);
@@ -214,8 +216,7 @@ export class Trainer {
     let gpu: GpuErrorGuard | null = null;
     try {
       const backend = await selectBackend(config.backend);
-      // Runs stored before the kernels field existed resolve to the default.
-      if (backend.backend === 'webgpu') await useKernels(config.kernels ?? 'lab');
+      if (backend.backend === 'webgpu') await useKernels(config.kernels);
       // A failing shader must fail the run, not train on zeros: checked at every step boundary.
       gpu = GpuErrorGuard.forCurrentBackend();
       gpu?.begin();
