@@ -239,6 +239,8 @@ async function benchInference(runtime: InferenceRuntime, input: LabConfigInput, 
     used = sel.backend;
     adapter = sel.adapter;
     if (sel.backend !== want) return { ...base, used, adapter, unavailable: sel.reason ?? 'unavailable' };
+    // The lab's kernels, as in training (the config's default).
+    if (sel.backend === 'webgpu') await useKernels(config.kernels);
     const model = inferenceModel(config);
     run = async (n) => {
       const p = tf.tidy(() => tf.softmax(model.predict(tf.tensor5d(x.subarray(0, n * vox), [n, d, h, w, 1])) as tf.Tensor));

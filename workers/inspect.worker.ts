@@ -10,6 +10,7 @@ import { labDb, readCrop, type RunRecord } from '../src/store/lab-db.ts';
 import { xyzToIrc } from '../src/data/geometry.ts';
 import type { Irc, Vec3 } from '../src/data/volume.ts';
 import { selectBackend } from '../src/model/backend.ts';
+import { useKernels } from '../src/model/kernels/index.ts';
 import { buildLunaModel } from '../src/model/luna-model.ts';
 import { saliency } from '../src/model/saliency.ts';
 import { restoreWeights } from '../src/train/trainer.ts';
@@ -49,7 +50,11 @@ async function modelOf(runId: string) {
   if (!cp) throw new Error(`run ${run.name} has no checkpoint yet: saliency needs a trained epoch`);
   const key = `${runId}|${cp.epoch}|${cp.createdAt}`;
   if (loaded?.key === key) return loaded;
-  backend ??= (await selectBackend(run.config.backend)).backend;
+  if (!backend) {
+    backend = (await selectBackend(run.config.backend)).backend;
+    // The run's kernels (older runs lack the field: the lab's), as the trainer uses them.
+    if (backend === 'webgpu') await useKernels(run.config.kernels ?? 'lab');
+  }
   const model = buildLunaModel(run.config.model, run.config.crop, run.config.train.seed);
   try {
     await restoreWeights(cp, model);
