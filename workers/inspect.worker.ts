@@ -13,7 +13,7 @@ import { selectBackend } from '../src/model/backend.ts';
 import { useKernels } from '../src/model/kernels/index.ts';
 import { buildLunaModel } from '../src/model/luna-model.ts';
 import { saliency } from '../src/model/saliency.ts';
-import { restoreWeights } from '../src/train/trainer.ts';
+import { restoreWeights } from '../src/train/checkpoint.ts';
 
 export interface SaliencyRequest {
   runId: string;

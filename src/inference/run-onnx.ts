@@ -12,7 +12,7 @@ import type { LabDb, RunRecord } from '../store/lab-db.ts';
 import { buildLunaModel } from '../model/luna-model.ts';
 import { exportOnnx } from '../model/onnx-export.ts';
 import { exportTorchStateDictAsync } from '../model/torch-state-dict.ts';
-import { restoreWeights } from '../train/trainer.ts';
+import { restoreWeights } from '../train/checkpoint.ts';
 
 export interface RunModel {
   run: RunRecord;

@@ -8,9 +8,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { resolveConfig, resolveConfigOrThrow, type LabConfig, type LabConfigInput } from '../config/lab-config.ts';
 import { createRng, type Rng } from '../data/rng.ts';
-import { createSampling, type TrainingSampler } from '../data/sampler.ts';
+import { createSampling } from '../data/sampler.ts';
 import { buildLunaModel } from '../model/luna-model.ts';
-import { createOptimizer, type LabOptimizer, type NamedTensor } from '../model/optimizers.ts';
+import { createOptimizer, type LabOptimizer } from '../model/optimizers.ts';
 import { NoduleClassificationModel, type StepInfo } from '../model/nodule-classifier.ts';
 import { selectBackend } from '../model/backend.ts';
 import { GpuErrorGuard, useKernels } from '../model/kernels/index.ts';
@@ -20,12 +20,10 @@ import {
   putCheckpoint,
   putRun,
   updateRun,
-  type CheckpointRecord,
   type LabDb,
   type MetricPoint,
   type PredictionRow,
   type RunRecord,
-  type WeightSpec,
 } from '../store/lab-db.ts';
 import { CropProvider, batchesOf, loadCandidateSet } from '../store/training-data.ts';
 import { formatSubsetDigest, subsetDigests, type SubsetDigest } from '../store/data-selection.ts';
@@ -34,6 +32,7 @@ import { encodeLabUrl } from '../config/lab-url.ts';
 import { epochItems, mlflowStatus, startItems, statusItem, artifactItems, trackingTarget, type TrackingTarget } from '../tracking/run-tracking.ts';
 import { runArtifacts, type ArtifactFile } from '../tracking/artifacts.ts';
 import { randomHex } from '../data/hex.ts';
+import { restoreCheckpoint, restoreWeights, takeCheckpoint } from './checkpoint.ts';
 
 
 export interface Progress {
@@ -393,68 +392,4 @@ function systemMetrics(samplesPerSecond: number, epochSeconds: number): Record<s
 
 export function isDeviceLoss(message: string): boolean {
   return /device (was )?lost|GPUDevice.*lost|context lost/i.test(message);
-}
-
-async function encode(named: NamedTensor[]): Promise<{ blob: Blob; specs: WeightSpec[] }> {
-  const { data, specs } = await tf.io.encodeWeights(named);
-  return { blob: new Blob([data]), specs: specs.map((s) => ({ name: s.name, shape: s.shape, dtype: s.dtype })) };
-}
-
-async function decode(blob: Blob, specs: WeightSpec[]): Promise<tf.NamedTensorMap> {
-  return tf.io.decodeWeights(await blob.arrayBuffer(), specs);
-}
-
-async function takeCheckpoint(
-  run: RunRecord,
-  model: tf.LayersModel,
-  optimizer: LabOptimizer,
-  sampler: TrainingSampler,
-  dropoutRng: Rng,
-): Promise<CheckpointRecord> {
-  const weights = await encode(model.weights.map((w) => ({ name: w.originalName, tensor: w.read() })));
-  const optWeights = await optimizer.getWeights();
-  const opt = await encode(optWeights);
-  // getWeights makes a fresh step-count scalar; the slots are the optimizer's own variables.
-  tf.dispose(optWeights.filter((w) => !(w.tensor instanceof tf.Variable)).map((w) => w.tensor));
-  return {
-    runId: run.runId,
-    epoch: run.epochsDone,
-    samplesSeen: run.samplesSeen,
-    weights: weights.blob,
-    weightSpecs: weights.specs,
-    optimizer: opt.blob,
-    optimizerSpecs: opt.specs,
-    state: { sampler: sampler.state(), dropout: dropoutRng.state() },
-    createdAt: Date.now(),
-  };
-}
-
-/** Write a checkpoint's weights into a model built from the run's config (also the inspect worker's). */
-export async function restoreWeights(cp: CheckpointRecord, model: tf.LayersModel): Promise<void> {
-  const weights = await decode(cp.weights, cp.weightSpecs);
-  try {
-    for (const w of model.weights) {
-      const t = weights[w.originalName];
-      if (!t) throw new Error(`checkpoint of epoch ${cp.epoch} lacks weight ${w.originalName}`);
-      w.write(t);
-    }
-  } finally {
-    tf.dispose(Object.values(weights));
-  }
-}
-
-async function restoreCheckpoint(
-  cp: CheckpointRecord,
-  model: tf.LayersModel,
-  optimizer: LabOptimizer,
-  sampler: TrainingSampler,
-  dropoutRng: Rng,
-): Promise<void> {
-  await restoreWeights(cp, model);
-  const opt = await decode(cp.optimizer, cp.optimizerSpecs);
-  await optimizer.setWeights(cp.optimizerSpecs.map((s) => ({ name: s.name, tensor: opt[s.name] })));
-  tf.dispose(Object.values(opt)); // the optimizer's variables hold their own references
-  const state = cp.state as { sampler: Parameters<TrainingSampler['restore']>[0]; dropout: Parameters<Rng['restore']>[0] };
-  sampler.restore(state.sampler);
-  dropoutRng.restore(state.dropout);
 }
