@@ -39,6 +39,7 @@ const CONFIG_FIELD_OPTIONS: Record<string, OptionSpec> = {
   subsets: { type: 'string', help: 'override data.subsets, for example "subset0,subset1"' },
   backend: { type: 'string', help: 'override backend (webgpu | webgl | cpu)' },
   kernels: { type: 'string', help: "override kernels: lab (the lab's WebGPU conv3d kernels) | stock (tfjs's)" },
+  'gpu-features': { type: 'string', help: 'override gpuFeatures: optional WebGPU features for the lab kernels, for example "subgroups" or "shader-f16,subgroups"' },
   experiment: { type: 'string', help: 'override tracking.experiment' },
   set: { type: 'string', help: 'any other fields, "key=value;key=value", for example "optimizer.momentum=0.9;augment.flip=false"' },
 };

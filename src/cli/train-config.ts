@@ -29,6 +29,7 @@ export const FIELD_FLAGS: Readonly<Record<string, string>> = {
   subsets: 'data.subsets',
   backend: 'backend',
   kernels: 'kernels',
+  'gpu-features': 'gpuFeatures',
   experiment: 'tracking.experiment',
   mlflow: 'tracking.server',
 };

@@ -71,6 +71,10 @@ describe('the config schema', () => {
     expect(parseFieldText(FIELD_BY_KEY.get('crop')!, '16, 24,24')).toEqual({ value: [16, 24, 24] });
     expect(parseFieldText(FIELD_BY_KEY.get('data.subsets')!, 'subset1,subset0,subset1')).toEqual({ value: ['subset0', 'subset1'] });
     expect(parseFieldText(FIELD_BY_KEY.get('data.subsets')!, '<script>')).toMatchObject({ reason: expect.stringContaining('not a valid name') });
+    const gpu = FIELD_BY_KEY.get('gpuFeatures')!;
+    expect(parseFieldText(gpu, 'subgroups, shader-f16')).toEqual({ value: ['shader-f16', 'subgroups'] });
+    expect(parseFieldText(gpu, '')).toEqual({ value: [] });
+    expect(parseFieldText(gpu, 'subgroups,shader-f32')).toEqual({ reason: '"shader-f32" is not one of: shader-f16 or subgroups' });
   });
 
   it('flattens to one text value per key (params) and draws seeds in range', () => {

@@ -11,6 +11,8 @@
 export type BackendName = 'webgpu' | 'webgl' | 'cpu';
 /** WebGPU kernels for 3-D conv / pooling: the lab's tiled ones, or tfjs's stock ones. */
 export type KernelsName = 'lab' | 'stock';
+/** Optional WebGPU device features the lab's kernels can use when the adapter offers them. */
+export type GpuFeatureName = 'shader-f16' | 'subgroups';
 export type OptimizerName = 'sgd' | 'adamw';
 export type SchedulerName = 'none' | 'step';
 export type DropoutKind = 'none' | 'dropout' | 'dropout3d';
@@ -74,6 +76,8 @@ export interface LabConfig {
   };
   readonly backend: BackendName;
   readonly kernels: KernelsName;
+  /** Optional WebGPU features to ask the device for and let the lab's kernels use (empty: none). */
+  readonly gpuFeatures: readonly GpuFeatureName[];
   readonly tracking: {
     /** MLflow tracking server, e.g. http://127.0.0.1:5000; empty = runs stay in this browser. */
     readonly server: string;
@@ -87,7 +91,7 @@ export type FieldSpec =
   | { kind: 'bool'; default: boolean }
   | { kind: 'enum'; choices: readonly string[]; default: string }
   | { kind: 'int3'; min: number; max: number; default: readonly [number, number, number] }
-  | { kind: 'list'; pattern: RegExp; default: readonly string[] }
+  | { kind: 'list'; pattern: RegExp; default: readonly string[]; expected?: string }
   | { kind: 'text'; pattern: RegExp; default: string; expected: string };
 
 export interface Field {
@@ -137,6 +141,11 @@ export const FIELDS: readonly Field[] = [
   { key: 'train.seed', spec: { kind: 'int', min: 1, max: SEED_MAX, default: 1 }, help: 'seed of every random stream (1..2^31-1)' },
   { key: 'backend', spec: { kind: 'enum', choices: ['webgpu', 'webgl', 'cpu'], default: 'webgpu' }, help: 'preferred tfjs backend (falls back to webgl, then cpu)' },
   { key: 'kernels', spec: { kind: 'enum', choices: ['lab', 'stock'], default: 'lab' }, help: "WebGPU conv3d/pooling kernels: the lab's fast ones or tfjs's stock ones" },
+  {
+    key: 'gpuFeatures',
+    spec: { kind: 'list', pattern: /^(shader-f16|subgroups)$/, default: [], expected: 'shader-f16 or subgroups' },
+    help: 'optional WebGPU features for the lab kernels where the adapter offers them, e.g. "subgroups" or "shader-f16,subgroups" (empty: none)',
+  },
   {
     key: 'tracking.server',
     spec: { kind: 'text', pattern: /^(https?:\/\/[^\s"'<>`]{1,500})?$/, default: '', expected: 'an http(s) URL such as http://127.0.0.1:5000, or empty' },
@@ -227,7 +236,7 @@ export function checkValue(field: Field, value: unknown): { value: FieldValue } 
     case 'list': {
       if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) return { reason: 'expected a list of names' };
       const bad = value.find((v) => !s.pattern.test(v));
-      if (bad !== undefined) return { reason: `"${bad}" is not a valid name (letters, digits, . _ -)` };
+      if (bad !== undefined) return { reason: s.expected ? `"${bad}" is not one of: ${s.expected}` : `"${bad}" is not a valid name (letters, digits, . _ -)` };
       return { value: [...new Set(value)].sort() };
     }
   }

@@ -72,6 +72,8 @@ const TEXT_POOL = [
   'x',
   'http://127.0.0.1:5000',
   'https://mlflow.example.org:8443/api/x?y=1&z=%20+w#frag',
+  'subgroups',
+  'shader-f16',
 ];
 
 /** Lists kept per field: singles, and multi-element ones (unsorted, to exercise canonicalisation). */
@@ -184,6 +186,7 @@ describe('lab URLs: canonical form', () => {
     train: { seed: 2 ** 31 - 1, epochs: 1 },
     backend: 'cpu',
     kernels: 'stock',
+    gpuFeatures: ['subgroups', 'shader-f16'],
     tracking: { server: 'https://mlflow.example.org:8443/api?x=1&y=a+b#f', experiment: 'team a/run 7' },
   });
   const canonical = encodeLabHash(rich);
@@ -377,6 +380,8 @@ describe('lab URLs: property test over random configs', () => {
   /** Candidate strings for a list or text field; the field keeps those its pattern accepts. */
   const stringCandidates = () => [
     str(NAME_CHARS, 1, 16),
+    'subgroups',
+    'shader-f16',
     `${str(NAME_CHARS, 1, 16)}:${rng.int(0, 10_000_000)}:${hex8()}`,
     str(TEXT_CHARS, 1, 100),
     `${rng.pick(['http', 'https'])}://${str(NAME_CHARS, 1, 20)}${rng.chance(0.5) ? `:${rng.int(1, 65536)}` : ''}${str(URL_CHARS, 0, 40)}`,

@@ -2,11 +2,15 @@
  * The kernel test page: `window.lunaKernelTests` runs the lab's WebGPU kernels against the
  * stock webgpu kernels and the cpu backend on the same random inputs, and drives small
  * training runs (lab vs stock kernels; a deliberately broken shader) for e2e/kernels.spec.ts.
- * Results are plain numbers; the spec holds the tolerances.
+ * Results are plain numbers; the spec holds the tolerances. `initDevice` first (before any
+ * other call) makes the page's WebGPU device with optional features (gpuFeatures); `features`
+ * arguments then select the lab kernels' feature variants.
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
-import { activeKernels, conv3dBiasRelu, injectShaderFault, useKernels, type KernelKind } from '../model/kernels/index.ts';
+import { activeKernels, conv3dBiasRelu, featureUses, injectShaderFault, useKernels, type KernelKind } from '../model/kernels/index.ts';
+import { selectBackend, webGpuAdapterFeatures } from '../model/backend.ts';
+import type { GpuFeatureName } from '../config/lab-config.ts';
 import { createRng } from '../data/rng.ts';
 import { resolveConfigOrThrow, type LabConfigInput } from '../config/lab-config.ts';
 import { buildLunaModel } from '../model/luna-model.ts';
@@ -40,11 +44,17 @@ export interface OpResult {
 
 type Backend = 'webgpu-lab' | 'webgpu-stock' | 'cpu';
 
-async function on(b: Backend): Promise<void> {
+async function on(b: Backend, features: readonly GpuFeatureName[] = []): Promise<void> {
   const name = b === 'cpu' ? 'cpu' : 'webgpu';
   if (tf.getBackend() !== name) await tf.setBackend(name);
   await tf.ready();
-  if (b !== 'cpu') await useKernels(b === 'webgpu-lab' ? 'lab' : 'stock');
+  if (b !== 'cpu') await useKernels(b === 'webgpu-lab' ? 'lab' : 'stock', features);
+}
+
+/** Makes this page's WebGPU device asking for `features`; what it got, and what the adapter offers. */
+async function initDevice(features: GpuFeatureName[]): Promise<{ backend: string; enabled: GpuFeatureName[]; warning: string | null; adapterFeatures: string[] }> {
+  const s = await selectBackend('webgpu', features);
+  return { backend: s.backend, enabled: s.gpuFeatures?.enabled ?? [], warning: s.gpuFeatures?.warning ?? null, adapterFeatures: webGpuAdapterFeatures() ?? [] };
 }
 
 function rand(seed: string, n: number, positive = false): Float32Array {
@@ -124,12 +134,12 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   return [r, performance.now() - t];
 }
 
-async function compareOps(cases: OpCase[]): Promise<OpResult[]> {
+async function compareOps(cases: OpCase[], features: GpuFeatureName[] = []): Promise<OpResult[]> {
   const results: OpResult[] = [];
   for (const c of cases) {
     await on('webgpu-stock');
     const [stock, stockMs] = await timed(() => runCase(c));
-    await on('webgpu-lab');
+    await on('webgpu-lab', features);
     await runCase(c); // compile
     const [lab, labMs] = await timed(() => runCase(c));
     let vsCpu: number | null = null;
@@ -145,12 +155,12 @@ async function compareOps(cases: OpCase[]): Promise<OpResult[]> {
 }
 
 /** Gradients of every weight of a small LunaModel (tf.variableGrads), lab vs stock vs cpu. */
-async function modelGrads(input: LabConfigInput, batch: number): Promise<{ vsStock: number; vsCpu: number; refMax: number }> {
+async function modelGrads(input: LabConfigInput, batch: number, features: GpuFeatureName[] = []): Promise<{ vsStock: number; vsCpu: number; refMax: number }> {
   const config = resolveConfigOrThrow(input);
   const [d, h, w] = config.crop;
   const xData = rand('model-x', batch * d * h * w, true).map((v) => v * 2000 - 1000);
   const grads = async (b: Backend) => {
-    await on(b);
+    await on(b, features);
     const model = buildLunaModel(config.model, config.crop, 5);
     const x = tf.tensor5d(xData, [batch, d, h, w, 1]);
     const { grads } = tf.variableGrads(() => tf.sum(tf.mul(model.apply(x, { training: true }) as tf.Tensor, tf.tensor1d([1, -2]))) as tf.Scalar);
@@ -187,13 +197,20 @@ const SMALL: LabConfigInput = {
   backend: 'webgpu',
 };
 
-/** One small run on `kernels`; its status, error, and every logged metric. */
-async function trainRun(kernels: KernelKind, fault: string | null = null) {
+/** One small run on `kernels` (and `gpuFeatures`); its status, error, adapter line, warnings and every logged metric. */
+async function trainRun(kernels: KernelKind, fault: string | null = null, gpuFeatures: GpuFeatureName[] = []) {
   const db = await freshDb();
   try {
     injectShaderFault(fault);
-    const run = await new Trainer(db).start(resolveConfigOrThrow({ ...SMALL, kernels }));
-    return { status: run.status, error: run.error, backend: run.backend, history: run.history.map((p) => ({ epoch: p.epoch, values: p.values })) };
+    const run = await new Trainer(db).start(resolveConfigOrThrow({ ...SMALL, kernels, gpuFeatures }));
+    return {
+      status: run.status,
+      error: run.error,
+      backend: run.backend,
+      adapter: run.adapter,
+      warnings: run.warnings,
+      history: run.history.map((p) => ({ epoch: p.epoch, values: p.values })),
+    };
   } finally {
     injectShaderFault(null);
     db.close();
@@ -215,8 +232,8 @@ async function brokenShaderWithoutGuard(): Promise<number[]> {
 }
 
 /** Times of `reps` runs of one op with the given kernels (first run compiles), for tuning. */
-async function timeOp(c: OpCase, kernels: KernelKind, reps = 3): Promise<number[]> {
-  await on(kernels === 'lab' ? 'webgpu-lab' : 'webgpu-stock');
+async function timeOp(c: OpCase, kernels: KernelKind, reps = 3, features: GpuFeatureName[] = []): Promise<number[]> {
+  await on(kernels === 'lab' ? 'webgpu-lab' : 'webgpu-stock', features);
   const [n, , , , cin] = c.x;
   const cout = c.cout ?? cin;
   const x = tf.tensor5d(rand('x', size(c.x)), c.x);
@@ -271,7 +288,7 @@ async function profileStep(batch: number): Promise<{ name: string; ms: number; n
   return [...by].map(([name, e]) => ({ name, ...e })).sort((a, b) => b.ms - a.ms);
 }
 
-const tests = { profileStep, timeOp, compareOps, modelGrads, trainRun, brokenShaderWithoutGuard, activeKernels };
+const tests = { profileStep, timeOp, compareOps, modelGrads, trainRun, brokenShaderWithoutGuard, activeKernels, initDevice, featureUses };
 
 declare global {
   interface Window {

@@ -71,3 +71,33 @@ describe('selectBackend with a WebGPU adapter tfjs cannot use', () => {
     vi.restoreAllMocks();
   });
 });
+
+describe('selectBackend with gpuFeatures', () => {
+  it('off webgpu, asked features are reported unused, not claimed', async () => {
+    const s = await selectBackend('cpu', ['subgroups']);
+    expect(s.backend).toBe('cpu');
+    expect(s.gpuFeatures).toEqual({ enabled: [], warning: 'gpuFeatures subgroups not used: the run is on cpu, not webgpu' });
+    // The cache keys on the features: asked without them, the answer has none.
+    expect(await selectBackend('cpu')).toEqual({ backend: 'cpu', fellBackFrom: [], adapter: null });
+  });
+
+  it("registers a factory asking the device for offered features before tfjs makes it; a device that fails is a fallback with the reason", async () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const asked: string[][] = [];
+    const adapter = {
+      info: { vendor: 'acme', architecture: 'sg' },
+      features: new Set(['subgroups']),
+      limits: {},
+      requestDevice: async (d: { requiredFeatures: string[] }) => {
+        asked.push(d.requiredFeatures);
+        throw new Error('no device in Node');
+      },
+    };
+    vi.stubGlobal('navigator', { gpu: { requestAdapter: async () => adapter, getPreferredCanvasFormat: () => 'rgba8unorm' } });
+    const s = await selectBackend('webgpu', ['shader-f16', 'subgroups']);
+    expect(asked).toEqual([['subgroups']]);
+    expect(s.backend).toBe('cpu');
+    expect(s.gpuFeatures?.enabled).toEqual([]);
+    vi.restoreAllMocks();
+  });
+});

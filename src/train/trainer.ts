@@ -173,7 +173,7 @@ export class Trainer {
     if (!run) throw new Error(`run ${runId} is not in this browser's lab`);
     const checkpoint = await this.db.checkpoints.get(runId);
     if (!checkpoint) throw new Error(`run ${run.name} has no checkpoint yet (no epoch has ended)`);
-    await selectBackend(run.config.backend);
+    await selectBackend(run.config.backend, run.config.gpuFeatures ?? []);
     const model = buildLunaModel(run.config.model, run.config.crop, run.config.train.seed);
     try {
       await restoreWeights(checkpoint, model);
@@ -214,12 +214,15 @@ export class Trainer {
     let optimizer: LabOptimizer | null = null;
     let gpu: GpuErrorGuard | null = null;
     try {
-      const backend = await selectBackend(config.backend);
-      if (backend.backend === 'webgpu') await useKernels(config.kernels);
+      const backend = await selectBackend(config.backend, config.gpuFeatures);
+      // Only the features the device has; a missing one is named in the run's warnings.
+      const features = backend.gpuFeatures?.enabled ?? [];
+      if (backend.backend === 'webgpu') await useKernels(config.kernels, features);
       // A failing shader must fail the run, not train on zeros: checked at every step boundary.
       gpu = GpuErrorGuard.forCurrentBackend();
       gpu?.begin();
-      await emit({ backend: backend.backend, adapter: backend.adapter, fellBackFrom: backend.fellBackFrom });
+      const adapter = backend.adapter && features.length ? `${backend.adapter} (device features: ${features.join(', ')})` : backend.adapter;
+      await emit({ backend: backend.backend, adapter, fellBackFrom: backend.fellBackFrom });
 
       const set = await loadCandidateSet(this.db, config);
       const used = await subsetDigests([...set.series.values()]);
@@ -228,7 +231,7 @@ export class Trainer {
       const pinned = pinData(config, used);
       await emit({
         dataDigest: set.dataDigest,
-        warnings: [...set.warnings, ...split.warnings],
+        warnings: [...(backend.gpuFeatures?.warning ? [backend.gpuFeatures.warning] : []), ...set.warnings, ...split.warnings],
         ...(pinned ? { labUrl: encodeLabUrl(pinned, labBase()) } : {}),
       });
       const target = trackingTarget(run);

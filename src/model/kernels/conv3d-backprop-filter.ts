@@ -1,7 +1,8 @@
 /**
  * Conv3DBackpropFilterV2 on webgpu: the split-K weight gradient (partial sums per voxel chunk,
  * then a reduction). `runFilterGrad` also returns the bias gradient Σ dy, computed in the same
- * pass, for the fused conv + bias + ReLU op.
+ * pass, for the fused conv + bias + ReLU op. With `subgroups` the reduction is the subgroup
+ * variant (split-k-reduce-program.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
@@ -10,16 +11,18 @@ import { SplitKReduceProgram } from './split-k-reduce-program.ts';
 import { conv3dPlan, type Conv3DPlan } from './conv3d-plan.ts';
 import { flat, reshaped } from './program-util.ts';
 import { runStock } from './stock-kernels.ts';
+import { useFeature } from './features.ts';
 
 export function runFilterGrad(backend: WebGPUBackend, plan: Conv3DPlan, x: tf.TensorInfo, dy: tf.TensorInfo, withBias: boolean): tf.TensorInfo[] {
   const pass1 = new Conv3DFilterGradProgram(plan);
   const partial = backend.runWebGPUProgram(pass1, [flat(x), flat(dy)], 'float32', pass1.uniformData());
   const wCount = 27 * plan.cin * plan.cout;
-  const reduceW = new SplitKReduceProgram(pass1.chunks, pass1.stride, 0, wCount);
+  const subgroups = useFeature(backend, 'subgroups');
+  const reduceW = new SplitKReduceProgram(pass1.chunks, pass1.stride, 0, wCount, subgroups);
   const dw = backend.runWebGPUProgram(reduceW, [partial], 'float32', reduceW.uniformData());
   const out = [reshaped(dw, [3, 3, 3, plan.cin, plan.cout])];
   if (withBias) {
-    const reduceB = new SplitKReduceProgram(pass1.chunks, pass1.stride, wCount / 4, plan.cout);
+    const reduceB = new SplitKReduceProgram(pass1.chunks, pass1.stride, wCount / 4, plan.cout, subgroups);
     out.push(backend.runWebGPUProgram(reduceB, [partial], 'float32', reduceB.uniformData()));
   }
   backend.disposeData(partial.dataId);

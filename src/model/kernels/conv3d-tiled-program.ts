@@ -8,9 +8,15 @@
  * neighbouring lanes differ only spatially, so they read the same weights. Cin = 1 has its own path (scalar halo, no channel chunks). Optional fused
  * bias + ReLU, so the pre-activation is never written. All shapes are baked into the shader
  * (and its shaderKey); the batch index comes from the dispatch, so it is not.
+ *
+ * `f16` (device feature shader-f16, forward only): the halo and weights are staged in workgroup
+ * memory as f16 (half the bytes per load; inputs rounded to 11 significant bits) and widened to
+ * f32 for the multiply-adds, which accumulate in f32. Not for gradients: small dy values would
+ * lose their precision or flush to zero in f16.
  */
 import type { WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 import { faultKey, maybeFaulty } from './program-util.ts';
+import { noteFeatureUse } from './features.ts';
 
 export interface Conv3DTiledParams {
   batch: number;
@@ -27,6 +33,8 @@ export interface Conv3DTiledParams {
   /** Store only the first of the 4 output channels (cout = 4 computed, 1 written): the input
    *  gradient of a Cin = 1 convolution, with zero-padded weights. */
   firstChannelOnly?: boolean;
+  /** Stage the halo and weights as f16 (needs the shader-f16 device feature). */
+  f16?: boolean;
 }
 
 const MAX_WORKGROUP_BYTES = 16384;
@@ -72,7 +80,8 @@ export class Conv3DTiledProgram implements WebGPUProgram {
     this.variableComponents = p.bias ? [p.cin === 1 ? 1 : 4, 4, 4] : [p.cin === 1 ? 1 : 4, 4];
     this.shaderKey =
       `lunaConv3d_${p.inShape.join('x')}_${p.outShape.join('x')}_${p.cin}_${p.cout}_${p.pads.join('x')}_` +
-      `${p.bias}_${p.relu}_${!!p.firstChannelOnly}_${vw}_${tw}_${th}_${td}_${ct}_${rh}${faultKey('Conv3DTiledProgram')}`;
+      `${p.bias}_${p.relu}_${!!p.firstChannelOnly}_${vw}_${tw}_${th}_${td}_${ct}_${rh}${p.f16 ? '_f16' : ''}${faultKey('Conv3DTiledProgram')}`;
+    if (p.f16) noteFeatureUse('shader-f16');
   }
 
   getUserCode(): string {
@@ -86,19 +95,27 @@ export class Conv3DTiledProgram implements WebGPUProgram {
     const halo = HD * HH * HW;
     const nw = cin1 ? 27 * t.ct : 108 * t.ct;
     const vec = 'vec4<f32>';
+    // Workgroup element types, and the widening of a loaded element to f32 (identity without f16).
+    const f16 = !!p.f16;
+    const xsType = f16 ? (cin1 ? 'f16' : 'vec4<f16>') : cin1 ? 'f32' : vec;
+    const wsType = f16 ? 'vec4<f16>' : vec;
+    const widenX = (e: string) => (f16 ? (cin1 ? `f32(${e})` : `${vec}(${e})`) : e);
+    const widenW = (e: string) => (f16 ? `${vec}(${e})` : e);
+    const narrowX = (e: string) => (f16 ? `${xsType}(${e})` : e);
+    const narrowW = (e: string) => (f16 ? `${wsType}(${e})` : e);
     // The 9 (kd, kh) rows stay a loop (fully unrolled shaders took SwiftShader ~5–9 s to compile);
     // kw, the voxels and the channel vec4s are unrolled so the accumulators live in registers.
     const R = Array.from({ length: t.rh }, (_, r) => r);
     const lines: string[] = [`for (var kk = 0; kk < 9; kk++) {`, `let row = ((tz + kk / 3) * ${HH} + ty * ${t.rh} + kk % 3) * ${HW} + tx * ${t.vw};`];
-    for (const r of R) for (let i = 0; i < t.vw + 2; i++) lines.push(`let x${r}_${i} = xs[row + ${r * HW + i}];`);
+    for (const r of R) for (let i = 0; i < t.vw + 2; i++) lines.push(`let x${r}_${i} = ${widenX(`xs[row + ${r * HW + i}]`)};`);
     for (let kw = 0; kw < 3; kw++) {
       for (let c = 0; c < t.ct; c++) {
         if (cin1) {
-          lines.push(`{ let w = ws[(kk * 3 + ${kw}) * ${t.ct} + ${c}];`);
+          lines.push(`{ let w = ${widenW(`ws[(kk * 3 + ${kw}) * ${t.ct} + ${c}]`)};`);
           for (const r of R) for (let v = 0; v < t.vw; v++) lines.push(`acc${v}_${r}_${c} += w * x${r}_${v + kw};`);
         } else {
           lines.push(`{ let b = (kk * 3 + ${kw}) * ${4 * t.ct} + ${c};`);
-          lines.push(`let m = mat4x4<f32>(ws[b], ws[b + ${t.ct}], ws[b + ${2 * t.ct}], ws[b + ${3 * t.ct}]);`);
+          lines.push(`let m = mat4x4<f32>(${[0, 1, 2, 3].map((j) => widenW(j ? `ws[b + ${j * t.ct}]` : 'ws[b]')).join(', ')});`);
           for (const r of R) for (let v = 0; v < t.vw; v++) lines.push(`acc${v}_${r}_${c} += m * x${r}_${v + kw};`);
         }
         lines.push('}');
@@ -136,19 +153,19 @@ export class Conv3DTiledProgram implements WebGPUProgram {
         if (d >= 0 && d < ${D} && h >= 0 && h < ${H} && w >= 0 && w < ${W}) {
           v = x[xBase + ((d * ${H} + h) * ${W} + w) * ${cin1 ? 1 : p.cin / 4}${cin1 ? '' : ` + ${c4}`}];
         }
-        xs[i] = v;
+        xs[i] = ${narrowX('v')};
       }`;
     const loadWeights = cin1
       ? `for (var i = li; i < ${nw}; i += ${wg}) {
-        ws[i] = W[(i / ${t.ct}) * ${p.cout / 4} + coBase + i % ${t.ct}];
+        ws[i] = ${narrowW(`W[(i / ${t.ct}) * ${p.cout / 4} + coBase + i % ${t.ct}]`)};
       }`
       : `for (var i = li; i < ${nw}; i += ${wg}) {
         let kj = i / ${t.ct};
-        ws[i] = W[((kj / 4) * ${p.cin} + c4 * 4 + kj % 4) * ${p.cout / 4} + coBase + i % ${t.ct}];
+        ws[i] = ${narrowW(`W[((kj / 4) * ${p.cin} + c4 * 4 + kj % 4) * ${p.cout / 4} + coBase + i % ${t.ct}]`)};
       }`;
-    const code = `
-    var<workgroup> xs: array<${cin1 ? 'f32' : vec}, ${halo}>;
-    var<workgroup> ws: array<${vec}, ${nw}>;
+    const code = `${f16 ? '\n    enable f16;' : ''}
+    var<workgroup> xs: array<${xsType}, ${halo}>;
+    var<workgroup> ws: array<${wsType}, ${nw}>;
     fn main(flatIndex: i32) {
       _ = uniforms.NAN; // keeps the uniform binding in the auto layout tfjs binds
       let li = i32(localIndex);

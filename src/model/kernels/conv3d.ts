@@ -5,10 +5,12 @@ import { Conv3DTiledProgram } from './conv3d-tiled-program.ts';
 import { conv3dPlan, type Conv3DPlan } from './conv3d-plan.ts';
 import { flat, reshaped } from './program-util.ts';
 import { runStock } from './stock-kernels.ts';
+import { useFeature } from './features.ts';
 
-/** Runs the tiled program; `bias` (1-D, Cout) adds the bias and applies ReLU too. */
+/** Runs the tiled program; `bias` (1-D, Cout) adds the bias and applies ReLU too. A forward
+ *  pass: f16 staging when the run enabled shader-f16 and the device has it. */
 export function runConv3DTiled(backend: WebGPUBackend, plan: Conv3DPlan, x: tf.TensorInfo, filter: tf.TensorInfo, bias?: tf.TensorInfo): tf.TensorInfo {
-  const program = new Conv3DTiledProgram({ ...plan, bias: !!bias, relu: !!bias });
+  const program = new Conv3DTiledProgram({ ...plan, bias: !!bias, relu: !!bias, f16: useFeature(backend, 'shader-f16') });
   const inputs = bias ? [flat(x), flat(filter), flat(bias)] : [flat(x), flat(filter)];
   const out = backend.runWebGPUProgram(program, inputs, 'float32');
   return reshaped(out, [plan.batch, ...plan.outShape, plan.cout]);

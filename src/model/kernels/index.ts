@@ -5,7 +5,8 @@
  *
  * Promise: `useKernels('lab' | 'stock')` installs or removes them (idempotent; no tfjs
  * "already registered" warnings: the old entry is unregistered first). It loads the webgpu
- * backend package, so it works before or after `setBackend('webgpu')`.
+ * backend package, so it works before or after `setBackend('webgpu')`. `features` (the run's
+ * `gpuFeatures`, as granted on the device) picks the kernels' feature variants (features.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { saveStock, stockConfig } from './stock-kernels.ts';
@@ -15,10 +16,13 @@ import { conv3dBackpropFilterConfig } from './conv3d-backprop-filter.ts';
 import { maxPool3dConfig } from './max-pool3d.ts';
 import { maxPool3dGradConfig } from './max-pool3d-grad.ts';
 import { conv3dBiasReluConfig, conv3dBiasReluGradConfig, conv3dFilterBiasGradConfig, setFusedInstalled } from './conv3d-bias-relu.ts';
+import { setKernelFeatures } from './features.ts';
+import type { GpuFeatureName } from '../../config/lab-config.ts';
 
 export { conv3dBiasRelu } from './conv3d-bias-relu.ts';
 export { GpuError, GpuErrorGuard } from './gpu-errors.ts';
 export { injectShaderFault } from './program-util.ts';
+export { featureUses, kernelFeatures } from './features.ts';
 
 export type KernelKind = 'lab' | 'stock';
 export const KERNEL_KINDS: readonly KernelKind[] = ['lab', 'stock'];
@@ -36,9 +40,11 @@ function put(config: tf.KernelConfig): void {
   tf.registerKernel(config);
 }
 
-export async function useKernels(kind: KernelKind): Promise<void> {
+export async function useKernels(kind: KernelKind, features: readonly GpuFeatureName[] = []): Promise<void> {
   if (kind !== 'lab' && kind !== 'stock') throw new Error(`Unknown kernels '${String(kind)}'. Expecting one of: ${KERNEL_KINDS.join(', ')}`);
   await import('@tensorflow/tfjs-backend-webgpu');
+  // Used only where the device has them too (features.ts); stock kernels ignore them.
+  setKernelFeatures(kind === 'lab' ? features : []);
   if (kind === active) return;
   if (!gradientRegistered) {
     // The gradient is looked up by kernel name; harmless while the kernel is not registered.
