@@ -16,8 +16,8 @@ import { parseChoice, UsageError, type ParsedArgs } from './args.ts';
 import { DEVICES, HeadlessSession, type Device } from './headless-session.ts';
 import type { Io } from './main.ts';
 import { OUT } from './run-outputs.ts';
-import { EXIT, Reporter, SessionEvents, defaultProfileDir, ingestData, runInSession } from './train.ts';
-import { FIELD_FLAGS, resolveTrainConfig, withFieldText } from './train-config.ts';
+import { EXIT, Reporter, SessionEvents, configFromArgs, defaultProfileDir, ingestData, runInSession } from './train.ts';
+import { withFieldText } from './train-config.ts';
 
 export type Grid = { key: string; values: string[] }[];
 
@@ -80,11 +80,7 @@ export async function sweep(args: ParsedArgs, io: Io): Promise<number> {
   const gridText = await readFile(gridPath, 'utf8').catch(() => {
     throw new UsageError(`--grid ${gridPath}: cannot read the file`);
   });
-  const configPath = str('config');
-  const configFile = configPath ? { name: configPath, text: await readFile(configPath, 'utf8') } : undefined;
-  const flags: Record<string, string | undefined> = {};
-  for (const f of Object.keys(FIELD_FLAGS)) flags[f] = str(f);
-  const base = resolveTrainConfig({ url: str('url'), configFile, flags, sets: str('set')?.split(';').filter(Boolean) });
+  const base = await configFromArgs(args);
   const points = expandGrid(base, parseGrid(gridText, gridPath));
   const device = parseChoice<Device>(str('device'), 'device', DEVICES, 'auto');
   const out = resolve(str('out') ?? join('sweeps', new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)));

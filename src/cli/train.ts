@@ -83,6 +83,25 @@ interface TrainPlan {
   tags: { key: string; value: string }[];
 }
 
+/** The run config of `train` and `sweep`: --url or --config (read here), then field flags and --set. */
+export async function configFromArgs(args: ParsedArgs): Promise<LabConfig> {
+  const v = args.values;
+  const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
+  const configPath = str('config');
+  const configFile = configPath
+    ? {
+        name: configPath,
+        text: await readFile(configPath, 'utf8').catch(() => {
+          throw new UsageError(`--config ${configPath}: cannot read the file`);
+        }),
+      }
+    : undefined;
+  const flags: Record<string, string | undefined> = {};
+  for (const f of Object.keys(FIELD_FLAGS)) flags[f] = str(f);
+  const sets = str('set')?.split(';').map((s) => s.trim()).filter(Boolean) ?? [];
+  return resolveTrainConfig({ url: str('url'), configFile, flags, sets });
+}
+
 async function plan(args: ParsedArgs): Promise<TrainPlan> {
   const v = args.values;
   const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
@@ -100,12 +119,7 @@ async function plan(args: ParsedArgs): Promise<TrainPlan> {
   const dataDir = str('data');
   if (!dataDir) throw new UsageError('Missing --data DIR (a LUNA16 folder: subsetN/*.mhd + .raw, annotations.csv, candidates.csv; or DICOM series)');
   if (!existsSync(dataDir)) throw new UsageError(`--data ${dataDir}: no such folder`);
-  const configPath = str('config');
-  const configFile = configPath ? { name: configPath, text: await readFile(configPath, 'utf8').catch(() => { throw new UsageError(`--config ${configPath}: cannot read the file`); }) } : undefined;
-  const flags: Record<string, string | undefined> = {};
-  for (const f of Object.keys(FIELD_FLAGS)) flags[f] = str(f);
-  const sets = str('set')?.split(';').map((s) => s.trim()).filter(Boolean) ?? [];
-  const config = resolveTrainConfig({ url: str('url'), configFile, flags, sets });
+  const config = await configFromArgs(args);
   const out = resolve(str('out') ?? join('runs', new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)));
   return {
     config,
