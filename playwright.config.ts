@@ -6,7 +6,8 @@ import { defineConfig } from '@playwright/test';
  * CHROMIUM_PATH overrides the executable.
  */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const PORT = Number(process.env.LUNA_E2E_PORT ?? 4173);
+/** Not the lab's own 4173: the tests must never reuse (or be blocked by) a lab the user is running. */
+const PORT = Number(process.env.LUNA_E2E_PORT ?? 4183);
 /** The built lab to serve (LUNA_DIST lets parallel checkouts of work use their own build). */
 const DIST = process.env.LUNA_DIST ?? 'dist';
 
