@@ -17,7 +17,7 @@ import { createRng } from '../src/data/rng.ts';
 import { generateSynthetic } from '../src/data/synthetic.ts';
 import { sourceFromBytes } from '../src/data/source.ts';
 import { createSampling } from '../src/data/sampler.ts';
-import { LabDb } from '../src/store/lab-db.ts';
+import { freshLabStore } from '../src/store/lab-store.ts';
 import { ingestFiles } from '../src/store/ingest.ts';
 import { CropProvider, batchesOf, loadCandidateSet } from '../src/store/training-data.ts';
 import '../src/inference/ort-web-env.ts';
@@ -186,9 +186,7 @@ const api: BenchApi = {
   },
 
   async pipeline(scans, batches, batch) {
-    const db = new LabDb('luna-lab-bench');
-    await db.delete();
-    await db.open();
+    const db = await freshLabStore('luna-lab-bench');
     try {
       const files = [...generateSynthetic({ scans, size: 'full', seed: 9 })].map((f) => sourceFromBytes(f.path, f.bytes));
       await ingestFiles(db, files);
@@ -203,7 +201,7 @@ const api: BenchApi = {
         return n / ((now() - t) / 1000);
       };
       const provider = new CropProvider(db, set.series, config.crop);
-      await db.crops.clear();
+      await db.clearCrops();
       const cold = await pass(provider, false); // crops cut from the slabs in IndexedDB
       const warm = await pass(provider, false); // the in-memory LRU
       const augmented = await pass(new CropProvider(db, set.series, config.crop), true); // crops table + augmentation

@@ -13,7 +13,7 @@ import * as Comlink from 'comlink';
 import '../src/inference/ort-web-env.ts';
 import * as tf from '@tensorflow/tfjs';
 import { defaultConfig, type LabConfig } from '../src/config/lab-config.ts';
-import { labDb } from '../src/store/lab-db.ts';
+import { labStore } from '../src/store/lab-store.ts';
 import { CropProvider, loadCandidateSet } from '../src/store/training-data.ts';
 import { splitCandidates } from '../src/data/sampler.ts';
 import type { CandidateInfo } from '../src/data/luna-csv.ts';
@@ -86,7 +86,7 @@ async function webGpuAdapter(): Promise<string | null> {
 
 async function evaluate(req: EvalRequest): Promise<EvalOutcome> {
   const t0 = performance.now();
-  const db = labDb();
+  const db = labStore();
   const warnings: string[] = [];
   listener?.progress({ phase: 'model', done: 0, total: 1 });
 
@@ -141,7 +141,7 @@ async function evaluate(req: EvalRequest): Promise<EvalOutcome> {
     }
     const scoreSeconds = (performance.now() - tScore) / 1000;
 
-    const annRecords = await db.annotations.where('seriesUid').anyOf(scans).toArray();
+    const annRecords = await db.annotationsFor(scans);
     const nodules: Nodule[] = annRecords.flatMap((r) => r.rows.map((a) => ({ seriesUid: r.seriesUid, xyz: a.xyz, diameterMm: a.diameterMm })));
     const result = froc(predictions, nodules, scans);
 

@@ -6,7 +6,7 @@
 import * as Comlink from 'comlink';
 import { sourceFromBytes, sourceFromFile, type SourceFile } from '../src/data/source.ts';
 import { generateSynthetic, type SynthOptions } from '../src/data/synthetic.ts';
-import { labDb } from '../src/store/lab-db.ts';
+import { labStore } from '../src/store/lab-store.ts';
 import { ingestFiles, type FileProgress, type IngestReport } from '../src/store/ingest.ts';
 
 export interface DroppedFile {
@@ -53,7 +53,7 @@ function batched(cb?: (p: FileProgress[]) => void): { push: (p: FileProgress) =>
 async function run(files: SourceFile[], onProgress?: (p: FileProgress[]) => void, force = false): Promise<IngestReport> {
   const progress = batched(onProgress);
   try {
-    return await ingestFiles(labDb(), files, { force, onProgress: progress.push });
+    return await ingestFiles(labStore(), files, { force, onProgress: progress.push });
   } finally {
     progress.flush();
   }

@@ -6,7 +6,8 @@
  */
 import * as Comlink from 'comlink';
 import type * as tf from '@tensorflow/tfjs';
-import { labDb, readCrop, type RunRecord } from '../src/store/lab-db.ts';
+import { labStore } from '../src/store/lab-store.ts';
+import type { RunRecord } from '../src/store/records.ts';
 import { xyzToIrc } from '../src/data/geometry.ts';
 import type { Irc, Vec3 } from '../src/data/volume.ts';
 import { selectBackend } from '../src/model/backend.ts';
@@ -44,8 +45,8 @@ let loaded: { key: string; model: tf.LayersModel; epoch: number; run: RunRecord 
 let backend: string | null = null;
 
 async function modelOf(runId: string) {
-  const db = labDb();
-  const [run, cp] = await Promise.all([db.runs.get(runId), db.checkpoints.get(runId)]);
+  const store = labStore();
+  const [run, cp] = await Promise.all([store.getRun(runId), store.getCheckpoint(runId)]);
   if (!run) throw new Error(`run ${runId} is not in this browser's lab`);
   if (!cp) throw new Error(`run ${run.name} has no checkpoint yet: saliency needs a trained epoch`);
   const key = `${runId}|${cp.epoch}|${cp.createdAt}`;
@@ -71,11 +72,11 @@ const api: InspectApi = {
   async saliency(req) {
     try {
       const { model, epoch, run } = await modelOf(req.runId);
-      const series = await labDb().series.get(req.seriesUid);
+      const series = await labStore().getSeries(req.seriesUid);
       if (!series) throw new Error(`series ${req.seriesUid} is not in the cache: drop its scan again`);
       const center = xyzToIrc(req.xyz, series);
       const shape: [number, number, number] = [run.config.crop[0], run.config.crop[1], run.config.crop[2]];
-      const crop = await readCrop(labDb(), req.seriesUid, center, shape);
+      const crop = await labStore().readCrop(req.seriesUid, center, shape);
       const s = await saliency(model, crop, shape);
       const reply: SaliencyReply = { runId: req.runId, epoch, backend: backend ?? '', crop, shape, center, ...s };
       return Comlink.transfer(reply, [crop.buffer as ArrayBuffer, s.gradient.buffer as ArrayBuffer]);

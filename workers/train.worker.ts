@@ -5,7 +5,8 @@
  */
 import * as Comlink from 'comlink';
 import type { LabConfig } from '../src/config/lab-config.ts';
-import { labDb, type MetricPoint, type RunRecord } from '../src/store/lab-db.ts';
+import { labStore } from '../src/store/lab-store.ts';
+import type { MetricPoint, RunRecord } from '../src/store/records.ts';
 import { Trainer, type Progress } from '../src/train/trainer.ts';
 import { Delivery, type OutboxState } from '../src/tracking/outbox.ts';
 import type { TrackingTarget } from '../src/tracking/run-tracking.ts';
@@ -40,7 +41,7 @@ export interface TrainApi {
 }
 
 let listener: TrainListener | null = null;
-const delivery = new Delivery(labDb());
+const delivery = new Delivery(labStore());
 let retryTimer: ReturnType<typeof setTimeout> | null = null;
 
 /** One delivery pass, then a timer for the next retry if anything waits on backoff. */
@@ -52,7 +53,7 @@ async function deliver(): Promise<OutboxState> {
   return state;
 }
 
-const trainer = new Trainer(labDb(), {
+const trainer = new Trainer(labStore(), {
   onEnqueued: () => void deliver(),
   onRun: (r) => listener?.run(r),
   onProgress: (p) => listener?.progress(p),

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../config/lab-config.ts';
 import type { CheckpointOut } from '../headless/headless-api.ts';
-import type { MetricPoint } from '../store/lab-db.ts';
+import type { MetricPoint } from '../store/records.ts';
 import { OUT, finalMetrics, metricsCsv, readMeta, writeCheckpoint, writeFiles, writeHistory, writeMeta, type RunMeta } from './run-outputs.ts';
 
 let out: string;

@@ -9,7 +9,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { LabConfig } from '../config/lab-config.ts';
 import type { CheckpointOut, FileOut } from '../headless/headless-api.ts';
-import type { MetricPoint } from '../store/lab-db.ts';
+import type { MetricPoint } from '../store/records.ts';
 import { EventFileWriter, eventFileName, writeMetricPoints } from '../tracking/tfevents.ts';
 import type { Device } from './headless-session.ts';
 

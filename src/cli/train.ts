@@ -17,7 +17,7 @@ import { encodeLabHash } from '../config/lab-url.ts';
 import type { HeadlessEvent, RunSummary } from '../headless/headless-api.ts';
 import { isSoftwareAdapter } from '../model/backend.ts';
 import type { IngestReport } from '../store/ingest.ts';
-import type { MetricPoint, RunRecord } from '../store/lab-db.ts';
+import type { MetricPoint, RunRecord } from '../store/records.ts';
 import type { OutboxState } from '../tracking/outbox.ts';
 import { parseChoice, UsageError, type ParsedArgs } from './args.ts';
 import { DEVICES, HeadlessSession, type Device } from './headless-session.ts';

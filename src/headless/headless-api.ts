@@ -7,7 +7,8 @@
  */
 import type { LabConfig } from '../config/lab-config.ts';
 import { describeAdapter, type GpuAdapterInfoLike } from '../model/backend.ts';
-import { labDb, type MetricPoint, type RunRecord, type WeightSpec } from '../store/lab-db.ts';
+import { labStore } from '../store/lab-store.ts';
+import type { MetricPoint, RunRecord, WeightSpec } from '../store/records.ts';
 import type { Progress } from '../train/trainer.ts';
 import type { OutboxState } from '../tracking/outbox.ts';
 import { ingestUrls, type FileProgress, type IngestReport, type RemoteFile } from '../ui/ingest-client.ts';
@@ -118,9 +119,9 @@ export function installHeadlessApi(): void {
     start: (config, name, tags) => client.withRecovery(() => client.start(config, name, tags), interrupted),
     resume: (runId) => client.withRecovery(() => client.resume(runId), interrupted),
     stop: () => client.stop(),
-    run: async (runId) => (await labDb().runs.get(runId)) ?? null,
+    run: async (runId) => (await labStore().getRun(runId)) ?? null,
     async checkpoint(runId) {
-      const cp = await labDb().checkpoints.get(runId);
+      const cp = await labStore().getCheckpoint(runId);
       if (!cp) return null;
       return {
         epoch: cp.epoch,

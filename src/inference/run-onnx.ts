@@ -3,12 +3,13 @@
  * built from the run's config, exported with the lab's exporter (src/model/onnx-export.ts) —
  * the same bytes the run's MLflow artifact `model/model.onnx` holds (src/tracking/artifacts.ts).
  *
- * Promise: `runOnnx(db, runId)` resolves with the ONNX bytes and the tfjs model they came from
+ * Promise: `runOnnx(store, runId)` resolves with the ONNX bytes and the tfjs model they came from
  * (the caller disposes it), or throws naming the run and what is missing. Uses whatever tfjs
  * backend is active; weights are written, never trained.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { LabDb, RunRecord } from '../store/lab-db.ts';
+import type { RunRecord } from '../store/records.ts';
+import type { LabStore } from '../store/lab-store.ts';
 import { buildLunaModel } from '../model/luna-model.ts';
 import { exportOnnx } from '../model/onnx-export.ts';
 import { exportTorchStateDictAsync } from '../model/torch-state-dict.ts';
@@ -22,8 +23,8 @@ export interface RunModel {
   epoch: number;
 }
 
-export async function runOnnx(db: LabDb, runId: string): Promise<RunModel> {
-  const [run, cp] = await Promise.all([db.runs.get(runId), db.checkpoints.get(runId)]);
+export async function runOnnx(store: LabStore, runId: string): Promise<RunModel> {
+  const [run, cp] = await Promise.all([store.getRun(runId), store.getCheckpoint(runId)]);
   if (!run) throw new Error(`run ${runId} is not in this browser's lab`);
   if (!cp) throw new Error(`run ${run.name} has no checkpoint yet: evaluate it after its first epoch`);
   const model = buildLunaModel(run.config.model, run.config.crop, run.config.train.seed);

@@ -14,7 +14,7 @@ import type { GpuFeatureName } from '../config/lab-config.ts';
 import { createRng } from '../data/rng.ts';
 import { resolveConfigOrThrow, type LabConfigInput } from '../config/lab-config.ts';
 import { buildLunaModel } from '../model/luna-model.ts';
-import { LabDb } from '../store/lab-db.ts';
+import { freshLabStore, type LabStore } from '../store/lab-store.ts';
 import { ingestFiles } from '../store/ingest.ts';
 import { generateSynthetic } from '../data/synthetic.ts';
 import { sourceFromBytes } from '../data/source.ts';
@@ -179,10 +179,8 @@ async function modelGrads(input: LabConfigInput, batch: number, features: GpuFea
 }
 
 let dbCounter = 0;
-async function freshDb(): Promise<LabDb> {
-  const db = new LabDb(`luna-lab-kernel-test-${dbCounter++}`);
-  await db.delete();
-  await db.open();
+async function freshDb(): Promise<LabStore> {
+  const db = await freshLabStore(`luna-lab-kernel-test-${dbCounter++}`);
   const files = [...generateSynthetic({ scans: 2, size: 'tiny', seed: 4 })].map((f) => sourceFromBytes(f.path, f.bytes));
   await ingestFiles(db, files);
   return db;

@@ -6,7 +6,7 @@ import 'fake-indexeddb/auto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { LabDb, datasetSummary, readVolume } from './lab-db.ts';
+import { openLabStore, type LabStore } from './lab-store.ts';
 import { ingestFiles, type FileProgress } from './ingest.ts';
 import { sourceFromBytes, type SourceFile } from '../data/source.ts';
 import { generateSynthetic } from '../data/synthetic.ts';
@@ -15,9 +15,9 @@ import { clampHu } from '../data/volume.ts';
 const SAMPLES = resolve(process.cwd(), '../shared/ct-samples');
 const enc = (s: string) => new TextEncoder().encode(s);
 let dbn = 0;
-const dbs: LabDb[] = [];
+const dbs: LabStore[] = [];
 const freshDb = () => {
-  const db = new LabDb(`ingest-test-${dbn++}`);
+  const db = openLabStore(`ingest-test-${dbn++}`);
   dbs.push(db);
   return db;
 };
@@ -85,13 +85,13 @@ describe('ingestFiles', () => {
     expect(errorFor('bad2/candidates.csv')).toMatch(/coordX.*abc|abc.*coordX/);
     expect(errorFor('bad/photo.bin')).toMatch(/not a recognised CT file/);
     // the good candidate row of the CSV with one bad row was kept
-    expect((await db.candidates.get(['1.2.3', 'candidates']))!.rows).toHaveLength(1);
+    expect((await db.candidatesFor(['1.2.3'])).find((r) => r.source === 'candidates')!.rows).toHaveLength(1);
     // every file got a final status
     const final = new Map(progress.map((p) => [p.file, p.status]));
     for (const f of good) expect(final.get(f.path)).toBe('stored');
     expect(final.get('bad/garbage.mhd')).toBe('error');
 
-    const summary = await datasetSummary(db);
+    const summary = await db.datasetSummary();
     expect(summary.seriesCount).toBe(uids.length);
     for (const s of summary.subsets.flatMap((g) => g.series)) {
       expect(s.subset).toBe('subset0');
@@ -106,7 +106,7 @@ describe('ingestFiles', () => {
     const drop = synthDrop(22, 1);
     const first = await ingestFiles(db, drop);
     expect(first.series).toHaveLength(1);
-    const { record, voxels } = await readVolume(db, first.series[0]);
+    const { record, voxels } = await db.readVolume(first.series[0]);
     const raw = drop.find((f) => f.path.endsWith('.raw'))!;
     const original = new Int16Array((await raw.bytes()).slice().buffer);
     expect(voxels).toEqual(clampHu(original));
@@ -117,8 +117,8 @@ describe('ingestFiles', () => {
     expect(again.skipped.filter((s) => s.reason === 'already cached').length).toBe(drop.filter((f) => /\.(mhd)$/.test(f.path)).length);
     const forced = await ingestFiles(db, drop, { force: true });
     expect(forced.series).toEqual(first.series);
-    expect(await db.series.count()).toBe(1);
-    expect((await db.series.get(first.series[0]))!.digest).toBe(record.digest);
+    expect(await db.listSeries()).toHaveLength(1);
+    expect((await db.getSeries(first.series[0]))!.digest).toBe(record.digest);
   });
 
   it('ingests the real samples: DICOM series, .zraw masks, and the missing .raw error', async () => {
@@ -138,7 +138,7 @@ describe('ingestFiles', () => {
     expect(report.errors.map((e) => e.message).join('\n')).toMatch(/102133688497886810253331438797\.raw/);
     // READMEs and checksums are skipped, not errors
     expect(report.errors.every((e) => !/ATTRIBUTION|README/i.test(e.file))).toBe(true);
-    const lidc = await db.series.get('1.3.6.1.4.1.14519.5.2.1.6279.6001.179049373636438705059720603192');
+    const lidc = await db.getSeries('1.3.6.1.4.1.14519.5.2.1.6279.6001.179049373636438705059720603192');
     expect(lidc!.shape).toEqual([16, 512, 512]);
     expect(lidc!.hu.min).toBe(-2048);
     expect(lidc!.subset).toBe('lidc-idri-0001');

@@ -8,15 +8,8 @@ import { fingerprint, type SourceFile } from '../data/source.ts';
 import { clampHuWithStats, type HuStats, type Volume } from '../data/volume.ts';
 import { baseName } from '../data/detect.ts';
 import type { Annotation, Candidate } from '../data/luna-csv.ts';
-import {
-  knownFingerprints,
-  putAnnotations,
-  putCandidates,
-  putSeries,
-  type AnnotationsRecord,
-  type CandidatesRecord,
-  type LabDb,
-} from './lab-db.ts';
+import type { AnnotationsRecord, CandidatesRecord } from './records.ts';
+import type { LabStore } from './lab-store.ts';
 import { toHex } from '../data/hex.ts';
 
 export type FileStatus = 'reading' | 'stored' | 'skipped' | 'error';
@@ -49,7 +42,7 @@ export interface IngestOptions {
 
 const now = () => (globalThis.performance ?? Date).now();
 
-export async function ingestFiles(db: LabDb, files: readonly SourceFile[], opts: IngestOptions = {}): Promise<IngestReport> {
+export async function ingestFiles(store: LabStore, files: readonly SourceFile[], opts: IngestOptions = {}): Promise<IngestReport> {
   const t0 = now();
   const report: IngestReport = {
     series: [],
@@ -61,7 +54,7 @@ export async function ingestFiles(db: LabDb, files: readonly SourceFile[], opts:
     stages: { load: 0, clamp: 0, digest: 0, write: 0 },
   };
   const emit = (p: FileProgress) => opts.onProgress?.(p);
-  const known = opts.force ? new Set<string>() : await knownFingerprints(db);
+  const known = opts.force ? new Set<string>() : await store.knownFingerprints();
   const it = loadFiles(files, { isKnown: (f) => known.has(fingerprint(f)) });
   let tLoad = now();
   for (;;) {
@@ -83,7 +76,7 @@ export async function ingestFiles(db: LabDb, files: readonly SourceFile[], opts:
       case 'candidates': {
         report.stages.load += now() - tLoad;
         const t = now();
-        const n = await storeTable(db, item.type, item.file, item.rows);
+        const n = await storeTable(store, item.type, item.file, item.rows);
         report.stages.write += now() - t;
         report.tables.push({ file: item.file, kind: item.type, rows: item.rows.length, series: n, rowErrors: item.rowErrors.length });
         for (const re of item.rowErrors.slice(0, 20)) report.errors.push({ file: item.file, message: re.message });
@@ -107,7 +100,7 @@ export async function ingestFiles(db: LabDb, files: readonly SourceFile[], opts:
           const t2 = now();
           const record = seriesRecord(item.volume, hu, await volumeDigest(voxels, item.volume));
           const t3 = now();
-          await putSeries(db, { record: { ...record, subset: item.subset ?? '' }, voxels, fingerprints: item.sources.map(fingerprint) });
+          await store.putSeries({ record: { ...record, subset: item.subset ?? '' }, voxels, fingerprints: item.sources.map(fingerprint) });
           report.stages.clamp += t2 - t1;
           report.stages.digest += t3 - t2;
           report.stages.write += now() - t3;
@@ -167,7 +160,7 @@ export async function volumeDigest(voxels: Int16Array, v: Pick<Volume, 'shape' |
 }
 
 
-async function storeTable(db: LabDb, kind: 'annotations' | 'candidates', file: string, rows: (Annotation | Candidate)[]): Promise<number> {
+async function storeTable(store: LabStore, kind: 'annotations' | 'candidates', file: string, rows: (Annotation | Candidate)[]): Promise<number> {
   const bySeries = new Map<string, (Annotation | Candidate)[]>();
   for (const r of rows) {
     const list = bySeries.get(r.seriesUid);
@@ -180,7 +173,7 @@ async function storeTable(db: LabDb, kind: 'annotations' | 'candidates', file: s
       file,
       rows: (list as Annotation[]).map((a) => ({ xyz: a.xyz, diameterMm: a.diameterMm })),
     }));
-    await putAnnotations(db, records);
+    await store.putAnnotations(records);
   } else {
     const source = /candidates_v2/i.test(baseName(file)) ? 'candidates_V2' : 'candidates';
     const records: CandidatesRecord[] = [...bySeries].map(([seriesUid, list]) => ({
@@ -189,7 +182,7 @@ async function storeTable(db: LabDb, kind: 'annotations' | 'candidates', file: s
       file,
       rows: (list as Candidate[]).map((c) => ({ xyz: c.xyz, isNodule: c.isNodule })),
     }));
-    await putCandidates(db, records);
+    await store.putCandidates(records);
   }
   return bySeries.size;
 }

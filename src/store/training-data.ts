@@ -9,7 +9,8 @@ import { xyzToIrc } from '../data/geometry.ts';
 import { augmentCrop } from '../data/augment.ts';
 import type { Batch } from '../model/trainable-model.ts';
 import type { Irc } from '../data/volume.ts';
-import { readCrop, slabLoader, type LabDb, type SeriesRecord, type SlabLoader } from './lab-db.ts';
+import type { SeriesRecord, SlabLoader } from './records.ts';
+import type { LabStore } from './lab-store.ts';
 import { toHex } from '../data/hex.ts';
 import { compareData, describeMismatch, subsetDigests } from './data-selection.ts';
 
@@ -25,8 +26,8 @@ export class TrainingDataError extends Error {
   override name = 'TrainingDataError';
 }
 
-export async function loadCandidateSet(db: LabDb, config: LabConfig): Promise<CandidateSet> {
-  const all = await db.series.toArray();
+export async function loadCandidateSet(db: LabStore, config: LabConfig): Promise<CandidateSet> {
+  const all = await db.listSeries();
   // A URL that names its data by digest trains on exactly those subsets.
   const wanted = new Set(config.data.subsets.length ? config.data.subsets : config.data.digest.map((d) => d.split(':')[0]));
   const series = all.filter((s) => wanted.size === 0 || wanted.has(s.subset));
@@ -46,8 +47,8 @@ export async function loadCandidateSet(db: LabDb, config: LabConfig): Promise<Ca
   const uids = series.map((s) => s.seriesUid);
   const source = config.data.candidates;
   const [candRecords, annRecords] = await Promise.all([
-    db.candidates.where('seriesUid').anyOf(uids).toArray(),
-    db.annotations.where('seriesUid').anyOf(uids).toArray(),
+    db.candidatesFor(uids),
+    db.annotationsFor(uids),
   ]);
   const rows: Candidate[] = [];
   for (const r of candRecords) {
@@ -129,14 +130,14 @@ export class CropProvider {
   private readonly loadSlab: SlabLoader;
 
   constructor(
-    private readonly db: LabDb,
+    private readonly db: LabStore,
     private readonly series: Map<string, SeriesRecord>,
     readonly crop: readonly [number, number, number],
     budgetBytes = 512 << 20,
   ) {
     this.crops = new ByteLru(budgetBytes / 2);
     this.slabs = new ByteLru(budgetBytes / 2);
-    const fromDb = slabLoader(db);
+    const fromDb = db.slabLoader();
     this.loadSlab = (uid, chunk) => this.shared(`slab|${uid}|${chunk}`, this.slabs, () => fromDb(uid, chunk));
   }
 
@@ -149,7 +150,7 @@ export class CropProvider {
   get(c: CandidateInfo): Promise<Int16Array> {
     const center = this.centerOf(c);
     return this.shared(`crop|${c.seriesUid}|${center.join(',')}`, this.crops, () =>
-      readCrop(this.db, c.seriesUid, center, this.crop, this.loadSlab),
+      this.db.readCrop(c.seriesUid, center, this.crop, this.loadSlab),
     );
   }
 

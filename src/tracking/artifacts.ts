@@ -4,7 +4,7 @@
  * MLflow model directory (`model/`: MLmodel with onnx and python_function flavours).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { RunRecord } from '../store/lab-db.ts';
+import type { RunRecord } from '../store/records.ts';
 import { modelSummary } from '../model/luna-model.ts';
 import { exportOnnx } from '../model/onnx-export.ts';
 import { exportTorchStateDictAsync } from '../model/torch-state-dict.ts';

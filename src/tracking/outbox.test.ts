@@ -10,7 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMlflowServer, type MlflowServer } from '../cli/mlflow-server.ts';
-import { LabDb } from '../store/lab-db.ts';
+import { openLabStore } from '../store/lab-store.ts';
 import { MlflowClient, MlflowError } from './mlflow-client.ts';
 import { Delivery, metricItems, outboxItem } from './outbox.ts';
 
@@ -117,12 +117,12 @@ describe('MlflowClient', () => {
 
 describe('Delivery (the outbox)', () => {
   it('delivers a run in order and empties the outbox; 2500 points go in 3 batches', async () => {
-    const db = new LabDb(`outbox-${dbn++}`);
-    await db.outbox.bulkAdd([start('run-a'), ...metricItems('run-a', server.url, points(2500)), outboxItem('run-a', server.url, { kind: 'status', status: 'FINISHED', endTime: Date.now() })]);
-    expect(await db.outbox.count()).toBe(5);
+    const db = openLabStore(`outbox-${dbn++}`);
+    await db.enqueue([start('run-a'), ...metricItems('run-a', server.url, points(2500)), outboxItem('run-a', server.url, { kind: 'status', status: 'FINISHED', endTime: Date.now() })]);
+    expect(await db.outboxCount()).toBe(5);
     const state = await new Delivery(db).flush();
     expect(state).toMatchObject({ pending: 0, failed: [] });
-    const rec = (await db.tracking.get('run-a'))!;
+    const rec = (await db.getTracking('run-a'))!;
     const c = new MlflowClient(server.url);
     expect(await c.metricHistory(rec.mlflowRunId, 'training/loss/all')).toHaveLength(2500);
     expect((await c.getRun(rec.mlflowRunId)).info.status).toBe('FINISHED');
@@ -130,13 +130,13 @@ describe('Delivery (the outbox)', () => {
   });
 
   it('survives an outage: keeps everything, retries with backoff, delivers each point exactly once', async () => {
-    const db = new LabDb(`outbox-${dbn++}`);
+    const db = openLabStore(`outbox-${dbn++}`);
     let clock = Date.now();
     const delivery = new Delivery(db, { now: () => clock });
-    await db.outbox.bulkAdd([start('run-b'), ...metricItems('run-b', server.url, points(10, 'validating/pr/f1_score', 1))]);
+    await db.enqueue([start('run-b'), ...metricItems('run-b', server.url, points(10, 'validating/pr/f1_score', 1))]);
     await delivery.flush();
     await server.stop();
-    await db.outbox.bulkAdd(metricItems('run-b', server.url, points(10, 'validating/pr/f1_score', 2).map((p) => ({ ...p, step: p.step + 1000 }))));
+    await db.enqueue(metricItems('run-b', server.url, points(10, 'validating/pr/f1_score', 2).map((p) => ({ ...p, step: p.step + 1000 }))));
     const down = await delivery.flush();
     expect(down.pending).toBe(1);
     expect(down.lastError).toMatch(/unreachable/);
@@ -149,25 +149,25 @@ describe('Delivery (the outbox)', () => {
     server = await startMlflowServer({ port, dir });
     clock = again.retryAt! + 1;
     expect(await delivery.flush()).toMatchObject({ pending: 0, failed: [] });
-    const rec = (await db.tracking.get('run-b'))!;
+    const rec = (await db.getTracking('run-b'))!;
     const c = new MlflowClient(server.url);
     const hist = await c.metricHistory(rec.mlflowRunId, 'validating/pr/f1_score');
     expect(hist).toHaveLength(20);
     // A batch re-sent after a lost answer (same points, same timestamps) adds nothing.
-    await db.outbox.bulkAdd(metricItems('run-b', server.url, points(10, 'validating/pr/f1_score', 1)));
+    await db.enqueue(metricItems('run-b', server.url, points(10, 'validating/pr/f1_score', 1)));
     await delivery.flush();
     expect(await c.metricHistory(rec.mlflowRunId, 'validating/pr/f1_score')).toHaveLength(20);
     // A start re-sent finds the run by its tag instead of making a second one.
-    await db.outbox.add(start('run-b'));
+    await db.enqueue([start('run-b')]);
     await delivery.flush();
-    expect((await db.tracking.get('run-b'))!.mlflowRunId).toBe(rec.mlflowRunId);
+    expect((await db.getTracking('run-b'))!.mlflowRunId).toBe(rec.mlflowRunId);
     await db.delete();
   }, 240_000);
 
   it('holds a refused item (4xx) with the server message, the run waits behind it, retry/discard', async () => {
-    const db = new LabDb(`outbox-${dbn++}`);
+    const db = openLabStore(`outbox-${dbn++}`);
     const delivery = new Delivery(db);
-    await db.outbox.bulkAdd([
+    await db.enqueue([
       start('run-c'),
       outboxItem('run-c', server.url, { kind: 'batch', metrics: [], params: [{ key: 'seed', value: '1' }], tags: [] }),
       outboxItem('run-c', server.url, { kind: 'batch', metrics: [], params: [{ key: 'seed', value: '2' }], tags: [] }),
@@ -179,7 +179,7 @@ describe('Delivery (the outbox)', () => {
     expect(s1.pending).toBe(1); // the metrics wait behind the refusal
     const s2 = await delivery.flush();
     expect(s2.failed).toHaveLength(1); // not retried by itself
-    expect((await db.outbox.get(s1.failed[0].id))!.attempts).toBe(1);
+    expect((await db.getOutboxItem(s1.failed[0].id))!.attempts).toBe(1);
     await delivery.discard(s1.failed[0].id);
     expect(await delivery.flush()).toMatchObject({ pending: 0, failed: [] });
     await db.delete();

@@ -13,7 +13,8 @@
  *   message and waits for the user to retry or discard it; the run's later items wait too.
  */
 import { MlflowClient, MlflowError, splitLogBatch, type FetchLike } from './mlflow-client.ts';
-import type { LabDb, OutboxItem, OutboxPayload, TrackingRecord } from '../store/lab-db.ts';
+import type { OutboxItem, OutboxPayload, TrackingRecord } from '../store/records.ts';
+import type { LabStore } from '../store/lab-store.ts';
 
 export const RUN_ID_TAG = 'luna.run_id';
 
@@ -52,7 +53,7 @@ export class Delivery {
   private readonly backoff: (attempt: number) => number;
 
   constructor(
-    private readonly db: LabDb,
+    private readonly store: LabStore,
     private readonly opts: DeliveryOptions = {},
   ) {
     this.now = opts.now ?? Date.now;
@@ -82,21 +83,20 @@ export class Delivery {
     for (;;) {
       this.requested = false;
       // Each run's oldest item goes first; a run whose oldest item failed or waits, waits.
-      const heads = new Map<string, OutboxItem>();
-      for (const i of await this.db.outbox.orderBy('id').toArray()) if (!heads.has(i.runId)) heads.set(i.runId, i);
-      const next = [...heads.values()].find((i) => !blocked.has(i.runId) && i.state === 'pending' && i.notBefore <= this.now());
+      const heads = await this.store.outboxHeads();
+      const next = heads.find((i) => !blocked.has(i.runId) && i.state === 'pending' && i.notBefore <= this.now());
       if (!next) {
         if (this.requested) continue; // a flush arrived while this pass was reading
         break;
       }
       try {
         await this.deliver(next);
-        await this.db.outbox.delete(next.id!);
+        await this.store.deleteOutboxItem(next.id!);
       } catch (e) {
         const err = e instanceof MlflowError ? e : new MlflowError(next.server, 0, e instanceof Error ? e.message : String(e));
         lastError = err.message;
         blocked.add(next.runId);
-        await this.db.outbox.update(next.id!, {
+        await this.store.updateOutboxItem(next.id!, {
           attempts: next.attempts + 1,
           lastError: err.message,
           ...(err.retryable ? { notBefore: this.now() + this.backoff(next.attempts + 1) } : { state: 'failed' as const }),
@@ -107,7 +107,7 @@ export class Delivery {
   }
 
   async state(lastError: string | null = null): Promise<OutboxState> {
-    const items = await this.db.outbox.toArray();
+    const items = await this.store.listOutbox();
     const pending = items.filter((i) => i.state === 'pending');
     const waits = pending.map((i) => i.notBefore).filter((t) => t > this.now());
     return {
@@ -120,12 +120,12 @@ export class Delivery {
 
   /** Try a refused item again (after fixing the server's settings, say). */
   async retry(id: number): Promise<void> {
-    await this.db.outbox.update(id, { state: 'pending', notBefore: 0 });
+    await this.store.updateOutboxItem(id, { state: 'pending', notBefore: 0 });
   }
 
   /** Give up on a refused item; the run's later items go ahead. */
   async discard(id: number): Promise<void> {
-    await this.db.outbox.delete(id);
+    await this.store.deleteOutboxItem(id);
   }
 
   private async deliver(item: OutboxItem): Promise<void> {
@@ -138,10 +138,10 @@ export class Delivery {
       const tags = [...p.tags.filter((t) => t.key !== RUN_ID_TAG), { key: RUN_ID_TAG, value: item.runId }];
       const mlflowRunId = existing[0] ?? (await client.createRun(experimentId, p.runName, p.startTime, tags));
       const rec: TrackingRecord = { runId: item.runId, server: item.server, experimentId, mlflowRunId };
-      await this.db.tracking.put(rec);
+      await this.store.putTracking(rec);
       return;
     }
-    const rec = await this.db.tracking.get(item.runId);
+    const rec = await this.store.getTracking(item.runId);
     if (!rec || rec.server !== item.server) {
       throw new MlflowError(item.server, 400, `run ${item.runId} was never created on this server (its start was discarded); push the run again`);
     }

@@ -4,7 +4,7 @@
  * `system/…`), the artifacts and the final status. Pure: the trainer decides when, the outbox
  * delivers.
  */
-import type { MetricPoint, OutboxItem, RunRecord } from '../store/lab-db.ts';
+import type { MetricPoint, OutboxItem, RunRecord } from '../store/records.ts';
 import { LAB_COMMIT, LAB_VERSION } from '../version.ts';
 import { metricItems, outboxItem } from './outbox.ts';
 import { seedParams } from './seed-params.ts';

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MetricPoint } from '../store/lab-db.ts';
+import type { MetricPoint } from '../store/records.ts';
 import { EventFileWriter, eventFileName, maskedCrc32c, scalarRecord, tfRecord, writeMetricPoints } from './tfevents.ts';
 
 const ROOT = process.cwd();

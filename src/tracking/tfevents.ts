@@ -18,7 +18,7 @@
 import { crc32c } from '@aws-crypto/crc32c';
 // The light build: reflection from a JSON descriptor, no .proto parser in the bundle.
 import protobuf from 'protobufjs/light.js';
-import type { MetricPoint } from '../store/lab-db.ts';
+import type { MetricPoint } from '../store/records.ts';
 
 export const FILE_VERSION = 'brain.Event:2';
 

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../data/rng.ts';
 import type { TrainingSampler } from '../data/sampler.ts';
 import type { LabOptimizer, NamedTensor } from '../model/optimizers.ts';
-import type { CheckpointRecord, RunRecord, WeightSpec } from '../store/lab-db.ts';
+import type { CheckpointRecord, RunRecord, WeightSpec } from '../store/records.ts';
 
 async function encode(named: NamedTensor[]): Promise<{ blob: Blob; specs: WeightSpec[] }> {
   const { data, specs } = await tf.io.encodeWeights(named);

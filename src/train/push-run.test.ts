@@ -9,7 +9,7 @@ import { mkdtempSync } from 'node:fs';
 import { freePort } from '../cli/free-port.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LabDb } from '../store/lab-db.ts';
+import { openLabStore, type LabStore } from '../store/lab-store.ts';
 import { ingestFiles } from '../store/ingest.ts';
 import { sourceFromBytes } from '../data/source.ts';
 import { generateSynthetic } from '../data/synthetic.ts';
@@ -20,12 +20,12 @@ import { Delivery } from '../tracking/outbox.ts';
 import { Trainer } from './trainer.ts';
 
 let server: MlflowServer;
-let db: LabDb;
+let db: LabStore;
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
   server = await startMlflowServer({ port: await freePort(), dir: mkdtempSync(join(tmpdir(), 'luna-push-')) });
-  db = new LabDb('push-run-test');
+  db = openLabStore('push-run-test');
   await ingestFiles(db, [...generateSynthetic({ scans: 2, size: 'tiny', seed: 8 })].map((f) => sourceFromBytes(f.path, f.bytes)));
 }, 180_000);
 
@@ -41,7 +41,7 @@ describe('pushing a local run to MLflow', () => {
     const run = await trainer.start(config, 'local only');
     expect(run.status).toBe('finished');
     expect(run.trackingQueued).toBe(false);
-    expect(await db.outbox.count()).toBe(0); // nothing queued without a server
+    expect(await db.outboxCount()).toBe(0); // nothing queued without a server
 
     const pushed = await trainer.pushRun(run.runId, { server: server.url, experiment: 'pushed' });
     expect(pushed.config.tracking.server).toBe(server.url);
@@ -50,7 +50,7 @@ describe('pushing a local run to MLflow', () => {
     expect(state).toMatchObject({ pending: 0, failed: [] });
 
     const client = new MlflowClient(server.url);
-    const { mlflowRunId } = (await db.tracking.get(run.runId))!;
+    const { mlflowRunId } = (await db.getTracking(run.runId))!;
     const got = await client.getRun(mlflowRunId);
     expect(got.info.status).toBe('FINISHED');
     expect(got.info.run_name).toBe('local only');

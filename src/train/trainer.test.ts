@@ -6,7 +6,8 @@
 import 'fake-indexeddb/auto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { LabDb, type RunRecord } from '../store/lab-db.ts';
+import { openLabStore, type LabStore } from '../store/lab-store.ts';
+import type { RunRecord } from '../store/records.ts';
 import { ingestFiles } from '../store/ingest.ts';
 import { sourceFromBytes } from '../data/source.ts';
 import { generateSynthetic } from '../data/synthetic.ts';
@@ -22,10 +23,10 @@ const config = resolveConfigOrThrow({
   backend: 'cpu',
 });
 
-let db: LabDb;
+let db: LabStore;
 beforeAll(async () => {
   await tf.setBackend('cpu');
-  db = new LabDb('trainer-test');
+  db = openLabStore('trainer-test');
   const files = [...generateSynthetic({ scans: 3, size: 'tiny', seed: 5 })].map((f) => sourceFromBytes(f.path, f.bytes));
   const report = await ingestFiles(db, files);
   expect(report.series).toHaveLength(3);
@@ -35,7 +36,7 @@ afterAll(async () => {
 });
 
 async function weightsOf(runId: string): Promise<Uint8Array> {
-  const cp = await db.checkpoints.get(runId);
+  const cp = await db.getCheckpoint(runId);
   return new Uint8Array(await cp!.weights.arrayBuffer());
 }
 
@@ -83,7 +84,7 @@ describe('Trainer', () => {
     // As a record written by an earlier lab: without the fields added since (kernels, data.digest).
     const { kernels: _k, ...older } = JSON.parse(JSON.stringify(stopped.config)) as Record<string, unknown> & { data: Record<string, unknown> };
     delete older.data.digest;
-    await db.runs.update(stopped.runId, { config: older as unknown as RunRecord['config'] });
+    await db.updateRun(stopped.runId, { config: older as unknown as RunRecord['config'] });
     const resumed = await new Trainer(db).resumeRun(stopped.runId);
     expect(resumed.status).toBe('finished');
     expect(resumed.history.map((p) => p.values)).toEqual(straight.history.map((p) => p.values).map((v) => expect.objectContaining(stripTimes(v))));

@@ -15,16 +15,8 @@ import { NoduleClassificationModel, type StepInfo } from '../model/nodule-classi
 import { selectBackend } from '../model/backend.ts';
 import { GpuErrorGuard, useKernels } from '../model/kernels/index.ts';
 import { setDropoutRng } from '../model/dropout.ts';
-import {
-  enqueue,
-  putCheckpoint,
-  putRun,
-  updateRun,
-  type LabDb,
-  type MetricPoint,
-  type PredictionRow,
-  type RunRecord,
-} from '../store/lab-db.ts';
+import type { MetricPoint, PredictionRow, RunRecord } from '../store/records.ts';
+import type { LabStore } from '../store/lab-store.ts';
 import { CropProvider, batchesOf, loadCandidateSet } from '../store/training-data.ts';
 import { formatSubsetDigest, subsetDigests, type SubsetDigest } from '../store/data-selection.ts';
 import { LAB_VERSION } from '../version.ts';
@@ -72,7 +64,7 @@ export class Trainer {
   private active: string | null = null;
 
   constructor(
-    private readonly db: LabDb,
+    private readonly db: LabStore,
     private readonly events: TrainerEvents = {},
   ) {}
 
@@ -121,24 +113,24 @@ export class Trainer {
       warnings: [],
       tags,
     };
-    await putRun(this.db, run);
+    await this.db.putRun(run);
     return this.execute(run);
   }
 
   /** Continue a run from its last checkpoint (after a reload, a lost device, or a stop);
    *  `extraEpochs` extends a finished run ("continue training"). */
   async resumeRun(runId: string, extraEpochs = 0): Promise<RunRecord> {
-    const run = await this.db.runs.get(runId);
+    const run = await this.db.getRun(runId);
     if (!run) throw new Error(`run ${runId} is not in this browser's lab`);
     // A run stored by an earlier lab lacks newer fields (kernels, data.digest): their defaults.
     const stored = resolveConfigOrThrow(JSON.parse(JSON.stringify(run.config)) as LabConfigInput);
     const epochs = stored.train.epochs + extraEpochs;
     const config: LabConfig = extraEpochs ? { ...stored, train: { ...stored.train, epochs } } : stored;
     const resumed: RunRecord = { ...run, config, status: 'running', error: null };
-    await putRun(this.db, resumed);
+    await this.db.putRun(resumed);
     const target = trackingTarget(resumed);
     if (target && run.trackingQueued && run.status !== 'running' && run.status !== 'interrupted') {
-      await enqueue(this.db, [statusItem(resumed, target, 'RUNNING')]);
+      await this.db.enqueue([statusItem(resumed, target, 'RUNNING')]);
     }
     return this.execute(resumed);
   }
@@ -146,7 +138,7 @@ export class Trainer {
   /** Send a run that was kept in this browser to a tracking server: all its epochs, its
    *  artifacts (the model from its last checkpoint) and its status, through the outbox. */
   async pushRun(runId: string, target: TrackingTarget): Promise<RunRecord> {
-    const stored = await this.db.runs.get(runId);
+    const stored = await this.db.getRun(runId);
     if (!stored) throw new Error(`run ${runId} is not in this browser's lab`);
     if (stored.trackingQueued && stored.config.tracking.server === target.server) {
       throw new Error(`run ${stored.name} is already tracked on ${target.server}`);
@@ -156,12 +148,9 @@ export class Trainer {
     const run: RunRecord = { ...stored, config, labUrl: encodeLabUrl(config, labBase()), trackingQueued: true };
     const items = [...startItems(run, target, run.labUrl)];
     for (const epoch of [...new Set(run.history.map((p) => p.epoch))]) items.push(...epochItems(run, target, run.history.filter((p) => p.epoch === epoch)));
-    if (await this.db.checkpoints.get(runId)) items.push(...artifactItems(run, target, await this.exportRun(runId, run)));
+    if (await this.db.getCheckpoint(runId)) items.push(...artifactItems(run, target, await this.exportRun(runId, run)));
     items.push(statusItem(run, target, mlflowStatus(run.status)));
-    await this.db.transaction('rw', [this.db.runs, this.db.outbox], async () => {
-      await putRun(this.db, run);
-      await enqueue(this.db, items);
-    });
+    await this.db.queueRunTracking(run, items);
     this.events.onRun?.(run);
     this.events.onEnqueued?.();
     return run;
@@ -169,9 +158,9 @@ export class Trainer {
 
   /** The run's files (config, URL, predictions, tfjs and ONNX models) from its last checkpoint. */
   async exportRun(runId: string, record?: RunRecord): Promise<ArtifactFile[]> {
-    const run = record ?? (await this.db.runs.get(runId));
+    const run = record ?? (await this.db.getRun(runId));
     if (!run) throw new Error(`run ${runId} is not in this browser's lab`);
-    const checkpoint = await this.db.checkpoints.get(runId);
+    const checkpoint = await this.db.getCheckpoint(runId);
     if (!checkpoint) throw new Error(`run ${run.name} has no checkpoint yet (no epoch has ended)`);
     await selectBackend(run.config.backend, run.config.gpuFeatures ?? []);
     const model = buildLunaModel(run.config.model, run.config.crop, run.config.train.seed);
@@ -207,7 +196,7 @@ export class Trainer {
     const config = run.config;
     const emit = async (changes: Partial<RunRecord>) => {
       run = { ...run, ...changes };
-      await updateRun(this.db, run.runId, changes);
+      await this.db.updateRun(run.runId, changes);
       this.events.onRun?.(run);
     };
     let model: tf.LayersModel | null = null;
@@ -236,7 +225,7 @@ export class Trainer {
       });
       const target = trackingTarget(run);
       if (target && !run.trackingQueued) {
-        await enqueue(this.db, startItems(run, target, run.labUrl));
+        await this.db.enqueue(startItems(run, target, run.labUrl));
         await emit({ trackingQueued: true });
         this.events.onEnqueued?.();
       }
@@ -244,7 +233,7 @@ export class Trainer {
       const net = (model = buildLunaModel(config.model, config.crop, config.train.seed));
       const opt = (optimizer = createOptimizer(config.optimizer));
 
-      const checkpoint = await this.db.checkpoints.get(run.runId);
+      const checkpoint = await this.db.getCheckpoint(run.runId);
       let startEpoch = 1;
       let samplesSeen = 0;
       if (checkpoint && run.epochsDone > 0) {
@@ -333,7 +322,7 @@ export class Trainer {
           : run.predictions;
         run = { ...run, epochsDone: epoch, samplesSeen: classifier.samplesSeen, predictions };
         const outbox = target ? epochItems(run, target, run.history.filter((p) => p.epoch === epoch)) : [];
-        await putCheckpoint(this.db, run, await takeCheckpoint(run, net, opt, sampler, dropoutRng), outbox);
+        await this.db.putCheckpoint(run, await takeCheckpoint(run, net, opt, sampler, dropoutRng), outbox);
         this.events.onRun?.(run);
         if (outbox.length) this.events.onEnqueued?.();
       }
@@ -344,7 +333,7 @@ export class Trainer {
           await emit({ warnings: [...run.warnings, `model artifacts were not logged: ${e instanceof Error ? e.message : String(e)}`] });
           return [];
         });
-        await enqueue(this.db, [...artifactItems(run, target, files), statusItem(run, target, 'FINISHED')]);
+        await this.db.enqueue([...artifactItems(run, target, files), statusItem(run, target, 'FINISHED')]);
       }
     } catch (e) {
       if (e instanceof StopRequested) await emit({ status: 'stopped' });
@@ -353,7 +342,7 @@ export class Trainer {
         await emit({ status: isDeviceLoss(message) ? 'interrupted' : 'failed', error: message });
       }
       const target = trackingTarget(run);
-      if (target && run.trackingQueued && run.status !== 'interrupted') await enqueue(this.db, [statusItem(run, target, mlflowStatus(run.status))]);
+      if (target && run.trackingQueued && run.status !== 'interrupted') await this.db.enqueue([statusItem(run, target, mlflowStatus(run.status))]);
     } finally {
       await gpu?.dispose();
       this.events.onEnqueued?.();

@@ -10,7 +10,8 @@
  */
 import { LitElement, css, html, type PropertyValues } from 'lit';
 import { customElement, property, queryAll, state } from 'lit/decorators.js';
-import { labDb, readCrop, type PredictionRow, type RunRecord, type SeriesRecord } from '../store/lab-db.ts';
+import { labStore } from '../store/lab-store.ts';
+import type { PredictionRow, RunRecord, SeriesRecord } from '../store/records.ts';
 import { xyzToIrc } from '../data/geometry.ts';
 import { PLANES } from '../viewer/plane.ts';
 import { WINDOW_PRESETS } from '../viewer/window-level.ts';
@@ -101,10 +102,10 @@ export class LunaCropView extends LitElement {
     const c = this.candidate;
     if (!key || !c || !this.run) return;
     try {
-      const db = labDb();
-      const series = await db.series.get(c.seriesUid);
+      const store = labStore();
+      const series = await store.getSeries(c.seriesUid);
       if (!series) throw new Error(`series ${c.seriesUid} is not in the cache: drop its scan again`);
-      const data = await readCrop(db, c.seriesUid, xyzToIrc(c.xyz, series), this.run.config.crop);
+      const data = await store.readCrop(c.seriesUid, xyzToIrc(c.xyz, series), this.run.config.crop);
       if (key === this.key()) this.crop = { key, data, series };
     } catch (e) {
       if (key === this.key()) this.error = e instanceof Error ? e.message : String(e);

@@ -22,7 +22,8 @@
  */
 import { LitElement, css, html, type PropertyValues } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
-import { labDb, readVolume, type AnnotationRow, type CandidateRow, type PredictionRow, type SeriesRecord } from '../store/lab-db.ts';
+import { labStore } from '../store/lab-store.ts';
+import type { AnnotationRow, CandidateRow, PredictionRow, SeriesRecord } from '../store/records.ts';
 import type { Irc, Vec3 } from '../data/volume.ts';
 import { ircToXyz } from '../data/geometry.ts';
 import { PLANES, extractPlane, planeGeometry, voxelAt, type Plane, type PlaneGeometry } from '../viewer/plane.ts';
@@ -236,11 +237,11 @@ export class LunaCtViewer extends LitElement {
     this.error = null;
     this.loading = (async () => {
       try {
-        const db = labDb();
-        const [{ record, voxels }, ann, cands] = await Promise.all([
-          readVolume(db, uid),
-          db.annotations.get(uid),
-          db.candidates.where('seriesUid').equals(uid).toArray(),
+        const store = labStore();
+        const [{ record, voxels }, [ann], cands] = await Promise.all([
+          store.readVolume(uid),
+          store.annotationsFor([uid]),
+          store.candidatesFor([uid]),
         ]);
         if (this.seriesUid !== uid) return; // another series was chosen meanwhile
         // Prefer the book's candidates.csv where both tables are cached.

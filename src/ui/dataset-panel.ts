@@ -8,7 +8,8 @@
  */
 import { LitElement, css, html } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
-import { formatBytes, type DatasetSummary } from '../store/lab-db.ts';
+import { formatBytes } from '../store/quota.ts';
+import type { DatasetSummary } from '../store/records.ts';
 
 @customElement('luna-dataset-panel')
 export class LunaDatasetPanel extends LitElement {

@@ -10,7 +10,8 @@
  */
 import { LitElement, css, html } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
-import { labDb, listRuns, type RunRecord } from '../store/lab-db.ts';
+import { labStore } from '../store/lab-store.ts';
+import type { RunRecord } from '../store/records.ts';
 import { InferenceClient, type EvalOutcome, type EvalProgress, type EvalRequest } from './inference-client.ts';
 import './froc-chart.ts';
 
@@ -98,7 +99,7 @@ export class LunaEvalPanel extends LitElement {
   }
 
   private async refresh() {
-    const all = await listRuns(labDb());
+    const all = await labStore().listRuns();
     // A run can be evaluated once it has a checkpoint and is not training.
     this.runs = all.filter((r) => r.epochsDone > 0 && r.status !== 'running' && r.status !== 'paused');
     if (!this.choice || (this.choice !== FILE && !this.runs.some((r) => r.runId === this.choice))) {

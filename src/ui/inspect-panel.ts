@@ -10,7 +10,8 @@
  */
 import { LitElement, css, html } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
-import { labDb, listRuns, type DatasetSummary, type RunRecord } from '../store/lab-db.ts';
+import { labStore } from '../store/lab-store.ts';
+import type { DatasetSummary, RunRecord } from '../store/records.ts';
 import type { IndexedPrediction } from '../viewer/outcomes.ts';
 import { InspectClient } from './inspect-client.ts';
 import type { LunaCtViewer, ViewerSeries } from './ct-viewer.ts';
@@ -57,7 +58,7 @@ export class LunaInspectPanel extends LitElement {
   /** Inspect run `runId` (read afresh from the store). */
   async inspect(runId: string): Promise<void> {
     await this.refreshRuns();
-    this.run = this.runs.find((r) => r.runId === runId) ?? (await labDb().runs.get(runId)) ?? null;
+    this.run = this.runs.find((r) => r.runId === runId) ?? (await labStore().getRun(runId)) ?? null;
     this.candidate = null;
     await this.updateComplete;
   }
@@ -99,7 +100,7 @@ export class LunaInspectPanel extends LitElement {
   }
 
   private async refreshRuns() {
-    this.runs = await listRuns(labDb());
+    this.runs = await labStore().listRuns();
   }
 
   private _onRunInspect = (e: CustomEvent<{ runId: string }>) => {

@@ -7,16 +7,9 @@
 import { LitElement, css, html } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import { ingest, ingestDemo, type DroppedFile, type FileProgress, type IngestReport } from './ingest-client.ts';
-import {
-  clearAll,
-  datasetSummary,
-  deleteSeries,
-  deleteSubset,
-  formatBytes,
-  labDb,
-  storageEstimate,
-  type DatasetSummary,
-} from '../store/lab-db.ts';
+import { labStore } from '../store/lab-store.ts';
+import { formatBytes, storageEstimate } from '../store/quota.ts';
+import type { DatasetSummary } from '../store/records.ts';
 import './drop-zone.ts';
 import './ingest-progress.ts';
 import './dataset-panel.ts';
@@ -139,8 +132,7 @@ export class LunaApp extends LitElement {
   }
 
   private async refresh() {
-    const db = labDb();
-    const [summary, est] = await Promise.all([datasetSummary(db), storageEstimate()]);
+    const [summary, est] = await Promise.all([labStore().datasetSummary(), storageEstimate()]);
     this.summary = summary;
     const persisted = navigator.storage?.persisted ? await navigator.storage.persisted() : null;
     this.storage = est ? { usage: est.usage ?? 0, quota: est.quota ?? 0, persisted } : null;
@@ -184,18 +176,18 @@ export class LunaApp extends LitElement {
   }
 
   private async _onDeleteSeries(e: CustomEvent<{ seriesUid: string }>) {
-    await deleteSeries(labDb(), e.detail.seriesUid);
+    await labStore().deleteSeries(e.detail.seriesUid);
     await this.refresh();
   }
 
   private async _onDeleteSubset(e: CustomEvent<{ subset: string }>) {
-    await deleteSubset(labDb(), e.detail.subset);
+    await labStore().deleteSubset(e.detail.subset);
     await this.refresh();
   }
 
   private async _onClear() {
     if (!confirm('Delete every cached scan and table from this browser?')) return;
-    await clearAll(labDb());
+    await labStore().clearAll();
     this.progress = new Map();
     await this.refresh();
   }

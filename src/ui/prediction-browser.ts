@@ -11,7 +11,8 @@
  */
 import { LitElement, css, html } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
-import { labDb, readCrop, type RunRecord, type SeriesRecord } from '../store/lab-db.ts';
+import { labStore } from '../store/lab-store.ts';
+import type { RunRecord, SeriesRecord } from '../store/records.ts';
 import { xyzToIrc } from '../data/geometry.ts';
 import { WINDOW_PRESETS } from '../viewer/window-level.ts';
 import {
@@ -216,10 +217,10 @@ export class LunaPredictionBrowser extends LitElement {
     if (!run || this.pendingThumbs.has(key)) return;
     this.pendingThumbs.add(key);
     try {
-      const db = labDb();
-      const series = await db.series.get(r.seriesUid);
+      const store = labStore();
+      const series = await store.getSeries(r.seriesUid);
       if (!series) return; // the scan was deleted from the cache; the item stays without a picture
-      const crop = await readCrop(db, r.seriesUid, xyzToIrc(r.xyz, series), run.config.crop);
+      const crop = await store.readCrop(r.seriesUid, xyzToIrc(r.xyz, series), run.config.crop);
       this.thumbs = new Map(this.thumbs).set(key, { crop, series });
     } catch {
       // A missing slab leaves the thumbnail blank; the viewer reports the cause when opened.

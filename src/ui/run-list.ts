@@ -11,7 +11,7 @@
  */
 import { LitElement, css, html } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
-import type { RunRecord } from '../store/lab-db.ts';
+import type { RunRecord } from '../store/records.ts';
 
 const fmt = (v: number | undefined, digits = 3) => (v === undefined || Number.isNaN(v) ? '–' : v.toFixed(digits));
 

@@ -5,7 +5,7 @@
 import * as Comlink from 'comlink';
 import type { TrainApi, TrainListener } from '../../workers/train.worker.ts';
 import type { LabConfig } from '../config/lab-config.ts';
-import type { RunRecord } from '../store/lab-db.ts';
+import type { RunRecord } from '../store/records.ts';
 import type { OutboxState } from '../tracking/outbox.ts';
 import type { TrackingTarget } from '../tracking/run-tracking.ts';
 import type { ArtifactFile } from '../tracking/artifacts.ts';

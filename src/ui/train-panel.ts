@@ -12,7 +12,8 @@ import { customElement, state } from 'lit/decorators.js';
 import { QUICK_INPUT, defaultConfig, formatIssue, resolveConfigOrThrow, type ConfigIssue, type LabConfig } from '../config/lab-config.ts';
 import { decodeLabUrl } from '../config/lab-url.ts';
 import { compareData, describeMismatch, subsetDigests } from '../store/data-selection.ts';
-import { deleteRun, labDb, listRuns, type MetricPoint, type RunRecord } from '../store/lab-db.ts';
+import { labStore } from '../store/lab-store.ts';
+import type { MetricPoint, RunRecord } from '../store/records.ts';
 import type { Progress } from '../train/trainer.ts';
 import { TrainClient } from './train-client.ts';
 import { isHeadlessPage } from '../headless/page-mode.ts';
@@ -93,7 +94,7 @@ export class LunaTrainPanel extends LitElement {
     this.restoreFromUrl();
     await this.refresh();
     // Deliver what an earlier visit left in the tracking outbox.
-    if (await labDb().outbox.count()) void this.client.flushTracking();
+    if (await labStore().outboxCount()) void this.client.flushTracking();
     // Resume a run that was training when the page went away, if no other tab holds it.
     // A headless page (the CLI) decides itself what to resume.
     if (isHeadlessPage()) return;
@@ -125,7 +126,7 @@ export class LunaTrainPanel extends LitElement {
   private async checkUrlData() {
     const expected = this.formConfig?.data.digest ?? [];
     if (!expected.length) return;
-    const cached = await subsetDigests(await labDb().series.toArray());
+    const cached = await subsetDigests(await labStore().listSeries());
     const mismatch = compareData(expected, cached);
     this.dataMissing = mismatch.length ? describeMismatch(mismatch) : null;
   }
@@ -283,7 +284,7 @@ export class LunaTrainPanel extends LitElement {
   }
 
   private async _delete(e: CustomEvent<{ runId: string }>) {
-    await deleteRun(labDb(), e.detail.runId);
+    await labStore().deleteRun(e.detail.runId);
     if (this.selected === e.detail.runId) this.selected = null;
     await this.refresh();
   }
@@ -322,7 +323,7 @@ export class LunaTrainPanel extends LitElement {
   }
 
   private async refresh() {
-    this.runs = await listRuns(labDb());
+    this.runs = await labStore().listRuns();
     this.selected ??= this.runs[0]?.runId ?? null;
     window.lunaTrain = { progress: this.progress, runs: this.runs };
   }

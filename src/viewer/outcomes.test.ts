@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { PredictionRow } from '../store/lab-db.ts';
+import type { PredictionRow } from '../store/records.ts';
 import { countOutcomes, indexed, outcomeOf, queryRows, worstFalseNegatives, worstFalsePositives } from './outcomes.ts';
 
 const row = (seriesUid: string, label: 0 | 1, prob: number, loss = 0): PredictionRow => ({ seriesUid, xyz: [0, 0, 0], diameterMm: 0, label, prob, loss });

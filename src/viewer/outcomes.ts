@@ -5,7 +5,7 @@
  * Promise: a prediction is positive when `prob > threshold` (the book's rule, as
  * src/model/metrics.ts at 0.5; a NaN probability counts as positive); divisions by zero give 0.
  */
-import type { PredictionRow } from '../store/lab-db.ts';
+import type { PredictionRow } from '../store/records.ts';
 
 export type Outcome = 'TP' | 'FP' | 'FN' | 'TN';
 export const OUTCOMES: readonly Outcome[] = ['TP', 'FP', 'FN', 'TN'];

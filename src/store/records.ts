@@ -1,0 +1,202 @@
+/**
+ * The records the lab keeps in its IndexedDB cache, as types only: importing this module
+ * never loads the database. Everything outside `src/store` that needs a record's shape but not
+ * the records themselves imports it from here (`import type`); reading and writing them goes
+ * through `LabStore` (lab-store.ts).
+ */
+import type { Irc, Mat3, Vec3, VolumeFormat, HuStats } from '../data/volume.ts';
+import type { LabConfig } from '../config/lab-config.ts';
+
+export interface SeriesRecord {
+  seriesUid: string;
+  /** "subset0".. for LUNA16, else the folder it was dropped in; "" when none. */
+  subset: string;
+  format: VolumeFormat;
+  shape: Irc;
+  spacing: Vec3;
+  origin: Vec3;
+  direction: Mat3;
+  /** HU statistics before clamping. */
+  hu: HuStats;
+  files: string[];
+  warnings: string[];
+  /** Bytes of clamped int16 voxels. */
+  byteLength: number;
+  /** sha-256 (hex) of the clamped voxels and geometry: the data's identity in lab URLs. */
+  digest: string;
+  chunkSlices: number;
+  addedAt: number;
+}
+
+export interface ChunkRecord {
+  seriesUid: string;
+  chunk: number;
+  /** int16 voxels of the slab. A Blob, not an ArrayBuffer: Chromium hands blobs to its
+   *  storage by reference, so writing a 60 MB scan costs a third (see BENCHMARKS.md). */
+  data: Blob;
+}
+
+export interface AnnotationRow {
+  xyz: Vec3;
+  diameterMm: number;
+}
+
+export interface CandidateRow {
+  xyz: Vec3;
+  isNodule: boolean;
+}
+
+export interface AnnotationsRecord {
+  seriesUid: string;
+  file: string;
+  rows: AnnotationRow[];
+}
+
+export interface CandidatesRecord {
+  seriesUid: string;
+  /** "candidates" or "candidates_V2": both tables may be cached side by side. */
+  source: string;
+  file: string;
+  rows: CandidateRow[];
+}
+
+export interface FileRecord {
+  /** `path|size|lastModified` */
+  fingerprint: string;
+  seriesUid: string;
+}
+
+export interface CropRecord {
+  key: string;
+  seriesUid: string;
+  data: ArrayBuffer;
+}
+
+export type RunStatus = 'running' | 'paused' | 'finished' | 'stopped' | 'failed' | 'interrupted';
+
+/** The seed's metrics of one phase of one epoch; step = training samples seen. */
+export interface MetricPoint {
+  epoch: number;
+  step: number;
+  values: Record<string, number>;
+}
+
+export interface PredictionRow {
+  seriesUid: string;
+  xyz: Vec3;
+  diameterMm: number;
+  label: 0 | 1;
+  prob: number;
+  loss: number;
+}
+
+export interface RunRecord {
+  runId: string;
+  name: string;
+  config: LabConfig;
+  status: RunStatus;
+  createdAt: number;
+  updatedAt: number;
+  /** tfjs backend in use, the WebGPU adapter, and backends that failed before it. */
+  backend: string | null;
+  adapter: string | null;
+  fellBackFrom: string[];
+  epochsDone: number;
+  samplesSeen: number;
+  history: MetricPoint[];
+  /** Validation predictions of the latest epoch, per candidate. */
+  predictions: PredictionRow[];
+  dataDigest: string;
+  labVersion: string;
+  /** The lab URL that reproduces the run. */
+  labUrl: string;
+  /** The run's start (experiment, run, params, inputs) is in the tracking outbox. */
+  trackingQueued: boolean;
+  error: string | null;
+  warnings: string[];
+  /** Extra MLflow tags given at the start (a sweep's parent run, the headless CLI's host). */
+  tags?: { key: string; value: string }[];
+}
+
+/** Everything needed to continue a run exactly where an epoch ended. */
+export interface CheckpointRecord {
+  runId: string;
+  epoch: number;
+  samplesSeen: number;
+  /** tf.io.encodeWeights of the model's weights (trainable and running statistics). */
+  weights: Blob;
+  weightSpecs: WeightSpec[];
+  optimizer: Blob;
+  optimizerSpecs: WeightSpec[];
+  /** Sampler and RNG states, plain JSON. */
+  state: unknown;
+  createdAt: number;
+}
+
+export interface WeightSpec {
+  name: string;
+  shape: number[];
+  dtype: 'float32' | 'int32' | 'bool' | 'string' | 'complex64';
+}
+
+/** One delivery to the tracking server, kept until the server has it. */
+export type OutboxPayload =
+  | { kind: 'start'; experiment: string; runName: string; startTime: number; tags: { key: string; value: string }[] }
+  | { kind: 'batch'; metrics: { key: string; value: number; timestamp: number; step: number }[]; params: { key: string; value: string }[]; tags: { key: string; value: string }[] }
+  | { kind: 'inputs'; datasets: { name: string; digest: string; sourceType: string; source: string; tags?: { key: string; value: string }[] }[] }
+  | { kind: 'artifact'; path: string; contentType: string; data: Blob }
+  | { kind: 'status'; status: 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED'; endTime?: number };
+
+export interface OutboxItem {
+  id?: number;
+  /** The lab's run id. */
+  runId: string;
+  /** Tracking server URI the item goes to. */
+  server: string;
+  payload: OutboxPayload;
+  createdAt: number;
+  attempts: number;
+  /** ms since the epoch before which no retry is made. */
+  notBefore: number;
+  /** 'failed': the server refused it (4xx); it waits for the user to retry or discard. */
+  state: 'pending' | 'failed';
+  lastError: string | null;
+}
+
+/** Where a lab run lives on a tracking server, once created there. */
+export interface TrackingRecord {
+  runId: string;
+  server: string;
+  experimentId: string;
+  mlflowRunId: string;
+}
+
+export interface SeriesWrite {
+  record: Omit<SeriesRecord, 'chunkSlices' | 'byteLength' | 'addedAt'>;
+  /** Clamped int16 voxels, x fastest. */
+  voxels: Int16Array;
+  fingerprints: string[];
+}
+
+export interface SeriesSummary {
+  seriesUid: string;
+  subset: string;
+  format: VolumeFormat;
+  shape: Irc;
+  byteLength: number;
+  warnings: string[];
+  annotations: number;
+  candidates: number;
+  positives: number;
+}
+
+export interface DatasetSummary {
+  subsets: { subset: string; series: SeriesSummary[] }[];
+  seriesCount: number;
+  voxelBytes: number;
+  /** Series named in cached CSVs; most LUNA16 series will not be dropped. */
+  tableSeries: number;
+}
+
+/** Loads one decoded slab of a series; callers may cache and share loads across crops. */
+export type SlabLoader = (seriesUid: string, chunk: number) => Promise<Int16Array>;
