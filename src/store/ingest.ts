@@ -18,6 +18,7 @@ import {
   type LabDb,
 } from './lab-db.ts';
 import { toHex } from '../data/hex.ts';
+import { candidateTableOf } from '../data/candidate-selection.ts';
 
 export type FileStatus = 'reading' | 'stored' | 'skipped' | 'error';
 
@@ -182,7 +183,7 @@ async function storeTable(db: LabDb, kind: 'annotations' | 'candidates', file: s
     }));
     await putAnnotations(db, records);
   } else {
-    const source = /candidates_v2/i.test(baseName(file)) ? 'candidates_V2' : 'candidates';
+    const source = candidateTableOf(baseName(file));
     const records: CandidatesRecord[] = [...bySeries].map(([seriesUid, list]) => ({
       seriesUid,
       source,

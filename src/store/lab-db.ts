@@ -16,6 +16,7 @@ import type { Irc, Mat3, Vec3, VolumeFormat, HuStats } from '../data/volume.ts';
 import type { CropSize } from '../data/crop.ts';
 import type { LabConfig } from '../config/lab-config.ts';
 import { cropWindow, extractCropFromSlices } from '../data/crop.ts';
+import { preferredTable } from '../data/candidate-selection.ts';
 
 export const DB_NAME = 'luna-lab';
 export const CHUNK_SLICES = 16;
@@ -431,9 +432,9 @@ export async function datasetSummary(db: LabDb): Promise<DatasetSummary> {
   const ann = new Map(annotations.map((a) => [a.seriesUid, a.rows.length]));
   const cand = new Map<string, { n: number; pos: number; source: string }>();
   for (const c of candidates) {
-    // Prefer candidates_V2 where both are cached? The book uses candidates.csv; keep the first source seen, preferring it.
+    // One table per series, the preferred of those cached (candidate-selection.ts).
     const prev = cand.get(c.seriesUid);
-    if (prev && prev.source === 'candidates') continue;
+    if (prev && preferredTable([prev.source, c.source], (t) => t) === prev.source) continue;
     cand.set(c.seriesUid, { n: c.rows.length, pos: c.rows.filter((r) => r.isNodule).length, source: c.source });
   }
   const groups = new Map<string, SeriesSummary[]>();
