@@ -26,6 +26,7 @@ import {
   type RunRecord,
 } from '../store/lab-db.ts';
 import { CropProvider, batchesOf, loadCandidateSet } from '../store/training-data.ts';
+import { isValidationEpoch } from './cadence.ts';
 import { formatSubsetDigest, subsetDigests, type SubsetDigest } from '../store/data-selection.ts';
 import { LAB_VERSION } from '../version.ts';
 import { encodeLabUrl } from '../config/lab-url.ts';
@@ -312,7 +313,7 @@ export class Trainer {
       for (let epoch = startEpoch; epoch <= epochs; epoch++) {
         const samples = sampler.nextEpoch();
         trainTotal = samples.length;
-        const validate = epoch === 1 || epoch % config.train.validationCadence === 0 || epoch === epochs;
+        const validate = isValidationEpoch(epoch, epochs, config.train.validationCadence);
         const result = await classifier.fitEpoch(
           epoch,
           batchesOf(samples, config.train.batchSize, provider, config.augment),
