@@ -17,7 +17,7 @@ export class CacheCropSource implements CropSource {
   private readonly slabs = new Map<string, Promise<Int16Array>>();
   private readonly loadSlab: SlabLoader;
 
-  /** `series`: the records of the series this source may crop (e.g. a CandidateSet's). */
+  /** `records`: the series this source may crop (e.g. a CandidateSet's). */
   constructor(
     private readonly db: LabDb,
     private readonly records: ReadonlyMap<string, SeriesRecord>,
