@@ -3,9 +3,10 @@
  * onnxruntime-web over the candidates of the cached series and evaluates them as LUNA16 does
  * (FROC, CPM). Its comlink API is `InferenceApi`; progress reaches the page through a listener.
  *
- * Crops are the training side's own (`CropProvider`: clamped HU from the slabs in IndexedDB,
- * the book's window), laid out as the tfjs model gets them — so a run's ONNX model sees exactly
- * what its tfjs original saw. The WebGPU execution provider is tried first when asked, then
+ * The evaluation itself is the lab's one job (src/eval/evaluate.ts, which `luna-lab eval` runs
+ * too) over the cache's crop source (clamped HU from the slabs in IndexedDB, the book's window,
+ * as training crops them), laid out as the tfjs model gets them — so a run's ONNX model sees
+ * exactly what its tfjs original saw. The WebGPU execution provider is tried first when asked, then
  * WASM; the outcome says which ran and why any fallback happened. For a run, a few crops can
  * be checked against the tfjs model itself (tfjs cpu backend).
  */
@@ -14,10 +15,13 @@ import '../src/inference/ort-web-env.ts';
 import * as tf from '@tensorflow/tfjs';
 import { defaultConfig, type LabConfig } from '../src/config/lab-config.ts';
 import { labStore } from '../src/store/lab-store.ts';
-import { CropProvider, loadCandidateSet } from '../src/store/training-data.ts';
+import { loadCandidateSet } from '../src/store/training-data.ts';
+import { CacheCropSource } from '../src/store/cache-crop-source.ts';
+import { cropAtWorld } from '../src/data/crop-source.ts';
 import { splitCandidates } from '../src/data/sampler.ts';
 import type { CandidateInfo } from '../src/data/luna-csv.ts';
-import { froc, type FrocResult, type Nodule } from '../src/eval/froc.ts';
+import type { FrocResult, Nodule } from '../src/eval/froc.ts';
+import { evaluate as evaluateJob, EVAL_BATCH, type CandidatePrediction } from '../src/eval/evaluate.ts';
 import { OnnxClassifier, type PreferredProvider, type UsedProvider } from '../src/inference/onnx-classifier.ts';
 import { runOnnx } from '../src/inference/run-onnx.ts';
 import { describeAdapter, type GpuAdapterInfoLike } from '../src/model/backend.ts';
@@ -31,7 +35,7 @@ export interface EvalRequest {
   scope: 'all' | 'validation';
   /** Crops to score with the run's tfjs model as well, for the agreement figure (runs only). */
   tfjsCheck?: number;
-  /** Crops per ORT run (default 16). */
+  /** Crops per ORT run (default `EVAL_BATCH`, as the CLI's). */
   batch?: number;
 }
 
@@ -41,13 +45,7 @@ export interface EvalProgress {
   total: number;
 }
 
-export interface CandidatePrediction {
-  seriesUid: string;
-  xyz: readonly [number, number, number];
-  /** candidates.csv's class. */
-  isNodule: boolean;
-  probability: number;
-}
+export type { CandidatePrediction };
 
 export interface EvalOutcome {
   /** "RUN NAME (epoch E)" or the file name. */
@@ -109,13 +107,16 @@ async function evaluate(req: EvalRequest): Promise<EvalOutcome> {
 
   let clf: OnnxClassifier | null = null;
   try {
-    clf = await OnnxClassifier.open(bytes, { source, preferred: req.preferred, maxBatch: req.batch ?? 16 });
+    clf = await OnnxClassifier.open(bytes, { source, preferred: req.preferred, maxBatch: req.batch ?? EVAL_BATCH });
     const crop = clf.crop;
     if (tfModel && crop.some((v, i) => v !== config.crop[i])) throw new Error(`${source}: the export's crop ${crop} differs from the run's ${config.crop}`);
 
     listener?.progress({ phase: 'data', done: 0, total: 1 });
-    // A model file is scored on every cached series with the default candidates table.
-    const set = await loadCandidateSet(db, req.model.kind === 'run' ? config : { ...config, data: { ...config.data, subsets: [] } });
+    // A model file is scored on every cached series with the preferred candidates table.
+    const set =
+      req.model.kind === 'run'
+        ? await loadCandidateSet(db, config)
+        : await loadCandidateSet(db, { ...config, data: { ...config.data, subsets: [] } }, { table: 'preferred' });
     warnings.push(...set.warnings);
     let list: CandidateInfo[] = set.candidates;
     if (req.scope === 'validation' && req.model.kind === 'run') {
@@ -125,31 +126,30 @@ async function evaluate(req: EvalRequest): Promise<EvalOutcome> {
       }
     }
     const scans = req.scope === 'validation' && req.model.kind === 'run' ? [...new Set(list.map((c) => c.seriesUid))] : [...set.series.keys()];
-    const provider = new CropProvider(db, set.series, crop);
-    const vox = crop[0] * crop[1] * crop[2];
-    const batch = req.batch ?? 16;
-    const predictions: CandidatePrediction[] = [];
-    const tScore = performance.now();
-    for (let from = 0; from < list.length; from += batch) {
-      const part = list.slice(from, from + batch);
-      const crops = await Promise.all(part.map((c) => provider.get(c)));
-      const x = new Float32Array(part.length * vox);
-      crops.forEach((c, i) => x.set(c, i * vox));
-      const p = await clf.predict(x, part.length);
-      part.forEach((c, i) => predictions.push({ seriesUid: c.seriesUid, xyz: c.xyz, isNodule: c.isNodule, probability: p[i] }));
-      listener?.progress({ phase: 'scoring', done: predictions.length, total: list.length });
-    }
-    const scoreSeconds = (performance.now() - tScore) / 1000;
-
+    const cache = new CacheCropSource(db, set.series);
+    const onnx = clf;
     const annRecords = await db.annotationsFor(scans);
-    const nodules: Nodule[] = annRecords.flatMap((r) => r.rows.map((a) => ({ seriesUid: r.seriesUid, xyz: a.xyz, diameterMm: a.diameterMm })));
-    const result = froc(predictions, nodules, scans);
+    const nodules: Nodule[] = annRecords.flatMap((rec) => rec.rows.map((a) => ({ seriesUid: rec.seriesUid, xyz: a.xyz, diameterMm: a.diameterMm })));
+    const r = await evaluateJob({
+      source: cache,
+      series: scans,
+      candidates: list,
+      annotations: nodules,
+      classify: (x, n) => onnx.predict(x, n),
+      crop,
+      batch: req.batch,
+      progress: (p) => listener?.progress({ phase: 'scoring', done: p.done, total: p.total ?? list.length }),
+    });
+    warnings.push(...r.warnings);
+    const predictions = r.predictions;
 
     let tfjsCheck: EvalOutcome['tfjsCheck'] = null;
-    const k = Math.min(req.tfjsCheck ?? 0, list.length);
+    const k = Math.min(req.tfjsCheck ?? 0, predictions.length);
     if (tfModel && k > 0) {
       listener?.progress({ phase: 'checking', done: 0, total: k });
-      const crops = await Promise.all(list.slice(0, k).map((c) => provider.get(c)));
+      const checked = predictions.slice(0, k);
+      const crops = await Promise.all(checked.map((p) => cropAtWorld(cache, p.seriesUid, p.xyz, crop)));
+      const vox = crop[0] * crop[1] * crop[2];
       const x = new Float32Array(k * vox);
       crops.forEach((c, i) => x.set(c, i * vox));
       const model = tfModel;
@@ -157,7 +157,7 @@ async function evaluate(req: EvalRequest): Promise<EvalOutcome> {
       const data = await probs.data();
       probs.dispose();
       let maxAbsDiff = 0;
-      for (let i = 0; i < k; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(data[2 * i + 1] - predictions[i].probability));
+      for (let i = 0; i < k; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(data[2 * i + 1] - checked[i].probability));
       tfjsCheck = { crops: k, maxAbsDiff, backend: tf.getBackend() };
       listener?.progress({ phase: 'checking', done: k, total: k });
     }
@@ -170,10 +170,10 @@ async function evaluate(req: EvalRequest): Promise<EvalOutcome> {
       crop,
       output: `${clf.signature.output} (${clf.signature.outputKind})`,
       scope: req.model.kind === 'run' ? req.scope : 'all',
-      froc: result,
+      froc: r.froc,
       predictions,
       seconds: (performance.now() - t0) / 1000,
-      cropsPerSecond: predictions.length / Math.max(scoreSeconds, 1e-9),
+      cropsPerSecond: predictions.length / Math.max(r.scoreSeconds, 1e-9),
       tfjsCheck,
       warnings,
     };

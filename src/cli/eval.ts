@@ -2,11 +2,12 @@
  * `luna-lab eval --model FILE.onnx --data DIR [--json]`: LUNA16's FROC/CPM of an ONNX
  * classifier over a LUNA16 folder, in Node with onnxruntime-web (wasm).
  *
- * Every candidate of every scan found under DIR (candidates.csv, else candidates_V2.csv) is
- * cropped as the lab crops for training (clamped HU, the book's window shifted inside the
- * volume; src/data/crop.ts) at the size the model's input names, scored, and evaluated against
- * annotations.csv (src/eval/froc.ts). Scans are read and scored one at a time, so memory holds
- * one volume. The model's signature is checked before any data is read.
+ * Every candidate of every scan found under DIR (candidates.csv, else candidates_V2.csv:
+ * src/data/candidate-selection.ts) is cropped as the lab crops for training (clamped HU, the
+ * book's window shifted inside the volume) at the size the model's input names, scored, and
+ * evaluated against annotations.csv by the lab's one evaluation job (src/eval/evaluate.ts, which
+ * the page's inference worker runs too). Scans are read and scored one at a time, so memory
+ * holds one volume. The model's signature is checked before any data is read.
  */
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
@@ -15,12 +16,13 @@ import type { ParsedArgs } from './args.ts';
 import { parseInteger, UsageError } from './args.ts';
 import type { Io } from './main.ts';
 import { sourcesAt } from './node-source.ts';
-import { loadFiles } from '../data/load.ts';
+import { loadFiles, type LoadItem } from '../data/load.ts';
 import type { Annotation, Candidate } from '../data/luna-csv.ts';
-import { clampHu, type Volume } from '../data/volume.ts';
-import { xyzToIrc } from '../data/geometry.ts';
-import { cropWindow, extractCrop } from '../data/crop.ts';
-import { froc, type FrocResult, type ScoredCandidate } from '../eval/froc.ts';
+import type { Volume } from '../data/volume.ts';
+import { preferredTable } from '../data/candidate-selection.ts';
+import { VolumeCropSource } from '../data/crop-source.ts';
+import type { FrocResult, ScoredCandidate } from '../eval/froc.ts';
+import { evaluate, EVAL_BATCH } from '../eval/evaluate.ts';
 import { OnnxClassifier } from '../inference/onnx-classifier.ts';
 import { readClassifierSignature } from '../inference/onnx-signature.ts';
 
@@ -43,8 +45,6 @@ export interface EvalReport extends Omit<FrocResult, 'curve'> {
   /** Every scored candidate, only with `withPredictions` (tests compare them with the page's). */
   predictions?: ScoredCandidate[];
 }
-
-const BATCH = 32;
 
 export async function evalCommand(args: ParsedArgs, io: Io): Promise<number> {
   const modelPath = args.values.model as string | undefined;
@@ -73,105 +73,96 @@ export async function evaluateFolder(
     throw new EvalError(e.code === 'ENOENT' ? `--data ${dataPath}: no such file or folder` : `--data ${dataPath}: ${e.message}`);
   });
   ort.env.wasm.numThreads = opts.threads ?? 1;
-  const clf = await OnnxClassifier.open(bytes, { source: name, preferred: 'wasm', maxBatch: BATCH });
+  const clf = await OnnxClassifier.open(bytes, { source: name, preferred: 'wasm', maxBatch: EVAL_BATCH });
   try {
     const annotations: Annotation[] = [];
-    const tables = new Map<string, Candidate[]>();
+    const tables: { file: string; rows: Candidate[] }[] = [];
     const errors: string[] = [];
     const warnings: string[] = [];
-    const scans: string[] = [];
-    const scored: ScoredCandidate[] = [];
-    let candidatesFile = '';
-    let byUid: Map<string, Candidate[]> | null = null;
-    let outside = 0;
-    let cropSeconds = 0;
-
-    for await (const item of loadFiles(files)) {
+    const take = (item: LoadItem): Volume | null => {
       if (item.type === 'annotations') {
         annotations.push(...item.rows);
         for (const e of item.rowErrors) warnings.push(e.message);
       } else if (item.type === 'candidates') {
-        tables.set(basename(item.file), item.rows);
+        const file = basename(item.file);
+        const same = tables.findIndex((t) => t.file === file); // a later file of the same name replaces it
+        if (same >= 0) tables[same] = { file, rows: item.rows };
+        else tables.push({ file, rows: item.rows });
         for (const e of item.rowErrors) warnings.push(e.message);
       } else if (item.type === 'error') {
         errors.push(item.message);
       } else if (item.type === 'volume') {
-        byUid ??= pickCandidates(tables, dataPath, (f) => (candidatesFile = f));
-        const rows = byUid.get(item.volume.seriesUid) ?? [];
-        const t = performance.now();
-        const r = await scoreVolume(item.volume, rows, clf);
-        cropSeconds += (performance.now() - t) / 1000;
-        scans.push(item.volume.seriesUid);
-        scored.push(...r.scored);
-        outside += r.outside;
-        opts.progress?.(`scored ${r.scored.length} candidates of ${item.volume.seriesUid}`);
+        return item.volume;
       }
-    }
-    if (!scans.length) {
+      return null;
+    };
+    const items = loadFiles(files)[Symbol.asyncIterator]();
+    const nextVolume = async (): Promise<Volume | null> => {
+      for (let r = await items.next(); !r.done; r = await items.next()) {
+        const v = take(r.value);
+        if (v) return v;
+      }
+      return null;
+    };
+    // Tables come before scans (load.ts): the candidate table is known by the first scan.
+    const first = await nextVolume();
+    if (!first) {
       throw new EvalError(`no CT scans found in ${dataPath} (expected subsetN/*.mhd + .raw)${errors.length ? `; errors: ${errors.join('; ')}` : ''}`);
     }
-    for (const e of errors) warnings.push(e);
-    if (outside) warnings.push(`${outside} candidates lie outside their scan's volume and are left out`);
-    const loaded = new Set(scans);
-    const nodules = annotations.filter((a) => loaded.has(a.seriesUid));
-    if (!nodules.length) {
-      throw new EvalError(
-        annotations.length
-          ? `annotations.csv has no nodules for the ${scans.length} scan(s) in ${dataPath}: FROC needs at least one`
-          : `no annotations.csv in ${dataPath}: FROC needs LUNA16's nodule annotations`,
-      );
+    // By exact name (candidates.csv, else candidates_V2.csv), else the first table read.
+    const table = preferredTable(tables, (t) => t.file.replace(/\.csv$/, ''));
+    if (!table) throw new EvalError(`no candidates.csv in ${dataPath}: eval scores LUNA16's candidates`);
+
+    // One scan in memory at a time: the next is read once the previous is scored.
+    const source = new VolumeCropSource();
+    async function* scans(): AsyncGenerator<string> {
+      const loaded: string[] = [];
+      for (let v: Volume | null = first; v; v = await nextVolume()) {
+        source.clear();
+        source.add(v);
+        loaded.push(v.seriesUid);
+        yield v.seriesUid;
+      }
+      source.clear();
+      const uids = new Set(loaded);
+      if (!annotations.some((a) => uids.has(a.seriesUid))) {
+        throw new EvalError(
+          annotations.length
+            ? `annotations.csv has no nodules for the ${uids.size} scan(s) in ${dataPath}: FROC needs at least one`
+            : `no annotations.csv in ${dataPath}: FROC needs LUNA16's nodule annotations`,
+        );
+      }
     }
-    const result = froc(scored, nodules, scans);
+    const r = await evaluate({
+      source,
+      series: scans(),
+      candidates: table.rows,
+      annotations,
+      classify: (x, n) => clf.predict(x, n),
+      crop: clf.crop,
+      progress: (p) => {
+        if (p.seriesDone === p.seriesTotal) opts.progress?.(`scored ${p.seriesTotal} candidates of ${p.seriesUid}`);
+      },
+    });
     const seconds = (performance.now() - t0) / 1000;
     return {
-      ...result,
+      ...r.froc,
       model: modelPath,
       provider: clf.provider,
       crop: clf.crop,
       outputKind: `${clf.signature.output} (${clf.signature.outputKind})`,
-      candidatesFile,
-      outside,
+      candidatesFile: table.file,
+      outside: r.outside,
       seconds,
-      cropsPerSecond: scored.length / Math.max(cropSeconds, 1e-9),
+      cropsPerSecond: r.predictions.length / Math.max(r.scoreSeconds, 1e-9),
       // JSON has no Infinity: the (0, 0) point's threshold becomes null.
-      curve: result.curve.map((p) => ({ ...p, threshold: Number.isFinite(p.threshold) ? p.threshold : null })),
-      warnings,
-      ...(opts.withPredictions ? { predictions: scored } : {}),
+      curve: r.froc.curve.map((p) => ({ ...p, threshold: Number.isFinite(p.threshold) ? p.threshold : null })),
+      warnings: [...warnings, ...errors, ...r.warnings],
+      ...(opts.withPredictions ? { predictions: r.predictions } : {}),
     };
   } finally {
     await clf.release();
   }
-}
-
-/** candidates.csv as the book uses it, else candidates_V2.csv, by series. */
-function pickCandidates(tables: Map<string, Candidate[]>, dataPath: string, chosen: (file: string) => void): Map<string, Candidate[]> {
-  const file = ['candidates.csv', 'candidates_V2.csv'].find((f) => tables.has(f)) ?? [...tables.keys()][0];
-  if (file === undefined) throw new EvalError(`no candidates.csv in ${dataPath}: eval scores LUNA16's candidates`);
-  chosen(file);
-  const out = new Map<string, Candidate[]>();
-  for (const c of tables.get(file)!) {
-    const list = out.get(c.seriesUid);
-    if (list) list.push(c);
-    else out.set(c.seriesUid, [c]);
-  }
-  return out;
-}
-
-/** Crop (clamped HU) and score every candidate of one scan. */
-async function scoreVolume(v: Volume, rows: readonly Candidate[], clf: OnnxClassifier): Promise<{ scored: ScoredCandidate[]; outside: number }> {
-  const hu = clampHu(v.data);
-  const crop = clf.crop;
-  const vox = crop[0] * crop[1] * crop[2];
-  const inside = rows.filter((c) => xyzToIrc(c.xyz, v).every((x, a) => x >= 0 && x < v.shape[a]));
-  const scored: ScoredCandidate[] = [];
-  for (let from = 0; from < inside.length; from += BATCH) {
-    const part = inside.slice(from, from + BATCH);
-    const x = new Float32Array(part.length * vox);
-    part.forEach((c, i) => x.set(extractCrop(hu, v.shape, cropWindow(xyzToIrc(c.xyz, v), v.shape, crop)), i * vox));
-    const p = await clf.predict(x, part.length);
-    part.forEach((c, i) => scored.push({ seriesUid: c.seriesUid, xyz: c.xyz, probability: p[i] }));
-  }
-  return { scored, outside: rows.length - inside.length };
 }
 
 export function formatReport(r: EvalReport): string {

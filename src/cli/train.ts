@@ -18,6 +18,8 @@ import type { HeadlessEvent, RunSummary } from '../headless/headless-api.ts';
 import { isSoftwareAdapter } from '../model/backend.ts';
 import type { IngestReport } from '../store/ingest.ts';
 import type { MetricPoint, RunRecord } from '../store/records.ts';
+import { DataError } from '../data/errors.ts';
+import { isValidationEpoch } from '../train/cadence.ts';
 import type { OutboxState } from '../tracking/outbox.ts';
 import { parseChoice, UsageError, type ParsedArgs } from './args.ts';
 import { DEVICES, HeadlessSession, type Device } from './headless-session.ts';
@@ -387,10 +389,10 @@ export class SessionEvents {
     }
   };
 
-  /** The trainer's rule: validate at epoch 1, every Nth epoch and the last. */
+  /** The trainer's rule (src/train/cadence.ts); without the run's config, assume it validates. */
   private willValidate(epoch: number): boolean {
     const t = this.config;
-    return !t || epoch === 1 || epoch % t.validationCadence === 0 || epoch === t.epochs;
+    return !t || isValidationEpoch(epoch, t.epochs, t.validationCadence);
   }
 }
 
@@ -412,10 +414,6 @@ export async function ingestData(session: HeadlessSession, dataDir: string, stri
   }
   if (strict && report.errors.length) throw new DataError(`--strict: ${report.errors.length} file(s) in ${dataDir} could not be ingested`);
   return report;
-}
-
-class DataError extends Error {
-  override name = 'DataError';
 }
 
 export async function train(args: ParsedArgs, io: Io): Promise<number> {

@@ -11,6 +11,7 @@ import type { Annotation, Candidate } from '../data/luna-csv.ts';
 import type { AnnotationsRecord, CandidatesRecord } from './records.ts';
 import type { LabStore } from './lab-store.ts';
 import { toHex } from '../data/hex.ts';
+import { candidateTableOf } from '../data/candidate-selection.ts';
 
 export type FileStatus = 'reading' | 'stored' | 'skipped' | 'error';
 
@@ -175,7 +176,7 @@ async function storeTable(store: LabStore, kind: 'annotations' | 'candidates', f
     }));
     await store.putAnnotations(records);
   } else {
-    const source = /candidates_v2/i.test(baseName(file)) ? 'candidates_V2' : 'candidates';
+    const source = candidateTableOf(baseName(file));
     const records: CandidatesRecord[] = [...bySeries].map(([seriesUid, list]) => ({
       seriesUid,
       source,

@@ -5,6 +5,7 @@
 import type { Irc } from '../data/volume.ts';
 import type { CropSize } from '../data/crop.ts';
 import { cropWindow, extractCropFromSlices } from '../data/crop.ts';
+import { preferredTable } from '../data/candidate-selection.ts';
 import { CHUNK_SLICES, type LabDb } from './lab-db.ts';
 import { QuotaError, freeBytes, guardQuota, isQuotaError } from './quota.ts';
 import type {
@@ -128,9 +129,9 @@ export async function datasetSummary(db: LabDb): Promise<DatasetSummary> {
   const ann = new Map(annotations.map((a) => [a.seriesUid, a.rows.length]));
   const cand = new Map<string, { n: number; pos: number; source: string }>();
   for (const c of candidates) {
-    // Prefer candidates_V2 where both are cached? The book uses candidates.csv; keep the first source seen, preferring it.
+    // One table per series, the preferred of those cached (candidate-selection.ts).
     const prev = cand.get(c.seriesUid);
-    if (prev && prev.source === 'candidates') continue;
+    if (prev && preferredTable([prev.source, c.source], (t) => t) === prev.source) continue;
     cand.set(c.seriesUid, { n: c.rows.length, pos: c.rows.filter((r) => r.isNodule).length, source: c.source });
   }
   const groups = new Map<string, SeriesSummary[]>();

@@ -4,7 +4,8 @@
  * batches assembled ahead of the trainer (prefetch) so the GPU does not wait on storage.
  */
 import type { LabConfig } from '../config/lab-config.ts';
-import { matchCandidates, type Annotation, type Candidate, type CandidateInfo } from '../data/luna-csv.ts';
+import type { Annotation, Candidate, CandidateInfo } from '../data/luna-csv.ts';
+import { chooseCandidateTable, selectCandidates } from '../data/candidate-selection.ts';
 import { xyzToIrc } from '../data/geometry.ts';
 import { augmentCrop } from '../data/augment.ts';
 import type { Batch } from '../model/trainable-model.ts';
@@ -26,7 +27,12 @@ export class TrainingDataError extends Error {
   override name = 'TrainingDataError';
 }
 
-export async function loadCandidateSet(db: LabStore, config: LabConfig): Promise<CandidateSet> {
+/**
+ * The candidates of the config's series. `table: 'preferred'` takes the preferred cached table
+ * (candidate-selection.ts) instead of `config.data.candidates`: a model file to evaluate brings
+ * no table choice of its own.
+ */
+export async function loadCandidateSet(db: LabStore, config: LabConfig, opts: { table?: 'configured' | 'preferred' } = {}): Promise<CandidateSet> {
   const all = await db.listSeries();
   // A URL that names its data by digest trains on exactly those subsets.
   const wanted = new Set(config.data.subsets.length ? config.data.subsets : config.data.digest.map((d) => d.split(':')[0]));
@@ -45,11 +51,14 @@ export async function loadCandidateSet(db: LabStore, config: LabConfig): Promise
     );
   }
   const uids = series.map((s) => s.seriesUid);
-  const source = config.data.candidates;
   const [candRecords, annRecords] = await Promise.all([
     db.candidatesFor(uids),
     db.annotationsFor(uids),
   ]);
+  const source = chooseCandidateTable(
+    opts.table === 'preferred' ? null : config.data.candidates,
+    candRecords.map((r) => r.source),
+  );
   const rows: Candidate[] = [];
   for (const r of candRecords) {
     if (r.source !== source) continue;
@@ -66,17 +75,8 @@ export async function loadCandidateSet(db: LabStore, config: LabConfig): Promise
   const annotations: Annotation[] = annRecords.flatMap((r) =>
     r.rows.map((a) => ({ seriesUid: r.seriesUid, xyz: [a.xyz[0], a.xyz[1], a.xyz[2]] as [number, number, number], diameterMm: a.diameterMm })),
   );
-  const matched = matchCandidates(rows, annotations).candidates;
   const byUid = new Map(series.map((s) => [s.seriesUid, s]));
-  const warnings: string[] = [];
-  const inside = matched.filter((c) => {
-    const s = byUid.get(c.seriesUid)!;
-    const irc = xyzToIrc(c.xyz, s);
-    return irc.every((v, a) => v >= 0 && v < s.shape[a]);
-  });
-  if (inside.length < matched.length) {
-    warnings.push(`${matched.length - inside.length} candidates lie outside their scan's volume and are left out`);
-  }
+  const { inside, warnings } = selectCandidates(rows, annotations, (uid) => byUid.get(uid));
   const digestInput = series
     .map((s) => `${s.seriesUid}:${s.digest}`)
     .sort()

@@ -18,6 +18,7 @@ import { setDropoutRng } from '../model/dropout.ts';
 import type { MetricPoint, PredictionRow, RunRecord } from '../store/records.ts';
 import type { LabStore } from '../store/lab-store.ts';
 import { CropProvider, batchesOf, loadCandidateSet } from '../store/training-data.ts';
+import { isValidationEpoch } from './cadence.ts';
 import { formatSubsetDigest, subsetDigests, type SubsetDigest } from '../store/data-selection.ts';
 import { LAB_VERSION } from '../version.ts';
 import { encodeLabUrl } from '../config/lab-url.ts';
@@ -301,7 +302,7 @@ export class Trainer {
       for (let epoch = startEpoch; epoch <= epochs; epoch++) {
         const samples = sampler.nextEpoch();
         trainTotal = samples.length;
-        const validate = epoch === 1 || epoch % config.train.validationCadence === 0 || epoch === epochs;
+        const validate = isValidationEpoch(epoch, epochs, config.train.validationCadence);
         const result = await classifier.fitEpoch(
           epoch,
           batchesOf(samples, config.train.batchSize, provider, config.augment),

@@ -26,6 +26,7 @@ import { labStore } from '../store/lab-store.ts';
 import type { AnnotationRow, CandidateRow, PredictionRow, SeriesRecord } from '../store/records.ts';
 import type { Irc, Vec3 } from '../data/volume.ts';
 import { ircToXyz } from '../data/geometry.ts';
+import { preferredTable } from '../data/candidate-selection.ts';
 import { PLANES, extractPlane, planeGeometry, voxelAt, type Plane, type PlaneGeometry } from '../viewer/plane.ts';
 import { ViewTransform, nearestVoxel, zoomAbout, type ViewParams } from '../viewer/view-transform.ts';
 import { WINDOW_PRESETS, dragWindowLevel, planeToRgba, windowLut, type WindowLevel } from '../viewer/window-level.ts';
@@ -245,7 +246,7 @@ export class LunaCtViewer extends LitElement {
         ]);
         if (this.seriesUid !== uid) return; // another series was chosen meanwhile
         // Prefer the book's candidates.csv where both tables are cached.
-        const table = cands.find((c) => c.source === 'candidates') ?? cands[0];
+        const table = preferredTable(cands, (c) => c.source);
         this.loaded = { record, voxels, annotations: ann?.rows ?? [], candidates: table?.rows ?? [] };
         this.greyCache = null;
         const s = record.shape;
