@@ -399,7 +399,8 @@ function systemMetrics(samplesPerSecond: number, epochSeconds: number, wait: Bat
   return {
     'system/samples_per_second': samplesPerSecond,
     'system/epoch_seconds': epochSeconds,
-    // The training loop's idle time per step, waiting for its batch (reads + augmentation).
+    // The training loop's idle time per step, waiting for its batch (reads + augmentation on
+    // data workers; augmentation in this thread delays the step instead, and is not counted).
     'system/batch_wait_seconds': wait.batches ? wait.seconds / wait.batches : 0,
     'system/tfjs_bytes': mem.numBytes,
     ...(mem.numBytesInGPU !== undefined ? { 'system/tfjs_gpu_bytes': mem.numBytesInGPU } : {}),
