@@ -19,7 +19,9 @@ import { sourceFromBytes } from '../src/data/source.ts';
 import { createSampling } from '../src/data/sampler.ts';
 import { freshLabStore } from '../src/store/lab-store.ts';
 import { ingestFiles } from '../src/store/ingest.ts';
-import { CropProvider, batchesOf, loadCandidateSet } from '../src/store/training-data.ts';
+import { CropProvider, batchesOf, loadCandidateSet, type BatchWait } from '../src/store/training-data.ts';
+import { dataWorkerPool } from '../src/train/data-workers.ts';
+import type { AugmentPool } from '../src/data/augment-pool.ts';
 import '../src/inference/ort-web-env.ts';
 import { OnnxClassifier } from '../src/inference/onnx-classifier.ts';
 import { exportOnnx } from '../src/model/onnx-export.ts';
@@ -46,7 +48,17 @@ export interface PipelineResult {
   crops: number;
   coldCropsPerSecond: number;
   warmCropsPerSecond: number;
+  /** Augmented in the bench worker's own thread (a pool of size 0), as before data workers. */
   augmentedCropsPerSecond: number;
+  /** The same, from the in-memory LRU, per data-worker count (0 = in-thread). */
+  pooled: { workers: number; augmentedCropsPerSecond: number }[];
+  /** A training loop whose step takes `stepMs` (a timer: the thread is free, as during a GPU
+   *  step) consuming those batches: its wait for a batch, per step, per data-worker count. */
+  idle: { workers: number; stepMs: number; steps: number; waitMsPerStep: number; firstWaitMs: number; loopMsPerStep: number }[];
+  /** navigator.hardwareConcurrency in the bench worker. */
+  hardwareConcurrency: number;
+  /** Whether every worker count gave the same batch bytes as the first (fingerprints). */
+  identical: boolean;
 }
 
 export type InferenceRuntime = 'ort-webgpu' | 'ort-wasm' | 'tfjs-webgpu' | 'tfjs-cpu';
@@ -67,7 +79,8 @@ export interface BenchApi {
   /** `warmup` untimed steps first (shader compilation); 0 when one step already takes minutes. */
   trainStep(backend: BackendName, batch: number, steps: number, warmup: number, config?: LabConfigInput): Promise<TrainStepResult>;
   profileOps(backend: BackendName, batch: number, kernels?: KernelKind): Promise<{ backend: string; adapter: string | null; ops: OpTiming[] }>;
-  pipeline(scans: number, batches: number, batch: number): Promise<PipelineResult>;
+  /** `workers`: data-worker counts to compare (0 = in-thread); `stepMs`: the simulated step. */
+  pipeline(scans: number, batches: number, batch: number, workers?: number[], stepMs?: number): Promise<PipelineResult>;
   /** Inference throughput (crops/s) of one runtime on the same random crops, after a 1-crop warm-up. */
   inference(runtime: InferenceRuntime, config: LabConfigInput, batch: number, batches: number): Promise<InferenceResult>;
 }
@@ -88,6 +101,14 @@ function randomBatches(n: number, count: number, crop: readonly number[]): Async
       }
     },
   };
+}
+
+/** A cheap fingerprint of a batch's bytes (FNV-1a over its 32-bit words). */
+function fingerprint(x: Float32Array): string {
+  const u = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < u.length; i++) h = Math.imul(h ^ u[i], 16777619);
+  return (h >>> 0).toString(16);
 }
 
 const api: BenchApi = {
@@ -185,7 +206,7 @@ const api: BenchApi = {
     return { backend: sel.backend, adapter: sel.adapter, ops };
   },
 
-  async pipeline(scans, batches, batch) {
+  async pipeline(scans, batches, batch, workers = [0, 1, 2], stepMs = (batch * 1000) / 3256) {
     const db = await freshLabStore('luna-lab-bench');
     try {
       const files = [...generateSynthetic({ scans, size: 'full', seed: 9 })].map((f) => sourceFromBytes(f.path, f.bytes));
@@ -194,10 +215,13 @@ const api: BenchApi = {
       const set = await loadCandidateSet(db, config);
       const { sampler } = createSampling(set.candidates, config);
       const samples = sampler.nextEpoch();
-      const pass = async (provider: CropProvider, augment: boolean) => {
+      const pass = async (provider: CropProvider, augment: boolean, pool?: AugmentPool, seen?: string[]) => {
         const t = now();
         let n = 0;
-        for await (const b of batchesOf(samples, batch, provider, augment ? config.augment : null)) n += b.n;
+        for await (const b of batchesOf(samples, batch, provider, augment ? config.augment : null, { pool })) {
+          n += b.n;
+          seen?.push(fingerprint(b.x));
+        }
         return n / ((now() - t) / 1000);
       };
       const provider = new CropProvider(db, set.series, config.crop);
@@ -205,7 +229,46 @@ const api: BenchApi = {
       const cold = await pass(provider, false); // crops cut from the slabs in IndexedDB
       const warm = await pass(provider, false); // the in-memory LRU
       const augmented = await pass(new CropProvider(db, set.series, config.crop), true); // crops table + augmentation
-      return { crops: samples.length, coldCropsPerSecond: cold, warmCropsPerSecond: warm, augmentedCropsPerSecond: augmented };
+      // Side by side from the warm LRU: only the augmentation's place differs.
+      const pooled: PipelineResult['pooled'] = [];
+      const idle: PipelineResult['idle'] = [];
+      const prints: string[][] = [];
+      for (const size of workers) {
+        const pool = dataWorkerPool(size);
+        try {
+          await pass(provider, true, pool); // spawns the workers, warms their JIT
+          const seen: string[] = [];
+          pooled.push({ workers: size, augmentedCropsPerSecond: await pass(provider, true, pool, seen) });
+          prints.push(seen);
+          const wait: BatchWait = { batches: 0, seconds: 0 };
+          const waits: number[] = [];
+          let last = wait.seconds;
+          let first = 0;
+          for await (const b of batchesOf(samples, batch, provider, config.augment, { pool, wait })) {
+            waits.push((wait.seconds - last) * 1000);
+            last = wait.seconds;
+            if (waits.length === 1) first = now();
+            await new Promise((r) => setTimeout(r, stepMs * (b.n / batch)));
+          }
+          // In-thread augmentation runs while the step's timer waits and delays it: it shows
+          // in the loop's time per step, not in the wait for a batch.
+          const loopMsPerStep = (now() - first) / Math.max(1, waits.length);
+          const later = waits.slice(1);
+          idle.push({
+            workers: size,
+            stepMs,
+            steps: waits.length,
+            waitMsPerStep: later.reduce((a, b) => a + b, 0) / Math.max(1, later.length),
+            firstWaitMs: waits[0] ?? 0,
+            loopMsPerStep,
+          });
+        } finally {
+          pool.dispose();
+        }
+      }
+      const identical = prints.every((p) => p.join() === prints[0].join());
+      const hardwareConcurrency = navigator.hardwareConcurrency;
+      return { crops: samples.length, coldCropsPerSecond: cold, warmCropsPerSecond: warm, augmentedCropsPerSecond: augmented, pooled, idle, hardwareConcurrency, identical };
     } finally {
       db.close();
       await db.delete();

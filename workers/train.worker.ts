@@ -1,13 +1,15 @@
 /**
  * The train worker: tfjs (WebGPU, else WebGL, else CPU) training off the page's thread. Its
  * comlink API is `TrainApi`; events reach the page through one listener proxy. A page that
- * reloads simply starts a new worker and resumes the run from its last checkpoint.
+ * reloads simply starts a new worker and resumes the run from its last checkpoint. A run
+ * spawns its data workers (workers/data.worker.ts) from here and ends them when it ends.
  */
 import * as Comlink from 'comlink';
 import type { LabConfig } from '../src/config/lab-config.ts';
 import { labStore } from '../src/store/lab-store.ts';
 import type { MetricPoint, RunRecord } from '../src/store/records.ts';
 import { Trainer, type Progress } from '../src/train/trainer.ts';
+import { dataWorkerPool } from '../src/train/data-workers.ts';
 import { Delivery, type OutboxState } from '../src/tracking/outbox.ts';
 import type { TrackingTarget } from '../src/tracking/run-tracking.ts';
 import type { ArtifactFile } from '../src/tracking/artifacts.ts';
@@ -58,6 +60,9 @@ const trainer = new Trainer(labStore(), {
   onRun: (r) => listener?.run(r),
   onProgress: (p) => listener?.progress(p),
   onMetrics: (id, point) => listener?.metrics(id, point),
+}, {
+  // Each run augments on its own data workers (one per core but one), ended with the run.
+  dataPool: () => dataWorkerPool(),
 });
 
 const api: TrainApi = {

@@ -10,8 +10,9 @@
  * - `applyTransform` matches PyTorch's affine_grid + grid_sample (trilinear, border padding,
  *   align_corners=False) to float32 rounding (checked against PyTorch in augment.test.ts).
  * - `augmentCrop(crop, shape, cfg, seed)` is a pure function of its arguments: the same seed
- *   gives the same bytes, whatever else runs; with every augmentation off it is the crop
- *   converted to float.
+ *   gives the same bytes, whatever else runs (which is what lets data workers augment crops in
+ *   any order, src/data/augment-batch.ts); with every augmentation off it is the crop
+ *   converted to float. `augmentCropInto` is the same into a given array.
  *
  * Layout: crops are [D, H, W] = [index, row, col], x (col) fastest, as everywhere in the lab.
  * In the matrix, as in torch's affine_grid, coordinate 0 is x (col, W), 1 is y (row, H) and
@@ -221,10 +222,21 @@ export function addNoise(data: Float32Array, sd: number, rng: Rng): Float32Array
  */
 export function augmentCrop(crop: CropArray, shape: CropSize, cfg: AugmentConfig, seed: number): Float32Array {
   checkShape(crop, shape);
+  return augmentCropInto(crop, shape, cfg, seed, new Float32Array(crop.length));
+}
+
+/**
+ * `augmentCrop` written into `out` (a crop-sized array or a view into a batch), the same
+ * operations in the same order, so the same bytes; a batch is filled without a copy per crop.
+ */
+export function augmentCropInto(crop: CropArray, shape: CropSize, cfg: AugmentConfig, seed: number, out: Float32Array): Float32Array {
+  checkShape(crop, shape);
+  if (out.length !== crop.length) throw new RangeError(`output has ${out.length} voxels, expected ${crop.length}`);
   const rng = createRng(seed);
   const t = augmentTransform(cfg, rng);
   // An exact identity resamples each voxel onto itself: skip the work, keep the values exact.
-  const out = isIdentityAffine(t) ? Float32Array.from(crop) : applyTransform(crop, shape, t);
+  if (isIdentityAffine(t)) out.set(crop);
+  else applyTransform(crop, shape, t, out);
   if (cfg.noise > 0) addNoise(out, cfg.noise, rng.fork('noise'));
   return out;
 }

@@ -1,13 +1,16 @@
 /**
  * From the cache to training batches: the candidate list of the selected series (matched to
  * annotations the book's way), crops read from IndexedDB through an in-memory LRU, and
- * batches assembled ahead of the trainer (prefetch) so the GPU does not wait on storage.
+ * batches assembled ahead of the trainer (prefetch), augmented on data workers, so the GPU
+ * does not wait on storage or on the augmentation.
  */
 import type { LabConfig } from '../config/lab-config.ts';
 import type { Annotation, Candidate, CandidateInfo } from '../data/luna-csv.ts';
 import { chooseCandidateTable, selectCandidates } from '../data/candidate-selection.ts';
 import { xyzToIrc } from '../data/geometry.ts';
-import { augmentCrop } from '../data/augment.ts';
+import { packCrops } from '../data/augment-batch.ts';
+import { inThreadPool, type AugmentPool } from '../data/augment-pool.ts';
+import type { CropSize } from '../data/crop.ts';
 import type { Batch } from '../model/trainable-model.ts';
 import type { Irc } from '../data/volume.ts';
 import type { SeriesRecord, SlabLoader } from './records.ts';
@@ -183,30 +186,57 @@ export interface SampleRef {
   augmentSeed?: number;
 }
 
+/** What batchesOf needs of a crop source: the crop size and crops by candidate. */
+export type BatchCropSource = Pick<CropProvider, 'crop' | 'get'>;
+
+/** How long the consumer of batchesOf waited for its batches (added to as it goes). */
+export interface BatchWait {
+  /** Batches handed over. */
+  batches: number;
+  /** Seconds between the consumer asking for a batch and getting it, summed. */
+  seconds: number;
+}
+
+export interface BatchOptions {
+  /** Where augmentation runs; default: in this thread. Same batches whatever the pool. */
+  pool?: AugmentPool;
+  /** Batches built ahead of the consumer; default 2, or one per data worker plus one. */
+  prefetch?: number;
+  /** Filled with the consumer's wait for batches. */
+  wait?: BatchWait;
+}
+
 /**
  * Batches of `batchSize` (the last may be smaller), built `prefetch` batches ahead of the
- * consumer: crop reads (IndexedDB, async) and augmentation overlap the training step.
+ * consumer: crop reads (IndexedDB, async) and augmentation (on the pool's data workers)
+ * overlap the training step. Each sample is augmented from its own seed, so the batches are
+ * the same bytes with any pool, and the same as `augmentCrop` sample by sample.
  */
 export async function* batchesOf(
   samples: readonly SampleRef[],
   batchSize: number,
-  provider: CropProvider,
+  provider: BatchCropSource,
   augment: LabConfig['augment'] | null,
-  prefetch = 2,
+  options: BatchOptions = {},
 ): AsyncGenerator<Batch> {
   const [d, h, w] = provider.crop;
+  const shape: CropSize = [d, h, w];
   const vox = d * h * w;
+  const pool = options.pool ?? inThreadPool();
+  const prefetch = options.prefetch ?? Math.max(2, pool.size + 1);
   const build = async (from: number): Promise<Batch> => {
     const part = samples.slice(from, from + batchSize);
-    const x = new Float32Array(part.length * vox);
-    const labels = new Uint8Array(part.length);
+    const labels = Uint8Array.from(part, (s) => s.label);
     const crops = await Promise.all(part.map((s) => provider.get(s.candidate)));
-    part.forEach((s, i) => {
-      const crop = crops[i];
-      if (augment && s.augmentSeed !== undefined) x.set(augmentCrop(crop, [d, h, w], augment, s.augmentSeed), i * vox);
-      else x.set(crop, i * vox);
-      labels[i] = s.label;
-    });
+    const seeds = part.map((s) => (augment && s.augmentSeed !== undefined ? s.augmentSeed : null));
+    let x: Float32Array;
+    if (augment && seeds.some((s) => s !== null)) {
+      // The crops are the cache's own arrays: a packed copy is what travels (transferred).
+      x = await pool.run({ shape, cfg: augment, crops: packCrops(crops, vox), seeds });
+    } else {
+      x = new Float32Array(part.length * vox);
+      crops.forEach((c, i) => x.set(c, i * vox));
+    }
     return {
       n: part.length,
       x,
@@ -225,9 +255,19 @@ export async function* batchesOf(
     }
   };
   fill();
+  const wait = options.wait;
   while (queue.length) {
+    // The generator runs only while its consumer awaits next(): from here to the yield is
+    // the consumer's wait (the step that consumed the previous batch has returned).
+    const asked = now();
     const batch = await queue.shift()!;
     fill();
+    if (wait) {
+      wait.batches++;
+      wait.seconds += (now() - asked) / 1000;
+    }
     yield batch;
   }
 }
+
+const now = () => (globalThis.performance ?? Date).now();

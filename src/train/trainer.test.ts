@@ -15,6 +15,8 @@ import { resolveConfigOrThrow } from '../config/lab-config.ts';
 import { decodeLabUrl } from '../config/lab-url.ts';
 import { METRIC_NAMES } from '../model/metrics.ts';
 import { Trainer, type Progress } from './trainer.ts';
+import { augmentBatch } from '../data/augment-batch.ts';
+import { augmentPool, type AugmentEndpoint } from '../data/augment-pool.ts';
 
 const config = resolveConfigOrThrow({
   crop: [8, 16, 16],
@@ -99,6 +101,29 @@ describe('Trainer', () => {
     expect(more.epochsDone).toBe(3);
     expect(more.config.train.epochs).toBe(3);
     expect(more.history).toHaveLength(6);
+  }, 120_000);
+
+  it('augmenting on data workers (2 of them, answering out of order) gives the same run bit for bit', async () => {
+    let spawned = 0;
+    const worker = (id: number): AugmentEndpoint => ({
+      async augment(job) {
+        const copy = structuredClone(job, { transfer: [job.crops.buffer] }); // as postMessage does
+        await new Promise((r) => setTimeout(r, id ? 1 : 6));
+        return augmentBatch(copy);
+      },
+      dispose: () => undefined,
+    });
+    const trainer = new Trainer(db, {}, { dataPool: () => augmentPool(() => worker(spawned++), 2) });
+    const pooled = await trainer.start(config, 'pooled');
+    expect(pooled.status).toBe('finished');
+    expect(spawned).toBe(2);
+    expect(pooled.history.map((p) => stripTimes(p.values))).toEqual(straight.history.map((p) => stripTimes(p.values)));
+    expect(pooled.predictions).toEqual(straight.predictions);
+    expect(await weightsOf(pooled.runId)).toEqual(await weightsOf(straight.runId));
+    // The loop's wait for its batches is measured with every epoch's training point.
+    const waits = pooled.history.filter((p) => 'training/loss/all' in p.values).map((p) => p.values['system/batch_wait_seconds']);
+    expect(waits).toHaveLength(2);
+    expect(waits.every((w) => w >= 0)).toBe(true);
   }, 120_000);
 
   it("pins the data it used in the run's URL, and a URL naming other data refuses to train", async () => {

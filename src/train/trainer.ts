@@ -17,7 +17,8 @@ import { GpuErrorGuard, useKernels } from '../model/kernels/index.ts';
 import { setDropoutRng } from '../model/dropout.ts';
 import type { MetricPoint, PredictionRow, RunRecord } from '../store/records.ts';
 import type { LabStore } from '../store/lab-store.ts';
-import { CropProvider, batchesOf, loadCandidateSet } from '../store/training-data.ts';
+import { CropProvider, batchesOf, loadCandidateSet, type BatchWait } from '../store/training-data.ts';
+import { inThreadPool, type AugmentPool } from '../data/augment-pool.ts';
 import { isValidationEpoch } from './cadence.ts';
 import { formatSubsetDigest, subsetDigests, type SubsetDigest } from '../store/data-selection.ts';
 import { LAB_VERSION } from '../version.ts';
@@ -52,6 +53,12 @@ export interface TrainerEvents {
   onMetrics?: (runId: string, point: MetricPoint) => void;
 }
 
+export interface TrainerOptions {
+  /** The run's data workers, made when a run starts and disposed when it ends; default: none
+   *  (augmentation in the training thread, as in Node). The batches are the same either way. */
+  dataPool?: () => AugmentPool;
+}
+
 export class StopRequested extends Error {
   override name = 'StopRequested';
 }
@@ -67,6 +74,7 @@ export class Trainer {
   constructor(
     private readonly db: LabStore,
     private readonly events: TrainerEvents = {},
+    private readonly options: TrainerOptions = {},
   ) {}
 
   get activeRun(): string | null {
@@ -203,6 +211,7 @@ export class Trainer {
     let model: tf.LayersModel | null = null;
     let optimizer: LabOptimizer | null = null;
     let gpu: GpuErrorGuard | null = null;
+    let pool: AugmentPool | null = null;
     try {
       const backend = await selectBackend(config.backend, config.gpuFeatures);
       // Only the features the device has; a missing one is named in the run's warnings.
@@ -246,6 +255,7 @@ export class Trainer {
       }
 
       const provider = new CropProvider(this.db, set.series, config.crop);
+      const dataPool = (pool = this.options.dataPool?.() ?? inThreadPool());
       const epochs = config.train.epochs;
       let trainTotal = 0;
       let phaseTotal = 0;
@@ -303,13 +313,14 @@ export class Trainer {
         const samples = sampler.nextEpoch();
         trainTotal = samples.length;
         const validate = isValidationEpoch(epoch, epochs, config.train.validationCadence);
+        const wait: BatchWait = { batches: 0, seconds: 0 };
         const result = await classifier.fitEpoch(
           epoch,
-          batchesOf(samples, config.train.batchSize, provider, config.augment),
+          batchesOf(samples, config.train.batchSize, provider, config.augment, { pool: dataPool, wait }),
           validate ? batchesOf(validation, config.train.batchSize, provider, null) : null,
         );
         const trainingPoint = run.history.findLast((p) => p.epoch === epoch && 'training/loss/all' in p.values)!;
-        Object.assign(trainingPoint.values, systemMetrics(result.samplesPerSecond, result.seconds));
+        Object.assign(trainingPoint.values, systemMetrics(result.samplesPerSecond, result.seconds, wait));
         const v = result.validationSamples;
         const predictions: PredictionRow[] = v
           ? v.refs.map((r, i) => ({
@@ -346,6 +357,7 @@ export class Trainer {
       if (target && run.trackingQueued && run.status !== 'interrupted') await this.db.enqueue([statusItem(run, target, mlflowStatus(run.status))]);
     } finally {
       await gpu?.dispose();
+      pool?.dispose();
       this.events.onEnqueued?.();
       model?.dispose();
       optimizer?.dispose();
@@ -371,12 +383,15 @@ function labBase(): string {
 }
 
 /** What a browser can know about the machine, in MLflow's `system/` namespace. */
-function systemMetrics(samplesPerSecond: number, epochSeconds: number): Record<string, number> {
+function systemMetrics(samplesPerSecond: number, epochSeconds: number, wait: BatchWait): Record<string, number> {
   const mem = tf.memory() as tf.MemoryInfo & { numBytesInGPU?: number };
   const heap = (globalThis.performance as Performance & { memory?: { usedJSHeapSize: number } }).memory;
   return {
     'system/samples_per_second': samplesPerSecond,
     'system/epoch_seconds': epochSeconds,
+    // The training loop's idle time per step, waiting for its batch (reads + augmentation on
+    // data workers; augmentation in this thread delays the step instead, and is not counted).
+    'system/batch_wait_seconds': wait.batches ? wait.seconds / wait.batches : 0,
     'system/tfjs_bytes': mem.numBytes,
     ...(mem.numBytesInGPU !== undefined ? { 'system/tfjs_gpu_bytes': mem.numBytesInGPU } : {}),
     ...(heap ? { 'system/js_heap_bytes': heap.usedJSHeapSize } : {}),
