@@ -3,8 +3,9 @@
  * edge import in a pure module, and an import cycle are reported; the allowed cases are not.
  * Snippets are linted as if they lived at the given path (the cycle case needs real files, so it
  * writes two to a temporary folder). Type information is off here: these rules do not use it.
+ * Also: README's Layout names every folder of the tree once.
  */
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ESLint, type Linter } from 'eslint';
@@ -103,5 +104,21 @@ describe('no import cycles', () => {
     const results = await linter.lintFiles(['src/*.ts']);
     const cycles = Object.fromEntries(results.map((r) => [r.filePath.slice(dir.length + 1), r.messages.map((m) => m.ruleId)]));
     expect(cycles).toEqual({ 'src/a.ts': ['import-x/no-cycle'], 'src/b.ts': ['import-x/no-cycle'], 'src/c.ts': [] });
+  });
+});
+
+describe("README's Layout", () => {
+  it('names every folder under src, workers, e2e, bin, public and .ci once', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const layout = /## Layout\n\n```\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+    const named = layout.split('\n').filter((l) => /^\S/.test(l)).map((l) => l.split(/\s/)[0]);
+    const folders = (dir: string): string[] => [
+      dir,
+      ...readdirSync(join(root, dir), { withFileTypes: true })
+        .filter((e) => e.isDirectory() && !e.name.startsWith('.') && e.name !== '__pycache__')
+        .flatMap((e) => folders(`${dir}/${e.name}`)),
+    ];
+    const tree = ['workers', 'e2e', 'bin', 'public', '.ci', ...folders('src').filter((d) => d !== 'src')].flatMap((d) => (d.startsWith('src') ? [d] : folders(d)));
+    expect([...named].sort()).toEqual([...new Set(tree)].sort());
   });
 });
