@@ -81,7 +81,8 @@ const api: InspectApi = {
       const reply: SaliencyReply = { runId: req.runId, epoch, backend: backend ?? '', crop, shape, center, ...s };
       return Comlink.transfer(reply, [crop.buffer as ArrayBuffer, s.gradient.buffer as ArrayBuffer]);
     } catch (e) {
-      // Only plain messages cross the worker boundary.
+      // Only plain messages cross the worker boundary (a cause would not survive the clone).
+      // eslint-disable-next-line preserve-caught-error
       throw new Error(e instanceof Error ? e.message : String(e));
     }
   },

@@ -62,7 +62,7 @@ export async function readMeta(out: string): Promise<RunMeta> {
   try {
     meta = JSON.parse(text) as Partial<RunMeta>;
   } catch (e) {
-    throw new Error(`${path}: not JSON (${(e as Error).message})`);
+    throw new Error(`${path}: not JSON (${(e as Error).message})`, { cause: e });
   }
   if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) throw new Error(`${path}: expected a JSON object`);
   for (const k of ['runId', 'config', 'dataDir', 'profileDir'] as const) {

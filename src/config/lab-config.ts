@@ -104,11 +104,11 @@ const SEED_MAX = 2 ** 31 - 1;
 
 /** The table. Order is display order (panel, CLI help, MLflow params). */
 export const FIELDS: readonly Field[] = [
-  { key: 'data.subsets', spec: { kind: 'list', pattern: /^[\w.\-]{1,64}$/, default: [] }, help: 'subsets to train on, e.g. "subset0,subset1" (empty: all cached)' },
+  { key: 'data.subsets', spec: { kind: 'list', pattern: /^[\w.-]{1,64}$/, default: [] }, help: 'subsets to train on, e.g. "subset0,subset1" (empty: all cached)' },
   { key: 'data.candidates', spec: { kind: 'enum', choices: ['candidates', 'candidates_V2'], default: 'candidates' }, help: 'candidate table' },
   {
     key: 'data.digest',
-    spec: { kind: 'list', pattern: /^[\w.\-]{1,64}:\d{1,7}:[0-9a-f]{8}$/, default: [] },
+    spec: { kind: 'list', pattern: /^[\w.-]{1,64}:\d{1,7}:[0-9a-f]{8}$/, default: [] },
     help: 'the data a shared run used, per subset "name:series:digest" (set by the lab; empty: whatever is cached)',
   },
   { key: 'crop', spec: { kind: 'int3', min: 2, max: 256, default: [32, 48, 48] }, help: 'crop size index,row,col, e.g. "32,48,48"' },

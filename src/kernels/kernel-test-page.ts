@@ -66,7 +66,7 @@ const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 /** The op of `c` on the current backend, from fixed random data; results as flat arrays. */
 async function runCase(c: OpCase): Promise<Float32Array[]> {
-  const [n, d, h, w, cin] = c.x;
+  const cin = c.x[4];
   const cout = c.cout ?? cin;
   const pad = c.pad ?? 'same';
   const x = tf.tensor5d(rand('x', size(c.x)), c.x);
@@ -109,7 +109,7 @@ async function runCase(c: OpCase): Promise<Float32Array[]> {
   try {
     data = await Promise.all(outs.map((o) => o.data() as Promise<Float32Array>));
   } catch (err) {
-    throw new Error(`${c.op} [${c.x}] on ${tf.getBackend()}/${activeKernels()}: ${(err as Error).message}`);
+    throw new Error(`${c.op} [${c.x}] on ${tf.getBackend()}/${activeKernels()}: ${(err as Error).message}`, { cause: err });
   }
   tf.dispose([x, f, b, conv, dy, ...outs]);
   return data;

@@ -4,6 +4,7 @@
  * the real thing in src/model/onnx-export.test.ts.
  */
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { MLMODEL_DEFAULT_VERSIONS, mlmodelFiles, signatureJson, type MlmodelOptions } from './mlmodel.ts';
 
 const FIXED: MlmodelOptions = {
@@ -99,6 +100,19 @@ describe('mlmodelFiles', () => {
     expect(m.data).toContain("run_id: '1e5'\n");
     expect(file('MLmodel', { ...FIXED, runId: 'true' }).data).toContain("run_id: 'true'\n");
     expect(file('MLmodel', { ...FIXED, runId: "it's" }).data).toContain("run_id: 'it''s'\n");
+  });
+
+  it('every file reads back, as YAML 1.1 (PyYAML) and 1.2, to the strings written', () => {
+    for (const runId of ["it's", '1e5', '0x1f', '1:30', '012', 'yes', 'Off', '~', '-1', '.inf', ' lead', 'trail ', 'a: b', '#x', 'a\nb', '[1]', '"q"']) {
+      for (const version of ['1.1', '1.2'] as const) {
+        for (const f of mlmodelFiles({ ...FIXED, runId })) if (f.contentType === 'text/yaml') parse(f.data, { version });
+        const m = parse(file('MLmodel', { ...FIXED, runId }).data, { version }) as Record<string, unknown>;
+        expect([version, m['run_id']]).toEqual([version, runId]);
+        expect((m['signature'] as Record<string, string>)['inputs']).toBe(signatureJson([{ name: 'input', dtype: 'float32', shape: [-1, 1, 32, 48, 48] }]));
+      }
+    }
+    const env = parse(file('python_env.yaml').data, { version: '1.1' }) as Record<string, unknown>;
+    expect(env).toEqual({ python: '3.11.7', build_dependencies: ['pip==23.2.1', 'setuptools==84.2.1', 'wheel'], dependencies: ['-r requirements.txt'] });
   });
 
   it('rejects a bad uuid or date', () => {

@@ -13,12 +13,13 @@
  * as PyYAML's `safe_dump` sorts them. With the same versions, every file parses to what
  * `mlflow.onnx.save_model` (MLflow 3.17) writes, except: `artifact_path` and `run_id` (which
  * MLflow adds when it logs a model to a run), `providers` (CPU only; MLflow's default lists CUDA
- * first) and the uuid/time. PyYAML folds long lines; this writer does not (same YAML values).
+ * first) and the uuid/time. PyYAML folds long lines; these files do not (same YAML values).
  * Pure: no I/O; runs in the browser and Node.
  */
 import { onnxSignature } from '../model/onnx-export.ts';
 import type { TensorSpec } from '../model/trainable-model.ts';
 import { randomHex } from '../data/hex.ts';
+import { Document, Scalar, visit } from 'yaml';
 
 /** The ONNX file the flavors point at, relative to the model directory. */
 export const MLMODEL_ONNX_FILE = 'model.onnx';
@@ -108,12 +109,16 @@ export function mlmodelFiles(opts: MlmodelOptions): MlmodelFile[] {
     name: 'mlflow-env',
   };
   // MLflow writes python_env.yaml in this order (not sorted).
-  const pythonEnv = `python: ${v.python}\nbuild_dependencies:\n- pip==${v.pip}\n- setuptools==${v.setuptools}\n- wheel\ndependencies:\n- -r requirements.txt\n`;
+  const pythonEnv: YamlMap = {
+    python: v.python,
+    build_dependencies: [`pip==${v.pip}`, `setuptools==${v.setuptools}`, 'wheel'],
+    dependencies: ['-r requirements.txt'],
+  };
 
   return [
     { path: 'MLmodel', contentType: 'text/yaml', data: yaml(mlmodel) },
     { path: 'conda.yaml', contentType: 'text/yaml', data: yaml(conda) },
-    { path: 'python_env.yaml', contentType: 'text/yaml', data: pythonEnv },
+    { path: 'python_env.yaml', contentType: 'text/yaml', data: yaml(pythonEnv, false) },
     // No final newline, as MLflow writes it.
     { path: 'requirements.txt', contentType: 'text/plain', data: requirements.join('\n') },
   ];
@@ -134,53 +139,33 @@ function pythonUtcTimestamp(d: Date): string {
   return `${d.toISOString().slice(0, 19).replace('T', ' ')}.${String(d.getUTCMilliseconds()).padStart(3, '0')}000`;
 }
 
-
 type YamlValue = string | number | boolean | null | YamlValue[] | YamlMap;
 interface YamlMap {
   [key: string]: YamlValue;
 }
 
-/** Block-style YAML with sorted keys, enough for MLflow's files (PyYAML `safe_dump` style). */
-function yaml(map: YamlMap): string {
-  const lines: string[] = [];
-  const isMap = (v: YamlValue): v is YamlMap => v !== null && typeof v === 'object' && !Array.isArray(v);
-  const emitMap = (m: YamlMap, indent: string, first: string | null): void => {
-    Object.keys(m)
-      .sort()
-      .forEach((k, i) => {
-        const prefix = i === 0 && first !== null ? first : indent;
-        const val = m[k];
-        if (isMap(val) && Object.keys(val).length) {
-          lines.push(`${prefix}${k}:`);
-          emitMap(val, `${indent}  `, null);
-        } else if (Array.isArray(val) && val.length) {
-          lines.push(`${prefix}${k}:`);
-          emitList(val, indent); // PyYAML puts a map's list items at the key's own indent
-        } else {
-          lines.push(`${prefix}${k}: ${scalar(val)}`);
-        }
-      });
-  };
-  const emitList = (list: YamlValue[], indent: string): void => {
-    for (const item of list) {
-      if (isMap(item) && Object.keys(item).length) emitMap(item, `${indent}  `, `${indent}- `);
-      else if (Array.isArray(item) && item.length) throw new Error('nested lists are not needed here');
-      else lines.push(`${indent}- ${scalar(item)}`);
-    }
-  };
-  emitMap(map, '', null);
-  return lines.join('\n') + '\n';
+/**
+ * Block-style YAML as PyYAML's `safe_dump` writes it: keys sorted (unless `sortKeys` is false),
+ * a map's list items at the key's own indent, long strings not folded (the same values). The
+ * `yaml` library writes it; the one choice made here is which strings are quoted.
+ */
+function yaml(value: YamlMap, sortKeys = true): string {
+  const doc = new Document(value, { sortMapEntries: sortKeys });
+  visit(doc, {
+    Scalar(_key, node) {
+      if (typeof node.value === 'string' && !plainIsSame(node.value)) node.type = Scalar.QUOTE_SINGLE;
+    },
+  });
+  return doc.toString({ indentSeq: false, lineWidth: 0 });
 }
 
-const PLAIN = /^[A-Za-z_][A-Za-z0-9_.\-/<=]*$|^\d+(\.\d+){2,}$/;
+// Plain only for words of name characters (letters, digits, `_ . - / < =`, inner spaces) that start
+// with a letter, `_` or `-letter` (`-r requirements.txt`), or for a dotted version; never for the
+// words YAML 1.1 (PyYAML) reads as booleans or null. Anything else (digit-led: `1e5`, ids, times;
+// quotes, colons, JSON) is single-quoted, so YAML 1.1 and 1.2 readers see the same string.
+const PLAIN = /^(?:[A-Za-z_]|-[A-Za-z])(?:[A-Za-z0-9_.\-/<= ]*[A-Za-z0-9_.\-/<=])?$|^\d+(\.\d+){2,}$/;
 const RESERVED = /^(true|false|yes|no|on|off|null|y|n)$/i;
 
-function scalar(v: YamlValue): string {
-  if (v === null) return 'null';
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  if (Array.isArray(v)) return '[]';
-  if (typeof v === 'object') return '{}';
-  // Plain only where YAML reads it back as the same string; anything else single-quoted.
-  if (PLAIN.test(v) && !RESERVED.test(v)) return v;
-  return `'${v.replaceAll("'", "''")}'`;
+function plainIsSame(v: string): boolean {
+  return PLAIN.test(v) && !RESERVED.test(v);
 }

@@ -74,8 +74,7 @@ describe('Trainer', () => {
   });
 
   it('a run stopped after epoch 1 and resumed ends identical to the uninterrupted one', async () => {
-    let trainer!: Trainer;
-    trainer = new Trainer(db, {
+    const trainer: Trainer = new Trainer(db, {
       onRun: (r) => {
         if (r.epochsDone === 1) trainer.stop();
       },

@@ -76,14 +76,14 @@ export class LunaDropZone extends LitElement {
     }
     const loose = Array.from(e.dataTransfer.files);
     const files = entries.length ? await collectEntries(entries) : loose.map((file) => ({ path: file.name, file }));
-    this._announce(files);
+    await this._announce(files);
   }
 
   private _onPick(e: Event) {
     const input = e.target as HTMLInputElement;
     const files = Array.from(input.files ?? []).map((file) => ({ path: file.webkitRelativePath || file.name, file }));
     input.value = '';
-    this._announce(files);
+    void this._announce(files);
   }
 
   private async _announce(files: DroppedFile[]) {
