@@ -19,7 +19,10 @@ import { sourceFromBytes } from '../src/data/source.ts';
 import { createSampling } from '../src/data/sampler.ts';
 import { freshLabStore } from '../src/store/lab-store.ts';
 import { ingestFiles } from '../src/store/ingest.ts';
-import { CropProvider, batchesOf, loadCandidateSet, type BatchWait } from '../src/store/training-data.ts';
+import { loadCandidateSet } from '../src/store/candidate-set.ts';
+import { CacheCropSource } from '../src/store/cache-crop-source.ts';
+import { CropProvider } from '../src/data/crop-provider.ts';
+import { batchesOf, type BatchWait } from '../src/data/batches.ts';
 import { dataWorkerPool } from '../src/train/data-workers.ts';
 import type { AugmentPool } from '../src/data/augment-pool.ts';
 import '../src/inference/ort-web-env.ts';
@@ -224,11 +227,11 @@ const api: BenchApi = {
         }
         return n / ((now() - t) / 1000);
       };
-      const provider = new CropProvider(db, set.series, config.crop);
+      const provider = new CropProvider(new CacheCropSource(db, set.series), set.series, config.crop);
       await db.clearCrops();
       const cold = await pass(provider, false); // crops cut from the slabs in IndexedDB
       const warm = await pass(provider, false); // the in-memory LRU
-      const augmented = await pass(new CropProvider(db, set.series, config.crop), true); // crops table + augmentation
+      const augmented = await pass(new CropProvider(new CacheCropSource(db, set.series), set.series, config.crop), true); // crops table + augmentation
       // Side by side from the warm LRU: only the augmentation's place differs.
       const pooled: PipelineResult['pooled'] = [];
       const idle: PipelineResult['idle'] = [];

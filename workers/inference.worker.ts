@@ -15,7 +15,7 @@ import '../src/inference/ort-web-env.ts';
 import * as tf from '@tensorflow/tfjs';
 import { defaultConfig, type LabConfig } from '../src/config/lab-config.ts';
 import { labStore } from '../src/store/lab-store.ts';
-import { loadCandidateSet } from '../src/store/training-data.ts';
+import { loadCandidateSet } from '../src/store/candidate-set.ts';
 import { CacheCropSource } from '../src/store/cache-crop-source.ts';
 import { cropAtWorld } from '../src/data/crop-source.ts';
 import { splitCandidates } from '../src/data/sampler.ts';

@@ -6,7 +6,7 @@
 import 'fake-indexeddb/auto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openLabStore, type LabStore } from './lab-store.ts';
-import { loadCandidateSet } from './training-data.ts';
+import { loadCandidateSet } from './candidate-set.ts';
 import { defaultConfig } from '../config/lab-config.ts';
 import { outsideWarning } from '../data/candidate-selection.ts';
 import { IDENTITY } from '../data/volume.ts';

@@ -17,7 +17,10 @@ import { GpuErrorGuard, useKernels } from '../model/kernels/index.ts';
 import { setDropoutRng } from '../model/dropout.ts';
 import type { MetricPoint, PredictionRow, RunRecord } from '../store/records.ts';
 import type { LabStore } from '../store/lab-store.ts';
-import { CropProvider, batchesOf, loadCandidateSet, type BatchWait } from '../store/training-data.ts';
+import { loadCandidateSet } from '../store/candidate-set.ts';
+import { CacheCropSource } from '../store/cache-crop-source.ts';
+import { CropProvider } from '../data/crop-provider.ts';
+import { batchesOf, type BatchWait } from '../data/batches.ts';
 import { inThreadPool, type AugmentPool } from '../data/augment-pool.ts';
 import { isValidationEpoch } from './cadence.ts';
 import { formatSubsetDigest, subsetDigests, type SubsetDigest } from '../store/data-selection.ts';
@@ -254,7 +257,7 @@ export class Trainer {
         await emit({ history: run.history.filter((p) => p.epoch <= checkpoint.epoch), epochsDone: checkpoint.epoch, samplesSeen });
       }
 
-      const provider = new CropProvider(this.db, set.series, config.crop);
+      const provider = new CropProvider(new CacheCropSource(this.db, set.series), set.series, config.crop);
       const dataPool = (pool = this.options.dataPool?.() ?? inThreadPool());
       const epochs = config.train.epochs;
       let trainTotal = 0;

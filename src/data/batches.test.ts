@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { augmentBatch, type AugmentJob } from '../data/augment-batch.ts';
-import { augmentPool, type AugmentEndpoint } from '../data/augment-pool.ts';
-import type { AugmentConfig } from '../data/augment.ts';
-import type { CandidateInfo } from '../data/luna-csv.ts';
-import { createRng } from '../data/rng.ts';
-import { batchesOf, type BatchCropSource, type BatchWait, type SampleRef } from './training-data.ts';
+import { augmentBatch, type AugmentJob } from './augment-batch.ts';
+import { augmentPool, type AugmentEndpoint } from './augment-pool.ts';
+import type { AugmentConfig } from './augment.ts';
+import type { CandidateInfo } from './luna-csv.ts';
+import { createRng } from './rng.ts';
+import { batchesOf, type BatchCropSource, type BatchWait, type SampleRef } from './batches.ts';
 
 const BOOK: AugmentConfig = { flip: true, offset: 0.1, scale: 0.2, rotate: true, noise: 25 };
 const SHAPE = [10, 12, 14] as const;
