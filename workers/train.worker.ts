@@ -1,6 +1,7 @@
 /**
  * The train worker: tfjs (WebGPU, else WebGL, else CPU) training off the page's thread. Its
- * comlink API is `TrainApi`; events reach the page through one listener proxy. A page that
+ * comlink API is `TrainApi`; the trainer's sinks are the MLflow outbox (delivered from here)
+ * and the page, whose events go through one listener proxy. A page that
  * reloads simply starts a new worker and resumes the run from its last checkpoint.
  */
 import * as Comlink from 'comlink';
@@ -9,6 +10,8 @@ import { labDb, type MetricPoint, type RunRecord } from '../src/store/lab-db.ts'
 import { Trainer, type Progress } from '../src/train/trainer.ts';
 import { Delivery, type OutboxState } from '../src/tracking/outbox.ts';
 import type { TrackingTarget } from '../src/tracking/run-tracking.ts';
+import { OutboxSink } from '../src/tracking/outbox-sink.ts';
+import type { RunSink } from '../src/tracking/run-sink.ts';
 import type { ArtifactFile } from '../src/tracking/artifacts.ts';
 
 export interface TrainListener {
@@ -52,12 +55,14 @@ async function deliver(): Promise<OutboxState> {
   return state;
 }
 
-const trainer = new Trainer(labDb(), {
-  onEnqueued: () => void deliver(),
+/** The page, as a run sink: every event goes to its listener. */
+const pageSink: RunSink = {
   onRun: (r) => listener?.run(r),
   onProgress: (p) => listener?.progress(p),
   onMetrics: (id, point) => listener?.metrics(id, point),
-});
+};
+
+const trainer = new Trainer(labDb(), [new OutboxSink(labDb(), () => void deliver()), pageSink]);
 
 const api: TrainApi = {
   setListener(l) {
