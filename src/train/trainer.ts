@@ -27,7 +27,7 @@ import {
   type PredictionRow,
   type RunRecord,
 } from '../store/lab-db.ts';
-import { CropProvider, batchesOf, loadCandidateSet } from '../store/training-data.ts';
+import { CropProvider, batchesOf, loadCandidateSet, type CandidateSet } from '../store/training-data.ts';
 import { formatSubsetDigest, subsetDigests, type SubsetDigest } from '../store/data-selection.ts';
 import { LAB_VERSION } from '../version.ts';
 import { encodeLabUrl } from '../config/lab-url.ts';
@@ -213,34 +213,14 @@ export class Trainer {
     const scope = (held.scope = await RunScope.open(config));
     const { backend } = scope;
     await live.update({ backend: backend.backend, adapter: scope.adapter, fellBackFrom: backend.fellBackFrom });
-
-    const set = await loadCandidateSet(this.db, config);
-    const used = await subsetDigests([...set.series.values()]);
-    const { split, sampler, validation } = createSampling(set.candidates, config);
-    // The run's URL names the data it used, so whoever opens it can tell missing data.
-    const pinned = pinData(config, used);
-    await live.update({
-      dataDigest: set.dataDigest,
-      warnings: [...(backend.gpuFeatures?.warning ? [backend.gpuFeatures.warning] : []), ...set.warnings, ...split.warnings],
-      ...(pinned ? { labUrl: encodeLabUrl(pinned, labBase()) } : {}),
-    });
+    const { set, sampler, validation } = await this.loadData(live, scope);
     for (const sink of this.sinks) {
       const changes = await sink.onStart?.(live.run);
       if (changes) await live.update(changes);
     }
     const model = (held.model = buildLunaModel(config.model, config.crop, config.train.seed));
     const optimizer = (held.optimizer = createOptimizer(config.optimizer));
-
-    const checkpoint = await this.db.checkpoints.get(live.run.runId);
-    let startEpoch = 1;
-    let samplesSeen = 0;
-    if (checkpoint && live.run.epochsDone > 0) {
-      await restoreCheckpoint(checkpoint, model, optimizer, sampler, scope.dropoutRng);
-      startEpoch = checkpoint.epoch + 1;
-      samplesSeen = checkpoint.samplesSeen;
-      // History past the checkpoint (an epoch cut short) is dropped with it.
-      await live.update({ history: live.run.history.filter((p) => p.epoch <= checkpoint.epoch), epochsDone: checkpoint.epoch, samplesSeen });
-    }
+    const { startEpoch, samplesSeen } = await this.restore(live, { model, optimizer, sampler, scope });
 
     const provider = new CropProvider(this.db, set.series, config.crop);
     const pace = new RunPace(config.train.epochs, validation.length);
@@ -260,6 +240,37 @@ export class Trainer {
       },
     });
     return { config, scope, model, optimizer, sampler, validation, provider, classifier, pace, startEpoch };
+  }
+
+  /** The run's candidates and crops, its split and sampler; the record names the data used. */
+  private async loadData(live: LiveRun, scope: RunScope): Promise<{ set: CandidateSet } & Pick<Sampling, 'sampler' | 'validation'>> {
+    const config = live.run.config;
+    const set = await loadCandidateSet(this.db, config);
+    const used = await subsetDigests([...set.series.values()]);
+    const { split, sampler, validation } = createSampling(set.candidates, config);
+    // The run's URL names the data it used, so whoever opens it can tell missing data.
+    const pinned = pinData(config, used);
+    const gpuWarning = scope.backend.gpuFeatures?.warning;
+    await live.update({
+      dataDigest: set.dataDigest,
+      warnings: [...(gpuWarning ? [gpuWarning] : []), ...set.warnings, ...split.warnings],
+      ...(pinned ? { labUrl: encodeLabUrl(pinned, labBase()) } : {}),
+    });
+    return { set, sampler, validation };
+  }
+
+  /** A resumed run continues from its checkpoint: weights, optimizer, sampler and dropout stream. */
+  private async restore(
+    live: LiveRun,
+    t: Pick<Training, 'model' | 'optimizer' | 'sampler' | 'scope'>,
+  ): Promise<{ startEpoch: number; samplesSeen: number }> {
+    const checkpoint = await this.db.checkpoints.get(live.run.runId);
+    if (!checkpoint || live.run.epochsDone <= 0) return { startEpoch: 1, samplesSeen: 0 };
+    await restoreCheckpoint(checkpoint, t.model, t.optimizer, t.sampler, t.scope.dropoutRng);
+    const samplesSeen = checkpoint.samplesSeen;
+    // History past the checkpoint (an epoch cut short) is dropped with it.
+    await live.update({ history: live.run.history.filter((p) => p.epoch <= checkpoint.epoch), epochsDone: checkpoint.epoch, samplesSeen });
+    return { startEpoch: checkpoint.epoch + 1, samplesSeen };
   }
 
   /** At every step boundary: GPU errors, progress to the sinks, pause and stop. */
