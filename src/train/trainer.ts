@@ -23,7 +23,6 @@ import {
   putRun,
   updateRun,
   type LabDb,
-  type MetricPoint,
   type PredictionRow,
   type RunRecord,
 } from '../store/lab-db.ts';
