@@ -1,8 +1,9 @@
 /**
  * The train worker: tfjs (WebGPU, else WebGL, else CPU) training off the page's thread. Its
- * comlink API is `TrainApi`; events reach the page through one listener proxy. A page that
- * reloads simply starts a new worker and resumes the run from its last checkpoint. A run
- * spawns its data workers (workers/data.worker.ts) from here and ends them when it ends.
+ * comlink API is `TrainApi`; the trainer's sinks are the MLflow outbox (delivered from here)
+ * and the page, whose events go through one listener proxy. A page that reloads simply starts
+ * a new worker and resumes the run from its last checkpoint. A run spawns its data workers
+ * (workers/data.worker.ts) from here and ends them when it ends.
  */
 import * as Comlink from 'comlink';
 import type { LabConfig } from '../src/config/lab-config.ts';
@@ -12,6 +13,8 @@ import { Trainer, type Progress } from '../src/train/trainer.ts';
 import { dataWorkerPool } from '../src/train/data-workers.ts';
 import { Delivery, type OutboxState } from '../src/tracking/outbox.ts';
 import type { TrackingTarget } from '../src/tracking/run-tracking.ts';
+import { OutboxSink } from '../src/tracking/outbox-sink.ts';
+import type { RunSink } from '../src/tracking/run-sink.ts';
 import type { ArtifactFile } from '../src/tracking/artifacts.ts';
 
 export interface TrainListener {
@@ -55,12 +58,14 @@ async function deliver(): Promise<OutboxState> {
   return state;
 }
 
-const trainer = new Trainer(labStore(), {
-  onEnqueued: () => void deliver(),
+/** The page, as a run sink: every event goes to its listener. */
+const pageSink: RunSink = {
   onRun: (r) => listener?.run(r),
   onProgress: (p) => listener?.progress(p),
   onMetrics: (id, point) => listener?.metrics(id, point),
-}, {
+};
+
+const trainer = new Trainer(labStore(), [new OutboxSink(labStore(), () => void deliver()), pageSink], {
   // Each run augments on its own data workers (one per core but one), ended with the run.
   dataPool: () => dataWorkerPool(),
 });

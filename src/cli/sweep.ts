@@ -10,13 +10,11 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { FIELD_BY_KEY, formatFieldValue, type FieldValue, type LabConfig } from '../config/lab-config.ts';
-import { encodeLabHash } from '../config/lab-url.ts';
 import { MlflowClient } from '../tracking/mlflow-client.ts';
-import { parseChoice, UsageError, type ParsedArgs } from './args.ts';
-import { DEVICES, HeadlessSession, type Device } from './headless-session.ts';
+import { UsageError, type ParsedArgs } from './args.ts';
 import type { Io } from './main.ts';
 import { OUT } from './run-outputs.ts';
-import { EXIT, Reporter, SessionEvents, configFromArgs, defaultProfileDir, ingestData, runInSession } from './train.ts';
+import { HeadlessTrainer, type Reporter } from './train.ts';
 import { withFieldText } from './train-config.ts';
 
 export type Grid = { key: string; values: string[] }[];
@@ -75,55 +73,46 @@ export async function sweep(args: ParsedArgs, io: Io): Promise<number> {
   const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
   const gridPath = str('grid');
   if (!gridPath) throw new UsageError('Missing --grid FILE (JSON: {"optimizer.lr": [0.001, 0.01], ...})');
-  const dataDir = str('data');
-  if (!dataDir) throw new UsageError('Missing --data DIR');
+  if (!str('data')) throw new UsageError('Missing --data DIR');
   const gridText = await readFile(gridPath, 'utf8').catch(() => {
     throw new UsageError(`--grid ${gridPath}: cannot read the file`);
   });
-  const base = await configFromArgs(args);
+  const runs = await HeadlessTrainer.fromArgs(args, io);
+  const { EXIT } = HeadlessTrainer;
+  const base = runs.config;
   const points = expandGrid(base, parseGrid(gridText, gridPath));
-  const device = parseChoice<Device>(str('device'), 'device', DEVICES, 'auto');
   const out = resolve(str('out') ?? join('sweeps', new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)));
-  const profileDir = resolve(str('cache') ?? defaultProfileDir());
-  const reporter = new Reporter(io, !!v.json);
+  const reporter = runs.reporter;
   await mkdir(out, { recursive: true });
-  await mkdir(profileDir, { recursive: true });
 
   const parent = base.tracking.server ? await startParent(base, points, reporter) : null;
-  const events = new SessionEvents(reporter);
-  const session = await HeadlessSession.open({ device, profileDir, dataDir, consoleLog: join(out, OUT.console), onEvent: events.handle, hash: encodeLabHash(base) });
+  await runs.open(join(out, OUT.console));
   let stop = false;
   const onSigint = () => {
     stop = true;
     reporter.line('stopping the sweep after the current step');
-    void session.call('stop').catch(() => {});
+    runs.stop();
   };
   process.on('SIGINT', onSigint);
   const results: { name: string; runId: string; status: string; f1: number | null; out: string; assignment: Record<string, string> }[] = [];
   let code: number = EXIT.ok;
   try {
     reporter.event('sweep', { runs: points.length, out, parent: parent?.runId ?? null }, `sweep of ${points.length} runs → ${out}${parent ? ` (MLflow parent run ${parent.runId})` : ''}`);
-    await ingestData(session, resolve(dataDir), !!v.strict, reporter);
+    await runs.ingest();
     for (const [i, point] of points.entries()) {
       if (stop) break;
       const name = `${i + 1}/${points.length} ${pointName(point.assignment)}`;
       reporter.event('sweep-run', { index: i + 1, assignment: point.assignment }, `— run ${name}`);
-      events.begin(point.config);
       const runOut = join(out, `run-${String(i + 1).padStart(3, '0')}`);
       const tags = [{ key: 'luna.headless', value: 'true' }, { key: 'luna.sweep', value: pointName(point.assignment) }, ...(parent ? [{ key: 'mlflow.parentRunId', value: parent.runId }] : [])];
-      const outcome = await runInSession(
-        session,
-        { config: point.config, dataDir: resolve(dataDir), out: runOut, profileDir, device, name: `sweep ${name}`, resume: null, tags },
-        reporter,
-        events,
-      );
+      const outcome = await runs.run({ config: point.config, out: runOut, name: `sweep ${name}`, tags });
       const f1 = (outcome.summary.metrics as { validating: Record<string, number> }).validating['pr/f1_score'] ?? null;
       results.push({ name, runId: String(outcome.summary.runId), status: String(outcome.summary.status), f1, out: runOut, assignment: point.assignment });
       if (outcome.code !== EXIT.ok && code === EXIT.ok) code = outcome.code;
     }
   } finally {
     process.off('SIGINT', onSigint);
-    await session.close();
+    await runs.close();
   }
   const ranked = results.filter((r) => r.f1 !== null && r.status === 'finished').sort((a, b) => b.f1! - a.f1!);
   const best = ranked[0] ?? null;

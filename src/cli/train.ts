@@ -19,8 +19,9 @@ import { isSoftwareAdapter } from '../model/backend.ts';
 import type { IngestReport } from '../store/ingest.ts';
 import type { MetricPoint, RunRecord } from '../store/records.ts';
 import { DataError } from '../data/errors.ts';
-import { isValidationEpoch } from '../train/cadence.ts';
 import type { OutboxState } from '../tracking/outbox.ts';
+import type { RunSink } from '../tracking/run-sink.ts';
+import { isValidationEpoch } from '../train/cadence.ts';
 import { parseChoice, UsageError, type ParsedArgs } from './args.ts';
 import { DEVICES, HeadlessSession, type Device } from './headless-session.ts';
 import type { Io } from './main.ts';
@@ -85,7 +86,7 @@ interface TrainPlan {
   tags: { key: string; value: string }[];
 }
 
-/** The run config of `train` and `sweep`: --url or --config (read here), then field flags and --set. */
+/** The run config of `train` and `HeadlessTrainer` (`sweep`): --url or --config (read here), then field flags and --set. */
 export async function configFromArgs(args: ParsedArgs): Promise<LabConfig> {
   const v = args.values;
   const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
@@ -164,8 +165,8 @@ export interface TrainOutcome {
   summary: Record<string, unknown>;
 }
 
-/** Everything one run needs from an open session: used by `train` and, run after run, by `sweep`. */
-export async function runInSession(
+/** Everything one run needs from an open session: used by `train` and, run after run, by `HeadlessTrainer` (`sweep`). */
+async function runInSession(
   session: HeadlessSession,
   p: Omit<TrainPlan, 'device' | 'json' | 'strict' | 'dataDir'> & { dataDir: string; device: Device },
   reporter: Reporter,
@@ -206,7 +207,7 @@ export async function runInSession(
   }
   await outputs.settle();
   const latest = (await session.call('run', run.runId)) ?? run;
-  await outputs.finish(latest);
+  await outputs.onEnd(latest);
 
   const tracking = latest.config.tracking.server ? await deliverTracking(session, reporter) : null;
   const metrics = finalMetrics(latest.history);
@@ -252,10 +253,11 @@ async function deliverTracking(session: HeadlessSession, reporter: Reporter): Pr
 }
 
 /**
- * Writes outputs as epochs end (the page says so with a run event), one update at a time:
- * the final checkpoint, the best one (by validation F1), metrics.csv and the event file.
+ * The run's output folder as a run sink on the CLI's side of the page: writes outputs as epochs
+ * end (the page says so with a run event), one update at a time: the final checkpoint, the best
+ * one (by validation F1), metrics.csv and the TensorBoard event file; `onEnd` writes the rest.
  */
-class OutputUpdater {
+class OutputUpdater implements RunSink<RunSummary> {
   private meta!: RunMeta;
   private epochsDone = 0;
   private bestF1 = -Infinity;
@@ -315,7 +317,7 @@ class OutputUpdater {
   }
 
   /** The last word: history, run.json and, when a checkpoint exists, the exported models. */
-  async finish(run: RunRecord): Promise<void> {
+  async onEnd(run: RunRecord): Promise<void> {
     if (!this.meta.runId) this.meta = { ...this.meta, runId: run.runId, labUrl: run.labUrl };
     await writeMeta(this.out, { ...this.meta, status: run.status, backend: run.backend, adapter: run.adapter });
     this.files.add(OUT.meta);
@@ -336,8 +338,9 @@ class OutputUpdater {
 }
 
 /** Routes the page's events to the terminal and the output writer. */
-export class SessionEvents {
-  target: OutputUpdater | null = null;
+class SessionEvents {
+  /** The run's output sink (one run at a time in a session). */
+  target: RunSink<RunSummary> | null = null;
   private config: LabConfig['train'] | null = null;
   private lastJsonProgress = 0;
   private training: MetricPoint | null = null;
@@ -358,7 +361,7 @@ export class SessionEvents {
         }
         break;
       case 'run':
-        this.target?.onRun(e.run);
+        this.target?.onRun?.(e.run);
         break;
       case 'progress': {
         r.progress(progressLine(e.progress));
@@ -389,15 +392,14 @@ export class SessionEvents {
     }
   };
 
-  /** The trainer's rule (src/train/cadence.ts); without the run's config, assume it validates. */
+  /** The trainer's rule (src/train/cadence.ts). */
   private willValidate(epoch: number): boolean {
-    const t = this.config;
-    return !t || isValidationEpoch(epoch, t.epochs, t.validationCadence);
+    return !this.config || isValidationEpoch(epoch, this.config);
   }
 }
 
 /** Ingest the data folder through the page; fail on no scans (or, with --strict, any error). */
-export async function ingestData(session: HeadlessSession, dataDir: string, strict: boolean, reporter: Reporter): Promise<IngestReport> {
+async function ingestData(session: HeadlessSession, dataDir: string, strict: boolean, reporter: Reporter): Promise<IngestReport> {
   const report = await session.call('ingest', session.dataUrl!);
   const cached = report.skipped.filter((s) => s.reason === 'already cached').length;
   const series = report.series.length;
@@ -414,6 +416,81 @@ export async function ingestData(session: HeadlessSession, dataDir: string, stri
   }
   if (strict && report.errors.length) throw new DataError(`--strict: ${report.errors.length} file(s) in ${dataDir} could not be ingested`);
   return report;
+}
+
+/** One run of a `HeadlessTrainer`: its config, output folder, name and MLflow tags. */
+export interface HeadlessRunPlan {
+  config: LabConfig;
+  out: string;
+  name: string;
+  tags: { key: string; value: string }[];
+}
+
+/**
+ * Headless training run after run in one browser session, as `sweep` uses it: the flags shared
+ * with `train` (--url/--config/field flags/--set, --data, --device, --cache, --json, --strict)
+ * are read by `fromArgs`; `open` starts the browser on the profile and ingests --data once;
+ * each `run` trains one config into its own folder, reported as `train` reports its run.
+ */
+export class HeadlessTrainer {
+  static readonly EXIT = EXIT;
+  private session: HeadlessSession | null = null;
+  private readonly events: SessionEvents;
+
+  private constructor(
+    /** The config the flags give, before any per-run change. */
+    readonly config: LabConfig,
+    readonly reporter: Reporter,
+    readonly device: Device,
+    readonly profileDir: string,
+    private readonly dataDir: string,
+    private readonly strict: boolean,
+  ) {
+    this.events = new SessionEvents(reporter);
+  }
+
+  /** Reads the shared flags; --data must name a folder (checked by the caller first if its own
+   *  usage errors come earlier). */
+  static async fromArgs(args: ParsedArgs, io: Io): Promise<HeadlessTrainer> {
+    const v = args.values;
+    const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
+    const dataDir = str('data');
+    if (!dataDir) throw new UsageError('Missing --data DIR');
+    const config = await configFromArgs(args);
+    const device = parseChoice<Device>(str('device'), 'device', DEVICES, 'auto');
+    const profileDir = resolve(str('cache') ?? defaultProfileDir());
+    return new HeadlessTrainer(config, new Reporter(io, !!v.json), device, profileDir, resolve(dataDir), !!v.strict);
+  }
+
+  /** Start the browser (its console to `consoleLog`) and ingest the data folder. */
+  async open(consoleLog: string): Promise<void> {
+    await mkdir(this.profileDir, { recursive: true });
+    this.session = await HeadlessSession.open({ device: this.device, profileDir: this.profileDir, dataDir: this.dataDir, consoleLog, onEvent: this.events.handle, hash: encodeLabHash(this.config) });
+  }
+
+  async ingest(): Promise<IngestReport> {
+    return ingestData(this.opened(), this.dataDir, this.strict, this.reporter);
+  }
+
+  async run(p: HeadlessRunPlan): Promise<TrainOutcome> {
+    this.events.begin(p.config);
+    return runInSession(this.opened(), { ...p, dataDir: this.dataDir, profileDir: this.profileDir, device: this.device, resume: null }, this.reporter, this.events);
+  }
+
+  /** Ask the run in progress to stop after its current step. */
+  stop(): void {
+    void this.session?.call('stop').catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    await this.session?.close();
+    this.session = null;
+  }
+
+  private opened(): HeadlessSession {
+    if (!this.session) throw new Error('HeadlessTrainer: open() the session first');
+    return this.session;
+  }
 }
 
 export async function train(args: ParsedArgs, io: Io): Promise<number> {

@@ -10,15 +10,17 @@
  * as "no seed" in some ops) and makes the mask with
  * `tf.randomUniform(shape, 0, 1, 'float32', seed)`, which tfjs computes in JS with a seeded
  * alea generator and uploads, so the mask is identical on every backend. The generator is the
- * layer's own if `layer.setRng(rng)` gave it one, else the stream shared by all dropout layers
- * that the trainer installs with `setDropoutRng(rng)` (one stream per run, its state in the
- * checkpoint: layers draw from it in forward order, so a resumed run draws the same seeds).
+ * layer's own if `layer.setRng(rng)` gave it one, else the stream shared by all dropout layers:
+ * the run's, kept in the run settings (run-settings.ts; the trainer's RunScope installs it, and
+ * `setDropoutRng(rng)` sets it outside a run). One stream per run, its state in the checkpoint:
+ * layers draw from it in forward order, so a resumed run draws the same seeds.
  * A training call with neither throws rather than fall back to unseeded randomness. No
  * generator lives in the layer config: a saved model carries weights, not a run's position.
  * Registered for (de)serialization in `register.ts` (as 'LunaDropout' / 'LunaDropout3d').
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../data/rng.ts';
+import { runSettings, updateRunSettings } from './run-settings.ts';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
 
@@ -29,15 +31,13 @@ export interface SeededDropoutArgs extends LayerArgs {
 
 const SEED_LIMIT = 2 ** 31 - 1;
 
-let sharedRng: Rng | null = null;
-
 /** The stream every dropout layer without its own draws its mask seeds from (null: none). */
 export function setDropoutRng(rng: Rng | null): void {
-  sharedRng = rng;
+  updateRunSettings({ dropoutRng: rng });
 }
 
 export function getDropoutRng(): Rng | null {
-  return sharedRng;
+  return runSettings().dropoutRng;
 }
 
 abstract class SeededDropout extends tf.layers.Layer {
@@ -57,7 +57,7 @@ abstract class SeededDropout extends tf.layers.Layer {
 
   /** The generator the next training call draws from, or null if there is none. */
   getRng(): Rng | null {
-    return this.rng ?? sharedRng;
+    return this.rng ?? runSettings().dropoutRng;
   }
 
   /** Shape of the keep mask for an input of `shape`. */

@@ -1,8 +1,10 @@
 /**
- * When a run validates: at epoch 1 (an early figure), every `cadence`th epoch, and the last
- * (the run's result). The one rule, for the trainer that validates and the CLI that waits for
- * the validation metrics of an epoch. Pure.
+ * When a run validates: at epoch 1 (an early read of the model), every `validationCadence`-th
+ * epoch, and at the last, so a run always ends with validation metrics. The trainer and the
+ * CLI's epoch lines both ask here.
  */
-export function isValidationEpoch(epoch: number, epochs: number, cadence: number): boolean {
-  return epoch === 1 || epoch % cadence === 0 || epoch === epochs;
+import type { LabConfig } from '../config/lab-config.ts';
+
+export function isValidationEpoch(epoch: number, train: Pick<LabConfig['train'], 'epochs' | 'validationCadence'>): boolean {
+  return epoch === 1 || epoch % train.validationCadence === 0 || epoch === train.epochs;
 }

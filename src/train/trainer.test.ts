@@ -47,7 +47,7 @@ describe('Trainer', () => {
   const progress: Progress[] = [];
 
   it('trains a small model to the end, with the seed’s metrics and per-candidate predictions', async () => {
-    const trainer = new Trainer(db, { onProgress: (p) => progress.push(p) });
+    const trainer = new Trainer(db, [{ onProgress: (p) => progress.push(p) }]);
     straight = await trainer.start(config, 'straight');
     expect(straight.error).toBeNull();
     expect(straight.status).toBe('finished');
@@ -74,11 +74,13 @@ describe('Trainer', () => {
   });
 
   it('a run stopped after epoch 1 and resumed ends identical to the uninterrupted one', async () => {
-    const trainer: Trainer = new Trainer(db, {
-      onRun: (r) => {
-        if (r.epochsDone === 1) trainer.stop();
+    const trainer: Trainer = new Trainer(db, [
+      {
+        onRun: (r) => {
+          if (r.epochsDone === 1) trainer.stop();
+        },
       },
-    });
+    ]);
     const stopped = await trainer.start(config, 'interrupted');
     expect(stopped.status).toBe('stopped');
     expect(stopped.epochsDone).toBe(1);
@@ -112,7 +114,7 @@ describe('Trainer', () => {
       },
       dispose: () => undefined,
     });
-    const trainer = new Trainer(db, {}, { dataPool: () => augmentPool(() => worker(spawned++), 2) });
+    const trainer = new Trainer(db, [], { dataPool: () => augmentPool(() => worker(spawned++), 2) });
     const pooled = await trainer.start(config, 'pooled');
     expect(pooled.status).toBe('finished');
     expect(spawned).toBe(2);

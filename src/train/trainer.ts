@@ -4,56 +4,43 @@
  * comes from the run's seed through named streams; a checkpoint at each epoch end holds
  * weights, optimizer state, sampler and RNG state and the metrics history, so a resumed run
  * continues exactly where the checkpoint was taken.
+ *
+ * A run is set up (its RunScope: backend, kernels, dropout stream; its data; its model), trains
+ * epoch after epoch, each stored as a checkpoint, and is torn down whatever happened. What it
+ * has to tell goes to the run sinks it was given (src/tracking/run-sink.ts), never to a sink
+ * by name.
  */
 import * as tf from '@tensorflow/tfjs';
 import { resolveConfig, resolveConfigOrThrow, type LabConfig, type LabConfigInput } from '../config/lab-config.ts';
-import { createRng, type Rng } from '../data/rng.ts';
-import { createSampling } from '../data/sampler.ts';
+import { createSampling, type Sampling } from '../data/sampler.ts';
 import { buildLunaModel } from '../model/luna-model.ts';
 import { createOptimizer, type LabOptimizer } from '../model/optimizers.ts';
 import { NoduleClassificationModel, type StepInfo } from '../model/nodule-classifier.ts';
 import { selectBackend } from '../model/backend.ts';
-import { GpuErrorGuard, useKernels } from '../model/kernels/index.ts';
-import { setDropoutRng } from '../model/dropout.ts';
-import type { MetricPoint, PredictionRow, RunRecord } from '../store/records.ts';
+import type { PredictionRow, RunRecord } from '../store/records.ts';
 import type { LabStore } from '../store/lab-store.ts';
-import { loadCandidateSet } from '../store/candidate-set.ts';
+import { loadCandidateSet, type CandidateSet } from '../store/candidate-set.ts';
 import { CacheCropSource } from '../store/cache-crop-source.ts';
 import { CropProvider } from '../data/crop-provider.ts';
 import { batchesOf, type BatchWait } from '../data/batches.ts';
 import { inThreadPool, type AugmentPool } from '../data/augment-pool.ts';
-import { isValidationEpoch } from './cadence.ts';
 import { formatSubsetDigest, subsetDigests, type SubsetDigest } from '../store/data-selection.ts';
 import { LAB_VERSION } from '../version.ts';
 import { encodeLabUrl } from '../config/lab-url.ts';
 import { epochItems, mlflowStatus, startItems, statusItem, artifactItems, trackingTarget, type TrackingTarget } from '../tracking/run-tracking.ts';
 import { runArtifacts, type ArtifactFile } from '../tracking/artifacts.ts';
+import type { Progress, RunSink } from '../tracking/run-sink.ts';
 import { randomHex } from '../data/hex.ts';
 import { restoreCheckpoint, restoreWeights, takeCheckpoint } from './checkpoint.ts';
+import { isValidationEpoch } from './cadence.ts';
+import { RunPace } from './pace.ts';
+import { RunScope } from './run-scope.ts';
 
 
-export interface Progress {
-  runId: string;
-  epoch: number;
-  epochs: number;
-  phase: StepInfo['phase'];
-  /** Samples done and due in this phase of this epoch. */
-  done: number;
-  total: number;
-  samplesSeen: number;
-  samplesPerSecond: number;
-  etaSeconds: number;
-  batchLoss: number;
-  /** tf.memory().numTensors after the step: flat from step to step unless something leaks. */
-  numTensors: number;
-}
+export type { Progress };
 
-export interface TrainerEvents {
-  /** Items were added to the tracking outbox: time to deliver. */
-  onEnqueued?: () => void;
-  onRun?: (run: RunRecord) => void;
-  onProgress?: (p: Progress) => void;
-  onMetrics?: (runId: string, point: MetricPoint) => void;
+export class StopRequested extends Error {
+  override name = 'StopRequested';
 }
 
 export interface TrainerOptions {
@@ -62,21 +49,15 @@ export interface TrainerOptions {
   dataPool?: () => AugmentPool;
 }
 
-export class StopRequested extends Error {
-  override name = 'StopRequested';
-}
-
-const now = () => (globalThis.performance ?? Date).now();
-
-
 export class Trainer {
   private paused: { promise: Promise<void>; resolve: () => void } | null = null;
   private stopping = false;
   private active: string | null = null;
 
+  /** `sinks` hear everything a run tells (the page, the MLflow outbox: src/tracking/run-sink.ts). */
   constructor(
     private readonly db: LabStore,
-    private readonly events: TrainerEvents = {},
+    private readonly sinks: readonly RunSink[] = [],
     private readonly options: TrainerOptions = {},
   ) {}
 
@@ -163,8 +144,8 @@ export class Trainer {
     if (await this.db.getCheckpoint(runId)) items.push(...artifactItems(run, target, await this.exportRun(runId, run)));
     items.push(statusItem(run, target, mlflowStatus(run.status)));
     await this.db.queueRunTracking(run, items);
-    this.events.onRun?.(run);
-    this.events.onEnqueued?.();
+    for (const sink of this.sinks) sink.onRun?.(run);
+    for (const sink of this.sinks) sink.onEnqueued?.();
     return run;
   }
 
@@ -203,169 +184,217 @@ export class Trainer {
     }
   }
 
+  /** One run from set-up to teardown; every outcome (finished, stopped, failed) ends in the record. */
   private async train(initial: RunRecord): Promise<RunRecord> {
-    let run = initial;
-    const config = run.config;
-    const emit = async (changes: Partial<RunRecord>) => {
-      run = { ...run, ...changes };
-      await this.db.updateRun(run.runId, changes);
-      this.events.onRun?.(run);
-    };
-    let model: tf.LayersModel | null = null;
-    let optimizer: LabOptimizer | null = null;
-    let gpu: GpuErrorGuard | null = null;
-    let pool: AugmentPool | null = null;
+    const live = new LiveRun(initial, this.db, this.sinks);
+    const held: Held = { scope: null, pool: null, model: null, optimizer: null };
     try {
-      const backend = await selectBackend(config.backend, config.gpuFeatures);
-      // Only the features the device has; a missing one is named in the run's warnings.
-      const features = backend.gpuFeatures?.enabled ?? [];
-      if (backend.backend === 'webgpu') await useKernels(config.kernels, features);
-      // A failing shader must fail the run, not train on zeros: checked at every step boundary.
-      gpu = GpuErrorGuard.forCurrentBackend();
-      gpu?.begin();
-      const adapter = backend.adapter && features.length ? `${backend.adapter} (device features: ${features.join(', ')})` : backend.adapter;
-      await emit({ backend: backend.backend, adapter, fellBackFrom: backend.fellBackFrom });
-
-      const set = await loadCandidateSet(this.db, config);
-      const used = await subsetDigests([...set.series.values()]);
-      const { split, sampler, validation } = createSampling(set.candidates, config);
-      // The run's URL names the data it used, so whoever opens it can tell missing data.
-      const pinned = pinData(config, used);
-      await emit({
-        dataDigest: set.dataDigest,
-        warnings: [...(backend.gpuFeatures?.warning ? [backend.gpuFeatures.warning] : []), ...set.warnings, ...split.warnings],
-        ...(pinned ? { labUrl: encodeLabUrl(pinned, labBase()) } : {}),
-      });
-      const target = trackingTarget(run);
-      if (target && !run.trackingQueued) {
-        await this.db.enqueue(startItems(run, target, run.labUrl));
-        await emit({ trackingQueued: true });
-        this.events.onEnqueued?.();
-      }
-      const dropoutRng: Rng = createRng(config.train.seed).fork('dropout');
-      const net = (model = buildLunaModel(config.model, config.crop, config.train.seed));
-      const opt = (optimizer = createOptimizer(config.optimizer));
-
-      const checkpoint = await this.db.getCheckpoint(run.runId);
-      let startEpoch = 1;
-      let samplesSeen = 0;
-      if (checkpoint && run.epochsDone > 0) {
-        await restoreCheckpoint(checkpoint, net, opt, sampler, dropoutRng);
-        startEpoch = checkpoint.epoch + 1;
-        samplesSeen = checkpoint.samplesSeen;
-        // History past the checkpoint (an epoch cut short) is dropped with it.
-        await emit({ history: run.history.filter((p) => p.epoch <= checkpoint.epoch), epochsDone: checkpoint.epoch, samplesSeen });
-      }
-
-      const provider = new CropProvider(new CacheCropSource(this.db, set.series), set.series, config.crop);
-      const dataPool = (pool = this.options.dataPool?.() ?? inThreadPool());
-      const epochs = config.train.epochs;
-      let trainTotal = 0;
-      let phaseTotal = 0;
-      let phaseStart = now();
-      let lastPhase = '';
-      const classifier = new NoduleClassificationModel({
-        config,
-        model: net,
-        optimizer: opt,
-        samplesSeen,
-        hooks: {
-          beforeTrainingStep: () => setDropoutRng(dropoutRng),
-          onStep: async (s) => {
-            await gpu?.step(`during a ${s.phase} step of epoch ${s.epoch}`);
-            // A new phase (or a new epoch of training, when validation was skipped) restarts the rate.
-            if (`${s.epoch}:${s.phase}` !== lastPhase) {
-              lastPhase = `${s.epoch}:${s.phase}`;
-              phaseStart = now() - s.stepSeconds * 1000;
-              phaseTotal = s.phase === 'training' ? trainTotal : validation.length;
-            }
-            const elapsed = (now() - phaseStart) / 1000;
-            const rate = s.samples / Math.max(elapsed, 1e-9);
-            const remainingEpochs = epochs - s.epoch;
-            // Estimate with validation every epoch: an upper bound when the cadence skips some.
-            const perEpoch = trainTotal + validation.length;
-            const left = phaseTotal - s.samples + (s.phase === 'training' ? validation.length : 0) + remainingEpochs * perEpoch;
-            this.events.onProgress?.({
-              runId: run.runId,
-              epoch: s.epoch,
-              epochs,
-              phase: s.phase,
-              done: s.samples,
-              total: phaseTotal,
-              samplesSeen: s.samplesSeen,
-              samplesPerSecond: rate,
-              etaSeconds: left / Math.max(rate, 1e-9),
-              batchLoss: s.batchLoss,
-              numTensors: tf.memory().numTensors,
-            });
-            if (this.paused) {
-              await emit({ status: 'paused' });
-              await this.paused?.promise;
-              if (!this.stopping) await emit({ status: 'running' });
-            }
-            if (this.stopping) throw new StopRequested('stopped by the user');
-          },
-          onMetrics: (epoch, step, values) => {
-            const point = { epoch, step, values };
-            run = { ...run, history: [...run.history, point] };
-            this.events.onMetrics?.(run.runId, point);
-          },
-        },
-      });
-      for (let epoch = startEpoch; epoch <= epochs; epoch++) {
-        const samples = sampler.nextEpoch();
-        trainTotal = samples.length;
-        const validate = isValidationEpoch(epoch, epochs, config.train.validationCadence);
-        const wait: BatchWait = { batches: 0, seconds: 0 };
-        const result = await classifier.fitEpoch(
-          epoch,
-          batchesOf(samples, config.train.batchSize, provider, config.augment, { pool: dataPool, wait }),
-          validate ? batchesOf(validation, config.train.batchSize, provider, null) : null,
-        );
-        const trainingPoint = run.history.findLast((p) => p.epoch === epoch && 'training/loss/all' in p.values)!;
-        Object.assign(trainingPoint.values, systemMetrics(result.samplesPerSecond, result.seconds, wait));
-        const v = result.validationSamples;
-        const predictions: PredictionRow[] = v
-          ? v.refs.map((r, i) => ({
-              seriesUid: r.seriesUid,
-              xyz: [r.xyz[0], r.xyz[1], r.xyz[2]],
-              diameterMm: r.diameterMm,
-              label: v.labels[i] as 0 | 1,
-              prob: v.probPos[i],
-              loss: v.loss[i],
-            }))
-          : run.predictions;
-        run = { ...run, epochsDone: epoch, samplesSeen: classifier.samplesSeen, predictions };
-        const outbox = target ? epochItems(run, target, run.history.filter((p) => p.epoch === epoch)) : [];
-        await this.db.putCheckpoint(run, await takeCheckpoint(run, net, opt, sampler, dropoutRng), outbox);
-        this.events.onRun?.(run);
-        if (outbox.length) this.events.onEnqueued?.();
-      }
-      await emit({ status: 'finished' });
-      if (target) {
-        // A model that cannot be exported must not fail a finished run: say so and close it.
-        const files = await runArtifacts(run, net).catch(async (e: unknown) => {
-          await emit({ warnings: [...run.warnings, `model artifacts were not logged: ${e instanceof Error ? e.message : String(e)}`] });
-          return [];
-        });
-        await this.db.enqueue([...artifactItems(run, target, files), statusItem(run, target, 'FINISHED')]);
-      }
+      const t = await this.setUp(live, held);
+      for (let epoch = t.startEpoch; epoch <= t.config.train.epochs; epoch++) await this.trainEpoch(live, t, epoch);
+      await live.update({ status: 'finished' });
+      await this.end(live, t.model);
     } catch (e) {
-      if (e instanceof StopRequested) await emit({ status: 'stopped' });
+      if (e instanceof StopRequested) await live.update({ status: 'stopped' });
       else {
         const message = e instanceof Error ? e.message : String(e);
-        await emit({ status: isDeviceLoss(message) ? 'interrupted' : 'failed', error: message });
+        await live.update({ status: isDeviceLoss(message) ? 'interrupted' : 'failed', error: message });
       }
-      const target = trackingTarget(run);
-      if (target && run.trackingQueued && run.status !== 'interrupted') await this.db.enqueue([statusItem(run, target, mlflowStatus(run.status))]);
+      await this.end(live, null);
     } finally {
-      await gpu?.dispose();
-      pool?.dispose();
-      this.events.onEnqueued?.();
-      model?.dispose();
-      optimizer?.dispose();
+      await this.tearDown(held);
     }
-    return run;
+    return live.run;
+  }
+
+  /** The run's scope (backend, kernels, dropout stream), its data, the sinks' start, the model
+   *  and optimizer (from the checkpoint when resuming) and the classifier with the run's hooks. */
+  private async setUp(live: LiveRun, held: Held): Promise<Training> {
+    const config = live.run.config;
+    const scope = (held.scope = await RunScope.open(config));
+    const { backend } = scope;
+    await live.update({ backend: backend.backend, adapter: scope.adapter, fellBackFrom: backend.fellBackFrom });
+    const { set, sampler, validation } = await this.loadData(live, scope);
+    for (const sink of this.sinks) {
+      const changes = await sink.onStart?.(live.run);
+      if (changes) await live.update(changes);
+    }
+    const model = (held.model = buildLunaModel(config.model, config.crop, config.train.seed));
+    const optimizer = (held.optimizer = createOptimizer(config.optimizer));
+    const { startEpoch, samplesSeen } = await this.restore(live, { model, optimizer, sampler, scope });
+
+    const provider = new CropProvider(new CacheCropSource(this.db, set.series), set.series, config.crop);
+    const pool = (held.pool = this.options.dataPool?.() ?? inThreadPool());
+    const pace = new RunPace(config.train.epochs, validation.length);
+    const classifier = new NoduleClassificationModel({
+      config,
+      model,
+      optimizer,
+      samplesSeen,
+      hooks: {
+        beforeTrainingStep: () => scope.activate(),
+        onStep: (s) => this.afterStep(live, scope, pace, s),
+        onMetrics: (epoch, step, values) => {
+          const point = { epoch, step, values };
+          live.run = { ...live.run, history: [...live.run.history, point] };
+          for (const sink of this.sinks) sink.onMetrics?.(live.run.runId, point);
+        },
+      },
+    });
+    return { config, scope, model, optimizer, sampler, validation, provider, pool, classifier, pace, startEpoch };
+  }
+
+  /** The run's candidates and crops, its split and sampler; the record names the data used. */
+  private async loadData(live: LiveRun, scope: RunScope): Promise<{ set: CandidateSet } & Pick<Sampling, 'sampler' | 'validation'>> {
+    const config = live.run.config;
+    const set = await loadCandidateSet(this.db, config);
+    const used = await subsetDigests([...set.series.values()]);
+    const { split, sampler, validation } = createSampling(set.candidates, config);
+    // The run's URL names the data it used, so whoever opens it can tell missing data.
+    const pinned = pinData(config, used);
+    const gpuWarning = scope.backend.gpuFeatures?.warning;
+    await live.update({
+      dataDigest: set.dataDigest,
+      warnings: [...(gpuWarning ? [gpuWarning] : []), ...set.warnings, ...split.warnings],
+      ...(pinned ? { labUrl: encodeLabUrl(pinned, labBase()) } : {}),
+    });
+    return { set, sampler, validation };
+  }
+
+  /** A resumed run continues from its checkpoint: weights, optimizer, sampler and dropout stream. */
+  private async restore(
+    live: LiveRun,
+    t: Pick<Training, 'model' | 'optimizer' | 'sampler' | 'scope'>,
+  ): Promise<{ startEpoch: number; samplesSeen: number }> {
+    const checkpoint = await this.db.getCheckpoint(live.run.runId);
+    if (!checkpoint || live.run.epochsDone <= 0) return { startEpoch: 1, samplesSeen: 0 };
+    await restoreCheckpoint(checkpoint, t.model, t.optimizer, t.sampler, t.scope.dropoutRng);
+    const samplesSeen = checkpoint.samplesSeen;
+    // History past the checkpoint (an epoch cut short) is dropped with it.
+    await live.update({ history: live.run.history.filter((p) => p.epoch <= checkpoint.epoch), epochsDone: checkpoint.epoch, samplesSeen });
+    return { startEpoch: checkpoint.epoch + 1, samplesSeen };
+  }
+
+  /** At every step boundary: GPU errors, progress to the sinks, pause and stop. */
+  private async afterStep(live: LiveRun, scope: RunScope, pace: RunPace, s: StepInfo): Promise<void> {
+    await scope.gpu?.step(`during a ${s.phase} step of epoch ${s.epoch}`);
+    const { total, samplesPerSecond, etaSeconds } = pace.step(s);
+    const progress: Progress = {
+      runId: live.run.runId,
+      epoch: s.epoch,
+      epochs: live.run.config.train.epochs,
+      phase: s.phase,
+      done: s.samples,
+      total,
+      samplesSeen: s.samplesSeen,
+      samplesPerSecond,
+      etaSeconds,
+      batchLoss: s.batchLoss,
+      numTensors: tf.memory().numTensors,
+    };
+    for (const sink of this.sinks) sink.onProgress?.(progress);
+    if (this.paused) {
+      await live.update({ status: 'paused' });
+      await this.paused?.promise;
+      if (!this.stopping) await live.update({ status: 'running' });
+    }
+    if (this.stopping) throw new StopRequested('stopped by the user');
+  }
+
+  /** Train one epoch (and validate it when the cadence says so), then store it. */
+  private async trainEpoch(live: LiveRun, t: Training, epoch: number): Promise<void> {
+    const { config, sampler, validation, provider, pool, classifier } = t;
+    const samples = sampler.nextEpoch();
+    t.pace.startEpoch(samples.length);
+    const validate = isValidationEpoch(epoch, config.train);
+    const wait: BatchWait = { batches: 0, seconds: 0 };
+    const result = await classifier.fitEpoch(
+      epoch,
+      batchesOf(samples, config.train.batchSize, provider, config.augment, { pool, wait }),
+      validate ? batchesOf(validation, config.train.batchSize, provider, null) : null,
+    );
+    const trainingPoint = live.run.history.findLast((p) => p.epoch === epoch && 'training/loss/all' in p.values)!;
+    Object.assign(trainingPoint.values, systemMetrics(result.samplesPerSecond, result.seconds, wait));
+    const v = result.validationSamples;
+    const predictions: PredictionRow[] = v
+      ? v.refs.map((r, i) => ({
+          seriesUid: r.seriesUid,
+          xyz: [r.xyz[0], r.xyz[1], r.xyz[2]],
+          diameterMm: r.diameterMm,
+          label: v.labels[i] as 0 | 1,
+          prob: v.probPos[i],
+          loss: v.loss[i],
+        }))
+      : live.run.predictions;
+    live.run = { ...live.run, epochsDone: epoch, samplesSeen: classifier.samplesSeen, predictions };
+    await this.checkpoint(live, t, epoch);
+  }
+
+  /** The epoch's checkpoint, written in one transaction with the run and the sinks' outbox items. */
+  private async checkpoint(live: LiveRun, t: Training, epoch: number): Promise<void> {
+    const run = live.run;
+    const points = run.history.filter((p) => p.epoch === epoch);
+    const outbox = this.sinks.flatMap((sink) => [...(sink.onEpoch?.(run, points) ?? [])]);
+    await this.db.putCheckpoint(run, await takeCheckpoint(run, t.model, t.optimizer, t.sampler, t.scope.dropoutRng), outbox);
+    for (const sink of this.sinks) sink.onRun?.(run);
+    for (const sink of this.sinks) sink.onCheckpoint?.(run);
+  }
+
+  /** The sinks' last word on the run (`model` when it finished); what they return lands in the record. */
+  private async end(live: LiveRun, model: tf.LayersModel | null): Promise<void> {
+    for (const sink of this.sinks) {
+      const changes = await sink.onEnd?.(live.run, model);
+      if (changes) await live.update(changes);
+    }
+  }
+
+  /** Close the scope (GPU guard, kernels and dropout stream as they were) and free the model. */
+  private async tearDown(held: Held): Promise<void> {
+    try {
+      await held.scope?.close();
+    } finally {
+      held.pool?.dispose();
+      for (const sink of this.sinks) sink.onClose?.();
+      held.model?.dispose();
+      held.optimizer?.dispose();
+    }
+  }
+}
+
+/** What `setUp` has made so far: released by `tearDown` whatever failed. */
+interface Held {
+  scope: RunScope | null;
+  pool: AugmentPool | null;
+  model: tf.LayersModel | null;
+  optimizer: LabOptimizer | null;
+}
+
+/** A run ready to train its epochs. */
+interface Training {
+  config: LabConfig;
+  scope: RunScope;
+  model: tf.LayersModel;
+  optimizer: LabOptimizer;
+  sampler: Sampling['sampler'];
+  validation: Sampling['validation'];
+  provider: CropProvider;
+  pool: AugmentPool;
+  classifier: NoduleClassificationModel;
+  pace: RunPace;
+  startEpoch: number;
+}
+
+/** The run's record as it trains: each change stored and shown to the sinks. */
+class LiveRun {
+  constructor(
+    public run: RunRecord,
+    private readonly db: LabStore,
+    private readonly sinks: readonly RunSink[],
+  ) {}
+
+  async update(changes: Partial<RunRecord>): Promise<void> {
+    this.run = { ...this.run, ...changes };
+    await this.db.updateRun(this.run.runId, changes);
+    for (const sink of this.sinks) sink.onRun?.(this.run);
   }
 }
 

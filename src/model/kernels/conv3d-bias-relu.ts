@@ -10,6 +10,7 @@ import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { conv3dPlan } from './conv3d-plan.ts';
 import { runConv3DTiled } from './conv3d.ts';
 import { runFilterGrad } from './conv3d-backprop-filter.ts';
+import { runSettings } from '../run-settings.ts';
 
 export const LunaConv3DBiasRelu = 'LunaConv3DBiasRelu';
 export const LunaConv3DFilterBiasGrad = 'LunaConv3DFilterBiasGrad';
@@ -64,16 +65,11 @@ export const conv3dBiasReluGradConfig: tf.GradConfig = {
   },
 };
 
-let fusedInstalled = false;
-/** Set by useKernels: whether the fused webgpu kernels are registered now. */
-export function setFusedInstalled(on: boolean): void {
-  fusedInstalled = on;
-}
-
 /** relu(conv3d(x, filter, stride 1, pad) + bias); x [N,D,H,W,Cin], filter [3,3,3,Cin,Cout], bias [Cout]. */
 export function conv3dBiasRelu(x: tf.Tensor5D, filter: tf.Tensor5D, bias: tf.Tensor1D, pad: Pad): tf.Tensor5D {
+  // The fused webgpu kernels are registered exactly when the run's kernels are the lab's.
   const fused =
-    fusedInstalled &&
+    runSettings().kernels === 'lab' &&
     tf.getBackend() === 'webgpu' &&
     x.dtype === 'float32' &&
     filter.dtype === 'float32' &&

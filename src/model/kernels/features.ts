@@ -1,6 +1,7 @@
 /**
  * Which optional WebGPU features the lab's kernels use now: those `useKernels` was given (the
- * run's `gpuFeatures`) that the backend's device also has. A program variant built with a
+ * run's `gpuFeatures`, kept in the run settings: ../run-settings.ts) that the backend's device
+ * also has. A program variant built with a
  * feature is counted, so a test can tell that the variant really ran.
  *
  * - `subgroups`: the split-K reduction of the weight gradient sums its chunks across a
@@ -10,21 +11,21 @@
  */
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import type { GpuFeatureName } from '../../config/lab-config.ts';
+import { runSettings, updateRunSettings } from '../run-settings.ts';
 
-let enabled = new Set<GpuFeatureName>();
 const uses = new Map<GpuFeatureName, number>();
 
 export function setKernelFeatures(features: readonly GpuFeatureName[]): void {
-  enabled = new Set(features);
+  updateRunSettings({ gpuFeatures: [...new Set(features)] });
 }
 
 export function kernelFeatures(): GpuFeatureName[] {
-  return [...enabled].sort();
+  return [...runSettings().gpuFeatures].sort();
 }
 
 /** Whether kernels on `backend` should use `feature` now. */
 export function useFeature(backend: WebGPUBackend, feature: GpuFeatureName): boolean {
-  if (!enabled.has(feature)) return false;
+  if (!runSettings().gpuFeatures.includes(feature)) return false;
   const device = (backend as unknown as { device?: { features?: { has(f: string): boolean } } }).device;
   return !!device?.features?.has(feature);
 }
