@@ -76,8 +76,12 @@ def main():
     excluded = d.get("excluded", [])
     gt_list, prob_list, excl_list, scan_list = [], [], [], []
     excluded_marks = over_limit = duplicates = 0
+    by_uid = {"candidates": {}, "nodules": {}, "excluded": {}}
+    for key, rows in (("candidates", d["candidates"]), ("nodules", d["nodules"]), ("excluded", excluded)):
+        for r in rows:
+            by_uid[key].setdefault(r[0], []).append(r)
     for s, uid in enumerate(scans):
-        cands = [c for c in d["candidates"] if c[0] == uid]
+        cands = by_uid["candidates"].get(uid, [])
         if max_marks > 0 and len(cands) > max_marks:
             probs = sorted((float(c[4]) for c in cands), reverse=True)
             cut = probs[max_marks]
@@ -87,7 +91,7 @@ def main():
         xyz = np.array([c[1:4] for c in cands], dtype=np.float64).reshape(-1, 3)
         p = np.array([c[4] for c in cands], dtype=np.float64)
         remaining = np.ones(len(cands), dtype=bool)
-        for n in (n for n in d["nodules"] if n[0] == uid):
+        for n in by_uid["nodules"].get(uid, []):
             hit = ((xyz - np.array(n[1:4], dtype=np.float64)) ** 2).sum(axis=1) < radius2(n[4])
             remaining &= ~hit
             duplicates += max(int(hit.sum()) - 1, 0)
@@ -95,7 +99,7 @@ def main():
             prob_list.append(p[hit].max() if hit.any() else MIN_PROB)
             excl_list.append(not hit.any())
             scan_list.append(s)
-        for e in (e for e in excluded if e[0] == uid):
+        for e in by_uid["excluded"].get(uid, []):
             hit = ((xyz - np.array(e[1:4], dtype=np.float64)) ** 2).sum(axis=1) < radius2(e[4])
             excluded_marks += int((hit & remaining).sum())
             remaining &= ~hit
