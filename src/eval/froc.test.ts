@@ -256,6 +256,10 @@ describe('froc: the per-scan mark limit, by hand', () => {
     expect(r).toMatchObject({ candidates: 304, overLimit: 5 + 101, detected: 2, duplicateHits: 0, falsePositives: 97 + 99, maxMarksPerScan: 100 });
     const all = froc(marks, nodules, ['A', 'B', 'C'], { maxMarksPerScan: Infinity, ...NO_BAND });
     expect(all).toMatchObject({ overLimit: 0, detected: 3, duplicateHits: 1, falsePositives: 97 + 4 + 100 + 99 });
+    // The script's "no limit" is maxNumberOfCADMarks ≤ 0 (its default −1).
+    expect(froc(marks, nodules, ['A', 'B', 'C'], { maxMarksPerScan: -1, ...NO_BAND })).toEqual(all);
+    expect(froc(marks, nodules, ['A', 'B', 'C'], { maxMarksPerScan: 0, ...NO_BAND })).toEqual(all);
+    expect(reference({ scans: ['A', 'B', 'C'], nodules, candidates: marks, maxMarks: -1 }).fp).toBe(all.falsePositives);
     const ref = reference({ scans: ['A', 'B', 'C'], nodules, candidates: marks });
     expect([r.overLimit, r.detected, r.falsePositives]).toEqual([ref.overLimit, ref.detected, ref.fp]);
     expect(r.cpm).toBeCloseTo(ref.cpm!, 12);

@@ -35,7 +35,9 @@
  * - Sensitivity at a FP rate x is the script's `np.interp(x, fps, sens)`: linear interpolation
  *   between the curve's neighbouring points; at a run of equal fps the last (highest) point;
  *   left of the curve its first value, right of it its last. The script samples that interpolant
- *   on a 10001-point grid for its plot; we evaluate it at the seven rates themselves.
+ *   on a 10001-point grid for its plot; we evaluate it at the seven rates themselves. (The
+ *   leaderboard's later `getCPM` took the raw point nearest each rate instead; the difference is
+ *   at most one step of the curve.)
  * - CPM = mean sensitivity at 1/8, 1/4, 1/2, 1, 2, 4, 8 FPs per scan.
  * - The band [computeFROC_bootstrap, 1000 samples, confidence 0.95]: each sample draws as many
  *   scans as are listed, with replacement, and pools their FROC entries (hit nodules, misses,
@@ -133,7 +135,7 @@ export interface FrocResult {
 export interface FrocOptions {
   /** annotations_excluded.csv's findings (default none). */
   excluded?: readonly Nodule[];
-  /** The script's maxNumberOfCADMarks: default `LUNA16_MAX_MARKS`; Infinity for no limit. */
+  /** The script's maxNumberOfCADMarks: default `LUNA16_MAX_MARKS`; 0, below 0 (the script's −1) or Infinity: no limit. */
   maxMarksPerScan?: number;
   /** The band: `false` for none; default 1000 samples, confidence 0.95, seed `FROC_BOOTSTRAP_SEED`. */
   bootstrap?: false | { samples?: number; confidence?: number; seed?: number | string };
@@ -185,8 +187,9 @@ export function limitMarks<T extends { probability: number }>(marks: readonly T[
 export function froc(candidates: readonly ScoredCandidate[], nodules: readonly Nodule[], scans: readonly string[], opts: FrocOptions = {}): FrocResult {
   const scanList = [...new Set(scans)];
   if (scanList.length === 0) throw new FrocError('no scans to evaluate');
-  const max = opts.maxMarksPerScan ?? LUNA16_MAX_MARKS;
-  if (!(max >= 0)) throw new FrocError(`maxMarksPerScan ${max} is not a count`);
+  const asked = opts.maxMarksPerScan ?? LUNA16_MAX_MARKS;
+  if (Number.isNaN(asked)) throw new FrocError('maxMarksPerScan NaN is not a count');
+  const max = asked > 0 ? asked : Infinity; // the script's `maxNumberOfCADMarks > 0` test
   const index = new Map(scanList.map((uid, i) => [uid, i]));
   const per = scanList.map(() => ({ nodules: [] as Nodule[], excluded: [] as Nodule[], marks: [] as ScoredCandidate[] }));
   for (const n of nodules) {
