@@ -56,7 +56,7 @@ export interface EvaluateProgress {
 
 export interface EvaluateJob {
   source: CropSource;
-  /** The scans evaluated, in order: FROC counts exactly these (false positives per scan). */
+  /** The scans scored, in order: without `scanList`, FROC counts exactly these (false positives per scan). */
   series: Iterable<string> | AsyncIterable<string>;
   /** Candidates to score; those of scans not listed are ignored. */
   candidates: readonly EvalCandidate[];

@@ -355,31 +355,30 @@ export function frocCurve(tpProbs: readonly number[], fpProbs: readonly number[]
   return Array.from({ length: points }, (_, i) => ({ fpsPerScan: a.fps[i], sensitivity: a.sens[i], threshold: a.thr[i] }));
 }
 
-/** `np.interp(x, xp, fp)` for non-decreasing xp: the last point with xp ≤ x, linear to the next. */
-function interpArrays(x: number, xp: ArrayLike<number>, fp: ArrayLike<number>, n: number): number {
+/** `np.interp(x, xp, fp)` for non-decreasing xp, point i being (xp(i), fp(i)): the last point with xp ≤ x, linear to the next. */
+function interpBy(x: number, n: number, xp: (i: number) => number, fp: (i: number) => number): number {
   if (n === 0) return 0;
-  if (x < xp[0]) return fp[0];
+  if (x < xp(0)) return fp(0);
   let lo = 0;
   let hi = n - 1;
-  if (x >= xp[hi]) return fp[hi];
+  if (x >= xp(hi)) return fp(hi);
   // Largest j with xp[j] ≤ x (binary search); then xp[j] ≤ x < xp[j+1].
   while (hi - lo > 1) {
     const mid = (lo + hi) >> 1;
-    if (xp[mid] <= x) lo = mid;
+    if (xp(mid) <= x) lo = mid;
     else hi = mid;
   }
-  const slope = (fp[lo + 1] - fp[lo]) / (xp[lo + 1] - xp[lo]);
-  return slope * (x - xp[lo]) + fp[lo];
+  const slope = (fp(lo + 1) - fp(lo)) / (xp(lo + 1) - xp(lo));
+  return slope * (x - xp(lo)) + fp(lo);
+}
+
+function interpArrays(x: number, xp: Float64Array, fp: Float64Array, n: number): number {
+  return interpBy(x, n, (i) => xp[i], (i) => fp[i]);
 }
 
 /** `np.interp` on a FROC curve. */
 export function interp(x: number, curve: readonly FrocPoint[]): number {
-  return interpArrays(
-    x,
-    curve.map((p) => p.fpsPerScan),
-    curve.map((p) => p.sensitivity),
-    curve.length,
-  );
+  return interpBy(x, curve.length, (i) => curve[i].fpsPerScan, (i) => curve[i].sensitivity);
 }
 
 /**
