@@ -78,15 +78,18 @@ export const COMMANDS = {
   },
   eval: {
     summary: "LUNA16's FROC and CPM of an ONNX classifier over a LUNA16 folder (onnxruntime-web, wasm)",
-    usage: 'luna-lab eval --model FILE.onnx --data DIR [--json] [--threads N]',
+    usage: 'luna-lab eval --model FILE.onnx --data DIR [--excluded FILE] [--seriesuids FILE] [--out DIR] [--json] [--threads N]',
     positionals: [],
     options: {
       model: { type: 'string', help: 'ONNX model, input [N,1,D,H,W], output [N,2]; for example "model/model.onnx"' },
       data: { type: 'string', help: 'LUNA16 folder: subsetN/*.mhd + .raw, annotations.csv, candidates.csv' },
+      excluded: { type: 'string', help: "LUNA16's annotations_excluded.csv: marks inside these findings are neither hits nor false positives" },
+      seriesuids: { type: 'string', help: "LUNA16's seriesuids.csv: the scans to score and divide false positives by (default: every scan found in --data)" },
+      out: { type: 'string', help: 'write submission.csv, seriesuids.csv, eval.json and froc.svg here' },
       json: { type: 'boolean', help: 'print one JSON object instead of text' },
       threads: { type: 'string', help: 'WebAssembly threads (default 1)' },
     },
-    examples: ['luna-lab eval --model run/model.onnx --data /data/luna16', 'luna-lab eval --model luna.onnx --data /tmp/synth --json'],
+    examples: ['luna-lab eval --model run/model.onnx --data /data/luna16 --excluded /data/luna16/annotations_excluded.csv --seriesuids /data/luna16/seriesuids.csv --out run/eval', 'luna-lab eval --model luna.onnx --data /tmp/synth --json'],
   },
   mlflow: {
     summary: "Start a local MLflow tracking server from the project's venv (sqlite, artifacts served)",
@@ -162,6 +165,19 @@ export const COMMANDS = {
       kernels: { type: 'string', help: 'WebGPU conv/pool kernels to measure: lab | stock (default: both, side by side)' },
     },
     examples: ['npm run bench', 'luna-lab bench --out /tmp/bench.md', 'luna-lab bench --only profile,train --kernels lab'],
+  },
+  froc: {
+    summary: "Score a LUNA16 submission (seriesuid,coordX,coordY,coordZ,probability) as LUNA16's evaluation does: CPM, sensitivities, band",
+    usage: 'luna-lab froc --submission FILE --annotations FILE [--excluded FILE] [--seriesuids FILE] [--json]',
+    positionals: [],
+    options: {
+      submission: { type: 'string', help: 'the CAD marks: seriesuid,coordX,coordY,coordZ,probability' },
+      annotations: { type: 'string', help: "LUNA16's annotations.csv" },
+      excluded: { type: 'string', help: "LUNA16's annotations_excluded.csv (marks inside its findings are ignored)" },
+      seriesuids: { type: 'string', help: "LUNA16's seriesuids.csv (default: the scans the submission marks)" },
+      json: { type: 'boolean', help: 'print one JSON object instead of text' },
+    },
+    examples: ['luna-lab froc --submission run/eval/submission.csv --annotations annotations.csv --excluded annotations_excluded.csv --seriesuids seriesuids.csv'],
   },
 } satisfies Record<string, CommandSpec>;
 

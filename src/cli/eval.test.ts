@@ -106,4 +106,56 @@ describe('luna-lab eval', () => {
     expect(usage.code).toBe(2);
     expect(usage.err).toMatch(/UsageError: Missing --model/);
   }, 120_000);
+
+  it('--out writes an official submission that `luna-lab froc` scores to the same figures; --excluded ignores marks', async () => {
+    const out = path.join(dir, 'out');
+    // An excluded finding (diameter −1: 10 mm) on the first non-nodule candidate.
+    const cand = fs.readFileSync(path.join(data, 'candidates.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    const fp = cand.find((f) => f[4] === '0')!;
+    const excluded = path.join(dir, 'excluded.csv');
+    fs.writeFileSync(excluded, `seriesuid,coordX,coordY,coordZ,diameter_mm\n${fp.slice(0, 4).join(',')},-1\n`);
+    const e = await run('eval', '--model', model, '--data', data, '--out', out, '--excluded', excluded, '--json');
+    expect(e.code).toBe(0);
+    const j = JSON.parse(e.out) as Report & { excludedMarks: number; band: { samples: number; cpm: object }; predictions?: unknown };
+    expect(j.predictions).toBeUndefined();
+    expect(j.excludedMarks).toBeGreaterThan(0);
+    expect(j.band.samples).toBe(1000);
+    expect(fs.readdirSync(out).sort()).toEqual(['eval.json', 'froc.svg', 'seriesuids.csv', 'submission.csv']);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'eval.json'), 'utf8'))).toEqual(j);
+    expect(fs.readFileSync(path.join(out, 'submission.csv'), 'utf8').split('\n')[0]).toBe('seriesuid,coordX,coordY,coordZ,probability');
+    expect(fs.readFileSync(path.join(out, 'froc.svg'), 'utf8')).toMatch(/^<svg /);
+    const plain = JSON.parse((await run('eval', '--model', model, '--data', data, '--json')).out) as Report;
+    expect(plain.falsePositives).toBe(j.falsePositives + j.excludedMarks);
+
+    const f = await run('froc', '--submission', path.join(out, 'submission.csv'), '--annotations', path.join(data, 'annotations.csv'), '--excluded', excluded, '--seriesuids', path.join(out, 'seriesuids.csv'), '--json');
+    expect(f.code).toBe(0);
+    const k = JSON.parse(f.out) as Report & { band: unknown; excludedMarks: number };
+    expect(k.cpm).toBe(j.cpm);
+    expect(k.sensitivities).toEqual(j.sensitivities);
+    expect(k.band).toEqual(j.band);
+    expect([k.scans, k.detected, k.falsePositives, k.excludedMarks]).toEqual([j.scans, j.detected, j.falsePositives, j.excludedMarks]);
+  }, 120_000);
+
+  it('divides by every scan found, one that fails to load included; --seriesuids sets the list', async () => {
+    const broken = path.join(dir, 'broken');
+    fs.cpSync(data, broken, { recursive: true });
+    const raws = fs.readdirSync(path.join(broken, 'subset0')).filter((n) => n.endsWith('.raw')).sort();
+    const failed = raws[0].replace(/\.raw$/, '');
+    fs.truncateSync(path.join(broken, 'subset0', raws[0]), 100);
+    const b = await run('eval', '--model', model, '--data', broken, '--json');
+    expect(b.code).toBe(0);
+    const j = JSON.parse(b.out) as Report & { unscored: string[]; warnings: string[] };
+    expect(j.scans).toBe(3);
+    expect(j.unscored).toEqual([failed]);
+    expect(j.warnings.join('\n')).toMatch(/1 listed scan\(s\) not scored/);
+
+    const list = path.join(dir, 'list.csv');
+    const others = raws.slice(1).map((n) => n.replace(/\.raw$/, ''));
+    fs.writeFileSync(list, `${others[0]}\nNOT.IN.DATA\n`);
+    const l = await run('eval', '--model', model, '--data', data, '--seriesuids', list);
+    expect(l.code).toBe(0);
+    expect(l.out).toMatch(/2 scans \(.*list\.csv; 1 not scored, counted with no marks\)/);
+    expect(l.err).toContain(`scored`);
+    expect(l.err).not.toContain(others[1]); // not on the list: not scored
+  }, 120_000);
 });

@@ -1,6 +1,8 @@
 /**
- * `luna-lab eval --model FILE.onnx --data DIR [--json]`: LUNA16's FROC/CPM of an ONNX
- * classifier over a LUNA16 folder, in Node with onnxruntime-web (wasm).
+ * `luna-lab eval --model FILE.onnx --data DIR [--excluded FILE] [--seriesuids FILE] [--out DIR]
+ * [--json]`: LUNA16's official FROC/CPM (src/eval/froc.ts: excluded findings, 100 marks per
+ * scan, the bootstrap band) of an ONNX classifier over a LUNA16 folder, in Node with
+ * onnxruntime-web (wasm).
  *
  * Every candidate of every scan found under DIR (candidates.csv, else candidates_V2.csv:
  * src/data/candidate-selection.ts) is cropped as the lab crops for training (clamped HU, the
@@ -8,9 +10,16 @@
  * evaluated against annotations.csv by the lab's one evaluation job (src/eval/evaluate.ts, which
  * the page's inference worker runs too). Scans are read and scored one at a time, so memory
  * holds one volume. The model's signature is checked before any data is read.
+ *
+ * The FP rate divides by the scan list: `--seriesuids` (LUNA16's seriesuids.csv; listed scans
+ * absent from DIR count with no marks, scans not listed are not scored), else every scan found
+ * under DIR, those that failed to load included (named by their .mhd, as LUNA16 names scans):
+ * a scan that cannot be read is not silently left out of the divisor. `--out DIR` writes the
+ * marks as an official submission (submission.csv, which `luna-lab froc` and LUNA16's script
+ * score alike), the scan list (seriesuids.csv), the summary (eval.json) and the plot (froc.svg).
  */
-import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import * as ort from 'onnxruntime-web';
 import type { ParsedArgs } from './args.ts';
 import { parseInteger, UsageError } from './args.ts';
@@ -21,7 +30,9 @@ import type { Annotation, Candidate } from '../data/luna-csv.ts';
 import type { Volume } from '../data/volume.ts';
 import { preferredTable } from '../data/candidate-selection.ts';
 import { VolumeCropSource } from '../data/crop-source.ts';
-import type { FrocResult, ScoredCandidate } from '../eval/froc.ts';
+import type { FrocResult, Nodule, ScoredCandidate } from '../eval/froc.ts';
+import { frocSvg } from '../eval/froc-plot.ts';
+import { formatSeriesUids, formatSubmission, parseFindings, parseSeriesUids } from '../eval/submission.ts';
 import { evaluate, EVAL_BATCH } from '../eval/evaluate.ts';
 import { OnnxClassifier } from '../inference/onnx-classifier.ts';
 import { readClassifierSignature } from '../inference/onnx-signature.ts';
@@ -30,7 +41,7 @@ export class EvalError extends Error {
   override name = 'EvalError';
 }
 
-export interface EvalReport extends Omit<FrocResult, 'curve'> {
+export interface EvalReport extends Omit<FrocResult, 'curve' | 'maxMarksPerScan'> {
   model: string;
   provider: string;
   crop: [number, number, number];
@@ -38,37 +49,71 @@ export interface EvalReport extends Omit<FrocResult, 'curve'> {
   candidatesFile: string;
   /** Candidates left out because they lie outside their scan. */
   outside: number;
+  /** Where the scan list came from: the --seriesuids file, or "scans found in DIR". */
+  scanListSource: string;
+  /** Listed scans that were not scored (failed to load, or absent): counted with no marks. */
+  unscored: string[];
+  excludedFile: string | null;
   seconds: number;
   cropsPerSecond: number;
   curve: { fpsPerScan: number; sensitivity: number; threshold: number | null }[];
+  /** The per-scan limit; null for none (JSON has no Infinity). */
+  maxMarksPerScan: number | null;
   warnings: string[];
   /** Every scored candidate, only with `withPredictions` (tests compare them with the page's). */
   predictions?: ScoredCandidate[];
 }
 
+const USAGE = 'Usage: luna-lab eval --model FILE.onnx --data DIR [--excluded FILE] [--seriesuids FILE] [--out DIR] [--json]';
+
 export async function evalCommand(args: ParsedArgs, io: Io): Promise<number> {
   const modelPath = args.values.model as string | undefined;
   const dataPath = args.values.data as string | undefined;
-  if (!modelPath) throw new UsageError('Missing --model FILE.onnx. Usage: luna-lab eval --model FILE.onnx --data DIR [--json]');
-  if (!dataPath) throw new UsageError('Missing --data DIR. Usage: luna-lab eval --model FILE.onnx --data DIR [--json]');
+  if (!modelPath) throw new UsageError(`Missing --model FILE.onnx. ${USAGE}`);
+  if (!dataPath) throw new UsageError(`Missing --data DIR. ${USAGE}`);
   const threads = parseInteger(args.values.threads as string | undefined, 'threads', 1, 1, 64);
-  const report = await evaluateFolder(modelPath, dataPath, { threads, progress: (s) => (args.values.json ? undefined : io.err(s)) });
-  if (args.values.json) io.out(JSON.stringify(report, null, 2));
+  const out = args.values.out as string | undefined;
+  const report = await evaluateFolder(modelPath, dataPath, {
+    threads,
+    progress: (s) => (args.values.json ? undefined : io.err(s)),
+    excludedPath: args.values.excluded as string | undefined,
+    seriesUidsPath: args.values.seriesuids as string | undefined,
+    withPredictions: out !== undefined,
+  });
+  const { predictions, scanList, ...summary } = report;
+  if (out !== undefined) {
+    await mkdir(out, { recursive: true });
+    await writeFile(join(out, 'submission.csv'), formatSubmission(predictions ?? []));
+    await writeFile(join(out, 'seriesuids.csv'), formatSeriesUids(scanList));
+    await writeFile(join(out, 'eval.json'), JSON.stringify(summary, null, 2) + '\n');
+    await writeFile(join(out, 'froc.svg'), frocSvg({ ...report, curve: report.curve.map((p) => ({ ...p, threshold: p.threshold ?? Infinity })), maxMarksPerScan: report.maxMarksPerScan ?? Infinity }, basename(modelPath)));
+    if (!args.values.json) io.err(`wrote submission.csv, seriesuids.csv, eval.json and froc.svg to ${out}`);
+  }
+  if (args.values.json) io.out(JSON.stringify(summary, null, 2));
   else io.out(formatReport(report));
   return 0;
+}
+
+/** A text file the command needs, its error naming the flag. */
+async function readText(flag: string, path: string): Promise<string> {
+  return readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new EvalError(e.code === 'ENOENT' ? `--${flag} ${path}: no such file` : `--${flag} ${path}: ${e.message}`);
+  });
 }
 
 export async function evaluateFolder(
   modelPath: string,
   dataPath: string,
-  opts: { threads?: number; progress?: (line: string) => void; withPredictions?: boolean } = {},
-): Promise<EvalReport> {
+  opts: { threads?: number; progress?: (line: string) => void; withPredictions?: boolean; excludedPath?: string; seriesUidsPath?: string } = {},
+): Promise<EvalReport & { scanList: string[] }> {
   const t0 = performance.now();
   const bytes = await readFile(modelPath).catch((e: NodeJS.ErrnoException) => {
     throw new EvalError(e.code === 'ENOENT' ? `model file ${modelPath}: no such file` : `model file ${modelPath}: ${e.message}`);
   });
   const name = basename(modelPath);
   readClassifierSignature(bytes, name); // fail on a wrong model before reading any scan
+  const excluded: Nodule[] = opts.excludedPath ? parseFindings(await readText('excluded', opts.excludedPath), opts.excludedPath) : [];
+  const listed = opts.seriesUidsPath ? parseSeriesUids(await readText('seriesuids', opts.seriesUidsPath), opts.seriesUidsPath) : null;
   const files = await sourcesAt(dataPath).catch((e: NodeJS.ErrnoException) => {
     throw new EvalError(e.code === 'ENOENT' ? `--data ${dataPath}: no such file or folder` : `--data ${dataPath}: ${e.message}`);
   });
@@ -79,6 +124,8 @@ export async function evaluateFolder(
     const tables: { file: string; rows: Candidate[] }[] = [];
     const errors: string[] = [];
     const warnings: string[] = [];
+    /** Scans whose header was found but that could not be read: LUNA16 names a scan by its .mhd. */
+    const failedScans: string[] = [];
     const take = (item: LoadItem): Volume | null => {
       if (item.type === 'annotations') {
         annotations.push(...item.rows);
@@ -91,6 +138,8 @@ export async function evaluateFolder(
         for (const e of item.rowErrors) warnings.push(e.message);
       } else if (item.type === 'error') {
         errors.push(item.message);
+        const scan = /([^/\\]+)\.(?:mhd|mha)$/i.exec(item.file);
+        if (scan) failedScans.push(scan[1]);
       } else if (item.type === 'volume') {
         return item.volume;
       }
@@ -115,9 +164,11 @@ export async function evaluateFolder(
 
     // One scan in memory at a time: the next is read once the previous is scored.
     const source = new VolumeCropSource();
+    const wanted = listed ? new Set(listed) : null;
+    const loaded: string[] = [];
     async function* scans(): AsyncGenerator<string> {
-      const loaded: string[] = [];
       for (let v: Volume | null = first; v; v = await nextVolume()) {
+        if (wanted && !wanted.has(v.seriesUid)) continue; // not on the scan list: not scored
         source.clear();
         source.add(v);
         loaded.push(v.seriesUid);
@@ -133,11 +184,18 @@ export async function evaluateFolder(
         );
       }
     }
+    // Without a list, every scan found counts; the scan list is complete once the stream ends.
+    const scanList: string[] = listed ?? [];
     const r = await evaluate({
       source,
-      series: scans(),
+      series: (async function* () {
+        yield* scans();
+        if (!listed) scanList.push(...loaded, ...failedScans);
+      })(),
+      scanList,
       candidates: table.rows,
       annotations,
+      froc: { excluded },
       classify: (x, n) => clf.predict(x, n),
       crop: clf.crop,
       progress: (p) => {
@@ -153,11 +211,22 @@ export async function evaluateFolder(
       outputKind: `${clf.signature.output} (${clf.signature.outputKind})`,
       candidatesFile: table.file,
       outside: r.outside,
+      scanListSource: opts.seriesUidsPath ?? `scans found in ${dataPath}`,
+      unscored: r.unscored,
+      excludedFile: opts.excludedPath ?? null,
+      scanList: [...new Set(scanList)],
       seconds,
       cropsPerSecond: r.predictions.length / Math.max(r.scoreSeconds, 1e-9),
       // JSON has no Infinity: the (0, 0) point's threshold becomes null.
       curve: r.froc.curve.map((p) => ({ ...p, threshold: Number.isFinite(p.threshold) ? p.threshold : null })),
-      warnings: [...warnings, ...errors, ...r.warnings],
+      maxMarksPerScan: Number.isFinite(r.froc.maxMarksPerScan) ? r.froc.maxMarksPerScan : null,
+      warnings: [
+        ...warnings,
+        ...errors,
+        ...r.warnings,
+        ...r.froc.warnings,
+        ...(r.unscored.length ? [`${r.unscored.length} listed scan(s) not scored (failed to load or not in ${dataPath}): they count with no marks, as LUNA16 counts them`] : []),
+      ],
       ...(opts.withPredictions ? { predictions: r.predictions } : {}),
     };
   } finally {
@@ -169,13 +238,14 @@ export function formatReport(r: EvalReport): string {
   const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
   return [
     `${r.model}: ${r.outputKind}, crops ${r.crop.join('×')}, onnxruntime-web ${r.provider}`,
-    `  ${r.scans} scans, ${r.candidates} candidates (${r.candidatesFile}${r.outside ? `, ${r.outside} outside their scan left out` : ''}), ${r.nodules} nodules`,
-    `  detected ${r.detected} of ${r.nodules} nodules with every candidate; ${r.falsePositives} false positives (${(r.falsePositives / r.scans).toFixed(2)} per scan)`,
+    `  ${r.scans} scans (${r.scanListSource}${r.unscored.length ? `; ${r.unscored.length} not scored, counted with no marks` : ''}), ${r.candidates} candidates (${r.candidatesFile}${r.outside ? `, ${r.outside} outside their scan left out` : ''}), ${r.nodules} nodules`,
+    `  LUNA16's rules: at most ${r.maxMarksPerScan ?? 'any number of'} marks per scan (${r.overLimit} beyond it dropped); ${r.excludedFile ? `${r.excludedMarks} marks on excluded findings of ${r.excludedFile} ignored` : 'no --excluded findings'}`,
+    `  detected ${r.detected} of ${r.nodules} nodules with every mark kept; ${r.falsePositives} false positives (${(r.falsePositives / r.scans).toFixed(2)} per scan)`,
     '',
     '  FPs/scan  sensitivity',
     ...r.sensitivities.map((s) => `  ${String(s.fpsPerScan).padStart(8)}  ${pct(s.sensitivity)}`),
     '',
-    `  CPM ${r.cpm.toFixed(4)}`,
+    `  CPM ${r.cpm.toFixed(4)}${r.band ? ` (${pct(r.band.confidence)} band ${r.band.cpm.lower.toFixed(4)}–${r.band.cpm.upper.toFixed(4)}, ${r.band.samples} bootstrap samples)` : ''}`,
     `  ${r.seconds.toFixed(1)} s in all; ${r.cropsPerSecond.toFixed(0)} crops/s cropped and scored`,
     ...r.warnings.map((w) => `  warning: ${w}`),
   ].join('\n');

@@ -52,6 +52,10 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
         const { evalCommand } = await import('./eval.ts');
         return await evalCommand(args, io);
       }
+      case 'froc': {
+        const { frocCommand } = await import('./froc.ts');
+        return await frocCommand(args, io);
+      }
       case 'url':
         return await url(args, io);
       case 'train': {

@@ -146,4 +146,24 @@ describe('evaluate', () => {
       evaluate({ source: new VolumeCropSource(volumes.slice(0, 1)), series: ['A', 'B'], candidates: only, annotations: nodules, classify: fakeClassifier([]), crop: CROP }),
     ).rejects.toThrow(/series B is not loaded/);
   });
+
+  it('divides by the scan list: a listed scan never scored (failed to load) counts with no marks; excluded findings reach froc', async () => {
+    const list = candidates();
+    const excluded = [{ seriesUid: 'A', xyz: list[0].xyz, diameterMm: -1 }];
+    const r = await evaluate({
+      source: new VolumeCropSource(volumes),
+      series: ['A'],
+      scanList: ['A', 'B', 'FAILED'],
+      candidates: list,
+      annotations: nodules,
+      froc: { excluded, bootstrap: false },
+      classify: fakeClassifier([]),
+      crop: CROP,
+    });
+    expect(r.scans).toEqual(['A']);
+    expect(r.unscored).toEqual(['B', 'FAILED']);
+    expect(r.froc).toEqual(froc(r.predictions, nodules, ['A', 'B', 'FAILED'], { excluded, bootstrap: false }));
+    expect(r.froc.scans).toBe(3);
+    expect(r.froc.band).toBeNull();
+  });
 });

@@ -9,13 +9,18 @@
  * volume. Predictions come back in the order the candidates were given. The classifier is a
  * function of a batch of crops (clamped HU as float32, [N, D, H, W], x fastest) to p(nodule),
  * so onnxruntime-web, tfjs or a test's fake fit alike.
+ *
+ * The FROC is LUNA16's official one (froc.ts): excluded findings, the 100-mark limit per scan,
+ * the bootstrap band. `scanList` (seriesuids.csv) is what it divides false positives by; a listed
+ * scan that was never scored (it failed to load, or is not in the data) counts with no marks, as
+ * the official script counts it, and is named in `unscored`.
  */
 import type { CropSize } from '../data/crop.ts';
 import type { CropSource } from '../data/crop-source.ts';
 import { isInsideScan, outsideWarning } from '../data/candidate-selection.ts';
 import { xyzToIrc } from '../data/geometry.ts';
 import type { Xyz } from '../data/luna-csv.ts';
-import { froc, type FrocResult, type Nodule } from './froc.ts';
+import { froc, type FrocOptions, type FrocResult, type Nodule } from './froc.ts';
 
 /** Crops per classifier call, the page's and the CLI's. */
 export const EVAL_BATCH = 16;
@@ -51,11 +56,15 @@ export interface EvaluateProgress {
 
 export interface EvaluateJob {
   source: CropSource;
-  /** The scans evaluated, in order: FROC counts exactly these (false positives per scan). */
+  /** The scans scored, in order: without `scanList`, FROC counts exactly these (false positives per scan). */
   series: Iterable<string> | AsyncIterable<string>;
   /** Candidates to score; those of scans not listed are ignored. */
   candidates: readonly EvalCandidate[];
   annotations: readonly Nodule[];
+  /** annotations_excluded.csv's findings, the mark limit and the band, as froc() takes them. */
+  froc?: FrocOptions;
+  /** The scans FROC counts (seriesuids.csv); default the scans scored. */
+  scanList?: readonly string[];
   classify: Classifier;
   crop: CropSize;
   /** Crops per `classify` call (default `EVAL_BATCH`). */
@@ -68,6 +77,8 @@ export interface EvaluateResult {
   froc: FrocResult;
   predictions: CandidatePrediction[];
   scans: string[];
+  /** Scans of `scanList` that were not scored: they count with no marks. */
+  unscored: string[];
   /** Candidates left out because they lie outside their scan. */
   outside: number;
   /** The outside-scan warning, when any were. */
@@ -116,10 +127,12 @@ export async function evaluate(job: EvaluateJob): Promise<EvaluateResult> {
     seconds += (performance.now() - t) / 1000;
   }
   const predictions = scored.sort((a, b) => a.at - b.at).map((s) => s.p);
+  const scanList = job.scanList ? [...new Set(job.scanList)] : scans;
   return {
-    froc: froc(predictions, job.annotations, scans),
+    froc: froc(predictions, job.annotations, scanList, job.froc),
     predictions,
     scans,
+    unscored: scanList.filter((uid) => !seen.has(uid)),
     outside,
     warnings: outside ? [outsideWarning(outside)] : [],
     scoreSeconds: seconds,
