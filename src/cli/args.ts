@@ -4,6 +4,7 @@
  * usage errors list the valid choices.
  */
 import { parseArgs as nodeParseArgs } from 'node:util';
+import { FIELDS, type FieldKey } from '../config/lab-config.ts';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -25,22 +26,17 @@ export interface CommandSpec {
   examples: string[];
 }
 
-/** Flags that set single config fields, for train and sweep (src/cli/train-config.ts maps them). */
+/**
+ * The flags that set single config fields, for train and sweep: read off the config table,
+ * where a row names its flag (src/config/lab-config.ts), so a field's flag, help and parsing
+ * live in one place; src/cli/train-config.ts maps them back to their fields.
+ */
+export const CONFIG_FLAGS: readonly { readonly flag: string; readonly key: FieldKey; readonly help: string }[] = FIELDS.flatMap((f) =>
+  f.flag ? [{ flag: f.flag.name, key: f.key, help: f.flag.help }] : [],
+);
+
 const CONFIG_FIELD_OPTIONS: Record<string, OptionSpec> = {
-  epochs: { type: 'string', help: 'override train.epochs' },
-  'batch-size': { type: 'string', help: 'override train.batchSize' },
-  seed: { type: 'string', help: 'override train.seed' },
-  lr: { type: 'string', help: 'override optimizer.lr' },
-  optimizer: { type: 'string', help: 'override optimizer.name (sgd | adamw)' },
-  'weight-decay': { type: 'string', help: 'override optimizer.weightDecay' },
-  blocks: { type: 'string', help: 'override model.blocks' },
-  width: { type: 'string', help: 'override model.width' },
-  crop: { type: 'string', help: 'override crop, for example "32,48,48"' },
-  subsets: { type: 'string', help: 'override data.subsets, for example "subset0,subset1"' },
-  backend: { type: 'string', help: 'override backend (webgpu | webgl | cpu)' },
-  kernels: { type: 'string', help: "override kernels: lab (the lab's WebGPU conv3d kernels) | stock (tfjs's)" },
-  'gpu-features': { type: 'string', help: 'override gpuFeatures: optional WebGPU features for the lab kernels, for example "subgroups" or "shader-f16,subgroups"' },
-  experiment: { type: 'string', help: 'override tracking.experiment' },
+  ...Object.fromEntries(CONFIG_FLAGS.map((c): [string, OptionSpec] => [c.flag, { type: 'string', help: c.help }])),
   set: { type: 'string', help: 'any other fields, "key=value;key=value", for example "optimizer.momentum=0.9;augment.flip=false"' },
 };
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultConfig, resolveConfigOrThrow } from '../config/lab-config.ts';
 import { encodeLabUrl } from '../config/lab-url.ts';
-import { UsageError } from './args.ts';
+import { COMMANDS, UsageError, parseArgs } from './args.ts';
 import { FIELD_FLAGS, resolveTrainConfig, withFieldText, type ConfigSources } from './train-config.ts';
 import { FIELD_BY_KEY } from '../config/lab-config.ts';
 
@@ -87,6 +87,31 @@ describe('resolveTrainConfig', () => {
 
   it('every flag of FIELD_FLAGS names a config field', () => {
     for (const key of Object.values(FIELD_FLAGS)) expect(FIELD_BY_KEY.has(key)).toBe(true);
+  });
+
+  it('keeps every flag spelling the CLI had, read off the config table', () => {
+    expect(FIELD_FLAGS).toEqual({
+      epochs: 'train.epochs',
+      'batch-size': 'train.batchSize',
+      seed: 'train.seed',
+      lr: 'optimizer.lr',
+      optimizer: 'optimizer.name',
+      'weight-decay': 'optimizer.weightDecay',
+      blocks: 'model.blocks',
+      width: 'model.width',
+      crop: 'crop',
+      subsets: 'data.subsets',
+      backend: 'backend',
+      kernels: 'kernels',
+      'gpu-features': 'gpuFeatures',
+      experiment: 'tracking.experiment',
+      mlflow: 'tracking.server',
+    });
+    // train and sweep take each of them (and --set), as options of the command.
+    for (const command of ['train', 'sweep'] as const) {
+      for (const flag of [...Object.keys(FIELD_FLAGS), 'set']) expect(COMMANDS[command].options, `${command} --${flag}`).toHaveProperty([flag]);
+    }
+    expect(parseArgs(['train', '--gpu-features', 'subgroups', '--batch-size', '4', '--set', 'augment.flip=false']).values).toMatchObject({ 'gpu-features': 'subgroups', 'batch-size': '4', set: 'augment.flip=false' });
   });
 
   it('names an unknown --set key, and a --set without KEY=VALUE', () => {

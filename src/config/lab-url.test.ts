@@ -203,7 +203,7 @@ describe('lab URLs: canonical form', () => {
   it('keys come out in schema order whatever order they went in', () => {
     const keys = canonical.split('&').map((p) => p.slice(0, p.indexOf('=')));
     expect(keys[0]).toBe('v');
-    const order = FIELDS.map((f) => f.key);
+    const order: string[] = FIELDS.map((f) => f.key);
     const idx = keys.slice(1).map((k) => order.indexOf(k));
     expect(idx.every((i) => i >= 0)).toBe(true);
     expect(idx).toEqual([...idx].sort((a, b) => a - b));
