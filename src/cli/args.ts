@@ -103,7 +103,7 @@ export const COMMANDS = {
       base: { type: 'string', help: 'where the lab is served (default "http://127.0.0.1:4173/")' },
       decode: { type: 'string', help: 'a lab URL (or its #hash): print its config as JSON, or name what is wrong' },
     },
-    examples: ['luna-lab url --config runs/book/config.json', "luna-lab url --decode 'http://127.0.0.1:4173/#v=1&model.blocks=2'"],
+    examples: ['luna-lab url --config runs/book/config.json', "luna-lab url --decode 'http://127.0.0.1:4173/#v=2&model.blocks=2'"],
   },
   train: {
     summary: 'Train headless: serve the lab and --data to Chromium, run the page\'s own training, write outputs',
@@ -111,7 +111,7 @@ export const COMMANDS = {
     positionals: [],
     options: {
       data: { type: 'string', help: 'a LUNA16 folder (subsetN/*.mhd + .raw, annotations.csv, candidates.csv) or DICOM series' },
-      url: { type: 'string', help: 'a lab URL (the page\'s share link), for example "http://127.0.0.1:4173/#v=1&train.epochs=4"' },
+      url: { type: 'string', help: 'a lab URL (the page\'s share link), for example "http://127.0.0.1:4173/#v=2&train.epochs=4"' },
       config: { type: 'string', help: 'a config file: the JSON the page writes as config.json' },
       ...CONFIG_FIELD_OPTIONS,
       mlflow: { type: 'string', help: 'MLflow tracking server, for example "http://127.0.0.1:5000"' },
@@ -125,7 +125,7 @@ export const COMMANDS = {
     },
     examples: [
       'luna-lab train --data data/luna16 --epochs 10 --mlflow http://127.0.0.1:5000 --out runs/book',
-      "luna-lab train --data data/luna16 --url 'http://127.0.0.1:4173/#v=1&model.blocks=2' --device gpu --json",
+      "luna-lab train --data data/luna16 --url 'http://127.0.0.1:4173/#v=2&model.blocks=2' --device gpu --json",
       'luna-lab train --resume runs/book',
     ],
   },

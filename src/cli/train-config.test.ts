@@ -143,7 +143,7 @@ describe('resolveTrainConfig', () => {
     expect(usageError({ url: '#v=1&model.depth=3' }).message).toBe('--url: model.depth = "3": unknown setting');
     expect(usageError({ url: '#v=1&train.epochs=0' }).message).toMatch(/^--url: train\.epochs = "0": out of range/);
     expect(usageError({ url: '#model.blocks=2' }).message).toMatch(/^--url: v = "": missing/);
-    expect(usageError({ url: '#v=2' }).message).toMatch(/^--url: v = "2": unknown version/);
+    expect(usageError({ url: '#v=3' }).message).toMatch(/^--url: v = "3": unknown version/);
   });
 
   it('rejects a config file that is not JSON or not an object, naming the file', () => {

@@ -391,7 +391,7 @@ function leafKeys(input: unknown, prefix = ''): string[] {
   return out;
 }
 
-function deepFreeze<T>(o: T): T {
+export function deepFreeze<T>(o: T): T {
   if (typeof o === 'object' && o !== null) {
     for (const v of Object.values(o)) deepFreeze(v);
     Object.freeze(o);
