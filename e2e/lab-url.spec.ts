@@ -1,7 +1,8 @@
 /**
  * Lab URLs in the page: a run's URL (shared with the Share button) opened in a fresh browser
  * context names the data it needs until that data is dropped, then trains the same experiment
- * to the same metrics; a URL with bad or script-like values is named, never rendered as HTML.
+ * to the same metrics; a URL with bad or script-like values is named, never rendered as HTML;
+ * an older version's URL opens as it meant then, with a note.
  */
 import { test, expect } from '@playwright/test';
 import { SYNTH_CLI } from './paths.ts';
@@ -81,4 +82,13 @@ test('a URL with bad or script-like values is named in the page and never render
   await page.goto('/#v=7&model.blocks=2');
   await page.reload();
   await expect(page.getByTestId('train-notice')).toContainText('unknown version');
+});
+
+test('an older lab URL opens as the config it meant, with a note where the lab now differs', async ({ page }) => {
+  // v=1 without kernels meant tfjs's stock WebGPU kernels (src/config/url-versions.ts).
+  await page.goto('/#v=1&model.blocks=2&crop=16,24,24');
+  await expect(page.locator('html[data-luna-ready="true"]')).toHaveCount(1);
+  await expect(page.getByTestId('train-notice')).toContainText('kernels = stock');
+  await expect(page.locator('luna-config-form [name="kernels"]')).toHaveValue('stock');
+  await expect(page.locator('luna-config-form [name="model.blocks"]')).toHaveValue('2');
 });

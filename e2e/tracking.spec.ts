@@ -85,7 +85,7 @@ test('a run from the page is logged whole to a real MLflow server', async ({ pag
   expect(tags['mlflow.source.name']).toBe('luna-lab');
   expect(tags['luna.backend']).toBe('webgpu');
   expect(tags['luna.webgpu_adapter']).not.toBe('none');
-  expect(tags['luna.lab_url']).toContain('#v=1&');
+  expect(tags['luna.lab_url']).toContain('#v=2&');
   expect(got.inputs?.dataset_inputs?.[0].dataset.digest).toBe(run.dataDigest.slice(0, 36));
   await expectSamePoints(client, id, run);
   expect(pointsByKey(run).get('validating/pr/f1_score')).toBe(2);

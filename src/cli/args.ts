@@ -4,6 +4,7 @@
  * usage errors list the valid choices.
  */
 import { parseArgs as nodeParseArgs } from 'node:util';
+import { FIELDS, type FieldKey } from '../config/lab-config.ts';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -25,22 +26,17 @@ export interface CommandSpec {
   examples: string[];
 }
 
-/** Flags that set single config fields, for train and sweep (src/cli/train-config.ts maps them). */
+/**
+ * The flags that set single config fields, for train and sweep: read off the config table,
+ * where a row names its flag (src/config/lab-config.ts), so a field's flag, help and parsing
+ * live in one place; src/cli/train-config.ts maps them back to their fields.
+ */
+export const CONFIG_FLAGS: readonly { readonly flag: string; readonly key: FieldKey; readonly help: string }[] = FIELDS.flatMap((f) =>
+  f.flag ? [{ flag: f.flag.name, key: f.key, help: f.flag.help }] : [],
+);
+
 const CONFIG_FIELD_OPTIONS: Record<string, OptionSpec> = {
-  epochs: { type: 'string', help: 'override train.epochs' },
-  'batch-size': { type: 'string', help: 'override train.batchSize' },
-  seed: { type: 'string', help: 'override train.seed' },
-  lr: { type: 'string', help: 'override optimizer.lr' },
-  optimizer: { type: 'string', help: 'override optimizer.name (sgd | adamw)' },
-  'weight-decay': { type: 'string', help: 'override optimizer.weightDecay' },
-  blocks: { type: 'string', help: 'override model.blocks' },
-  width: { type: 'string', help: 'override model.width' },
-  crop: { type: 'string', help: 'override crop, for example "32,48,48"' },
-  subsets: { type: 'string', help: 'override data.subsets, for example "subset0,subset1"' },
-  backend: { type: 'string', help: 'override backend (webgpu | webgl | cpu)' },
-  kernels: { type: 'string', help: "override kernels: lab (the lab's WebGPU conv3d kernels) | stock (tfjs's)" },
-  'gpu-features': { type: 'string', help: 'override gpuFeatures: optional WebGPU features for the lab kernels, for example "subgroups" or "shader-f16,subgroups"' },
-  experiment: { type: 'string', help: 'override tracking.experiment' },
+  ...Object.fromEntries(CONFIG_FLAGS.map((c): [string, OptionSpec] => [c.flag, { type: 'string', help: c.help }])),
   set: { type: 'string', help: 'any other fields, "key=value;key=value", for example "optimizer.momentum=0.9;augment.flip=false"' },
 };
 
@@ -110,7 +106,7 @@ export const COMMANDS = {
       base: { type: 'string', help: 'where the lab is served (default "http://127.0.0.1:4173/")' },
       decode: { type: 'string', help: 'a lab URL (or its #hash): print its config as JSON, or name what is wrong' },
     },
-    examples: ['luna-lab url --config runs/book/config.json', "luna-lab url --decode 'http://127.0.0.1:4173/#v=1&model.blocks=2'"],
+    examples: ['luna-lab url --config runs/book/config.json', "luna-lab url --decode 'http://127.0.0.1:4173/#v=2&model.blocks=2'"],
   },
   train: {
     summary: 'Train headless: serve the lab and --data to Chromium, run the page\'s own training, write outputs',
@@ -118,7 +114,7 @@ export const COMMANDS = {
     positionals: [],
     options: {
       data: { type: 'string', help: 'a LUNA16 folder (subsetN/*.mhd + .raw, annotations.csv, candidates.csv) or DICOM series' },
-      url: { type: 'string', help: 'a lab URL (the page\'s share link), for example "http://127.0.0.1:4173/#v=1&train.epochs=4"' },
+      url: { type: 'string', help: 'a lab URL (the page\'s share link), for example "http://127.0.0.1:4173/#v=2&train.epochs=4"' },
       config: { type: 'string', help: 'a config file: the JSON the page writes as config.json' },
       ...CONFIG_FIELD_OPTIONS,
       mlflow: { type: 'string', help: 'MLflow tracking server, for example "http://127.0.0.1:5000"' },
@@ -132,7 +128,7 @@ export const COMMANDS = {
     },
     examples: [
       'luna-lab train --data data/luna16 --epochs 10 --mlflow http://127.0.0.1:5000 --out runs/book',
-      "luna-lab train --data data/luna16 --url 'http://127.0.0.1:4173/#v=1&model.blocks=2' --device gpu --json",
+      "luna-lab train --data data/luna16 --url 'http://127.0.0.1:4173/#v=2&model.blocks=2' --device gpu --json",
       'luna-lab train --resume runs/book',
     ],
   },

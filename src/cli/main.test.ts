@@ -3,7 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { resolve, join } from 'node:path';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { main, type Io } from './main.ts';
 
@@ -120,5 +120,30 @@ describe('luna-lab synth', () => {
     expect(i.code).toBe(0);
     expect(JSON.parse(i.out).series).toHaveLength(2);
     expect((await run('synth', '--out', out, '--size', 'huge')).err).toMatch(/Expecting one of: tiny, small, full/);
+  });
+});
+
+describe('luna-lab url', () => {
+  it('decodes an older link to the config it meant, and notes on stderr where the lab now differs', async () => {
+    const r = await run('url', '--decode', 'http://127.0.0.1:4173/#v=1&model.blocks=2&crop=16,24,24');
+    expect(r.code).toBe(0);
+    const c = JSON.parse(r.out) as { kernels: string; model: { blocks: number } };
+    expect(c.kernels).toBe('stock');
+    expect(c.model.blocks).toBe(2);
+    expect(r.err).toBe("note: kernels = stock: what this v=1 link means by leaving kernels out (the lab's default is now lab)");
+    // A current link: no note.
+    const now = await run('url', '--decode', '#v=2&model.blocks=2&crop=16,24,24');
+    expect(now.code).toBe(0);
+    expect((JSON.parse(now.out) as { kernels: string }).kernels).toBe('lab');
+    expect(now.err).toBe('');
+  });
+
+  it('writes a config file as a current link', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'luna-url-'));
+    const file = join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify({ model: { blocks: 2 }, crop: [16, 24, 24], kernels: 'stock' }));
+    const r = await run('url', '--config', file, '--base', 'http://h:1/');
+    expect(r.code).toBe(0);
+    expect(r.out).toBe('http://h:1/#v=2&crop=16%2C24%2C24&model.blocks=2&kernels=stock');
   });
 });

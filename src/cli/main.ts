@@ -202,8 +202,10 @@ async function url(args: ParsedArgs, io: Io): Promise<number> {
   const configPath = args.values.config as string | undefined;
   if ((decode === undefined) === (configPath === undefined)) throw new UsageError('Give --config FILE or --decode LAB_URL. Usage: luna-lab url --config FILE [--base URL] | --decode LAB_URL');
   if (decode !== undefined) {
-    const { config, issues } = decodeLabUrl(decode);
+    const { config, issues, notes } = decodeLabUrl(decode);
     if (issues.length) throw new UsageError(`the lab URL cannot be used: ${issues.map(formatIssue).join('; ')}`);
+    // stdout stays the config alone (JSON to pipe on); what an older link means differently goes to stderr.
+    for (const n of notes) io.err(`note: ${n}`);
     io.out(JSON.stringify(config, null, 2));
     return 0;
   }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultConfig, resolveConfigOrThrow } from '../config/lab-config.ts';
 import { encodeLabUrl } from '../config/lab-url.ts';
-import { UsageError } from './args.ts';
+import { COMMANDS, UsageError, parseArgs } from './args.ts';
 import { FIELD_FLAGS, resolveTrainConfig, withFieldText, type ConfigSources } from './train-config.ts';
 import { FIELD_BY_KEY } from '../config/lab-config.ts';
 
@@ -89,6 +89,31 @@ describe('resolveTrainConfig', () => {
     for (const key of Object.values(FIELD_FLAGS)) expect(FIELD_BY_KEY.has(key)).toBe(true);
   });
 
+  it('keeps every flag spelling the CLI had, read off the config table', () => {
+    expect(FIELD_FLAGS).toEqual({
+      epochs: 'train.epochs',
+      'batch-size': 'train.batchSize',
+      seed: 'train.seed',
+      lr: 'optimizer.lr',
+      optimizer: 'optimizer.name',
+      'weight-decay': 'optimizer.weightDecay',
+      blocks: 'model.blocks',
+      width: 'model.width',
+      crop: 'crop',
+      subsets: 'data.subsets',
+      backend: 'backend',
+      kernels: 'kernels',
+      'gpu-features': 'gpuFeatures',
+      experiment: 'tracking.experiment',
+      mlflow: 'tracking.server',
+    });
+    // train and sweep take each of them (and --set), as options of the command.
+    for (const command of ['train', 'sweep'] as const) {
+      for (const flag of [...Object.keys(FIELD_FLAGS), 'set']) expect(COMMANDS[command].options, `${command} --${flag}`).toHaveProperty([flag]);
+    }
+    expect(parseArgs(['train', '--gpu-features', 'subgroups', '--batch-size', '4', '--set', 'augment.flip=false']).values).toMatchObject({ 'gpu-features': 'subgroups', 'batch-size': '4', set: 'augment.flip=false' });
+  });
+
   it('names an unknown --set key, and a --set without KEY=VALUE', () => {
     expect(usageError({ sets: ['model.depth=3'] }).message).toBe('--set model.depth: unknown setting "model.depth"');
     expect(usageError({ sets: ['model.blocks'] }).message).toMatch(/^--set "model\.blocks": expected KEY=VALUE/);
@@ -118,7 +143,7 @@ describe('resolveTrainConfig', () => {
     expect(usageError({ url: '#v=1&model.depth=3' }).message).toBe('--url: model.depth = "3": unknown setting');
     expect(usageError({ url: '#v=1&train.epochs=0' }).message).toMatch(/^--url: train\.epochs = "0": out of range/);
     expect(usageError({ url: '#model.blocks=2' }).message).toMatch(/^--url: v = "": missing/);
-    expect(usageError({ url: '#v=2' }).message).toMatch(/^--url: v = "2": unknown version/);
+    expect(usageError({ url: '#v=3' }).message).toMatch(/^--url: v = "3": unknown version/);
   });
 
   it('rejects a config file that is not JSON or not an object, naming the file', () => {

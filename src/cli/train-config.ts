@@ -9,30 +9,15 @@ import {
   parseFieldText,
   resolveConfig,
   setPath,
+  type FieldKey,
   type LabConfig,
   type LabConfigInput,
 } from '../config/lab-config.ts';
 import { decodeLabUrl } from '../config/lab-url.ts';
-import { UsageError } from './args.ts';
+import { CONFIG_FLAGS, UsageError } from './args.ts';
 
-/** CLI flag → config field, for the fields people change most. */
-export const FIELD_FLAGS: Readonly<Record<string, string>> = {
-  epochs: 'train.epochs',
-  'batch-size': 'train.batchSize',
-  seed: 'train.seed',
-  lr: 'optimizer.lr',
-  optimizer: 'optimizer.name',
-  'weight-decay': 'optimizer.weightDecay',
-  blocks: 'model.blocks',
-  width: 'model.width',
-  crop: 'crop',
-  subsets: 'data.subsets',
-  backend: 'backend',
-  kernels: 'kernels',
-  'gpu-features': 'gpuFeatures',
-  experiment: 'tracking.experiment',
-  mlflow: 'tracking.server',
-};
+/** CLI flag → config field, for the fields whose row in the config table names a flag. */
+export const FIELD_FLAGS: Readonly<Record<string, FieldKey>> = Object.fromEntries(CONFIG_FLAGS.map((c) => [c.flag, c.key]));
 
 export interface ConfigSources {
   /** A lab URL (or its hash). */

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
   FIELDS,
   FIELD_BY_KEY,
@@ -10,6 +10,10 @@ import {
   withField,
   randomSeed,
   ConfigError,
+  fieldValue,
+  type FieldKey,
+  type LabConfig,
+  type LabConfigInput,
 } from './lab-config.ts';
 
 describe('the config schema', () => {
@@ -85,6 +89,40 @@ describe('the config schema', () => {
       const s = randomSeed();
       expect(s).toBeGreaterThanOrEqual(1);
       expect(s).toBeLessThanOrEqual(2 ** 31 - 1);
+    }
+  });
+});
+
+describe('the config type, read off the table', () => {
+  it('nests the dotted keys with each kind\'s value type', () => {
+    expectTypeOf<LabConfig['model']['blocks']>().toEqualTypeOf<number>();
+    expectTypeOf<LabConfig['model']['blockNorm']>().toEqualTypeOf<boolean>();
+    expectTypeOf<LabConfig['backend']>().toEqualTypeOf<'webgpu' | 'webgl' | 'cpu'>();
+    expectTypeOf<LabConfig['kernels']>().toEqualTypeOf<'lab' | 'stock'>();
+    expectTypeOf<LabConfig['gpuFeatures']>().toEqualTypeOf<readonly ('shader-f16' | 'subgroups')[]>();
+    expectTypeOf<LabConfig['data']['subsets']>().toEqualTypeOf<readonly string[]>();
+    expectTypeOf<LabConfig['crop']>().toEqualTypeOf<readonly [number, number, number]>();
+    expectTypeOf<LabConfig['tracking']['server']>().toEqualTypeOf<string>();
+    expectTypeOf<keyof LabConfig>().toEqualTypeOf<'data' | 'crop' | 'model' | 'optimizer' | 'scheduler' | 'sampling' | 'augment' | 'train' | 'backend' | 'kernels' | 'gpuFeatures' | 'tracking'>();
+    expectTypeOf<keyof LabConfig['optimizer']>().toEqualTypeOf<'name' | 'lr' | 'momentum' | 'weightDecay' | 'beta1' | 'beta2'>();
+    expectTypeOf<FieldKey>().toEqualTypeOf<(typeof FIELDS)[number]['key']>();
+    // An input names the table's keys at their levels, and may carry anything else (reported).
+    expectTypeOf<{ model: { blocks: 2; widht: 3 }; colour: 'red' }>().toMatchTypeOf<LabConfigInput>();
+  });
+
+  it('every key of the table is a path of the resolved config, typed by fieldValue', () => {
+    const c = defaultConfig();
+    for (const f of FIELDS) expect(fieldValue(c, f.key), f.key).toEqual(f.spec.default);
+    expectTypeOf(fieldValue(c, 'optimizer.name')).toEqualTypeOf<'sgd' | 'adamw'>();
+  });
+
+  it('names a form group for every row, and a list\'s choices are exactly what its pattern accepts', () => {
+    for (const f of FIELDS) expect(f.group, f.key).toMatch(/^[A-Z]/);
+    expect(FIELDS.filter((f) => ['backend', 'kernels', 'gpuFeatures'].includes(f.key)).map((f) => f.group)).toEqual(['Device', 'Device', 'Device']);
+    for (const f of FIELDS) {
+      if (f.spec.kind !== 'list' || !f.spec.choices) continue;
+      for (const c of f.spec.choices) expect(f.spec.pattern.test(c), `${f.key}: ${c}`).toBe(true);
+      expect(f.spec.pattern.test(f.spec.choices.join(',')), f.key).toBe(false);
     }
   });
 });

@@ -1,89 +1,12 @@
 /**
- * The lab config: one table (`FIELDS`) that every run is described by. It feeds the defaults,
- * validation, the page's training panel, the CLI flags, the MLflow params and (later) the
- * lab URL. A run is a resolved `LabConfig`: complete, validated, frozen; nothing downstream
- * re-applies defaults.
+ * The lab config: one table (`FIELDS`) that every run is described by. It feeds the config's
+ * type, the defaults, validation, the page's form (each row names its group), the CLI flags
+ * (each row may name its flag), the MLflow params and the lab URL. A run is a resolved
+ * `LabConfig`: complete, validated, frozen; nothing downstream re-applies defaults.
  *
  * Keys are dotted paths into the nested config ("model.blocks"). Enums are stored by name.
  * Validation never falls back silently: each bad value comes back as `{ key, raw, reason }`.
  */
-
-export type BackendName = 'webgpu' | 'webgl' | 'cpu';
-/** WebGPU kernels for 3-D conv / pooling: the lab's tiled ones, or tfjs's stock ones. */
-export type KernelsName = 'lab' | 'stock';
-/** Optional WebGPU device features the lab's kernels can use when the adapter offers them. */
-export type GpuFeatureName = 'shader-f16' | 'subgroups';
-export type OptimizerName = 'sgd' | 'adamw';
-export type SchedulerName = 'none' | 'step';
-export type DropoutKind = 'none' | 'dropout' | 'dropout3d';
-export type ValidationSplit = 'candidate' | 'series';
-export type CandidateTable = 'candidates' | 'candidates_V2';
-
-export interface LabConfig {
-  readonly data: {
-    /** Subsets (dataset groups) to use; empty = every cached series. */
-    readonly subsets: readonly string[];
-    readonly candidates: CandidateTable;
-    /** The data a run used, per subset `name:series:digest8` (src/store/data-selection.ts);
-     *  set by the lab in a run's URL so that opening it can tell missing or different data. */
-    readonly digest: readonly string[];
-  };
-  /** Crop size [index, row, col]; each must be divisible by 2^model.blocks. */
-  readonly crop: readonly [number, number, number];
-  readonly model: {
-    readonly blocks: number;
-    /** Channels of the first block; doubled by each block after it. */
-    readonly width: number;
-    /** BatchNorm3d after each conv (the conv then has no bias). */
-    readonly blockNorm: boolean;
-    readonly dropout: DropoutKind;
-    readonly dropoutRate: number;
-  };
-  readonly optimizer: {
-    readonly name: OptimizerName;
-    readonly lr: number;
-    readonly momentum: number;
-    readonly weightDecay: number;
-    readonly beta1: number;
-    readonly beta2: number;
-  };
-  readonly scheduler: {
-    readonly name: SchedulerName;
-    readonly stepSize: number;
-    readonly gamma: number;
-  };
-  readonly sampling: {
-    readonly validation: ValidationSplit;
-    readonly valStride: number;
-    /** Negatives per positive in a training epoch (the book's ratio_int); 0 = unbalanced. */
-    readonly ratio: number;
-    /** Training samples per epoch; 0 = as many as there are training candidates. */
-    readonly epochSamples: number;
-  };
-  readonly augment: {
-    readonly flip: boolean;
-    readonly offset: number;
-    readonly scale: number;
-    readonly rotate: boolean;
-    readonly noise: number;
-  };
-  readonly train: {
-    readonly epochs: number;
-    readonly batchSize: number;
-    readonly seed: number;
-    /** Validate at epoch 1, every Nth epoch and the last (the book's validation_cadence). */
-    readonly validationCadence: number;
-  };
-  readonly backend: BackendName;
-  readonly kernels: KernelsName;
-  /** Optional WebGPU features to ask the device for and let the lab's kernels use (empty: none). */
-  readonly gpuFeatures: readonly GpuFeatureName[];
-  readonly tracking: {
-    /** MLflow tracking server, e.g. http://127.0.0.1:5000; empty = runs stay in this browser. */
-    readonly server: string;
-    readonly experiment: string;
-  };
-}
 
 export type FieldSpec =
   | { kind: 'int'; min: number; max: number; default: number }
@@ -91,79 +14,190 @@ export type FieldSpec =
   | { kind: 'bool'; default: boolean }
   | { kind: 'enum'; choices: readonly string[]; default: string }
   | { kind: 'int3'; min: number; max: number; default: readonly [number, number, number] }
-  | { kind: 'list'; pattern: RegExp; default: readonly string[]; expected?: string }
+  /** `choices`, when given, types the items (and the pattern must accept exactly them). */
+  | { kind: 'list'; pattern: RegExp; default: readonly string[]; expected?: string; choices?: readonly string[] }
   | { kind: 'text'; pattern: RegExp; default: string; expected: string };
 
-export interface Field {
+/** Where a setting sits in the page's form (src/ui/config-form.ts), by legend. */
+export type FieldGroup = 'Data' | 'Model' | 'Optimizer' | 'Schedule' | 'Sampling' | 'Augmentation' | 'Training' | 'Device' | 'Tracking';
+
+/** A CLI flag of `luna-lab train` / `sweep` that sets this one field (any field also takes `--set key=value`). */
+export interface FieldFlag {
+  /** The flag without its dashes, e.g. "batch-size". */
+  name: string;
+  /** Help text after the flag, with an example value where one helps. */
+  help: string;
+}
+
+interface FieldRow {
   key: string;
   spec: FieldSpec;
   help: string;
+  group: FieldGroup;
+  flag?: FieldFlag;
 }
 
 const SEED_MAX = 2 ** 31 - 1;
 
-/** The table. Order is display order (panel, CLI help, MLflow params). */
-export const FIELDS: readonly Field[] = [
-  { key: 'data.subsets', spec: { kind: 'list', pattern: /^[\w.-]{1,64}$/, default: [] }, help: 'subsets to train on, e.g. "subset0,subset1" (empty: all cached)' },
-  { key: 'data.candidates', spec: { kind: 'enum', choices: ['candidates', 'candidates_V2'], default: 'candidates' }, help: 'candidate table' },
+/**
+ * The table. Order is display order (panel, CLI help, MLflow params). Declared `as const` so
+ * that the config's type is read off it (`LabConfig` below): a new row is a new setting in the
+ * type, the defaults, validation, the URL, the CLI, the params and the form. Changing a
+ * `default` also needs a new lab URL version (src/config/url-versions.ts; a test says so).
+ */
+const TABLE = [
+  { key: 'data.subsets', spec: { kind: 'list', pattern: /^[\w.-]{1,64}$/, default: [] }, help: 'subsets to train on, e.g. "subset0,subset1" (empty: all cached)', group: 'Data', flag: { name: 'subsets', help: 'override data.subsets, for example "subset0,subset1"' } },
+  { key: 'data.candidates', spec: { kind: 'enum', choices: ['candidates', 'candidates_V2'], default: 'candidates' }, help: 'candidate table', group: 'Data' },
   {
+    // Set by the lab in a run's URL (src/store/data-selection.ts) so that opening it can tell missing or different data.
     key: 'data.digest',
     spec: { kind: 'list', pattern: /^[\w.-]{1,64}:\d{1,7}:[0-9a-f]{8}$/, default: [] },
     help: 'the data a shared run used, per subset "name:series:digest" (set by the lab; empty: whatever is cached)',
+    group: 'Data',
   },
-  { key: 'crop', spec: { kind: 'int3', min: 2, max: 256, default: [32, 48, 48] }, help: 'crop size index,row,col, e.g. "32,48,48"' },
-  { key: 'model.blocks', spec: { kind: 'int', min: 1, max: 4, default: 4 }, help: 'LunaBlocks (conv, conv, max-pool)' },
-  { key: 'model.width', spec: { kind: 'int', min: 1, max: 64, default: 8 }, help: 'channels of the first block (doubled per block)' },
-  { key: 'model.blockNorm', spec: { kind: 'bool', default: false }, help: 'BatchNorm3d after each conv (the seed variant)' },
-  { key: 'model.dropout', spec: { kind: 'enum', choices: ['none', 'dropout', 'dropout3d'], default: 'none' }, help: 'dropout after each block' },
-  { key: 'model.dropoutRate', spec: { kind: 'float', min: 0, max: 0.95, default: 0.2 }, help: 'dropout probability' },
-  { key: 'optimizer.name', spec: { kind: 'enum', choices: ['sgd', 'adamw'], default: 'sgd' }, help: 'SGD with momentum (book) or AdamW (seed)' },
-  { key: 'optimizer.lr', spec: { kind: 'float', min: 0, max: 10, default: 0.001, exclusiveMin: true }, help: 'learning rate' },
-  { key: 'optimizer.momentum', spec: { kind: 'float', min: 0, max: 0.9999, default: 0.99 }, help: 'SGD momentum' },
-  { key: 'optimizer.weightDecay', spec: { kind: 'float', min: 0, max: 1, default: 0 }, help: 'weight decay (AdamW: decoupled; SGD: L2); the seed uses 1e-4 with AdamW' },
-  { key: 'optimizer.beta1', spec: { kind: 'float', min: 0, max: 0.9999, default: 0.9 }, help: 'AdamW beta1' },
-  { key: 'optimizer.beta2', spec: { kind: 'float', min: 0, max: 0.99999, default: 0.999 }, help: 'AdamW beta2' },
-  { key: 'scheduler.name', spec: { kind: 'enum', choices: ['none', 'step'], default: 'none' }, help: 'learning-rate schedule (StepLR)' },
-  { key: 'scheduler.stepSize', spec: { kind: 'int', min: 1, max: 10000, default: 5 }, help: 'StepLR: epochs between decays' },
-  { key: 'scheduler.gamma', spec: { kind: 'float', min: 0, max: 1, default: 0.1, exclusiveMin: true }, help: 'StepLR: decay factor' },
-  { key: 'sampling.validation', spec: { kind: 'enum', choices: ['candidate', 'series'], default: 'candidate' }, help: 'validation split: every Nth candidate or every Nth series' },
-  { key: 'sampling.valStride', spec: { kind: 'int', min: 2, max: 1000, default: 10 }, help: 'N of "every Nth" for validation' },
-  { key: 'sampling.ratio', spec: { kind: 'int', min: 0, max: 1000, default: 1 }, help: 'negatives per positive in training (0: unbalanced)' },
-  { key: 'sampling.epochSamples', spec: { kind: 'int', min: 0, max: 10_000_000, default: 0 }, help: 'training samples per epoch (0: one per training candidate)' },
-  { key: 'augment.flip', spec: { kind: 'bool', default: true }, help: 'random flips on each axis' },
-  { key: 'augment.offset', spec: { kind: 'float', min: 0, max: 1, default: 0.1 }, help: 'random shift, fraction of the crop (0: off)' },
-  { key: 'augment.scale', spec: { kind: 'float', min: 0, max: 0.9, default: 0.2 }, help: 'random scale ±fraction (0: off)' },
-  { key: 'augment.rotate', spec: { kind: 'bool', default: true }, help: 'random rotation in the axial (x/y) plane' },
-  { key: 'augment.noise', spec: { kind: 'float', min: 0, max: 1000, default: 25 }, help: 'Gaussian noise, HU standard deviation (0: off)' },
-  { key: 'train.epochs', spec: { kind: 'int', min: 1, max: 100_000, default: 10 }, help: 'epochs' },
-  { key: 'train.batchSize', spec: { kind: 'int', min: 1, max: 4096, default: 32 }, help: 'batch size' },
-  { key: 'train.validationCadence', spec: { kind: 'int', min: 1, max: 100_000, default: 5 }, help: 'validate at epoch 1, every Nth epoch and the last' },
-  { key: 'train.seed', spec: { kind: 'int', min: 1, max: SEED_MAX, default: 1 }, help: 'seed of every random stream (1..2^31-1)' },
-  { key: 'backend', spec: { kind: 'enum', choices: ['webgpu', 'webgl', 'cpu'], default: 'webgpu' }, help: 'preferred tfjs backend (falls back to webgl, then cpu)' },
-  { key: 'kernels', spec: { kind: 'enum', choices: ['lab', 'stock'], default: 'lab' }, help: "WebGPU conv3d/pooling kernels: the lab's fast ones or tfjs's stock ones" },
+  // [index, row, col]; each must be divisible by 2^model.blocks (checked in crossChecks).
+  { key: 'crop', spec: { kind: 'int3', min: 2, max: 256, default: [32, 48, 48] }, help: 'crop size index,row,col, e.g. "32,48,48"', group: 'Data', flag: { name: 'crop', help: 'override crop, for example "32,48,48"' } },
+  { key: 'model.blocks', spec: { kind: 'int', min: 1, max: 4, default: 4 }, help: 'LunaBlocks (conv, conv, max-pool)', group: 'Model', flag: { name: 'blocks', help: 'override model.blocks' } },
+  { key: 'model.width', spec: { kind: 'int', min: 1, max: 64, default: 8 }, help: 'channels of the first block (doubled per block)', group: 'Model', flag: { name: 'width', help: 'override model.width' } },
+  { key: 'model.blockNorm', spec: { kind: 'bool', default: false }, help: 'BatchNorm3d after each conv (the seed variant)', group: 'Model' },
+  { key: 'model.dropout', spec: { kind: 'enum', choices: ['none', 'dropout', 'dropout3d'], default: 'none' }, help: 'dropout after each block', group: 'Model' },
+  { key: 'model.dropoutRate', spec: { kind: 'float', min: 0, max: 0.95, default: 0.2 }, help: 'dropout probability', group: 'Model' },
+  { key: 'optimizer.name', spec: { kind: 'enum', choices: ['sgd', 'adamw'], default: 'sgd' }, help: 'SGD with momentum (book) or AdamW (seed)', group: 'Optimizer', flag: { name: 'optimizer', help: 'override optimizer.name (sgd | adamw)' } },
+  { key: 'optimizer.lr', spec: { kind: 'float', min: 0, max: 10, default: 0.001, exclusiveMin: true }, help: 'learning rate', group: 'Optimizer', flag: { name: 'lr', help: 'override optimizer.lr' } },
+  { key: 'optimizer.momentum', spec: { kind: 'float', min: 0, max: 0.9999, default: 0.99 }, help: 'SGD momentum', group: 'Optimizer' },
+  {
+    key: 'optimizer.weightDecay',
+    spec: { kind: 'float', min: 0, max: 1, default: 0 },
+    help: 'weight decay (AdamW: decoupled; SGD: L2); the seed uses 1e-4 with AdamW',
+    group: 'Optimizer',
+    flag: { name: 'weight-decay', help: 'override optimizer.weightDecay' },
+  },
+  { key: 'optimizer.beta1', spec: { kind: 'float', min: 0, max: 0.9999, default: 0.9 }, help: 'AdamW beta1', group: 'Optimizer' },
+  { key: 'optimizer.beta2', spec: { kind: 'float', min: 0, max: 0.99999, default: 0.999 }, help: 'AdamW beta2', group: 'Optimizer' },
+  { key: 'scheduler.name', spec: { kind: 'enum', choices: ['none', 'step'], default: 'none' }, help: 'learning-rate schedule (StepLR)', group: 'Schedule' },
+  { key: 'scheduler.stepSize', spec: { kind: 'int', min: 1, max: 10000, default: 5 }, help: 'StepLR: epochs between decays', group: 'Schedule' },
+  { key: 'scheduler.gamma', spec: { kind: 'float', min: 0, max: 1, default: 0.1, exclusiveMin: true }, help: 'StepLR: decay factor', group: 'Schedule' },
+  { key: 'sampling.validation', spec: { kind: 'enum', choices: ['candidate', 'series'], default: 'candidate' }, help: 'validation split: every Nth candidate or every Nth series', group: 'Sampling' },
+  { key: 'sampling.valStride', spec: { kind: 'int', min: 2, max: 1000, default: 10 }, help: 'N of "every Nth" for validation', group: 'Sampling' },
+  // The book's ratio_int.
+  { key: 'sampling.ratio', spec: { kind: 'int', min: 0, max: 1000, default: 1 }, help: 'negatives per positive in training (0: unbalanced)', group: 'Sampling' },
+  { key: 'sampling.epochSamples', spec: { kind: 'int', min: 0, max: 10_000_000, default: 0 }, help: 'training samples per epoch (0: one per training candidate)', group: 'Sampling' },
+  { key: 'augment.flip', spec: { kind: 'bool', default: true }, help: 'random flips on each axis', group: 'Augmentation' },
+  { key: 'augment.offset', spec: { kind: 'float', min: 0, max: 1, default: 0.1 }, help: 'random shift, fraction of the crop (0: off)', group: 'Augmentation' },
+  { key: 'augment.scale', spec: { kind: 'float', min: 0, max: 0.9, default: 0.2 }, help: 'random scale ±fraction (0: off)', group: 'Augmentation' },
+  { key: 'augment.rotate', spec: { kind: 'bool', default: true }, help: 'random rotation in the axial (x/y) plane', group: 'Augmentation' },
+  { key: 'augment.noise', spec: { kind: 'float', min: 0, max: 1000, default: 25 }, help: 'Gaussian noise, HU standard deviation (0: off)', group: 'Augmentation' },
+  { key: 'train.epochs', spec: { kind: 'int', min: 1, max: 100_000, default: 10 }, help: 'epochs', group: 'Training', flag: { name: 'epochs', help: 'override train.epochs' } },
+  { key: 'train.batchSize', spec: { kind: 'int', min: 1, max: 4096, default: 32 }, help: 'batch size', group: 'Training', flag: { name: 'batch-size', help: 'override train.batchSize' } },
+  // The book's validation_cadence.
+  { key: 'train.validationCadence', spec: { kind: 'int', min: 1, max: 100_000, default: 5 }, help: 'validate at epoch 1, every Nth epoch and the last', group: 'Training' },
+  { key: 'train.seed', spec: { kind: 'int', min: 1, max: SEED_MAX, default: 1 }, help: 'seed of every random stream (1..2^31-1)', group: 'Training', flag: { name: 'seed', help: 'override train.seed' } },
+  {
+    key: 'backend',
+    spec: { kind: 'enum', choices: ['webgpu', 'webgl', 'cpu'], default: 'webgpu' },
+    help: 'preferred tfjs backend (falls back to webgl, then cpu)',
+    group: 'Device',
+    flag: { name: 'backend', help: 'override backend (webgpu | webgl | cpu)' },
+  },
+  {
+    key: 'kernels',
+    spec: { kind: 'enum', choices: ['lab', 'stock'], default: 'lab' },
+    help: "WebGPU conv3d/pooling kernels: the lab's fast ones or tfjs's stock ones",
+    group: 'Device',
+    flag: { name: 'kernels', help: "override kernels: lab (the lab's WebGPU conv3d kernels) | stock (tfjs's)" },
+  },
   {
     key: 'gpuFeatures',
-    spec: { kind: 'list', pattern: /^(shader-f16|subgroups)$/, default: [], expected: 'shader-f16 or subgroups' },
+    spec: { kind: 'list', pattern: /^(shader-f16|subgroups)$/, choices: ['shader-f16', 'subgroups'], default: [], expected: 'shader-f16 or subgroups' },
     help: 'optional WebGPU features for the lab kernels where the adapter offers them, e.g. "subgroups" or "shader-f16,subgroups" (empty: none)',
+    group: 'Device',
+    flag: { name: 'gpu-features', help: 'override gpuFeatures: optional WebGPU features for the lab kernels, for example "subgroups" or "shader-f16,subgroups"' },
   },
   {
     key: 'tracking.server',
     spec: { kind: 'text', pattern: /^(https?:\/\/[^\s"'<>`]{1,500})?$/, default: '', expected: 'an http(s) URL such as http://127.0.0.1:5000, or empty' },
     help: 'MLflow tracking server (empty: runs stay in this browser)',
+    group: 'Tracking',
+    // The one flag not spelt after its field: `--mlflow` reads as "the MLflow server".
+    flag: { name: 'mlflow', help: 'MLflow tracking server, for example "http://127.0.0.1:5000"' },
   },
   {
     key: 'tracking.experiment',
     spec: { kind: 'text', pattern: /^[\w .\-/]{1,100}$/, default: 'luna-lab', expected: 'a name of letters, digits, spaces, . _ - /' },
     help: 'MLflow experiment name',
+    group: 'Tracking',
+    flag: { name: 'experiment', help: 'override tracking.experiment' },
   },
-];
+] as const satisfies readonly FieldRow[];
 
+// ---------------------------------------------------------------------------------------------
+// The config's types, read off the table.
+// ---------------------------------------------------------------------------------------------
+
+type Row = (typeof TABLE)[number];
+/** A setting's dotted key, e.g. "model.blocks". */
+export type FieldKey = Row['key'];
+
+type SpecValue<S> = S extends { kind: 'int' | 'float' }
+  ? number
+  : S extends { kind: 'bool' }
+    ? boolean
+    : S extends { kind: 'enum'; choices: readonly (infer C)[] }
+      ? C
+      : S extends { kind: 'int3' }
+        ? readonly [number, number, number]
+        : S extends { kind: 'list'; choices: readonly (infer C)[] }
+          ? readonly C[]
+          : S extends { kind: 'list' }
+            ? readonly string[]
+            : string;
+
+/** The value type of one setting, e.g. `ValueOf<'backend'>` is 'webgpu' | 'webgl' | 'cpu'. */
+export type ValueOf<K extends FieldKey> = SpecValue<Extract<Row, { key: K }>['spec']>;
+
+type Head<K extends string> = K extends `${infer H}.${string}` ? H : K;
+type Tail<K extends string, H extends string> = K extends `${H}.${infer T}` ? T : never;
+
+/** Nest dotted keys: a key without a dot is a leaf; "a.b" puts b under a. */
+type Nested<K extends string, P extends string> = {
+  readonly [H in Head<K>]: H extends K ? ValueOf<`${P}${H}` & FieldKey> : Nested<Tail<K, H>, `${P}${H}.`>;
+};
+
+/** A resolved run config: complete, validated, frozen; its shape is FIELDS' keys. */
+export type LabConfig = Nested<FieldKey, ''>;
+
+type NestedInput<K extends string> = { [H in Head<K>]?: H extends K ? unknown : NestedInput<Tail<K, H>> } & { [other: string]: unknown };
+
+/** Any partial nesting of the config, e.g. from JSON, a URL or CLI flags: the keys of FIELDS
+ *  at their levels, values unchecked (resolveConfig checks them), unknown keys allowed (and
+ *  reported by resolveConfig). */
+export type LabConfigInput = NestedInput<FieldKey>;
+
+/** One setting flat: dotted key → value, e.g. a URL version's defaults (src/config/url-versions.ts). */
+export type FlatLabConfig = { readonly [K in FieldKey]: ValueOf<K> };
+
+export type BackendName = ValueOf<'backend'>;
+/** WebGPU kernels for 3-D conv / pooling: the lab's tiled ones, or tfjs's stock ones. */
+export type KernelsName = ValueOf<'kernels'>;
+/** Optional WebGPU device features the lab's kernels can use when the adapter offers them. */
+export type GpuFeatureName = ValueOf<'gpuFeatures'>[number];
+export type OptimizerName = ValueOf<'optimizer.name'>;
+export type SchedulerName = ValueOf<'scheduler.name'>;
+export type DropoutKind = ValueOf<'model.dropout'>;
+export type ValidationSplit = ValueOf<'sampling.validation'>;
+export type CandidateTable = ValueOf<'data.candidates'>;
+
+/** One row of the table, as code that walks every row sees it. */
+export interface Field extends FieldRow {
+  key: FieldKey;
+}
+
+export const FIELDS: readonly Field[] = TABLE;
+
+/** Rows by key; looked up by any string (a URL's, a flag's), hence `string`. */
 export const FIELD_BY_KEY: ReadonlyMap<string, Field> = new Map(FIELDS.map((f) => [f.key, f]));
 
 export type FieldValue = number | boolean | string | readonly string[] | readonly [number, number, number];
-
-/** Any partial nesting of the config, e.g. from JSON, a URL or CLI flags. */
-export type LabConfigInput = { [k: string]: unknown };
 
 export interface ConfigIssue {
   key: string;
@@ -273,11 +307,28 @@ export function formatFieldValue(value: FieldValue): string {
   return Array.isArray(value) ? value.join(',') : String(value);
 }
 
-export function defaultConfig(): LabConfig {
+/**
+ * The one place the nested config is put together from per-key values, and so the one cast
+ * between the table and the `LabConfig` type: `LabConfig` is built from FIELDS' keys (Nested
+ * above) and every key gets a value here, so the object has the type's shape by construction.
+ * The values are the caller's to check (defaults, or values that passed checkValue).
+ */
+function buildConfig(valueOf: (f: Field) => FieldValue): LabConfig {
   const out: Record<string, unknown> = {};
-  for (const f of FIELDS) setPath(out, f.key, f.spec.default);
+  for (const f of FIELDS) setPath(out, f.key, valueOf(f));
   return deepFreeze(out) as unknown as LabConfig;
 }
+
+/** One setting of a config, typed by its key. */
+export function fieldValue<K extends FieldKey>(cfg: LabConfig, key: K): ValueOf<K> {
+  // The counterpart of buildConfig's cast: the path exists with this key's type by construction.
+  return getField(cfg, key) as ValueOf<K>;
+}
+
+export function defaultConfig(): LabConfig {
+  return buildConfig((f) => f.spec.default);
+}
+
 
 /**
  * Resolve a partial input into a complete config. Unknown keys and bad values are issues,
@@ -286,23 +337,17 @@ export function defaultConfig(): LabConfig {
  */
 export function resolveConfig(input: LabConfigInput = {}): { config: LabConfig; issues: ConfigIssue[] } {
   const issues: ConfigIssue[] = [];
-  const out: Record<string, unknown> = {};
-  for (const f of FIELDS) {
+  const config = buildConfig((f) => {
     const raw = getField(input, f.key);
-    if (raw === undefined) {
-      setPath(out, f.key, f.spec.default);
-      continue;
-    }
+    if (raw === undefined) return f.spec.default;
     const r = checkValue(f, raw);
-    if ('reason' in r) {
-      issues.push({ key: f.key, raw: show(raw), reason: r.reason });
-      setPath(out, f.key, f.spec.default);
-    } else setPath(out, f.key, r.value);
-  }
+    if ('value' in r) return r.value;
+    issues.push({ key: f.key, raw: show(raw), reason: r.reason });
+    return f.spec.default;
+  });
   for (const key of leafKeys(input)) {
     if (!FIELD_BY_KEY.has(key)) issues.push({ key, raw: show(getField(input, key)), reason: 'unknown setting' });
   }
-  const config = deepFreeze(out) as unknown as LabConfig;
   issues.push(...crossChecks(config));
   return { config, issues };
 }
@@ -346,7 +391,7 @@ function leafKeys(input: unknown, prefix = ''): string[] {
   return out;
 }
 
-function deepFreeze<T>(o: T): T {
+export function deepFreeze<T>(o: T): T {
   if (typeof o === 'object' && o !== null) {
     for (const v of Object.values(o)) deepFreeze(v);
     Object.freeze(o);
@@ -379,6 +424,6 @@ export function withField(cfg: LabConfig, key: string, value: unknown): LabConfi
 /** Flat key → text form, for the MLflow params and summaries. */
 export function flattenConfig(cfg: LabConfig): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const f of FIELDS) out[f.key] = formatFieldValue(getField(cfg, f.key) as FieldValue);
+  for (const f of FIELDS) out[f.key] = formatFieldValue(fieldValue(cfg, f.key));
   return out;
 }

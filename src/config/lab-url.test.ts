@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeLabUrl, encodeLabHash, encodeLabUrl } from './lab-url.ts';
+import { URL_VERSION, decodeLabUrl, encodeLabHash, encodeLabUrl } from './lab-url.ts';
+import { CURRENT_URL_VERSION, URL_VERSIONS } from './url-versions.ts';
 import {
   defaultConfig,
   resolveConfig,
@@ -18,8 +19,8 @@ import { createRng } from '../data/rng.ts';
 
 describe('lab URLs', () => {
   it('omits defaults: the default config is just the version', () => {
-    expect(encodeLabHash(defaultConfig())).toBe('v=1');
-    expect(encodeLabUrl(defaultConfig(), 'http://127.0.0.1:4173/#old')).toBe('http://127.0.0.1:4173/#v=1');
+    expect(encodeLabHash(defaultConfig())).toBe('v=2');
+    expect(encodeLabUrl(defaultConfig(), 'http://127.0.0.1:4173/#old')).toBe('http://127.0.0.1:4173/#v=2');
   });
 
   it('round-trips a config, canonically (schema order, enums by name)', () => {
@@ -33,7 +34,7 @@ describe('lab URLs', () => {
     });
     const hash = encodeLabHash(c);
     expect(hash).toBe(
-      'v=1&data.subsets=subset0%2Csubset1&crop=16%2C24%2C24&model.blocks=2&model.width=4&model.dropout=dropout3d&optimizer.name=adamw&optimizer.lr=0.003&train.seed=42&tracking.server=http%3A%2F%2F127.0.0.1%3A5000&tracking.experiment=my%20exp%2F1',
+      'v=2&data.subsets=subset0%2Csubset1&crop=16%2C24%2C24&model.blocks=2&model.width=4&model.dropout=dropout3d&optimizer.name=adamw&optimizer.lr=0.003&train.seed=42&tracking.server=http%3A%2F%2F127.0.0.1%3A5000&tracking.experiment=my%20exp%2F1',
     );
     const back = decodeLabUrl(`http://x/#${hash}`);
     expect(back.issues).toEqual([]);
@@ -43,7 +44,7 @@ describe('lab URLs', () => {
   });
 
   it('names every malformed part instead of defaulting', () => {
-    const r = decodeLabUrl('#v=2&model.blocks=x&bogus=1&train.seed=5&train.seed=6&crop=%E0%A4%A&tracking.server=javascript:alert(1)');
+    const r = decodeLabUrl('#v=3&model.blocks=x&bogus=1&train.seed=5&train.seed=6&crop=%E0%A4%A&tracking.server=javascript:alert(1)');
     const byKey = Object.fromEntries(r.issues.map((i) => [i.key, i.reason]));
     expect(byKey['v']).toMatch(/unknown version/);
     expect(byKey['model.blocks']).toBe('not a number');
@@ -162,7 +163,7 @@ describe('lab URLs: every field round-trips on its own', () => {
     const hash = encodeLabHash(c);
     const parts = hash.split('&');
     expect(parts).toHaveLength(2);
-    expect(parts[0]).toBe('v=1');
+    expect(parts[0]).toBe('v=2');
     const eq = parts[1].indexOf('=');
     expect(parts[1].slice(0, eq)).toBe(key);
     expect(decodeURIComponent(parts[1].slice(eq + 1))).toBe(formatFieldValue(getField(c, key) as FieldValue));
@@ -192,7 +193,7 @@ describe('lab URLs: canonical form', () => {
   const canonical = encodeLabHash(rich);
 
   it('encode(decode(url)) is the url', () => {
-    for (const url of ['v=1', canonical, `http://h:1/p?q=1#${canonical}`, 'v=1&model.width=2&backend=cpu']) {
+    for (const url of ['v=2', canonical, `http://h:1/p?q=1#${canonical}`, 'v=2&model.width=2&backend=cpu']) {
       const r = decodeLabUrl(url);
       expect(r.issues, url).toEqual([]);
       const again = url.includes('#') ? encodeLabUrl(r.config, url) : encodeLabHash(r.config);
@@ -203,7 +204,7 @@ describe('lab URLs: canonical form', () => {
   it('keys come out in schema order whatever order they went in', () => {
     const keys = canonical.split('&').map((p) => p.slice(0, p.indexOf('=')));
     expect(keys[0]).toBe('v');
-    const order = FIELDS.map((f) => f.key);
+    const order: string[] = FIELDS.map((f) => f.key);
     const idx = keys.slice(1).map((k) => order.indexOf(k));
     expect(idx.every((i) => i >= 0)).toBe(true);
     expect(idx).toEqual([...idx].sort((a, b) => a - b));
@@ -221,18 +222,18 @@ describe('lab URLs: canonical form', () => {
 
   it('drops defaults given explicitly, and canonicalises spellings of the same value', () => {
     const r = decodeLabUrl(
-      '#v=1&model.blocks=4&crop=32,48,48&backend=webgpu&model.width=02&data.subsets=&model.dropoutRate=0.20' +
+      '#v=2&model.blocks=4&crop=32,48,48&backend=webgpu&model.width=02&data.subsets=&model.dropoutRate=0.20' +
         '&tracking.experiment=luna-lab&augment.flip=true&optimizer.lr=1e-3&tracking.server=',
     );
     expect(r.issues).toEqual([]);
     expect(r.config).toEqual(configWith('model.width', 2));
-    expect(encodeLabHash(r.config)).toBe('v=1&model.width=2');
+    expect(encodeLabHash(r.config)).toBe('v=2&model.width=2');
 
-    const s = decodeLabUrl('#v=1&data.subsets=subset1,subset0,subset1&tracking.experiment=my+exp&model.dropoutRate=.5&crop=16%2C%2016%2C16');
+    const s = decodeLabUrl('#v=2&data.subsets=subset1,subset0,subset1&tracking.experiment=my+exp&model.dropoutRate=.5&crop=16%2C%2016%2C16');
     expect(s.issues).toEqual([]);
     expect(s.config.data.subsets).toEqual(['subset0', 'subset1']);
     expect(s.config.tracking.experiment).toBe('my exp');
-    expect(encodeLabHash(s.config)).toBe('v=1&data.subsets=subset0%2Csubset1&crop=16%2C16%2C16&model.dropoutRate=0.5&tracking.experiment=my%20exp');
+    expect(encodeLabHash(s.config)).toBe('v=2&data.subsets=subset0%2Csubset1&crop=16%2C16%2C16&model.dropoutRate=0.5&tracking.experiment=my%20exp');
   });
 });
 
@@ -267,7 +268,7 @@ describe('lab URLs: malformed input is named, never used', () => {
     ['model.blocks=2', 'v', /missing/],
     ['', 'v', /missing/],
     ['v=0', 'v', /unknown version/],
-    ['v=2', 'v', /unknown version/],
+    ['v=3', 'v', /unknown version/],
     ['v=abc', 'v', /unknown version/],
     ['v=1&v=1', 'v', /more than once/],
     ['v=1&bogus=1', 'bogus', /unknown setting/],
@@ -454,6 +455,126 @@ describe('lab URLs: property test over random configs', () => {
     // every list and text field got generated values, not just its default
     for (const f of FIELDS.filter((g) => g.spec.kind === 'list' || g.spec.kind === 'text')) {
       expect(matched.get(f.key) ?? 0, f.key).toBeGreaterThan(100);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// URL versions: a link means forever what it meant when it was written.
+// ---------------------------------------------------------------------------------------------
+
+/** What `v=1` with nothing else meant, written out: the lab's defaults when v=1 was defined
+ *  (b851c31), WebGPU on tfjs's stock kernels. Literal on purpose: never derive it from code. */
+const V1_BARE = {
+  data: { subsets: [], candidates: 'candidates', digest: [] },
+  crop: [32, 48, 48],
+  model: { blocks: 4, width: 8, blockNorm: false, dropout: 'none', dropoutRate: 0.2 },
+  optimizer: { name: 'sgd', lr: 0.001, momentum: 0.99, weightDecay: 0, beta1: 0.9, beta2: 0.999 },
+  scheduler: { name: 'none', stepSize: 5, gamma: 0.1 },
+  sampling: { validation: 'candidate', valStride: 10, ratio: 1, epochSamples: 0 },
+  augment: { flip: true, offset: 0.1, scale: 0.2, rotate: true, noise: 25 },
+  train: { epochs: 10, batchSize: 32, validationCadence: 5, seed: 1 },
+  backend: 'webgpu',
+  kernels: 'stock',
+  gpuFeatures: [],
+  tracking: { server: '', experiment: 'luna-lab' },
+} as const;
+
+/** What `v=2` with nothing else means, written out likewise: v=1 with the lab's kernels. */
+const V2_BARE = { ...V1_BARE, kernels: 'lab' } as const;
+
+/** [URL written by the encoder before v=2 (generated with the code of 7502237), the config it meant]. */
+const OLD_LINKS: [string, unknown][] = [
+  ['v=1', V1_BARE],
+  [
+    'v=1&crop=16%2C24%2C24&model.blocks=2&model.width=4&train.epochs=4&train.batchSize=16',
+    { ...V1_BARE, crop: [16, 24, 24], model: { ...V1_BARE.model, blocks: 2, width: 4 }, train: { ...V1_BARE.train, epochs: 4, batchSize: 16 } },
+  ],
+  [
+    'v=1&model.blockNorm=true&model.dropout=dropout3d&model.dropoutRate=0.3&optimizer.name=adamw&optimizer.lr=0.003&optimizer.weightDecay=0.0001&scheduler.name=step&scheduler.stepSize=3&scheduler.gamma=0.5&backend=cpu',
+    {
+      ...V1_BARE,
+      model: { ...V1_BARE.model, blockNorm: true, dropout: 'dropout3d', dropoutRate: 0.3 },
+      optimizer: { ...V1_BARE.optimizer, name: 'adamw', lr: 0.003, weightDecay: 0.0001 },
+      scheduler: { name: 'step', stepSize: 3, gamma: 0.5 },
+      backend: 'cpu',
+    },
+  ],
+  [
+    'v=1&data.subsets=subset0%2Csubset1&data.digest=subset0%3A89%3A1a2b3c4d&sampling.validation=series&sampling.ratio=0&augment.flip=false&augment.noise=0&kernels=stock&gpuFeatures=subgroups&tracking.server=http%3A%2F%2F127.0.0.1%3A5000&tracking.experiment=team%20a%2Frun%207',
+    {
+      ...V1_BARE,
+      data: { subsets: ['subset0', 'subset1'], candidates: 'candidates', digest: ['subset0:89:1a2b3c4d'] },
+      sampling: { ...V1_BARE.sampling, validation: 'series', ratio: 0 },
+      augment: { ...V1_BARE.augment, flip: false, noise: 0 },
+      kernels: 'stock',
+      gpuFeatures: ['subgroups'],
+      tracking: { server: 'http://127.0.0.1:5000', experiment: 'team a/run 7' },
+    },
+  ],
+  // A run link the lab pinned its data in: written by a lab whose kernels default was lab.
+  [
+    'v=1&data.subsets=subset0&data.digest=subset0%3A89%3A1a2b3c4d&crop=16%2C24%2C24&model.blocks=2&train.seed=7',
+    {
+      ...V1_BARE,
+      data: { subsets: ['subset0'], candidates: 'candidates', digest: ['subset0:89:1a2b3c4d'] },
+      crop: [16, 24, 24],
+      model: { ...V1_BARE.model, blocks: 2 },
+      train: { ...V1_BARE.train, seed: 7 },
+      kernels: 'lab',
+    },
+  ],
+  ['v=1&model.width=4&kernels=stock', { ...V1_BARE, model: { ...V1_BARE.model, width: 4 } }],
+];
+
+describe('lab URLs: versions', () => {
+  it('writes links in the newest version', () => {
+    expect(URL_VERSION).toBe(2);
+    expect(URL_VERSIONS.map((v) => v.version)).toEqual([1, 2]);
+    expect(CURRENT_URL_VERSION.version).toBe(URL_VERSION);
+  });
+
+  it("the newest version's frozen defaults are FIELDS' defaults (changed a default? add a version row)", () => {
+    for (const f of FIELDS) {
+      expect(
+        formatFieldValue(CURRENT_URL_VERSION.defaults[f.key]),
+        `${f.key}: its default in FIELDS differs from v=${URL_VERSION}'s; add a version to src/config/url-versions.ts`,
+      ).toBe(formatFieldValue(f.spec.default));
+    }
+  });
+
+  it('every version fixes every setting, and the bare versions mean what they always meant', () => {
+    for (const v of URL_VERSIONS) expect(Object.keys(v.defaults).sort(), `v=${v.version}`).toEqual(FIELDS.map((f) => f.key).sort());
+    expect(decodeLabUrl('v=1')).toEqual({ config: V1_BARE, issues: [], notes: [expect.stringMatching(/^kernels = stock: .*v=1.*now lab/)] });
+    expect(decodeLabUrl('v=2')).toEqual({ config: V2_BARE, issues: [], notes: [] });
+    expect(Object.isFrozen(URL_VERSIONS[0].defaults)).toBe(true);
+  });
+
+  it.each(OLD_LINKS)('an old link decodes to the config it meant: %s', (hash, meant) => {
+    const r = decodeLabUrl(`http://127.0.0.1:4173/#${hash}`);
+    expect(r.issues).toEqual([]);
+    expect(r.config).toEqual(meant);
+    // Written again, it is a current link for the same config.
+    const again = encodeLabHash(r.config);
+    expect(again.startsWith(`v=${URL_VERSION}`)).toBe(true);
+    expect(decodeLabUrl(again)).toEqual({ config: r.config, issues: [], notes: [] });
+  });
+
+  it("notes each left-out setting whose old meaning differs from the lab's default, and only those", () => {
+    const noteKeys = (hash: string) => decodeLabUrl(hash).notes.map((n) => n.slice(0, n.indexOf(' ')));
+    expect(noteKeys('v=1&model.blocks=2&crop=16,24,24')).toEqual(['kernels']);
+    expect(noteKeys('v=1&kernels=stock')).toEqual([]); // given: it says what it means
+    expect(noteKeys('v=1&kernels=lab')).toEqual([]);
+    expect(noteKeys('v=1&data.digest=subset0:89:1a2b3c4d')).toEqual([]); // written by a lab with lab kernels
+    expect(noteKeys('v=2&model.blocks=2&crop=16,24,24')).toEqual([]);
+    expect(decodeLabUrl('v=1').notes[0]).toBe("kernels = stock: what this v=1 link means by leaving kernels out (the lab's default is now lab)");
+  });
+
+  it('a link of a version this lab does not know is named, and not used', () => {
+    for (const v of ['3', '0', '1.0', '']) {
+      const r = decodeLabUrl(`v=${v}&model.blocks=2`);
+      expect(r.issues[0]).toMatchObject({ key: 'v', raw: v, reason: expect.stringContaining('this lab reads v=1 to v=2') });
+      expect(r.notes).toEqual([]);
     }
   });
 });

@@ -1,23 +1,41 @@
 /**
- * The lab config as a URL: `<origin>/#v=1&model.blocks=2&crop=16,24,24`. Canonical — fields
- * in schema order, defaults omitted, enums by name — so one config has one URL. Decoding is
- * strict: an unknown version or key, a repeated key or a bad value comes back as an issue
- * naming it; nothing is defaulted silently and nothing from the URL is ever executed.
+ * The lab config as a URL: `<origin>/#v=2&model.blocks=2&crop=16,24,24`. Canonical — fields
+ * in schema order, the version's defaults omitted, enums by name — so one config has one URL.
+ * A URL means forever what it meant when written: each version's defaults are frozen
+ * (src/config/url-versions.ts), links are written in the newest, and an older one decodes to
+ * the config it meant then, with a note naming the settings where the lab's defaults now
+ * differ. Decoding is strict: an unknown version or key, a repeated key or a bad value comes
+ * back as an issue naming it; nothing is defaulted silently and nothing from the URL is ever
+ * executed.
  */
 import {
   FIELDS,
   FIELD_BY_KEY,
+  defaultConfig,
+  fieldValue,
   formatFieldValue,
-  getField,
   parseFieldText,
   resolveConfig,
   setPath,
   type ConfigIssue,
+  type FieldKey,
   type FieldValue,
+  type FlatLabConfig,
   type LabConfig,
 } from './lab-config.ts';
+import { CURRENT_URL_VERSION, URL_VERSIONS, type UrlVersion } from './url-versions.ts';
 
-export const URL_VERSION = 1;
+/** The version links are written in. */
+export const URL_VERSION = CURRENT_URL_VERSION.version;
+
+export interface DecodedLabUrl {
+  /** Only meaningful when `issues` is empty: then exactly what the URL says. */
+  config: LabConfig;
+  issues: ConfigIssue[];
+  /** For an older version: each setting the link leaves out whose meaning there differs from
+   *  the lab's current default, e.g. `kernels = stock: …`. Empty for a current link. */
+  notes: string[];
+}
 
 function same(a: FieldValue, b: FieldValue): boolean {
   return formatFieldValue(a) === formatFieldValue(b);
@@ -25,10 +43,10 @@ function same(a: FieldValue, b: FieldValue): boolean {
 
 /** The hash part (without '#') for a config. */
 export function encodeLabHash(config: LabConfig): string {
-  const parts = [`v=${URL_VERSION}`];
+  const parts = [`v=${CURRENT_URL_VERSION.version}`];
   for (const f of FIELDS) {
-    const v = getField(config, f.key) as FieldValue;
-    if (!same(v, f.spec.default as FieldValue)) parts.push(`${f.key}=${encodeURIComponent(formatFieldValue(v))}`);
+    const v = fieldValue(config, f.key);
+    if (!same(v, CURRENT_URL_VERSION.defaults[f.key])) parts.push(`${f.key}=${encodeURIComponent(formatFieldValue(v))}`);
   }
   return parts.join('&');
 }
@@ -38,7 +56,7 @@ export function encodeLabUrl(config: LabConfig, base: string): string {
 }
 
 /** Decode a lab URL or its hash; `issues` empty means `config` is exactly what the URL says. */
-export function decodeLabUrl(urlOrHash: string): { config: LabConfig; issues: ConfigIssue[] } {
+export function decodeLabUrl(urlOrHash: string): DecodedLabUrl {
   const hash = urlOrHash.includes('#') ? urlOrHash.slice(urlOrHash.indexOf('#') + 1) : urlOrHash;
   const issues: ConfigIssue[] = [];
   const input: Record<string, unknown> = {};
@@ -76,12 +94,41 @@ export function decodeLabUrl(urlOrHash: string): { config: LabConfig; issues: Co
     if ('reason' in r) issues.push({ key, raw, reason: r.reason });
     else setPath(input, key, r.value);
   }
+  const row = URL_VERSIONS.find((r) => String(r.version) === version);
   if (version === null) issues.unshift({ key: 'v', raw: '', reason: `missing: a lab URL starts with v=${URL_VERSION}` });
-  else if (version !== String(URL_VERSION)) {
-    issues.unshift({ key: 'v', raw: version, reason: `unknown version (this lab reads v=${URL_VERSION}; the link may come from a newer lab)` });
+  else if (!row) {
+    issues.unshift({ key: 'v', raw: version, reason: `unknown version (this lab reads ${readable()}; the link may come from a newer lab)` });
+  }
+  // What the link leaves out means its version's defaults (the newest where the version is bad:
+  // the config is not to be used then anyway).
+  const meant = versionDefaults(row ?? CURRENT_URL_VERSION, seen);
+  const notes: string[] = [];
+  const current = defaultConfig();
+  for (const f of FIELDS) {
+    if (seen.has(f.key)) continue;
+    setPath(input, f.key, meant[f.key]);
+    const now = fieldValue(current, f.key);
+    if (row && !same(meant[f.key], now)) notes.push(note(f.key, row, meant[f.key], now));
   }
   const resolved = resolveConfig(input);
-  return { config: resolved.config, issues: [...issues, ...resolved.issues] };
+  return { config: resolved.config, issues: [...issues, ...resolved.issues], notes };
+}
+
+/** A version's defaults for one link: its own, then those of the lab that wrote it. */
+function versionDefaults(row: UrlVersion, given: ReadonlySet<string>): FlatLabConfig {
+  let d = row.defaults;
+  for (const w of row.writtenBy ?? []) if (given.has(w.given)) d = { ...d, ...w.defaults };
+  return d;
+}
+
+function note(key: FieldKey, row: UrlVersion, meant: FieldValue, now: FieldValue): string {
+  const shown = (v: FieldValue) => formatFieldValue(v) || '(none)';
+  return `${key} = ${shown(meant)}: what this v=${row.version} link means by leaving ${key} out (the lab's default is now ${shown(now)})`;
+}
+
+function readable(): string {
+  const vs = URL_VERSIONS.map((r) => r.version);
+  return vs.length === 1 ? `v=${vs[0]}` : `v=${vs[0]} to v=${vs[vs.length - 1]}`;
 }
 
 function safeDecode(s: string): string | null {

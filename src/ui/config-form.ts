@@ -1,6 +1,6 @@
 /**
  * `<luna-config-form>`: the run config as a form, generated from the schema table (FIELDS),
- * so a new setting appears here without touching this file. Text is parsed strictly; each
+ * so a new setting appears here, in the group its row names, without touching this file. Text is parsed strictly; each
  * bad value is shown beside its field and no config is announced until all are resolved.
  *
  * @fires config-change - detail: `{ config: LabConfig | null, issues: ConfigIssue[] }`
@@ -10,28 +10,14 @@ import { customElement, property, state } from 'lit/decorators.js';
 import {
   FIELDS,
   formatFieldValue,
-  getField,
+  fieldValue,
   parseFieldText,
   resolveConfig,
   setPath,
   type ConfigIssue,
   type Field,
-  type FieldValue,
   type LabConfig,
 } from '../config/lab-config.ts';
-
-const GROUPS: Record<string, string> = {
-  data: 'Data',
-  crop: 'Data',
-  model: 'Model',
-  optimizer: 'Optimizer',
-  scheduler: 'Schedule',
-  sampling: 'Sampling',
-  augment: 'Augmentation',
-  train: 'Training',
-  backend: 'Training',
-  tracking: 'Tracking',
-};
 
 @customElement('luna-config-form')
 export class LunaConfigForm extends LitElement {
@@ -57,17 +43,15 @@ export class LunaConfigForm extends LitElement {
 
   override willUpdate(changed: Map<string, unknown>) {
     if (changed.has('config') && this.config) {
-      this.texts = new Map(FIELDS.map((f) => [f.key, formatFieldValue(getField(this.config!, f.key) as FieldValue)]));
+      this.texts = new Map(FIELDS.map((f) => [f.key, formatFieldValue(fieldValue(this.config!, f.key))]));
       this.issues = [];
     }
   }
 
   override render() {
+    // Each row names its group; groups appear in the order of their first row.
     const groups = new Map<string, Field[]>();
-    for (const f of FIELDS) {
-      const g = GROUPS[f.key.split('.')[0]] ?? 'Other';
-      groups.set(g, [...(groups.get(g) ?? []), f]);
-    }
+    for (const f of FIELDS) groups.set(f.group, [...(groups.get(f.group) ?? []), f]);
     return html`<div class="groups">
       ${[...groups].map(
         ([name, fields]) => html`<fieldset ?disabled=${this.disabled}>

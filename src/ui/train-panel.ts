@@ -105,15 +105,17 @@ export class LunaTrainPanel extends LitElement {
     }
   }
 
-  /** A lab URL (`#v=1&…`) sets the form; what it gets wrong is named, nothing is defaulted silently. */
+  /** A lab URL (`#v=2&…`) sets the form; what it gets wrong is named, nothing is defaulted silently;
+   *  an older link opens as it meant then, and the settings where the lab's defaults now differ are named. */
   private restoreFromUrl() {
     const hash = location.hash.slice(1);
     if (!hash) return;
-    const { config, issues } = decodeLabUrl(hash);
+    const { config, issues, notes } = decodeLabUrl(hash);
     if (issues.length) {
       this.notice = `This lab URL cannot be used as it is: ${issues.map(formatIssue).join('; ')}. The form keeps its defaults.`;
       return;
     }
+    if (notes.length) this.notice = `This link comes from an older lab and opens as it meant then: ${notes.join('; ')}.`;
     this.config = config;
     this.formConfig = config;
     if (config.data.digest.length) {
