@@ -28,6 +28,9 @@ export interface ConfigSources {
   flags?: Record<string, string | undefined>;
   /** `--set key=value` items, in order. */
   sets?: readonly string[];
+  /** Told each note of an older lab URL: a setting it leaves out whose default has changed since
+   *  (the run gets the URL's meaning; the note says what differs from today's default). */
+  onNote?: (note: string) => void;
 }
 
 /** The base config from a URL or a file, then overrides; throws UsageError naming what is wrong. */
@@ -36,8 +39,9 @@ export function resolveTrainConfig(src: ConfigSources): LabConfig {
   const where = src.url !== undefined ? '--url' : src.configFile ? `--config ${src.configFile.name}` : 'flags';
   let input: LabConfigInput = {};
   if (src.url !== undefined) {
-    const { config, issues } = decodeLabUrl(src.url);
+    const { config, issues, notes } = decodeLabUrl(src.url);
     if (issues.length) throw new UsageError(`--url: ${issues.map(formatIssue).join('; ')}`);
+    for (const n of notes) src.onNote?.(n);
     input = JSON.parse(JSON.stringify(config)) as LabConfigInput;
   } else if (src.configFile) {
     try {

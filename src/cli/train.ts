@@ -87,7 +87,7 @@ interface TrainPlan {
 }
 
 /** The run config of `train` and `HeadlessTrainer` (`sweep`): --url or --config (read here), then field flags and --set. */
-export async function configFromArgs(args: ParsedArgs): Promise<LabConfig> {
+export async function configFromArgs(args: ParsedArgs, onNote?: (note: string) => void): Promise<LabConfig> {
   const v = args.values;
   const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
   const configPath = str('config');
@@ -102,10 +102,10 @@ export async function configFromArgs(args: ParsedArgs): Promise<LabConfig> {
   const flags: Record<string, string | undefined> = {};
   for (const f of Object.keys(FIELD_FLAGS)) flags[f] = str(f);
   const sets = str('set')?.split(';').map((s) => s.trim()).filter(Boolean) ?? [];
-  return resolveTrainConfig({ url: str('url'), configFile, flags, sets });
+  return resolveTrainConfig({ url: str('url'), configFile, flags, sets, onNote });
 }
 
-async function plan(args: ParsedArgs): Promise<TrainPlan> {
+async function plan(args: ParsedArgs, io: Io): Promise<TrainPlan> {
   const v = args.values;
   const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
   const device = parseChoice<Device>(str('device'), 'device', DEVICES, 'auto');
@@ -113,7 +113,7 @@ async function plan(args: ParsedArgs): Promise<TrainPlan> {
   const strict = !!v.strict;
   if (str('resume')) {
     const out = resolve(str('resume')!);
-    for (const k of ['data', 'url', 'config', 'out', ...Object.keys(FIELD_FLAGS)]) {
+    for (const k of ['data', 'url', 'config', 'out', 'set', ...Object.keys(FIELD_FLAGS)]) {
       if (v[k] !== undefined) throw new UsageError(`--resume continues the run as it was configured: drop --${k}`);
     }
     const meta = await readMeta(out);
@@ -122,7 +122,7 @@ async function plan(args: ParsedArgs): Promise<TrainPlan> {
   const dataDir = str('data');
   if (!dataDir) throw new UsageError('Missing --data DIR (a LUNA16 folder: subsetN/*.mhd + .raw, annotations.csv, candidates.csv; or DICOM series)');
   if (!existsSync(dataDir)) throw new UsageError(`--data ${dataDir}: no such folder`);
-  const config = await configFromArgs(args);
+  const config = await configFromArgs(args, (n) => io.err(`note: ${n}`));
   const out = resolve(str('out') ?? join('runs', new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)));
   return {
     config,
@@ -456,7 +456,7 @@ export class HeadlessTrainer {
     const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
     const dataDir = str('data');
     if (!dataDir) throw new UsageError('Missing --data DIR');
-    const config = await configFromArgs(args);
+    const config = await configFromArgs(args, (n) => io.err(`note: ${n}`));
     const device = parseChoice<Device>(str('device'), 'device', DEVICES, 'auto');
     const profileDir = resolve(str('cache') ?? defaultProfileDir());
     return new HeadlessTrainer(config, new Reporter(io, !!v.json), device, profileDir, resolve(dataDir), !!v.strict);
@@ -494,7 +494,7 @@ export class HeadlessTrainer {
 }
 
 export async function train(args: ParsedArgs, io: Io): Promise<number> {
-  const p = await plan(args);
+  const p = await plan(args, io);
   const reporter = new Reporter(io, p.json);
   const events = new SessionEvents(reporter);
   events.begin(p.config);
