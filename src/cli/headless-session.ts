@@ -1,6 +1,6 @@
 /**
- * One headless lab session for the CLI: the built lab served on 127.0.0.1, the data folder
- * served beside it, Chromium (through Playwright) on a persistent profile so the IndexedDB
+ * One headless lab session for the CLI: the profile's lock taken (profile-lock.ts), the built
+ * lab served on 127.0.0.1 from this process, the data folder served beside it, Chromium (through Playwright) on a persistent profile so the IndexedDB
  * cache outlives the process, and the page opened with `?headless=1`. Calls go to the page's
  * `window.lunaHeadless`; its events come back through `onEvent`; its console goes to a file.
  */
@@ -13,6 +13,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { HeadlessApi, HeadlessEvent, PageInfo } from '../headless/headless-api.ts';
 import { chromiumPath, serveLab, type LabServer } from './browser.ts';
 import { serveData, type DataServer } from './data-server.ts';
+import { lockProfile, portOwner, type ProfileLock } from './profile-lock.ts';
 
 export type Device = 'auto' | 'gpu' | 'cpu';
 export const DEVICES: readonly Device[] = ['auto', 'gpu', 'cpu'];
@@ -43,13 +44,21 @@ export interface SessionOptions {
 type Method = keyof HeadlessApi;
 type Result<M extends Method> = Awaited<ReturnType<HeadlessApi[M]>>;
 
-/** The lab's port for this profile: chosen once, kept in the profile folder. */
+/**
+ * The lab's port for this profile: chosen once, kept in the profile folder (IndexedDB belongs
+ * to an origin, so the cache is found again only on the same port). Call it holding the
+ * profile's lock: a busy kept port is then not another luna-lab run's.
+ */
 export async function profilePort(profileDir: string): Promise<number> {
   const file = join(profileDir, 'luna-lab-port');
   const kept = Number((await readFile(file, 'utf8').catch(() => '')).trim());
   if (Number.isInteger(kept) && kept > 0 && kept < 65536) {
     if (!(await portFree(kept))) {
-      throw new Error(`port ${kept} of the browser profile ${profileDir} is busy: another luna-lab run uses this --cache, or another program took the port (delete ${file} to pick a new one; the cache is then not found again)`);
+      const owner = portOwner(kept);
+      throw new Error(
+        `port ${kept} of the browser profile ${profileDir} is busy: ${owner ? `${owner} listens on it` : 'another program listens on it'}; ` +
+          `end it and run again (the port is kept in ${file}: the profile's cache belongs to http://127.0.0.1:${kept})`,
+      );
     }
     return kept;
   }
@@ -74,11 +83,15 @@ export class HeadlessSession {
     readonly dataUrl: string | null,
     private readonly context: BrowserContext,
     private readonly servers: (LabServer | DataServer)[],
+    private readonly lock: ProfileLock,
   ) {}
 
   static async open(opts: SessionOptions): Promise<HeadlessSession> {
     const servers: (LabServer | DataServer)[] = [];
     let context: BrowserContext | null = null;
+    await mkdir(opts.profileDir, { recursive: true });
+    // One run per profile; a dead run's lock (and its leftover Chromium) is taken over.
+    const lock = await lockProfile(opts.profileDir);
     try {
       // IndexedDB belongs to an origin: the profile keeps one port, so its cache is found again.
       const lab = await serveLab(process.cwd(), undefined, await profilePort(opts.profileDir));
@@ -105,10 +118,11 @@ export class HeadlessSession {
       await page.waitForFunction(() => !!window.lunaHeadless && document.documentElement.dataset.lunaReady === 'true', null, { timeout: 60_000 });
       const info = await page.evaluate(() => window.lunaHeadless!.info());
       log(`[lab] ${info.labVersion} (${info.labCommit}) on ${info.userAgent}; WebGPU: ${JSON.stringify(info.webgpu)}`);
-      return new HeadlessSession(page, info, data?.url ?? null, context, servers);
+      return new HeadlessSession(page, info, data?.url ?? null, context, servers, lock);
     } catch (e) {
       await context?.close().catch(() => {});
       await Promise.all(servers.map((s) => s.close()));
+      await lock.release();
       throw e;
     }
   }
@@ -124,5 +138,6 @@ export class HeadlessSession {
   async close(): Promise<void> {
     await this.context.close().catch(() => {});
     await Promise.all(this.servers.map((s) => s.close()));
+    await this.lock.release();
   }
 }
