@@ -24,6 +24,7 @@ import type { OutboxState } from '../tracking/outbox.ts';
 import { parseChoice, UsageError, type ParsedArgs } from './args.ts';
 import { DEVICES, HeadlessSession, type Device } from './headless-session.ts';
 import type { Io } from './main.ts';
+import { errorLine, warningLine } from './diagnostics.ts';
 import { epochLine, progressLine } from './progress.ts';
 import { OUT, finalMetrics, readMeta, writeCheckpoint, writeFiles, writeHistory, writeMeta, type RunMeta } from './run-outputs.ts';
 import { FIELD_FLAGS, resolveTrainConfig } from './train-config.ts';
@@ -60,15 +61,19 @@ export class Reporter {
     if (this.json) this.io.err(text);
     else this.io.out(text);
   }
+  private said = new Set<string>();
+  /** An error, once (a .mhd and its .raw fail with one message): stderr, and JSON too with --json. */
   error(text: string): void {
+    if (this.said.has(text)) return;
+    this.said.add(text);
     if (this.inPlace) process.stderr.write('\r\x1b[K');
     this.inPlace = false;
     if (this.json) this.io.out(JSON.stringify({ event: 'error', message: text }));
-    this.io.err(`error: ${text}`);
+    this.io.err(errorLine(text));
   }
   warn(text: string): void {
     if (this.json) this.io.out(JSON.stringify({ event: 'warning', message: text }));
-    else this.io.err(`warning: ${text}`);
+    else this.io.err(warningLine(text));
   }
 }
 
@@ -115,7 +120,7 @@ async function plan(args: ParsedArgs): Promise<TrainPlan> {
     for (const k of ['data', 'url', 'config', 'out', ...Object.keys(FIELD_FLAGS)]) {
       if (v[k] !== undefined) throw new UsageError(`--resume continues the run as it was configured: drop --${k}`);
     }
-    const meta = await readMeta(out);
+    const meta = await readMeta(out, str('resume'));
     return { config: meta.config, dataDir: meta.dataDir, out, profileDir: str('cache') ?? meta.profileDir, device: str('device') ? device : meta.device, json, strict, name: meta.name, resume: meta, tags: [] };
   }
   const dataDir = str('data');
@@ -353,7 +358,8 @@ export class SessionEvents {
     switch (e.type) {
       case 'ingest':
         for (const f of e.files) {
-          if (f.status === 'error') r.error(`${f.file}: ${f.message ?? 'could not be read'}`);
+          // The readers' messages start with the file's name; say it once.
+          if (f.status === 'error') r.error(f.message?.startsWith(f.file) ? f.message : `${f.file}: ${f.message ?? 'could not be read'}`);
           else if (f.status === 'stored') r.event('ingest', { file: f.file, status: f.status, seriesUid: f.seriesUid ?? null }, `stored ${f.file}`);
         }
         break;
