@@ -95,7 +95,7 @@ export async function sweep(args: ParsedArgs, io: Io): Promise<number> {
   let stop = false;
   const onSigint = () => {
     stop = true;
-    reporter.line('stopping the sweep after the current step');
+    reporter.line('stopping the sweep after this step');
     void session.call('stop').catch(() => {});
   };
   process.on('SIGINT', onSigint);

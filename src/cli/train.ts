@@ -450,7 +450,8 @@ export async function train(args: ParsedArgs, io: Io): Promise<number> {
       return;
     }
     stopping = true;
-    reporter.line('stopping after the current step (the last epoch checkpoint is kept); Ctrl-C again to quit at once');
+    // The trainer checks before and after each step (src/train/trainer.ts): no new step begins.
+    reporter.line('stopping after this step (the checkpoint of the last finished epoch is kept); Ctrl-C again to quit at once');
     void session.call('stop').catch(() => {});
   };
   process.on('SIGINT', onSigint);

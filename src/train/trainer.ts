@@ -270,7 +270,11 @@ export class Trainer {
         optimizer: opt,
         samplesSeen,
         hooks: {
-          beforeTrainingStep: () => setDropoutRng(dropoutRng),
+          beforeTrainingStep: () => {
+            // A stop asked while this batch was prepared acts here, before the step, not after it.
+            if (this.stopping) throw new StopRequested('stopped by the user');
+            setDropoutRng(dropoutRng);
+          },
           onStep: async (s) => {
             await gpu?.step(`during a ${s.phase} step of epoch ${s.epoch}`);
             // A new phase (or a new epoch of training, when validation was skipped) restarts the rate.
