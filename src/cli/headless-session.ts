@@ -14,6 +14,7 @@ import type { HeadlessApi, HeadlessEvent, PageInfo } from '../headless/headless-
 import { chromiumPath, serveLab, type LabServer } from './browser.ts';
 import { serveData, type DataServer } from './data-server.ts';
 import { lockProfile, portOwner, type ProfileLock } from './profile-lock.ts';
+import { chooseAuto, probeGpu, type AutoChoice } from './device-probe.ts';
 
 export type Device = 'auto' | 'gpu' | 'cpu';
 export const DEVICES: readonly Device[] = ['auto', 'gpu', 'cpu'];
@@ -76,11 +77,21 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
+/** Why the lab page did not come up, with the likely cause where the GPU flags were used. */
+export function pageDidNotLoad(e: unknown, gpuFlags: boolean, consoleLog: string): string {
+  const what = `the lab page did not load in Chromium (${(e instanceof Error ? e.message : String(e)).split('\n')[0]})`;
+  return gpuFlags
+    ? `${what}: with the GPU flags, the likely cause is the Vulkan driver (Mesa's lavapipe, for one, hangs Chromium's GPU path at page load); --device cpu avoids it. The page's console is in ${consoleLog}`
+    : `${what}. The page's console is in ${consoleLog}`;
+}
+
 export class HeadlessSession {
   private constructor(
     readonly page: Page,
     readonly info: PageInfo,
     readonly dataUrl: string | null,
+    /** For --device auto: which adapter the probe found and which flags it chose, and why. */
+    readonly autoChoice: AutoChoice | null,
     private readonly context: BrowserContext,
     private readonly servers: (LabServer | DataServer)[],
     private readonly lock: ProfileLock,
@@ -98,10 +109,13 @@ export class HeadlessSession {
       servers.push(lab);
       const data = opts.dataDir ? await serveData(opts.dataDir, lab.url) : null;
       if (data) servers.push(data);
+      // auto: the GPU flags only where they give a GPU, found by a bounded probe (device-probe.ts).
+      const autoChoice = opts.device === 'auto' ? chooseAuto(await probeGpu(chromiumPath(), deviceFlags('gpu'))) : null;
+      const gpuFlags = opts.device === 'gpu' || !!autoChoice?.gpu;
       context = await chromium.launchPersistentContext(opts.profileDir, {
         executablePath: chromiumPath(),
         headless: true,
-        args: deviceFlags(opts.device),
+        args: deviceFlags(gpuFlags ? 'gpu' : 'cpu'),
         // The CLI decides what Ctrl-C does (stop after a checkpoint), not Playwright.
         handleSIGINT: false,
         handleSIGTERM: false,
@@ -114,11 +128,15 @@ export class HeadlessSession {
       page.on('pageerror', (e) => log(`[pageerror] ${e.stack ?? e.message}`));
       page.on('worker', (w) => log(`[worker] started ${w.url()}`));
       page.on('crash', () => log('[crash] the page crashed'));
-      await page.goto(`${lab.url}/?headless=1${opts.hash ? `#${opts.hash}` : ''}`);
-      await page.waitForFunction(() => !!window.lunaHeadless && document.documentElement.dataset.lunaReady === 'true', null, { timeout: 60_000 });
+      try {
+        await page.goto(`${lab.url}/?headless=1${opts.hash ? `#${opts.hash}` : ''}`);
+        await page.waitForFunction(() => !!window.lunaHeadless && document.documentElement.dataset.lunaReady === 'true', null, { timeout: 60_000 });
+      } catch (e) {
+        throw new Error(pageDidNotLoad(e, gpuFlags, opts.consoleLog), { cause: e });
+      }
       const info = await page.evaluate(() => window.lunaHeadless!.info());
       log(`[lab] ${info.labVersion} (${info.labCommit}) on ${info.userAgent}; WebGPU: ${JSON.stringify(info.webgpu)}`);
-      return new HeadlessSession(page, info, data?.url ?? null, context, servers, lock);
+      return new HeadlessSession(page, info, data?.url ?? null, autoChoice, context, servers, lock);
     } catch (e) {
       await context?.close().catch(() => {});
       await Promise.all(servers.map((s) => s.close()));

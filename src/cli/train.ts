@@ -458,7 +458,12 @@ export async function train(args: ParsedArgs, io: Io): Promise<number> {
   process.on('SIGTERM', onSigint);
   try {
     const adapter = checkDevice(session, p.device);
-    reporter.event('start', { device: p.device, adapter, profile: p.profileDir, out: p.out, lab: session.info.labVersion }, `WebGPU adapter: ${adapter} (--device ${p.device})`);
+    const why = session.autoChoice?.reason;
+    reporter.event(
+      'start',
+      { device: p.device, adapter, ...(why ? { deviceReason: why } : {}), profile: p.profileDir, out: p.out, lab: session.info.labVersion },
+      `WebGPU adapter: ${adapter} (--device ${p.device}${why ? `: ${why}` : ''})`,
+    );
     if (!p.resume) await ingestData(session, p.dataDir, p.strict, reporter);
     const outcome = await runInSession(session, { ...p }, reporter, events);
     const m = outcome.summary.metrics as ReturnType<typeof finalMetrics>;
