@@ -3,7 +3,8 @@
  * and a data folder, drives Debian's Chromium headless (SwiftShader WebGPU here), logs to the
  * real MLflow server of global setup, and writes its outputs. The same lab URL trained in the
  * page must give exactly the same metrics; a run stopped with SIGINT and resumed must end
- * exactly as one that was never stopped.
+ * exactly as one that was never stopped — and so must one killed with SIGKILL mid-epoch, which
+ * leaves nothing running. `--device auto` with Mesa's lavapipe ICD present must not hang.
  */
 import { test, expect } from '@playwright/test';
 import { spawn, execFileSync } from 'node:child_process';
@@ -14,6 +15,7 @@ import { NO_SCANS, SYNTH_BROKEN, SYNTH_CLI } from './paths.ts';
 import { dropFolder, metricsOnly, runs, waitTrainIdle } from './lab.ts';
 import { MlflowClient, type MlflowRunData } from '../src/tracking/mlflow-client.ts';
 import { freePort } from '../src/cli/free-port.ts';
+import { portOwner, processesOnProfile } from '../src/cli/profile-lock.ts';
 
 /** Small enough for software WebGPU: 4 tiny scans, 16×24×24 crops, two blocks of width 4. */
 const SMALL = ['--crop', '16,24,24', '--blocks', '2', '--width', '4', '--batch-size', '16', '--seed', '7'];
@@ -25,9 +27,9 @@ interface CliResult {
   stderr: string;
 }
 
-function cli(args: string[], onEvent?: (e: Record<string, unknown>, kill: () => void) => void): Promise<CliResult> {
+function cli(args: string[], onEvent?: (e: Record<string, unknown>, kill: (signal?: NodeJS.Signals) => void) => void, env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/luna-lab.js', ...args], { env: process.env });
+    const child = spawn(process.execPath, ['bin/luna-lab.js', ...args], { env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     const events: Record<string, unknown>[] = [];
@@ -42,7 +44,7 @@ function cli(args: string[], onEvent?: (e: Record<string, unknown>, kill: () => 
         if (!line.startsWith('{')) continue;
         const e = JSON.parse(line) as Record<string, unknown>;
         events.push(e);
-        onEvent?.(e, () => child.kill('SIGINT'));
+        onEvent?.(e, (signal = 'SIGINT') => child.kill(signal));
       }
     });
     child.stderr.on('data', (d: Buffer) => (stderr += d));
@@ -87,6 +89,7 @@ test.describe.serial('luna-lab train', () => {
     const out = join(tmp('ref'), 'out');
     const result = await cli(['train', '--data', SYNTH_CLI, ...SMALL, '--epochs', '3', '--mlflow', process.env.LUNA_E2E_MLFLOW!, '--out', out, '--cache', tmp('profile'), '--json', '--name', 'cli-reference']);
     expect(result.stderr).not.toContain('error:');
+    expect(result.stderr).not.toMatch(/^luna-lab: (?!warning: |note: )/m); // no error line
     expect(result.code).toBe(0);
     reference = { out, result };
     const d = done(result);
@@ -169,6 +172,36 @@ test.describe.serial('luna-lab train', () => {
     expect(done(resumed).metrics).toEqual(done(reference!.result).metrics);
   });
 
+  test('SIGKILL mid-epoch leaves nothing running; --resume takes the profile over and ends exactly as the uninterrupted run', async () => {
+    test.setTimeout(600_000);
+    expect(reference, 'needs the reference run').not.toBeNull();
+    const out = join(tmp('sigkill'), 'out');
+    const profile = tmp('profile');
+    let sent = false;
+    const killed = await cli(['train', '--data', SYNTH_CLI, ...SMALL, '--epochs', '3', '--out', out, '--cache', profile, '--json'], (e, kill) => {
+      if (e.event === 'progress' && e.epoch === 2 && e.phase === 'training' && !sent) {
+        sent = true;
+        kill('SIGKILL');
+      }
+    });
+    expect(sent).toBe(true);
+    expect(killed.code).toBeNull(); // killed, no exit status
+    // Nothing of the killed run outlives it: no Chromium on its profile, the lab's port free.
+    await expect.poll(() => processesOnProfile(profile), { timeout: 15_000 }).toEqual([]);
+    const port = Number(readFileSync(join(profile, 'luna-lab-port'), 'utf8'));
+    expect(portOwner(port)).toBeNull();
+    expect(existsSync(join(profile, 'luna-lab.lock'))).toBe(true); // the dead run's lock, taken over now
+
+    const resumed = await cli(['train', '--resume', out, '--json']);
+    expect(resumed.stderr).not.toMatch(/busy|in use/);
+    expect(resumed.code).toBe(0);
+    expect(done(resumed).status).toBe('finished');
+    expect(csvMetrics(out)).toEqual(csvMetrics(reference!.out));
+    expect(done(resumed).metrics).toEqual(done(reference!.result).metrics);
+    expect(processesOnProfile(profile)).toEqual([]);
+    expect(existsSync(join(profile, 'luna-lab.lock'))).toBe(false);
+  });
+
   test('a folder without scans, a refused GPU, a broken scan and an unreachable MLflow are reported clearly', async () => {
     test.setTimeout(300_000);
     const noScans = await cli(['train', '--data', NO_SCANS, ...SMALL, '--out', join(tmp('none'), 'out'), '--cache', tmp('profile')]);
@@ -221,4 +254,18 @@ test('luna-lab sweep runs a grid under one MLflow parent run and names the best'
     expect(tagsOf(run)['mlflow.parentRunId']).toBe(d.parent);
     expect(paramsOf(run)['lab/optimizer.lr']).toBe(child.runId === d.results[0].runId ? '0.001' : '0.01');
   }
+});
+
+test("--device auto with Mesa's lavapipe ICD present does not hang: the bounded probe takes SwiftShader and says why", async () => {
+  test.setTimeout(300_000);
+  // Unpacked from Debian's mesa-vulkan-drivers into .cache (nothing installed system-wide).
+  const icd = process.env.LUNA_LAVAPIPE_ICD ?? execFileSync('bash', ['.ci/lavapipe']).toString().trim();
+  expect(existsSync(icd), icd).toBe(true);
+  const r = await cli(['train', '--data', SYNTH_CLI, ...SMALL, '--epochs', '1', '--out', join(tmp('lavapipe'), 'out'), '--cache', tmp('profile'), '--json'], undefined, { VK_ICD_FILENAMES: icd });
+  expect(r.code).toBe(0);
+  const start = r.events.find((e) => e.event === 'start')!;
+  expect(start).toMatchObject({ device: 'auto' });
+  expect(String(start.adapter)).toMatch(/swiftshader/i);
+  expect(String(start.deviceReason)).toMatch(/^the GPU flags give (no WebGPU adapter|only a software adapter) \(.+\): using Chromium's SwiftShader, as --device cpu does$/);
+  expect(done(r).status).toBe('finished');
 });

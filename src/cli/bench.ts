@@ -16,6 +16,7 @@ import { chromiumPath, launchChromium, serveLab } from './browser.ts';
 import type { IngestReport } from '../store/ingest.ts';
 import type { InferenceResult, InferenceRuntime, OpTiming, PipelineResult, TrainStepResult } from '../../workers/bench.worker.ts';
 import { QUICK_INPUT, type BackendName, type LabConfigInput } from '../config/lab-config.ts';
+import { errorLine } from './diagnostics.ts';
 
 interface Section {
   title: string;
@@ -47,7 +48,7 @@ export async function bench(args: ParsedArgs, io: Io): Promise<number> {
   const sections: Section[] = [];
   try {
     const page = await (await browser.newContext()).newPage();
-    page.on('pageerror', (e) => io.err(`page error: ${e.message}`));
+    page.on('pageerror', (e) => io.err(errorLine(`page error: ${e.message}`)));
     await page.goto(server.url);
     await page.waitForSelector('html[data-luna-ready="true"]', { state: 'attached' });
     for (const name of only) {

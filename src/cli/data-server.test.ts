@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listFiles, parseRange, resolveInside, serveData, type DataServer } from './data-server.ts';
+import { refusal } from './local-origin.ts';
 
 const ORIGIN = 'http://127.0.0.1:4321';
 const MTIME_S = 1_700_000_000.25;
@@ -181,6 +182,22 @@ function rawGet(url: string, path: string, method = 'GET'): Promise<{ status: nu
   });
 }
 
+/** A GET with headers fetch may not set (Host); an empty host header is left out. */
+function requestWith(url: string, path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  const u = new URL(url);
+  return new Promise((ok, fail) => {
+    const req = request({ host: u.hostname, port: u.port, path, method: 'GET', setHost: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => ok({ status: res.statusCode ?? 0, body }));
+    });
+    for (const [k, v] of Object.entries({ host: `${u.hostname}:${u.port}`, ...headers })) if (v) req.setHeader(k, v);
+    req.on('error', fail);
+    req.end();
+  });
+}
+
 describe('serveData', () => {
   let server: DataServer;
   beforeAll(async () => {
@@ -309,13 +326,47 @@ describe('serveData', () => {
   it('answers a CORS preflight with 204 allowing GET/HEAD and the Range header, for exactly the origin given', async () => {
     const res = await fetch(`${server.url}/files/a.raw`, {
       method: 'OPTIONS',
-      headers: { Origin: 'http://evil.example', 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'range' },
+      headers: { Origin: ORIGIN, 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'range' },
     });
     expect(res.status).toBe(204);
     expect(res.headers.get('access-control-allow-origin')).toBe(ORIGIN);
     expect(res.headers.get('access-control-allow-methods')).toBe('GET, HEAD');
     expect(res.headers.get('access-control-allow-headers')?.toLowerCase()).toBe('range');
     expect(res.headers.get('vary')).toBe('origin');
+  });
+
+  it("refuses another origin's preflight with 403, naming the origin", async () => {
+    const res = await fetch(`${server.url}/files/a.raw`, {
+      method: 'OPTIONS',
+      headers: { Origin: 'http://evil.example', 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'range' },
+    });
+    expect(res.status).toBe(403);
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
+    expect(await res.text()).toContain('Origin "http://evil.example" may not read from this server');
+  });
+
+  it('serves only requests addressed to itself: another Host (DNS rebinding) or Origin gets 403 saying why', async () => {
+    const port = new URL(server.url).port;
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`]) {
+      const ok = await requestWith(server.url, '/files/a.raw', { host });
+      expect(ok.status, host).toBe(200);
+      expect(ok.body).toBe('0123456789');
+    }
+    for (const host of ['evil.example', `evil.example:${port}`, '127.0.0.1', `127.0.0.1:${Number(port) + 1}`, `127.0.0.1.evil.example:${port}`]) {
+      const bad = await requestWith(server.url, '/files.json', { host });
+      expect(bad.status, host).toBe(403);
+      expect(bad.body).toContain(`Host "${host}" is not this server (127.0.0.1:${port} or localhost:${port})`);
+      expect(bad.body).not.toContain('a.raw'); // nothing of the listing leaks
+    }
+    // Node itself answers an HTTP/1.1 request without Host with 400; refusal() covers HTTP/1.0.
+    expect((await requestWith(server.url, '/files.json', { host: '' })).status).toBe(400);
+    expect(refusal({}, Number(port), [ORIGIN])).toContain('no Host header');
+    for (const origin of ['http://evil.example', 'null', `http://127.0.0.1:${port}`]) {
+      const bad = await requestWith(server.url, '/files/a.raw', { origin });
+      expect(bad.status, origin).toBe(403);
+      expect(bad.body).toContain(`Origin "${origin}" may not read from this server (allowed: ${ORIGIN})`);
+    }
+    expect((await requestWith(server.url, '/files/a.raw', { origin: ORIGIN })).status).toBe(200);
   });
 
   it('keeps serving after a request it refused, and close() stops it', async () => {

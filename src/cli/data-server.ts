@@ -3,13 +3,16 @@
  * through the same ingest worker that handles a drop. `GET /files.json` lists every regular
  * file under the root; `GET /files/<path>` streams one (with single byte ranges, for header
  * sniffing). Nothing outside the root is reachable: `..`, absolute and encoded paths are
- * refused, and symlinks are followed only when their target stays inside the root.
+ * refused, and symlinks are followed only when their target stays inside the root. Only
+ * requests addressed to this server (`Host` 127.0.0.1:port or localhost:port) from the lab's
+ * origin (or with no `Origin`) are answered; others get 403 (`local-origin.ts`).
  */
 import { createReadStream } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, relative, resolve, sep } from 'node:path';
+import { refusal, refuse } from './local-origin.ts';
 
 export interface ListedFile {
   /** '/'-separated, relative to the root. */
@@ -82,6 +85,7 @@ export async function resolveInside(root: string, requestPath: string): Promise<
 /** Start serving `root`; `origin` is the page's origin, the only one allowed to read. */
 export async function serveData(root: string, origin: string): Promise<DataServer> {
   const files = await listFiles(root);
+  let port = 0;
   const server = createServer((req, res) => {
     void handle(req, res).catch((e: unknown) => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
@@ -90,6 +94,8 @@ export async function serveData(root: string, origin: string): Promise<DataServe
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const why = refusal(req.headers, port, [origin.toLowerCase()]);
+    if (why) return refuse(res, why);
     res.setHeader('access-control-allow-origin', origin);
     res.setHeader('vary', 'origin');
     if (req.method === 'OPTIONS') {
@@ -134,7 +140,7 @@ export async function serveData(root: string, origin: string): Promise<DataServe
     server.once('error', fail);
     server.listen(0, '127.0.0.1', ok);
   });
-  const { port } = server.address() as AddressInfo;
+  port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,
     root,

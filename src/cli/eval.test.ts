@@ -80,31 +80,31 @@ describe('luna-lab eval', () => {
   it('names a missing model file, a wrong model, a folder without scans or without annotations', async () => {
     const missing = await run('eval', '--model', path.join(dir, 'nope.onnx'), '--data', data);
     expect(missing.code).toBe(1);
-    expect(missing.err).toMatch(/EvalError: model file .*nope\.onnx: no such file/);
+    expect(missing.err).toMatch(/^luna-lab: model file .*nope\.onnx: no such file/m);
 
     const wrong = path.join(dir, 'wrong.onnx');
     fs.copyFileSync(path.join(data, 'annotations.csv'), wrong);
     const w = await run('eval', '--model', wrong, '--data', data);
     expect(w.code).toBe(1);
-    expect(w.err).toMatch(/OnnxSignatureError: wrong\.onnx/);
+    expect(w.err).toMatch(/^luna-lab: wrong\.onnx/m);
 
     const empty = path.join(dir, 'empty');
     fs.mkdirSync(empty);
     fs.copyFileSync(path.join(data, 'annotations.csv'), path.join(empty, 'annotations.csv'));
     const e = await run('eval', '--model', model, '--data', empty);
     expect(e.code).toBe(1);
-    expect(e.err).toMatch(/EvalError: no CT scans found in .*empty/);
+    expect(e.err).toMatch(/^luna-lab: no CT scans found in .*empty/m);
 
     const noAnn = path.join(dir, 'no-annotations');
     fs.cpSync(data, noAnn, { recursive: true });
     fs.rmSync(path.join(noAnn, 'annotations.csv'));
     const a = await run('eval', '--model', model, '--data', noAnn);
     expect(a.code).toBe(1);
-    expect(a.err).toMatch(/EvalError: no annotations\.csv in .*no-annotations/);
+    expect(a.err).toMatch(/^luna-lab: no annotations\.csv in .*no-annotations/m);
 
     const usage = await run('eval', '--data', data);
     expect(usage.code).toBe(2);
-    expect(usage.err).toMatch(/UsageError: Missing --model/);
+    expect(usage.err).toMatch(/^luna-lab: Missing --model/m);
   }, 120_000);
 
   it('--out writes an official submission that `luna-lab froc` scores to the same figures; --excluded ignores marks', async () => {

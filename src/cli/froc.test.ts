@@ -125,14 +125,14 @@ describe('luna-lab froc', () => {
   it('names a missing file, a bad row, a missing flag', async () => {
     const missing = await run('froc', '--submission', path.join(dir, 'nope.csv'), '--annotations', ANNOTATIONS);
     expect(missing.code).toBe(1);
-    expect(missing.err).toMatch(/FrocCommandError: --submission .*nope\.csv: no such file/);
+    expect(missing.err).toMatch(/^luna-lab: --submission .*nope\.csv: no such file/);
     const bad = path.join(dir, 'bad.csv');
     fs.writeFileSync(bad, 'seriesuid,coordX,coordY,coordZ,probability\nA,1,2,3,high\n');
     const b = await run('froc', '--submission', bad, '--annotations', ANNOTATIONS);
     expect(b.code).toBe(1);
-    expect(b.err).toMatch(/SubmissionError: .*bad\.csv:2:5: probability "high" is not a number/);
+    expect(b.err).toMatch(/^luna-lab: .*bad\.csv:2:5: probability "high" is not a number/);
     const usage = await run('froc', '--submission', submission);
     expect(usage.code).toBe(2);
-    expect(usage.err).toMatch(/UsageError: Missing --annotations/);
+    expect(usage.err).toMatch(/^luna-lab: Missing --annotations/);
   });
 });

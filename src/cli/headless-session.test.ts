@@ -67,7 +67,7 @@ describe('profilePort', () => {
     }
   });
 
-  it('refuses a kept port that a listening server holds, naming the profile and the port file', async () => {
+  it('refuses a kept port that a listening server holds, naming the profile, the port file and the holder', async () => {
     const port = await profilePort(dir);
     const srv = createServer();
     servers.push(srv);
@@ -77,6 +77,10 @@ describe('profilePort', () => {
     });
     await expect(profilePort(dir)).rejects.toThrow(`port ${port} of the browser profile ${dir} is busy`);
     await expect(profilePort(dir)).rejects.toThrow(join(dir, 'luna-lab-port'));
+    // It names who holds the port, and never advises giving the cache up (deleting the file).
+    const message = await profilePort(dir).catch((e: Error) => e.message);
+    expect(message).toContain(`PID ${process.pid} (`);
+    expect(message).not.toMatch(/delete/i);
     // The file is left as it was: the cache's origin must not change behind the user's back.
     expect((await readFile(join(dir, 'luna-lab-port'), 'utf8')).trim()).toBe(String(port));
   });

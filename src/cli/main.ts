@@ -1,7 +1,7 @@
 /**
  * `luna-lab`: the lab's command line. Each command validates its arguments before any
- * work; expected failures print `name: message` (the stack only with LUNA_DEBUG set).
- * Exit codes: 0 success, 1 failure, 2 usage, 130 interrupted.
+ * work; failures print `luna-lab: <what>` once each (diagnostics.ts; the stack only with
+ * LUNA_DEBUG set). Exit codes: 0 success, 1 failure, 2 usage, 130 interrupted.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { formatIssue } from '../config/lab-config.ts';
@@ -16,6 +16,7 @@ import { clampHu, huStats, type Volume } from '../data/volume.ts';
 import { xyzToIrc } from '../data/geometry.ts';
 import { cropWindow, extractCrop, DEFAULT_CROP } from '../data/crop.ts';
 import { generateSynthetic, type SynthSize } from '../data/synthetic.ts';
+import { describeError, errorLine, exitCodeOf, noteLine, onceIo } from './diagnostics.ts';
 
 export interface Io {
   out: (s: string) => void;
@@ -24,12 +25,13 @@ export interface Io {
 
 const stdio: Io = { out: (s) => process.stdout.write(s + '\n'), err: (s) => process.stderr.write(s + '\n') };
 
-export async function main(argv: readonly string[], io: Io = stdio): Promise<number> {
+export async function main(argv: readonly string[], given: Io = stdio): Promise<number> {
+  const io = onceIo(given);
   let args: ParsedArgs;
   try {
     args = parseArgs(argv);
   } catch (e) {
-    io.err(`${(e as Error).name}: ${(e as Error).message}`);
+    io.err(describeError(e));
     return 2;
   }
   try {
@@ -72,9 +74,8 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
       }
     }
   } catch (e) {
-    const err = e instanceof Error ? e : new Error(String(e));
-    io.err(process.env.LUNA_DEBUG ? (err.stack ?? err.message) : `${err.name}: ${err.message}`);
-    return err instanceof UsageError ? 2 : 1;
+    io.err(describeError(e));
+    return exitCodeOf(e);
   }
 }
 
@@ -93,15 +94,31 @@ async function loadPath(path: string): Promise<LoadedSeries> {
     throw new Error(e.code === 'ENOENT' ? `${path}: no such file or folder` : `${path}: ${e.message}`);
   });
   const out: LoadedSeries = { volumes: [], errors: [] };
+  const given = asGiven(path, files.map((f) => f.path));
   for await (const item of loadFiles(files)) {
     if (item.type === 'volume') out.volumes.push(item.volume);
-    else if (item.type === 'error') out.errors.push({ file: item.file, message: item.message });
+    else if (item.type === 'error') out.errors.push({ file: item.file, message: given(item.message) });
   }
   return out;
 }
 
+/**
+ * Messages name a file by its source path, relative to the folder above the one given
+ * (node-source.ts); on the terminal the user should see it as they named it: the path given,
+ * then the file below it.
+ */
+export function asGiven(given: string, sourcePaths: readonly string[]): (message: string) => string {
+  const base = dirname(given.replace(/[\\/]+$/, ''));
+  if (base === '.') return (m) => m;
+  const paths = [...new Set(sourcePaths)].sort((a, b) => b.length - a.length);
+  return (m) => {
+    const p = paths.find((q) => m.startsWith(q) && !/[\w.-]/.test(m.charAt(q.length)));
+    return p ? join(base, p) + m.slice(p.length) : m;
+  };
+}
+
 function reportErrors(errors: LoadedSeries['errors'], io: Io) {
-  for (const e of errors) io.err(`error: ${e.message}`);
+  for (const e of errors) io.err(errorLine(e.message));
 }
 
 async function inspect(args: ParsedArgs, io: Io): Promise<number> {
@@ -131,7 +148,7 @@ async function inspect(args: ParsedArgs, io: Io): Promise<number> {
     }
   }
   reportErrors(errors, io);
-  if (!series.length && !errors.length) io.err(`error: no CT series found in ${args.positionals[0]}`);
+  if (!series.length && !errors.length) io.err(errorLine(`no CT series found in ${args.positionals[0]}`));
   return series.length && !errors.length ? 0 : 1;
 }
 
@@ -142,15 +159,15 @@ async function crop(args: ParsedArgs, io: Io): Promise<number> {
   const { volumes, errors } = await loadPath(args.positionals[0]);
   reportErrors(errors, io);
   if (volumes.length === 0) {
-    io.err(`error: no CT series found in ${args.positionals[0]}`);
+    io.err(errorLine(`no CT series found in ${args.positionals[0]}`));
     return 1;
   }
-  if (volumes.length > 1) io.err(`note: ${volumes.length} series found; cropping the first, ${volumes[0].seriesUid}`);
+  if (volumes.length > 1) io.err(noteLine(`${volumes.length} series found; cropping the first, ${volumes[0].seriesUid}`));
   const v = volumes[0];
   const center = xyzToIrc(xyz, v);
   const inside = center.every((c, axis) => c >= 0 && c < v.shape[axis]);
   if (!inside) {
-    io.err(`error: world point ${xyz.join(', ')} is voxel ${center.join(', ')} (index,row,col), outside the volume of shape ${v.shape.join('×')}`);
+    io.err(errorLine(`world point ${xyz.join(', ')} is voxel ${center.join(', ')} (index,row,col), outside the volume of shape ${v.shape.join('×')}`));
     return 1;
   }
   const win = cropWindow(center, v.shape, size);

@@ -50,11 +50,12 @@ export async function writeMeta(out: string, meta: RunMeta): Promise<void> {
   await writeAtomic(join(out, OUT.meta), JSON.stringify(meta, null, 2) + '\n');
 }
 
-export async function readMeta(out: string): Promise<RunMeta> {
-  const path = join(out, OUT.meta);
+/** The run.json of `out`; errors name it under `shownAs`, the folder as the user gave it. */
+export async function readMeta(out: string, shownAs = out): Promise<RunMeta> {
+  const path = join(shownAs, OUT.meta);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readFile(join(out, OUT.meta), 'utf8');
   } catch {
     throw new Error(`${path} is missing: --resume needs the --out folder of an earlier luna-lab train`);
   }

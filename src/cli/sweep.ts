@@ -90,7 +90,7 @@ export async function sweep(args: ParsedArgs, io: Io): Promise<number> {
   let stop = false;
   const onSigint = () => {
     stop = true;
-    reporter.line('stopping the sweep after the current step');
+    reporter.line('stopping the sweep after this step');
     runs.stop();
   };
   process.on('SIGINT', onSigint);

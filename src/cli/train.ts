@@ -25,6 +25,7 @@ import { isValidationEpoch } from '../train/cadence.ts';
 import { parseChoice, UsageError, type ParsedArgs } from './args.ts';
 import { DEVICES, HeadlessSession, type Device } from './headless-session.ts';
 import type { Io } from './main.ts';
+import { errorLine, warningLine } from './diagnostics.ts';
 import { epochLine, progressLine } from './progress.ts';
 import { OUT, finalMetrics, readMeta, writeCheckpoint, writeFiles, writeHistory, writeMeta, type RunMeta } from './run-outputs.ts';
 import { FIELD_FLAGS, resolveTrainConfig } from './train-config.ts';
@@ -61,15 +62,19 @@ export class Reporter {
     if (this.json) this.io.err(text);
     else this.io.out(text);
   }
+  private said = new Set<string>();
+  /** An error, once (a .mhd and its .raw fail with one message): stderr, and JSON too with --json. */
   error(text: string): void {
+    if (this.said.has(text)) return;
+    this.said.add(text);
     if (this.inPlace) process.stderr.write('\r\x1b[K');
     this.inPlace = false;
     if (this.json) this.io.out(JSON.stringify({ event: 'error', message: text }));
-    this.io.err(`error: ${text}`);
+    this.io.err(errorLine(text));
   }
   warn(text: string): void {
     if (this.json) this.io.out(JSON.stringify({ event: 'warning', message: text }));
-    else this.io.err(`warning: ${text}`);
+    else this.io.err(warningLine(text));
   }
 }
 
@@ -116,7 +121,7 @@ async function plan(args: ParsedArgs, io: Io): Promise<TrainPlan> {
     for (const k of ['data', 'url', 'config', 'out', 'set', ...Object.keys(FIELD_FLAGS)]) {
       if (v[k] !== undefined) throw new UsageError(`--resume continues the run as it was configured: drop --${k}`);
     }
-    const meta = await readMeta(out);
+    const meta = await readMeta(out, str('resume'));
     return { config: meta.config, dataDir: meta.dataDir, out, profileDir: str('cache') ?? meta.profileDir, device: str('device') ? device : meta.device, json, strict, name: meta.name, resume: meta, tags: [] };
   }
   const dataDir = str('data');
@@ -356,7 +361,8 @@ class SessionEvents {
     switch (e.type) {
       case 'ingest':
         for (const f of e.files) {
-          if (f.status === 'error') r.error(`${f.file}: ${f.message ?? 'could not be read'}`);
+          // The readers' messages start with the file's name; say it once.
+          if (f.status === 'error') r.error(f.message?.startsWith(f.file) ? f.message : `${f.file}: ${f.message ?? 'could not be read'}`);
           else if (f.status === 'stored') r.event('ingest', { file: f.file, status: f.status, seriesUid: f.seriesUid ?? null }, `stored ${f.file}`);
         }
         break;
@@ -521,14 +527,20 @@ export async function train(args: ParsedArgs, io: Io): Promise<number> {
       return;
     }
     stopping = true;
-    reporter.line('stopping after the current step (the last epoch checkpoint is kept); Ctrl-C again to quit at once');
+    // The trainer checks before and after each step (src/train/trainer.ts): no new step begins.
+    reporter.line('stopping after this step (the checkpoint of the last finished epoch is kept); Ctrl-C again to quit at once');
     void session.call('stop').catch(() => {});
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
   try {
     const adapter = checkDevice(session, p.device);
-    reporter.event('start', { device: p.device, adapter, profile: p.profileDir, out: p.out, lab: session.info.labVersion }, `WebGPU adapter: ${adapter} (--device ${p.device})`);
+    const why = session.autoChoice?.reason;
+    reporter.event(
+      'start',
+      { device: p.device, adapter, ...(why ? { deviceReason: why } : {}), profile: p.profileDir, out: p.out, lab: session.info.labVersion },
+      `WebGPU adapter: ${adapter} (--device ${p.device}${why ? `: ${why}` : ''})`,
+    );
     if (!p.resume) await ingestData(session, p.dataDir, p.strict, reporter);
     const outcome = await runInSession(session, { ...p }, reporter, events);
     const m = outcome.summary.metrics as ReturnType<typeof finalMetrics>;

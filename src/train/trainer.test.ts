@@ -16,7 +16,7 @@ import { decodeLabUrl } from '../config/lab-url.ts';
 import { METRIC_NAMES } from '../model/metrics.ts';
 import { Trainer, type Progress } from './trainer.ts';
 import { augmentBatch } from '../data/augment-batch.ts';
-import { augmentPool, type AugmentEndpoint } from '../data/augment-pool.ts';
+import { augmentPool, type AugmentEndpoint, type AugmentPool } from '../data/augment-pool.ts';
 
 const config = resolveConfigOrThrow({
   crop: [8, 16, 16],
@@ -92,6 +92,31 @@ describe('Trainer', () => {
     expect(resumed.status).toBe('finished');
     expect(resumed.history.map((p) => p.values)).toEqual(straight.history.map((p) => p.values).map((v) => expect.objectContaining(stripTimes(v))));
     expect(await weightsOf(resumed.runId)).toEqual(await weightsOf(straight.runId));
+  }, 120_000);
+
+  it('a stop asked while the next batch is prepared acts before that step (Ctrl-C at the step boundary)', async () => {
+    let jobs = 0;
+    let steps = 0;
+    let stepsAtStop = -1;
+    let trainer: Trainer | null = null;
+    // The third batch is ready only after step 2 has run, and the stop comes with it.
+    const gated: AugmentPool = {
+      size: 0,
+      run: async (job) => {
+        if (++jobs === 3) {
+          while (steps < 2) await new Promise((r) => setTimeout(r, 1));
+          trainer!.stop();
+          stepsAtStop = steps;
+        }
+        return augmentBatch(job);
+      },
+      dispose: () => undefined,
+    };
+    trainer = new Trainer(db, [{ onProgress: (p) => void (p.phase === 'training' && steps++) }], { dataPool: () => gated });
+    const run = await trainer.start(config, 'ctrl-c');
+    expect(run.status).toBe('stopped');
+    expect(stepsAtStop).toBe(2);
+    expect(steps).toBe(2); // no step began after the stop
   }, 120_000);
 
   it('the same seed twice gives the same metrics; "continue training" adds epochs', async () => {

@@ -231,7 +231,11 @@ export class Trainer {
       optimizer,
       samplesSeen,
       hooks: {
-        beforeTrainingStep: () => scope.activate(),
+        beforeTrainingStep: () => {
+          // A stop asked while this batch was prepared acts here, before the step, not after it.
+          if (this.stopping) throw new StopRequested('stopped by the user');
+          scope.activate();
+        },
         onStep: (s) => this.afterStep(live, scope, pace, s),
         onMetrics: (epoch, step, values) => {
           const point = { epoch, step, values };
