@@ -13,7 +13,7 @@ import type { Volume } from './volume.ts';
 import { isDataError } from './errors.ts';
 import { parseMetaHeader, metaDataFileName, readMetaImage } from './metaimage.ts';
 import { readDicomSeries } from './dicom.ts';
-import { parseLunaCsv, type Annotation, type Candidate, type RowError } from './luna-csv.ts';
+import { decodeCsv, parseLunaCsv, type Annotation, type Candidate, type RowError } from './luna-csv.ts';
 
 export type LoadItem =
   | { type: 'volume'; volume: Volume; subset: string | null; sources: readonly SourceFile[] }
@@ -67,7 +67,7 @@ export async function* loadFiles(files: readonly SourceFile[], opts: LoadOptions
   for (const f of take('csv')) {
     yield { type: 'reading', files: [f.path] };
     try {
-      const text = new TextDecoder().decode(await f.bytes());
+      const text = decodeCsv(await f.bytes(), f.path);
       const parsed = parseLunaCsv(text, f.path);
       yield parsed.kind === 'annotations'
         ? { type: 'annotations', file: f.path, rows: parsed.rows, rowErrors: parsed.errors }
