@@ -23,6 +23,12 @@ export interface DicomFileInput {
 export interface FileError {
   file: string;
   message: string;
+  /** Set when the cause was not a `DataError`: a bug in a reader, not a fault of the file. */
+  internal?: true;
+}
+
+function fileError(file: string, e: unknown): FileError {
+  return isDataError(e) ? { file, message: e.message } : { file, message: `${file}: ${describe(e)}`, internal: true };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -813,7 +819,7 @@ function buildSeries(
       hu.put(i, scratch);
       decoded.push(i);
     } catch (e) {
-      errors.push({ file: s.file, message: isDataError(e) ? e.message : `${s.file}: ${describe(e)}` });
+      errors.push(fileError(s.file, e));
     }
   });
   if (decoded.length === 0) return null;
@@ -900,7 +906,7 @@ export function readDicomSeries(files: DicomFileInput[]): { volumes: Volume[]; e
       if (list) list.push(slice);
       else bySeries.set(slice.seriesUid, [slice]);
     } catch (e) {
-      errors.push({ file: input.file, message: isDataError(e) ? e.message : `${input.file}: ${describe(e)}` });
+      errors.push(fileError(input.file, e));
     }
   }
 
@@ -912,7 +918,7 @@ export function readDicomSeries(files: DicomFileInput[]): { volumes: Volume[]; e
       const volume = buildSeries(uid, ordered, errors);
       if (volume) volumes.push(volume);
     } catch (e) {
-      errors.push({ file: ordered[0].file, message: `series ${uid}: ${describe(e)}` });
+      errors.push({ file: ordered[0].file, message: `series ${uid}: ${describe(e)}`, ...(isDataError(e) ? {} : { internal: true as const }) });
     }
   }
   return { volumes, errors };
