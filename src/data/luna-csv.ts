@@ -228,13 +228,13 @@ function readCommon(
   if (seriesUid === '') {
     fail('seriesuid', `${file}:${line}: seriesuid is empty`);
     ok = false;
-  } else if (seriesUid.length > MAX_UID_LENGTH) {
-    fail('seriesuid', `${file}:${line}: seriesuid is ${seriesUid.length} characters long (column ${cols.uid + 1}); DICOM UIDs are at most ${MAX_UID_LENGTH}`);
-    ok = false;
   } else if (control !== null) {
     const code = control[0].charCodeAt(0);
     const what = code === 0 ? 'a NUL byte' : code === 10 || code === 13 ? 'a line break' : `control character U+${code.toString(16).padStart(4, '0').toUpperCase()}`;
     fail('seriesuid', `${file}:${line}: seriesuid ${shown(seriesUid)} holds ${what} at character ${control.index + 1} (column ${cols.uid + 1})`);
+    ok = false;
+  } else if (seriesUid.length > MAX_UID_LENGTH) {
+    fail('seriesuid', `${file}:${line}: seriesuid is ${seriesUid.length} characters long (column ${cols.uid + 1}); DICOM UIDs are at most ${MAX_UID_LENGTH}`);
     ok = false;
   }
   const xyz: Xyz = [0, 0, 0];

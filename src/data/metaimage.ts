@@ -651,7 +651,7 @@ function inflateVoxels(
   } catch (e) {
     throw corrupt(e instanceof Error ? e.message : String(e));
   }
-  if (!result.complete) throw sizeError(result.length, 'inflates to more than');
+  if (!result.complete) throw sizeError(expected + OVERFLOW_COUNT_BYTES, 'inflates to more than');
   if (!result.intact) throw corrupt('Adler-32 checksum mismatch');
   if (result.length !== expected) throw sizeError(result.length, 'inflates to');
   return out;
