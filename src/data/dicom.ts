@@ -8,7 +8,10 @@
  * the x, y, z voxel axes), and warnings for oddities that did not stop the read (gaps, duplicate
  * slices). It never throws for bad input: a file it cannot use, or a series it refuses (scouts,
  * mixed orientations or sizes), becomes an entry in `errors` naming the file, and everything
- * else still loads. Pure: takes bytes, runs in Node and in the browser.
+ * else still loads. Every header value it uses is checked before use: DS/IS text strictly per
+ * PS3.5 (never parseFloat's "12abc" = 12), spacing, positions and rescale finite and plausible,
+ * and the pixel data exactly as long as Rows × Columns × BitsAllocated implies.
+ * Pure: takes bytes, runs in Node and in the browser.
  */
 import daikon from 'daikon';
 import type { DaikonImage, DaikonTag } from 'daikon';

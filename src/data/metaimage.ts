@@ -10,7 +10,10 @@
  * - voxels keep their element type (MET_SHORT -> Int16Array, ...) in a fresh, aligned buffer in
  *   host (little-endian) order, never a view into the caller's bytes;
  * - the data must match DimSize × ElementType exactly: short and long data are both errors,
- *   and compressed data must pass zlib's Adler-32 check.
+ *   and compressed data must pass zlib's Adler-32 check;
+ * - bounded work whatever the header says: the header is capped at `MAX_HEADER_BYTES`, numbers
+ *   must be finite and plausible, and inflating stops soon after the size DimSize implies
+ *   (`inflateBounded`), so a zlib bomb costs no more memory than the volume it claims to be.
  *
  * Geometry: `Volume.direction` is ITK's direction matrix (SimpleITK `GetDirection()`,
  * row-major, columns = world directions of the x, y, z voxel axes). MetaIO writes that matrix
