@@ -12,8 +12,8 @@
  *   values, or a file whose edit must be refused yet became a volume; or nothing at all came
  *   back), `unclear` (an error not naming its file).
  *
- * Time is measured after each case (a true infinite loop would stall the run, visibly: the
- * runner prints each case before it starts). Memory is the growth of the process's peak RSS
+ * Time is measured after each case; a case that never ends is caught by `main.ts`, which runs
+ * this in a worker thread and terminates it past a watchdog. Memory is the growth of the process's peak RSS
  * (`process.resourceUsage().maxRSS`) over the RSS before the case, counted only when the case
  * raised the peak.
  */
@@ -40,9 +40,25 @@ export interface CaseResult {
   readonly peakGrowth: number;
 }
 
+/** A result without the case's file bytes: what the CLI's worker posts back. */
+export interface CaseSummary {
+  readonly case: Omit<FuzzCase, 'files'>;
+  readonly outcome: Outcome;
+  readonly note: string;
+  readonly ms: number;
+  readonly peakGrowth: number;
+}
+
+export function summarize(r: CaseResult): CaseSummary {
+  const { files: _files, ...rest } = r.case;
+  return { case: rest, outcome: r.outcome, note: r.note, ms: r.ms, peakGrowth: r.peakGrowth };
+}
+
 export interface FuzzOptions {
   seed: number | string;
   cases: number;
+  /** Skip the cases before this id (the CLI resumes after a hung case this way). */
+  startAt?: number;
   /** ../shared/ct-samples */
   samplesDir: string;
   /** Bases already loaded from `samplesDir` (tests reuse them). */
@@ -210,7 +226,7 @@ function volumeBytes(base: Base): number {
 
 export async function runFuzz(opts: FuzzOptions): Promise<CaseResult[]> {
   const bases = opts.bases ?? (await loadBases(opts.samplesDir));
-  const cases = makeCases(createRng(opts.seed), bases, opts.cases);
+  const cases = makeCases(createRng(opts.seed), bases, opts.cases).slice(opts.startAt ?? 0);
   const byName = new Map(bases.map((b) => [b.name, b]));
   const results: CaseResult[] = [];
   for (const c of cases) {
@@ -225,7 +241,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<CaseResult[]> {
 }
 
 /** The classification table: one row per mutation family, one column per outcome. */
-export function formatTable(results: readonly CaseResult[]): string {
+export function formatTable(results: readonly Pick<CaseSummary, 'case' | 'outcome' | 'ms'>[]): string {
   const families = [...new Set(results.map((r) => r.case.family))].sort();
   const head = ['mutation', ...OUTCOMES, 'total', 'max ms'];
   const rows = families.map((f) => {
