@@ -237,7 +237,6 @@ function firstString(image: DaikonImage, id: TagId): string | null {
   return v ? v : null;
 }
 
-
 /** DS (PS3.5 6.2): fixed or floating point decimal, optional sign and exponent, no embedded spaces. */
 const DS_TEXT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 /** IS (PS3.5 6.2): an optionally signed base-10 integer in [-2^31, 2^31 - 1]. */

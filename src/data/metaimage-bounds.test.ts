@@ -100,7 +100,7 @@ describe('header size capped', () => {
     expect(text.length).toBeGreaterThan(1_000_000);
     const e = caught(() => parseMetaHeader(enc.encode(text), MHD_FILE));
     expect(e.message).toBe(
-      `${MHD_FILE}: MetaImage header runs past 64 KiB without an ElementDataFile line (real headers are under 2 KiB; ElementDataFile must end the header)`,
+      `${MHD_FILE}: MetaImage header runs past 64 KiB without an ElementDataFile line (real headers are a few hundred bytes; ElementDataFile must end the header)`,
     );
     // Refused at the cap: the same error whatever follows it.
     const cut = enc.encode(text).subarray(0, MAX_HEADER_BYTES + 1);

@@ -156,7 +156,7 @@ function scanHeader(bytes: Uint8Array, file: string): { raw: Record<string, stri
   const tooLong = () =>
     new DataError(
       `${file}: MetaImage header runs past ${MAX_HEADER_BYTES / 1024} KiB without an ElementDataFile line ` +
-        `(real headers are under 2 KiB; ElementDataFile must end the header)`,
+        `(real headers are a few hundred bytes; ElementDataFile must end the header)`,
       { file, field: 'ElementDataFile' },
     );
   let pos = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0; // UTF-8 BOM
