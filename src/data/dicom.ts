@@ -8,7 +8,10 @@
  * the x, y, z voxel axes), and warnings for oddities that did not stop the read (gaps, duplicate
  * slices). It never throws for bad input: a file it cannot use, or a series it refuses (scouts,
  * mixed orientations or sizes), becomes an entry in `errors` naming the file, and everything
- * else still loads. Pure: takes bytes, runs in Node and in the browser.
+ * else still loads. Every header value it uses is checked before use: DS/IS text strictly per
+ * PS3.5 (never parseFloat's "12abc" = 12), spacing, positions and rescale finite and plausible,
+ * and the pixel data exactly as long as Rows × Columns × BitsAllocated implies.
+ * Pure: takes bytes, runs in Node and in the browser.
  */
 import daikon from 'daikon';
 import type { DaikonImage, DaikonTag } from 'daikon';
@@ -23,6 +26,12 @@ export interface DicomFileInput {
 export interface FileError {
   file: string;
   message: string;
+  /** Set when the cause was not a `DataError`: a bug in a reader, not a fault of the file. */
+  internal?: true;
+}
+
+function fileError(file: string, e: unknown): FileError {
+  return isDataError(e) ? { file, message: e.message } : { file, message: `${file}: ${describe(e)}`, internal: true };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -56,6 +65,7 @@ const tagName = ([g, e]: TagId): string =>
 // Transfer syntaxes
 
 const IMPLICIT_LITTLE = '1.2.840.10008.1.2';
+const DEFLATED_LITTLE = '1.2.840.10008.1.2.1.99';
 
 /**
  * What daikon 1.2.46 can actually decode. An allow-list, because daikon's own `isCompressed`
@@ -227,11 +237,115 @@ function firstString(image: DaikonImage, id: TagId): string | null {
   return v ? v : null;
 }
 
-function fixedNumbers(image: DaikonImage, id: TagId, count: number): number[] | null {
-  const v = tagNumbers(image, id);
-  if (v === null || v.length < count) return null;
-  const head = v.slice(0, count);
-  return head.every(Number.isFinite) ? head : null;
+/** DS (PS3.5 6.2): fixed or floating point decimal, optional sign and exponent, no embedded spaces. */
+const DS_TEXT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+/** IS (PS3.5 6.2): an optionally signed base-10 integer in [-2^31, 2^31 - 1]. */
+const IS_TEXT = /^[+-]?\d+$/;
+
+/** A header value in a message: quoted, runaway values cut short. */
+function shown(text: string, max = 40): string {
+  return JSON.stringify(text.length > max ? `${text.slice(0, max - 3)}...` : text);
+}
+
+/**
+ * What `strictNumbers` reads a tag from: the file's bytes, so that DS/IS text is checked as
+ * written (daikon converts it with parseFloat/parseInt, which turn "abc" into NaN and "12abc"
+ * into 12). Null for a deflated data set, whose offsets point into daikon's inflated copy.
+ */
+type RawSource = Uint8Array | null;
+
+/**
+ * A numeric tag's values, strictly parsed: null when the tag is absent or empty (type 2/3
+ * attributes may be zero-length); a `DataError` naming the tag and value when any value is not
+ * a DS/IS (text VRs) or not finite (binary VRs). Spaces and NUL padding around each value are
+ * allowed, as the standard allows padding; the 16-byte DS length limit is not enforced
+ * (real scanners write longer values and they are still unambiguous).
+ */
+function strictNumbers(
+  image: DaikonImage,
+  id: TagId,
+  name: string,
+  raw: RawSource,
+  fail: (message: string, field?: TagId) => never,
+): number[] | null {
+  const tag = image.getTag(id[0], id[1]);
+  const value = tag?.value;
+  if (tag === undefined || value === undefined || value === null) return null;
+  const label = `${name} ${tagName(id)}`;
+  const textual = tag.vr === 'DS' || tag.vr === 'IS' || value instanceof DataView || typeof value === 'string';
+  if (!textual) {
+    if (!Array.isArray(value) || !value.every((v): v is number => typeof v === 'number')) {
+      fail(`${label} is not a number`, id);
+    }
+    if (value.length === 0) return null;
+    const bad = value.find((v) => !Number.isFinite(v));
+    if (bad !== undefined) fail(`${label} is ${bad}, not a finite number`, id);
+    return value;
+  }
+  let text: string;
+  if (
+    raw !== null &&
+    typeof tag.offsetValue === 'number' &&
+    typeof tag.offsetEnd === 'number' &&
+    tag.offsetValue >= 0 &&
+    tag.offsetValue <= tag.offsetEnd &&
+    tag.offsetEnd <= raw.length
+  ) {
+    text = String.fromCharCode(...raw.subarray(tag.offsetValue, Math.min(tag.offsetEnd, tag.offsetValue + 4096)));
+    if (tag.offsetEnd - tag.offsetValue > 4096) fail(`${label} is ${tag.offsetEnd - tag.offsetValue} bytes long, not a number`, id);
+  } else {
+    // Deflated data sets: only daikon's conversion is at hand; NaN still means "not a number".
+    const strings = tagStrings(image, id);
+    if (strings === null) return null;
+    text = strings.join('\\');
+  }
+  const trimmed = text.replace(/^[\0 ]+|[\0 ]+$/g, '');
+  if (trimmed === '') return null;
+  const integer = tag.vr === 'IS';
+  const out: number[] = [];
+  for (const part of trimmed.split('\\')) {
+    const word = part.replace(/^[\0 ]+|[\0 ]+$/g, '');
+    const v = Number(word);
+    const ok = (integer ? IS_TEXT : DS_TEXT).test(word) && Number.isFinite(v) && (!integer || Math.abs(v) <= 2 ** 31);
+    if (!ok) {
+      fail(
+        `${label} ${shown(trimmed)} is not ${integer ? 'an integer string (IS' : 'a decimal string (DS'}: ` +
+          `${integer ? 'e.g. "1"' : 'e.g. "-1024" or "0.703125"'})`,
+        id,
+      );
+    }
+    out.push(v);
+  }
+  return out;
+}
+
+/** The first `count` values, or null when there are fewer (a missing or short tag). */
+function counted(values: number[] | null, count: number): number[] | null {
+  return values !== null && values.length >= count ? values.slice(0, count) : null;
+}
+
+/**
+ * Plausible voxel spacing, mm: 0.1 µm (beyond any micro-CT) to 1 m (beyond any patient). The
+ * point is not to judge scanners but to stop 1e308 or 1e-300 from reaching the geometry.
+ */
+export const PLAUSIBLE_SPACING_MM = { min: 1e-4, max: 1e3 } as const;
+/** World positions beyond 1 km from the origin are header faults, not patients. */
+const MAX_POSITION_MM = 1e6;
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+function checkSpacing(
+  values: readonly number[],
+  name: string,
+  id: TagId,
+  fail: (message: string, field?: TagId) => never,
+): void {
+  const bad = values.find((v) => !(v >= PLAUSIBLE_SPACING_MM.min && v <= PLAUSIBLE_SPACING_MM.max));
+  if (bad !== undefined) {
+    fail(
+      `${name} ${tagName(id)} ${values.join('\\')} mm is implausible (expected ${PLAUSIBLE_SPACING_MM.min} to ${PLAUSIBLE_SPACING_MM.max} mm)`,
+      id,
+    );
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -352,7 +466,10 @@ function parseSlice(input: DicomFileInput): Slice {
 
   const samples = firstNumber(image, SAMPLES_PER_PIXEL) ?? 1;
   if (samples !== 1) fail(`SamplesPerPixel is ${samples}: a colour image, not CT`, SAMPLES_PER_PIXEL);
-  const frames = firstNumber(image, NUMBER_OF_FRAMES) ?? 1;
+  // Text numbers are checked as written, from the file's bytes (see `RawSource`).
+  const raw: RawSource = transferSyntax === DEFLATED_LITTLE ? null : bytes;
+  const num = (id: TagId, name: string): number[] | null => strictNumbers(image, id, name, raw, fail);
+  const frames = num(NUMBER_OF_FRAMES, 'NumberOfFrames')?.[0] ?? 1;
   if (frames > 1) {
     fail(`multi-frame image (${frames} frames) is not supported; export single-frame slices`, NUMBER_OF_FRAMES);
   }
@@ -368,11 +485,17 @@ function parseSlice(input: DicomFileInput): Slice {
   }
   const signed = (firstNumber(image, PIXEL_REPRESENTATION) ?? 0) === 1;
 
-  const position = fixedNumbers(image, IMAGE_POSITION, 3);
+  const position = counted(num(IMAGE_POSITION, 'ImagePositionPatient'), 3);
   if (position === null) {
     fail('no ImagePositionPatient (0020,0032): cannot place the slice in space', IMAGE_POSITION);
   }
-  const orientation = fixedNumbers(image, IMAGE_ORIENTATION, 6);
+  if (position.some((v) => Math.abs(v) > MAX_POSITION_MM)) {
+    fail(
+      `ImagePositionPatient (0020,0032) [${position.join(', ')}] is more than ${MAX_POSITION_MM} mm from the origin (implausible)`,
+      IMAGE_POSITION,
+    );
+  }
+  const orientation = counted(num(IMAGE_ORIENTATION, 'ImageOrientationPatient'), 6);
   if (orientation === null) {
     fail('no ImageOrientationPatient (0020,0037): cannot place the slice in space', IMAGE_ORIENTATION);
   }
@@ -385,18 +508,33 @@ function parseSlice(input: DicomFileInput): Slice {
   }
 
   const notes: string[] = [];
-  const ps = fixedNumbers(image, PIXEL_SPACING, 2) ?? fixedNumbers(image, IMAGER_PIXEL_SPACING, 2);
+  const psTag = image.getTag(PIXEL_SPACING[0], PIXEL_SPACING[1])?.value != null ? PIXEL_SPACING : IMAGER_PIXEL_SPACING;
+  const ps = counted(num(psTag, psTag === PIXEL_SPACING ? 'PixelSpacing' : 'ImagerPixelSpacing'), 2);
+  // Zero or negative spacing is treated as absent (1 mm, with a warning), as before; a positive
+  // but absurd one (1e308, 1e-300) would silently wreck every mm computation, so it is refused.
   const pixelSpacing = ps !== null && ps[0] > 0 && ps[1] > 0 ? ([ps[0], ps[1]] as const) : null;
-  const thickness = firstNumber(image, SLICE_THICKNESS);
+  if (pixelSpacing !== null) checkSpacing(pixelSpacing, psTag === PIXEL_SPACING ? 'PixelSpacing' : 'ImagerPixelSpacing', psTag, fail);
+  const thicknessValue = num(SLICE_THICKNESS, 'SliceThickness')?.[0] ?? null;
+  const thickness = thicknessValue !== null && thicknessValue > 0 ? thicknessValue : null;
+  if (thickness !== null) checkSpacing([thickness], 'SliceThickness', SLICE_THICKNESS, fail);
 
   // Defaults per the standard's CT module: absent rescale = identity. A zero slope would wipe
   // the image and is a header fault; treat it as absent, as daikon and most viewers do.
-  let slope = firstNumber(image, RESCALE_SLOPE) ?? 1;
+  // Present but not a decimal string ("abc", "NaN") is refused: reading it as 0 or 1 would
+  // shift or scale every HU without a word.
+  let slope = num(RESCALE_SLOPE, 'RescaleSlope')?.[0] ?? 1;
   if (slope === 0) {
     notes.push(`RescaleSlope is 0 in ${file}; used 1`);
     slope = 1;
   }
-  const intercept = firstNumber(image, RESCALE_INTERCEPT) ?? 0;
+  const intercept = num(RESCALE_INTERCEPT, 'RescaleIntercept')?.[0] ?? 0;
+  // HU must stay finite once stored as 32-bit floats, whatever the stored value.
+  if (Math.abs(slope) * 2 ** bitsStored + Math.abs(intercept) > FLOAT32_MAX) {
+    fail(
+      `RescaleSlope ${slope} / RescaleIntercept ${intercept} overflow 32-bit floats for ${bitsStored}-bit values (implausible)`,
+      Math.abs(slope) * 2 ** bitsStored > FLOAT32_MAX / 2 ? RESCALE_SLOPE : RESCALE_INTERCEPT,
+    );
+  }
 
   const imageType = tagStrings(image, IMAGE_TYPE) ?? [];
   const localizer = imageType.some((t) => t.toUpperCase() === 'LOCALIZER');
@@ -413,7 +551,7 @@ function parseSlice(input: DicomFileInput): Slice {
     rowCosines: scale(r, 1 / rn),
     colCosines: scale(c, 1 / cn),
     pixelSpacing,
-    sliceThickness: thickness !== null && thickness > 0 ? thickness : null,
+    sliceThickness: thickness,
     slope,
     intercept,
     bitsAllocated,
@@ -449,11 +587,23 @@ function decodeSlice(s: Slice, out: Float64Array): void {
   }
   const bytesPer = s.bitsAllocated / 8;
   const byteLength = typeof raw?.byteLength === 'number' ? raw.byteLength : 0;
-  if (byteLength < n * bytesPer) {
+  const needed = n * bytesPer;
+  if (byteLength < needed) {
     throw new DataError(
-      `${s.file}: pixel data is ${byteLength} bytes, expected ${n * bytesPer} ` +
+      `${s.file}: pixel data is ${byteLength} bytes, expected ${needed} ` +
         `(${s.rows}x${s.cols} at ${s.bitsAllocated} bits); truncated file?`,
       { file: s.file, field: '(7FE0,0010)' },
+    );
+  }
+  // More data than Rows × Columns × SamplesPerPixel (1) × BitsAllocated says means a header
+  // value is wrong (Rows edited to 1 would show the first row of a 128×128 image as the whole
+  // slice). Odd lengths are padded to even (PS3.5 8.1.1), so one spare byte is allowed.
+  if (byteLength > needed + (needed % 2)) {
+    throw new DataError(
+      `${s.file}: pixel data (7FE0,0010) is ${byteLength} bytes, but Rows (0028,0010) ${s.rows} × ` +
+        `Columns (0028,0011) ${s.cols} × 1 sample × BitsAllocated (0028,0100) ${s.bitsAllocated} needs ${needed}; ` +
+        `one of those header values is wrong`,
+      { file: s.file, field: pixelFieldAtFault(s, byteLength) },
     );
   }
   const { slope, intercept } = s;
@@ -485,6 +635,18 @@ function decodeSlice(s: Slice, out: Float64Array): void {
     if (s.signed && v >= signBit) v -= range;
     out[i] = v * slope + intercept;
   }
+}
+
+/**
+ * Which header field most likely disagrees with the pixel data: Rows or Columns when the data
+ * is a square image of the other, BitsAllocated when it is 16 or 32 bits a pixel; else the data.
+ */
+function pixelFieldAtFault(s: Slice, byteLength: number): string {
+  const pixels = byteLength / (s.bitsAllocated / 8);
+  if (pixels === s.cols * s.cols) return tagName(ROWS);
+  if (pixels === s.rows * s.rows) return tagName(COLUMNS);
+  if (byteLength === s.rows * s.cols * 2 || byteLength === s.rows * s.cols * 4) return tagName(BITS_ALLOCATED);
+  return '(7FE0,0010)';
 }
 
 /** Collects slices as Int16Array while every HU fits, switching to Float32Array if one doesn't. */
@@ -659,7 +821,7 @@ function buildSeries(
       hu.put(i, scratch);
       decoded.push(i);
     } catch (e) {
-      errors.push({ file: s.file, message: isDataError(e) ? e.message : `${s.file}: ${describe(e)}` });
+      errors.push(fileError(s.file, e));
     }
   });
   if (decoded.length === 0) return null;
@@ -746,7 +908,7 @@ export function readDicomSeries(files: DicomFileInput[]): { volumes: Volume[]; e
       if (list) list.push(slice);
       else bySeries.set(slice.seriesUid, [slice]);
     } catch (e) {
-      errors.push({ file: input.file, message: isDataError(e) ? e.message : `${input.file}: ${describe(e)}` });
+      errors.push(fileError(input.file, e));
     }
   }
 
@@ -758,7 +920,7 @@ export function readDicomSeries(files: DicomFileInput[]): { volumes: Volume[]; e
       const volume = buildSeries(uid, ordered, errors);
       if (volume) volumes.push(volume);
     } catch (e) {
-      errors.push({ file: ordered[0].file, message: `series ${uid}: ${describe(e)}` });
+      errors.push({ file: ordered[0].file, message: `series ${uid}: ${describe(e)}`, ...(isDataError(e) ? {} : { internal: true as const }) });
     }
   }
   return { volumes, errors };

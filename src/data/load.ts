@@ -13,13 +13,14 @@ import type { Volume } from './volume.ts';
 import { isDataError } from './errors.ts';
 import { parseMetaHeader, metaDataFileName, readMetaImage } from './metaimage.ts';
 import { readDicomSeries } from './dicom.ts';
-import { parseLunaCsv, type Annotation, type Candidate, type RowError } from './luna-csv.ts';
+import { decodeCsv, parseLunaCsv, type Annotation, type Candidate, type RowError } from './luna-csv.ts';
 
 export type LoadItem =
   | { type: 'volume'; volume: Volume; subset: string | null; sources: readonly SourceFile[] }
   | { type: 'annotations'; file: string; rows: Annotation[]; rowErrors: RowError[] }
   | { type: 'candidates'; file: string; rows: Candidate[]; rowErrors: RowError[] }
-  | { type: 'error'; file: string; message: string }
+  /** `internal`: the cause was not a `DataError` (a reader bug, not the file's fault). */
+  | { type: 'error'; file: string; message: string; internal?: true }
   | { type: 'skipped'; file: string; reason: string }
   /** Emitted before a file's bytes are read, for per-file progress. */
   | { type: 'reading'; files: readonly string[] };
@@ -36,6 +37,11 @@ export function subsetOf(path: string): string | null {
   const subset = parts.find((p) => /^subset\d+$/i.test(p));
   if (subset) return subset.toLowerCase();
   return parts.length > 0 ? parts[0] : null;
+}
+
+/** Marks errors that are not `DataError`s, so that the fuzz harness can tell bugs from refusals. */
+function internal(e: unknown): { internal?: true } {
+  return isDataError(e) ? {} : { internal: true };
 }
 
 function describe(e: unknown, file: string): string {
@@ -67,13 +73,13 @@ export async function* loadFiles(files: readonly SourceFile[], opts: LoadOptions
   for (const f of take('csv')) {
     yield { type: 'reading', files: [f.path] };
     try {
-      const text = new TextDecoder().decode(await f.bytes());
+      const text = decodeCsv(await f.bytes(), f.path);
       const parsed = parseLunaCsv(text, f.path);
       yield parsed.kind === 'annotations'
         ? { type: 'annotations', file: f.path, rows: parsed.rows, rowErrors: parsed.errors }
         : { type: 'candidates', file: f.path, rows: parsed.rows, rowErrors: parsed.errors };
     } catch (e) {
-      yield { type: 'error', file: f.path, message: describe(e, f.path) };
+      yield { type: 'error', file: f.path, message: describe(e, f.path), ...internal(e) };
     }
   }
 
@@ -107,8 +113,8 @@ export async function* loadFiles(files: readonly SourceFile[], opts: LoadOptions
     } catch (e) {
       // The pair failed together: both files get the message.
       const message = describe(e, f.path);
-      yield { type: 'error', file: f.path, message };
-      if (data) yield { type: 'error', file: data.path, message };
+      yield { type: 'error', file: f.path, message, ...internal(e) };
+      if (data) yield { type: 'error', file: data.path, message, ...internal(e) };
     }
   }
   for (const f of dataFiles.values()) {
@@ -131,7 +137,7 @@ export async function* loadFiles(files: readonly SourceFile[], opts: LoadOptions
     const inputs = [];
     for (const f of fresh) inputs.push({ file: f.path, bytes: await f.bytes() });
     const { volumes, errors } = readDicomSeries(inputs);
-    for (const err of errors) yield { type: 'error', file: err.file, message: err.message };
+    for (const err of errors) yield { type: 'error', file: err.file, message: err.message, ...(err.internal ? { internal: true as const } : {}) };
     for (const volume of volumes) {
       const mine = new Set(volume.files);
       yield {

@@ -79,9 +79,59 @@ export function detectLunaTable(headerLine: string): LunaTableKind | null {
   return null;
 }
 
+/** Up to the first line break of any convention (LF, CRLF, or old Mac CR-only). */
 function firstLine(text: string): string {
-  const nl = text.indexOf('\n');
-  return nl < 0 ? text : text.slice(0, nl);
+  const m = /\r\n|\r|\n/.exec(text);
+  return m === null ? text : text.slice(0, m.index);
+}
+
+/** A value in a message: quoted, runaway values (a 5 MB field) cut short. */
+function shown(value: string, max = 60): string {
+  return JSON.stringify(value.length > max ? `${value.slice(0, max - 3)}...` : value);
+}
+
+/** DICOM UIDs (PS3.5 9.1) are at most 64 characters; LUNA16's seriesuid is one. */
+export const MAX_UID_LENGTH = 64;
+
+/** Line breaks inside a row's (quoted) fields, so that line numbers stay true after it. */
+function breaksIn(fields: readonly string[]): number {
+  let n = 0;
+  for (const f of fields) {
+    if (f.indexOf('\n') < 0 && f.indexOf('\r') < 0) continue;
+    n += f.match(/\r\n|\r|\n/g)?.length ?? 0;
+  }
+  return n;
+}
+
+/**
+ * The text of a .csv: UTF-8 (BOM or not) or UTF-16 with a byte-order mark, which Excel's
+ * "Unicode text" writes. UTF-32 and BOM-less UTF-16 are refused, naming the encoding, instead
+ * of being decoded into NUL-riddled text that fails as a "missing column".
+ */
+export function decodeCsv(bytes: Uint8Array, file: string): string {
+  const refuse = (encoding: string) =>
+    new DataError(`${file}: the file is ${encoding}; save it as UTF-8 (or UTF-16 with a byte-order mark)`, { file });
+  const b = bytes;
+  if (b.length >= 4 && ((b[0] === 0xff && b[1] === 0xfe && b[2] === 0 && b[3] === 0) || (b[0] === 0 && b[1] === 0 && b[2] === 0xfe && b[3] === 0xff))) {
+    throw refuse('UTF-32 encoded');
+  }
+  if (b.length >= 2 && b[0] === 0xff && b[1] === 0xfe) return new TextDecoder('utf-16le').decode(b.subarray(2));
+  if (b.length >= 2 && b[0] === 0xfe && b[1] === 0xff) return new TextDecoder('utf-16be').decode(b.subarray(2));
+  // BOM-less UTF-16: ASCII text then has a NUL in every other byte of its first characters.
+  if (b.length >= 4) {
+    const head = b.subarray(0, Math.min(b.length, 64) & ~1);
+    let even = 0;
+    let odd = 0;
+    for (let i = 0; i < head.length; i++) {
+      if (head[i] !== 0) continue;
+      if (i % 2) odd++;
+      else even++;
+    }
+    const half = head.length / 2;
+    if (odd >= half * 0.9 && even === 0) throw refuse('UTF-16 little-endian without a byte-order mark');
+    if (even >= half * 0.9 && odd === 0) throw refuse('UTF-16 big-endian without a byte-order mark');
+  }
+  return new TextDecoder().decode(b);
 }
 
 // Plain decimal or exponent notation only: Number() would also take '0x1f', 'Infinity', ''.
@@ -104,8 +154,9 @@ function locateColumns(header: string[], kind: LunaTableKind, file: string): Col
   const missing = required.filter((_, i) => idx[i] < 0);
   if (missing.length > 0) {
     const list = missing.map((m) => `"${m}"`).join(', ');
+    const text = header.join(',');
     throw new DataError(
-      `${file}: missing column${missing.length > 1 ? 's' : ''} ${list} (header: ${header.join(',')})`,
+      `${file}: missing column${missing.length > 1 ? 's' : ''} ${list} (header: ${text.length > 200 ? `${text.slice(0, 197)}...` : text})`,
       { file, field: missing.join(',') },
     );
   }
@@ -128,6 +179,8 @@ function parseTable<T>(text: string, file: string, kind: LunaTableKind, read: Ro
   const errors: RowError[] = [];
   let cols: Columns | null = null;
   let line = 0;
+  /** Line breaks inside the previous row's quoted fields. */
+  let pendingBreaks = 0;
   let failed = false;
   const fail = (field: string | undefined, message: string): void => {
     failed = true;
@@ -139,8 +192,9 @@ function parseTable<T>(text: string, file: string, kind: LunaTableKind, read: Ro
     header: false,
     skipEmptyLines: false,
     step: (result) => {
-      line++;
+      line += 1 + pendingBreaks;
       const fields = result.data;
+      pendingBreaks = breaksIn(fields);
       if (cols === null) {
         // Throws out of papaparse (it does not catch) and so out of parseTable.
         cols = locateColumns(fields.map((h) => h.trim()), kind, file);
@@ -172,8 +226,20 @@ function readCommon(
 ): { seriesUid: string; xyz: Xyz } | null {
   const seriesUid = fields[cols.uid].trim();
   let ok = true;
+  // A UID is short printable text (DICOM: digits and dots); a NUL or line break in it is a
+  // broken file, and a multi-megabyte one would be carried into every record and message.
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
+  const control = /[\u0000-\u001f\u007f]/.exec(seriesUid);
   if (seriesUid === '') {
     fail('seriesuid', `${file}:${line}: seriesuid is empty`);
+    ok = false;
+  } else if (control !== null) {
+    const code = control[0].charCodeAt(0);
+    const what = code === 0 ? 'a NUL byte' : code === 10 || code === 13 ? 'a line break' : `control character U+${code.toString(16).padStart(4, '0').toUpperCase()}`;
+    fail('seriesuid', `${file}:${line}: seriesuid ${shown(seriesUid)} holds ${what} at character ${control.index + 1} (column ${cols.uid + 1})`);
+    ok = false;
+  } else if (seriesUid.length > MAX_UID_LENGTH) {
+    fail('seriesuid', `${file}:${line}: seriesuid is ${seriesUid.length} characters long (column ${cols.uid + 1}); DICOM UIDs are at most ${MAX_UID_LENGTH}`);
     ok = false;
   }
   const xyz: Xyz = [0, 0, 0];
@@ -183,7 +249,7 @@ function readCommon(
     const raw = fields[at[a]].trim();
     const v = NUMBER_RE.test(raw) ? Number(raw) : NaN;
     if (!Number.isFinite(v)) {
-      fail(names[a], `${file}:${line}: ${names[a]} "${raw}" is not a number`);
+      fail(names[a], `${file}:${line}: ${names[a]} ${shown(raw)} is not a number`);
       ok = false;
     }
     xyz[a] = v;
@@ -197,11 +263,11 @@ export function parseAnnotations(text: string, file: string): ParsedTable<Annota
     const raw = fields[cols.extra].trim();
     const d = NUMBER_RE.test(raw) ? Number(raw) : NaN;
     if (!Number.isFinite(d)) {
-      fail('diameter_mm', `${file}:${line}: diameter_mm "${raw}" is not a number`);
+      fail('diameter_mm', `${file}:${line}: diameter_mm ${shown(raw)} is not a number`);
       return null;
     }
     if (d < 0) {
-      fail('diameter_mm', `${file}:${line}: diameter_mm "${raw}" is negative`);
+      fail('diameter_mm', `${file}:${line}: diameter_mm ${shown(raw)} is negative`);
       return null;
     }
     return common && { seriesUid: common.seriesUid, xyz: common.xyz, diameterMm: d };
@@ -213,7 +279,7 @@ export function parseCandidates(text: string, file: string): ParsedTable<Candida
     const common = readCommon(fields, line, cols, file, fail);
     const raw = fields[cols.extra].trim();
     if (raw !== '0' && raw !== '1') {
-      fail('class', `${file}:${line}: class "${raw}" is not 0 or 1`);
+      fail('class', `${file}:${line}: class ${shown(raw)} is not 0 or 1`);
       return null;
     }
     return common && { seriesUid: common.seriesUid, xyz: common.xyz, isNodule: raw === '1' };
@@ -228,7 +294,7 @@ export function parseLunaCsv(text: string, file: string): ParsedLunaCsv {
   if (kind === 'candidates') return { kind, ...parseCandidates(text, file) };
   if (text.trim() === '') throw new DataError(`${file}: empty file, expected a LUNA16 table`, { file });
   throw new DataError(
-    `${file}: not a LUNA16 table (header: ${header.replace(/\r$/, '')}); expected ` +
+    `${file}: not a LUNA16 table (header: ${header.length > 200 ? `${header.slice(0, 197)}...` : header}); expected ` +
       `${LUNA_COLUMNS.annotations.join(',')} (annotations.csv) or ` +
       `${LUNA_COLUMNS.candidates.join(',')} (candidates.csv, candidates_V2.csv)`,
     { file },

@@ -10,7 +10,10 @@
  * - voxels keep their element type (MET_SHORT -> Int16Array, ...) in a fresh, aligned buffer in
  *   host (little-endian) order, never a view into the caller's bytes;
  * - the data must match DimSize × ElementType exactly: short and long data are both errors,
- *   and compressed data must pass zlib's Adler-32 check.
+ *   and compressed data must pass zlib's Adler-32 check;
+ * - bounded work whatever the header says: the header is capped at `MAX_HEADER_BYTES`, numbers
+ *   must be finite and plausible, and inflating stops soon after the size DimSize implies
+ *   (`inflateBounded`), so a zlib bomb costs no more memory than the volume it claims to be.
  *
  * Geometry: `Volume.direction` is ITK's direction matrix (SimpleITK `GetDirection()`,
  * row-major, columns = world directions of the x, y, z voxel axes). MetaIO writes that matrix
@@ -20,7 +23,7 @@
  * 2-D images (NDims = 2) are read as one slice: DimSize z = 1, spacing z = 1 mm, offset z = 0,
  * the 2×2 matrix embedded in an identity 3×3, with a warning. Other NDims are errors.
  */
-import { unzlibSync } from 'fflate';
+import { Unzlib } from 'fflate';
 import { DataError } from './errors.ts';
 import type { Mat3, Vec3, Volume, VoxelArray } from './volume.ts';
 
@@ -105,6 +108,22 @@ function fieldError(file: string, field: string, value: string, expected: string
   return new DataError(`${field} ${quote(value)} in ${file} (expected ${expected})`, { file, field });
 }
 
+/**
+ * Header size cap: 64 KiB. LUNA16 headers are about 400 bytes and ITK/Slicer headers with
+ * extra fields a few KiB, so 64 KiB is far above any real header, while a runaway file (8 MB,
+ * 500k lines) is refused after scanning at most 64 KiB instead of being parsed line by line.
+ */
+export const MAX_HEADER_BYTES = 64 * 1024;
+
+/** Plausible voxel spacing, mm (as for DICOM): 0.1 µm to 1 m. */
+export const PLAUSIBLE_SPACING_MM = { min: 1e-4, max: 1e3 } as const;
+/** Offsets beyond 1 km from the origin are header faults, not patients. */
+const MAX_OFFSET_MM = 1e6;
+/** Direction cosines are at most 1; a skewed matrix may exceed that a little, never by 10×. */
+const MAX_MATRIX_ENTRY = 10;
+/** Voxels along one axis: 2^20 is beyond any scanner; larger is a header fault. */
+const MAX_DIM = 2 ** 20;
+
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 function parseNumbers(file: string, field: string, value: string, count: number): number[] {
@@ -132,20 +151,30 @@ function parseBool(file: string, field: string, value: string): boolean {
  */
 function scanHeader(bytes: Uint8Array, file: string): { raw: Record<string, string>; headerBytes: number; sawDataFile: boolean } {
   const raw: Record<string, string> = {};
+  // Only the header is capped: a .mha's voxels after ElementDataFile can be any size.
+  const limit = Math.min(bytes.length, MAX_HEADER_BYTES);
+  const tooLong = () =>
+    new DataError(
+      `${file}: MetaImage header runs past ${MAX_HEADER_BYTES / 1024} KiB without an ElementDataFile line ` +
+        `(real headers are a few hundred bytes; ElementDataFile must end the header)`,
+      { file, field: 'ElementDataFile' },
+    );
   let pos = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0; // UTF-8 BOM
   let lineNo = 0;
   const notHeader = (why: string) =>
     new DataError(`${file} is not a MetaImage header: ${why} (expected "Key = Value" text lines such as "NDims = 3")`, { file });
-  while (pos < bytes.length) {
+  while (pos < limit) {
     lineNo++;
     let end = bytes.indexOf(10, pos);
+    const crosses = end < 0 ? bytes.length > limit : end >= limit;
     const next = end < 0 ? bytes.length : end + 1;
     if (end < 0) end = bytes.length;
     if (end > pos && bytes[end - 1] === 13) end--;
-    for (let i = pos; i < end; i++) {
+    for (let i = pos, stop = Math.min(end, limit); i < stop; i++) {
       const b = bytes[i];
       if ((b < 0x20 && b !== 9) || b === 0x7f) throw notHeader(`line ${lineNo} holds binary data`);
     }
+    if (crosses) throw tooLong();
     let line: string;
     try {
       line = textDecoder.decode(bytes.subarray(pos, end));
@@ -161,6 +190,7 @@ function scanHeader(bytes: Uint8Array, file: string): { raw: Record<string, stri
     raw[key] = value;
     if (key === 'ElementDataFile') return { raw, headerBytes: pos, sawDataFile: true };
   }
+  if (bytes.length > limit) throw tooLong();
   return { raw, headerBytes: pos, sawDataFile: false };
 }
 
@@ -214,6 +244,7 @@ export function parseMetaHeader(bytes: Uint8Array, file: string): MetaHeader {
   if (!dims.every((d) => Number.isSafeInteger(d) && d > 0)) {
     throw fieldError(file, 'DimSize', raw.DimSize, `${nDims} positive integers`);
   }
+  if (dims.some((d) => d > MAX_DIM)) throw fieldError(file, 'DimSize', raw.DimSize, `at most ${MAX_DIM} voxels per axis`);
 
   let spacing: number[];
   const spacingField = pick(raw, ['ElementSpacing', 'ElementSize']);
@@ -221,6 +252,9 @@ export function parseMetaHeader(bytes: Uint8Array, file: string): MetaHeader {
     const [key, value] = spacingField;
     spacing = parseNumbers(file, key, value, nDims);
     if (!spacing.every((s) => s > 0)) throw fieldError(file, key, value, `${nDims} positive numbers (mm)`);
+    if (!spacing.every((s) => s >= PLAUSIBLE_SPACING_MM.min && s <= PLAUSIBLE_SPACING_MM.max)) {
+      throw fieldError(file, key, value, `${nDims} plausible spacings, ${PLAUSIBLE_SPACING_MM.min} to ${PLAUSIBLE_SPACING_MM.max} mm`);
+    }
   } else {
     spacing = new Array<number>(nDims).fill(1);
     warnings.push(`${file} has no ElementSpacing; assuming 1 mm voxels`);
@@ -230,6 +264,9 @@ export function parseMetaHeader(bytes: Uint8Array, file: string): MetaHeader {
   const offsetField = pick(raw, ['Offset', 'Origin', 'Position']);
   if (offsetField) {
     offset = parseNumbers(file, offsetField[0], offsetField[1], nDims);
+    if (offset.some((v) => Math.abs(v) > MAX_OFFSET_MM)) {
+      throw fieldError(file, offsetField[0], offsetField[1], `${nDims} positions within ${MAX_OFFSET_MM} mm of the origin`);
+    }
   } else {
     offset = new Array<number>(nDims).fill(0);
     warnings.push(`${file} has no Offset; assuming the origin is at 0`);
@@ -240,6 +277,9 @@ export function parseMetaHeader(bytes: Uint8Array, file: string): MetaHeader {
   if (matrixField) {
     const [key, value] = matrixField;
     matrix = parseNumbers(file, key, value, nDims * nDims);
+    if (matrix.some((v) => Math.abs(v) > MAX_MATRIX_ENTRY)) {
+      throw fieldError(file, key, value, `direction cosines (entries between -${MAX_MATRIX_ENTRY} and ${MAX_MATRIX_ENTRY})`);
+    }
     checkMatrix(file, key, value, nDims, matrix, warnings);
   } else {
     matrix = nDims === 3 ? [1, 0, 0, 0, 1, 0, 0, 0, 1] : [1, 0, 0, 1];
@@ -351,40 +391,91 @@ export function metaDataFileName(header: MetaHeader): string | null {
   return isLocal(header) ? null : header.elementDataFile;
 }
 
-/** zlib's Adler-32; fflate does not check it, and a corrupt stream can inflate "fine". */
-function adler32(d: Uint8Array): number {
-  let a = 1;
-  let b = 0;
-  const n = d.length;
-  let i = 0;
-  while (i < n) {
-    // 3800 bytes keep b below 2^31, so V8 stays on small integers until the modulo.
-    const end = Math.min(i + 3800, n);
-    for (; i < end; i++) {
-      a += d[i];
-      b += a;
+/** zlib's Adler-32, fed chunk by chunk; fflate does not check it, and a corrupt stream can inflate "fine". */
+class Adler32 {
+  private a = 1;
+  private b = 0;
+  update(d: Uint8Array): void {
+    let { a, b } = this;
+    const n = d.length;
+    let i = 0;
+    while (i < n) {
+      // 3800 bytes keep b below 2^31, so V8 stays on small integers until the modulo.
+      const end = Math.min(i + 3800, n);
+      for (; i < end; i++) {
+        a += d[i];
+        b += a;
+      }
+      a %= 65521;
+      b %= 65521;
     }
-    a %= 65521;
-    b %= 65521;
+    this.a = a;
+    this.b = b;
   }
-  return (b * 65536 + a) >>> 0;
+  get value(): number {
+    return (this.b * 65536 + this.a) >>> 0;
+  }
 }
 
 function readU32BE(d: Uint8Array, at: number): number {
   return ((d[at] << 24) | (d[at + 1] << 16) | (d[at + 2] << 8) | d[at + 3]) >>> 0;
 }
 
-interface Inflated {
-  bytes: Uint8Array;
-  /** The Adler-32 trailer matched. */
+/**
+ * Compressed bytes fed to the inflater per push. fflate inflates a whole push at once, and
+ * deflate expands at most 1032:1, so one push makes at most ~4 MiB: the bound on what the
+ * reader holds besides the volume itself, whatever the stream claims.
+ */
+export const INFLATE_CHUNK_BYTES = 4096;
+/** zlib's maximum compression ratio (RFC 1951 length-258 matches at 2 bits each). */
+export const DEFLATE_MAX_RATIO = 1032;
+/**
+ * Past the expected size output is only counted, not kept, for this many bytes, so that a
+ * slightly long stream is reported with its length; a longer one (a zlib bomb) is refused
+ * there, after at most expected + 1 MiB of inflating.
+ */
+export const OVERFLOW_COUNT_BYTES = 1 << 20;
+
+export interface InflateResult {
+  /** Bytes the stream inflated to (all of them when `complete`; a lower bound otherwise). */
+  length: number;
+  /** The stream ended (or the input ran out) before the overflow limit. */
+  complete: boolean;
+  /** The Adler-32 trailer matched (only meaningful when `complete`). */
   intact: boolean;
+  /** Compressed bytes consumed. */
+  inputBytes: number;
+  /** Largest piece of output the inflater handed back at once. */
+  largestChunk: number;
 }
 
-function inflate(z: Uint8Array, out: Uint8Array | undefined): Inflated {
-  // With `out` fflate writes in place (no regrowth copies) but silently drops overflow.
-  const bytes = out ? unzlibSync(z, { out }) : unzlibSync(z);
-  const intact = z.length >= 6 && adler32(bytes) === readU32BE(z, z.length - 4);
-  return { bytes, intact };
+/**
+ * Inflates a zlib stream into `out`, never keeping more than `out.length` bytes: output past
+ * it is counted (for the message) up to `OVERFLOW_COUNT_BYTES`, then inflating stops. Throws
+ * fflate's error for a malformed stream.
+ */
+export function inflateBounded(z: Uint8Array, out: Uint8Array): InflateResult {
+  const limit = out.length + OVERFLOW_COUNT_BYTES;
+  const adler = new Adler32();
+  let seen = 0;
+  let largestChunk = 0;
+  const inflater = new Unzlib((chunk) => {
+    largestChunk = Math.max(largestChunk, chunk.length);
+    if (seen < out.length) out.set(chunk.subarray(0, out.length - seen), seen);
+    seen += chunk.length;
+    if (seen <= limit) adler.update(chunk);
+  });
+  let at = 0;
+  if (z.length === 0) inflater.push(z, true);
+  while (at < z.length) {
+    const end = Math.min(at + INFLATE_CHUNK_BYTES, z.length);
+    inflater.push(z.subarray(at, end), end === z.length);
+    at = end;
+    if (seen > limit) break;
+  }
+  const complete = seen <= limit;
+  const intact = complete && z.length >= 6 && adler.value === readU32BE(z, z.length - 4);
+  return { length: seen, complete, intact, inputBytes: at, largestChunk };
 }
 
 function sizeText(header: MetaHeader): string {
@@ -547,25 +638,24 @@ function inflateVoxels(
       file: dataFile,
       field: 'CompressedData',
     });
+  // Refuse before allocating what the stream cannot possibly fill (a DimSize edited upwards).
+  const most = z.length * DEFLATE_MAX_RATIO + 1024;
+  if (expected > most) {
+    throw new DataError(
+      `${dataFile} holds ${z.length} compressed bytes, which inflate to at most ${most} bytes; ` +
+        `${sizeText(header)} needs ${expected} bytes`,
+      { file: dataFile, field: 'DimSize' },
+    );
+  }
   const out = allocate(expected, dataFile, header);
-  let failure: string;
+  let result: InflateResult;
   try {
-    const first = inflate(z, out);
-    if (first.intact && first.bytes.length === expected) return out;
-    if (first.intact) throw sizeError(first.bytes.length, 'inflates to');
-    failure = 'Adler-32 checksum mismatch';
+    result = inflateBounded(z, out);
   } catch (e) {
-    if (e instanceof DataError) throw e;
-    failure = e instanceof Error ? e.message : String(e);
+    throw corrupt(e instanceof Error ? e.message : String(e));
   }
-  // A stream longer than `out` also fails here (fflate drops or refuses the overflow), so
-  // inflate again unbounded to tell "too long" from "corrupt". Error path only.
-  let second: Inflated | undefined;
-  try {
-    second = inflate(z, undefined);
-  } catch {
-    second = undefined;
-  }
-  if (second?.intact && second.bytes.length > expected) throw sizeError(second.bytes.length, 'inflates to');
-  throw corrupt(failure);
+  if (!result.complete) throw sizeError(expected + OVERFLOW_COUNT_BYTES, 'inflates to more than');
+  if (!result.intact) throw corrupt('Adler-32 checksum mismatch');
+  if (result.length !== expected) throw sizeError(result.length, 'inflates to');
+  return out;
 }

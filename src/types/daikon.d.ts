@@ -18,6 +18,9 @@ declare module 'daikon' {
     readonly vr: string | null;
     readonly value: DaikonTagValue;
     readonly sublist: boolean;
+    /** Byte offsets of the value in the parsed buffer: [offsetValue, offsetEnd). */
+    readonly offsetValue?: number;
+    readonly offsetEnd?: number;
   }
 
   export interface DaikonImage {
