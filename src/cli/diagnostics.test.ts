@@ -8,18 +8,15 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeError, onceIo } from './diagnostics.ts';
 import { UsageError } from './args.ts';
-import { main, type Io } from './main.ts';
+import { runCli } from './run-cli.test-helper.ts';
 
 const SAMPLES = resolve(process.cwd(), '../shared/ct-samples');
 let dir: string;
 let cwd: string;
 
 async function run(argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = { out: (s) => out.push(s), err: (s) => err.push(s) };
-  const code = await main(argv, io);
-  return { code, out, err };
+  const { code, errCalls } = await runCli(...argv);
+  return { code, err: errCalls };
 }
 
 beforeAll(async () => {

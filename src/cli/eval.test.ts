@@ -9,18 +9,12 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main, type Io } from './main.ts';
+import { runCli } from './run-cli.test-helper.ts';
 import { buildLunaModel } from '../model/luna-model.ts';
 import { exportOnnx } from '../model/onnx-export.ts';
 import { CPM_FPS } from '../eval/froc.ts';
 
-async function run(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = { out: (s) => out.push(s), err: (s) => err.push(s) };
-  const code = await main(argv, io);
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const run = runCli;
 
 let dir: string;
 let data: string;

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main, type Io } from './main.ts';
+import { runCli } from './run-cli.test-helper.ts';
 import { createRng } from '../data/rng.ts';
 import { CPM_FPS, type ScoredCandidate } from '../eval/froc.ts';
 import { formatSubmission, parseFindings, parseSeriesUids } from '../eval/submission.ts';
@@ -22,13 +22,7 @@ const SERIESUIDS = path.join(TABLES, 'seriesuids.csv');
 const PYTHON = path.join(process.cwd(), '.venv/bin/python');
 const SCRIPT = path.join(process.cwd(), 'src/eval/froc_reference.py');
 
-async function run(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = { out: (s) => out.push(s), err: (s) => err.push(s) };
-  const code = await main(argv, io);
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const run = runCli;
 
 let dir: string;
 let submission: string;

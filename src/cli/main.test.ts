@@ -5,19 +5,13 @@ import { describe, expect, it } from 'vitest';
 import { resolve, join } from 'node:path';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { main, type Io } from './main.ts';
+import { runCli } from './run-cli.test-helper.ts';
 
 const SAMPLES = resolve(process.cwd(), '../shared/ct-samples');
 const LIDC = join(SAMPLES, 'lidc-idri-0001');
 const LIDC_UID = '1.3.6.1.4.1.14519.5.2.1.6279.6001.179049373636438705059720603192';
 
-async function run(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = { out: (s) => out.push(s), err: (s) => err.push(s) };
-  const code = await main(argv, io);
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const run = runCli;
 
 describe('luna-lab inspect', () => {
   it('describes a DICOM folder as JSON, HU before clamping', async () => {
