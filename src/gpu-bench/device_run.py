@@ -80,7 +80,7 @@ def main():
     p.add_argument('--out', default=os.environ.get('OUT') or 'gpu-bench-out')
     p.add_argument('--icd', help='Vulkan ICD json when the machine has no NVIDIA one')
     p.add_argument('--work', default=tempfile.gettempdir(), help='where the fresh folder is made')
-    p.add_argument('--timeout', type=float, default=540, help='seconds for the bench (Node + PyTorch)')
+    p.add_argument('--timeout', type=float, default=540, help='seconds for the bench (Node + PyTorch); its WebGPU part starts nothing new after timeout - 150')
     p.add_argument('--python', default=sys.executable, help='Python with torch for the reference')
     p.add_argument('--keep', action='store_true', help='keep the unpacked folder')
     a = p.parse_args(argv)
@@ -101,6 +101,9 @@ def main():
     print(f'VK_ICD_FILENAMES={icd} ({why})', flush=True)
     out = os.path.abspath(a.out)
     os.makedirs(out, exist_ok=True)
+    if '--deadline-s' not in rest:
+        # No new WebGPU measurement after this, so PyTorch still runs within --timeout.
+        rest += ['--deadline-s', str(int(max(60, a.timeout - 150)))]
     node = os.path.join(dest, 'bin', 'node')
     cmd = [node, os.path.join(dest, 'gpu-bench.mjs'), '--out', out, '--python', a.python,
            '--torch-script', os.path.join(dest, 'pytorch_bench.py'), '--reference', os.path.join(dest, 'pytorch_luna_bench.py')] + rest

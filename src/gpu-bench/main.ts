@@ -30,6 +30,7 @@ const USAGE = `npm run bench:gpu -- [options]
   --kernel-batch N       batch of the per-kernel table (default 32)
   --kernel-reps N        timed runs per kernel (default 5)
   --budget-s S           seconds after which a variant takes no more steps (default 30)
+  --deadline-s S         seconds after which no new WebGPU measurement starts (default: none)
   --train-kernels lab,stock   kernel sets to train and infer with (--quick: lab)
   --only kernels,train,inference,profile
   --python PATH          Python with torch for the reference (default .venv/bin/python, else python3)
@@ -47,6 +48,7 @@ const OPTIONS = {
   'kernel-batch': { type: 'string' },
   'kernel-reps': { type: 'string' },
   'budget-s': { type: 'string' },
+  'deadline-s': { type: 'string' },
   'train-kernels': { type: 'string' },
   only: { type: 'string' },
   python: { type: 'string' },
@@ -88,6 +90,7 @@ export function measureOptions(values: Record<string, string | boolean | undefin
     budgetSeconds: int('budget-s', s('budget-s'), quick ? 20 : 30, 1),
     // Stock tfjs trains ~25× slower than the lab's kernels: minutes per step on SwiftShader, so not in a quick run.
     trainKernels: list<KernelKind>('train-kernels', s('train-kernels'), ['lab', 'stock'], quick ? ['lab'] : ['lab', 'stock']),
+    deadlineSeconds: int('deadline-s', s('deadline-s'), Number.MAX_SAFE_INTEGER, 1),
     parts: { kernels: only.includes('kernels'), train: only.includes('train'), inference: only.includes('inference'), profile: only.includes('profile') },
   };
 }
@@ -160,29 +163,6 @@ export async function main(argv: string[], pack?: (file: string, log: (s: string
   await mkdir(outDir, { recursive: true });
   const adapter = await installDawn();
   log(adapter.available ? `adapter: ${adapter.description}${adapter.software ? ' (software: SwiftShader Vulkan on the CPU, no GPU)' : ''}` : `no WebGPU adapter: ${adapter.reason}`);
-  let deviceFeatures: GpuFeatureName[] = [];
-  let measurements: GpuBenchResult['measurements'] = null;
-  if (adapter.available) {
-    const { selectBackend } = await import('../model/backend.ts');
-    const want = (['shader-f16', 'subgroups'] as const).filter((f) => adapter.features.includes(f));
-    const sel = await selectBackend('webgpu', want);
-    if (sel.backend !== 'webgpu') {
-      log(`tfjs could not use the adapter: ${sel.reason}`);
-    } else {
-      deviceFeatures = sel.gpuFeatures?.enabled ?? [];
-      if (sel.gpuFeatures?.warning) log(sel.gpuFeatures.warning);
-      measurements = await measureAll(o, deviceFeatures, log);
-    }
-  }
-  let pytorch: PytorchResult | null = null;
-  if (!values['no-pytorch']) {
-    const python = (values.python as string | undefined) ?? firstExisting(['.venv/bin/python']) ?? 'python3';
-    const reference = resolve((values.reference as string | undefined) ?? join('..', 'shared', 'reference', 'pytorch_luna_bench.py'));
-    const script = resolve((values['torch-script'] as string | undefined) ?? join('src', 'gpu-bench', 'pytorch_bench.py'));
-    log(`PyTorch reference (${python})…`);
-    pytorch = await runPytorch(python, script, reference, o, quick, log);
-    if (pytorch.error) log(`  PyTorch: ${pytorch.error}`);
-  }
   const cpu = cpus();
   const result: GpuBenchResult = {
     kind: 'luna-lab gpu-bench',
@@ -192,15 +172,44 @@ export async function main(argv: string[], pack?: (file: string, log: (s: string
     host: { node: process.version, platform: `${platform()} ${release()}`, cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length, memGiB: Math.round(totalmem() / 2 ** 30) },
     vulkanIcd: process.env.VK_ICD_FILENAMES ?? null,
     adapter,
-    deviceFeatures,
+    deviceFeatures: [],
     options: { ...o },
-    measurements,
-    pytorch,
-    seconds: (performance.now() - t0) / 1000,
+    measurements: null,
+    pytorch: null,
+    seconds: 0,
   };
-  await writeFile(join(outDir, 'gpu-bench.json'), `${JSON.stringify(result, null, 2)}\n`);
-  const md = markdown(result);
-  await writeFile(join(outDir, 'gpu-bench.md'), md);
+  // Written after every measurement: a run cut short (the device's time limit) keeps what it had.
+  const save = async (): Promise<string> => {
+    result.seconds = (performance.now() - t0) / 1000;
+    await writeFile(join(outDir, 'gpu-bench.json'), `${JSON.stringify(result, null, 2)}\n`);
+    const md = markdown(result);
+    await writeFile(join(outDir, 'gpu-bench.md'), md);
+    return md;
+  };
+  if (adapter.available) {
+    const { selectBackend } = await import('../model/backend.ts');
+    const want = (['shader-f16', 'subgroups'] as const).filter((f) => adapter.features.includes(f));
+    const sel = await selectBackend('webgpu', want);
+    if (sel.backend !== 'webgpu') {
+      log(`tfjs could not use the adapter: ${sel.reason}`);
+    } else {
+      result.deviceFeatures = sel.gpuFeatures?.enabled ?? [];
+      if (sel.gpuFeatures?.warning) log(sel.gpuFeatures.warning);
+      result.measurements = await measureAll(o, result.deviceFeatures as GpuFeatureName[], log, async (m) => {
+        result.measurements = m;
+        await save();
+      });
+    }
+  }
+  if (!values['no-pytorch']) {
+    const python = (values.python as string | undefined) ?? firstExisting(['.venv/bin/python']) ?? 'python3';
+    const reference = resolve((values.reference as string | undefined) ?? join('..', 'shared', 'reference', 'pytorch_luna_bench.py'));
+    const script = resolve((values['torch-script'] as string | undefined) ?? join('src', 'gpu-bench', 'pytorch_bench.py'));
+    log(`PyTorch reference (${python})…`);
+    result.pytorch = await runPytorch(python, script, reference, o, quick, log);
+    if (result.pytorch.error) log(`  PyTorch: ${result.pytorch.error}`);
+  }
+  const md = await save();
   log(md);
   log(`wrote ${join(outDir, 'gpu-bench.json')} and gpu-bench.md (${result.seconds.toFixed(0)} s)`);
   releaseDawn();

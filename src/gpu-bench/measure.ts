@@ -8,7 +8,9 @@
  * Promise: the caller has installed Dawn (dawn.ts) and made the device with `selectBackend('webgpu',
  * features)` first; `measureAll` never throws for one failed measurement: the failure is recorded
  * in `errors` with what was being measured, and the rest goes on. Each training or inference
- * variant stops taking steps after `budgetSeconds` (at least one measured step is taken).
+ * variant stops taking steps after `budgetSeconds` (at least one measured step is taken); past
+ * `deadlineSeconds` no new measurement starts. `save` is called with what there is after each
+ * measurement, so a run cut short still leaves its results.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { GpuFeatureName } from '../config/lab-config.ts';
@@ -40,6 +42,8 @@ export interface MeasureOptions {
   trainKernels: KernelKind[];
   /** Which parts to run. */
   parts: { kernels: boolean; train: boolean; inference: boolean; profile: boolean };
+  /** Seconds from the start after which no new measurement starts (the rest is listed as skipped). */
+  deadlineSeconds: number;
 }
 
 /** A kernel set and the optional features its lab kernels use. */
@@ -295,9 +299,15 @@ async function measureInference(batch: number, v: Variant, o: MeasureOptions): P
   }
 }
 
-export async function measureAll(o: MeasureOptions, deviceFeatures: readonly GpuFeatureName[], log: (s: string) => void): Promise<Measurements> {
+export async function measureAll(o: MeasureOptions, deviceFeatures: readonly GpuFeatureName[], log: (s: string) => void, save: (m: Measurements) => Promise<void> = async () => {}): Promise<Measurements> {
   const errors: string[] = [];
+  const start = performance.now();
+  const m: Measurements = { kernels: [], training: [], inference: [], profile: null, errors };
   const attempt = async <T>(what: string, fn: () => Promise<T>): Promise<T | null> => {
+    if ((performance.now() - start) / 1000 > o.deadlineSeconds) {
+      errors.push(`${what}: skipped, past the deadline (--deadline-s ${o.deadlineSeconds})`);
+      return null;
+    }
     const t = performance.now();
     try {
       const r = await fn();
@@ -307,10 +317,11 @@ export async function measureAll(o: MeasureOptions, deviceFeatures: readonly Gpu
       errors.push(`${what}: ${(err as Error).message}`);
       log(`  ${what}: FAILED ${(err as Error).message}`);
       return null;
+    } finally {
+      await save(m);
     }
   };
   const all = variants(deviceFeatures);
-  const m: Measurements = { kernels: [], training: [], inference: [], profile: null, errors };
   if (o.parts.kernels) {
     log('per-kernel times…');
     m.kernels = (await attempt('per-kernel table', () => measureKernels(o, all, errors, log))) ?? [];
