@@ -13,19 +13,20 @@
  * Folds run one after another here; each is a plan (`foldPlans`) that needs nothing of the
  * others, so a sweep engine can run them in parallel. Resumable: run the same command with the
  * same --out again and a finished fold (run.json finished, model exported) is kept, an
- * unfinished one continues from its last checkpoint (the same --cache). With --mlflow the folds
- * are children of one parent run (`mlflow.parentRunId`), each with its held-out `eval/…`
+ * unfinished one continues from its last checkpoint (the same --cache), under the parent run
+ * cv.json names. With --mlflow the folds are children of one parent run (`mlflow.parentRunId`), each with its held-out `eval/…`
  * metrics, and the parent gets the pooled `eval/cpm`, `eval/sensitivity_at_…_fp` and the pooled
  * submission and plot.
  */
 import { existsSync } from 'node:fs';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { LabConfig } from '../config/lab-config.ts';
 import { froc, type FrocResult, type Nodule, type ScoredCandidate } from '../eval/froc.ts';
 import { frocSvg } from '../eval/froc-plot.ts';
 import { evalMetrics } from '../eval/run-eval.ts';
 import { formatSeriesUids, formatSubmission, parseFindings } from '../eval/submission.ts';
+import { MlflowClient } from '../tracking/mlflow-client.ts';
 import { UsageError, type ParsedArgs } from './args.ts';
 import { evaluateFolder, writeEvalOutputs, type EvalReport } from './eval.ts';
 import type { Io } from './main.ts';
@@ -141,8 +142,12 @@ export async function cv(args: ParsedArgs, io: Io): Promise<number> {
   const out = resolve(str('out') ?? join('cv', new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)));
   const reporter = runs.reporter;
 
-  const parent = base.tracking.server
-    ? await openParentRun(
+  const earlier = await earlierParent(out);
+  const parent = !base.tracking.server
+    ? null
+    : earlier
+      ? await reopenParentRun(base, earlier, reporter)
+      : await openParentRun(
         base,
         `cv ${basename(dataDir)} ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`,
         [
@@ -155,8 +160,8 @@ export async function cv(args: ParsedArgs, io: Io): Promise<number> {
           { key: 'cv/subsets', value: subsets.join(',') },
         ],
         reporter,
-      )
-    : null;
+      );
+  await mkdir(out, { recursive: true });
   await runs.open(join(out, OUT.console));
   let stop = false;
   const onSigint = () => {
@@ -259,6 +264,32 @@ export async function cv(args: ParsedArgs, io: Io): Promise<number> {
       : 'no fold finished with a model: nothing pooled',
   );
   return stop ? EXIT.interrupted : pool ? code : EXIT.failed;
+}
+
+/** The parent run of an earlier cv into the same --out (its cv.json), so a resumed cv keeps one parent. */
+async function earlierParent(out: string): Promise<string | null> {
+  const text = await readFile(join(out, 'cv.json'), 'utf8').catch(() => null);
+  if (text === null) return null;
+  try {
+    const parent = (JSON.parse(text) as { parent?: unknown }).parent;
+    return typeof parent === 'string' && parent ? parent : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The earlier parent run, running again; null (with a warning) when the server lost it or cannot be reached. */
+async function reopenParentRun(base: LabConfig, runId: string, reporter: { warn(text: string): void }): Promise<Parent | null> {
+  const client = new MlflowClient(base.tracking.server);
+  try {
+    const experimentId = await client.getOrCreateExperiment(base.tracking.experiment);
+    await client.getRun(runId);
+    await client.updateRun(runId, 'RUNNING');
+    return { client, experimentId, runId };
+  } catch (e) {
+    reporter.warn(`the earlier MLflow parent run ${runId} cannot be continued (${e instanceof Error ? e.message : String(e)}); the folds are tracked ungrouped`);
+    return null;
+  }
 }
 
 /** The pooled FROC for cv.json: everything but the curve's Infinity (JSON has none). */

@@ -218,7 +218,7 @@ export class LunaEvalPanel extends LitElement {
   private _renderCases(c: FrocCases, p: FrocPoint) {
     const xyz = (v: readonly number[]) => v.map((x) => x.toFixed(1)).join(', ');
     const row = (d: EvalCaseDetail, label: string) =>
-      html`<tr data-testid=${d.kind === 'missed' ? 'eval-missed' : 'eval-fp'} data-series=${d.seriesUid} @click=${() => this._select(d)}>
+      html`<tr data-testid=${d.kind === 'missed' ? 'eval-missed' : 'eval-fp'} data-series=${d.seriesUid} data-xyz=${d.xyz.join(',')} data-p=${d.probability ?? ''} @click=${() => this._select(d)}>
         <td class="uid">${d.seriesUid.slice(-16)}</td><td>${xyz(d.xyz)}</td><td>${d.probability === null ? '–' : d.probability.toFixed(4)}</td><td>${label}</td>
       </tr>`;
     return html`<div data-testid="eval-cases" data-threshold=${c.threshold} data-fps=${p.fpsPerScan} data-fp=${c.falsePositives.length} data-missed=${c.missed.length}>

@@ -59,13 +59,13 @@ export class LunaFrocChart extends LitElement {
     return { x: this.plot.valToPos(fpsPerScan, 'x'), y: this.plot.valToPos(sensitivity, 'y') };
   }
 
-  /** The click's curve point: nearest on the log axis among those with a threshold (marks). */
-  private _onClick = () => {
+  /** The click's curve point: nearest on the log axis among those with a threshold (marks).
+   *  From the click's own position in the drawing area (uPlot's cursor may not have moved yet). */
+  private _onClick = (e: MouseEvent) => {
     const u = this.plot;
     const r = this.result;
-    const left = u?.cursor.left;
-    if (!u || !r || left === undefined || left < 0) return;
-    const fps = u.posToVal(left, 'x');
+    if (!u || !r) return;
+    const fps = u.posToVal(e.clientX - u.over.getBoundingClientRect().left, 'x');
     const point = nearestPoint(r.curve.filter((p) => Number.isFinite(p.threshold)), fps);
     if (!point) return;
     this.chosen = point;
@@ -85,6 +85,9 @@ export class LunaFrocChart extends LitElement {
         width: Math.max(260, this.clientWidth - 14),
         height: 220,
         scales: { x: { time: false, distr: 3, log: 2 }, y: { range: [0, 1] } },
+        // A click chooses a point: no drag-to-zoom, and uPlot must not swallow the click (its
+        // drag.click stops a click it takes for the end of a drag).
+        cursor: { drag: { x: false, y: false, setScale: false, click: () => {} } },
         axes: [
           { stroke: '#9aa5b1', grid: { stroke: '#1f2a36' }, label: 'average false positives per scan', labelSize: 14, size: 30 },
           { stroke: '#9aa5b1', grid: { stroke: '#1f2a36' }, label: 'sensitivity', labelSize: 14, size: 44 },
