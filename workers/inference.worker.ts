@@ -22,6 +22,11 @@ import { splitCandidates } from '../src/data/sampler.ts';
 import type { CandidateInfo } from '../src/data/luna-csv.ts';
 import type { FrocResult, Nodule } from '../src/eval/froc.ts';
 import { evaluate as evaluateJob, EVAL_BATCH, type CandidatePrediction } from '../src/eval/evaluate.ts';
+import { frocSvg } from '../src/eval/froc-plot.ts';
+import { describeScored, runEvalOf, trainingScansAmong } from '../src/eval/run-eval.ts';
+import { formatSubmission } from '../src/eval/submission.ts';
+import { evalItems, trackingTarget } from '../src/tracking/run-tracking.ts';
+import type { RunEval } from '../src/store/records.ts';
 import { OnnxClassifier, type PreferredProvider, type UsedProvider } from '../src/inference/onnx-classifier.ts';
 import { runOnnx } from '../src/inference/run-onnx.ts';
 import { describeAdapter, type GpuAdapterInfoLike } from '../src/model/backend.ts';
@@ -31,7 +36,8 @@ export type ModelSource = { kind: 'run'; runId: string } | { kind: 'file'; name:
 export interface EvalRequest {
   model: ModelSource;
   preferred: PreferredProvider;
-  /** 'validation': the run's validation split only (runs only); 'all': every cached candidate. */
+  /** 'validation' (the page's default for a run): the run's validation split only (runs only);
+   *  'all': every candidate of the run's data (a model file: every cached candidate). */
   scope: 'all' | 'validation';
   /** Crops to score with the run's tfjs model as well, for the agreement figure (runs only). */
   tfjsCheck?: number;
@@ -59,6 +65,16 @@ export interface EvalOutcome {
   scope: EvalRequest['scope'];
   froc: FrocResult;
   predictions: CandidatePrediction[];
+  /** The scans scored, in order (what FROC divides by), and their nodules: the cases behind a FROC point. */
+  scans: string[];
+  nodules: Nodule[];
+  /** Scored scans that also gave the run training candidates; null for a model file (unknown). */
+  trainingScans: string[] | null;
+  /** Which scans were scored and whether any were training scans, in words. */
+  scored: string;
+  /** What was stored on the run (null for a model file) and how many items went to the tracking outbox. */
+  stored: RunEval | null;
+  trackingItems: number;
   seconds: number;
   cropsPerSecond: number;
   tfjsCheck: { crops: number; maxAbsDiff: number; backend: string } | null;
@@ -92,6 +108,7 @@ async function evaluate(req: EvalRequest): Promise<EvalOutcome> {
   let source: string;
   let config: LabConfig = defaultConfig();
   let tfModel: tf.LayersModel | null = null;
+  let epoch = 0;
   if (req.model.kind === 'run') {
     await tf.setBackend('cpu'); // export and the agreement check only: no GPU device for tfjs here
     const rm = await runOnnx(db, req.model.runId);
@@ -99,6 +116,7 @@ async function evaluate(req: EvalRequest): Promise<EvalOutcome> {
     source = `${rm.run.name} (epoch ${rm.epoch})`;
     config = rm.run.config;
     tfModel = rm.model;
+    epoch = rm.epoch;
   } else {
     bytes = req.model.bytes;
     source = req.model.name;
@@ -119,8 +137,10 @@ async function evaluate(req: EvalRequest): Promise<EvalOutcome> {
         : await loadCandidateSet(db, { ...config, data: { ...config.data, subsets: [] } }, { table: 'preferred' });
     warnings.push(...set.warnings);
     let list: CandidateInfo[] = set.candidates;
-    if (req.scope === 'validation' && req.model.kind === 'run') {
-      list = splitCandidates(set.candidates, config.sampling).validation;
+    // The run's training series: what a held-out evaluation must not score.
+    const split = req.model.kind === 'run' ? splitCandidates(set.candidates, config.sampling) : null;
+    if (req.scope === 'validation' && split) {
+      list = split.validation;
       if (config.sampling.validation === 'candidate') {
         warnings.push("the run's validation split is by candidate: its scans also gave training candidates");
       }
@@ -140,8 +160,12 @@ async function evaluate(req: EvalRequest): Promise<EvalOutcome> {
       batch: req.batch,
       progress: (p) => listener?.progress({ phase: 'scoring', done: p.done, total: p.total ?? list.length }),
     });
-    warnings.push(...r.warnings);
+    warnings.push(...r.warnings, ...r.froc.warnings);
     const predictions = r.predictions;
+    const trainingScans = split ? trainingScansAmong(r.scans, new Set(split.train.map((c) => c.seriesUid))) : null;
+    const scope = req.model.kind === 'run' ? req.scope : 'all';
+    const scored = describeScored(r.scans.length, req.model.kind === 'run' ? scope : 'file', trainingScans?.length ?? null);
+    if (trainingScans?.length) warnings.push(`${trainingScans.length} of the ${r.scans.length} scans scored also gave this run training candidates: the CPM is optimistic`);
 
     let tfjsCheck: EvalOutcome['tfjsCheck'] = null;
     const k = Math.min(req.tfjsCheck ?? 0, predictions.length);
@@ -162,6 +186,20 @@ async function evaluate(req: EvalRequest): Promise<EvalOutcome> {
       listener?.progress({ phase: 'checking', done: k, total: k });
     }
 
+    // A run keeps its evaluation, and a tracked run sends it to MLflow (the train worker delivers).
+    let stored: RunEval | null = null;
+    let trackingItems = 0;
+    if (req.model.kind === 'run') {
+      const run = (await db.getRun(req.model.runId)) ?? null;
+      stored = runEvalOf(r.froc, { at: Date.now(), epoch, scope, trainingScans: trainingScans?.length ?? 0, warnings });
+      const target = run?.trackingQueued ? trackingTarget(run) : null;
+      const items = run && target ? evalItems(run, target, stored, { submissionCsv: formatSubmission(predictions), frocSvg: frocSvg(r.froc, source) }) : [];
+      if (!(await db.putRunEval(req.model.runId, stored, items))) {
+        warnings.push(`run ${source} was deleted meanwhile: its evaluation is not kept`);
+        stored = null;
+      } else trackingItems = items.length;
+    }
+
     return {
       source,
       provider: clf.provider,
@@ -169,9 +207,15 @@ async function evaluate(req: EvalRequest): Promise<EvalOutcome> {
       adapter: clf.provider === 'wasm' ? null : await webGpuAdapter(),
       crop,
       output: `${clf.signature.output} (${clf.signature.outputKind})`,
-      scope: req.model.kind === 'run' ? req.scope : 'all',
+      scope,
       froc: r.froc,
       predictions,
+      scans: r.scans,
+      nodules,
+      trainingScans,
+      scored,
+      stored,
+      trackingItems,
       seconds: (performance.now() - t0) / 1000,
       cropsPerSecond: predictions.length / Math.max(r.scoreSeconds, 1e-9),
       tfjsCheck,

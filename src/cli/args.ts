@@ -175,6 +175,26 @@ export const COMMANDS = {
     },
     examples: ['luna-lab froc --submission run/eval/submission.csv --annotations annotations.csv --excluded annotations_excluded.csv --seriesuids seriesuids.csv'],
   },
+  cv: {
+    summary: "LUNA16's protocol: one headless run per held-out subset, pooled into one submission and FROC",
+    usage: 'luna-lab cv --data DIR --folds subsets [--excluded FILE] [--url LAB_URL | --config FILE] [flags of train] [--mlflow URL] [--out DIR] [--json]',
+    positionals: [],
+    options: {
+      data: { type: 'string', help: 'a LUNA16 folder: subset folders (each a fold), annotations.csv, candidates.csv (ingested once)' },
+      folds: { type: 'string', help: 'how folds are made: "subsets" (each subset folder held out once; the default)' },
+      excluded: { type: 'string', help: "LUNA16's annotations_excluded.csv, for the held-out and the pooled FROC" },
+      url: { type: 'string', help: 'the base config as a lab URL' },
+      config: { type: 'string', help: 'the base config as a file' },
+      ...CONFIG_FIELD_OPTIONS,
+      mlflow: { type: 'string', help: 'MLflow tracking server (one parent run, each fold a child)' },
+      out: { type: 'string', help: 'output folder: one fold-SUBSET folder per fold, the pooled submission.csv, seriesuids.csv, froc.svg and cv.json (default "cv/<time>"); the same --out again resumes' },
+      device: { type: 'string', help: 'auto | gpu | cpu, as for train' },
+      cache: { type: 'string', help: 'persistent browser profile, as for train (the same one to resume)' },
+      strict: { type: 'boolean', help: 'fail when any file of --data cannot be ingested' },
+      json: { type: 'boolean', help: 'one JSON object per line; the last has every fold and the pooled FROC' },
+    },
+    examples: ['luna-lab cv --data /data/luna16 --folds subsets --excluded /data/luna16/annotations_excluded.csv --epochs 5 --mlflow http://127.0.0.1:5000'],
+  },
 } satisfies Record<string, CommandSpec>;
 
 export type CommandName = keyof typeof COMMANDS;

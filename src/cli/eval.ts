@@ -82,16 +82,31 @@ export async function evalCommand(args: ParsedArgs, io: Io): Promise<number> {
   });
   const { predictions, scanList, ...summary } = report;
   if (out !== undefined) {
-    await mkdir(out, { recursive: true });
-    await writeFile(join(out, 'submission.csv'), formatSubmission(predictions ?? []));
-    await writeFile(join(out, 'seriesuids.csv'), formatSeriesUids(scanList));
-    await writeFile(join(out, 'eval.json'), JSON.stringify(summary, null, 2) + '\n');
-    await writeFile(join(out, 'froc.svg'), frocSvg({ ...report, curve: report.curve.map((p) => ({ ...p, threshold: p.threshold ?? Infinity })), maxMarksPerScan: report.maxMarksPerScan ?? Infinity }, basename(modelPath)));
+    await writeEvalOutputs(out, report, basename(modelPath));
     if (!args.values.json) io.err(`wrote submission.csv, seriesuids.csv, eval.json and froc.svg to ${out}`);
   }
   if (args.values.json) io.out(JSON.stringify(summary, null, 2));
   else io.out(formatReport(report));
   return 0;
+}
+
+/** An evaluation's files in `out`: submission.csv (needs `predictions`), seriesuids.csv,
+ *  eval.json (the report without marks and scan list) and froc.svg titled `title`. */
+export async function writeEvalOutputs(out: string, report: EvalReport & { scanList: string[] }, title: string): Promise<void> {
+  const { predictions, scanList, ...summary } = report;
+  await mkdir(out, { recursive: true });
+  await writeFile(join(out, 'submission.csv'), formatSubmission(predictions ?? []));
+  await writeFile(join(out, 'seriesuids.csv'), formatSeriesUids(scanList));
+  await writeFile(join(out, 'eval.json'), JSON.stringify(summary, null, 2) + '\n');
+  await writeFile(join(out, 'froc.svg'), frocSvg({ ...report, curve: report.curve.map((p) => ({ ...p, threshold: p.threshold ?? Infinity })), maxMarksPerScan: report.maxMarksPerScan ?? Infinity }, title));
+}
+
+/** Whether a file of a `sourcesAt` listing (paths "DATA/subsetN/…") is kept by a subset filter:
+ *  tables (.csv) always; anything else only inside one of `subsets` (a folder of that name). */
+export function inSubsets(path: string, subsets: ReadonlySet<string>): boolean {
+  if (/\.csv$/i.test(path)) return true;
+  const folders = path.split('/').slice(1, -1);
+  return folders.some((f) => subsets.has(f));
 }
 
 /** A text file the command needs, its error naming the flag. */
@@ -104,7 +119,15 @@ async function readText(flag: string, path: string): Promise<string> {
 export async function evaluateFolder(
   modelPath: string,
   dataPath: string,
-  opts: { threads?: number; progress?: (line: string) => void; withPredictions?: boolean; excludedPath?: string; seriesUidsPath?: string } = {},
+  opts: {
+    threads?: number;
+    progress?: (line: string) => void;
+    withPredictions?: boolean;
+    excludedPath?: string;
+    seriesUidsPath?: string;
+    /** Only the scans in these subset folders of DIR (its tables still count): a cv fold's held-out subset. */
+    subsets?: readonly string[];
+  } = {},
 ): Promise<EvalReport & { scanList: string[] }> {
   const t0 = performance.now();
   const bytes = await readFile(modelPath).catch((e: NodeJS.ErrnoException) => {
@@ -114,9 +137,11 @@ export async function evaluateFolder(
   readClassifierSignature(bytes, name); // fail on a wrong model before reading any scan
   const excluded: Nodule[] = opts.excludedPath ? parseFindings(await readText('excluded', opts.excludedPath), opts.excludedPath) : [];
   const listed = opts.seriesUidsPath ? parseSeriesUids(await readText('seriesuids', opts.seriesUidsPath), opts.seriesUidsPath) : null;
-  const files = await sourcesAt(dataPath).catch((e: NodeJS.ErrnoException) => {
+  const found = await sourcesAt(dataPath).catch((e: NodeJS.ErrnoException) => {
     throw new EvalError(e.code === 'ENOENT' ? `--data ${dataPath}: no such file or folder` : `--data ${dataPath}: ${e.message}`);
   });
+  const only = opts.subsets ? new Set(opts.subsets) : null;
+  const files = only ? found.filter((f) => inSubsets(f.path, only)) : found;
   ort.env.wasm.numThreads = opts.threads ?? 1;
   const clf = await OnnxClassifier.open(bytes, { source: name, preferred: 'wasm', maxBatch: EVAL_BATCH });
   try {
@@ -211,7 +236,7 @@ export async function evaluateFolder(
       outputKind: `${clf.signature.output} (${clf.signature.outputKind})`,
       candidatesFile: table.file,
       outside: r.outside,
-      scanListSource: opts.seriesUidsPath ?? `scans found in ${dataPath}`,
+      scanListSource: opts.seriesUidsPath ?? `scans found in ${dataPath}${only ? ` (${[...only].join(', ')})` : ''}`,
       unscored: r.unscored,
       excludedFile: opts.excludedPath ?? null,
       scanList: [...new Set(scanList)],

@@ -68,6 +68,10 @@ export async function main(argv: readonly string[], given: Io = stdio): Promise<
         const { sweep } = await import('./sweep.ts');
         return await sweep(args, io);
       }
+      case 'cv': {
+        const { cv } = await import('./cv.ts');
+        return await cv(args, io);
+      }
       case 'bench': {
         const { bench } = await import('./bench.ts');
         return await bench(args, io);

@@ -126,42 +126,78 @@ export async function sweep(args: ParsedArgs, io: Io): Promise<number> {
   return stop ? EXIT.interrupted : best ? code : EXIT.failed;
 }
 
-interface Parent {
+/** An MLflow parent run created from Node, grouping headless runs (a sweep's, a cv's folds). */
+export interface Parent {
   client: MlflowClient;
+  experimentId: string;
   runId: string;
 }
 
-/** The parent run, created from Node; if the server cannot be reached the sweep goes on ungrouped. */
-async function startParent(base: LabConfig, points: GridPoint[], reporter: Reporter): Promise<Parent | null> {
+/** Create a parent run in the config's experiment; if the server cannot be reached the runs go on ungrouped (null, with a warning). */
+export async function openParentRun(
+  base: LabConfig,
+  name: string,
+  tags: { key: string; value: string }[],
+  params: { key: string; value: string }[],
+  reporter: Reporter,
+): Promise<Parent | null> {
   const client = new MlflowClient(base.tracking.server);
   try {
-    const exp = await client.getOrCreateExperiment(base.tracking.experiment);
-    const runId = await client.createRun(exp, `sweep ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`, Date.now(), [
-      { key: 'luna.sweep', value: 'parent' },
-      { key: 'mlflow.source.name', value: 'luna-lab sweep' },
-    ]);
-    const keys = Object.keys(points[0].assignment);
-    await client.logBatch(runId, {
-      params: [{ key: 'runs', value: String(points.length) }, ...keys.map((k) => ({ key: `grid/${k}`, value: [...new Set(points.map((p) => p.assignment[k]))].join(' | ') }))],
-    });
-    return { client, runId };
+    const experimentId = await client.getOrCreateExperiment(base.tracking.experiment);
+    const runId = await client.createRun(experimentId, name, Date.now(), tags);
+    if (params.length) await client.logBatch(runId, { params });
+    return { client, experimentId, runId };
   } catch (e) {
     reporter.warn(`no MLflow parent run (${e instanceof Error ? e.message : String(e)}); the runs are tracked ungrouped as their outboxes deliver`);
     return null;
   }
 }
 
-async function finishParent(parent: Parent, best: { runId: string; f1: number | null; name: string } | null, stopped: boolean, reporter: Reporter): Promise<void> {
+/** The parent run, created from Node; if the server cannot be reached the sweep goes on ungrouped. */
+async function startParent(base: LabConfig, points: GridPoint[], reporter: Reporter): Promise<Parent | null> {
+  const keys = Object.keys(points[0].assignment);
+  return openParentRun(
+    base,
+    `sweep ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`,
+    [
+      { key: 'luna.sweep', value: 'parent' },
+      { key: 'mlflow.source.name', value: 'luna-lab sweep' },
+    ],
+    [{ key: 'runs', value: String(points.length) }, ...keys.map((k) => ({ key: `grid/${k}`, value: [...new Set(points.map((p) => p.assignment[k]))].join(' | ') }))],
+    reporter,
+  );
+}
+
+/** Log the parent's last metrics, tags and files, then close it (KILLED when stopped); failures are warnings. */
+export async function closeParentRun(
+  parent: Parent,
+  last: { metrics?: { key: string; value: number }[]; tags?: { key: string; value: string }[]; files?: { path: string; contentType: string; data: Blob }[] },
+  stopped: boolean,
+  reporter: Reporter,
+): Promise<void> {
   try {
-    if (best) {
-      await parent.client.logBatch(parent.runId, {
-        metrics: [{ key: 'best/validating/pr/f1_score', value: best.f1!, timestamp: Date.now(), step: 0 }],
-        // luna.run_id on the child names the same run.
-        tags: [{ key: 'luna.best_run', value: best.name }, { key: 'luna.best_run_id', value: best.runId }],
-      });
+    const now = Date.now();
+    if (last.metrics?.length || last.tags?.length) {
+      await parent.client.logBatch(parent.runId, { metrics: (last.metrics ?? []).map((m) => ({ ...m, timestamp: now, step: 0 })), tags: last.tags ?? [] });
     }
+    for (const f of last.files ?? []) await parent.client.uploadArtifact(parent.experimentId, parent.runId, f.path, f.data, f.contentType);
     await parent.client.updateRun(parent.runId, stopped ? 'KILLED' : 'FINISHED', Date.now());
   } catch (e) {
     reporter.warn(`could not close the MLflow parent run: ${e instanceof Error ? e.message : String(e)}`);
   }
+}
+
+async function finishParent(parent: Parent, best: { runId: string; f1: number | null; name: string } | null, stopped: boolean, reporter: Reporter): Promise<void> {
+  await closeParentRun(
+    parent,
+    best
+      ? {
+          metrics: [{ key: 'best/validating/pr/f1_score', value: best.f1! }],
+          // luna.run_id on the child names the same run.
+          tags: [{ key: 'luna.best_run', value: best.name }, { key: 'luna.best_run_id', value: best.runId }],
+        }
+      : {},
+    stopped,
+    reporter,
+  );
 }

@@ -424,12 +424,14 @@ async function ingestData(session: HeadlessSession, dataDir: string, strict: boo
   return report;
 }
 
-/** One run of a `HeadlessTrainer`: its config, output folder, name and MLflow tags. */
+/** One run of a `HeadlessTrainer`: its config, output folder, name and MLflow tags; with
+ *  `resume` (the folder's run.json), the run of that folder continued instead (cv's folds). */
 export interface HeadlessRunPlan {
   config: LabConfig;
   out: string;
   name: string;
   tags: { key: string; value: string }[];
+  resume?: RunMeta | null;
 }
 
 /**
@@ -480,7 +482,7 @@ export class HeadlessTrainer {
 
   async run(p: HeadlessRunPlan): Promise<TrainOutcome> {
     this.events.begin(p.config);
-    return runInSession(this.opened(), { ...p, dataDir: this.dataDir, profileDir: this.profileDir, device: this.device, resume: null }, this.reporter, this.events);
+    return runInSession(this.opened(), { ...p, dataDir: this.dataDir, profileDir: this.profileDir, device: this.device, resume: p.resume ?? null }, this.reporter, this.events);
   }
 
   /** Ask the run in progress to stop after its current step. */

@@ -222,6 +222,20 @@ describe('LabStore: runs, checkpoints and the outbox', () => {
     expect(await store.outboxCount()).toBe(2);
   });
 
+  it("keeps a run's evaluation with its tracking items, or neither; nothing for a deleted run", async () => {
+    const store = new LabStore(freshDb());
+    await store.putRun(run('e', 1));
+    const ev = { at: 5, epoch: 1, scope: 'validation' as const, cpm: 0.5, sensitivities: [], cpmBand: null, scans: 2, nodules: 3, trainingScans: 0, warnings: [] };
+    expect(await store.putRunEval('e', ev, [item('e', 1)])).toBe(true);
+    expect((await store.getRun('e'))!.eval).toEqual(ev);
+    expect(await store.outboxCount()).toBe(1);
+    expect(await store.putRunEval('gone', ev, [item('gone', 1)])).toBe(false);
+    expect(await store.outboxCount()).toBe(1);
+    const unclonable = { ...item('e', 2), payload: { kind: 'status', status: 'FINISHED', endTime: (() => 0) as unknown as number } } as OutboxItem;
+    await expect(store.putRunEval('e', { ...ev, cpm: 0.9 }, [unclonable])).rejects.toThrow();
+    expect((await store.getRun('e'))!.eval!.cpm).toBe(0.5);
+  });
+
   it("keeps the outbox in order: each run's head, updates, deletes, tracking records", async () => {
     const store = new LabStore(freshDb());
     await store.enqueue([item('a', 1), item('b', 1), item('a', 2)]);

@@ -27,6 +27,7 @@ import type {
   CheckpointRecord,
   DatasetSummary,
   OutboxItem,
+  RunEval,
   RunRecord,
   SeriesRecord,
   SeriesWrite,
@@ -137,6 +138,11 @@ export class LabStore {
   /** The run's record and its tracking items, in one transaction. */
   queueRunTracking(run: RunRecord, items: OutboxItem[]): Promise<void> {
     return runs.queueRunTracking(this.db, run, items);
+  }
+
+  /** The run's evaluation and its tracking items, in one transaction; false when the run is gone. */
+  putRunEval(runId: string, result: RunEval, items: OutboxItem[] = []): Promise<boolean> {
+    return runs.putRunEval(this.db, runId, result, items);
   }
 
   // The tracking outbox.

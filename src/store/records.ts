@@ -116,6 +116,28 @@ export interface RunRecord {
   warnings: string[];
   /** Extra MLflow tags given at the start (a sweep's parent run, the headless CLI's host). */
   tags?: { key: string; value: string }[];
+  /** The last LUNA16 evaluation (FROC) of the run's model, when one was made. */
+  eval?: RunEval;
+}
+
+/** A FROC evaluation of a run's model, as kept with the run (the curve and marks are not kept). */
+export interface RunEval {
+  /** ms since the epoch. */
+  at: number;
+  /** The checkpoint's epoch that was evaluated. */
+  epoch: number;
+  /** 'validation': the run's validation series; 'all': every cached scan. */
+  scope: 'validation' | 'all';
+  cpm: number;
+  /** At LUNA16's seven FP rates, in order. */
+  sensitivities: { fpsPerScan: number; sensitivity: number }[];
+  /** The bootstrap band of the CPM, when computed. */
+  cpmBand: { lower: number; upper: number; confidence: number } | null;
+  scans: number;
+  nodules: number;
+  /** Scored scans that also gave the run training candidates (0: held out). */
+  trainingScans: number;
+  warnings: string[];
 }
 
 /** Everything needed to continue a run exactly where an epoch ended. */

@@ -5,7 +5,7 @@
  */
 import type { LabDb } from './lab-db.ts';
 import { guardQuota } from './quota.ts';
-import type { CheckpointRecord, OutboxItem, RunRecord } from './records.ts';
+import type { CheckpointRecord, OutboxItem, RunEval, RunRecord } from './records.ts';
 import { enqueue } from './outbox-store.ts';
 
 export async function getRun(db: LabDb, runId: string): Promise<RunRecord | undefined> {
@@ -39,6 +39,17 @@ export async function queueRunTracking(db: LabDb, run: RunRecord, items: OutboxI
   await db.transaction('rw', [db.runs, db.outbox], async () => {
     await putRun(db, run);
     await enqueue(db, items);
+  });
+}
+
+/** A run's evaluation and the tracking items that send it, written together; false when the
+ *  run is gone (deleted meanwhile), and then nothing is queued. */
+export async function putRunEval(db: LabDb, runId: string, result: RunEval, items: OutboxItem[]): Promise<boolean> {
+  return db.transaction('rw', [db.runs, db.outbox], async () => {
+    const n = await db.runs.update(runId, { eval: result, updatedAt: Date.now() });
+    if (!n) return false;
+    if (items.length) await enqueue(db, items);
+    return true;
   });
 }
 

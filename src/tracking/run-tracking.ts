@@ -4,7 +4,8 @@
  * `system/…`), the artifacts and the final status. Pure: the trainer decides when, the outbox
  * delivers.
  */
-import type { MetricPoint, OutboxItem, RunRecord } from '../store/records.ts';
+import type { MetricPoint, OutboxItem, RunEval, RunRecord } from '../store/records.ts';
+import { evalMetrics } from '../eval/run-eval.ts';
 import { LAB_COMMIT, LAB_VERSION } from '../version.ts';
 import { metricItems, outboxItem } from './outbox.ts';
 import { seedParams } from './seed-params.ts';
@@ -63,6 +64,19 @@ export function statusItem(run: RunRecord, t: TrackingTarget, status: 'RUNNING' 
 
 export function artifactItems(run: RunRecord, t: TrackingTarget, files: { path: string; contentType: string; data: Blob }[]): OutboxItem[] {
   return files.map((f) => outboxItem(run.runId, t.server, { kind: 'artifact', ...f }));
+}
+
+/** An evaluation of the run: `eval/cpm` and `eval/sensitivity_at_{rate}_fp` at step = the run's
+ *  samples seen, and its files (the submission CSV, the FROC plot) under `eval/`. */
+export function evalItems(run: RunRecord, t: TrackingTarget, e: RunEval, files: { submissionCsv: string; frocSvg: string }): OutboxItem[] {
+  const metrics = evalMetrics(e).map((m) => ({ ...m, timestamp: e.at, step: run.samplesSeen }));
+  return [
+    ...metricItems(run.runId, t.server, metrics),
+    ...artifactItems(run, t, [
+      { path: 'eval/submission.csv', contentType: 'text/csv', data: new Blob([files.submissionCsv], { type: 'text/csv' }) },
+      { path: 'eval/froc.svg', contentType: 'image/svg+xml', data: new Blob([files.frocSvg], { type: 'image/svg+xml' }) },
+    ]),
+  ];
 }
 
 /** The run's status in MLflow's words ('interrupted' runs are still running). */

@@ -12,8 +12,23 @@ import { LitElement, css, html } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import { labStore } from '../store/lab-store.ts';
 import type { RunRecord } from '../store/records.ts';
+import { frocCasesAt, type FrocCases } from '../eval/froc-cases.ts';
+import type { FrocPoint } from '../eval/froc.ts';
 import { InferenceClient, type EvalOutcome, type EvalProgress, type EvalRequest } from './inference-client.ts';
 import './froc-chart.ts';
+
+/** Cases listed per kind at one operating point (the most confident first). */
+const CASES_SHOWN = 50;
+
+/** What `eval-case-select` carries: a case of the FROC, to look at in the viewer. */
+export interface EvalCaseDetail {
+  runId: string | null;
+  seriesUid: string;
+  xyz: [number, number, number];
+  /** The model's p of the mark (a miss: its best hit below the threshold, else null). */
+  probability: number | null;
+  kind: 'false-positive' | 'missed';
+}
 
 /** The adapter fields used here (no tfjs on the page: backend.ts stays in the workers). */
 interface AdapterInfo {
@@ -40,7 +55,12 @@ export class LunaEvalPanel extends LitElement {
   @state() private choice = '';
   @state() private file: File | null = null;
   @state() private preferred: EvalRequest['preferred'] = 'webgpu';
-  @state() private scope: EvalRequest['scope'] = 'all';
+  /** Held out by default: a run is scored on its validation series unless the user chooses otherwise. */
+  @state() private scope: EvalRequest['scope'] = 'validation';
+  @state() private cases: FrocCases | null = null;
+  @state() private point: FrocPoint | null = null;
+  /** The run the outcome is of (null: a file). */
+  private outcomeRun: string | null = null;
   @state() private running = false;
   @state() private progress: EvalProgress | null = null;
   @state() private outcome: EvalOutcome | null = null;
@@ -66,6 +86,9 @@ export class LunaEvalPanel extends LitElement {
     td, th { padding: 2px 10px; border-bottom: 1px solid var(--luna-border, #2a3440); text-align: right; }
     .results { display: grid; grid-template-columns: minmax(220px, auto) 1fr; gap: 16px; align-items: start; }
     .warn { color: #e3b341; font-size: 13px; }
+    table.cases tr[data-testid] { cursor: pointer; }
+    table.cases tr[data-testid]:hover { background: rgba(127, 179, 255, 0.1); }
+    .uid { font-family: ui-monospace, monospace; font-size: 12px; }
   `;
 
   override connectedCallback() {
@@ -126,8 +149,8 @@ export class LunaEvalPanel extends LitElement {
         </label>
         <label>Candidates
           <select data-testid="eval-scope" .value=${this.scope} ?disabled=${this.running || this.choice === FILE} @change=${(e: Event) => (this.scope = (e.target as HTMLSelectElement).value as EvalRequest['scope'])}>
-            <option value="all">all cached scans</option>
-            <option value="validation">the run's validation split</option>
+            <option value="validation">the run's validation series (held out)</option>
+            <option value="all">all of the run's scans (training scans too)</option>
           </select>
         </label>
         <button class="primary" data-testid="eval-start" ?disabled=${this.running || !ready} @click=${this._start}>Evaluate (FROC)</button>
@@ -163,20 +186,66 @@ export class LunaEvalPanel extends LitElement {
             <tr><th>FPs/scan</th><th>sensitivity</th></tr>
             ${f.sensitivities.map((s) => html`<tr data-fps=${s.fpsPerScan}><td>${s.fpsPerScan}</td><td>${pct(s.sensitivity)}</td></tr>`)}
           </table>
+          ${f.band
+            ? html`<p class="muted" data-testid="eval-band" data-lower=${f.band.cpm.lower} data-upper=${f.band.cpm.upper}>
+                ${pct(f.band.confidence)} band (${f.band.samples} bootstrap samples over scans): CPM ${f.band.cpm.lower.toFixed(4)}–${f.band.cpm.upper.toFixed(4)}
+              </p>`
+            : ''}
+          <p class=${o.trainingScans?.length ? 'warn' : 'muted'} data-testid="eval-scored" data-scope=${o.scope} data-training-scans=${o.trainingScans?.length ?? 'unknown'}>
+            Scored: ${o.scored}
+          </p>
           <p class="muted">
-            ${f.scans} scans (${o.scope === 'validation' ? 'validation split' : 'all cached'}), ${f.nodules} nodules, ${f.detected} hit by a candidate;
+            ${f.scans} scans, ${f.nodules} nodules, ${f.detected} hit by a candidate;
             ${f.falsePositives} false positives (${(f.falsePositives / f.scans).toFixed(1)} per scan)
+            ${o.stored ? html`<br /><span data-testid="eval-stored">kept with the run${o.trackingItems ? ', queued for MLflow' : ''}</span>` : ''}
           </p>
           ${o.tfjsCheck
             ? html`<p class="muted" data-testid="eval-tfjs-check" data-max-diff=${o.tfjsCheck.maxAbsDiff}>
                 tfjs (${o.tfjsCheck.backend}) on the first ${o.tfjsCheck.crops} crops: max |Δp| = ${o.tfjsCheck.maxAbsDiff.toExponential(1)}
               </p>`
             : ''}
-          ${o.warnings.map((w) => html`<p class="warn">${w}</p>`)}
+          ${o.warnings.map((w) => html`<p class="warn" data-testid="eval-warning">${w}</p>`)}
         </div>
-        <luna-froc-chart data-testid="froc-chart" .result=${f}></luna-froc-chart>
+        <div>
+          <luna-froc-chart data-testid="froc-chart" .result=${f} @froc-point-select=${this._onPoint}></luna-froc-chart>
+          <p class="muted">Click the curve to list the false positives and missed nodules at that operating point.</p>
+        </div>
       </div>
+      ${this.cases && this.point ? this._renderCases(this.cases, this.point) : ''}
     `;
+  }
+
+  private _renderCases(c: FrocCases, p: FrocPoint) {
+    const xyz = (v: readonly number[]) => v.map((x) => x.toFixed(1)).join(', ');
+    const row = (d: EvalCaseDetail, label: string) =>
+      html`<tr data-testid=${d.kind === 'missed' ? 'eval-missed' : 'eval-fp'} data-series=${d.seriesUid} data-xyz=${d.xyz.join(',')} data-p=${d.probability ?? ''} @click=${() => this._select(d)}>
+        <td class="uid">${d.seriesUid.slice(-16)}</td><td>${xyz(d.xyz)}</td><td>${d.probability === null ? '–' : d.probability.toFixed(4)}</td><td>${label}</td>
+      </tr>`;
+    return html`<div data-testid="eval-cases" data-threshold=${c.threshold} data-fps=${p.fpsPerScan} data-fp=${c.falsePositives.length} data-missed=${c.missed.length}>
+      <p>
+        At p ≥ <b>${c.threshold.toFixed(4)}</b>: ${p.fpsPerScan.toFixed(3)} false positives per scan, sensitivity ${(100 * p.sensitivity).toFixed(1)}% —
+        ${c.falsePositives.length} false positives, ${c.missed.length} missed nodules${c.falsePositives.length > CASES_SHOWN || c.missed.length > CASES_SHOWN ? ` (the first ${CASES_SHOWN} of each shown)` : ''}.
+        Choose one to see it in the viewer (Inspect).
+      </p>
+      <table class="cases">
+        <tr><th>series</th><th>x, y, z (mm)</th><th>p(nodule)</th><th></th></tr>
+        ${c.falsePositives.slice(0, CASES_SHOWN).map((f) => row({ runId: this.outcomeRun, seriesUid: f.seriesUid, xyz: [...f.xyz], probability: f.probability, kind: 'false-positive' }, 'false positive'))}
+        ${c.missed.slice(0, CASES_SHOWN).map((m) =>
+          row({ runId: this.outcomeRun, seriesUid: m.seriesUid, xyz: [...m.xyz], probability: m.bestProbability, kind: 'missed' }, `missed ${m.diameterMm < 0 ? '' : `${m.diameterMm.toFixed(1)} mm `}nodule${m.bestProbability === null ? ', no candidate on it' : ''}`),
+        )}
+      </table>
+    </div>`;
+  }
+
+  private _onPoint(e: CustomEvent<{ point: FrocPoint }>) {
+    const o = this.outcome;
+    if (!o) return;
+    this.point = e.detail.point;
+    this.cases = frocCasesAt(o.predictions, o.nodules, o.scans, e.detail.point.threshold);
+  }
+
+  private _select(detail: EvalCaseDetail) {
+    this.dispatchEvent(new CustomEvent('eval-case-select', { detail, bubbles: true, composed: true }));
   }
 
   private _onFile(e: Event) {
@@ -201,7 +270,12 @@ export class LunaEvalPanel extends LitElement {
         tfjsCheck: model.kind === 'run' ? TFJS_CHECK : 0,
       });
       this.outcome = outcome;
+      this.outcomeRun = model.kind === 'run' ? model.runId : null;
+      this.cases = null;
+      this.point = null;
       window.lunaEval = outcome;
+      // The run list shows the CPM now kept with the run; the train worker delivers to MLflow.
+      if (outcome.stored) window.dispatchEvent(new CustomEvent('luna-run-evaluated', { detail: { runId: this.outcomeRun, trackingItems: outcome.trackingItems } }));
     } catch (e) {
       this.failure = `Evaluation failed: ${e instanceof Error ? e.message : String(e)}`;
       // A lost GPU device or a wedged runtime: the next evaluation gets a fresh worker.

@@ -6,6 +6,9 @@
  * A run is chosen here or with the run list's Inspect button: its `run-inspect` event is
  * composed, so it reaches the document, where this panel listens (the run list lives in the
  * training section's shadow tree, not under this panel).
+ * A case chosen in the evaluation's FROC (`eval-case-select`, also composed and heard on the
+ * document) is shown the same way: its run inspected, the viewer moved to it, its crop shown
+ * with the model's p and the saliency overlay.
  * State for tests on the host: `data-run` (the run inspected).
  */
 import { LitElement, css, html } from 'lit';
@@ -13,6 +16,7 @@ import { customElement, property, query, state } from 'lit/decorators.js';
 import { labStore } from '../store/lab-store.ts';
 import type { DatasetSummary, RunRecord } from '../store/records.ts';
 import type { IndexedPrediction } from '../viewer/outcomes.ts';
+import type { EvalCaseDetail } from './eval-panel.ts';
 import { InspectClient } from './inspect-client.ts';
 import type { LunaCtViewer, ViewerSeries } from './ct-viewer.ts';
 import './ct-viewer.ts';
@@ -47,12 +51,14 @@ export class LunaInspectPanel extends LitElement {
   override connectedCallback() {
     super.connectedCallback();
     document.addEventListener('run-inspect', this._onRunInspect as EventListener);
+    document.addEventListener('eval-case-select', this._onEvalCase as EventListener);
     void this.refreshRuns();
   }
 
   override disconnectedCallback() {
     super.disconnectedCallback();
     document.removeEventListener('run-inspect', this._onRunInspect as EventListener);
+    document.removeEventListener('eval-case-select', this._onEvalCase as EventListener);
   }
 
   /** Inspect run `runId` (read afresh from the store). */
@@ -106,6 +112,18 @@ export class LunaInspectPanel extends LitElement {
   private _onRunInspect = (e: CustomEvent<{ runId: string }>) => {
     void this.inspect(e.detail.runId);
   };
+
+  private _onEvalCase = (e: CustomEvent<EvalCaseDetail>) => {
+    void this.showCase(e.detail);
+  };
+
+  /** A FROC case: its run inspected (when it is a run's), the viewer on it, its crop beside. */
+  async showCase(d: EvalCaseDetail): Promise<void> {
+    if (d.runId && d.runId !== this.run?.runId) await this.inspect(d.runId);
+    // Not one of the run's validation predictions: index −1, no loss.
+    this.candidate = { index: -1, seriesUid: d.seriesUid, xyz: d.xyz, diameterMm: 0, label: d.kind === 'missed' ? 1 : 0, prob: d.probability ?? NaN, loss: NaN };
+    await this.viewer.focusWorld(d.seriesUid, d.xyz);
+  }
 
   private _onRunChosen(e: Event) {
     const id = (e.target as HTMLSelectElement).value;

@@ -1,6 +1,7 @@
 /**
  * `<luna-run-list>`: the lab's runs (kept in IndexedDB), newest first, with their final
- * validation metrics side by side for comparison and the actions each status allows.
+ * validation metrics and their last LUNA16 evaluation (CPM, and whether it was on held-out
+ * scans) side by side for comparison, and the actions each status allows.
  *
  * @fires run-select - detail: `{ runId }`
  * @fires run-resume - detail: `{ runId }` (continue an interrupted or stopped run)
@@ -53,7 +54,7 @@ export class LunaRunList extends LitElement {
       <thead>
         <tr>
           <th>run</th><th>status</th><th class="num">epochs</th><th>backend</th>
-          <th class="num">val loss</th><th class="num">val F1</th><th class="num">precision</th><th class="num">recall</th><th></th>
+          <th class="num">val loss</th><th class="num">val F1</th><th class="num">precision</th><th class="num">recall</th><th class="num">CPM</th><th></th>
         </tr>
       </thead>
       <tbody>
@@ -74,11 +75,23 @@ export class LunaRunList extends LitElement {
             <td class="num" data-testid="run-f1">${fmt(v['validating/pr/f1_score'])}</td>
             <td class="num">${fmt(v['validating/pr/precision'])}</td>
             <td class="num">${fmt(v['validating/pr/recall'])}</td>
+            ${this._cpm(r)}
             <td>${this._actions(r)}</td>
           </tr>`;
         })}
       </tbody>
     </table>`;
+  }
+
+  /** The last evaluation's CPM; marked when training scans were among those scored. */
+  private _cpm(r: RunRecord) {
+    const e = r.eval;
+    if (!e) return html`<td class="num" data-testid="run-cpm">–</td>`;
+    const band = e.cpmBand ? `, ${Math.round(100 * e.cpmBand.confidence)}% band ${e.cpmBand.lower.toFixed(3)}–${e.cpmBand.upper.toFixed(3)}` : '';
+    const title = `epoch ${e.epoch}, ${e.scans} scans (${e.scope === 'validation' ? 'validation series' : 'all scans'})${band}${e.trainingScans ? `; ${e.trainingScans} training scans among them` : '; held out'}`;
+    return html`<td class="num" data-testid="run-cpm" data-cpm=${e.cpm} data-training-scans=${e.trainingScans} title=${title}>
+      ${fmt(e.cpm)}${e.trainingScans ? html`<span class="err" title="training scans were scored: optimistic">*</span>` : ''}
+    </td>`;
   }
 
   private _actions(r: RunRecord) {

@@ -91,6 +91,12 @@ export class LunaTrainPanel extends LitElement {
   }
 
   private async init() {
+    // An evaluation kept its result on a run (the run list shows the CPM) and may have queued it for MLflow.
+    window.addEventListener('luna-run-evaluated', () => {
+      void this.refresh().then(async () => {
+        if (await labStore().outboxCount()) void this.client.flushTracking();
+      });
+    });
     this.restoreFromUrl();
     await this.refresh();
     // Deliver what an earlier visit left in the tracking outbox.
