@@ -69,14 +69,18 @@ export function artifactItems(run: RunRecord, t: TrackingTarget, files: { path: 
 /** An evaluation of the run: `eval/cpm` and `eval/sensitivity_at_{rate}_fp` at step = the run's
  *  samples seen, and its files (the submission CSV, the FROC plot) under `eval/`. */
 export function evalItems(run: RunRecord, t: TrackingTarget, e: RunEval, files: { submissionCsv: string; frocSvg: string }): OutboxItem[] {
-  const metrics = evalMetrics(e).map((m) => ({ ...m, timestamp: e.at, step: run.samplesSeen }));
   return [
-    ...metricItems(run.runId, t.server, metrics),
+    ...evalMetricItems(run, t, e),
     ...artifactItems(run, t, [
       { path: 'eval/submission.csv', contentType: 'text/csv', data: new Blob([files.submissionCsv], { type: 'text/csv' }) },
       { path: 'eval/froc.svg', contentType: 'image/svg+xml', data: new Blob([files.frocSvg], { type: 'image/svg+xml' }) },
     ]),
   ];
+}
+
+/** The evaluation's `eval/…` metrics alone (a run pushed later: its submission is not kept). */
+export function evalMetricItems(run: RunRecord, t: TrackingTarget, e: RunEval): OutboxItem[] {
+  return metricItems(run.runId, t.server, evalMetrics(e).map((m) => ({ ...m, timestamp: e.at, step: run.samplesSeen })));
 }
 
 /** The run's status in MLflow's words ('interrupted' runs are still running). */

@@ -42,6 +42,20 @@ describe('pushing a local run to MLflow', () => {
     expect(run.status).toBe('finished');
     expect(run.trackingQueued).toBe(false);
     expect(await db.outboxCount()).toBe(0); // nothing queued without a server
+    // Evaluated in the page before it was pushed: the evaluation goes along.
+    const evaluated = {
+      at: 1_700_000_000_000,
+      epoch: 2,
+      scope: 'validation' as const,
+      cpm: 0.25,
+      sensitivities: [0.125, 0.25, 0.5, 1, 2, 4, 8].map((fpsPerScan, i) => ({ fpsPerScan, sensitivity: i / 8 })),
+      cpmBand: null,
+      scans: 1,
+      nodules: 2,
+      trainingScans: 0,
+      warnings: [],
+    };
+    expect(await db.putRunEval(run.runId, evaluated)).toBe(true);
 
     const pushed = await trainer.pushRun(run.runId, { server: server.url, experiment: 'pushed' });
     expect(pushed.config.tracking.server).toBe(server.url);
@@ -59,6 +73,8 @@ describe('pushing a local run to MLflow', () => {
       const n = run.history.filter((p) => key in p.values).length;
       expect((await client.metricHistory(mlflowRunId, key)).length, key).toBe(n);
     }
+    expect((await client.metricHistory(mlflowRunId, 'eval/cpm')).map((m) => m.value)).toEqual([0.25]);
+    expect((await client.metricHistory(mlflowRunId, 'eval/sensitivity_at_8_fp')).map((m) => m.value)).toEqual([6 / 8]);
     const files = (await client.listArtifacts(mlflowRunId, 'model')).map((f) => f.path);
     expect(files).toEqual(expect.arrayContaining(['model/MLmodel', 'model/model.onnx']));
   }, 180_000);

@@ -27,7 +27,7 @@ import { inThreadPool, type AugmentPool } from '../data/augment-pool.ts';
 import { formatSubsetDigest, subsetDigests, type SubsetDigest } from '../store/data-selection.ts';
 import { LAB_VERSION } from '../version.ts';
 import { encodeLabUrl } from '../config/lab-url.ts';
-import { epochItems, mlflowStatus, startItems, statusItem, artifactItems, trackingTarget, type TrackingTarget } from '../tracking/run-tracking.ts';
+import { epochItems, evalMetricItems, mlflowStatus, startItems, statusItem, artifactItems, trackingTarget, type TrackingTarget } from '../tracking/run-tracking.ts';
 import { runArtifacts, type ArtifactFile } from '../tracking/artifacts.ts';
 import type { Progress, RunSink } from '../tracking/run-sink.ts';
 import { randomHex } from '../data/hex.ts';
@@ -142,6 +142,7 @@ export class Trainer {
     const items = [...startItems(run, target, run.labUrl)];
     for (const epoch of [...new Set(run.history.map((p) => p.epoch))]) items.push(...epochItems(run, target, run.history.filter((p) => p.epoch === epoch)));
     if (await this.db.getCheckpoint(runId)) items.push(...artifactItems(run, target, await this.exportRun(runId, run)));
+    if (run.eval) items.push(...evalMetricItems(run, target, run.eval));
     items.push(statusItem(run, target, mlflowStatus(run.status)));
     await this.db.queueRunTracking(run, items);
     for (const sink of this.sinks) sink.onRun?.(run);
