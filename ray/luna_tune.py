@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any, Literal, TypedDict, cast
+from typing import Any, Literal, TypedDict, cast
 
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
@@ -76,12 +76,10 @@ class Spec(TypedDict):
     seed: int
 
 
-_events: IO[str] = sys.stdout
-
-
 def emit(event: str, **body: Any) -> None:
-    _events.write(json.dumps({"event": event, **body}) + "\n")
-    _events.flush()
+    """An event line for the CLI (driver side only: Tune pickles callbacks, so no file is held)."""
+    fd = int(os.environ.get("LUNA_TUNE_EVENTS_FD", "1"))
+    os.write(fd, (json.dumps({"event": event, **body}) + "\n").encode())
 
 
 def search_space(spec: Spec) -> dict[str, Any]:
@@ -164,7 +162,8 @@ def run_trial(config: dict[str, Any], spec: Spec) -> None:
             if spec["parentRunId"]:
                 tags.append(f"mlflow.parentRunId={spec['parentRunId']}")
             cmd = [*cli, *t["args"], "--set", sets, "--out", str(out), "--cache", str(slot.path), "--name", f"sweep {trial} {name}", "--tags", ";".join(tags)]
-        emit("trial-start", trial=trial, point={k: value_text(v) for k, v in point.items()}, out=str(out), profile=str(slot.path), resumed=resume)
+        # The worker's output reaches the driver's stderr (log_to_driver).
+        print(f"luna-lab trial {trial}: {'resuming ' + str(out) if resume else 'training into ' + str(out)} on profile {slot.path}", file=sys.stderr, flush=True)
         # The lock goes with the train process: a stopping run keeps its profile until it exits.
         proc = subprocess.Popen(cmd, cwd=t["root"], stdout=subprocess.PIPE, text=True, pass_fds=(slot.fd,), preexec_fn=_die_with_parent)
         done: dict[str, Any] | None = None
@@ -198,6 +197,9 @@ class Events(tune.Callback):
 
     def __init__(self, metric: str) -> None:
         self.metric = metric
+
+    def on_trial_start(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        emit("trial-start", trial=str(trial), point={k: value_text(v) for k, v in (trial.config or {}).get("point", {}).items()})
 
     def on_trial_result(self, iteration: int, trials: list[Any], trial: Any, result: dict[str, Any], **info: Any) -> None:
         emit("trial-result", trial=str(trial), epoch=result.get("epoch"), metric=self.metric, value=finite(result.get(self.metric)))
@@ -251,7 +253,6 @@ def collect(results: tune.ResultGrid, spec: Spec) -> list[dict[str, Any]]:
 
 
 def main() -> int:
-    global _events
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("spec", help="the sweep spec (JSON) the CLI wrote")
     ap.add_argument("--address", default=None, help="Ray cluster address (default: a local Ray, or RAY_ADDRESS)")
@@ -260,7 +261,7 @@ def main() -> int:
     spec = cast(Spec, json.loads(Path(a.spec).read_text()))
 
     # Events keep stdout; Ray's and Tune's own output goes to stderr.
-    _events = os.fdopen(os.dup(1), "w")
+    os.environ["LUNA_TUNE_EVENTS_FD"] = str(os.dup(1))
     os.dup2(2, 1)
     sys.stdout = sys.stderr
 

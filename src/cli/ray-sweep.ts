@@ -64,7 +64,7 @@ export function parseTrialResources(raw: string | undefined): Record<string, num
   if (raw === undefined) return { CPU: 1, GPU: 0 };
   const out: Record<string, number> = {};
   for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const m = /^([A-Za-z_][\w.-]*)=(\d+(?:\.\d+)?)$/.exec(part);
+    const m = /^([A-Za-z_][\w.:-]*)=(\d+(?:\.\d+)?)$/.exec(part);
     if (!m) throw new UsageError(`--trial-resources "${raw}": "${part}" is not NAME=AMOUNT (for example cpu=1,gpu=0.25)`);
     const name = m[1].toLowerCase() === 'cpu' ? 'CPU' : m[1].toLowerCase() === 'gpu' ? 'GPU' : m[1];
     out[name] = Number(m[2]);
@@ -103,7 +103,7 @@ async function newSpec(args: ParsedArgs, reporter: Reporter): Promise<{ spec: Ra
   const scheduler = parseChoice<SchedulerName>(str('scheduler'), 'scheduler', SCHEDULERS, 'fifo');
   const mode = parseChoice<'max' | 'min'>(str('mode'), 'mode', ['max', 'min'], 'max');
   const metric = str('metric') ?? 'validating/pr/f1_score';
-  if (!/^(training|validating)\//.test(metric)) throw new UsageError(`--metric "${metric}": expected a metric the runs report, for example validating/pr/f1_score or validating/loss`);
+  if (!/^(training|validating)\//.test(metric)) throw new UsageError(`--metric "${metric}": expected a metric the runs report, for example validating/pr/f1_score or validating/loss/all`);
   if (!metric.startsWith('validating/')) reporter.warn(`--metric ${metric}: trials report to Tune at each validation, with that epoch's training metrics`);
   const maxConcurrent = parseInteger(str('max-concurrent'), 'max-concurrent', 1, 1, 10_000);
   const samples = parseInteger(str('samples'), 'samples', 1, 1, 100_000);
@@ -223,7 +223,7 @@ function runDriver(python: string, driverArgs: string[], reporter: Reporter): Pr
         }
         const { event, ...body } = e;
         if (event === 'error') reporter.error(String(body.message));
-        else if (event === 'trial-start') reporter.event('trial', body, `— trial ${String(body.trial)}${body.resumed ? ' (resumed)' : ''}: ${Object.entries(body.point as Record<string, string>).map(([k, x]) => `${k}=${x}`).join(' ')}`);
+        else if (event === 'trial-start') reporter.event('trial', body, `— trial ${String(body.trial)}${''}: ${Object.entries(body.point as Record<string, string>).map(([k, x]) => `${k}=${x}`).join(' ')}`);
         else reporter.event(event ?? 'ray', body);
       }
     });

@@ -42,8 +42,10 @@ export function parseSearchSpace(text: string, name: string): SpaceEntry[] {
       const log = s.log === true;
       if (log && r[0] <= 0) throw new UsageError(`--grid ${name}: "${key}": "log": true needs low > 0 (got ${r[0]})`);
       space.push({ key, kind: 'random', low: r[0], high: r[1], log, integer: s.integer === true });
-    } else {
+    } else if (typeof spec === 'object' && spec !== null) {
       throw new UsageError(`--grid ${name}: "${key}" must be a non-empty list of values, {"choice": [values]} or {"random": [low, high]}`);
+    } else {
+      throw new UsageError(`--grid ${name}: "${key}" must be a non-empty list of values`);
     }
   }
   if (!space.length) throw new UsageError(`--grid ${name}: the grid is empty`);
