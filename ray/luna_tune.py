@@ -211,6 +211,24 @@ class Events(tune.Callback):
         emit("trial-error", trial=str(trial))
 
 
+class SchedulerState(tune.Callback):
+    """ASHA's rungs across a restore: Tune saves the searcher's and the callbacks' state, not the
+    scheduler's, so without this a resumed sweep would judge its next trials against nobody."""
+
+    def __init__(self, sched: TrialScheduler) -> None:
+        self.sched = sched
+
+    def get_state(self) -> dict[str, Any] | None:
+        if not isinstance(self.sched, ASHAScheduler):
+            return None
+        return {"rungs": [[(m, dict(rec)) for m, rec in b._rungs] for b in self.sched._brackets]}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        if state and isinstance(self.sched, ASHAScheduler):
+            for b, rungs in zip(self.sched._brackets, state["rungs"]):
+                b._rungs = [(m, dict(rec)) for m, rec in rungs]
+
+
 def scheduler(spec: Spec) -> TrialScheduler:
     if spec["scheduler"] == "asha":
         # Rungs at validated epochs; the epoch is the time axis, so a resumed trial keeps its place.
@@ -277,13 +295,14 @@ def main() -> int:
         # Finished trials stay finished; unfinished and failed ones run again (their runs continue).
         tuner = tune.Tuner.restore(path, trainable=trainable, resume_unfinished=True, resume_errored=True)
     else:
+        sched = scheduler(spec)
         tuner = tune.Tuner(
             trainable,
             param_space=search_space(spec),
             tune_config=tune.TuneConfig(
                 metric=spec["metric"],
                 mode=spec["mode"],
-                scheduler=scheduler(spec),
+                scheduler=sched,
                 num_samples=spec["samples"],
                 max_concurrent_trials=spec["maxConcurrent"],
                 # Seeded draws of `choice` and `random` entries: the same spec, the same trials.
@@ -291,7 +310,7 @@ def main() -> int:
                 trial_name_creator=lambda trial: f"trial-{trial.trial_id}",
                 trial_dirname_creator=lambda trial: f"trial-{trial.trial_id}",
             ),
-            run_config=tune.RunConfig(name=spec["name"], storage_path=spec["storage"], verbose=1, callbacks=[Events(spec["metric"])]),
+            run_config=tune.RunConfig(name=spec["name"], storage_path=spec["storage"], verbose=1, callbacks=[Events(spec["metric"]), SchedulerState(sched)]),
         )
     emit("tune-start", experiment=path, restored=a.restore)
     results = tuner.fit()
