@@ -139,6 +139,27 @@ class Slot:
         os.close(self.fd)
 
 
+def replay(out: Path) -> tuple[int, str | None]:
+    """Report the validated epochs a run already has (its metrics.csv): a trial restarted by a
+    restore tells Tune what its run did before, then continues. Returns (epochs, run status)."""
+    meta = json.loads((out / "run.json").read_text())
+    csv = out / "metrics.csv"
+    by_epoch: dict[int, dict[str, float]] = {}
+    if csv.exists():
+        lines = csv.read_text().splitlines()
+        head = lines[0].split(",") if lines else []
+        for line in lines[1:]:
+            cells = line.split(",")
+            values = {k: float(v) for k, v in zip(head[2:], cells[2:]) if v != ""}
+            by_epoch.setdefault(int(cells[0]), {}).update(values)
+    done = 0
+    for epoch, values in sorted(by_epoch.items()):
+        if any(k.startswith("validating/") for k in values):
+            tune.report({**values, "epoch": epoch, "luna_run_id": meta["runId"], "luna_out": str(out)})
+        done = epoch
+    return done, meta.get("status")
+
+
 def run_trial(config: dict[str, Any], spec: Spec) -> None:
     """One trial: a `luna-lab train --json` run; each validation is a Tune report."""
     t = spec["train"]
@@ -150,6 +171,10 @@ def run_trial(config: dict[str, Any], spec: Spec) -> None:
     resume = meta.exists()
     # A run that began here continues on the profile that holds it; a new one takes a free slot.
     want = Path(json.loads(meta.read_text())["profileDir"]) if resume else None
+    if resume:
+        epochs, status = replay(out)
+        if status == "finished" and epochs >= t["epochs"]:
+            return  # it finished before the driver's last save: nothing to run again
     slot = Slot.acquire(Path(t["cacheRoot"]), t["slots"], want)
     try:
         cli = [t["node"], t["cli"], "train", "--json"]
@@ -227,6 +252,7 @@ class SchedulerState(tune.Callback):
         if state and isinstance(self.sched, ASHAScheduler):
             for b, rungs in zip(self.sched._brackets, state["rungs"]):
                 b._rungs = [(m, dict(rec)) for m, rec in rungs]
+            emit("scheduler-restored", recorded=sum(len(rec) for rungs in state["rungs"] for _, rec in rungs))
 
 
 def scheduler(spec: Spec) -> TrialScheduler:
