@@ -189,8 +189,9 @@ def run_trial(config: dict[str, Any], spec: Spec) -> None:
             cmd = [*cli, *t["args"], "--set", sets, "--out", str(out), "--cache", str(slot.path), "--name", f"sweep {trial} {name}", "--tags", ";".join(tags)]
         # The worker's output reaches the driver's stderr (log_to_driver).
         print(f"luna-lab trial {trial}: {'resuming ' + str(out) if resume else 'training into ' + str(out)} on profile {slot.path}", file=sys.stderr, flush=True)
-        # The lock goes with the train process: a stopping run keeps its profile until it exits.
-        proc = subprocess.Popen(cmd, cwd=t["root"], stdout=subprocess.PIPE, text=True, pass_fds=(slot.fd,), preexec_fn=_die_with_parent)
+        # The lock stays with this worker (not inherited: the run's own children, its lab server
+        # and browser, would outlive a hard kill holding it); the run ends with the worker.
+        proc = subprocess.Popen(cmd, cwd=t["root"], stdout=subprocess.PIPE, text=True, preexec_fn=_die_with_parent)
         done: dict[str, Any] | None = None
         try:
             assert proc.stdout is not None

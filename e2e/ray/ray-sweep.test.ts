@@ -184,7 +184,10 @@ void test('a sweep on Ray: ASHA, kill and resume, MLflow parent and children, eq
     assert.ok(id, `trial ${t.trial}'s run ${t.runId} is in MLflow`);
     assert.ok(children.includes(id), `trial ${t.trial}'s run is a child of the parent`);
     const points = await client.metricHistory(id, METRIC);
-    assert.equal(points.length, t.epochs, `trial ${t.trial}: one ${METRIC} point per epoch run`);
+    if (t.status === 'finished') assert.equal(points.length, t.epochs, `trial ${t.trial}: one ${METRIC} point per epoch`);
+    // A stopped trial's run is ended with its Ray worker: what it had not sent yet waits in its
+    // slot's outbox (sent by the next run on that slot), so at least its first epoch is there.
+    else assert.ok(points.length >= 1 && points.length <= t.epochs, `trial ${t.trial} (${t.status}, ${t.epochs} epochs): ${points.length} ${METRIC} points`);
   }
 
   // 4. The same grid as a local sweep: every reported metric of every epoch is equal.
