@@ -124,6 +124,7 @@ export const COMMANDS = {
       name: { type: 'string', help: 'run name' },
       strict: { type: 'boolean', help: 'fail when any file of --data cannot be ingested (default: name it and go on)' },
       resume: { type: 'string', help: 'continue the run in this --out folder from its last checkpoint' },
+      tags: { type: 'string', help: 'extra MLflow tags, "key=value;key=value" (sweeps on Ray set mlflow.parentRunId this way)' },
       json: { type: 'boolean', help: 'one JSON object per line on stdout; the last holds the final metrics' },
     },
     examples: [
@@ -133,8 +134,11 @@ export const COMMANDS = {
     ],
   },
   sweep: {
-    summary: 'Train a grid of configs headless, one after another, grouped under one MLflow parent run',
-    usage: 'luna-lab sweep --grid FILE --data DIR [--url LAB_URL | --config FILE] [flags of train] [--mlflow URL] [--out DIR] [--json]',
+    summary: 'Train a grid of configs headless, one after another or on a Ray cluster, grouped under one MLflow parent run',
+    usage:
+      'luna-lab sweep --grid FILE --data DIR [--url LAB_URL | --config FILE] [flags of train] [--mlflow URL] [--out DIR] [--json]\n' +
+      '       luna-lab sweep --engine ray [--ray-address ADDRESS] --grid FILE --data DIR [--trial-resources cpu=1,gpu=0.25] [--max-concurrent N] [--scheduler fifo|asha] [--metric NAME] [--mode max|min] [--samples N] [...]\n' +
+      '       luna-lab sweep --engine ray --resume OUT_DIR',
     positionals: [],
     options: {
       grid: { type: 'string', help: 'JSON: config keys to lists of values, for example {"optimizer.lr": [0.001, 0.01], "train.batchSize": [16, 32]}' },
@@ -148,8 +152,21 @@ export const COMMANDS = {
       cache: { type: 'string', help: 'persistent browser profile, as for train' },
       strict: { type: 'boolean', help: 'fail when any file of --data cannot be ingested' },
       json: { type: 'boolean', help: 'one JSON object per line; the last lists every run and the best' },
+      engine: { type: 'string', help: 'local (default: one browser, one run after another) | ray (Ray Tune places each run)' },
+      'ray-address': { type: 'string', help: 'with --engine ray: the cluster, for example "10.0.0.1:6379" (default RAY_ADDRESS, else a local Ray)' },
+      'trial-resources': { type: 'string', help: 'with --engine ray: what each trial reserves, for example "cpu=1,gpu=0.25" (default cpu=1,gpu=0)' },
+      'max-concurrent': { type: 'string', help: 'with --engine ray: trials at a time, across the cluster (default 1)' },
+      scheduler: { type: 'string', help: 'with --engine ray: fifo (default) | asha (stops weak trials at validated epochs)' },
+      metric: { type: 'string', help: 'with --engine ray: what the scheduler and the best trial go by (default validating/pr/f1_score)' },
+      mode: { type: 'string', help: 'with --engine ray: max (default) | min' },
+      samples: { type: 'string', help: 'with --engine ray: draws of the choice/random entries per grid point (default 1)' },
+      resume: { type: 'string', help: 'with --engine ray: continue the interrupted sweep in this --out folder (Tune restores its experiment)' },
     },
-    examples: ['luna-lab sweep --grid grid.json --data data/luna16 --epochs 5 --mlflow http://127.0.0.1:5000'],
+    examples: [
+      'luna-lab sweep --grid grid.json --data data/luna16 --epochs 5 --mlflow http://127.0.0.1:5000',
+      'luna-lab sweep --engine ray --ray-address 10.0.0.1:6379 --grid grid.json --data /data/luna16 --device gpu --trial-resources cpu=1,gpu=0.25 --max-concurrent 4 --scheduler asha --metric validating/pr/f1_score --mode max --out /shared/sweeps/book',
+      'luna-lab sweep --engine ray --resume /shared/sweeps/book',
+    ],
   },
   bench: {
     summary: 'Measure the lab in headless Chromium and write BENCHMARKS.md',

@@ -9,33 +9,27 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { FIELD_BY_KEY, formatFieldValue, type FieldValue, type LabConfig } from '../config/lab-config.ts';
+import type { LabConfig } from '../config/lab-config.ts';
 import { MlflowClient } from '../tracking/mlflow-client.ts';
-import { UsageError, type ParsedArgs } from './args.ts';
+import { parseChoice, UsageError, type ParsedArgs } from './args.ts';
 import type { Io } from './main.ts';
 import { OUT } from './run-outputs.ts';
+import { parseSearchSpace } from './search-space.ts';
 import { HeadlessTrainer, type Reporter } from './train.ts';
 import { withFieldText } from './train-config.ts';
 
 export type Grid = { key: string; values: string[] }[];
 
-/** Parse and check a grid file: every key a config field, every value valid for it. */
+/** The flags of `sweep --engine ray` alone. */
+const RAY_ONLY = ['ray-address', 'trial-resources', 'max-concurrent', 'scheduler', 'metric', 'mode', 'samples', 'resume'];
+
+/** Parse and check a grid file for the local engine: lists of values only (a `choice` or
+ *  `random` entry needs a sampler: `--engine ray`). */
 export function parseGrid(text: string, name: string): Grid {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new UsageError(`--grid ${name}: not JSON (${(e as Error).message})`);
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UsageError(`--grid ${name}: expected an object of "key": [values]`);
-  const grid: Grid = [];
-  for (const [key, values] of Object.entries(raw)) {
-    if (!FIELD_BY_KEY.has(key)) throw new UsageError(`--grid ${name}: unknown setting "${key}"`);
-    if (!Array.isArray(values) || values.length === 0) throw new UsageError(`--grid ${name}: "${key}" must be a non-empty list of values`);
-    grid.push({ key, values: values.map((v: unknown) => (Array.isArray(v) ? v.join(',') : formatFieldValue(v as FieldValue))) });
-  }
-  if (!grid.length) throw new UsageError(`--grid ${name}: the grid is empty`);
-  return grid;
+  const space = parseSearchSpace(text, name);
+  const sampled = space.find((e) => e.kind !== 'grid');
+  if (sampled) throw new UsageError(`--grid ${name}: "${sampled.key}" is a ${sampled.kind} entry; the local engine runs lists of values only (use --engine ray)`);
+  return space.map((e) => ({ key: e.key, values: (e as { values: string[] }).values }));
 }
 
 export interface GridPoint {
@@ -71,6 +65,12 @@ export function pointName(assignment: Record<string, string>): string {
 export async function sweep(args: ParsedArgs, io: Io): Promise<number> {
   const v = args.values;
   const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
+  const engine = parseChoice<'local' | 'ray'>(str('engine'), 'engine', ['local', 'ray'], 'local');
+  if (engine === 'ray') {
+    const { raySweep } = await import('./ray-sweep.ts');
+    return raySweep(args, io);
+  }
+  for (const k of RAY_ONLY) if (v[k] !== undefined) throw new UsageError(`--${k} needs --engine ray`);
   const gridPath = str('grid');
   if (!gridPath) throw new UsageError('Missing --grid FILE (JSON: {"optimizer.lr": [0.001, 0.01], ...})');
   if (!str('data')) throw new UsageError('Missing --data DIR');

@@ -118,7 +118,7 @@ async function plan(args: ParsedArgs, io: Io): Promise<TrainPlan> {
   const strict = !!v.strict;
   if (str('resume')) {
     const out = resolve(str('resume')!);
-    for (const k of ['data', 'url', 'config', 'out', 'set', ...Object.keys(FIELD_FLAGS)]) {
+    for (const k of ['data', 'url', 'config', 'out', 'set', 'tags', ...Object.keys(FIELD_FLAGS)]) {
       if (v[k] !== undefined) throw new UsageError(`--resume continues the run as it was configured: drop --${k}`);
     }
     const meta = await readMeta(out, str('resume'));
@@ -139,8 +139,22 @@ async function plan(args: ParsedArgs, io: Io): Promise<TrainPlan> {
     strict,
     name: str('name') ?? `headless ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`,
     resume: null,
-    tags: [{ key: 'luna.headless', value: 'true' }],
+    tags: [{ key: 'luna.headless', value: 'true' }, ...parseTags(str('tags'))],
   };
+}
+
+/** `--tags "key=value;key=value"` → MLflow tags (a sweep's parent run, its trial). */
+export function parseTags(raw: string | undefined): { key: string; value: string }[] {
+  if (raw === undefined) return [];
+  return raw
+    .split(';')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((item) => {
+      const eq = item.indexOf('=');
+      if (eq <= 0) throw new UsageError(`--tags "${item}": expected KEY=VALUE, for example --tags mlflow.parentRunId=0123abcd`);
+      return { key: item.slice(0, eq).trim(), value: item.slice(eq + 1).trim() };
+    });
 }
 
 /** Refuse a software adapter for --device gpu; say which adapter runs the lab. */

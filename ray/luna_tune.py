@@ -1,0 +1,351 @@
+"""Ray Tune driver of `luna-lab sweep --engine ray` (started by src/cli/ray-sweep.ts).
+
+Reads the sweep spec (JSON, written by the CLI), builds Tune's search space from it, and runs
+each trial as a `luna-lab train --json` subprocess on whichever node Tune places it. Every
+validation the train command prints is reported to Tune as it happens, so Tune's schedulers
+(FIFO, ASHA) decide on the lab's own metrics. Events for the CLI go to stdout, one JSON object
+per line; everything Ray and Tune print goes to stderr. The results of every trial go to the
+spec's `results` file when Tune is done.
+
+Per node, trials share a small pool of browser profiles ("slots", `<cache>/slot-K`): one run
+per profile at a time is the lab's rule, so a trial holds an exclusive lock on its slot for its
+whole run, and data is ingested once per slot (at most max-concurrent times per node), not per
+trial. An interrupted trial continues (`luna-lab train --resume`) on the slot that holds its
+run, so a resumed sweep re-runs no finished epoch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import fcntl
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Literal, TypedDict, cast
+
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
+from ray.tune.search.basic_variant import BasicVariantGenerator
+
+
+class GridEntry(TypedDict):
+    key: str
+    kind: Literal["grid", "choice"]
+    values: list[str]
+
+
+class RandomEntry(TypedDict):
+    key: str
+    kind: Literal["random"]
+    low: float
+    high: float
+    log: bool
+    integer: bool
+
+
+class TrainSpec(TypedDict):
+    node: str
+    cli: str
+    root: str
+    args: list[str]
+    cacheRoot: str
+    slots: int
+    epochs: int
+
+
+class Spec(TypedDict):
+    out: str
+    storage: str
+    name: str
+    space: list[GridEntry | RandomEntry]
+    train: TrainSpec
+    resources: dict[str, float]
+    maxConcurrent: int
+    samples: int
+    scheduler: Literal["fifo", "asha"]
+    metric: str
+    mode: Literal["max", "min"]
+    parentRunId: str | None
+    results: str
+    seed: int
+
+
+def emit(event: str, **body: Any) -> None:
+    """An event line for the CLI (driver side only: Tune pickles callbacks, so no file is held)."""
+    fd = int(os.environ.get("LUNA_TUNE_EVENTS_FD", "1"))
+    os.write(fd, (json.dumps({"event": event, **body}) + "\n").encode())
+
+
+def search_space(spec: Spec) -> dict[str, Any]:
+    """Tune's param space: `point` holds the config key → value text of each trial."""
+    point: dict[str, Any] = {}
+    for e in spec["space"]:
+        if e["kind"] == "grid":
+            point[e["key"]] = tune.grid_search(e["values"])
+        elif e["kind"] == "choice":
+            point[e["key"]] = tune.choice(e["values"])
+        else:
+            low, high = e["low"], e["high"]
+            if e["integer"]:
+                point[e["key"]] = tune.lograndint(int(low), int(high) + 1) if e["log"] else tune.randint(int(low), int(high) + 1)
+            else:
+                point[e["key"]] = tune.loguniform(low, high) if e["log"] else tune.uniform(low, high)
+    return {"point": point}
+
+
+def value_text(v: Any) -> str:
+    # The CLI's own text form: integers without ".0", floats in repr's shortest form.
+    if isinstance(v, float) and v.is_integer() and abs(v) < 2**53:
+        return str(int(v))
+    return str(v)
+
+
+def _die_with_parent() -> None:
+    # The train process ends (SIGTERM: stop after the current step) when the trial's worker
+    # dies, so a stopped trial or a killed driver leaves no browser behind.
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class Slot:
+    """An exclusive lock on one browser profile of this node."""
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path = path
+        self.fd = fd
+
+    @staticmethod
+    def acquire(cache_root: Path, slots: int, want: Path | None) -> Slot:
+        cache_root.mkdir(parents=True, exist_ok=True)
+        candidates = [want] if want is not None else [cache_root / f"slot-{k}" for k in range(slots)]
+        while True:
+            for path in candidates:
+                path.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path / "luna-slot.lock", os.O_CREAT | os.O_RDWR, 0o644)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return Slot(path, fd)
+                except BlockingIOError:
+                    os.close(fd)
+            time.sleep(0.5)
+
+    def release(self) -> None:
+        os.close(self.fd)
+
+
+def replay(out: Path) -> tuple[int, str | None]:
+    """Report the validated epochs a run already has (its metrics.csv): a trial restarted by a
+    restore tells Tune what its run did before, then continues. Returns (epochs, run status)."""
+    meta = json.loads((out / "run.json").read_text())
+    csv = out / "metrics.csv"
+    by_epoch: dict[int, dict[str, float]] = {}
+    if csv.exists():
+        lines = csv.read_text().splitlines()
+        head = lines[0].split(",") if lines else []
+        for line in lines[1:]:
+            cells = line.split(",")
+            values = {k: float(v) for k, v in zip(head[2:], cells[2:]) if v != ""}
+            by_epoch.setdefault(int(cells[0]), {}).update(values)
+    done = 0
+    for epoch, values in sorted(by_epoch.items()):
+        if any(k.startswith("validating/") for k in values):
+            tune.report({**values, "epoch": epoch, "luna_run_id": meta["runId"], "luna_out": str(out)})
+        done = epoch
+    return done, meta.get("status")
+
+
+def run_trial(config: dict[str, Any], spec: Spec) -> None:
+    """One trial: a `luna-lab train --json` run; each validation is a Tune report."""
+    t = spec["train"]
+    ctx = tune.get_context()
+    trial = ctx.get_trial_name()
+    point: dict[str, Any] = config["point"]
+    out = Path(spec["out"]) / "trials" / trial
+    meta = out / "run.json"
+    resume = meta.exists()
+    # A run that began here continues on the profile that holds it; a new one takes a free slot.
+    want = Path(json.loads(meta.read_text())["profileDir"]) if resume else None
+    if resume:
+        epochs, status = replay(out)
+        if status == "finished" and epochs >= t["epochs"]:
+            return  # it finished before the driver's last save: nothing to run again
+    slot = Slot.acquire(Path(t["cacheRoot"]), t["slots"], want)
+    try:
+        cli = [t["node"], t["cli"], "train", "--json"]
+        if resume:
+            cmd = [*cli, "--resume", str(out), "--cache", str(slot.path)]
+        else:
+            sets = ";".join(f"{k}={value_text(v)}" for k, v in point.items())
+            name = " ".join(f"{k.split('.')[-1]}={value_text(v)}" for k, v in point.items())
+            tags = [f"luna.sweep={name}", f"luna.tune_trial={trial}"]
+            if spec["parentRunId"]:
+                tags.append(f"mlflow.parentRunId={spec['parentRunId']}")
+            cmd = [*cli, *t["args"], "--set", sets, "--out", str(out), "--cache", str(slot.path), "--name", f"sweep {trial} {name}", "--tags", ";".join(tags)]
+        # The worker's output reaches the driver's stderr (log_to_driver).
+        print(f"luna-lab trial {trial}: {'resuming ' + str(out) if resume else 'training into ' + str(out)} on profile {slot.path}", file=sys.stderr, flush=True)
+        # The lock stays with this worker (not inherited: the run's own children, its lab server
+        # and browser, would outlive a hard kill holding it); the run ends with the worker.
+        proc = subprocess.Popen(cmd, cwd=t["root"], stdout=subprocess.PIPE, text=True, preexec_fn=_die_with_parent)
+        done: dict[str, Any] | None = None
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if not line.startswith("{"):
+                    continue
+                e = json.loads(line)
+                if e.get("event") == "epoch" and any(k.startswith("validating/") for k in e["values"]):
+                    tune.report({**e["values"], "epoch": e["epoch"], "luna_run_id": e["runId"], "luna_out": str(out)})
+                elif e.get("event") == "done":
+                    done = e
+            code = proc.wait()
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        # 3: finished, but tracking items wait for the server (kept in the slot's profile).
+        if code not in (0, 3) or done is None or done.get("status") != "finished":
+            raise RuntimeError(f"luna-lab train for trial {trial} exited with {code} (status {done and done.get('status')}); see {out}/console.log")
+    finally:
+        slot.release()
+
+
+class Events(tune.Callback):
+    """Trial progress for the CLI, as it happens."""
+
+    def __init__(self, metric: str) -> None:
+        self.metric = metric
+
+    def on_trial_start(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        emit("trial-start", trial=str(trial), point={k: value_text(v) for k, v in (trial.config or {}).get("point", {}).items()})
+
+    def on_trial_result(self, iteration: int, trials: list[Any], trial: Any, result: dict[str, Any], **info: Any) -> None:
+        emit("trial-result", trial=str(trial), epoch=result.get("epoch"), metric=self.metric, value=finite(result.get(self.metric)))
+
+    def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        emit("trial-complete", trial=str(trial), epochs=(trial.last_result or {}).get("epoch"))
+
+    def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        emit("trial-error", trial=str(trial))
+
+
+class SchedulerState(tune.Callback):
+    """ASHA's rungs across a restore: Tune saves the searcher's and the callbacks' state, not the
+    scheduler's, so without this a resumed sweep would judge its next trials against nobody."""
+
+    def __init__(self, sched: TrialScheduler) -> None:
+        self.sched = sched
+
+    def get_state(self) -> dict[str, Any] | None:
+        if not isinstance(self.sched, ASHAScheduler):
+            return None
+        return {"rungs": [[(m, dict(rec)) for m, rec in b._rungs] for b in self.sched._brackets]}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        if state and isinstance(self.sched, ASHAScheduler):
+            for b, rungs in zip(self.sched._brackets, state["rungs"]):
+                b._rungs = [(m, dict(rec)) for m, rec in rungs]
+            emit("scheduler-restored", recorded=sum(len(rec) for rungs in state["rungs"] for _, rec in rungs))
+
+
+def scheduler(spec: Spec) -> TrialScheduler:
+    if spec["scheduler"] == "asha":
+        # Rungs at validated epochs; the epoch is the time axis, so a resumed trial keeps its place.
+        return ASHAScheduler(time_attr="epoch", max_t=spec["train"]["epochs"], grace_period=1, reduction_factor=2)
+    return FIFOScheduler()
+
+
+def finite(x: Any) -> Any:
+    return None if isinstance(x, float) and not math.isfinite(x) else x
+
+
+def collect(results: tune.ResultGrid, spec: Spec) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for r in results:
+        m = r.metrics or {}
+        by_epoch: dict[int, dict[str, Any]] = {}
+        df = r.metrics_dataframe
+        if df is not None and len(df) and "epoch" in df.columns:
+            keys = [c for c in df.columns if c.startswith(("validating/", "training/"))]
+            for rec in df.to_dict("records"):
+                # A trial restarted by a restore reports its later epochs again: the last word counts.
+                by_epoch[int(rec["epoch"])] = {k: finite(rec[k]) for k in keys if rec[k] == rec[k]}
+        history = [{"epoch": ep, "values": v} for ep, v in sorted(by_epoch.items())]
+        epochs = max((h["epoch"] for h in history), default=0)
+        status = "error" if r.error else "finished" if epochs >= spec["train"]["epochs"] else "stopped"
+        rows.append(
+            {
+                "trial": Path(r.path).name if r.path else None,
+                "point": {k: value_text(v) for k, v in (r.config or {}).get("point", {}).items()},
+                "status": status,
+                "error": str(r.error) if r.error else None,
+                "runId": m.get("luna_run_id"),
+                "out": m.get("luna_out"),
+                "epochs": epochs,
+                "metrics": {k: finite(v) for k, v in m.items() if isinstance(k, str) and k.startswith(("validating/", "training/"))},
+                "history": history,
+            }
+        )
+    return rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("spec", help="the sweep spec (JSON) the CLI wrote")
+    ap.add_argument("--address", default=None, help="Ray cluster address (default: a local Ray, or RAY_ADDRESS)")
+    ap.add_argument("--restore", action="store_true", help="continue the experiment in the spec's storage")
+    a = ap.parse_args()
+    spec = cast(Spec, json.loads(Path(a.spec).read_text()))
+
+    # Events keep stdout; Ray's and Tune's own output goes to stderr.
+    os.environ["LUNA_TUNE_EVENTS_FD"] = str(os.dup(1))
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    import ray
+
+    ray.init(address=a.address, log_to_driver=True, include_dashboard=False, logging_level="WARNING")
+    trainable = tune.with_resources(tune.with_parameters(run_trial, spec=spec), spec["resources"])
+    path = str(Path(spec["storage"]) / spec["name"])
+    if a.restore:
+        if not tune.Tuner.can_restore(path):
+            emit("error", message=f"no Tune experiment to restore in {path}")
+            return 1
+        # Finished trials stay finished; unfinished and failed ones run again (their runs continue).
+        tuner = tune.Tuner.restore(path, trainable=trainable, resume_unfinished=True, resume_errored=True)
+    else:
+        sched = scheduler(spec)
+        tuner = tune.Tuner(
+            trainable,
+            param_space=search_space(spec),
+            tune_config=tune.TuneConfig(
+                metric=spec["metric"],
+                mode=spec["mode"],
+                scheduler=sched,
+                num_samples=spec["samples"],
+                max_concurrent_trials=spec["maxConcurrent"],
+                # Seeded draws of `choice` and `random` entries: the same spec, the same trials.
+                search_alg=BasicVariantGenerator(random_state=spec["seed"]),
+                trial_name_creator=lambda trial: f"trial-{trial.trial_id}",
+                trial_dirname_creator=lambda trial: f"trial-{trial.trial_id}",
+            ),
+            run_config=tune.RunConfig(name=spec["name"], storage_path=spec["storage"], verbose=1, callbacks=[Events(spec["metric"]), SchedulerState(sched)]),
+        )
+    emit("tune-start", experiment=path, restored=a.restore)
+    results = tuner.fit()
+    rows = collect(results, spec)
+    Path(spec["results"]).write_text(json.dumps({"trials": rows}, indent=2) + "\n")
+    emit("tune-done", trials=len(rows), errors=sum(1 for r in rows if r["status"] == "error"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
