@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadFiles, subsetOf, type LoadItem } from './load.ts';
 import { sourceFromBytes } from './source.ts';
@@ -34,6 +36,22 @@ describe('detectKind', () => {
 });
 
 describe('loadFiles', () => {
+  it("reads LUNA16's real annotations.csv as the nodules and leaves out the files that share its header", async () => {
+    // ../shared/ct-samples/luna16-annotations holds all four; annotations_excluded.csv has
+    // annotations.csv's header but lists findings that are not nodules.
+    const dir = resolve(process.cwd(), '../shared/ct-samples/luna16-annotations');
+    const files = readdirSync(dir).map((name) => sourceFromBytes(`luna16-annotations/${name}`, new Uint8Array(readFileSync(join(dir, name)))));
+    const items = await collect(loadFiles(files));
+    const tables = items.filter((i) => i.type === 'annotations' || i.type === 'candidates');
+    expect(tables.map((t) => t.file)).toEqual(['luna16-annotations/annotations.csv']);
+    expect(tables[0].type === 'annotations' && tables[0].rows.length).toBe(1186);
+    const skipped = Object.fromEntries(items.flatMap((i) => (i.type === 'skipped' ? [[i.file.split('/')[1], i.reason]] : [])));
+    expect(skipped['annotations_excluded.csv']).toMatch(/excluded findings \(not nodules\).*--excluded/);
+    expect(skipped['annotations_with_malignancy.csv']).toMatch(/malignancy labels/);
+    expect(skipped['seriesuids.csv']).toMatch(/scan list.*--seriesuids/);
+    expect(items.filter((i) => i.type === 'error')).toEqual([]);
+  });
+
   it('pairs a .mhd with the data file its header names, in its own folder', async () => {
     const header = (file: string) =>
       enc(`ObjectType = Image\nNDims = 3\nBinaryData = True\nBinaryDataByteOrderMSB = False\nTransformMatrix = 1 0 0 0 1 0 0 0 1\nOffset = 0 0 0\nElementSpacing = 1 1 1\nDimSize = 2 2 1\nElementType = MET_SHORT\nElementDataFile = ${file}\n`);

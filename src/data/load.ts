@@ -13,7 +13,7 @@ import type { Volume } from './volume.ts';
 import { isDataError } from './errors.ts';
 import { parseMetaHeader, metaDataFileName, readMetaImage } from './metaimage.ts';
 import { readDicomSeries } from './dicom.ts';
-import { decodeCsv, parseLunaCsv, type Annotation, type Candidate, type RowError } from './luna-csv.ts';
+import { decodeCsv, lunaFileNotCached, parseLunaCsv, type Annotation, type Candidate, type RowError } from './luna-csv.ts';
 
 export type LoadItem =
   | { type: 'volume'; volume: Volume; subset: string | null; sources: readonly SourceFile[] }
@@ -71,6 +71,11 @@ export async function* loadFiles(files: readonly SourceFile[], opts: LoadOptions
 
   // Tables first: they are small, and the page can show counts as scans arrive.
   for (const f of take('csv')) {
+    const notCached = lunaFileNotCached(f.path);
+    if (notCached) {
+      yield { type: 'skipped', file: f.path, reason: notCached };
+      continue;
+    }
     yield { type: 'reading', files: [f.path] };
     try {
       const text = decodeCsv(await f.bytes(), f.path);

@@ -79,6 +79,23 @@ export function detectLunaTable(headerLine: string): LunaTableKind | null {
   return null;
 }
 
+/**
+ * LUNA16 files that are not the nodule and candidate tables the lab caches, told by name:
+ * `annotations_excluded.csv` has annotations.csv's very header but lists findings that are
+ * not nodules, and `annotations_with_malignancy.csv` and `seriesuids.csv` are no table of
+ * either. Read as annotations they would replace a scan's nodules. Returns why such a file is
+ * left out of a drop (and where it is used instead), or null for any other file.
+ */
+export function lunaFileNotCached(path: string): string | null {
+  const base = (path.split('/').pop() ?? path).toLowerCase();
+  if (base.startsWith('annotations_excluded')) {
+    return 'LUNA16 excluded findings (not nodules): used by luna-lab eval/froc --excluded, not cached';
+  }
+  if (base.startsWith('annotations_with_malignancy')) return 'LUNA16 malignancy labels: not used by the lab yet';
+  if (base === 'seriesuids.csv') return "LUNA16's scan list: used by luna-lab eval/froc --seriesuids, not cached";
+  return null;
+}
+
 /** Up to the first line break of any convention (LF, CRLF, or old Mac CR-only). */
 function firstLine(text: string): string {
   const m = /\r\n|\r|\n/.exec(text);
