@@ -16,7 +16,14 @@ import tseslint from 'typescript-eslint';
  * The pure parts of the tree (globs relative to the repository root). src/store/records.ts, the
  * record types, is among them: the pure parts import it, so it keeps to their rules.
  */
-const PURE_FILES = ['src/data/**', 'src/config/**', 'src/eval/**', 'src/viewer/**', 'src/model/**', 'src/store/records.ts'];
+const PURE_FILES = [
+  'src/data/**',
+  'src/config/**',
+  'src/eval/**',
+  'src/viewer/**',
+  'src/model/**',
+  'src/store/records.ts',
+];
 /**
  * Pure-part files that do touch the browser: backend.ts probes `navigator.gpu` and the canvas
  * before it asks tfjs for a backend. (gpu-features.ts and kernels/ talk WebGPU only through the
@@ -28,10 +35,23 @@ const PURE_EXCEPTIONS = ['src/model/backend.ts'];
 // side effects all the same (network, storage, navigator). Plain ES globals and the shared
 // Node/browser ones (URL, TextDecoder, performance, crypto, console, timers) stay allowed.
 const nodeOrEs = new Set([...Object.keys(globals.node), ...Object.keys(globals.es2025)]);
-const sideEffectGlobals = ['fetch', 'navigator', 'localStorage', 'sessionStorage', 'indexedDB', 'WebSocket', 'self', 'window', 'document'];
-const browserOnlyGlobals = [...new Set([...Object.keys(globals.browser), ...Object.keys(globals.worker)])].filter((g) => !nodeOrEs.has(g));
+const sideEffectGlobals = [
+  'fetch',
+  'navigator',
+  'localStorage',
+  'sessionStorage',
+  'indexedDB',
+  'WebSocket',
+  'self',
+  'window',
+  'document',
+];
+const browserOnlyGlobals = [...new Set([...Object.keys(globals.browser), ...Object.keys(globals.worker)])].filter(
+  (g) => !nodeOrEs.has(g),
+);
 const PURE_BANNED_GLOBALS = [...new Set([...sideEffectGlobals, ...browserOnlyGlobals])].sort();
-const pureMessage = 'is a browser side effect; pure modules (DESIGN.md "Rules of the house") take what they need as a parameter, or the code moves to an edge module';
+const pureMessage =
+  'is a browser side effect; pure modules (DESIGN.md "Rules of the house") take what they need as a parameter, or the code moves to an edge module';
 
 /**
  * DOM types in a signature (a parameter typed HTMLCanvasElement) tie a module to the browser as
@@ -41,7 +61,10 @@ const pureMessage = 'is a browser side effect; pure modules (DESIGN.md "Rules of
 const noBrowserTypes = {
   meta: {
     type: 'problem',
-    docs: { description: 'no browser-only type names (DOM, canvas, IndexedDB, workers) that resolve to the global declarations' },
+    docs: {
+      description:
+        'no browser-only type names (DOM, canvas, IndexedDB, workers) that resolve to the global declarations',
+    },
     schema: [{ type: 'array', items: { type: 'string' } }],
     messages: { banned: `\`{{name}}\` ${pureMessage}.` },
   },
@@ -51,7 +74,8 @@ const noBrowserTypes = {
       let id = name;
       while (id?.type === 'TSQualifiedName') id = id.left;
       if (id?.type !== 'Identifier' || !banned.has(id.name)) return;
-      for (let scope = context.sourceCode.getScope(node); scope && scope.type !== 'global'; scope = scope.upper) if (scope.set.has(id.name)) return;
+      for (let scope = context.sourceCode.getScope(node); scope && scope.type !== 'global'; scope = scope.upper)
+        if (scope.set.has(id.name)) return;
       context.report({ node: id, messageId: 'banned', data: { name: id.name } });
     };
     return {
@@ -64,8 +88,13 @@ const noBrowserTypes = {
 };
 
 const dexieOnlyInStore = {
-  paths: [{ name: 'dexie', message: 'Dexie is the store\'s: import it only in src/store (use the store\'s functions elsewhere).' }],
-  patterns: [{ group: ['dexie/*'], message: 'Dexie is the store\'s: import it only in src/store.' }],
+  paths: [
+    {
+      name: 'dexie',
+      message: "Dexie is the store's: import it only in src/store (use the store's functions elsewhere).",
+    },
+  ],
+  patterns: [{ group: ['dexie/*'], message: "Dexie is the store's: import it only in src/store." }],
 };
 const pureImportsNoEdges = {
   paths: dexieOnlyInStore.paths,
@@ -74,13 +103,24 @@ const pureImportsNoEdges = {
     {
       // src/store/records.ts, the record shapes, is the one store module they may use (held to their rules below).
       regex: '(^|/)(ui|workers)(/|$)|(^|/)store/(?!records\\.ts$)',
-      message: 'pure modules (DESIGN.md "Rules of the house") import nothing from the edges: src/store (but records.ts), src/ui, workers.',
+      message:
+        'pure modules (DESIGN.md "Rules of the house") import nothing from the edges: src/store (but records.ts), src/ui, workers.',
     },
   ],
 };
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.venv/**', 'test-results/**', 'playwright-report/**', '.cache/**', 'public/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      '.venv/**',
+      'test-results/**',
+      'playwright-report/**',
+      '.cache/**',
+      'public/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -102,7 +142,10 @@ export default tseslint.config(
       'no-restricted-imports': ['error', dexieOnlyInStore],
       '@typescript-eslint/no-explicit-any': 'error',
       // `_`-prefixed names are deliberately unused (positional callback arguments, destructured leftovers).
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true },
+      ],
     },
   },
   {
@@ -126,7 +169,10 @@ export default tseslint.config(
     ignores: PURE_EXCEPTIONS,
     rules: {
       'house/no-browser-types': ['error', PURE_BANNED_GLOBALS],
-      'no-restricted-globals': ['error', ...PURE_BANNED_GLOBALS.map((name) => ({ name, message: `\`${name}\` ${pureMessage}.` }))],
+      'no-restricted-globals': [
+        'error',
+        ...PURE_BANNED_GLOBALS.map((name) => ({ name, message: `\`${name}\` ${pureMessage}.` })),
+      ],
       'no-restricted-syntax': [
         'error',
         {
@@ -146,7 +192,13 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { ...pureImportsNoEdges, patterns: [...pureImportsNoEdges.patterns, { regex: '^\\./', message: 'records.ts is the pure part of the store: it imports no other store module.' }] },
+        {
+          ...pureImportsNoEdges,
+          patterns: [
+            ...pureImportsNoEdges.patterns,
+            { regex: '^\\./', message: 'records.ts is the pure part of the store: it imports no other store module.' },
+          ],
+        },
       ],
     },
   },

@@ -27,7 +27,11 @@ interface CliResult {
   stderr: string;
 }
 
-function cli(args: string[], onEvent?: (e: Record<string, unknown>, kill: (signal?: NodeJS.Signals) => void) => void, env: Record<string, string> = {}): Promise<CliResult> {
+function cli(
+  args: string[],
+  onEvent?: (e: Record<string, unknown>, kill: (signal?: NodeJS.Signals) => void) => void,
+  env: Record<string, string> = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['bin/luna-lab.js', ...args], { env: { ...process.env, ...env } });
     let stdout = '';
@@ -53,14 +57,15 @@ function cli(args: string[], onEvent?: (e: Record<string, unknown>, kill: (signa
   });
 }
 
-const done = (r: CliResult) => r.events.findLast((e) => e.event === 'done') as Record<string, unknown> & {
-  status: string;
-  runId: string;
-  labUrl: string;
-  dataDigest: string;
-  files: string[];
-  metrics: { training: Record<string, number>; validating: Record<string, number> };
-};
+const done = (r: CliResult) =>
+  r.events.findLast((e) => e.event === 'done') as Record<string, unknown> & {
+    status: string;
+    runId: string;
+    labUrl: string;
+    dataDigest: string;
+    files: string[];
+    metrics: { training: Record<string, number>; validating: Record<string, number> };
+  };
 
 /** metrics.csv → the seed's metrics per row (system/ timings left out, as in the page's view). */
 function csvMetrics(out: string): Record<string, number>[] {
@@ -84,10 +89,28 @@ const tmp = (name: string) => mkdtempSync(join(tmpdir(), `luna-cli-${name}-`));
 test.describe.serial('luna-lab train', () => {
   let reference: { out: string; result: CliResult } | null = null;
 
-  test('trains headless, writes every output, logs to MLflow, and equals the same lab URL trained in the page', async ({ page }) => {
+  test('trains headless, writes every output, logs to MLflow, and equals the same lab URL trained in the page', async ({
+    page,
+  }) => {
     test.setTimeout(600_000);
     const out = join(tmp('ref'), 'out');
-    const result = await cli(['train', '--data', SYNTH_CLI, ...SMALL, '--epochs', '3', '--mlflow', process.env.LUNA_E2E_MLFLOW!, '--out', out, '--cache', tmp('profile'), '--json', '--name', 'cli-reference']);
+    const result = await cli([
+      'train',
+      '--data',
+      SYNTH_CLI,
+      ...SMALL,
+      '--epochs',
+      '3',
+      '--mlflow',
+      process.env.LUNA_E2E_MLFLOW!,
+      '--out',
+      out,
+      '--cache',
+      tmp('profile'),
+      '--json',
+      '--name',
+      'cli-reference',
+    ]);
     expect(result.stderr).not.toContain('error:');
     expect(result.stderr).not.toMatch(/^luna-lab: (?!warning: |note: )/m); // no error line
     expect(result.code).toBe(0);
@@ -98,11 +121,23 @@ test.describe.serial('luna-lab train', () => {
     expect(String(result.events[0].adapter)).toMatch(/swiftshader/i);
 
     // Every output of the issue is there.
-    for (const f of ['run.json', 'config.json', 'lab_url.txt', 'metrics.csv', 'predictions.csv', 'console.log', 'tfjs/model.json', 'tfjs/weights.bin', 'model/model.onnx', 'model/MLmodel']) {
+    for (const f of [
+      'run.json',
+      'config.json',
+      'lab_url.txt',
+      'metrics.csv',
+      'predictions.csv',
+      'console.log',
+      'tfjs/model.json',
+      'tfjs/weights.bin',
+      'model/model.onnx',
+      'model/MLmodel',
+    ]) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
     for (const cp of ['checkpoints/final', 'checkpoints/best']) {
-      for (const f of ['checkpoint.json', 'weights.bin', 'optimizer.bin']) expect(existsSync(join(out, cp, f)), `${cp}/${f}`).toBe(true);
+      for (const f of ['checkpoint.json', 'weights.bin', 'optimizer.bin'])
+        expect(existsSync(join(out, cp, f)), `${cp}/${f}`).toBe(true);
     }
     expect(JSON.parse(readFileSync(join(out, 'checkpoints/final/checkpoint.json'), 'utf8')).epoch).toBe(3);
     expect(readFileSync(join(out, 'lab_url.txt'), 'utf8').trim()).toBe(d.labUrl);
@@ -110,11 +145,23 @@ test.describe.serial('luna-lab train', () => {
 
     // The last JSON line holds the final metrics under the seed's names.
     expect(Object.keys(d.metrics.validating).sort()).toEqual(
-      ['correct/all', 'correct/neg', 'correct/pos', 'loss/all', 'loss/neg', 'loss/pos', 'pr/f1_score', 'pr/precision', 'pr/recall'].sort(),
+      [
+        'correct/all',
+        'correct/neg',
+        'correct/pos',
+        'loss/all',
+        'loss/neg',
+        'loss/pos',
+        'pr/f1_score',
+        'pr/precision',
+        'pr/recall',
+      ].sort(),
     );
 
     // TensorBoard's own reader: the seed's scalars under training/ and validating/, step = samples.
-    const tb = JSON.parse(execFileSync('.venv/bin/python', ['src/tracking/tfevents_reference.py', join(out, 'tensorboard')]).toString()) as {
+    const tb = JSON.parse(
+      execFileSync('.venv/bin/python', ['src/tracking/tfevents_reference.py', join(out, 'tensorboard')]).toString(),
+    ) as {
       files: Record<string, { error: string | null }>;
       scalars: Record<string, Record<string, { step: number }[]>>;
     };
@@ -154,12 +201,15 @@ test.describe.serial('luna-lab train', () => {
     const out = join(tmp('resume'), 'out');
     const profile = tmp('profile');
     let sent = false;
-    const stopped = await cli(['train', '--data', SYNTH_CLI, ...SMALL, '--epochs', '3', '--out', out, '--cache', profile, '--json'], (e, kill) => {
-      if (e.event === 'epoch' && e.epoch === 1 && !sent) {
-        sent = true;
-        kill();
-      }
-    });
+    const stopped = await cli(
+      ['train', '--data', SYNTH_CLI, ...SMALL, '--epochs', '3', '--out', out, '--cache', profile, '--json'],
+      (e, kill) => {
+        if (e.event === 'epoch' && e.epoch === 1 && !sent) {
+          sent = true;
+          kill();
+        }
+      },
+    );
     expect(stopped.code).toBe(130);
     expect(done(stopped).status).toBe('stopped');
     expect(JSON.parse(readFileSync(join(out, 'checkpoints/final/checkpoint.json'), 'utf8')).epoch).toBe(1);
@@ -178,12 +228,15 @@ test.describe.serial('luna-lab train', () => {
     const out = join(tmp('sigkill'), 'out');
     const profile = tmp('profile');
     let sent = false;
-    const killed = await cli(['train', '--data', SYNTH_CLI, ...SMALL, '--epochs', '3', '--out', out, '--cache', profile, '--json'], (e, kill) => {
-      if (e.event === 'progress' && e.epoch === 2 && e.phase === 'training' && !sent) {
-        sent = true;
-        kill('SIGKILL');
-      }
-    });
+    const killed = await cli(
+      ['train', '--data', SYNTH_CLI, ...SMALL, '--epochs', '3', '--out', out, '--cache', profile, '--json'],
+      (e, kill) => {
+        if (e.event === 'progress' && e.epoch === 2 && e.phase === 'training' && !sent) {
+          sent = true;
+          kill('SIGKILL');
+        }
+      },
+    );
     expect(sent).toBe(true);
     expect(killed.code).toBeNull(); // killed, no exit status
     // Nothing of the killed run outlives it: no Chromium on its profile, the lab's port free.
@@ -204,11 +257,31 @@ test.describe.serial('luna-lab train', () => {
 
   test('a folder without scans, a refused GPU, a broken scan and an unreachable MLflow are reported clearly', async () => {
     test.setTimeout(300_000);
-    const noScans = await cli(['train', '--data', NO_SCANS, ...SMALL, '--out', join(tmp('none'), 'out'), '--cache', tmp('profile')]);
+    const noScans = await cli([
+      'train',
+      '--data',
+      NO_SCANS,
+      ...SMALL,
+      '--out',
+      join(tmp('none'), 'out'),
+      '--cache',
+      tmp('profile'),
+    ]);
     expect(noScans.code).toBe(1);
     expect(noScans.stderr).toContain(`no CT series found in ${NO_SCANS}`);
 
-    const gpu = await cli(['train', '--data', SYNTH_CLI, ...SMALL, '--device', 'gpu', '--out', join(tmp('gpu'), 'out'), '--cache', tmp('profile')]);
+    const gpu = await cli([
+      'train',
+      '--data',
+      SYNTH_CLI,
+      ...SMALL,
+      '--device',
+      'gpu',
+      '--out',
+      join(tmp('gpu'), 'out'),
+      '--cache',
+      tmp('profile'),
+    ]);
     expect(gpu.code).toBe(1);
     expect(gpu.stderr).toMatch(/--device gpu: .*(software renderer|not available)/);
 
@@ -220,8 +293,23 @@ test.describe.serial('luna-lab train', () => {
     // the run finishes, and the undelivered backlog is reported with exit status 3.
     const closed = await freePort();
     const out = join(tmp('broken'), 'out');
-    const broken = await cli(['train', '--data', SYNTH_BROKEN, ...SMALL, '--epochs', '1', '--mlflow', `http://127.0.0.1:${closed}`, '--out', out, '--cache', tmp('profile')]);
-    const truncated = readdirSync(join(SYNTH_BROKEN, 'subset0')).filter((f) => f.endsWith('.raw')).sort()[0];
+    const broken = await cli([
+      'train',
+      '--data',
+      SYNTH_BROKEN,
+      ...SMALL,
+      '--epochs',
+      '1',
+      '--mlflow',
+      `http://127.0.0.1:${closed}`,
+      '--out',
+      out,
+      '--cache',
+      tmp('profile'),
+    ]);
+    const truncated = readdirSync(join(SYNTH_BROKEN, 'subset0'))
+      .filter((f) => f.endsWith('.raw'))
+      .sort()[0];
     expect(broken.stderr).toContain(truncated.replace(/\.raw$/, ''));
     expect(broken.stdout).toContain('ingested 2 series');
     expect(broken.stderr).toMatch(/tracking item\(s\) were not delivered to http:\/\/127\.0\.0\.1:\d+/);
@@ -236,9 +324,31 @@ test('luna-lab sweep runs a grid under one MLflow parent run and names the best'
   const grid = join(dir, 'grid.json');
   writeFileSync(grid, JSON.stringify({ 'optimizer.lr': [0.001, 0.01] }));
   const experiment = 'sweep-e2e';
-  const r = await cli(['sweep', '--grid', grid, '--data', SYNTH_CLI, ...SMALL, '--epochs', '1', '--mlflow', process.env.LUNA_E2E_MLFLOW!, '--experiment', experiment, '--out', join(dir, 'out'), '--cache', tmp('profile'), '--json']);
+  const r = await cli([
+    'sweep',
+    '--grid',
+    grid,
+    '--data',
+    SYNTH_CLI,
+    ...SMALL,
+    '--epochs',
+    '1',
+    '--mlflow',
+    process.env.LUNA_E2E_MLFLOW!,
+    '--experiment',
+    experiment,
+    '--out',
+    join(dir, 'out'),
+    '--cache',
+    tmp('profile'),
+    '--json',
+  ]);
   expect(r.code).toBe(0);
-  const d = r.events.findLast((e) => e.event === 'done') as { results: { runId: string; f1: number; status: string }[]; best: { runId: string; f1: number }; parent: string };
+  const d = r.events.findLast((e) => e.event === 'done') as {
+    results: { runId: string; f1: number; status: string }[];
+    best: { runId: string; f1: number };
+    parent: string;
+  };
   expect(d.results).toHaveLength(2);
   expect(d.results.every((x) => x.status === 'finished')).toBe(true);
   expect(d.best.f1).toBe(Math.max(...d.results.map((x) => x.f1)));
@@ -261,11 +371,29 @@ test("--device auto with Mesa's lavapipe ICD present does not hang: the bounded 
   // Unpacked from Debian's mesa-vulkan-drivers into .cache (nothing installed system-wide).
   const icd = process.env.LUNA_LAVAPIPE_ICD ?? execFileSync('bash', ['.ci/lavapipe']).toString().trim();
   expect(existsSync(icd), icd).toBe(true);
-  const r = await cli(['train', '--data', SYNTH_CLI, ...SMALL, '--epochs', '1', '--out', join(tmp('lavapipe'), 'out'), '--cache', tmp('profile'), '--json'], undefined, { VK_ICD_FILENAMES: icd });
+  const r = await cli(
+    [
+      'train',
+      '--data',
+      SYNTH_CLI,
+      ...SMALL,
+      '--epochs',
+      '1',
+      '--out',
+      join(tmp('lavapipe'), 'out'),
+      '--cache',
+      tmp('profile'),
+      '--json',
+    ],
+    undefined,
+    { VK_ICD_FILENAMES: icd },
+  );
   expect(r.code).toBe(0);
   const start = r.events.find((e) => e.event === 'start')!;
   expect(start).toMatchObject({ device: 'auto' });
   expect(String(start.adapter)).toMatch(/swiftshader/i);
-  expect(String(start.deviceReason)).toMatch(/^the GPU flags give (no WebGPU adapter|only a software adapter) \(.+\): using Chromium's SwiftShader, as --device cpu does$/);
+  expect(String(start.deviceReason)).toMatch(
+    /^the GPU flags give (no WebGPU adapter|only a software adapter) \(.+\): using Chromium's SwiftShader, as --device cpu does$/,
+  );
   expect(done(r).status).toBe('finished');
 });

@@ -12,7 +12,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MlflowClient, type MlflowRunData } from '../src/tracking/mlflow-client.ts';
 
-const SMALL = ['--crop', '16,24,24', '--blocks', '2', '--width', '4', '--batch-size', '16', '--seed', '7', '--epochs', '1'];
+const SMALL = [
+  '--crop',
+  '16,24,24',
+  '--blocks',
+  '2',
+  '--width',
+  '4',
+  '--batch-size',
+  '16',
+  '--seed',
+  '7',
+  '--epochs',
+  '1',
+];
 const tmp = (name: string) => mkdtempSync(join(tmpdir(), `luna-cv-${name}-`));
 const tagsOf = (run: MlflowRunData) => Object.fromEntries((run.data.tags ?? []).map((t) => [t.key, t.value]));
 
@@ -24,7 +37,16 @@ function cli(args: string[]): Promise<{ code: number | null; events: Record<stri
     child.stdout.on('data', (d: Buffer) => (out += d));
     child.stderr.on('data', (d: Buffer) => (stderr += d));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stderr, events: out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>) }));
+    child.on('close', (code) =>
+      resolve({
+        code,
+        stderr,
+        events: out
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l) as Record<string, unknown>),
+      }),
+    );
   });
 }
 
@@ -38,11 +60,31 @@ interface CvDone {
 test('luna-lab cv: one fold run per held-out subset under one parent, pooled as LUNA16 pools them', async () => {
   test.setTimeout(600_000);
   const data = join(tmp('data'), 'synth3');
-  execFileSync(process.execPath, ['bin/luna-lab.js', 'synth', '--out', data, '--scans', '6', '--size', 'tiny', '--seed', '9', '--subsets', '3'], { stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    ['bin/luna-lab.js', 'synth', '--out', data, '--scans', '6', '--size', 'tiny', '--seed', '9', '--subsets', '3'],
+    { stdio: 'inherit' },
+  );
   const out = join(tmp('out'), 'cv');
   const cache = tmp('profile');
   const experiment = 'cv-e2e';
-  const args = ['cv', '--data', data, '--folds', 'subsets', ...SMALL, '--mlflow', process.env.LUNA_E2E_MLFLOW!, '--experiment', experiment, '--out', out, '--cache', cache, '--json'];
+  const args = [
+    'cv',
+    '--data',
+    data,
+    '--folds',
+    'subsets',
+    ...SMALL,
+    '--mlflow',
+    process.env.LUNA_E2E_MLFLOW!,
+    '--experiment',
+    experiment,
+    '--out',
+    out,
+    '--cache',
+    cache,
+    '--json',
+  ];
   const r = await cli(args);
   expect(r.code, r.stderr).toBe(0);
   const d = r.events.findLast((e) => e.event === 'done') as unknown as CvDone;
@@ -58,7 +100,21 @@ test('luna-lab cv: one fold run per held-out subset under one parent, pooled as 
   const seriesuids = readFileSync(join(out, 'seriesuids.csv'), 'utf8').trim().split('\n'); // LUNA16's: no header
   expect(seriesuids).toHaveLength(6);
   const scored = JSON.parse(
-    execFileSync(process.execPath, ['bin/luna-lab.js', 'froc', '--submission', join(out, 'submission.csv'), '--annotations', join(data, 'annotations.csv'), '--seriesuids', join(out, 'seriesuids.csv'), '--json'], { encoding: 'utf8' }),
+    execFileSync(
+      process.execPath,
+      [
+        'bin/luna-lab.js',
+        'froc',
+        '--submission',
+        join(out, 'submission.csv'),
+        '--annotations',
+        join(data, 'annotations.csv'),
+        '--seriesuids',
+        join(out, 'seriesuids.csv'),
+        '--json',
+      ],
+      { encoding: 'utf8' },
+    ),
   ) as { cpm: number; scans: number };
   expect(scored.scans).toBe(6);
   expect(scored.cpm).toBe(d.pooled.cpm);
@@ -69,7 +125,10 @@ test('luna-lab cv: one fold run per held-out subset under one parent, pooled as 
   const parent = await client.getRun(d.parent);
   expect(parent.info.status).toBe('FINISHED');
   expect((await client.metricHistory(d.parent, 'eval/cpm')).map((m) => m.value)).toEqual([d.pooled.cpm]);
-  expect((await client.listArtifacts(d.parent, 'eval')).map((a) => a.path).sort()).toEqual(['eval/froc.svg', 'eval/submission.csv']);
+  expect((await client.listArtifacts(d.parent, 'eval')).map((a) => a.path).sort()).toEqual([
+    'eval/froc.svg',
+    'eval/submission.csv',
+  ]);
   for (const fold of d.folds) {
     const [id] = await client.findRunsByTag(exp, 'luna.run_id', fold.runId);
     const child = await client.getRun(id);

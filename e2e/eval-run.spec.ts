@@ -31,15 +31,22 @@ const SMALL = {
 };
 
 async function ensureMlflow() {
-  const up = await new MlflowClient(MLFLOW()).version().then(() => true, () => false);
+  const up = await new MlflowClient(MLFLOW()).version().then(
+    () => true,
+    () => false,
+  );
   if (!up) await startMlflowServer({ port: Number(process.env.LUNA_E2E_MLFLOW_PORT), dir: MLFLOW_DIR });
 }
 
 async function delivered(page: Page, timeout = 120_000) {
-  await expect(page.locator('[data-testid=tracking-backlog][data-pending="0"][data-failed="0"]')).toHaveCount(1, { timeout });
+  await expect(page.locator('[data-testid=tracking-backlog][data-pending="0"][data-failed="0"]')).toHaveCount(1, {
+    timeout,
+  });
 }
 
-test("a page-trained run: held-out evaluation by default, CPM in the run list and MLflow, FROC point to the viewer", async ({ page }) => {
+test('a page-trained run: held-out evaluation by default, CPM in the run list and MLflow, FROC point to the viewer', async ({
+  page,
+}) => {
   test.setTimeout(480_000);
   await ensureMlflow();
   const errors = await openLab(page);
@@ -51,7 +58,9 @@ test("a page-trained run: held-out evaluation by default, CPM in the run list an
   await delivered(page);
   const [run] = await runs(page);
   expect(run.status).toBe('finished');
-  const validationSeries = [...new Set((run.predictions as unknown as { seriesUid: string }[]).map((p) => p.seriesUid))].sort();
+  const validationSeries = [
+    ...new Set((run.predictions as unknown as { seriesUid: string }[]).map((p) => p.seriesUid)),
+  ].sort();
   expect(validationSeries.length).toBeGreaterThan(0);
 
   // Held out by default: the run's validation series, and the panel says none trained the run.
@@ -82,14 +91,23 @@ test("a page-trained run: held-out evaluation by default, CPM in the run list an
   const client = new MlflowClient(MLFLOW());
   const exp = await client.getOrCreateExperiment(EXPERIMENT);
   const [id] = await client.findRunsByTag(exp, 'luna.run_id', run.runId);
-  await expect.poll(async () => (await client.metricHistory(id, 'eval/cpm')).map((m) => m.value), { timeout: 60_000 }).toEqual([o!.froc.cpm]);
-  expect((await client.metricHistory(id, 'eval/sensitivity_at_8_fp')).map((m) => m.value)).toEqual([o!.froc.sensitivities[6].sensitivity]);
-  expect((await client.listArtifacts(id, 'eval')).map((a) => a.path).sort()).toEqual(['eval/froc.svg', 'eval/submission.csv']);
+  await expect
+    .poll(async () => (await client.metricHistory(id, 'eval/cpm')).map((m) => m.value), { timeout: 60_000 })
+    .toEqual([o!.froc.cpm]);
+  expect((await client.metricHistory(id, 'eval/sensitivity_at_8_fp')).map((m) => m.value)).toEqual([
+    o!.froc.sensitivities[6].sensitivity,
+  ]);
+  expect((await client.listArtifacts(id, 'eval')).map((a) => a.path).sort()).toEqual([
+    'eval/froc.svg',
+    'eval/submission.csv',
+  ]);
 
   // A FROC point: the curve's last point with false positives, clicked where the chart draws it.
   const point = [...o!.froc.curve].reverse().find((p) => Number.isFinite(p.threshold) && p.fpsPerScan > 0);
   expect(point).toBeDefined();
-  const at = await page.locator('luna-froc-chart').evaluate((el, p) => (el as LunaFrocChart).positionOf(p.fpsPerScan, p.sensitivity), point!);
+  const at = await page
+    .locator('luna-froc-chart')
+    .evaluate((el, p) => (el as LunaFrocChart).positionOf(p.fpsPerScan, p.sensitivity), point!);
   expect(at).not.toBeNull();
   await page.locator('luna-froc-chart .u-over').click({ position: at! });
   const cases = page.getByTestId('eval-cases');
@@ -105,13 +123,18 @@ test("a page-trained run: held-out evaluation by default, CPM in the run list an
   // The viewer shows that scan, centred on the false positive, and the crop view its p.
   const xyz = (await fp.getAttribute('data-xyz'))!.split(',').map(Number);
   const p = Number(await fp.getAttribute('data-p'));
-  expect(o!.predictions.some((q) => q.seriesUid === series && q.probability === p && q.xyz.every((v, i) => v === xyz[i]))).toBe(true);
+  expect(
+    o!.predictions.some((q) => q.seriesUid === series && q.probability === p && q.xyz.every((v, i) => v === xyz[i])),
+  ).toBe(true);
   expect(p).toBeGreaterThanOrEqual(threshold);
   const viewer = page.locator('luna-ct-viewer');
   await expect(viewer).toHaveAttribute('data-series', series);
   await expect(viewer).toHaveAttribute('data-state', 'ready');
   await expect(page.locator('luna-inspect-panel')).toHaveAttribute('data-run', run.runId);
-  const onCanvas = await viewer.evaluate((el, x) => (el as LunaCtViewer).canvasPointOf(x as [number, number, number]), xyz);
+  const onCanvas = await viewer.evaluate(
+    (el, x) => (el as LunaCtViewer).canvasPointOf(x as [number, number, number]),
+    xyz,
+  );
   expect(Math.abs(onCanvas!.slicesAway)).toBeLessThanOrEqual(0.5);
   expect(Math.abs(onCanvas!.x - 256)).toBeLessThan(2);
   expect(Math.abs(onCanvas!.y - 256)).toBeLessThan(2);

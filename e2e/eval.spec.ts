@@ -48,12 +48,20 @@ async function expectPanelShows(page: Page, o: EvalOutcome): Promise<void> {
   await expect(page.locator('luna-froc-chart canvas')).toHaveCount(1);
 }
 
-test('a user ONNX file: the page scores every cached candidate as luna-lab eval does, and shows the FROC', async ({ page }) => {
+test('a user ONNX file: the page scores every cached candidate as luna-lab eval does, and shows the FROC', async ({
+  page,
+}) => {
   test.setTimeout(600_000);
   // A small LunaModel with CT-like input statistics, exported to a file the user picks.
   await tf.setBackend('cpu');
-  const model = buildLunaModel({ blocks: 2, width: 4, blockNorm: false, dropout: 'none', dropoutRate: 0 }, [16, 24, 24], 21);
-  model.getLayer('tail_bn').setWeights([tf.tensor1d([1]), tf.tensor1d([0]), tf.tensor1d([-500]), tf.tensor1d([250000])]);
+  const model = buildLunaModel(
+    { blocks: 2, width: 4, blockNorm: false, dropout: 'none', dropoutRate: 0 },
+    [16, 24, 24],
+    21,
+  );
+  model
+    .getLayer('tail_bn')
+    .setWeights([tf.tensor1d([1]), tf.tensor1d([0]), tf.tensor1d([-500]), tf.tensor1d([250000])]);
   const file = path.join(E2E_DATA, 'user-model.onnx');
   fs.writeFileSync(file, exportOnnx(model, [16, 24, 24]));
   model.dispose();
@@ -69,7 +77,9 @@ test('a user ONNX file: the page scores every cached candidate as luna-lab eval 
   await waitEvalIdle(page);
   await expectNoFailure(page);
   const o = await outcome(page);
-  console.log(`page: ${o.source} on ${o.provider}${o.adapter ? ` (${o.adapter})` : ''}${o.fallbackReason ? `, fallback: ${o.fallbackReason}` : ''}; CPM ${o.froc.cpm.toFixed(4)}, ${o.cropsPerSecond.toFixed(1)} crops/s`);
+  console.log(
+    `page: ${o.source} on ${o.provider}${o.adapter ? ` (${o.adapter})` : ''}${o.fallbackReason ? `, fallback: ${o.fallbackReason}` : ''}; CPM ${o.froc.cpm.toFixed(4)}, ${o.cropsPerSecond.toFixed(1)} crops/s`,
+  );
   expect(o.provider).toMatch(/^webgpu/); // WebGPU ran (SwiftShader here), wholly or with some nodes on wasm
   await expectPanelShows(page, o);
 
@@ -84,11 +94,19 @@ test('a user ONNX file: the page scores every cached candidate as luna-lab eval 
     expect(q, key(p)).toBeDefined();
     maxDiff = Math.max(maxDiff, Math.abs(p.probability - q!));
   }
-  console.log(`page (ORT ${o.provider}) vs luna-lab eval (ORT wasm in Node): max |Δp| ${maxDiff.toExponential(2)} over ${o.predictions.length} candidates`);
+  console.log(
+    `page (ORT ${o.provider}) vs luna-lab eval (ORT wasm in Node): max |Δp| ${maxDiff.toExponential(2)} over ${o.predictions.length} candidates`,
+  );
   expect(maxDiff).toBeLessThanOrEqual(TOL);
-  const spread = Math.max(...o.predictions.map((p) => p.probability)) - Math.min(...o.predictions.map((p) => p.probability));
+  const spread =
+    Math.max(...o.predictions.map((p) => p.probability)) - Math.min(...o.predictions.map((p) => p.probability));
   expect(spread).toBeGreaterThan(1e-3); // the outputs vary: the comparison means something
-  expect(o.froc).toMatchObject({ scans: cli.scans, nodules: cli.nodules, detected: cli.detected, falsePositives: cli.falsePositives });
+  expect(o.froc).toMatchObject({
+    scans: cli.scans,
+    nodules: cli.nodules,
+    detected: cli.detected,
+    falsePositives: cli.falsePositives,
+  });
   expect(o.froc.cpm).toBeCloseTo(cli.cpm, 3);
 
   // The WASM provider in the page (the binary Vite serves): the same numbers again.
@@ -101,13 +119,17 @@ test('a user ONNX file: the page scores every cached candidate as luna-lab eval 
   expect(ow.provider).toBe('wasm');
   let wasmDiff = 0;
   for (const p of ow.predictions) wasmDiff = Math.max(wasmDiff, Math.abs(p.probability - want.get(key(p))!));
-  console.log(`page (ORT wasm) vs luna-lab eval: max |Δp| ${wasmDiff.toExponential(2)}; ${ow.cropsPerSecond.toFixed(1)} crops/s`);
+  console.log(
+    `page (ORT wasm) vs luna-lab eval: max |Δp| ${wasmDiff.toExponential(2)}; ${ow.cropsPerSecond.toFixed(1)} crops/s`,
+  );
   expect(wasmDiff).toBeLessThanOrEqual(TOL);
   await expectPanelShows(page, ow);
   expect(errors).toEqual([]);
 });
 
-test('a small run trained in the page: its ONNX export runs in the worker and agrees with its tfjs model', async ({ page }) => {
+test('a small run trained in the page: its ONNX export runs in the worker and agrees with its tfjs model', async ({
+  page,
+}) => {
   test.setTimeout(600_000);
   const errors = await openLab(page);
   await dropFolder(page, SYNTH_GOOD);
@@ -131,14 +153,18 @@ test('a small run trained in the page: its ONNX export runs in the worker and ag
   expect(run.status).toBe('finished');
 
   // The panel lists the finished run (it re-lists every few seconds) and picks it.
-  await expect(page.locator(`[data-testid=eval-model] option[value="${run.runId}"]`)).toHaveCount(1, { timeout: 15_000 });
+  await expect(page.locator(`[data-testid=eval-model] option[value="${run.runId}"]`)).toHaveCount(1, {
+    timeout: 15_000,
+  });
   await page.getByTestId('eval-model').selectOption(run.runId);
   await page.getByTestId('eval-ep').selectOption('webgpu');
   await page.getByTestId('eval-start').click();
   await waitEvalIdle(page);
   await expectNoFailure(page);
   const o = await outcome(page);
-  console.log(`page: ${o.source} on ${o.provider}; CPM ${o.froc.cpm.toFixed(4)}; tfjs check ${JSON.stringify(o.tfjsCheck)}`);
+  console.log(
+    `page: ${o.source} on ${o.provider}; CPM ${o.froc.cpm.toFixed(4)}; tfjs check ${JSON.stringify(o.tfjsCheck)}`,
+  );
   expect(o.source).toMatch(/ \(epoch 1\)$/);
   expect(o.crop).toEqual([8, 16, 16]);
   expect(o.tfjsCheck).not.toBeNull();

@@ -14,15 +14,31 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   rmSync(E2E_DATA, { recursive: true, force: true });
   mkdirSync(E2E_DATA, { recursive: true });
   const cli = join(process.cwd(), 'bin', 'luna-lab.js');
-  execFileSync(process.execPath, [cli, 'synth', '--out', SYNTH_GOOD, '--scans', '3', '--size', 'tiny', '--seed', '11'], { stdio: 'inherit' });
-  execFileSync(process.execPath, [cli, 'synth', '--out', SYNTH_BROKEN, '--scans', '3', '--size', 'tiny', '--seed', '12'], { stdio: 'inherit' });
-  execFileSync(process.execPath, [cli, 'synth', '--out', SYNTH_TRAIN, '--scans', '8', '--size', 'small', '--seed', '16'], { stdio: 'inherit' });
-  execFileSync(process.execPath, [cli, 'synth', '--out', SYNTH_CLI, '--scans', '4', '--size', 'tiny', '--seed', '5'], { stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    [cli, 'synth', '--out', SYNTH_GOOD, '--scans', '3', '--size', 'tiny', '--seed', '11'],
+    { stdio: 'inherit' },
+  );
+  execFileSync(
+    process.execPath,
+    [cli, 'synth', '--out', SYNTH_BROKEN, '--scans', '3', '--size', 'tiny', '--seed', '12'],
+    { stdio: 'inherit' },
+  );
+  execFileSync(
+    process.execPath,
+    [cli, 'synth', '--out', SYNTH_TRAIN, '--scans', '8', '--size', 'small', '--seed', '16'],
+    { stdio: 'inherit' },
+  );
+  execFileSync(process.execPath, [cli, 'synth', '--out', SYNTH_CLI, '--scans', '4', '--size', 'tiny', '--seed', '5'], {
+    stdio: 'inherit',
+  });
   mkdirSync(NO_SCANS, { recursive: true });
   copyFileSync(join(SYNTH_CLI, 'annotations.csv'), join(NO_SCANS, 'annotations.csv'));
   // Break one scan of the second set: cut its .raw in half.
   const subset = join(SYNTH_BROKEN, 'subset0');
-  const raw = readdirSync(subset).filter((f) => f.endsWith('.raw')).sort()[0];
+  const raw = readdirSync(subset)
+    .filter((f) => f.endsWith('.raw'))
+    .sort()[0];
   truncateSync(join(subset, raw), Math.floor(statSync(join(subset, raw)).size / 2));
   if (!existsSync(SYNTH_GOOD)) throw new Error('synthetic data was not written');
 

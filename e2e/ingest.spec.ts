@@ -38,7 +38,9 @@ test('a dropped synthetic subset folder is parsed, cached, counted, and survives
   await page.getByTestId('folder-input').setInputFiles(SYNTH_GOOD);
   await waitIdle(page);
 
-  const uids = readdirSync(join(SYNTH_GOOD, 'subset0')).filter((f) => f.endsWith('.mhd')).map((f) => f.replace(/\.mhd$/, ''));
+  const uids = readdirSync(join(SYNTH_GOOD, 'subset0'))
+    .filter((f) => f.endsWith('.mhd'))
+    .map((f) => f.replace(/\.mhd$/, ''));
   const rows = page.getByTestId('series-row');
   await expect(rows).toHaveCount(uids.length);
   await expect(page.locator('[data-testid=subset][data-subset=subset0]')).toBeVisible();
@@ -69,7 +71,9 @@ test('a folder with one broken scan shows the error beside the good series', asy
   await openLab(page);
   await page.getByTestId('folder-input').setInputFiles(SYNTH_BROKEN);
   await waitIdle(page);
-  const raws = readdirSync(join(SYNTH_BROKEN, 'subset0')).filter((f) => f.endsWith('.raw')).sort();
+  const raws = readdirSync(join(SYNTH_BROKEN, 'subset0'))
+    .filter((f) => f.endsWith('.raw'))
+    .sort();
   const brokenUid = raws[0].replace(/\.raw$/, '');
   await expect(page.getByTestId('series-row')).toHaveCount(raws.length - 1);
   await expect(page.locator(`[data-testid=series-row][data-series="${brokenUid}"]`)).toHaveCount(0);
@@ -82,13 +86,17 @@ test('real DICOM and MetaImage samples load from a drop', async ({ page }) => {
   await openLab(page);
   await page.getByTestId('folder-input').setInputFiles(join(CT_SAMPLES, 'lidc-idri-0001'));
   await waitIdle(page);
-  const lidc = page.locator('[data-testid=series-row][data-series="1.3.6.1.4.1.14519.5.2.1.6279.6001.179049373636438705059720603192"]');
+  const lidc = page.locator(
+    '[data-testid=series-row][data-series="1.3.6.1.4.1.14519.5.2.1.6279.6001.179049373636438705059720603192"]',
+  );
   await expect(lidc).toContainText('16×512×512');
   await expect(lidc).toContainText('dicom');
 
   // Loose files dropped (DataTransfer without directory entries): a .mhd + .zraw pair.
   const dir = join(CT_SAMPLES, 'luna16-seg-lungs');
-  const names = readdirSync(dir).filter((f) => f.startsWith('1.3.6.1.4.1.14519.5.2.1.6279.6001.108197895896446896160048741492'));
+  const names = readdirSync(dir).filter((f) =>
+    f.startsWith('1.3.6.1.4.1.14519.5.2.1.6279.6001.108197895896446896160048741492'),
+  );
   const payload = names.map((name) => ({ name, b64: readFileSync(join(dir, name)).toString('base64') }));
   await page.evaluate((files) => {
     const dt = new DataTransfer();
@@ -96,12 +104,19 @@ test('real DICOM and MetaImage samples load from a drop', async ({ page }) => {
       const bytes = Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0));
       dt.items.add(new File([bytes], f.name));
     }
-    const zone = document.querySelector('luna-app')!.shadowRoot!.querySelector('luna-drop-zone')!.shadowRoot!.querySelector('[data-testid=drop-zone]')!;
+    const zone = document
+      .querySelector('luna-app')!
+      .shadowRoot!.querySelector('luna-drop-zone')!
+      .shadowRoot!.querySelector('[data-testid=drop-zone]')!;
     zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
   }, payload);
-  await expect(page.locator('html[data-ingest="running"]')).toHaveCount(1).catch(() => undefined);
+  await expect(page.locator('html[data-ingest="running"]'))
+    .toHaveCount(1)
+    .catch(() => undefined);
   await waitIdle(page);
-  await expect(page.locator('[data-testid=series-row][data-series$="108197895896446896160048741492"]')).toContainText('119×512×512');
+  await expect(page.locator('[data-testid=series-row][data-series$="108197895896446896160048741492"]')).toContainText(
+    '119×512×512',
+  );
 
   // The header whose .raw is missing: the error names the missing file.
   await page.getByTestId('folder-input').setInputFiles(join(CT_SAMPLES, 'luna16-header-only-raw-missing'));

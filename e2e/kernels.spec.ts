@@ -23,7 +23,10 @@ async function openTests(page: Page): Promise<void> {
 async function compare(page: Page, cases: OpCase[], features: GpuFeatureName[] = [], tol = TOL): Promise<OpResult[]> {
   const results = await page.evaluate(([c, f]) => window.lunaKernelTests!.compareOps(c, f), [cases, features] as const);
   const tag = features.length ? ` [${features.join(',')}]` : '';
-  for (const r of results) console.log(`${r.name}${tag}: vs stock ${r.vsStock.toExponential(2)}, vs cpu ${r.vsCpu?.toExponential(2) ?? '–'}, lab ${r.ms.lab.toFixed(0)} ms, stock ${r.ms.stock.toFixed(0)} ms`);
+  for (const r of results)
+    console.log(
+      `${r.name}${tag}: vs stock ${r.vsStock.toExponential(2)}, vs cpu ${r.vsCpu?.toExponential(2) ?? '–'}, lab ${r.ms.lab.toFixed(0)} ms, stock ${r.ms.stock.toFixed(0)} ms`,
+    );
   for (const r of results) {
     expect(r.refMax, r.name).toBeGreaterThan(0);
     expect(r.vsStock, r.name).toBeLessThan(tol);
@@ -52,7 +55,9 @@ async function expectFeatureUsed(page: Page, features: GpuFeatureName[]): Promis
 for (const features of [[], ['subgroups']] as GpuFeatureName[][]) {
   const on = features.length ? ` with ${features.join(', ')}` : '';
 
-  test(`small and odd shapes match stock and cpu (incl. borders, batch 1, width 4, fallbacks)${on}`, async ({ page }) => {
+  test(`small and odd shapes match stock and cpu (incl. borders, batch 1, width 4, fallbacks)${on}`, async ({
+    page,
+  }) => {
     test.setTimeout(300_000);
     await openTests(page);
     await withFeatures(page, features);
@@ -72,7 +77,10 @@ for (const features of [[], ['subgroups']] as GpuFeatureName[][]) {
     test.setTimeout(300_000);
     await openTests(page);
     await withFeatures(page, features);
-    const r = await page.evaluate((f) => window.lunaKernelTests!.modelGrads({ crop: [8, 16, 16], model: { blocks: 2, width: 4 } }, 2, f), features);
+    const r = await page.evaluate(
+      (f) => window.lunaKernelTests!.modelGrads({ crop: [8, 16, 16], model: { blocks: 2, width: 4 } }, 2, f),
+      features,
+    );
     console.log(`model grads${on}: vs stock ${r.vsStock.toExponential(2)}, vs cpu ${r.vsCpu.toExponential(2)}`);
     expect(r.refMax).toBeGreaterThan(0);
     expect(r.vsStock).toBeLessThan(TOL);
@@ -89,17 +97,29 @@ test('shader-f16: forward ops match stock and cpu within the f16 tolerance', asy
     // Never a vacuous pass: the run would say so too (its warning is checked here).
     expect(d.warning).toMatch(/running without shader-f16 \(the adapter does not offer it\)/);
   }
-  test.skip(!d.enabled.includes('shader-f16'), `the WebGPU adapter does not offer shader-f16 (it offers: ${d.adapterFeatures.join(', ') || 'no optional features'})`);
+  test.skip(
+    !d.enabled.includes('shader-f16'),
+    `the WebGPU adapter does not offer shader-f16 (it offers: ${d.adapterFeatures.join(', ') || 'no optional features'})`,
+  );
   const cases: OpCase[] = [];
-  for (const s of [{ x: [2, 4, 6, 8, 1], cout: 4 }, { x: [1, 3, 5, 7, 8], cout: 12 }, { x: [1, 4, 6, 6, 8], cout: 16, pad: 'valid' }] as Pick<OpCase, 'x' | 'cout' | 'pad'>[]) {
+  for (const s of [
+    { x: [2, 4, 6, 8, 1], cout: 4 },
+    { x: [1, 3, 5, 7, 8], cout: 12 },
+    { x: [1, 4, 6, 6, 8], cout: 16, pad: 'valid' },
+  ] as Pick<OpCase, 'x' | 'cout' | 'pad'>[]) {
     for (const op of ['conv', 'fused'] as const) cases.push({ ...s, op, cpu: true });
   }
-  cases.push({ op: 'conv', x: [1, 32, 48, 48, 8], cout: 8, cpu: true }, { op: 'conv', x: [1, 4, 6, 6, 64], cout: 64, cpu: true });
+  cases.push(
+    { op: 'conv', x: [1, 32, 48, 48, 8], cout: 8, cpu: true },
+    { op: 'conv', x: [1, 4, 6, 6, 64], cout: 64, cpu: true },
+  );
   await compare(page, cases, ['shader-f16'], TOL_F16);
   await expectFeatureUsed(page, ['shader-f16']);
 });
 
-test('a small training run with gpuFeatures=subgroups gives the same metrics as without, and says so', async ({ page }) => {
+test('a small training run with gpuFeatures=subgroups gives the same metrics as without, and says so', async ({
+  page,
+}) => {
   test.setTimeout(600_000);
   await openTests(page);
   await withFeatures(page, ['subgroups']);
@@ -115,12 +135,20 @@ test('a small training run with gpuFeatures=subgroups gives the same metrics as 
   expect(sg.warnings.filter((w) => w.startsWith('gpuFeatures'))).toEqual([]);
   await expectFeatureUsed(page, ['subgroups']);
   expect(sg.history.length).toBe(plain.history.length);
-  const diffs = sg.history.flatMap((p, i) => Object.entries(p.values).filter(([k]) => !k.startsWith('system/')).map(([k, v]) => Math.abs(v - plain.history[i].values[k])));
-  console.log(`subgroups vs plain: ${diffs.length} metric values, max |difference| ${Math.max(...diffs).toExponential(2)}`);
+  const diffs = sg.history.flatMap((p, i) =>
+    Object.entries(p.values)
+      .filter(([k]) => !k.startsWith('system/'))
+      .map(([k, v]) => Math.abs(v - plain.history[i].values[k])),
+  );
+  console.log(
+    `subgroups vs plain: ${diffs.length} metric values, max |difference| ${Math.max(...diffs).toExponential(2)}`,
+  );
   sg.history.forEach((p, i) => {
     for (const [k, v] of Object.entries(p.values)) {
       if (k.startsWith('system/')) continue;
-      expect(Math.abs(v - plain.history[i].values[k]), `${k} epoch ${p.epoch}`).toBeLessThanOrEqual(1e-3 * Math.max(1, Math.abs(v)));
+      expect(Math.abs(v - plain.history[i].values[k]), `${k} epoch ${p.epoch}`).toBeLessThanOrEqual(
+        1e-3 * Math.max(1, Math.abs(v)),
+      );
     }
   });
 });
@@ -138,7 +166,9 @@ test('a small training run gives the same metrics with lab and stock kernels', a
   lab.history.forEach((p, i) => {
     for (const [k, v] of Object.entries(p.values)) {
       if (k.startsWith('system/')) continue;
-      expect(Math.abs(v - stock.history[i].values[k]), `${k} epoch ${p.epoch}`).toBeLessThanOrEqual(1e-3 * Math.max(1, Math.abs(v)));
+      expect(Math.abs(v - stock.history[i].values[k]), `${k} epoch ${p.epoch}`).toBeLessThanOrEqual(
+        1e-3 * Math.max(1, Math.abs(v)),
+      );
     }
   });
 });

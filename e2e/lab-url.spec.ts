@@ -17,7 +17,10 @@ const SMALL = {
   'train.seed': '9',
 };
 
-test('a run URL re-runs the same experiment in a fresh browser, and names absent data first', async ({ browser, baseURL }) => {
+test('a run URL re-runs the same experiment in a fresh browser, and names absent data first', async ({
+  browser,
+  baseURL,
+}) => {
   test.setTimeout(600_000);
   const first = await browser.newContext({ baseURL });
   await first.grantPermissions(['clipboard-read', 'clipboard-write']);
@@ -67,7 +70,9 @@ test('a URL with bad or script-like values is named in the page and never render
     dialogs.push(d.message());
     void d.dismiss();
   });
-  await page.goto(`/#v=1&model.blocks=9&tracking.experiment=${encodeURIComponent('<img src=x onerror=alert(1)>')}&evil=${encodeURIComponent('<script>alert(2)</script>')}`);
+  await page.goto(
+    `/#v=1&model.blocks=9&tracking.experiment=${encodeURIComponent('<img src=x onerror=alert(1)>')}&evil=${encodeURIComponent('<script>alert(2)</script>')}`,
+  );
   await expect(page.locator('html[data-luna-ready="true"]')).toHaveCount(1);
   const notice = page.getByTestId('train-notice');
   await expect(notice).toContainText('model.blocks = "9"');

@@ -26,12 +26,17 @@ const SMALL = {
 
 /** Tests must not depend on each other: bring the server back if an earlier test left it down. */
 async function ensureMlflow() {
-  const up = await new MlflowClient(MLFLOW()).version().then(() => true, () => false);
+  const up = await new MlflowClient(MLFLOW()).version().then(
+    () => true,
+    () => false,
+  );
   if (!up) await startMlflowServer({ port: Number(process.env.LUNA_E2E_MLFLOW_PORT), dir: MLFLOW_DIR });
 }
 
 async function delivered(page: Page, timeout = 120_000) {
-  await expect(page.locator('[data-testid=tracking-backlog][data-pending="0"][data-failed="0"]')).toHaveCount(1, { timeout });
+  await expect(page.locator('[data-testid=tracking-backlog][data-pending="0"][data-failed="0"]')).toHaveCount(1, {
+    timeout,
+  });
 }
 
 /** Every metric point of the page's run, by key. */
@@ -62,7 +67,12 @@ test('a run from the page is logged whole to a real MLflow server', async ({ pag
   await openLab(page);
   await dropFolder(page, SYNTH_TRAIN);
   await page.getByTestId('preset-quick').click();
-  await setConfig(page, { ...SMALL, 'train.epochs': '2', 'tracking.server': MLFLOW(), 'tracking.experiment': 'luna-lab e2e' });
+  await setConfig(page, {
+    ...SMALL,
+    'train.epochs': '2',
+    'tracking.server': MLFLOW(),
+    'tracking.experiment': 'luna-lab e2e',
+  });
   await page.getByTestId('tracking-test').click();
   await expect(page.getByTestId('tracking-connection')).toContainText(/MLflow 3\.\d+.* answers/);
   await page.getByTestId('train-start').click();
@@ -79,7 +89,16 @@ test('a run from the page is logged whole to a real MLflow server', async ({ pag
   const got = await client.getRun(id);
   expect(got.info.end_time).toBeGreaterThan(0);
   const params = Object.fromEntries((got.data.params ?? []).map((p) => [p.key, p.value]));
-  expect(params).toMatchObject({ model: 'LunaModel', 'model/n_block': '2', optimizer: 'AdamW', 'optimizer/lr': '0.001', epochs: '2', batch_size: '16', seed: '5', 'nodule/ratio': '1' });
+  expect(params).toMatchObject({
+    model: 'LunaModel',
+    'model/n_block': '2',
+    optimizer: 'AdamW',
+    'optimizer/lr': '0.001',
+    epochs: '2',
+    batch_size: '16',
+    seed: '5',
+    'nodule/ratio': '1',
+  });
   expect(params['optimizer/betas']).toBe('(0.9, 0.999)');
   const tags = Object.fromEntries((got.data.tags ?? []).map((t) => [t.key, t.value]));
   expect(tags['mlflow.source.name']).toBe('luna-lab');
@@ -91,8 +110,23 @@ test('a run from the page is logged whole to a real MLflow server', async ({ pag
   expect(pointsByKey(run).get('validating/pr/f1_score')).toBe(2);
   expect(pointsByKey(run).get('system/samples_per_second')).toBe(2);
 
-  const files = [...(await client.listArtifacts(id)), ...(await client.listArtifacts(id, 'model')), ...(await client.listArtifacts(id, 'tfjs'))].map((f) => f.path);
-  expect(files).toEqual(expect.arrayContaining(['config.json', 'lab_url.txt', 'model_summary.txt', 'predictions.csv', 'model/MLmodel', 'model/model.onnx', 'tfjs/model.json', 'tfjs/weights.bin']));
+  const files = [
+    ...(await client.listArtifacts(id)),
+    ...(await client.listArtifacts(id, 'model')),
+    ...(await client.listArtifacts(id, 'tfjs')),
+  ].map((f) => f.path);
+  expect(files).toEqual(
+    expect.arrayContaining([
+      'config.json',
+      'lab_url.txt',
+      'model_summary.txt',
+      'predictions.csv',
+      'model/MLmodel',
+      'model/model.onnx',
+      'tfjs/model.json',
+      'tfjs/weights.bin',
+    ]),
+  );
 
   // Outside the lab: MLflow's own Python loads the logged model and predicts.
   const out = execFileSync(
@@ -113,7 +147,12 @@ test('the server goes away mid-run: the run goes on and every point arrives once
   await openLab(page);
   await dropFolder(page, SYNTH_TRAIN);
   await page.getByTestId('preset-quick').click();
-  await setConfig(page, { ...SMALL, 'train.epochs': '3', 'tracking.server': MLFLOW(), 'tracking.experiment': 'luna-lab e2e' });
+  await setConfig(page, {
+    ...SMALL,
+    'train.epochs': '3',
+    'tracking.server': MLFLOW(),
+    'tracking.experiment': 'luna-lab e2e',
+  });
   await page.getByTestId('train-start').click();
   // Let the start and the first epoch reach the server, then take it away.
   await expect.poll(async () => (await runs(page))[0]?.epochsDone ?? 0, { timeout: 120_000 }).toBeGreaterThanOrEqual(1);
@@ -121,7 +160,16 @@ test('the server goes away mid-run: the run goes on and every point arrives once
   const port = Number(process.env.LUNA_E2E_MLFLOW_PORT);
   // The global setup's server is another process's child: end it by its command line.
   await stopMlflowOnPort(port);
-  await expect.poll(async () => new MlflowClient(MLFLOW()).version().then(() => 'up', () => 'down'), { timeout: 30_000 }).toBe('down');
+  await expect
+    .poll(
+      async () =>
+        new MlflowClient(MLFLOW()).version().then(
+          () => 'up',
+          () => 'down',
+        ),
+      { timeout: 30_000 },
+    )
+    .toBe('down');
   await waitTrainIdle(page, 240_000);
   const [run] = await runs(page);
   expect(run.status).toBe('finished');

@@ -55,7 +55,10 @@ class Png {
 
   /** Grey values (red channel) on a circle of radius r around (x, y). */
   ring(x: number, y: number, r: number, n = 48): number[] {
-    return Array.from({ length: n }, (_, k) => this.at(x + r * Math.cos((2 * Math.PI * k) / n), y + r * Math.sin((2 * Math.PI * k) / n))[0]);
+    return Array.from(
+      { length: n },
+      (_, k) => this.at(x + r * Math.cos((2 * Math.PI * k) / n), y + r * Math.sin((2 * Math.PI * k) / n))[0],
+    );
   }
 
   /** Mean grey of the disc of radius r around (x, y). */
@@ -94,7 +97,12 @@ class Png {
 async function shot(page: Page, target: Locator, name?: string): Promise<Png> {
   await target.scrollIntoViewIfNeeded();
   const box = (await target.boundingBox())!;
-  const clip = { x: Math.round(box.x), y: Math.round(box.y), width: Math.round(box.width), height: Math.round(box.height) };
+  const clip = {
+    x: Math.round(box.x),
+    y: Math.round(box.y),
+    width: Math.round(box.width),
+    height: Math.round(box.height),
+  };
   const png = await page.screenshot({ clip });
   // Kept in the test's output folder (test-results/…) for a person to look at.
   if (name) writeFileSync(test.info().outputPath(`${name}.png`), png);
@@ -114,7 +122,9 @@ async function pointOf(viewer: Locator, xyz: Vec3) {
   return p;
 }
 
-test('LIDC-IDRI-0001: the annotated nodule is drawn where annotations.csv puts it, on dense tissue, in every plane', async ({ page }) => {
+test('LIDC-IDRI-0001: the annotated nodule is drawn where annotations.csv puts it, on dense tissue, in every plane', async ({
+  page,
+}) => {
   test.setTimeout(180_000);
   const errors = await openLab(page);
   await dropFolder(page, join(CT_SAMPLES, 'lidc-idri-0001'));
@@ -150,7 +160,9 @@ test('LIDC-IDRI-0001: the annotated nodule is drawn where annotations.csv puts i
   // The circle: annotation green all around the nodule at its radius.
   const onCircle = Array.from({ length: 24 }, (_, k) => {
     const a = (2 * Math.PI * k) / 24;
-    return img.countColour(ANNOTATION_RGB, 40, { x: p.x + rPx * Math.cos(a), y: p.y + rPx * Math.sin(a), half: 1.5 }) > 0;
+    return (
+      img.countColour(ANNOTATION_RGB, 40, { x: p.x + rPx * Math.cos(a), y: p.y + rPx * Math.sin(a), half: 1.5 }) > 0
+    );
   });
   expect(onCircle.filter(Boolean).length).toBeGreaterThanOrEqual(22);
   // Inside it: soft tissue (~90 HU → grey ≈ 245 in the lung window); 25 voxels out: mostly
@@ -171,7 +183,10 @@ test('LIDC-IDRI-0001: the annotated nodule is drawn where annotations.csv puts i
   expect(Math.abs(irc[2] - want.col)).toBeLessThanOrEqual(1);
   const hu = Number((await viewer.getByTestId('hover-hu').textContent())!.replace(' HU', ''));
   expect(hu).toBeGreaterThan(-100);
-  const xyz = (await viewer.getByTestId('hover-xyz').textContent())!.replace(/xyz | mm/g, '').split(', ').map(Number);
+  const xyz = (await viewer.getByTestId('hover-xyz').textContent())!
+    .replace(/xyz | mm/g, '')
+    .split(', ')
+    .map(Number);
   expect(Math.abs(xyz[0] - NODULE[0])).toBeLessThan(1);
   expect(Math.abs(xyz[1] - NODULE[1])).toBeLessThan(1);
   expect(Math.abs(xyz[2] - -115)).toBeLessThan(0.01); // slice 7 lies at z = −132.5 + 7 · 2.5
@@ -255,7 +270,9 @@ function countsAt(predictions: { label: number; prob: number }[], t: number) {
   return c;
 }
 
-test('prediction browser: outcomes at a threshold, the worst mistakes, the viewer jumps to them, colours and saliency', async ({ page }) => {
+test('prediction browser: outcomes at a threshold, the worst mistakes, the viewer jumps to them, colours and saliency', async ({
+  page,
+}) => {
   test.setTimeout(300_000);
   const errors = await openLab(page);
   await dropFolder(page, SYNTH_TRAIN);
@@ -280,14 +297,17 @@ test('prediction browser: outcomes at a threshold, the worst mistakes, the viewe
     await browser.getByTestId('threshold').fill(String(t));
     await expect(browser).toHaveAttribute('data-threshold', String(t));
     const want = countsAt(preds, t);
-    for (const o of ['TP', 'FP', 'FN', 'TN'] as const) await expect(browser.getByTestId(`count-${o}`)).toHaveAttribute('data-count', String(want[o]));
+    for (const o of ['TP', 'FP', 'FN', 'TN'] as const)
+      await expect(browser.getByTestId(`count-${o}`)).toHaveAttribute('data-count', String(want[o]));
   }
 
   // Filter by outcome (at threshold 0 every negative is a false positive) and series; sort by p.
   await browser.getByTestId('filter-outcome').selectOption('FP');
   const negatives = preds.filter((p) => p.label === 0).length;
   await expect(browser).toHaveAttribute('data-rows', String(negatives));
-  expect(new Set(await rows.evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.outcome)))).toEqual(new Set(['FP']));
+  expect(new Set(await rows.evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.outcome)))).toEqual(
+    new Set(['FP']),
+  );
   await browser.getByTestId('filter-outcome').selectOption('all');
   const uid = preds[0].seriesUid;
   await browser.getByTestId('filter-series').selectOption(uid);
@@ -306,7 +326,9 @@ test('prediction browser: outcomes at a threshold, the worst mistakes, the viewe
     .sort((a, b) => b.prob - a.prob)
     .slice(0, 6);
   await expect(gallery).toHaveCount(worst.length);
-  expect(await gallery.evaluateAll((els) => els.map((e) => Number((e as HTMLElement).dataset.index)))).toEqual(worst.map((w) => w.index));
+  expect(await gallery.evaluateAll((els) => els.map((e) => Number((e as HTMLElement).dataset.index)))).toEqual(
+    worst.map((w) => w.index),
+  );
   const thumb = gallery.first().locator('canvas[data-drawn]');
   await expect(thumb).toHaveCount(1);
   const t = await shot(page, thumb, 'gallery-thumbnail');
@@ -345,7 +367,10 @@ test('prediction browser: outcomes at a threshold, the worst mistakes, the viewe
   const pos = preds.findIndex((p) => p.label === 1);
   await browser.getByTestId('sort-index').click();
   await browser.locator(`[data-testid=prediction-row][data-index="${pos}"]`).click();
-  await expect(viewer).toHaveAttribute('data-slice-index', String(xyzToIrc(preds[pos].xyz, geometry.get(preds[pos].seriesUid)!)[0]));
+  await expect(viewer).toHaveAttribute(
+    'data-slice-index',
+    String(xyzToIrc(preds[pos].xyz, geometry.get(preds[pos].seriesUid)!)[0]),
+  );
 
   // Saliency from the last checkpoint: its p(nodule) is the stored prediction's (same weights,
   // same crop), and the overlay changes the crop view.

@@ -21,7 +21,11 @@ const noTypeInfo: Linter.Config = {
     '@typescript-eslint/no-misused-promises': 'off',
   },
 };
-const eslint = new ESLint({ cwd: root, overrideConfigFile: join(root, 'eslint.config.js'), overrideConfig: noTypeInfo });
+const eslint = new ESLint({
+  cwd: root,
+  overrideConfigFile: join(root, 'eslint.config.js'),
+  overrideConfig: noTypeInfo,
+});
 
 /** `rule: line` for each problem ESLint reports on `code` placed at `filePath`. */
 async function problems(filePath: string, code: string): Promise<string[]> {
@@ -30,17 +34,34 @@ async function problems(filePath: string, code: string): Promise<string[]> {
 }
 
 describe('Dexie only in src/store', () => {
-  it.each(['src/ui/x.ts', 'src/train/x.ts', 'src/cli/x.ts', 'workers/x.worker.ts', 'e2e/x.spec.ts', 'src/data/x.ts'])('reports dexie imported in %s', async (path) => {
-    expect(await problems(path, "import Dexie from 'dexie';\nexport const db = new Dexie('x');\n")).toEqual(['no-restricted-imports: 1']);
-    expect(await problems(path, "import type { Table } from 'dexie';\nexport type T = Table<number, number>;\n")).toEqual(['no-restricted-imports: 1']);
-  });
+  it.each(['src/ui/x.ts', 'src/train/x.ts', 'src/cli/x.ts', 'workers/x.worker.ts', 'e2e/x.spec.ts', 'src/data/x.ts'])(
+    'reports dexie imported in %s',
+    async (path) => {
+      expect(await problems(path, "import Dexie from 'dexie';\nexport const db = new Dexie('x');\n")).toEqual([
+        'no-restricted-imports: 1',
+      ]);
+      expect(
+        await problems(path, "import type { Table } from 'dexie';\nexport type T = Table<number, number>;\n"),
+      ).toEqual(['no-restricted-imports: 1']);
+    },
+  );
   it('allows it in the store', async () => {
-    expect(await problems('src/store/x.ts', "import Dexie from 'dexie';\nexport const db = new Dexie('x');\n")).toEqual([]);
+    expect(await problems('src/store/x.ts', "import Dexie from 'dexie';\nexport const db = new Dexie('x');\n")).toEqual(
+      [],
+    );
   });
 });
 
 describe('pure modules touch no browser global', () => {
-  const pure = ['src/data/x.ts', 'src/config/x.ts', 'src/eval/x.ts', 'src/viewer/x.ts', 'src/model/x.ts', 'src/model/kernels/x.ts', 'src/store/records.ts'];
+  const pure = [
+    'src/data/x.ts',
+    'src/config/x.ts',
+    'src/eval/x.ts',
+    'src/viewer/x.ts',
+    'src/model/x.ts',
+    'src/model/kernels/x.ts',
+    'src/store/records.ts',
+  ];
   it.each(pure)('reports document, window, fetch, indexedDB, localStorage, navigator in %s', async (path) => {
     const code = [
       'export const a = document.title;',
@@ -52,10 +73,14 @@ describe('pure modules touch no browser global', () => {
       'export const g = (c: HTMLCanvasElement): number => c.width;',
       '',
     ].join('\n');
-    expect(await problems(path, code)).toEqual([...[1, 2, 3, 4, 5, 6].map((l) => `no-restricted-globals: ${l}`), 'house/no-browser-types: 7']);
+    expect(await problems(path, code)).toEqual([
+      ...[1, 2, 3, 4, 5, 6].map((l) => `no-restricted-globals: ${l}`),
+      'house/no-browser-types: 7',
+    ]);
   });
   it('reports the same globals reached through globalThis', async () => {
-    const code = 'export const gpu = (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu;\nexport const doc = globalThis.document;\n';
+    const code =
+      'export const gpu = (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu;\nexport const doc = globalThis.document;\n';
     expect(await problems('src/data/x.ts', code)).toEqual(['no-restricted-syntax: 1', 'no-restricted-syntax: 2']);
   });
   it('allows what Node and the browser share, and locals that shadow a browser name', async () => {
@@ -72,7 +97,8 @@ describe('pure modules touch no browser global', () => {
   });
   it('allows them at the edges and in the backend probe', async () => {
     const code = "export const a = document.title + navigator.userAgent;\nexport const c = () => fetch('/x');\n";
-    for (const path of ['src/ui/x.ts', 'src/store/x.ts', 'workers/x.worker.ts', 'src/model/backend.ts']) expect(await problems(path, code)).toEqual([]);
+    for (const path of ['src/ui/x.ts', 'src/store/x.ts', 'workers/x.worker.ts', 'src/model/backend.ts'])
+      expect(await problems(path, code)).toEqual([]);
   });
 });
 
@@ -84,10 +110,13 @@ describe('pure modules import nothing from the edges', () => {
     ['src/eval/x.ts', '../../workers/train.worker.ts'],
     ['src/store/records.ts', './lab-db.ts'],
   ])('reports %s importing %s', async (path, from) => {
-    expect(await problems(path, `import type { X } from '${from}';\nexport type Y = X;\n`)).toEqual(['no-restricted-imports: 1']);
+    expect(await problems(path, `import type { X } from '${from}';\nexport type Y = X;\n`)).toEqual([
+      'no-restricted-imports: 1',
+    ]);
   });
   it('allows the record types and other pure modules', async () => {
-    const code = "import type { X } from '../store/records.ts';\nimport { hex } from '../data/hex.ts';\nexport const y = (x: X) => hex(x);\n";
+    const code =
+      "import type { X } from '../store/records.ts';\nimport { hex } from '../data/hex.ts';\nexport const y = (x: X) => hex(x);\n";
     expect(await problems('src/viewer/x.ts', code)).toEqual([]);
   });
 });
@@ -100,9 +129,15 @@ describe('no import cycles', () => {
     writeFileSync(join(dir, 'src/a.ts'), "import { b } from './b.ts';\nexport const a = (): number => b() + 1;\n");
     writeFileSync(join(dir, 'src/b.ts'), "import { a } from './a.ts';\nexport const b = (): number => a() - 1;\n");
     writeFileSync(join(dir, 'src/c.ts'), "import { b } from './b.ts';\nexport const c = (): number => b();\n");
-    const linter = new ESLint({ cwd: dir, overrideConfigFile: join(root, 'eslint.config.js'), overrideConfig: noTypeInfo });
+    const linter = new ESLint({
+      cwd: dir,
+      overrideConfigFile: join(root, 'eslint.config.js'),
+      overrideConfig: noTypeInfo,
+    });
     const results = await linter.lintFiles(['src/*.ts']);
-    const cycles = Object.fromEntries(results.map((r) => [r.filePath.slice(dir.length + 1), r.messages.map((m) => m.ruleId)]));
+    const cycles = Object.fromEntries(
+      results.map((r) => [r.filePath.slice(dir.length + 1), r.messages.map((m) => m.ruleId)]),
+    );
     expect(cycles).toEqual({ 'src/a.ts': ['import-x/no-cycle'], 'src/b.ts': ['import-x/no-cycle'], 'src/c.ts': [] });
   });
 });
@@ -111,14 +146,19 @@ describe("README's Layout", () => {
   it('names every folder under src, workers, e2e, bin, public and .ci once', () => {
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
     const layout = /## Layout\n\n```\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
-    const named = layout.split('\n').filter((l) => /^\S/.test(l)).map((l) => l.split(/\s/)[0]);
+    const named = layout
+      .split('\n')
+      .filter((l) => /^\S/.test(l))
+      .map((l) => l.split(/\s/)[0]);
     const folders = (dir: string): string[] => [
       dir,
       ...readdirSync(join(root, dir), { withFileTypes: true })
         .filter((e) => e.isDirectory() && !e.name.startsWith('.') && e.name !== '__pycache__')
         .flatMap((e) => folders(`${dir}/${e.name}`)),
     ];
-    const tree = ['workers', 'e2e', 'bin', 'public', '.ci', ...folders('src').filter((d) => d !== 'src')].flatMap((d) => (d.startsWith('src') ? [d] : folders(d)));
+    const tree = ['workers', 'e2e', 'bin', 'public', '.ci', ...folders('src').filter((d) => d !== 'src')].flatMap(
+      (d) => (d.startsWith('src') ? [d] : folders(d)),
+    );
     expect([...named].sort()).toEqual([...new Set(tree)].sort());
   });
 });

@@ -57,7 +57,14 @@ export interface PipelineResult {
   pooled: { workers: number; augmentedCropsPerSecond: number }[];
   /** A training loop whose step takes `stepMs` (a timer: the thread is free, as during a GPU
    *  step) consuming those batches: its wait for a batch, per step, per data-worker count. */
-  idle: { workers: number; stepMs: number; steps: number; waitMsPerStep: number; firstWaitMs: number; loopMsPerStep: number }[];
+  idle: {
+    workers: number;
+    stepMs: number;
+    steps: number;
+    waitMsPerStep: number;
+    firstWaitMs: number;
+    loopMsPerStep: number;
+  }[];
   /** navigator.hardwareConcurrency in the bench worker. */
   hardwareConcurrency: number;
   /** Whether every worker count gave the same batch bytes as the first (fingerprints). */
@@ -80,12 +87,27 @@ export interface InferenceResult {
 
 export interface BenchApi {
   /** `warmup` untimed steps first (shader compilation); 0 when one step already takes minutes. */
-  trainStep(backend: BackendName, batch: number, steps: number, warmup: number, config?: LabConfigInput): Promise<TrainStepResult>;
-  profileOps(backend: BackendName, batch: number, kernels?: KernelKind): Promise<{ backend: string; adapter: string | null; ops: OpTiming[] }>;
+  trainStep(
+    backend: BackendName,
+    batch: number,
+    steps: number,
+    warmup: number,
+    config?: LabConfigInput,
+  ): Promise<TrainStepResult>;
+  profileOps(
+    backend: BackendName,
+    batch: number,
+    kernels?: KernelKind,
+  ): Promise<{ backend: string; adapter: string | null; ops: OpTiming[] }>;
   /** `workers`: data-worker counts to compare (0 = in-thread); `stepMs`: the simulated step. */
   pipeline(scans: number, batches: number, batch: number, workers?: number[], stepMs?: number): Promise<PipelineResult>;
   /** Inference throughput (crops/s) of one runtime on the same random crops, after a 1-crop warm-up. */
-  inference(runtime: InferenceRuntime, config: LabConfigInput, batch: number, batches: number): Promise<InferenceResult>;
+  inference(
+    runtime: InferenceRuntime,
+    config: LabConfigInput,
+    batch: number,
+    batches: number,
+  ): Promise<InferenceResult>;
 }
 
 const now = () => performance.now();
@@ -100,7 +122,12 @@ function randomBatches(n: number, count: number, crop: readonly number[]): Async
         const x = new Float32Array(n * vox);
         for (let i = 0; i < x.length; i++) x[i] = rng.next() * 2000 - 1000;
         const labels = Uint8Array.from({ length: n }, (_, i) => i % 2);
-        yield { n, x, labels, refs: Array.from({ length: n }, () => ({ seriesUid: 'bench', xyz: [0, 0, 0] as const, diameterMm: 0 })) };
+        yield {
+          n,
+          x,
+          labels,
+          refs: Array.from({ length: n }, () => ({ seriesUid: 'bench', xyz: [0, 0, 0] as const, diameterMm: 0 })),
+        };
       }
     },
   };
@@ -175,22 +202,39 @@ const api: BenchApi = {
     const rng = createRng(3);
     const rand = (shape: number[]) => {
       const size = shape.reduce((a, b) => a * b, 1);
-      return tf.tensor(Float32Array.from({ length: size }, () => rng.next() - 0.5), shape);
+      return tf.tensor(
+        Float32Array.from({ length: size }, () => rng.next() - 0.5),
+        shape,
+      );
     };
     let [d, h, w] = [32, 48, 48];
     let cin = 1;
     for (let block = 1; block <= 4; block++) {
       const c = 8 * 2 ** (block - 1);
-      for (const [name, ci] of [[`block${block}.conv1`, cin], [`block${block}.conv2`, c]] as const) {
+      for (const [name, ci] of [
+        [`block${block}.conv1`, cin],
+        [`block${block}.conv2`, c],
+      ] as const) {
         const x = rand([n, d, h, w, ci]) as tf.Tensor5D;
         const f = rand([3, 3, 3, ci, c]) as tf.Tensor5D;
         const dy = rand([n, d, h, w, c]) as tf.Tensor5D;
         const shape = `${n}×${d}×${h}×${w}, ${ci}→${c}`;
         await time(`${name} Conv3D`, shape, () => tf.conv3d(x, f, 1, 'same'));
         // conv1's input gradient is needed too: it feeds the input BatchNorm3d's weights.
-        await time(`${name} Conv3DBackpropInputV2`, shape, () => tf.conv3dTranspose(dy, f, [n, d, h, w, ci], 1, 'same'));
-        await time(`${name} Conv3DBackpropFilterV2`, shape, () =>
-          tf.engine().runKernel('Conv3DBackpropFilterV2', { x, dy }, { strides: [1, 1, 1], pad: 'same', filterShape: [3, 3, 3, ci, c] }) as tf.Tensor,
+        await time(`${name} Conv3DBackpropInputV2`, shape, () =>
+          tf.conv3dTranspose(dy, f, [n, d, h, w, ci], 1, 'same'),
+        );
+        await time(
+          `${name} Conv3DBackpropFilterV2`,
+          shape,
+          () =>
+            tf
+              .engine()
+              .runKernel(
+                'Conv3DBackpropFilterV2',
+                { x, dy },
+                { strides: [1, 1, 1], pad: 'same', filterShape: [3, 3, 3, ci, c] },
+              ) as tf.Tensor,
         );
         tf.dispose([x, f, dy]);
       }
@@ -199,8 +243,17 @@ const api: BenchApi = {
       await time(`block${block} MaxPool3D`, shape, () => tf.maxPool3d(x as tf.Tensor5D, 2, 2, 'valid'));
       const y = tf.maxPool3d(x as tf.Tensor5D, 2, 2, 'valid');
       const dy = rand(y.shape);
-      await time(`block${block} MaxPool3DGrad`, shape, () =>
-        tf.engine().runKernel('MaxPool3DGrad', { dy, input: x, output: y }, { filterSize: [2, 2, 2], strides: [2, 2, 2], pad: 'valid' }) as tf.Tensor,
+      await time(
+        `block${block} MaxPool3DGrad`,
+        shape,
+        () =>
+          tf
+            .engine()
+            .runKernel(
+              'MaxPool3DGrad',
+              { dy, input: x, output: y },
+              { filterSize: [2, 2, 2], strides: [2, 2, 2], pad: 'valid' },
+            ) as tf.Tensor,
       );
       tf.dispose([x, y, dy]);
       [d, h, w] = [d / 2, h / 2, w / 2];
@@ -212,9 +265,14 @@ const api: BenchApi = {
   async pipeline(scans, batches, batch, workers = [0, 1, 2], stepMs = (batch * 1000) / 3256) {
     const db = await freshLabStore('luna-lab-bench');
     try {
-      const files = [...generateSynthetic({ scans, size: 'full', seed: 9 })].map((f) => sourceFromBytes(f.path, f.bytes));
+      const files = [...generateSynthetic({ scans, size: 'full', seed: 9 })].map((f) =>
+        sourceFromBytes(f.path, f.bytes),
+      );
       await ingestFiles(db, files);
-      const config = resolveConfigOrThrow({ train: { seed: 5, batchSize: batch }, sampling: { epochSamples: batches * batch } });
+      const config = resolveConfigOrThrow({
+        train: { seed: 5, batchSize: batch },
+        sampling: { epochSamples: batches * batch },
+      });
       const set = await loadCandidateSet(db, config);
       const { sampler } = createSampling(set.candidates, config);
       const samples = sampler.nextEpoch();
@@ -231,7 +289,10 @@ const api: BenchApi = {
       await db.clearCrops();
       const cold = await pass(provider, false); // crops cut from the slabs in IndexedDB
       const warm = await pass(provider, false); // the in-memory LRU
-      const augmented = await pass(new CropProvider(new CacheCropSource(db, set.series), set.series, config.crop), true); // crops table + augmentation
+      const augmented = await pass(
+        new CropProvider(new CacheCropSource(db, set.series), set.series, config.crop),
+        true,
+      ); // crops table + augmentation
       // Side by side from the warm LRU: only the augmentation's place differs.
       const pooled: PipelineResult['pooled'] = [];
       const idle: PipelineResult['idle'] = [];
@@ -271,7 +332,16 @@ const api: BenchApi = {
       }
       const identical = prints.every((p) => p.join() === prints[0].join());
       const hardwareConcurrency = navigator.hardwareConcurrency;
-      return { crops: samples.length, coldCropsPerSecond: cold, warmCropsPerSecond: warm, augmentedCropsPerSecond: augmented, pooled, idle, hardwareConcurrency, identical };
+      return {
+        crops: samples.length,
+        coldCropsPerSecond: cold,
+        warmCropsPerSecond: warm,
+        augmentedCropsPerSecond: augmented,
+        pooled,
+        idle,
+        hardwareConcurrency,
+        identical,
+      };
     } finally {
       db.close();
       await db.delete();
@@ -282,11 +352,18 @@ const api: BenchApi = {
 /** A model with CT-like input statistics, so its arithmetic is not degenerate. */
 function inferenceModel(config: ReturnType<typeof resolveConfigOrThrow>): tf.LayersModel {
   const model = buildLunaModel(config.model, config.crop, 1);
-  model.getLayer('tail_bn').setWeights([tf.tensor1d([1]), tf.tensor1d([0]), tf.tensor1d([-500]), tf.tensor1d([250000])]);
+  model
+    .getLayer('tail_bn')
+    .setWeights([tf.tensor1d([1]), tf.tensor1d([0]), tf.tensor1d([-500]), tf.tensor1d([250000])]);
   return model;
 }
 
-async function benchInference(runtime: InferenceRuntime, input: LabConfigInput, batch: number, batches: number): Promise<InferenceResult> {
+async function benchInference(
+  runtime: InferenceRuntime,
+  input: LabConfigInput,
+  batch: number,
+  batches: number,
+): Promise<InferenceResult> {
   const config = resolveConfigOrThrow({ ...input, train: { seed: 1 } });
   const [d, h, w] = config.crop;
   const vox = d * h * w;
@@ -307,7 +384,9 @@ async function benchInference(runtime: InferenceRuntime, input: LabConfigInput, 
     if (sel.backend === 'webgpu') await useKernels(config.kernels);
     const model = inferenceModel(config);
     run = async (n) => {
-      const p = tf.tidy(() => tf.softmax(model.predict(tf.tensor5d(x.subarray(0, n * vox), [n, d, h, w, 1])) as tf.Tensor));
+      const p = tf.tidy(() =>
+        tf.softmax(model.predict(tf.tensor5d(x.subarray(0, n * vox), [n, d, h, w, 1])) as tf.Tensor),
+      );
       await p.data();
       p.dispose();
     };
@@ -319,7 +398,11 @@ async function benchInference(runtime: InferenceRuntime, input: LabConfigInput, 
     const model = inferenceModel(config);
     const bytes = exportOnnx(model, config.crop);
     model.dispose();
-    const clf = await OnnxClassifier.open(bytes, { preferred: runtime === 'ort-webgpu' ? 'webgpu' : 'wasm', maxBatch: batch, source: 'bench.onnx' });
+    const clf = await OnnxClassifier.open(bytes, {
+      preferred: runtime === 'ort-webgpu' ? 'webgpu' : 'wasm',
+      maxBatch: batch,
+      source: 'bench.onnx',
+    });
     used = clf.provider;
     if (runtime === 'ort-webgpu' && clf.provider === 'wasm') {
       await clf.release();

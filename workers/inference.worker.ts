@@ -120,14 +120,16 @@ async function evaluate(req: EvalRequest): Promise<EvalOutcome> {
   } else {
     bytes = req.model.bytes;
     source = req.model.name;
-    if (req.scope === 'validation') warnings.push('a model file has no validation split: every cached candidate is scored');
+    if (req.scope === 'validation')
+      warnings.push('a model file has no validation split: every cached candidate is scored');
   }
 
   let clf: OnnxClassifier | null = null;
   try {
     clf = await OnnxClassifier.open(bytes, { source, preferred: req.preferred, maxBatch: req.batch ?? EVAL_BATCH });
     const crop = clf.crop;
-    if (tfModel && crop.some((v, i) => v !== config.crop[i])) throw new Error(`${source}: the export's crop ${crop} differs from the run's ${config.crop}`);
+    if (tfModel && crop.some((v, i) => v !== config.crop[i]))
+      throw new Error(`${source}: the export's crop ${crop} differs from the run's ${config.crop}`);
 
     listener?.progress({ phase: 'data', done: 0, total: 1 });
     // A model file is scored on every cached series with the preferred candidates table.
@@ -145,11 +147,16 @@ async function evaluate(req: EvalRequest): Promise<EvalOutcome> {
         warnings.push("the run's validation split is by candidate: its scans also gave training candidates");
       }
     }
-    const scans = req.scope === 'validation' && req.model.kind === 'run' ? [...new Set(list.map((c) => c.seriesUid))] : [...set.series.keys()];
+    const scans =
+      req.scope === 'validation' && req.model.kind === 'run'
+        ? [...new Set(list.map((c) => c.seriesUid))]
+        : [...set.series.keys()];
     const cache = new CacheCropSource(db, set.series);
     const onnx = clf;
     const annRecords = await db.annotationsFor(scans);
-    const nodules: Nodule[] = annRecords.flatMap((rec) => rec.rows.map((a) => ({ seriesUid: rec.seriesUid, xyz: a.xyz, diameterMm: a.diameterMm })));
+    const nodules: Nodule[] = annRecords.flatMap((rec) =>
+      rec.rows.map((a) => ({ seriesUid: rec.seriesUid, xyz: a.xyz, diameterMm: a.diameterMm })),
+    );
     const r = await evaluateJob({
       source: cache,
       series: scans,
@@ -164,8 +171,15 @@ async function evaluate(req: EvalRequest): Promise<EvalOutcome> {
     const predictions = r.predictions;
     const trainingScans = split ? trainingScansAmong(r.scans, new Set(split.train.map((c) => c.seriesUid))) : null;
     const scope = req.model.kind === 'run' ? req.scope : 'all';
-    const scored = describeScored(r.scans.length, req.model.kind === 'run' ? scope : 'file', trainingScans?.length ?? null);
-    if (trainingScans?.length) warnings.push(`${trainingScans.length} of the ${r.scans.length} scans scored also gave this run training candidates: the CPM is optimistic`);
+    const scored = describeScored(
+      r.scans.length,
+      req.model.kind === 'run' ? scope : 'file',
+      trainingScans?.length ?? null,
+    );
+    if (trainingScans?.length)
+      warnings.push(
+        `${trainingScans.length} of the ${r.scans.length} scans scored also gave this run training candidates: the CPM is optimistic`,
+      );
 
     let tfjsCheck: EvalOutcome['tfjsCheck'] = null;
     const k = Math.min(req.tfjsCheck ?? 0, predictions.length);
@@ -177,7 +191,9 @@ async function evaluate(req: EvalRequest): Promise<EvalOutcome> {
       const x = new Float32Array(k * vox);
       crops.forEach((c, i) => x.set(c, i * vox));
       const model = tfModel;
-      const probs = tf.tidy(() => tf.softmax(model.predict(tf.tensor5d(x, [k, crop[0], crop[1], crop[2], 1])) as tf.Tensor2D));
+      const probs = tf.tidy(() =>
+        tf.softmax(model.predict(tf.tensor5d(x, [k, crop[0], crop[1], crop[2], 1])) as tf.Tensor2D),
+      );
       const data = await probs.data();
       probs.dispose();
       let maxAbsDiff = 0;
@@ -193,7 +209,13 @@ async function evaluate(req: EvalRequest): Promise<EvalOutcome> {
       const run = (await db.getRun(req.model.runId)) ?? null;
       stored = runEvalOf(r.froc, { at: Date.now(), epoch, scope, trainingScans: trainingScans?.length ?? 0, warnings });
       const target = run?.trackingQueued ? trackingTarget(run) : null;
-      const items = run && target ? evalItems(run, target, stored, { submissionCsv: formatSubmission(predictions), frocSvg: frocSvg(r.froc, source) }) : [];
+      const items =
+        run && target
+          ? evalItems(run, target, stored, {
+              submissionCsv: formatSubmission(predictions),
+              frocSvg: frocSvg(r.froc, source),
+            })
+          : [];
       if (!(await db.putRunEval(req.model.runId, stored, items))) {
         warnings.push(`run ${source} was deleted meanwhile: its evaluation is not kept`);
         stored = null;

@@ -50,7 +50,11 @@ function batched(cb?: (p: FileProgress[]) => void): { push: (p: FileProgress) =>
   };
 }
 
-async function run(files: SourceFile[], onProgress?: (p: FileProgress[]) => void, force = false): Promise<IngestReport> {
+async function run(
+  files: SourceFile[],
+  onProgress?: (p: FileProgress[]) => void,
+  force = false,
+): Promise<IngestReport> {
   const progress = batched(onProgress);
   try {
     return await ingestFiles(labStore(), files, { force, onProgress: progress.push });
@@ -61,7 +65,11 @@ async function run(files: SourceFile[], onProgress?: (p: FileProgress[]) => void
 
 const api: IngestApi = {
   ingest(files, onProgress, force) {
-    return run(files.map((d) => sourceFromFile(d.file, d.path)), onProgress, force);
+    return run(
+      files.map((d) => sourceFromFile(d.file, d.path)),
+      onProgress,
+      force,
+    );
   },
   demo(opts, onProgress) {
     const files: SourceFile[] = [];

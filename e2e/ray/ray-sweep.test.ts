@@ -23,7 +23,22 @@ const dir = mkdtempSync('/tmp/luna-ray-test-');
 const data = join(dir, 'data');
 const grid = join(dir, 'grid.json');
 /** Tiny: one block of width 4 on 8×12×12 crops, two epochs (validated at both). */
-const TINY = ['--epochs', '2', '--blocks', '1', '--width', '4', '--crop', '8,12,12', '--batch-size', '8', '--seed', '7', '--device', 'cpu'];
+const TINY = [
+  '--epochs',
+  '2',
+  '--blocks',
+  '1',
+  '--width',
+  '4',
+  '--crop',
+  '8,12,12',
+  '--batch-size',
+  '8',
+  '--seed',
+  '7',
+  '--device',
+  'cpu',
+];
 const EXPERIMENT = 'ray-sweep-test';
 const METRIC = 'validating/loss/all';
 let mlflow: MlflowServer;
@@ -42,13 +57,38 @@ async function startRay(): Promise<void> {
   ray = spawn(
     ray_,
     [
-      'start', '--head', '--block', '--num-cpus', '2', '--num-gpus', '0',
-      '--node-ip-address', '127.0.0.1', '--port', String(port),
-      '--node-manager-port', String(ports[0]), '--object-manager-port', String(ports[1]),
-      '--dashboard-agent-grpc-port', String(ports[2]), '--dashboard-agent-listen-port', String(ports[3]),
-      '--metrics-export-port', String(ports[4]), '--runtime-env-agent-port', String(ports[5]),
-      '--min-worker-port', String(workerBase), '--max-worker-port', String(workerBase + 99),
-      '--include-dashboard', 'false', '--disable-usage-stats', '--temp-dir', join(dir, 'ray-tmp'),
+      'start',
+      '--head',
+      '--block',
+      '--num-cpus',
+      '2',
+      '--num-gpus',
+      '0',
+      '--node-ip-address',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--node-manager-port',
+      String(ports[0]),
+      '--object-manager-port',
+      String(ports[1]),
+      '--dashboard-agent-grpc-port',
+      String(ports[2]),
+      '--dashboard-agent-listen-port',
+      String(ports[3]),
+      '--metrics-export-port',
+      String(ports[4]),
+      '--runtime-env-agent-port',
+      String(ports[5]),
+      '--min-worker-port',
+      String(workerBase),
+      '--max-worker-port',
+      String(workerBase + 99),
+      '--include-dashboard',
+      'false',
+      '--disable-usage-stats',
+      '--temp-dir',
+      join(dir, 'ray-tmp'),
     ],
     { detached: true, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, RAY_USAGE_STATS_ENABLED: '0' } },
   );
@@ -81,7 +121,10 @@ interface Cli {
 
 /** The CLI in its own process group (so a kill takes the Python driver with it). */
 function cli(args: string[], onEvent?: (e: Event) => void): Cli {
-  const child = spawn(process.execPath, ['bin/luna-lab.js', ...args], { detached: true, env: { ...process.env, TUNE_GLOBAL_CHECKPOINT_S: '1' } });
+  const child = spawn(process.execPath, ['bin/luna-lab.js', ...args], {
+    detached: true,
+    env: { ...process.env, TUNE_GLOBAL_CHECKPOINT_S: '1' },
+  });
   const events: Event[] = [];
   let stderr = '';
   let buf = '';
@@ -98,12 +141,18 @@ function cli(args: string[], onEvent?: (e: Event) => void): Cli {
     }
   });
   child.stderr!.on('data', (d: Buffer) => (stderr += d));
-  const done = new Promise<{ code: number | null; events: Event[]; stderr: string }>((ok) => child.on('close', (code) => ok({ code, events, stderr })));
+  const done = new Promise<{ code: number | null; events: Event[]; stderr: string }>((ok) =>
+    child.on('close', (code) => ok({ code, events, stderr })),
+  );
   return { child, done };
 }
 
 before(async () => {
-  execFileSync(process.execPath, ['bin/luna-lab.js', 'synth', '--out', data, '--scans', '4', '--size', 'tiny', '--seed', '5'], { stdio: 'ignore' });
+  execFileSync(
+    process.execPath,
+    ['bin/luna-lab.js', 'synth', '--out', data, '--scans', '4', '--size', 'tiny', '--seed', '5'],
+    { stdio: 'ignore' },
+  );
   // Tune numbers the grid's points with the first key in sorted order fastest: trials 0 and 1
   // train at lr 0.05 (the dropout rate has no effect without model.dropout: equal metrics),
   // 2 and 3 — started only when a slot frees, after 0 or 1 has validated — at lr 0.001, whose
@@ -121,7 +170,8 @@ after(async () => {
   console.log(`# test:ray took ${since()}`);
 });
 
-const same = (a: Record<string, string>, b: Record<string, string>) => Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
+const same = (a: Record<string, string>, b: Record<string, string>) =>
+  Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
 
 interface Trial {
   trial: string;
@@ -132,81 +182,138 @@ interface Trial {
   history: { epoch: number; values: Record<string, number> }[];
 }
 
-void test('a sweep on Ray: ASHA, kill and resume, MLflow parent and children, equal to a local sweep', { timeout: 1_500_000 }, async () => {
-  const out = join(dir, 'ray-out');
-  const common = ['--grid', grid, '--data', data, ...TINY, '--mlflow', mlflow.url, '--experiment', EXPERIMENT];
-  const rayFlags = ['--engine', 'ray', '--ray-address', rayAddress, '--trial-resources', 'cpu=1,gpu=0', '--max-concurrent', '2', '--scheduler', 'asha', '--metric', METRIC, '--mode', 'min'];
+void test(
+  'a sweep on Ray: ASHA, kill and resume, MLflow parent and children, equal to a local sweep',
+  { timeout: 1_500_000 },
+  async () => {
+    const out = join(dir, 'ray-out');
+    const common = ['--grid', grid, '--data', data, ...TINY, '--mlflow', mlflow.url, '--experiment', EXPERIMENT];
+    const rayFlags = [
+      '--engine',
+      'ray',
+      '--ray-address',
+      rayAddress,
+      '--trial-resources',
+      'cpu=1,gpu=0',
+      '--max-concurrent',
+      '2',
+      '--scheduler',
+      'asha',
+      '--metric',
+      METRIC,
+      '--mode',
+      'min',
+    ];
 
-  // 1. Start, and kill the driver (CLI and Python) a moment after the first trial completes.
-  const completedAt = new Map<string, number>();
-  let killTimer: NodeJS.Timeout | null = null;
-  let killedAt = 0;
-  const first = cli(['sweep', ...rayFlags, ...common, '--out', out, '--cache', join(dir, 'slots'), '--json'], (e) => {
-    if (e.event === 'trial-complete') {
-      completedAt.set(String(e.trial), Date.now());
-      // Tune saves its experiment state every second here (TUNE_GLOBAL_CHECKPOINT_S=1).
-      killTimer ??= setTimeout(() => {
-        killedAt = Date.now();
-        process.kill(-first.child.pid!, 'SIGKILL');
-      }, 3000);
+    // 1. Start, and kill the driver (CLI and Python) a moment after the first trial completes.
+    const completedAt = new Map<string, number>();
+    let killTimer: NodeJS.Timeout | null = null;
+    let killedAt = 0;
+    const first = cli(['sweep', ...rayFlags, ...common, '--out', out, '--cache', join(dir, 'slots'), '--json'], (e) => {
+      if (e.event === 'trial-complete') {
+        completedAt.set(String(e.trial), Date.now());
+        // Tune saves its experiment state every second here (TUNE_GLOBAL_CHECKPOINT_S=1).
+        killTimer ??= setTimeout(() => {
+          killedAt = Date.now();
+          process.kill(-first.child.pid!, 'SIGKILL');
+        }, 3000);
+      }
+    });
+    const r1 = await first.done;
+    assert.ok(killTimer, `the sweep ended before any trial completed (code ${r1.code}): ${r1.stderr.slice(-3000)}`);
+    assert.equal(r1.code, null, 'the driver was killed');
+    // Completed, and saved with the experiment (a save follows within a second), before the kill.
+    const completedAtKill = new Set([...completedAt].filter(([, at]) => killedAt - at >= 2000).map(([t]) => t));
+    console.log(`# driver killed at ${since()} after ${[...completedAtKill].join(', ')} completed`);
+
+    // 2. Resume: Tune restores the experiment; completed trials are not started again.
+    const r2 = await cli(['sweep', '--engine', 'ray', '--ray-address', rayAddress, '--resume', out, '--json']).done;
+    assert.equal(r2.code, 0, r2.stderr.slice(-4000));
+    console.log(
+      `# resumed sweep done at ${since()}; ASHA rungs restored: ${JSON.stringify(r2.events.find((e) => e.event === 'scheduler-restored') ?? null)}`,
+    );
+    const restarted = r2.events.filter((e) => e.event === 'trial').map((e) => String(e.trial));
+    for (const t of completedAtKill)
+      assert.ok(!restarted.includes(t), `completed trial ${t} was started again on resume`);
+
+    const summary = JSON.parse(readFileSync(join(out, 'sweep.json'), 'utf8')) as {
+      results: Trial[];
+      best: Trial;
+      parent: string;
+    };
+    assert.equal(summary.results.length, 4);
+    assert.ok(
+      summary.results.every((t) => t.status === 'finished' || t.status === 'stopped'),
+      JSON.stringify(summary.results.map((t) => t.status)),
+    );
+    assert.equal(summary.best.status, 'finished');
+    const finished = summary.results.filter((t) => t.status === 'finished');
+    assert.equal(
+      summary.best.history.at(-1)!.values[METRIC],
+      Math.min(...finished.map((t) => t.history.at(-1)!.values[METRIC])),
+    );
+
+    // 3. MLflow: the parent run and four children, each with a metric point per epoch it ran.
+    const client = new MlflowClient(mlflow.url);
+    const exp = await client.getOrCreateExperiment(EXPERIMENT);
+    const parent = await client.getRun(summary.parent);
+    assert.equal(parent.info.status, 'FINISHED');
+    const children = await client.findRunsByTag(exp, 'mlflow.parentRunId', summary.parent);
+    assert.equal(children.length, 4, `children of the parent run: ${children.join(', ')}`);
+    for (const t of summary.results) {
+      const [id] = await client.findRunsByTag(exp, 'luna.run_id', t.runId);
+      assert.ok(id, `trial ${t.trial}'s run ${t.runId} is in MLflow`);
+      assert.ok(children.includes(id), `trial ${t.trial}'s run is a child of the parent`);
+      const points = await client.metricHistory(id, METRIC);
+      if (t.status === 'finished')
+        assert.equal(points.length, t.epochs, `trial ${t.trial}: one ${METRIC} point per epoch`);
+      // A stopped trial's run is ended with its Ray worker: what it had not sent yet waits in its
+      // slot's outbox (sent by the next run on that slot), so at least its first epoch is there.
+      else
+        assert.ok(
+          points.length >= 1 && points.length <= t.epochs,
+          `trial ${t.trial} (${t.status}, ${t.epochs} epochs): ${points.length} ${METRIC} points`,
+        );
     }
-  });
-  const r1 = await first.done;
-  assert.ok(killTimer, `the sweep ended before any trial completed (code ${r1.code}): ${r1.stderr.slice(-3000)}`);
-  assert.equal(r1.code, null, 'the driver was killed');
-  // Completed, and saved with the experiment (a save follows within a second), before the kill.
-  const completedAtKill = new Set([...completedAt].filter(([, at]) => killedAt - at >= 2000).map(([t]) => t));
-  console.log(`# driver killed at ${since()} after ${[...completedAtKill].join(', ')} completed`);
 
-  // 2. Resume: Tune restores the experiment; completed trials are not started again.
-  const r2 = await cli(['sweep', '--engine', 'ray', '--ray-address', rayAddress, '--resume', out, '--json']).done;
-  assert.equal(r2.code, 0, r2.stderr.slice(-4000));
-  console.log(`# resumed sweep done at ${since()}; ASHA rungs restored: ${JSON.stringify(r2.events.find((e) => e.event === 'scheduler-restored') ?? null)}`);
-  const restarted = r2.events.filter((e) => e.event === 'trial').map((e) => String(e.trial));
-  for (const t of completedAtKill) assert.ok(!restarted.includes(t), `completed trial ${t} was started again on resume`);
-
-  const summary = JSON.parse(readFileSync(join(out, 'sweep.json'), 'utf8')) as { results: Trial[]; best: Trial; parent: string };
-  assert.equal(summary.results.length, 4);
-  assert.ok(summary.results.every((t) => t.status === 'finished' || t.status === 'stopped'), JSON.stringify(summary.results.map((t) => t.status)));
-  assert.equal(summary.best.status, 'finished');
-  const finished = summary.results.filter((t) => t.status === 'finished');
-  assert.equal(summary.best.history.at(-1)!.values[METRIC], Math.min(...finished.map((t) => t.history.at(-1)!.values[METRIC])));
-
-  // 3. MLflow: the parent run and four children, each with a metric point per epoch it ran.
-  const client = new MlflowClient(mlflow.url);
-  const exp = await client.getOrCreateExperiment(EXPERIMENT);
-  const parent = await client.getRun(summary.parent);
-  assert.equal(parent.info.status, 'FINISHED');
-  const children = await client.findRunsByTag(exp, 'mlflow.parentRunId', summary.parent);
-  assert.equal(children.length, 4, `children of the parent run: ${children.join(', ')}`);
-  for (const t of summary.results) {
-    const [id] = await client.findRunsByTag(exp, 'luna.run_id', t.runId);
-    assert.ok(id, `trial ${t.trial}'s run ${t.runId} is in MLflow`);
-    assert.ok(children.includes(id), `trial ${t.trial}'s run is a child of the parent`);
-    const points = await client.metricHistory(id, METRIC);
-    if (t.status === 'finished') assert.equal(points.length, t.epochs, `trial ${t.trial}: one ${METRIC} point per epoch`);
-    // A stopped trial's run is ended with its Ray worker: what it had not sent yet waits in its
-    // slot's outbox (sent by the next run on that slot), so at least its first epoch is there.
-    else assert.ok(points.length >= 1 && points.length <= t.epochs, `trial ${t.trial} (${t.status}, ${t.epochs} epochs): ${points.length} ${METRIC} points`);
-  }
-
-  // 4. The same grid as a local sweep: every reported metric of every epoch is equal.
-  const local = await cli(['sweep', ...common.filter((_, i, a) => a[i] !== '--mlflow' && a[i - 1] !== '--mlflow'), '--out', join(dir, 'local-out'), '--cache', join(dir, 'local-profile'), '--json']).done;
-  assert.equal(local.code, 0, local.stderr.slice(-4000));
-  console.log(`# local sweep done at ${since()}`);
-  const localDone = local.events.findLast((e) => e.event === 'done') as unknown as { results: { runId: string; assignment: Record<string, string> }[] };
-  for (const t of summary.results) {
-    const twin = localDone.results.find((r) => same(r.assignment, t.point));
-    assert.ok(twin, `a local run for ${JSON.stringify(t.point)}`);
-    for (const h of t.history) {
-      const e = local.events.find((x) => x.event === 'epoch' && x.runId === twin.runId && x.epoch === h.epoch) as { values: Record<string, number> } | undefined;
-      assert.ok(e, `local run ${twin.runId} has epoch ${h.epoch}`);
-      for (const [k, v] of Object.entries(h.values)) assert.equal(v, e.values[k], `${JSON.stringify(t.point)} epoch ${h.epoch} ${k}`);
+    // 4. The same grid as a local sweep: every reported metric of every epoch is equal.
+    const local = await cli([
+      'sweep',
+      ...common.filter((_, i, a) => a[i] !== '--mlflow' && a[i - 1] !== '--mlflow'),
+      '--out',
+      join(dir, 'local-out'),
+      '--cache',
+      join(dir, 'local-profile'),
+      '--json',
+    ]).done;
+    assert.equal(local.code, 0, local.stderr.slice(-4000));
+    console.log(`# local sweep done at ${since()}`);
+    const localDone = local.events.findLast((e) => e.event === 'done') as unknown as {
+      results: { runId: string; assignment: Record<string, string> }[];
+    };
+    for (const t of summary.results) {
+      const twin = localDone.results.find((r) => same(r.assignment, t.point));
+      assert.ok(twin, `a local run for ${JSON.stringify(t.point)}`);
+      for (const h of t.history) {
+        const e = local.events.find((x) => x.event === 'epoch' && x.runId === twin.runId && x.epoch === h.epoch) as
+          { values: Record<string, number> } | undefined;
+        assert.ok(e, `local run ${twin.runId} has epoch ${h.epoch}`);
+        for (const [k, v] of Object.entries(h.values))
+          assert.equal(v, e.values[k], `${JSON.stringify(t.point)} epoch ${h.epoch} ${k}`);
+      }
     }
-  }
 
-  // 5. ASHA: a trial worse than the median at the first rung (epoch 1) stopped there.
-  const seen = summary.results.map((t) => `${t.trial} ${JSON.stringify(t.point)} ${t.status} ${t.history.map((h) => `${h.epoch}:${h.values[METRIC]}`).join(' ')}`).join('\n');
-  console.log(`# trials:\n${seen.replace(/^/gm, '#   ')}`);
-  assert.ok(summary.results.some((t) => t.status === 'stopped' && t.epochs === 1), `ASHA stopped at least one trial after its first epoch:\n${seen}`);
-});
+    // 5. ASHA: a trial worse than the median at the first rung (epoch 1) stopped there.
+    const seen = summary.results
+      .map(
+        (t) =>
+          `${t.trial} ${JSON.stringify(t.point)} ${t.status} ${t.history.map((h) => `${h.epoch}:${h.values[METRIC]}`).join(' ')}`,
+      )
+      .join('\n');
+    console.log(`# trials:\n${seen.replace(/^/gm, '#   ')}`);
+    assert.ok(
+      summary.results.some((t) => t.status === 'stopped' && t.epochs === 1),
+      `ASHA stopped at least one trial after its first epoch:\n${seen}`,
+    );
+  },
+);

@@ -6,7 +6,10 @@ import * as Comlink from 'comlink';
 import type { BenchApi } from '../../workers/bench.worker.ts';
 
 function fresh(): { api: Comlink.Remote<BenchApi>; done: () => void } {
-  const worker = new Worker(new URL('../../workers/bench.worker.ts', import.meta.url), { type: 'module', name: 'bench' });
+  const worker = new Worker(new URL('../../workers/bench.worker.ts', import.meta.url), {
+    type: 'module',
+    name: 'bench',
+  });
   return { api: Comlink.wrap<BenchApi>(worker), done: () => worker.terminate() };
 }
 

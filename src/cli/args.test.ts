@@ -10,7 +10,9 @@ describe('parseArgs', () => {
   });
 
   it('lists the commands for an unknown one', () => {
-    expect(() => parseArgs(['trian'])).toThrow(/Unknown command 'trian'. Expecting one of: inspect, crop, synth, eval, mlflow, url, train, sweep, bench/);
+    expect(() => parseArgs(['trian'])).toThrow(
+      /Unknown command 'trian'. Expecting one of: inspect, crop, synth, eval, mlflow, url, train, sweep, bench/,
+    );
   });
 
   it('rejects unknown options, repeated single values and missing positionals', () => {

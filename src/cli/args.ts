@@ -31,13 +31,15 @@ export interface CommandSpec {
  * where a row names its flag (src/config/lab-config.ts), so a field's flag, help and parsing
  * live in one place; src/cli/train-config.ts maps them back to their fields.
  */
-export const CONFIG_FLAGS: readonly { readonly flag: string; readonly key: FieldKey; readonly help: string }[] = FIELDS.flatMap((f) =>
-  f.flag ? [{ flag: f.flag.name, key: f.key, help: f.flag.help }] : [],
-);
+export const CONFIG_FLAGS: readonly { readonly flag: string; readonly key: FieldKey; readonly help: string }[] =
+  FIELDS.flatMap((f) => (f.flag ? [{ flag: f.flag.name, key: f.key, help: f.flag.help }] : []));
 
 const CONFIG_FIELD_OPTIONS: Record<string, OptionSpec> = {
   ...Object.fromEntries(CONFIG_FLAGS.map((c): [string, OptionSpec] => [c.flag, { type: 'string', help: c.help }])),
-  set: { type: 'string', help: 'any other fields, "key=value;key=value", for example "optimizer.momentum=0.9;augment.flip=false"' },
+  set: {
+    type: 'string',
+    help: 'any other fields, "key=value;key=value", for example "optimizer.momentum=0.9;augment.flip=false"',
+  },
 };
 
 export const COMMANDS = {
@@ -46,7 +48,10 @@ export const COMMANDS = {
     usage: 'luna-lab inspect PATH [--json]',
     positionals: ['PATH'],
     options: { json: { type: 'boolean', help: 'print one JSON object instead of text' } },
-    examples: ['luna-lab inspect data/subset0/1.3.6.1.4.1.14519.5.2.1.6279.6001.1052.mhd', 'luna-lab inspect dicom-folder/ --json'],
+    examples: [
+      'luna-lab inspect data/subset0/1.3.6.1.4.1.14519.5.2.1.6279.6001.1052.mhd',
+      'luna-lab inspect dicom-folder/ --json',
+    ],
   },
   crop: {
     summary: "Cut the book's candidate crop around a world point and print its HU statistics",
@@ -57,7 +62,10 @@ export const COMMANDS = {
       size: { type: 'string', help: 'crop size index,row,col (default "32,48,48")' },
       json: { type: 'boolean', help: 'print one JSON object instead of text' },
     },
-    examples: ['luna-lab crop scan.mhd --xyz -100.5,67.3,-231.8', 'luna-lab crop lidc/ --xyz 56.2,86.3,-115.9 --size 16,48,48 --json'],
+    examples: [
+      'luna-lab crop scan.mhd --xyz -100.5,67.3,-231.8',
+      'luna-lab crop lidc/ --xyz 56.2,86.3,-115.9 --size 16,48,48 --json',
+    ],
   },
   synth: {
     summary: 'Write a synthetic LUNA16-format dataset (subsetN/*.mhd + .raw, annotations.csv, candidates.csv)',
@@ -74,18 +82,28 @@ export const COMMANDS = {
   },
   eval: {
     summary: "LUNA16's FROC and CPM of an ONNX classifier over a LUNA16 folder (onnxruntime-web, wasm)",
-    usage: 'luna-lab eval --model FILE.onnx --data DIR [--excluded FILE] [--seriesuids FILE] [--out DIR] [--json] [--threads N]',
+    usage:
+      'luna-lab eval --model FILE.onnx --data DIR [--excluded FILE] [--seriesuids FILE] [--out DIR] [--json] [--threads N]',
     positionals: [],
     options: {
       model: { type: 'string', help: 'ONNX model, input [N,1,D,H,W], output [N,2]; for example "model/model.onnx"' },
       data: { type: 'string', help: 'LUNA16 folder: subsetN/*.mhd + .raw, annotations.csv, candidates.csv' },
-      excluded: { type: 'string', help: "LUNA16's annotations_excluded.csv: marks inside these findings are neither hits nor false positives" },
-      seriesuids: { type: 'string', help: "LUNA16's seriesuids.csv: the scans to score and divide false positives by (default: every scan found in --data)" },
+      excluded: {
+        type: 'string',
+        help: "LUNA16's annotations_excluded.csv: marks inside these findings are neither hits nor false positives",
+      },
+      seriesuids: {
+        type: 'string',
+        help: "LUNA16's seriesuids.csv: the scans to score and divide false positives by (default: every scan found in --data)",
+      },
       out: { type: 'string', help: 'write submission.csv, seriesuids.csv, eval.json and froc.svg here' },
       json: { type: 'boolean', help: 'print one JSON object instead of text' },
       threads: { type: 'string', help: 'WebAssembly threads (default 1)' },
     },
-    examples: ['luna-lab eval --model run/model.onnx --data /data/luna16 --excluded /data/luna16/annotations_excluded.csv --seriesuids /data/luna16/seriesuids.csv --out run/eval', 'luna-lab eval --model luna.onnx --data /tmp/synth --json'],
+    examples: [
+      'luna-lab eval --model run/model.onnx --data /data/luna16 --excluded /data/luna16/annotations_excluded.csv --seriesuids /data/luna16/seriesuids.csv --out run/eval',
+      'luna-lab eval --model luna.onnx --data /tmp/synth --json',
+    ],
   },
   mlflow: {
     summary: "Start a local MLflow tracking server from the project's venv (sqlite, artifacts served)",
@@ -106,25 +124,44 @@ export const COMMANDS = {
       base: { type: 'string', help: 'where the lab is served (default "http://127.0.0.1:4173/")' },
       decode: { type: 'string', help: 'a lab URL (or its #hash): print its config as JSON, or name what is wrong' },
     },
-    examples: ['luna-lab url --config runs/book/config.json', "luna-lab url --decode 'http://127.0.0.1:4173/#v=2&model.blocks=2'"],
+    examples: [
+      'luna-lab url --config runs/book/config.json',
+      "luna-lab url --decode 'http://127.0.0.1:4173/#v=2&model.blocks=2'",
+    ],
   },
   train: {
-    summary: 'Train headless: serve the lab and --data to Chromium, run the page\'s own training, write outputs',
-    usage: 'luna-lab train --data DIR [--url LAB_URL | --config FILE] [--epochs N ...] [--mlflow URL] [--out DIR] [--device auto|gpu|cpu] [--cache DIR] [--json]\n       luna-lab train --resume OUT_DIR',
+    summary: "Train headless: serve the lab and --data to Chromium, run the page's own training, write outputs",
+    usage:
+      'luna-lab train --data DIR [--url LAB_URL | --config FILE] [--epochs N ...] [--mlflow URL] [--out DIR] [--device auto|gpu|cpu] [--cache DIR] [--json]\n       luna-lab train --resume OUT_DIR',
     positionals: [],
     options: {
-      data: { type: 'string', help: 'a LUNA16 folder (subsetN/*.mhd + .raw, annotations.csv, candidates.csv) or DICOM series' },
-      url: { type: 'string', help: 'a lab URL (the page\'s share link), for example "http://127.0.0.1:4173/#v=2&train.epochs=4"' },
+      data: {
+        type: 'string',
+        help: 'a LUNA16 folder (subsetN/*.mhd + .raw, annotations.csv, candidates.csv) or DICOM series',
+      },
+      url: {
+        type: 'string',
+        help: 'a lab URL (the page\'s share link), for example "http://127.0.0.1:4173/#v=2&train.epochs=4"',
+      },
       config: { type: 'string', help: 'a config file: the JSON the page writes as config.json' },
       ...CONFIG_FIELD_OPTIONS,
       mlflow: { type: 'string', help: 'MLflow tracking server, for example "http://127.0.0.1:5000"' },
       out: { type: 'string', help: 'output folder (default "runs/<time>")' },
-      device: { type: 'string', help: 'auto (default: GPU flags, any adapter) | gpu (refuse a software adapter) | cpu (SwiftShader)' },
-      cache: { type: 'string', help: 'persistent browser profile: the cache of ingested data and checkpoints (default ~/.cache/luna-lab/chromium-profile)' },
+      device: {
+        type: 'string',
+        help: 'auto (default: GPU flags, any adapter) | gpu (refuse a software adapter) | cpu (SwiftShader)',
+      },
+      cache: {
+        type: 'string',
+        help: 'persistent browser profile: the cache of ingested data and checkpoints (default ~/.cache/luna-lab/chromium-profile)',
+      },
       name: { type: 'string', help: 'run name' },
       strict: { type: 'boolean', help: 'fail when any file of --data cannot be ingested (default: name it and go on)' },
       resume: { type: 'string', help: 'continue the run in this --out folder from its last checkpoint' },
-      tags: { type: 'string', help: 'extra MLflow tags, "key=value;key=value" (sweeps on Ray set mlflow.parentRunId this way)' },
+      tags: {
+        type: 'string',
+        help: 'extra MLflow tags, "key=value;key=value" (sweeps on Ray set mlflow.parentRunId this way)',
+      },
       json: { type: 'boolean', help: 'one JSON object per line on stdout; the last holds the final metrics' },
     },
     examples: [
@@ -134,33 +171,61 @@ export const COMMANDS = {
     ],
   },
   sweep: {
-    summary: 'Train a grid of configs headless, one after another or on a Ray cluster, grouped under one MLflow parent run',
+    summary:
+      'Train a grid of configs headless, one after another or on a Ray cluster, grouped under one MLflow parent run',
     usage:
       'luna-lab sweep --grid FILE --data DIR [--url LAB_URL | --config FILE] [flags of train] [--mlflow URL] [--out DIR] [--json]\n' +
       '       luna-lab sweep --engine ray [--ray-address ADDRESS] --grid FILE --data DIR [--trial-resources cpu=1,gpu=0.25] [--max-concurrent N] [--scheduler fifo|asha] [--metric NAME] [--mode max|min] [--samples N] [...]\n' +
       '       luna-lab sweep --engine ray --resume OUT_DIR',
     positionals: [],
     options: {
-      grid: { type: 'string', help: 'JSON: config keys to lists of values, for example {"optimizer.lr": [0.001, 0.01], "train.batchSize": [16, 32]}' },
+      grid: {
+        type: 'string',
+        help: 'JSON: config keys to lists of values, for example {"optimizer.lr": [0.001, 0.01], "train.batchSize": [16, 32]}',
+      },
       data: { type: 'string', help: 'the data folder, as for train (ingested once for the whole sweep)' },
       url: { type: 'string', help: 'the base config as a lab URL' },
       config: { type: 'string', help: 'the base config as a file' },
       ...CONFIG_FIELD_OPTIONS,
       mlflow: { type: 'string', help: 'MLflow tracking server (the parent run and every child)' },
-      out: { type: 'string', help: 'output folder: one run-NNN folder per run and sweep.json (default "sweeps/<time>")' },
+      out: {
+        type: 'string',
+        help: 'output folder: one run-NNN folder per run and sweep.json (default "sweeps/<time>")',
+      },
       device: { type: 'string', help: 'auto | gpu | cpu, as for train' },
       cache: { type: 'string', help: 'persistent browser profile, as for train' },
       strict: { type: 'boolean', help: 'fail when any file of --data cannot be ingested' },
       json: { type: 'boolean', help: 'one JSON object per line; the last lists every run and the best' },
-      engine: { type: 'string', help: 'local (default: one browser, one run after another) | ray (Ray Tune places each run)' },
-      'ray-address': { type: 'string', help: 'with --engine ray: the cluster, for example "10.0.0.1:6379" (default RAY_ADDRESS, else a local Ray)' },
-      'trial-resources': { type: 'string', help: 'with --engine ray: what each trial reserves, for example "cpu=1,gpu=0.25" (default cpu=1,gpu=0)' },
+      engine: {
+        type: 'string',
+        help: 'local (default: one browser, one run after another) | ray (Ray Tune places each run)',
+      },
+      'ray-address': {
+        type: 'string',
+        help: 'with --engine ray: the cluster, for example "10.0.0.1:6379" (default RAY_ADDRESS, else a local Ray)',
+      },
+      'trial-resources': {
+        type: 'string',
+        help: 'with --engine ray: what each trial reserves, for example "cpu=1,gpu=0.25" (default cpu=1,gpu=0)',
+      },
       'max-concurrent': { type: 'string', help: 'with --engine ray: trials at a time, across the cluster (default 1)' },
-      scheduler: { type: 'string', help: 'with --engine ray: fifo (default) | asha (stops weak trials at validated epochs)' },
-      metric: { type: 'string', help: 'with --engine ray: what the scheduler and the best trial go by (default validating/pr/f1_score)' },
+      scheduler: {
+        type: 'string',
+        help: 'with --engine ray: fifo (default) | asha (stops weak trials at validated epochs)',
+      },
+      metric: {
+        type: 'string',
+        help: 'with --engine ray: what the scheduler and the best trial go by (default validating/pr/f1_score)',
+      },
       mode: { type: 'string', help: 'with --engine ray: max (default) | min' },
-      samples: { type: 'string', help: 'with --engine ray: draws of the choice/random entries per grid point (default 1)' },
-      resume: { type: 'string', help: 'with --engine ray: continue the interrupted sweep in this --out folder (Tune restores its experiment)' },
+      samples: {
+        type: 'string',
+        help: 'with --engine ray: draws of the choice/random entries per grid point (default 1)',
+      },
+      resume: {
+        type: 'string',
+        help: 'with --engine ray: continue the interrupted sweep in this --out folder (Tune restores its experiment)',
+      },
     },
     examples: [
       'luna-lab sweep --grid grid.json --data data/luna16 --epochs 5 --mlflow http://127.0.0.1:5000',
@@ -175,12 +240,20 @@ export const COMMANDS = {
     options: {
       out: { type: 'string', help: 'where to write the report (default "BENCHMARKS.md")' },
       only: { type: 'string', help: 'run only these benchmarks, for example "ingest"' },
-      kernels: { type: 'string', help: 'WebGPU conv/pool kernels to measure: lab | stock (default: both, side by side)' },
+      kernels: {
+        type: 'string',
+        help: 'WebGPU conv/pool kernels to measure: lab | stock (default: both, side by side)',
+      },
     },
-    examples: ['npm run bench', 'luna-lab bench --out /tmp/bench.md', 'luna-lab bench --only profile,train --kernels lab'],
+    examples: [
+      'npm run bench',
+      'luna-lab bench --out /tmp/bench.md',
+      'luna-lab bench --only profile,train --kernels lab',
+    ],
   },
   froc: {
-    summary: "Score a LUNA16 submission (seriesuid,coordX,coordY,coordZ,probability) as LUNA16's evaluation does: CPM, sensitivities, band",
+    summary:
+      "Score a LUNA16 submission (seriesuid,coordX,coordY,coordZ,probability) as LUNA16's evaluation does: CPM, sensitivities, band",
     usage: 'luna-lab froc --submission FILE --annotations FILE [--excluded FILE] [--seriesuids FILE] [--json]',
     positionals: [],
     options: {
@@ -190,27 +263,38 @@ export const COMMANDS = {
       seriesuids: { type: 'string', help: "LUNA16's seriesuids.csv (default: the scans the submission marks)" },
       json: { type: 'boolean', help: 'print one JSON object instead of text' },
     },
-    examples: ['luna-lab froc --submission run/eval/submission.csv --annotations annotations.csv --excluded annotations_excluded.csv --seriesuids seriesuids.csv'],
+    examples: [
+      'luna-lab froc --submission run/eval/submission.csv --annotations annotations.csv --excluded annotations_excluded.csv --seriesuids seriesuids.csv',
+    ],
   },
   cv: {
     summary: "LUNA16's protocol: one headless run per held-out subset, pooled into one submission and FROC",
-    usage: 'luna-lab cv --data DIR --folds subsets [--excluded FILE] [--url LAB_URL | --config FILE] [flags of train] [--mlflow URL] [--out DIR] [--json]',
+    usage:
+      'luna-lab cv --data DIR --folds subsets [--excluded FILE] [--url LAB_URL | --config FILE] [flags of train] [--mlflow URL] [--out DIR] [--json]',
     positionals: [],
     options: {
-      data: { type: 'string', help: 'a LUNA16 folder: subset folders (each a fold), annotations.csv, candidates.csv (ingested once)' },
+      data: {
+        type: 'string',
+        help: 'a LUNA16 folder: subset folders (each a fold), annotations.csv, candidates.csv (ingested once)',
+      },
       folds: { type: 'string', help: 'how folds are made: "subsets" (each subset folder held out once; the default)' },
       excluded: { type: 'string', help: "LUNA16's annotations_excluded.csv, for the held-out and the pooled FROC" },
       url: { type: 'string', help: 'the base config as a lab URL' },
       config: { type: 'string', help: 'the base config as a file' },
       ...CONFIG_FIELD_OPTIONS,
       mlflow: { type: 'string', help: 'MLflow tracking server (one parent run, each fold a child)' },
-      out: { type: 'string', help: 'output folder: one fold-SUBSET folder per fold, the pooled submission.csv, seriesuids.csv, froc.svg and cv.json (default "cv/<time>"); the same --out again resumes' },
+      out: {
+        type: 'string',
+        help: 'output folder: one fold-SUBSET folder per fold, the pooled submission.csv, seriesuids.csv, froc.svg and cv.json (default "cv/<time>"); the same --out again resumes',
+      },
       device: { type: 'string', help: 'auto | gpu | cpu, as for train' },
       cache: { type: 'string', help: 'persistent browser profile, as for train (the same one to resume)' },
       strict: { type: 'boolean', help: 'fail when any file of --data cannot be ingested' },
       json: { type: 'boolean', help: 'one JSON object per line; the last has every fold and the pooled FROC' },
     },
-    examples: ['luna-lab cv --data /data/luna16 --folds subsets --excluded /data/luna16/annotations_excluded.csv --epochs 5 --mlflow http://127.0.0.1:5000'],
+    examples: [
+      'luna-lab cv --data /data/luna16 --folds subsets --excluded /data/luna16/annotations_excluded.csv --epochs 5 --mlflow http://127.0.0.1:5000',
+    ],
   },
 } satisfies Record<string, CommandSpec>;
 
@@ -234,7 +318,8 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   const command = first as CommandName;
   const spec: CommandSpec = COMMANDS[command];
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean' } };
-  for (const [k, o] of Object.entries(spec.options)) options[k] = o.short ? { type: o.type, short: o.short } : { type: o.type };
+  for (const [k, o] of Object.entries(spec.options))
+    options[k] = o.short ? { type: o.type, short: o.short } : { type: o.type };
   let parsed;
   try {
     parsed = nodeParseArgs({ args: [...rest], options, allowPositionals: true, strict: true, tokens: true });
@@ -262,7 +347,12 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
 export function parseTriple(raw: string | undefined, option: string, integer = false): [number, number, number] {
   const parts = (raw ?? '').split(',').map((s) => s.trim());
   const nums = parts.map(Number);
-  if (parts.length !== 3 || parts.some((p) => p === '') || nums.some((n) => !Number.isFinite(n)) || (integer && nums.some((n) => !Number.isInteger(n) || n <= 0))) {
+  if (
+    parts.length !== 3 ||
+    parts.some((p) => p === '') ||
+    nums.some((n) => !Number.isFinite(n)) ||
+    (integer && nums.some((n) => !Number.isInteger(n) || n <= 0))
+  ) {
     throw new UsageError(
       `--${option} "${raw ?? ''}" is not three ${integer ? 'positive integers' : 'numbers'} separated by commas (for example ${integer ? '32,48,48' : '-100.5,67.2,-231.8'})`,
     );
@@ -270,7 +360,13 @@ export function parseTriple(raw: string | undefined, option: string, integer = f
   return [nums[0], nums[1], nums[2]];
 }
 
-export function parseInteger(raw: string | undefined, option: string, fallback: number, min: number, max: number): number {
+export function parseInteger(
+  raw: string | undefined,
+  option: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   if (raw === undefined) return fallback;
   const n = Number(raw);
   if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
@@ -279,7 +375,12 @@ export function parseInteger(raw: string | undefined, option: string, fallback: 
   return n;
 }
 
-export function parseChoice<T extends string>(raw: string | undefined, option: string, choices: readonly T[], fallback: T): T {
+export function parseChoice<T extends string>(
+  raw: string | undefined,
+  option: string,
+  choices: readonly T[],
+  fallback: T,
+): T {
   if (raw === undefined) return fallback;
   if (!(choices as readonly string[]).includes(raw)) {
     throw new UsageError(`Invalid --${option} '${raw}'. Expecting one of: ${choices.join(', ')}`);
@@ -291,8 +392,22 @@ export function helpText(command?: string): string {
   if (command && command in COMMANDS) {
     const spec: CommandSpec = COMMANDS[command as CommandName];
     const opts = Object.entries(spec.options).map(([k, o]) => `  --${k.padEnd(10)} ${o.help}`);
-    return [`${spec.summary}\n`, `Usage: ${spec.usage}\n`, 'Options:', ...opts, '', 'Examples:', ...spec.examples.map((e) => `  ${e}`)].join('\n');
+    return [
+      `${spec.summary}\n`,
+      `Usage: ${spec.usage}\n`,
+      'Options:',
+      ...opts,
+      '',
+      'Examples:',
+      ...spec.examples.map((e) => `  ${e}`),
+    ].join('\n');
   }
   const lines = Object.entries(COMMANDS).map(([k, c]) => `  ${k.padEnd(8)} ${c.summary}`);
-  return ['Usage: luna-lab <command> [options]\n', 'Commands:', ...lines, '', "Run 'luna-lab <command> --help' for a command's options."].join('\n');
+  return [
+    'Usage: luna-lab <command> [options]\n',
+    'Commands:',
+    ...lines,
+    '',
+    "Run 'luna-lab <command> --help' for a command's options.",
+  ].join('\n');
 }

@@ -14,7 +14,13 @@ import type { Io } from './main.ts';
 import { generateSynthetic } from '../data/synthetic.ts';
 import { chromiumPath, launchChromium, serveLab } from './browser.ts';
 import type { IngestReport } from '../store/ingest.ts';
-import type { InferenceResult, InferenceRuntime, OpTiming, PipelineResult, TrainStepResult } from '../../workers/bench.worker.ts';
+import type {
+  InferenceResult,
+  InferenceRuntime,
+  OpTiming,
+  PipelineResult,
+  TrainStepResult,
+} from '../../workers/bench.worker.ts';
 import { QUICK_INPUT, type BackendName, type LabConfigInput } from '../config/lab-config.ts';
 import { errorLine } from './diagnostics.ts';
 
@@ -36,11 +42,17 @@ const BENCHES: Record<string, Bench> = {
 export async function bench(args: ParsedArgs, io: Io): Promise<number> {
   const only = typeof args.values.only === 'string' ? args.values.only.split(',') : Object.keys(BENCHES);
   for (const name of only) {
-    if (!(name in BENCHES)) throw new Error(`Unknown benchmark '${name}'. Expecting one of: ${Object.keys(BENCHES).join(', ')}`);
+    if (!(name in BENCHES))
+      throw new Error(`Unknown benchmark '${name}'. Expecting one of: ${Object.keys(BENCHES).join(', ')}`);
   }
   const out = (args.values.out as string | undefined) ?? 'BENCHMARKS.md';
   // Without --kernels, the WebGPU benchmarks measure the lab's kernels and tfjs's stock ones side by side.
-  const kernelFlag = parseChoice(args.values.kernels as string | undefined, 'kernels', ['lab', 'stock', 'both'] as const, 'both');
+  const kernelFlag = parseChoice(
+    args.values.kernels as string | undefined,
+    'kernels',
+    ['lab', 'stock', 'both'] as const,
+    'both',
+  );
   const kernels: KernelKind[] = kernelFlag === 'both' ? ['lab', 'stock'] : [kernelFlag];
   const tmp = await mkdtemp(join(tmpdir(), 'luna-bench-'));
   const server = await serveLab();
@@ -71,7 +83,10 @@ function machine(): string {
   const cpu = cpus();
   const chromium = (() => {
     try {
-      return execFileSync(chromiumPath(), ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+      return execFileSync(chromiumPath(), ['--version'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim();
     } catch {
       return 'unknown';
     }
@@ -122,10 +137,13 @@ async function benchIngest({ page, tmp }: Parameters<Bench>[0]): Promise<Section
       });
     });
     await page.locator('[data-testid=folder-input]').setInputFiles(join(dir, 'subset0'));
-    await page.waitForSelector('html[data-ingest="running"]', { state: 'attached', timeout: 10_000 }).catch(() => undefined);
+    await page
+      .waitForSelector('html[data-ingest="running"]', { state: 'attached', timeout: 10_000 })
+      .catch(() => undefined);
     await page.waitForSelector('html[data-ingest="idle"]', { state: 'attached', timeout: 300_000 });
     const r = await page.evaluate(() => window.lunaLastIngest);
-    if (!r || r.series.length !== 1) throw new Error(`ingest benchmark: expected one stored series, got ${JSON.stringify(r?.errors)}`);
+    if (!r || r.series.length !== 1)
+      throw new Error(`ingest benchmark: expected one stored series, got ${JSON.stringify(r?.errors)}`);
     runs.push(r);
   }
   // The first run warms up the worker and the database; report the rest.
@@ -169,15 +187,20 @@ async function benchPipeline({ page, url }: Parameters<Bench>[0]): Promise<Secti
   const p = await benchPage(page, url);
   const r: PipelineResult = await p.evaluate(() => window.lunaBench!.pipeline(2, 8, 32, [0, 1, 2]));
   await p.close();
-  if (!r.identical) throw new Error('pipeline benchmark: batches made with data workers differ from the in-thread ones');
-  const where = (n: number) => (n === 0 ? 'in the training thread (no data workers)' : `on ${n} data worker${n > 1 ? 's' : ''}`);
+  if (!r.identical)
+    throw new Error('pipeline benchmark: batches made with data workers differ from the in-thread ones');
+  const where = (n: number) =>
+    n === 0 ? 'in the training thread (no data workers)' : `on ${n} data worker${n > 1 ? 's' : ''}`;
   const rows = [
     '| stage | crops/s |',
     '|---|---|',
     `| crop 32×48×48 from the slabs in IndexedDB (cold: reads the slabs, writes the crop cache) | ${r.coldCropsPerSecond.toFixed(0)} |`,
     `| the same crops again (in-memory LRU) | ${r.warmCropsPerSecond.toFixed(0)} |`,
     `| from the crop cache + the book's augmentation (flip, offset, scale, rotate, noise), in the training thread | **${r.augmentedCropsPerSecond.toFixed(0)}** |`,
-    ...r.pooled.map((q) => `| from the in-memory LRU + the book's augmentation ${where(q.workers)} | **${q.augmentedCropsPerSecond.toFixed(0)}** |`),
+    ...r.pooled.map(
+      (q) =>
+        `| from the in-memory LRU + the book's augmentation ${where(q.workers)} | **${q.augmentedCropsPerSecond.toFixed(0)}** |`,
+    ),
     '',
     `${r.crops} training samples (balanced, ratio 1) of 2 synthetic full-size scans, batches of 32, prefetch 2 (data workers + 1 with`,
     `workers), in the bench worker as in the train worker; data workers are nested dedicated workers (workers/data.worker.ts).`,
@@ -190,7 +213,7 @@ async function benchPipeline({ page, url }: Parameters<Bench>[0]): Promise<Secti
         `| ${where(q.workers)} | ${q.stepMs.toFixed(1)} | ${q.steps} | ${q.firstWaitMs.toFixed(0)} | ${q.waitMsPerStep.toFixed(1)} | ${q.loopMsPerStep.toFixed(1)} | **${(q.loopMsPerStep - q.stepMs).toFixed(1)}** |`,
     ),
     '',
-    'The training loop\'s idle time: a loop whose step is a timer of an H100\'s time per batch (32 / 3,256 samples/s; the thread',
+    "The training loop's idle time: a loop whose step is a timer of an H100's time per batch (32 / 3,256 samples/s; the thread",
     'is free, as while a GPU step runs) consumes the same batches. "Wait for a batch" runs from asking for a batch to getting',
     'it (`system/batch_wait_seconds` in a run\'s metrics is this measurement on the real step); "loop time per step" is the',
     'loop\'s wall time per step after the first batch, and "idle" that minus the step: augmentation in the training thread',
@@ -205,12 +228,22 @@ const QUICK: LabConfigInput = { crop: QUICK_INPUT.crop, model: QUICK_INPUT.model
 /** Training throughput of the classifier's real training step, per backend. */
 async function benchTrain({ page, url, io, kernels }: Parameters<Bench>[0]): Promise<Section> {
   const p = await benchPage(page, url);
-  const rows = ['| model | backend | kernels | adapter | batch | timed steps | samples/s | step time (s) |', '|---|---|---|---|---|---|---|---|'];
+  const rows = [
+    '| model | backend | kernels | adapter | batch | timed steps | samples/s | step time (s) |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
   const full = 'LunaModel (book, 222,220 params, 32×48×48)';
   const quick = 'quick config (2 blocks, width 4, 16×24×24)';
   // The full model is so slow without a GPU that one step, compilation included, is all a run
   // can afford (compilation is seconds of it); the quick config gets a warm-up step.
-  const cases: { label: string; backend: BackendName; batch: number; steps: number; warmup: number; config: LabConfigInput }[] = [
+  const cases: {
+    label: string;
+    backend: BackendName;
+    batch: number;
+    steps: number;
+    warmup: number;
+    config: LabConfigInput;
+  }[] = [
     // WebGPU with the lab's kernels (fast enough for a warm-up step) and with tfjs's stock ones
     // (~80 s per batch-4 step on SwiftShader: one step, no warm-up).
     ...(kernels.includes('lab')
@@ -219,7 +252,9 @@ async function benchTrain({ page, url, io, kernels }: Parameters<Bench>[0]): Pro
           { label: full, backend: 'webgpu' as const, batch: 32, steps: 1, warmup: 1, config: { kernels: 'lab' } },
         ]
       : []),
-    ...(kernels.includes('stock') ? [{ label: full, backend: 'webgpu' as const, batch: 4, steps: 1, warmup: 0, config: { kernels: 'stock' } }] : []),
+    ...(kernels.includes('stock')
+      ? [{ label: full, backend: 'webgpu' as const, batch: 4, steps: 1, warmup: 0, config: { kernels: 'stock' } }]
+      : []),
     { label: full, backend: 'cpu', batch: 4, steps: 1, warmup: 0, config: {} },
     { label: full, backend: 'webgl', batch: 32, steps: 1, warmup: 0, config: {} },
     { label: full, backend: 'cpu', batch: 32, steps: 1, warmup: 0, config: {} },
@@ -245,7 +280,7 @@ async function benchTrain({ page, url, io, kernels }: Parameters<Bench>[0]): Pro
   await p.close();
   rows.push(
     '',
-    'A step is the classifier\'s training step (forward, per-sample cross-entropy, backward, SGD with momentum 0.99), on random',
+    "A step is the classifier's training step (forward, per-sample cross-entropy, backward, SGD with momentum 0.99), on random",
     'crops; "step time" lists every step, warm-up first where there is one. For comparison, PyTorch trains the same',
     'LunaModel at 3,256 samples/s (fp32, batch 32) on one NVIDIA H100 (../shared/DESIGN.md); this machine has no GPU, so',
     '"webgpu" here is Chromium\'s software rasteriser (SwiftShader) on 2 CPU cores.',
@@ -257,7 +292,8 @@ async function benchTrain({ page, url, io, kernels }: Parameters<Bench>[0]): Pro
 async function benchProfile({ page, url, kernels }: Parameters<Bench>[0]): Promise<Section> {
   type Profile = { backend: string; adapter: string | null; ops: OpTiming[] };
   const p = await benchPage(page, url);
-  const run = (k: KernelKind, n: number): Promise<Profile> => p.evaluate(([kk, nn]) => window.lunaBench!.profileOps('webgpu', nn, kk), [k, n] as const);
+  const run = (k: KernelKind, n: number): Promise<Profile> =>
+    p.evaluate(([kk, nn]) => window.lunaBench!.profileOps('webgpu', nn, kk), [k, n] as const);
   // Stock kernels take ~15 s per block-1 op at batch 4, so they are profiled at batch 4 only.
   const stock4 = kernels.includes('stock') ? await run('stock', 4) : null;
   const lab4 = kernels.includes('lab') ? await run('lab', 4) : null;
@@ -273,7 +309,10 @@ async function benchProfile({ page, url, kernels }: Parameters<Bench>[0]): Promi
     '',
     '| kernel | input (batch 4) | stock ms, batch 4 | lab ms, batch 4 | speed-up | lab ms, batch 32 |',
     '|---|---|---|---|---|---|',
-    ...ref.ops.map((o, i) => `| ${o.op} | ${o.shape} | ${fmt(ms(stock4, i))} | ${fmt(ms(lab4, i))} | ${stock4 && lab4 ? `${(ms(stock4, i) / ms(lab4, i)).toFixed(1)}×` : '–'} | ${fmt(ms(lab32, i))} |`),
+    ...ref.ops.map(
+      (o, i) =>
+        `| ${o.op} | ${o.shape} | ${fmt(ms(stock4, i))} | ${fmt(ms(lab4, i))} | ${stock4 && lab4 ? `${(ms(stock4, i) / ms(lab4, i)).toFixed(1)}×` : '–'} | ${fmt(ms(lab32, i))} |`,
+    ),
     `| **sum** | | ${fmt(sum(stock4))} | ${fmt(sum(lab4))} | ${stock4 && lab4 ? `${(sum(stock4) / sum(lab4)).toFixed(1)}×` : '–'} | ${fmt(sum(lab32))} |`,
   ];
   return { title: 'WebGPU kernel profile: lab kernels vs stock tfjs-backend-webgpu', markdown: rows.join('\n') };
@@ -293,7 +332,12 @@ async function benchInference({ page, url, io }: Parameters<Bench>[0]): Promise<
   const rows = ['| model | runtime | ran on | batch | crops timed | crops/s |', '|---|---|---|---|---|---|'];
   for (const c of cases) {
     io.out(`  inference: ${c.label} on ${c.runtime}…`);
-    const r: InferenceResult = await p.evaluate(([rt, cfg, b, n]) => window.lunaBench!.inference(rt, cfg, b, n), [c.runtime, c.config, c.batch, c.batches] as const);
+    const r: InferenceResult = await p.evaluate(([rt, cfg, b, n]) => window.lunaBench!.inference(rt, cfg, b, n), [
+      c.runtime,
+      c.config,
+      c.batch,
+      c.batches,
+    ] as const);
     const ran = `${r.used}${r.adapter ? ` (${r.adapter})` : ''}`;
     rows.push(
       r.unavailable
@@ -305,7 +349,7 @@ async function benchInference({ page, url, io }: Parameters<Bench>[0]): Promise<
   rows.push(
     '',
     'p(nodule) of random HU crops (the same crops for every runtime) after a one-crop warm-up (shader compilation, kernel',
-    'selection), in a fresh worker per row. onnxruntime-web runs the lab\'s ONNX export (src/model/onnx-export.ts) through',
+    "selection), in a fresh worker per row. onnxruntime-web runs the lab's ONNX export (src/model/onnx-export.ts) through",
     'src/inference/onnx-classifier.ts (WebGPU EP in NCHW, every node on WebGPU, else WASM; one thread without cross-origin',
     'isolation); tfjs runs `model.predict` + softmax. For comparison, PyTorch infers the full model at 12,911 samples/s',
     '(fp32, batch 32) on one NVIDIA H100 (../shared/DESIGN.md).',

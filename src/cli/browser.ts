@@ -14,7 +14,9 @@ export const SOFTWARE_WEBGPU_FLAGS = ['--enable-unsafe-webgpu', '--no-sandbox'];
 export function chromiumPath(): string {
   const p = process.env.CHROMIUM_PATH ?? DEFAULT_CHROMIUM;
   if (!existsSync(p)) {
-    throw new Error(`Chromium not found at ${p}. Install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH.`);
+    throw new Error(
+      `Chromium not found at ${p}. Install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH.`,
+    );
   }
   return p;
 }
@@ -24,6 +26,10 @@ export async function launchChromium(args: string[] = SOFTWARE_WEBGPU_FLAGS): Pr
 }
 
 /** Serve the built lab (`dist/`, or LUNA_DIST; run `npm run build` first) in this process. */
-export async function serveLab(root = process.cwd(), dist = process.env.LUNA_DIST ?? 'dist', fixedPort?: number): Promise<LabServer> {
+export async function serveLab(
+  root = process.cwd(),
+  dist = process.env.LUNA_DIST ?? 'dist',
+  fixedPort?: number,
+): Promise<LabServer> {
   return serveLabFolder(root, dist, fixedPort ?? 0);
 }

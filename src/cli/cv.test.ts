@@ -25,14 +25,20 @@ describe('foldPlans', () => {
     expect(plans[1].config.train).toEqual(base.train);
   });
   it('refuses a base that picks subsets, and fewer than two subsets', () => {
-    expect(() => foldPlans({ ...base, data: { ...base.data, subsets: ['subset0'] } }, ['subset0', 'subset1'])).toThrow(/drop data.subsets/);
+    expect(() => foldPlans({ ...base, data: { ...base.data, subsets: ['subset0'] } }, ['subset0', 'subset1'])).toThrow(
+      /drop data.subsets/,
+    );
     expect(() => foldPlans(base, ['subset0'])).toThrow(CvError);
   });
 });
 
 describe('poolFolds', () => {
   const n = (seriesUid: string, x: number): Nodule => ({ seriesUid, xyz: [x, 0, 0], diameterMm: 10 });
-  const m = (seriesUid: string, x: number, probability: number): ScoredCandidate => ({ seriesUid, xyz: [x, 0, 0], probability });
+  const m = (seriesUid: string, x: number, probability: number): ScoredCandidate => ({
+    seriesUid,
+    xyz: [x, 0, 0],
+    probability,
+  });
   const nodules = [n('a', 0), n('b', 0), n('c', 0), n('d', 0)];
   const folds = [
     { heldOut: 'subset0', scans: ['a', 'b'], marks: [m('a', 0, 0.9), m('a', 50, 0.95), m('b', 50, 0.2)] },
@@ -42,7 +48,11 @@ describe('poolFolds', () => {
     const p = poolFolds(folds, nodules);
     expect(p.scans).toEqual(['a', 'b', 'c', 'd', 'e']);
     expect(p.marks).toHaveLength(6);
-    const direct = froc(folds.flatMap((f) => f.marks), nodules, ['a', 'b', 'c', 'd', 'e']);
+    const direct = froc(
+      folds.flatMap((f) => f.marks),
+      nodules,
+      ['a', 'b', 'c', 'd', 'e'],
+    );
     expect(p.froc.cpm).toBe(direct.cpm);
     expect(p.froc).toMatchObject({ scans: 5, nodules: 4, detected: 2, falsePositives: 4 });
     // By hand: entries 0.99 FP, 0.95 FP, 0.9 TP, 0.6 FP, 0.3 TP, 0.2 FP over 5 scans and 4 nodules:
@@ -52,7 +62,9 @@ describe('poolFolds', () => {
   it("ignores a fold's marks on scans outside its held-out subset, and refuses shared scans", () => {
     const stray = [{ ...folds[0], marks: [...folds[0].marks, m('c', 0, 1)] }, folds[1]];
     expect(poolFolds(stray, nodules).froc.cpm).toBe(poolFolds(folds, nodules).froc.cpm);
-    expect(() => poolFolds([folds[0], { ...folds[1], scans: ['a', 'c'] }], nodules)).toThrow(/both subset0 and subset1/);
+    expect(() => poolFolds([folds[0], { ...folds[1], scans: ['a', 'c'] }], nodules)).toThrow(
+      /both subset0 and subset1/,
+    );
   });
 });
 

@@ -51,13 +51,24 @@ export interface FoldPlan {
 
 /** One fold per subset, in order: fold k holds out subset k and trains on the rest. */
 export function foldPlans(base: LabConfig, subsets: readonly string[]): FoldPlan[] {
-  if (base.data.subsets.length) throw new UsageError(`cv chooses each fold's subsets itself: drop data.subsets (${base.data.subsets.join(',')})`);
-  if (base.data.digest.length) throw new UsageError('cv chooses each fold\'s subsets itself: use a lab URL without data (no "data=" digest)');
+  if (base.data.subsets.length)
+    throw new UsageError(`cv chooses each fold's subsets itself: drop data.subsets (${base.data.subsets.join(',')})`);
+  if (base.data.digest.length)
+    throw new UsageError('cv chooses each fold\'s subsets itself: use a lab URL without data (no "data=" digest)');
   if (new Set(subsets).size !== subsets.length) throw new CvError(`subsets listed twice: ${subsets.join(', ')}`);
-  if (subsets.length < 2) throw new CvError(`cross-validation by subset needs at least 2 subsets, found ${subsets.length ? subsets.join(', ') : 'none'}`);
+  if (subsets.length < 2)
+    throw new CvError(
+      `cross-validation by subset needs at least 2 subsets, found ${subsets.length ? subsets.join(', ') : 'none'}`,
+    );
   return subsets.map((heldOut, index) => {
     const train = subsets.filter((s) => s !== heldOut);
-    return { index, heldOut, train, config: withFieldText(base, 'data.subsets', train.join(',')), dir: `fold-${heldOut}` };
+    return {
+      index,
+      heldOut,
+      train,
+      config: withFieldText(base, 'data.subsets', train.join(',')),
+      dir: `fold-${heldOut}`,
+    };
   });
 }
 
@@ -74,12 +85,19 @@ export interface FoldMarks {
  * folds' scans (the FP rate divides by all of them; the 100-mark limit is per scan, so pooling
  * changes no scan's marks). A scan in two folds is refused: the folds must partition the data.
  */
-export function poolFolds(folds: readonly FoldMarks[], nodules: readonly Nodule[], excluded: readonly Nodule[] = []): { froc: FrocResult; scans: string[]; marks: ScoredCandidate[] } {
+export function poolFolds(
+  folds: readonly FoldMarks[],
+  nodules: readonly Nodule[],
+  excluded: readonly Nodule[] = [],
+): { froc: FrocResult; scans: string[]; marks: ScoredCandidate[] } {
   const owner = new Map<string, string>();
   for (const f of folds) {
     for (const uid of f.scans) {
       const other = owner.get(uid);
-      if (other !== undefined && other !== f.heldOut) throw new CvError(`scan ${uid} is in the held-out scans of both ${other} and ${f.heldOut}: folds must not share scans`);
+      if (other !== undefined && other !== f.heldOut)
+        throw new CvError(
+          `scan ${uid} is in the held-out scans of both ${other} and ${f.heldOut}: folds must not share scans`,
+        );
       owner.set(uid, f.heldOut);
     }
   }
@@ -126,9 +144,11 @@ export async function cv(args: ParsedArgs, io: Io): Promise<number> {
   const v = args.values;
   const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
   const folds = str('folds') ?? 'subsets';
-  if (folds !== 'subsets') throw new UsageError(`--folds ${folds}: only "subsets" (LUNA16's protocol, one fold per subset folder) is known`);
+  if (folds !== 'subsets')
+    throw new UsageError(`--folds ${folds}: only "subsets" (LUNA16's protocol, one fold per subset folder) is known`);
   const dataArg = str('data');
-  if (!dataArg) throw new UsageError('Missing --data DIR (a LUNA16 folder: subsetN/*.mhd + .raw, annotations.csv, candidates.csv)');
+  if (!dataArg)
+    throw new UsageError('Missing --data DIR (a LUNA16 folder: subsetN/*.mhd + .raw, annotations.csv, candidates.csv)');
   const dataDir = resolve(dataArg);
   const excludedPath = str('excluded');
   if (excludedPath && !existsSync(excludedPath)) throw new UsageError(`--excluded ${excludedPath}: no such file`);
@@ -148,19 +168,19 @@ export async function cv(args: ParsedArgs, io: Io): Promise<number> {
     : earlier
       ? await reopenParentRun(base, earlier, reporter)
       : await openParentRun(
-        base,
-        `cv ${basename(dataDir)} ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`,
-        [
-          { key: 'luna.cv', value: 'parent' },
-          { key: 'mlflow.source.name', value: 'luna-lab cv' },
-        ],
-        [
-          { key: 'folds', value: String(plans.length) },
-          { key: 'cv/folds', value: 'subsets' },
-          { key: 'cv/subsets', value: subsets.join(',') },
-        ],
-        reporter,
-      );
+          base,
+          `cv ${basename(dataDir)} ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`,
+          [
+            { key: 'luna.cv', value: 'parent' },
+            { key: 'mlflow.source.name', value: 'luna-lab cv' },
+          ],
+          [
+            { key: 'folds', value: String(plans.length) },
+            { key: 'cv/folds', value: 'subsets' },
+            { key: 'cv/subsets', value: subsets.join(',') },
+          ],
+          reporter,
+        );
   await mkdir(out, { recursive: true });
   await runs.open(join(out, OUT.console));
   let stop = false;
@@ -174,7 +194,11 @@ export async function cv(args: ParsedArgs, io: Io): Promise<number> {
   const pooled: FoldMarks[] = [];
   let code: number = EXIT.ok;
   try {
-    reporter.event('cv', { folds: plans.length, subsets, out, parent: parent?.runId ?? null }, `cross-validation over ${plans.length} subsets (${subsets.join(', ')}) → ${out}${parent ? ` (MLflow parent run ${parent.runId})` : ''}`);
+    reporter.event(
+      'cv',
+      { folds: plans.length, subsets, out, parent: parent?.runId ?? null },
+      `cross-validation over ${plans.length} subsets (${subsets.join(', ')}) → ${out}${parent ? ` (MLflow parent run ${parent.runId})` : ''}`,
+    );
     await runs.ingest();
     for (const plan of plans) {
       if (stop) break;
@@ -185,34 +209,65 @@ export async function cv(args: ParsedArgs, io: Io): Promise<number> {
       let status: string;
       let runId: string | null;
       if (previous?.status === 'finished' && previous.runId && existsSync(model)) {
-        reporter.event('fold', { index: plan.index + 1, heldOut: plan.heldOut, kept: true }, `— ${name}: finished earlier, kept (${foldOut})`);
+        reporter.event(
+          'fold',
+          { index: plan.index + 1, heldOut: plan.heldOut, kept: true },
+          `— ${name}: finished earlier, kept (${foldOut})`,
+        );
         status = 'finished';
         runId = previous.runId;
       } else {
-        reporter.event('fold', { index: plan.index + 1, heldOut: plan.heldOut, resumed: !!previous?.runId }, `— ${name}${previous?.runId ? ' (resumed)' : ''}`);
+        reporter.event(
+          'fold',
+          { index: plan.index + 1, heldOut: plan.heldOut, resumed: !!previous?.runId },
+          `— ${name}${previous?.runId ? ' (resumed)' : ''}`,
+        );
         const tags = [
           { key: 'luna.headless', value: 'true' },
           { key: 'luna.cv', value: `fold ${plan.index + 1}/${plans.length}` },
           { key: 'luna.cv_heldout', value: plan.heldOut },
           ...(parent ? [{ key: 'mlflow.parentRunId', value: parent.runId }] : []),
         ];
-        const outcome = await runs.run({ config: plan.config, out: foldOut, name, tags, resume: previous?.runId ? previous : null });
+        const outcome = await runs.run({
+          config: plan.config,
+          out: foldOut,
+          name,
+          tags,
+          resume: previous?.runId ? previous : null,
+        });
         status = String(outcome.summary.status);
         runId = outcome.summary.runId ? String(outcome.summary.runId) : null;
         if (outcome.code !== EXIT.ok && code === EXIT.ok) code = outcome.code;
       }
       if (status !== 'finished' || !existsSync(model)) {
-        results.push({ heldOut: plan.heldOut, runId, status, out: foldOut, cpm: null, scans: 0, error: status === 'finished' ? `no ${model}` : `the fold's run ${status}` });
+        results.push({
+          heldOut: plan.heldOut,
+          runId,
+          status,
+          out: foldOut,
+          cpm: null,
+          scans: 0,
+          error: status === 'finished' ? `no ${model}` : `the fold's run ${status}`,
+        });
         if (code === EXIT.ok) code = EXIT.failed;
         continue;
       }
       // The fold's model on its held-out subset only: the lab's one evaluation job, in Node.
-      const report = await evaluateFolder(model, dataDir, { subsets: [plan.heldOut], excludedPath, withPredictions: true, progress: (s) => reporter.progress(s) });
+      const report = await evaluateFolder(model, dataDir, {
+        subsets: [plan.heldOut],
+        excludedPath,
+        withPredictions: true,
+        progress: (s) => reporter.progress(s),
+      });
       await writeEvalOutputs(join(foldOut, 'eval'), report, `${name} (${basename(model)})`);
       pooled.push({ heldOut: plan.heldOut, scans: report.scanList, marks: report.predictions ?? [] });
       results.push({ heldOut: plan.heldOut, runId, status, out: foldOut, cpm: report.cpm, scans: report.scans });
       for (const w of report.warnings) reporter.warn(`${plan.heldOut}: ${w}`);
-      reporter.event('fold-eval', { heldOut: plan.heldOut, runId, cpm: report.cpm, scans: report.scans }, `  held-out ${plan.heldOut}: CPM ${report.cpm.toFixed(4)} on ${report.scans} scans`);
+      reporter.event(
+        'fold-eval',
+        { heldOut: plan.heldOut, runId, cpm: report.cpm, scans: report.scans },
+        `  held-out ${plan.heldOut}: CPM ${report.cpm.toFixed(4)} on ${report.scans} scans`,
+      );
       if (parent && runId) await logFoldEval(parent, runId, report, reporter);
     }
   } finally {
@@ -228,7 +283,12 @@ export async function cv(args: ParsedArgs, io: Io): Promise<number> {
     pooled: pool ? pooledSummary(pool.froc) : null,
     missingFolds: missing,
     parent: parent?.runId ?? null,
-    warnings: [...(pool?.froc.warnings ?? []), ...(missing.length ? [`folds without a held-out evaluation (${missing.join(', ')}): the pooled FROC lacks their scans`] : [])],
+    warnings: [
+      ...(pool?.froc.warnings ?? []),
+      ...(missing.length
+        ? [`folds without a held-out evaluation (${missing.join(', ')}): the pooled FROC lacks their scans`]
+        : []),
+    ],
   };
   let files: { path: string; contentType: string; data: Blob }[] = [];
   if (pool) {
@@ -279,7 +339,11 @@ async function earlierParent(out: string): Promise<string | null> {
 }
 
 /** The earlier parent run, running again; null (with a warning) when the server lost it or cannot be reached. */
-async function reopenParentRun(base: LabConfig, runId: string, reporter: { warn(text: string): void }): Promise<Parent | null> {
+async function reopenParentRun(
+  base: LabConfig,
+  runId: string,
+  reporter: { warn(text: string): void },
+): Promise<Parent | null> {
   const client = new MlflowClient(base.tracking.server);
   try {
     const experimentId = await client.getOrCreateExperiment(base.tracking.experiment);
@@ -287,7 +351,9 @@ async function reopenParentRun(base: LabConfig, runId: string, reporter: { warn(
     await client.updateRun(runId, 'RUNNING');
     return { client, experimentId, runId };
   } catch (e) {
-    reporter.warn(`the earlier MLflow parent run ${runId} cannot be continued (${e instanceof Error ? e.message : String(e)}); the folds are tracked ungrouped`);
+    reporter.warn(
+      `the earlier MLflow parent run ${runId} cannot be continued (${e instanceof Error ? e.message : String(e)}); the folds are tracked ungrouped`,
+    );
     return null;
   }
 }
@@ -303,13 +369,20 @@ function pooledSummary(f: FrocResult) {
 }
 
 /** The fold's held-out metrics on its own MLflow run (found by its luna.run_id tag); a failure is a warning. */
-async function logFoldEval(parent: Parent, runId: string, report: EvalReport, reporter: { warn(text: string): void }): Promise<void> {
+async function logFoldEval(
+  parent: Parent,
+  runId: string,
+  report: EvalReport,
+  reporter: { warn(text: string): void },
+): Promise<void> {
   try {
     const [id] = await parent.client.findRunsByTag(parent.experimentId, 'luna.run_id', runId);
     if (!id) return; // not delivered yet: its outbox will create it; the metrics are in its eval/ folder
     const now = Date.now();
     await parent.client.logBatch(id, { metrics: evalMetrics(report).map((m) => ({ ...m, timestamp: now, step: 0 })) });
   } catch (e) {
-    reporter.warn(`could not log the held-out evaluation of run ${runId}: ${e instanceof Error ? e.message : String(e)}`);
+    reporter.warn(
+      `could not log the held-out evaluation of run ${runId}: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
 }

@@ -168,7 +168,11 @@ describe('parseRange', () => {
 });
 
 /** A raw request: fetch would normalise `..` and `%2e%2e` away before sending. */
-function rawGet(url: string, path: string, method = 'GET'): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+function rawGet(
+  url: string,
+  path: string,
+  method = 'GET',
+): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   const u = new URL(url);
   return new Promise((ok, fail) => {
     const req = request({ host: u.hostname, port: u.port, path, method }, (res) => {
@@ -183,7 +187,11 @@ function rawGet(url: string, path: string, method = 'GET'): Promise<{ status: nu
 }
 
 /** A GET with headers fetch may not set (Host); an empty host header is left out. */
-function requestWith(url: string, path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+function requestWith(
+  url: string,
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: string }> {
   const u = new URL(url);
   return new Promise((ok, fail) => {
     const req = request({ host: u.hostname, port: u.port, path, method: 'GET', setHost: false }, (res) => {
@@ -338,7 +346,11 @@ describe('serveData', () => {
   it("refuses another origin's preflight with 403, naming the origin", async () => {
     const res = await fetch(`${server.url}/files/a.raw`, {
       method: 'OPTIONS',
-      headers: { Origin: 'http://evil.example', 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'range' },
+      headers: {
+        Origin: 'http://evil.example',
+        'Access-Control-Request-Method': 'GET',
+        'Access-Control-Request-Headers': 'range',
+      },
     });
     expect(res.status).toBe(403);
     expect(res.headers.get('access-control-allow-origin')).toBeNull();
@@ -352,7 +364,13 @@ describe('serveData', () => {
       expect(ok.status, host).toBe(200);
       expect(ok.body).toBe('0123456789');
     }
-    for (const host of ['evil.example', `evil.example:${port}`, '127.0.0.1', `127.0.0.1:${Number(port) + 1}`, `127.0.0.1.evil.example:${port}`]) {
+    for (const host of [
+      'evil.example',
+      `evil.example:${port}`,
+      '127.0.0.1',
+      `127.0.0.1:${Number(port) + 1}`,
+      `127.0.0.1.evil.example:${port}`,
+    ]) {
       const bad = await requestWith(server.url, '/files.json', { host });
       expect(bad.status, host).toBe(403);
       expect(bad.body).toContain(`Host "${host}" is not this server (127.0.0.1:${port} or localhost:${port})`);

@@ -46,7 +46,11 @@ export async function listFiles(root: string): Promise<ListedFile[]> {
         seen.add(real);
         await walk(abs);
       } else if (st.isFile()) {
-        out.push({ path: relative(root, abs).split(sep).join('/'), size: st.size, lastModified: Math.floor(st.mtimeMs) });
+        out.push({
+          path: relative(root, abs).split(sep).join('/'),
+          size: st.size,
+          lastModified: Math.floor(st.mtimeMs),
+        });
       }
     }
   }

@@ -4,13 +4,19 @@ import { pageDidNotLoad } from './headless-session.ts';
 
 describe('chooseAuto', () => {
   it('keeps the GPU flags only for a hardware adapter', () => {
-    expect(chooseAuto({ adapter: 'nvidia hopper NVIDIA H200', fallback: false, error: null })).toMatchObject({ gpu: true, reason: 'the GPU flags give a GPU adapter (nvidia hopper NVIDIA H200)' });
+    expect(chooseAuto({ adapter: 'nvidia hopper NVIDIA H200', fallback: false, error: null })).toMatchObject({
+      gpu: true,
+      reason: 'the GPU flags give a GPU adapter (nvidia hopper NVIDIA H200)',
+    });
   });
 
   it('takes SwiftShader for a software or fallback adapter, no adapter, or no answer, and says why', () => {
     for (const [probe, why] of [
       [{ adapter: 'google swiftshader', fallback: false, error: null }, 'only a software adapter (google swiftshader)'],
-      [{ adapter: 'mesa llvmpipe (LLVM 15.0.6, 256 bits)', fallback: false, error: null }, 'only a software adapter (mesa llvmpipe'],
+      [
+        { adapter: 'mesa llvmpipe (LLVM 15.0.6, 256 bits)', fallback: false, error: null },
+        'only a software adapter (mesa llvmpipe',
+      ],
       [{ adapter: 'some vendor', fallback: true, error: null }, 'only a software adapter (some vendor)'],
       [{ adapter: null, fallback: false, error: 'no answer within 15 s' }, 'no WebGPU adapter (no answer within 15 s)'],
       [{ adapter: null, fallback: false, error: null }, 'no WebGPU adapter (requestAdapter() returned null)'],

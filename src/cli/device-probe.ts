@@ -41,14 +41,28 @@ export function chooseAuto(probe: GpuProbe): AutoChoice {
 }
 
 /** Launch Chromium with `args`, ask for a WebGPU adapter, all within `timeoutMs`. */
-export async function probeGpu(executablePath: string, args: string[], timeoutMs = PROBE_TIMEOUT_MS): Promise<GpuProbe> {
+export async function probeGpu(
+  executablePath: string,
+  args: string[],
+  timeoutMs = PROBE_TIMEOUT_MS,
+): Promise<GpuProbe> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const launched = chromium.launch({ executablePath, headless: true, args, timeout: timeoutMs, handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false });
+  const launched = chromium.launch({
+    executablePath,
+    headless: true,
+    args,
+    timeout: timeoutMs,
+    handleSIGINT: false,
+    handleSIGTERM: false,
+    handleSIGHUP: false,
+  });
   const work = (async (): Promise<GpuProbe> => {
     const browser = await launched;
     const page = await browser.newPage();
     // WebGPU needs a secure context, which about:blank is not: a loopback page, served by the route.
-    await page.route(PROBE_URL, (r) => r.fulfill({ contentType: 'text/html', body: '<!doctype html><title>luna-lab GPU probe</title>' }));
+    await page.route(PROBE_URL, (r) =>
+      r.fulfill({ contentType: 'text/html', body: '<!doctype html><title>luna-lab GPU probe</title>' }),
+    );
     await page.goto(PROBE_URL, { timeout: timeoutMs });
     const info = await page.evaluate(async () => {
       type Adapter = { info?: Record<string, string>; isFallbackAdapter?: boolean };
@@ -57,16 +71,28 @@ export async function probeGpu(executablePath: string, args: string[], timeoutMs
       const a = await gpu.requestAdapter();
       if (!a) return { error: 'requestAdapter() returned null' };
       const i = a.info ?? {};
-      return { vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description, fallback: !!a.isFallbackAdapter };
+      return {
+        vendor: i.vendor,
+        architecture: i.architecture,
+        device: i.device,
+        description: i.description,
+        fallback: !!a.isFallbackAdapter,
+      };
     });
     if ('error' in info) return { adapter: null, fallback: false, error: info.error ?? null };
     return { adapter: describeAdapter(info), fallback: info.fallback, error: null };
   })();
   const bound = new Promise<GpuProbe>((ok) => {
-    timer = setTimeout(() => ok({ adapter: null, fallback: false, error: `no answer within ${timeoutMs / 1000} s` }), timeoutMs);
+    timer = setTimeout(
+      () => ok({ adapter: null, fallback: false, error: `no answer within ${timeoutMs / 1000} s` }),
+      timeoutMs,
+    );
   });
   try {
-    return await Promise.race([work.catch((e: unknown) => ({ adapter: null, fallback: false, error: firstLine(e) })), bound]);
+    return await Promise.race([
+      work.catch((e: unknown) => ({ adapter: null, fallback: false, error: firstLine(e) })),
+      bound,
+    ]);
   } finally {
     clearTimeout(timer);
     // A hung browser is killed by Playwright's close after its grace time; do not wait for it.

@@ -2,7 +2,16 @@
  * Every error the CLI prints is one line, `luna-lab: <what>`, printed once, with the exit code
  * of its kind (2 usage, 1 failure); the stack only under LUNA_DEBUG. Cases that need no browser.
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync, copyFileSync, statSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+  copyFileSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,9 +32,12 @@ beforeAll(async () => {
   cwd = process.cwd();
   dir = mkdtempSync(join(tmpdir(), 'luna-errors-'));
   // A good tiny scan, the same scan with its .raw cut short, a folder of tables only.
-  expect((await run(['synth', '--out', join(dir, 'good'), '--scans', '1', '--size', 'tiny', '--seed', '3'])).code).toBe(0);
+  expect((await run(['synth', '--out', join(dir, 'good'), '--scans', '1', '--size', 'tiny', '--seed', '3'])).code).toBe(
+    0,
+  );
   mkdirSync(join(dir, 'short'));
-  for (const f of readdirSync(join(dir, 'good', 'subset0'))) copyFileSync(join(dir, 'good', 'subset0', f), join(dir, 'short', f));
+  for (const f of readdirSync(join(dir, 'good', 'subset0')))
+    copyFileSync(join(dir, 'good', 'subset0', f), join(dir, 'short', f));
   const raw = readdirSync(join(dir, 'short')).find((f) => f.endsWith('.raw'))!;
   truncateSync(join(dir, 'short', raw), Math.floor(statSync(join(dir, 'short', raw)).size / 2));
   mkdirSync(join(dir, 'tables'));
@@ -61,7 +73,11 @@ const CASES: [string[], 1 | 2, string | RegExp][] = [
   [['inspect', 'short'], 1, /^short\/[\d.]+\.raw holds \d+ bytes/],
   [['inspect', join(SAMPLES, 'luna16-header-only-raw-missing')], 1, /102133688497886810253331438797\.raw/],
   [['crop', 'good', '--xyz', '0,0,100000'], 1, 'outside the volume of shape'],
-  [['train', '--resume', 'nope'], 1, 'nope/run.json is missing: --resume needs the --out folder of an earlier luna-lab train'],
+  [
+    ['train', '--resume', 'nope'],
+    1,
+    'nope/run.json is missing: --resume needs the --out folder of an earlier luna-lab train',
+  ],
 ];
 
 describe('CLI errors', () => {

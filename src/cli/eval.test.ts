@@ -53,7 +53,8 @@ describe('luna-lab eval', () => {
     const text = await run('eval', '--model', model, '--data', data);
     expect(text.code).toBe(0);
     expect(text.out).toMatch(/CPM \d\.\d{4}/);
-    for (const fp of CPM_FPS) expect(text.out).toMatch(new RegExp(`^\\s+${String(fp).replace('.', '\\.')}\\s+\\d+\\.\\d%$`, 'm'));
+    for (const fp of CPM_FPS)
+      expect(text.out).toMatch(new RegExp(`^\\s+${String(fp).replace('.', '\\.')}\\s+\\d+\\.\\d%$`, 'm'));
     expect(text.out).toContain('onnxruntime-web wasm');
 
     const r = await run('eval', '--model', model, '--data', data, '--json');
@@ -104,36 +105,66 @@ describe('luna-lab eval', () => {
   it('--out writes an official submission that `luna-lab froc` scores to the same figures; --excluded ignores marks', async () => {
     const out = path.join(dir, 'out');
     // An excluded finding (diameter −1: 10 mm) on the first non-nodule candidate.
-    const cand = fs.readFileSync(path.join(data, 'candidates.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    const cand = fs
+      .readFileSync(path.join(data, 'candidates.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(','));
     const fp = cand.find((f) => f[4] === '0')!;
     const excluded = path.join(dir, 'excluded.csv');
     fs.writeFileSync(excluded, `seriesuid,coordX,coordY,coordZ,diameter_mm\n${fp.slice(0, 4).join(',')},-1\n`);
     const e = await run('eval', '--model', model, '--data', data, '--out', out, '--excluded', excluded, '--json');
     expect(e.code).toBe(0);
-    const j = JSON.parse(e.out) as Report & { excludedMarks: number; band: { samples: number; cpm: object }; predictions?: unknown };
+    const j = JSON.parse(e.out) as Report & {
+      excludedMarks: number;
+      band: { samples: number; cpm: object };
+      predictions?: unknown;
+    };
     expect(j.predictions).toBeUndefined();
     expect(j.excludedMarks).toBeGreaterThan(0);
     expect(j.band.samples).toBe(1000);
     expect(fs.readdirSync(out).sort()).toEqual(['eval.json', 'froc.svg', 'seriesuids.csv', 'submission.csv']);
     expect(JSON.parse(fs.readFileSync(path.join(out, 'eval.json'), 'utf8'))).toEqual(j);
-    expect(fs.readFileSync(path.join(out, 'submission.csv'), 'utf8').split('\n')[0]).toBe('seriesuid,coordX,coordY,coordZ,probability');
+    expect(fs.readFileSync(path.join(out, 'submission.csv'), 'utf8').split('\n')[0]).toBe(
+      'seriesuid,coordX,coordY,coordZ,probability',
+    );
     expect(fs.readFileSync(path.join(out, 'froc.svg'), 'utf8')).toMatch(/^<svg /);
     const plain = JSON.parse((await run('eval', '--model', model, '--data', data, '--json')).out) as Report;
     expect(plain.falsePositives).toBe(j.falsePositives + j.excludedMarks);
 
-    const f = await run('froc', '--submission', path.join(out, 'submission.csv'), '--annotations', path.join(data, 'annotations.csv'), '--excluded', excluded, '--seriesuids', path.join(out, 'seriesuids.csv'), '--json');
+    const f = await run(
+      'froc',
+      '--submission',
+      path.join(out, 'submission.csv'),
+      '--annotations',
+      path.join(data, 'annotations.csv'),
+      '--excluded',
+      excluded,
+      '--seriesuids',
+      path.join(out, 'seriesuids.csv'),
+      '--json',
+    );
     expect(f.code).toBe(0);
     const k = JSON.parse(f.out) as Report & { band: unknown; excludedMarks: number };
     expect(k.cpm).toBe(j.cpm);
     expect(k.sensitivities).toEqual(j.sensitivities);
     expect(k.band).toEqual(j.band);
-    expect([k.scans, k.detected, k.falsePositives, k.excludedMarks]).toEqual([j.scans, j.detected, j.falsePositives, j.excludedMarks]);
+    expect([k.scans, k.detected, k.falsePositives, k.excludedMarks]).toEqual([
+      j.scans,
+      j.detected,
+      j.falsePositives,
+      j.excludedMarks,
+    ]);
   }, 120_000);
 
   it('divides by every scan found, one that fails to load included; --seriesuids sets the list', async () => {
     const broken = path.join(dir, 'broken');
     fs.cpSync(data, broken, { recursive: true });
-    const raws = fs.readdirSync(path.join(broken, 'subset0')).filter((n) => n.endsWith('.raw')).sort();
+    const raws = fs
+      .readdirSync(path.join(broken, 'subset0'))
+      .filter((n) => n.endsWith('.raw'))
+      .sort();
     const failed = raws[0].replace(/\.raw$/, '');
     fs.truncateSync(path.join(broken, 'subset0', raws[0]), 100);
     const b = await run('eval', '--model', model, '--data', broken, '--json');

@@ -64,7 +64,8 @@ export interface EvalReport extends Omit<FrocResult, 'curve' | 'maxMarksPerScan'
   predictions?: ScoredCandidate[];
 }
 
-const USAGE = 'Usage: luna-lab eval --model FILE.onnx --data DIR [--excluded FILE] [--seriesuids FILE] [--out DIR] [--json]';
+const USAGE =
+  'Usage: luna-lab eval --model FILE.onnx --data DIR [--excluded FILE] [--seriesuids FILE] [--out DIR] [--json]';
 
 export async function evalCommand(args: ParsedArgs, io: Io): Promise<number> {
   const modelPath = args.values.model as string | undefined;
@@ -92,13 +93,27 @@ export async function evalCommand(args: ParsedArgs, io: Io): Promise<number> {
 
 /** An evaluation's files in `out`: submission.csv (needs `predictions`), seriesuids.csv,
  *  eval.json (the report without marks and scan list) and froc.svg titled `title`. */
-export async function writeEvalOutputs(out: string, report: EvalReport & { scanList: string[] }, title: string): Promise<void> {
+export async function writeEvalOutputs(
+  out: string,
+  report: EvalReport & { scanList: string[] },
+  title: string,
+): Promise<void> {
   const { predictions, scanList, ...summary } = report;
   await mkdir(out, { recursive: true });
   await writeFile(join(out, 'submission.csv'), formatSubmission(predictions ?? []));
   await writeFile(join(out, 'seriesuids.csv'), formatSeriesUids(scanList));
   await writeFile(join(out, 'eval.json'), JSON.stringify(summary, null, 2) + '\n');
-  await writeFile(join(out, 'froc.svg'), frocSvg({ ...report, curve: report.curve.map((p) => ({ ...p, threshold: p.threshold ?? Infinity })), maxMarksPerScan: report.maxMarksPerScan ?? Infinity }, title));
+  await writeFile(
+    join(out, 'froc.svg'),
+    frocSvg(
+      {
+        ...report,
+        curve: report.curve.map((p) => ({ ...p, threshold: p.threshold ?? Infinity })),
+        maxMarksPerScan: report.maxMarksPerScan ?? Infinity,
+      },
+      title,
+    ),
+  );
 }
 
 /** Whether a file of a `sourcesAt` listing (paths "DATA/subsetN/…") is kept by a subset filter:
@@ -131,14 +146,22 @@ export async function evaluateFolder(
 ): Promise<EvalReport & { scanList: string[] }> {
   const t0 = performance.now();
   const bytes = await readFile(modelPath).catch((e: NodeJS.ErrnoException) => {
-    throw new EvalError(e.code === 'ENOENT' ? `model file ${modelPath}: no such file` : `model file ${modelPath}: ${e.message}`);
+    throw new EvalError(
+      e.code === 'ENOENT' ? `model file ${modelPath}: no such file` : `model file ${modelPath}: ${e.message}`,
+    );
   });
   const name = basename(modelPath);
   readClassifierSignature(bytes, name); // fail on a wrong model before reading any scan
-  const excluded: Nodule[] = opts.excludedPath ? parseFindings(await readText('excluded', opts.excludedPath), opts.excludedPath) : [];
-  const listed = opts.seriesUidsPath ? parseSeriesUids(await readText('seriesuids', opts.seriesUidsPath), opts.seriesUidsPath) : null;
+  const excluded: Nodule[] = opts.excludedPath
+    ? parseFindings(await readText('excluded', opts.excludedPath), opts.excludedPath)
+    : [];
+  const listed = opts.seriesUidsPath
+    ? parseSeriesUids(await readText('seriesuids', opts.seriesUidsPath), opts.seriesUidsPath)
+    : null;
   const found = await sourcesAt(dataPath).catch((e: NodeJS.ErrnoException) => {
-    throw new EvalError(e.code === 'ENOENT' ? `--data ${dataPath}: no such file or folder` : `--data ${dataPath}: ${e.message}`);
+    throw new EvalError(
+      e.code === 'ENOENT' ? `--data ${dataPath}: no such file or folder` : `--data ${dataPath}: ${e.message}`,
+    );
   });
   const only = opts.subsets ? new Set(opts.subsets) : null;
   const files = only ? found.filter((f) => inSubsets(f.path, only)) : found;
@@ -181,7 +204,9 @@ export async function evaluateFolder(
     // Tables come before scans (load.ts): the candidate table is known by the first scan.
     const first = await nextVolume();
     if (!first) {
-      throw new EvalError(`no CT scans found in ${dataPath} (expected subsetN/*.mhd + .raw)${errors.length ? `; errors: ${errors.join('; ')}` : ''}`);
+      throw new EvalError(
+        `no CT scans found in ${dataPath} (expected subsetN/*.mhd + .raw)${errors.length ? `; errors: ${errors.join('; ')}` : ''}`,
+      );
     }
     // By exact name (candidates.csv, else candidates_V2.csv), else the first table read.
     const table = preferredTable(tables, (t) => t.file.replace(/\.csv$/, ''));
@@ -250,7 +275,11 @@ export async function evaluateFolder(
         ...errors,
         ...r.warnings,
         ...r.froc.warnings,
-        ...(r.unscored.length ? [`${r.unscored.length} listed scan(s) not scored (failed to load or not in ${dataPath}): they count with no marks, as LUNA16 counts them`] : []),
+        ...(r.unscored.length
+          ? [
+              `${r.unscored.length} listed scan(s) not scored (failed to load or not in ${dataPath}): they count with no marks, as LUNA16 counts them`,
+            ]
+          : []),
       ],
       ...(opts.withPredictions ? { predictions: r.predictions } : {}),
     };

@@ -42,15 +42,25 @@ beforeAll(() => {
       const r = (d < 0 ? 10 : d) * rng.uniform(0, 0.7);
       const v = [rng.normal(), rng.normal(), rng.normal()];
       const len = Math.hypot(...v);
-      marks.push({ seriesUid: uid, xyz: [xyz[0] + (v[0] / len) * r, xyz[1] + (v[1] / len) * r, xyz[2] + (v[2] / len) * r], probability: Math.round(rng.uniform(0.1, 1) * 1000) / 1000 });
+      marks.push({
+        seriesUid: uid,
+        xyz: [xyz[0] + (v[0] / len) * r, xyz[1] + (v[1] / len) * r, xyz[2] + (v[2] / len) * r],
+        probability: Math.round(rng.uniform(0.1, 1) * 1000) / 1000,
+      });
     }
   };
   for (const n of nodules) if (marked.has(n.seriesUid)) around(n.seriesUid, n.xyz, n.diameterMm, rng.int(0, 4));
-  for (const e of excluded) if (marked.has(e.seriesUid) && rng.chance(0.2)) around(e.seriesUid, e.xyz, e.diameterMm, rng.int(1, 3));
+  for (const e of excluded)
+    if (marked.has(e.seriesUid) && rng.chance(0.2)) around(e.seriesUid, e.xyz, e.diameterMm, rng.int(1, 3));
   for (const uid of marked) {
     const near = nodules.find((n) => n.seriesUid === uid)?.xyz ?? [0, 0, -150];
     const k = rng.chance(0.3) ? rng.int(100, 160) : rng.int(5, 60);
-    for (let m = 0; m < k; m++) marks.push({ seriesUid: uid, xyz: [near[0] + rng.uniform(-150, 150), near[1] + rng.uniform(-150, 150), near[2] + rng.uniform(-150, 150)], probability: Math.round(rng.next() ** 2 * 1000) / 1000 });
+    for (let m = 0; m < k; m++)
+      marks.push({
+        seriesUid: uid,
+        xyz: [near[0] + rng.uniform(-150, 150), near[1] + rng.uniform(-150, 150), near[2] + rng.uniform(-150, 150)],
+        probability: Math.round(rng.next() ** 2 * 1000) / 1000,
+      });
   }
   rng.shuffle(marks);
   submission = path.join(dir, 'submission.csv');
@@ -74,7 +84,18 @@ interface Report {
 
 describe('luna-lab froc', () => {
   it("scores a submission on LUNA16's real tables as the reference does", async () => {
-    const r = await run('froc', '--submission', submission, '--annotations', ANNOTATIONS, '--excluded', EXCLUDED, '--seriesuids', SERIESUIDS, '--json');
+    const r = await run(
+      'froc',
+      '--submission',
+      submission,
+      '--annotations',
+      ANNOTATIONS,
+      '--excluded',
+      EXCLUDED,
+      '--seriesuids',
+      SERIESUIDS,
+      '--json',
+    );
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out) as Report;
     expect(j).toMatchObject({ scans: 888, nodules: 1186, marks: marks.length });
@@ -85,7 +106,8 @@ describe('luna-lab froc', () => {
     expect(j.band.cpm.upper).toBeGreaterThan(j.cpm);
 
     if (!fs.existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: run \`bash .ci/setup-venv\``);
-    const rows = (file: string) => parseFindings(fs.readFileSync(file, 'utf8'), file).map((x) => [x.seriesUid, ...x.xyz, x.diameterMm]);
+    const rows = (file: string) =>
+      parseFindings(fs.readFileSync(file, 'utf8'), file).map((x) => [x.seriesUid, ...x.xyz, x.diameterMm]);
     const input = path.join(dir, 'in.json');
     const output = path.join(dir, 'out.json');
     fs.writeFileSync(
@@ -99,12 +121,37 @@ describe('luna-lab froc', () => {
     );
     const py = spawnSync(PYTHON, [SCRIPT, input, output], { encoding: 'utf8', timeout: 120_000 });
     if (py.status !== 0) throw new Error(`froc_reference.py failed: ${py.stderr}`);
-    const ref = JSON.parse(fs.readFileSync(output, 'utf8')) as { cpm: number; sensitivities: number[]; detected: number; fp: number; excludedMarks: number; overLimit: number };
-    expect([j.detected, j.falsePositives, j.excludedMarks, j.overLimit]).toEqual([ref.detected, ref.fp, ref.excludedMarks, ref.overLimit]);
+    const ref = JSON.parse(fs.readFileSync(output, 'utf8')) as {
+      cpm: number;
+      sensitivities: number[];
+      detected: number;
+      fp: number;
+      excludedMarks: number;
+      overLimit: number;
+    };
+    expect([j.detected, j.falsePositives, j.excludedMarks, j.overLimit]).toEqual([
+      ref.detected,
+      ref.fp,
+      ref.excludedMarks,
+      ref.overLimit,
+    ]);
     j.sensitivities.forEach((s, i) => expect(s.sensitivity).toBeCloseTo(ref.sensitivities[i], 12));
     expect(j.cpm).toBeCloseTo(ref.cpm, 12);
     // The excluded findings matter here: without them those marks are false positives.
-    const without = JSON.parse((await run('froc', '--submission', submission, '--annotations', ANNOTATIONS, '--seriesuids', SERIESUIDS, '--json')).out) as Report;
+    const without = JSON.parse(
+      (
+        await run(
+          'froc',
+          '--submission',
+          submission,
+          '--annotations',
+          ANNOTATIONS,
+          '--seriesuids',
+          SERIESUIDS,
+          '--json',
+        )
+      ).out,
+    ) as Report;
     expect(without.falsePositives).toBe(j.falsePositives + j.excludedMarks);
   }, 120_000);
 
@@ -112,7 +159,10 @@ describe('luna-lab froc', () => {
     const r = await run('froc', '--submission', submission, '--annotations', ANNOTATIONS, '--excluded', EXCLUDED);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/150 scans \(the 150 scans the submission marks \(no --seriesuids\)\)/);
-    for (const fp of CPM_FPS) expect(r.out).toMatch(new RegExp(`^\\s+${String(fp).replace('.', '\\.')}\\s+\\d+\\.\\d%  \\d+\\.\\d%–\\d+\\.\\d%$`, 'm'));
+    for (const fp of CPM_FPS)
+      expect(r.out).toMatch(
+        new RegExp(`^\\s+${String(fp).replace('.', '\\.')}\\s+\\d+\\.\\d%  \\d+\\.\\d%–\\d+\\.\\d%$`, 'm'),
+      );
     expect(r.out).toMatch(/CPM \d\.\d{4} {2}\(band \d\.\d{4}–\d\.\d{4}\)/);
   }, 60_000);
 

@@ -12,7 +12,8 @@ import type { Io } from './main.ts';
 import { froc, type FrocResult } from '../eval/froc.ts';
 import { parseFindings, parseSeriesUids, parseSubmission } from '../eval/submission.ts';
 
-const USAGE = 'Usage: luna-lab froc --submission FILE --annotations FILE [--excluded FILE] [--seriesuids FILE] [--json]';
+const USAGE =
+  'Usage: luna-lab froc --submission FILE --annotations FILE [--excluded FILE] [--seriesuids FILE] [--json]';
 
 export interface FrocReport extends Omit<FrocResult, 'curve' | 'maxMarksPerScan'> {
   submission: string;
@@ -31,15 +32,24 @@ export class FrocCommandError extends Error {
 
 async function readText(flag: string, path: string): Promise<string> {
   return readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) => {
-    throw new FrocCommandError(e.code === 'ENOENT' ? `--${flag} ${path}: no such file` : `--${flag} ${path}: ${e.message}`);
+    throw new FrocCommandError(
+      e.code === 'ENOENT' ? `--${flag} ${path}: no such file` : `--${flag} ${path}: ${e.message}`,
+    );
   });
 }
 
-export async function scoreSubmission(opts: { submission: string; annotations: string; excluded?: string; seriesuids?: string }): Promise<FrocReport> {
+export async function scoreSubmission(opts: {
+  submission: string;
+  annotations: string;
+  excluded?: string;
+  seriesuids?: string;
+}): Promise<FrocReport> {
   const marks = parseSubmission(await readText('submission', opts.submission), opts.submission);
   const nodules = parseFindings(await readText('annotations', opts.annotations), opts.annotations);
   const excluded = opts.excluded ? parseFindings(await readText('excluded', opts.excluded), opts.excluded) : [];
-  const scans = opts.seriesuids ? parseSeriesUids(await readText('seriesuids', opts.seriesuids), opts.seriesuids) : [...new Set(marks.map((m) => m.seriesUid))];
+  const scans = opts.seriesuids
+    ? parseSeriesUids(await readText('seriesuids', opts.seriesuids), opts.seriesuids)
+    : [...new Set(marks.map((m) => m.seriesUid))];
   const r = froc(marks, nodules, scans, { excluded });
   return {
     ...r,
@@ -58,7 +68,12 @@ export async function frocCommand(args: ParsedArgs, io: Io): Promise<number> {
   const annotations = args.values.annotations as string | undefined;
   if (!submission) throw new UsageError(`Missing --submission FILE. ${USAGE}`);
   if (!annotations) throw new UsageError(`Missing --annotations FILE. ${USAGE}`);
-  const r = await scoreSubmission({ submission, annotations, excluded: args.values.excluded as string | undefined, seriesuids: args.values.seriesuids as string | undefined });
+  const r = await scoreSubmission({
+    submission,
+    annotations,
+    excluded: args.values.excluded as string | undefined,
+    seriesuids: args.values.seriesuids as string | undefined,
+  });
   io.out(args.values.json ? JSON.stringify(r, null, 2) : formatFroc(r));
   return 0;
 }
@@ -72,7 +87,10 @@ export function formatFroc(r: FrocReport): string {
     `  detected ${r.detected} of ${r.nodules} nodules; ${r.falsePositives} false positives (${(r.falsePositives / r.scans).toFixed(2)} per scan); ${r.duplicateHits} double hits ignored`,
     '',
     `  FPs/scan  sensitivity${band ? `  ${pct(band.confidence)} band (${band.samples} bootstrap samples)` : ''}`,
-    ...r.sensitivities.map((s, i) => `  ${String(s.fpsPerScan).padStart(8)}  ${pct(s.sensitivity).padStart(11)}${band ? `  ${pct(band.sensitivities[i].lower)}–${pct(band.sensitivities[i].upper)}` : ''}`),
+    ...r.sensitivities.map(
+      (s, i) =>
+        `  ${String(s.fpsPerScan).padStart(8)}  ${pct(s.sensitivity).padStart(11)}${band ? `  ${pct(band.sensitivities[i].lower)}–${pct(band.sensitivities[i].upper)}` : ''}`,
+    ),
     '',
     `  CPM ${r.cpm.toFixed(4)}${band ? `  (band ${band.cpm.lower.toFixed(4)}–${band.cpm.upper.toFixed(4)})` : ''}`,
     ...r.warnings.map((w) => `  warning: ${w}`),

@@ -10,7 +10,14 @@ describe('deviceFlags', () => {
   it('gpu and auto get WebGPU through Vulkan (ANGLE), past the blocklist', () => {
     for (const device of ['gpu', 'auto'] as const) {
       const flags = deviceFlags(device);
-      expect(flags).toEqual(expect.arrayContaining(['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=vulkan', '--ignore-gpu-blocklist']));
+      expect(flags).toEqual(
+        expect.arrayContaining([
+          '--enable-unsafe-webgpu',
+          '--enable-features=Vulkan',
+          '--use-angle=vulkan',
+          '--ignore-gpu-blocklist',
+        ]),
+      );
       expect(flags.some((f) => f.includes('swiftshader'))).toBe(false);
       expect(flags).toContain('--no-sandbox');
     }
@@ -18,7 +25,9 @@ describe('deviceFlags', () => {
 
   it('cpu gets SwiftShader and none of the Vulkan flags', () => {
     const flags = deviceFlags('cpu');
-    expect(flags).toEqual(expect.arrayContaining(['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--no-sandbox']));
+    expect(flags).toEqual(
+      expect.arrayContaining(['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--no-sandbox']),
+    );
     expect(flags.some((f) => /vulkan/i.test(f))).toBe(false);
   });
 

@@ -20,7 +20,13 @@ export type Device = 'auto' | 'gpu' | 'cpu';
 export const DEVICES: readonly Device[] = ['auto', 'gpu', 'cpu'];
 
 /** The GPU flags DESIGN.md and the README name for NVIDIA servers (Vulkan through ANGLE). */
-export const GPU_FLAGS = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=vulkan', '--disable-vulkan-surface', '--ignore-gpu-blocklist'];
+export const GPU_FLAGS = [
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-angle=vulkan',
+  '--disable-vulkan-surface',
+  '--ignore-gpu-blocklist',
+];
 /** Chromium's CPU implementation of WebGPU (SwiftShader), whatever hardware there is. */
 export const CPU_FLAGS = ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader'];
 
@@ -130,7 +136,11 @@ export class HeadlessSession {
       page.on('crash', () => log('[crash] the page crashed'));
       try {
         await page.goto(`${lab.url}/?headless=1${opts.hash ? `#${opts.hash}` : ''}`);
-        await page.waitForFunction(() => !!window.lunaHeadless && document.documentElement.dataset.lunaReady === 'true', null, { timeout: 60_000 });
+        await page.waitForFunction(
+          () => !!window.lunaHeadless && document.documentElement.dataset.lunaReady === 'true',
+          null,
+          { timeout: 60_000 },
+        );
       } catch (e) {
         throw new Error(pageDidNotLoad(e, gpuFlags, opts.consoleLog), { cause: e });
       }

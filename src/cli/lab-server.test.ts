@@ -25,7 +25,11 @@ afterAll(async () => {
   await rm(base, { recursive: true, force: true });
 });
 
-function get(path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; body: string; type: string | undefined }> {
+function get(
+  path: string,
+  headers: Record<string, string> = {},
+  method = 'GET',
+): Promise<{ status: number; body: string; type: string | undefined }> {
   const u = new URL(server.url);
   return new Promise((ok, fail) => {
     const req = request({ host: u.hostname, port: u.port, path, method, setHost: false }, (res) => {
@@ -56,7 +60,13 @@ describe('serveLabFolder', () => {
   });
 
   it('serves nothing outside the build folder', async () => {
-    for (const path of ['/../secret.txt', '/%2e%2e/secret.txt', '/assets/..%2f..%2fsecret.txt', '/link-out.txt', '/assets%5c..%5c..%5csecret.txt']) {
+    for (const path of [
+      '/../secret.txt',
+      '/%2e%2e/secret.txt',
+      '/assets/..%2f..%2fsecret.txt',
+      '/link-out.txt',
+      '/assets%5c..%5c..%5csecret.txt',
+    ]) {
       const r = await get(path);
       expect(r.body, path).not.toContain('TOP SECRET');
     }
@@ -64,14 +74,16 @@ describe('serveLabFolder', () => {
 
   it('answers only to its own Host, and only its own Origin: others get 403 saying why', async () => {
     const port = server.port;
-    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`]) expect((await get('/', { host })).status, host).toBe(200);
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`])
+      expect((await get('/', { host })).status, host).toBe(200);
     for (const host of ['evil.example', `evil.example:${port}`, `127.0.0.1:${port + 1}`, 'localhost']) {
       const r = await get('/', { host });
       expect(r.status, host).toBe(403);
       expect(r.body).toContain(`Host "${host}" is not this server (127.0.0.1:${port} or localhost:${port})`);
       expect(r.body).not.toContain('<title>');
     }
-    for (const origin of [`http://127.0.0.1:${port}`, `http://localhost:${port}`]) expect((await get('/assets/app.js', { origin })).status, origin).toBe(200);
+    for (const origin of [`http://127.0.0.1:${port}`, `http://localhost:${port}`])
+      expect((await get('/assets/app.js', { origin })).status, origin).toBe(200);
     for (const origin of ['http://evil.example', 'null', `http://127.0.0.1:${port + 1}`]) {
       const r = await get('/assets/app.js', { origin });
       expect(r.status, origin).toBe(403);
@@ -86,6 +98,8 @@ describe('serveLabFolder', () => {
     await expect(serveLabFolder(base, 'dist', port)).rejects.toThrow(/EADDRINUSE/);
     await fixed.close();
     await expect(fetch(fixed.url)).rejects.toThrow();
-    await expect(serveLabFolder(base, 'nowhere')).rejects.toThrow('nowhere/index.html is missing: run "npm run build" first');
+    await expect(serveLabFolder(base, 'nowhere')).rejects.toThrow(
+      'nowhere/index.html is missing: run "npm run build" first',
+    );
   });
 });

@@ -17,7 +17,19 @@ describe('luna-lab inspect', () => {
   it('describes a DICOM folder as JSON, HU before clamping', async () => {
     const r = await run('inspect', LIDC, '--json');
     expect(r.code).toBe(0);
-    const j = JSON.parse(r.out) as { series: { seriesUid: string; format: string; shape: number[]; spacing: number[]; origin: number[]; direction: number[]; hu: { min: number; max: number; mean: number }; files: number; warnings: string[] }[] };
+    const j = JSON.parse(r.out) as {
+      series: {
+        seriesUid: string;
+        format: string;
+        shape: number[];
+        spacing: number[];
+        origin: number[];
+        direction: number[];
+        hu: { min: number; max: number; mean: number };
+        files: number;
+        warnings: string[];
+      }[];
+    };
     expect(j.series).toHaveLength(1);
     const s = j.series[0];
     expect(s).toMatchObject({ format: 'dicom', seriesUid: LIDC_UID, shape: [16, 512, 512], files: 16 });
@@ -124,7 +136,9 @@ describe('luna-lab url', () => {
     const c = JSON.parse(r.out) as { kernels: string; model: { blocks: number } };
     expect(c.kernels).toBe('stock');
     expect(c.model.blocks).toBe(2);
-    expect(r.err).toBe("note: kernels = stock: what this v=1 link means by leaving kernels out (the lab's default is now lab)");
+    expect(r.err).toBe(
+      "note: kernels = stock: what this v=1 link means by leaving kernels out (the lab's default is now lab)",
+    );
     // A current link: no note.
     const now = await run('url', '--decode', '#v=2&model.blocks=2&crop=16,24,24');
     expect(now.code).toBe(0);

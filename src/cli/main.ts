@@ -98,7 +98,10 @@ async function loadPath(path: string): Promise<LoadedSeries> {
     throw new Error(e.code === 'ENOENT' ? `${path}: no such file or folder` : `${path}: ${e.message}`);
   });
   const out: LoadedSeries = { volumes: [], errors: [] };
-  const given = asGiven(path, files.map((f) => f.path));
+  const given = asGiven(
+    path,
+    files.map((f) => f.path),
+  );
   for await (const item of loadFiles(files)) {
     if (item.type === 'volume') out.volumes.push(item.volume);
     else if (item.type === 'error') out.errors.push({ file: item.file, message: given(item.message) });
@@ -166,18 +169,24 @@ async function crop(args: ParsedArgs, io: Io): Promise<number> {
     io.err(errorLine(`no CT series found in ${args.positionals[0]}`));
     return 1;
   }
-  if (volumes.length > 1) io.err(noteLine(`${volumes.length} series found; cropping the first, ${volumes[0].seriesUid}`));
+  if (volumes.length > 1)
+    io.err(noteLine(`${volumes.length} series found; cropping the first, ${volumes[0].seriesUid}`));
   const v = volumes[0];
   const center = xyzToIrc(xyz, v);
   const inside = center.every((c, axis) => c >= 0 && c < v.shape[axis]);
   if (!inside) {
-    io.err(errorLine(`world point ${xyz.join(', ')} is voxel ${center.join(', ')} (index,row,col), outside the volume of shape ${v.shape.join('×')}`));
+    io.err(
+      errorLine(
+        `world point ${xyz.join(', ')} is voxel ${center.join(', ')} (index,row,col), outside the volume of shape ${v.shape.join('×')}`,
+      ),
+    );
     return 1;
   }
   const win = cropWindow(center, v.shape, size);
   const hu = clampHu(v.data);
   const voxels = extractCrop(hu, v.shape, win);
-  const mid = ((center[0] - win.start[0]) * size[1] + (center[1] - win.start[1])) * size[2] + (center[2] - win.start[2]);
+  const mid =
+    ((center[0] - win.start[0]) * size[1] + (center[1] - win.start[1])) * size[2] + (center[2] - win.start[2]);
   const result = {
     seriesUid: v.seriesUid,
     xyz,
@@ -192,17 +201,29 @@ async function crop(args: ParsedArgs, io: Io): Promise<number> {
   if (args.values.json) io.out(JSON.stringify(result, null, 2));
   else {
     io.out(`${v.seriesUid}: world (${xyz.join(', ')}) mm → voxel [${center.join(', ')}] (index,row,col)`);
-    io.out(`  crop ${size.join('×')} from [${win.start.join(', ')}]${win.shifted ? ' (shifted inside the volume)' : ''}${win.padded ? ' (volume shorter than the crop: padded with air)' : ''}`);
-    io.out(`  HU at centre ${result.centerHu}; crop min/max/mean ${result.hu.min} / ${result.hu.max} / ${result.hu.mean.toFixed(1)}`);
+    io.out(
+      `  crop ${size.join('×')} from [${win.start.join(', ')}]${win.shifted ? ' (shifted inside the volume)' : ''}${win.padded ? ' (volume shorter than the crop: padded with air)' : ''}`,
+    );
+    io.out(
+      `  HU at centre ${result.centerHu}; crop min/max/mean ${result.hu.min} / ${result.hu.max} / ${result.hu.mean.toFixed(1)}`,
+    );
   }
   return 0;
 }
 
 async function synth(args: ParsedArgs, io: Io): Promise<number> {
   const out = args.values.out as string | undefined;
-  if (!out) throw new UsageError('Missing --out DIR. Usage: luna-lab synth --out DIR [--scans N] [--size tiny|small|full] [--seed S]');
+  if (!out)
+    throw new UsageError(
+      'Missing --out DIR. Usage: luna-lab synth --out DIR [--scans N] [--size tiny|small|full] [--seed S]',
+    );
   const scans = parseInteger(args.values.scans as string | undefined, 'scans', 4, 1, 10_000);
-  const size = parseChoice<SynthSize>(args.values.size as string | undefined, 'size', ['tiny', 'small', 'full'], 'small');
+  const size = parseChoice<SynthSize>(
+    args.values.size as string | undefined,
+    'size',
+    ['tiny', 'small', 'full'],
+    'small',
+  );
   const seed = parseInteger(args.values.seed as string | undefined, 'seed', 1, 1, 2 ** 31 - 1);
   const subsets = parseInteger(args.values.subsets as string | undefined, 'subsets', 1, 1, 10);
   let files = 0;
@@ -221,7 +242,10 @@ async function synth(args: ParsedArgs, io: Io): Promise<number> {
 async function url(args: ParsedArgs, io: Io): Promise<number> {
   const decode = args.values.decode as string | undefined;
   const configPath = args.values.config as string | undefined;
-  if ((decode === undefined) === (configPath === undefined)) throw new UsageError('Give --config FILE or --decode LAB_URL. Usage: luna-lab url --config FILE [--base URL] | --decode LAB_URL');
+  if ((decode === undefined) === (configPath === undefined))
+    throw new UsageError(
+      'Give --config FILE or --decode LAB_URL. Usage: luna-lab url --config FILE [--base URL] | --decode LAB_URL',
+    );
   if (decode !== undefined) {
     const { config, issues, notes } = decodeLabUrl(decode);
     if (issues.length) throw new UsageError(`the lab URL cannot be used: ${issues.map(formatIssue).join('; ')}`);
@@ -243,7 +267,9 @@ async function mlflow(args: ParsedArgs, io: Io): Promise<number> {
   const port = parseInteger(args.values.port as string | undefined, 'port', 5000, 1, 65535);
   const { startMlflowServer } = await import('./mlflow-server.ts');
   const server = await startMlflowServer({ port, dir: args.values.dir as string | undefined });
-  io.out(`MLflow ${await fetch(`${server.url}/version`).then((r) => r.text())} serving on ${server.url} (Ctrl-C stops it)`);
+  io.out(
+    `MLflow ${await fetch(`${server.url}/version`).then((r) => r.text())} serving on ${server.url} (Ctrl-C stops it)`,
+  );
   io.out(`In the lab, set Tracking → server to ${server.url}`);
   await new Promise<void>((resolve) => {
     const stop = () => void server.stop().then(resolve);

@@ -25,7 +25,8 @@ export interface MlflowServerOptions {
 
 export function mlflowExecutable(root = process.cwd()): string {
   const exe = join(root, '.venv', 'bin', 'mlflow');
-  if (!existsSync(exe)) throw new Error(`${exe} not found: run "bash .ci/setup-venv" to install MLflow into the project's venv`);
+  if (!existsSync(exe))
+    throw new Error(`${exe} not found: run "bash .ci/setup-venv" to install MLflow into the project's venv`);
   return exe;
 }
 
@@ -41,19 +42,29 @@ export async function startMlflowServer(o: MlflowServerOptions = {}): Promise<Ml
     mlflowExecutable(root),
     [
       'server',
-      '--host', '127.0.0.1',
-      '--port', String(port),
-      '--backend-store-uri', `sqlite:///${join(dir, 'mlflow.db')}`,
-      '--artifacts-destination', join(dir, 'artifacts'),
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--backend-store-uri',
+      `sqlite:///${join(dir, 'mlflow.db')}`,
+      '--artifacts-destination',
+      join(dir, 'artifacts'),
       '--serve-artifacts',
-      '--workers', '1',
+      '--workers',
+      '1',
     ],
     // Its own process group: mlflow runs its web server as a child, and stop() must end both.
-    { stdio: ['ignore', log, log], detached: true, env: { ...process.env, MLFLOW_ENABLE_TELEMETRY: 'false', DO_NOT_TRACK: 'true' } },
+    {
+      stdio: ['ignore', log, log],
+      detached: true,
+      env: { ...process.env, MLFLOW_ENABLE_TELEMETRY: 'false', DO_NOT_TRACK: 'true' },
+    },
   );
   const deadline = Date.now() + (o.timeoutMs ?? 120_000);
   while (!(await answers(url))) {
-    if (child.exitCode !== null) throw new Error(`mlflow server exited with code ${child.exitCode}; see ${join(dir, 'server.log')}`);
+    if (child.exitCode !== null)
+      throw new Error(`mlflow server exited with code ${child.exitCode}; see ${join(dir, 'server.log')}`);
     if (Date.now() > deadline) {
       process.kill(-child.pid!, 'SIGKILL');
       throw new Error(`mlflow server did not answer on ${url} in time; see ${join(dir, 'server.log')}`);
@@ -109,7 +120,9 @@ export async function stopMlflowOnPort(port: number): Promise<void> {
       return ''; // no match
     }
   };
-  const pids = run('pgrep', ['-f', '--', `mlflow server .*--port ${port} `]).split(/\s+/).filter(Boolean);
+  const pids = run('pgrep', ['-f', '--', `mlflow server .*--port ${port} `])
+    .split(/\s+/)
+    .filter(Boolean);
   const groups = new Set(pids.map((pid) => run('ps', ['-o', 'pgid=', '-p', pid]).trim()).filter(Boolean));
   for (const sig of ['SIGTERM', 'SIGKILL'] as const) {
     for (const g of groups) {
@@ -119,6 +132,7 @@ export async function stopMlflowOnPort(port: number): Promise<void> {
         /* gone */
       }
     }
-    for (let i = 0; i < 50 && (await answers(`http://127.0.0.1:${port}`)); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 50 && (await answers(`http://127.0.0.1:${port}`)); i++)
+      await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -29,7 +29,9 @@ describe('lockProfile', () => {
     const owner = JSON.parse(await readFile(join(dir, LOCK_FILE), 'utf8')) as { pid: number; startTime: string | null };
     expect(owner.pid).toBe(process.pid);
     expect(owner.startTime).toBe(processStartTime(process.pid));
-    await expect(lockProfile(dir)).rejects.toThrow(`the browser profile ${dir} is in use by another luna-lab run (PID ${process.pid}, since `);
+    await expect(lockProfile(dir)).rejects.toThrow(
+      `the browser profile ${dir} is in use by another luna-lab run (PID ${process.pid}, since `,
+    );
     await lock.release();
     expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
     const again = await lockProfile(dir);
@@ -62,7 +64,7 @@ describe('lockProfile', () => {
     await lock.release();
   });
 
-  it("release leaves a lock that is not its own (another run took it over meanwhile)", async () => {
+  it('release leaves a lock that is not its own (another run took it over meanwhile)', async () => {
     const lock = await lockProfile(dir);
     const other = JSON.stringify({ pid: 1, startTime: processStartTime(1), since: 0 });
     await writeFile(join(dir, LOCK_FILE), other);

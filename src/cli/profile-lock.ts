@@ -53,7 +53,11 @@ function parseOwner(text: string): LockOwner | null {
   try {
     const o = JSON.parse(text) as Partial<LockOwner>;
     if (!Number.isInteger(o.pid) || (o.pid as number) <= 0) return null;
-    return { pid: o.pid as number, startTime: typeof o.startTime === 'string' ? o.startTime : null, since: typeof o.since === 'number' ? o.since : 0 };
+    return {
+      pid: o.pid as number,
+      startTime: typeof o.startTime === 'string' ? o.startTime : null,
+      since: typeof o.since === 'number' ? o.since : 0,
+    };
   } catch {
     return null;
   }

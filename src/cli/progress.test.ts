@@ -66,7 +66,9 @@ describe('progressLine', () => {
     expect(progressLine(progress)).toBe(
       `epoch 2/5 train [${'#'.repeat(12)}${'-'.repeat(12)}] 64/128 · 12.35 samples/s · ETA 2 min 05 s · loss 0.6931`,
     );
-    expect(progressLine({ ...progress, phase: 'validating', etaSeconds: Number.NaN })).toMatch(/^epoch 2\/5 valid \[.*ETA \? · loss/);
+    expect(progressLine({ ...progress, phase: 'validating', etaSeconds: Number.NaN })).toMatch(
+      /^epoch 2\/5 valid \[.*ETA \? · loss/,
+    );
   });
 });
 
@@ -91,8 +93,12 @@ describe('epochLine', () => {
   it('leaves a phase out when it has no values', () => {
     const training = Object.fromEntries(Object.entries(values).filter(([k]) => k.startsWith('training/')));
     const validating = Object.fromEntries(Object.entries(values).filter(([k]) => k.startsWith('validating/')));
-    expect(epochLine(1, 3, training)).toBe('epoch 1/3 done · training loss/all 0.5000 correct/all 0.7500 pr/f1_score 0.6000');
-    expect(epochLine(1, 3, validating)).toBe('epoch 1/3 done · validating loss/all 0.2500 pr/precision 1.0000 pr/recall 0.1250');
+    expect(epochLine(1, 3, training)).toBe(
+      'epoch 1/3 done · training loss/all 0.5000 correct/all 0.7500 pr/f1_score 0.6000',
+    );
+    expect(epochLine(1, 3, validating)).toBe(
+      'epoch 1/3 done · validating loss/all 0.2500 pr/precision 1.0000 pr/recall 0.1250',
+    );
     expect(epochLine(1, 3, {})).toBe('epoch 1/3 done');
     expect(epochLine(1, 3, { 'training/loss/pos': 1 })).toBe('epoch 1/3 done');
   });

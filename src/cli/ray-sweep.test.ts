@@ -10,15 +10,33 @@ describe('parseTrialResources', () => {
     expect(parseTrialResources(undefined)).toEqual({ CPU: 1, GPU: 0 });
   });
   it('names a bad pair', () => {
-    expect(() => parseTrialResources('cpu=1,gpu')).toThrow('--trial-resources "cpu=1,gpu": "gpu" is not NAME=AMOUNT (for example cpu=1,gpu=0.25)');
+    expect(() => parseTrialResources('cpu=1,gpu')).toThrow(
+      '--trial-resources "cpu=1,gpu": "gpu" is not NAME=AMOUNT (for example cpu=1,gpu=0.25)',
+    );
     expect(() => parseTrialResources('cpu=-1')).toThrow(/"cpu=-1" is not NAME=AMOUNT/);
     expect(() => parseTrialResources(',')).toThrow(/no resources named/);
   });
 });
 
 describe('bestTrial', () => {
-  const t = (trial: string, status: TrialResult['status'], v: number | null): TrialResult => ({ trial, point: {}, status, error: null, runId: trial, out: null, epochs: 2, metrics: { m: v }, history: [] });
-  const trials = [t('a', 'finished', 0.5), t('b', 'stopped', 0.9), t('c', 'finished', 0.7), t('d', 'error', 0.95), t('e', 'finished', null)];
+  const t = (trial: string, status: TrialResult['status'], v: number | null): TrialResult => ({
+    trial,
+    point: {},
+    status,
+    error: null,
+    runId: trial,
+    out: null,
+    epochs: 2,
+    metrics: { m: v },
+    history: [],
+  });
+  const trials = [
+    t('a', 'finished', 0.5),
+    t('b', 'stopped', 0.9),
+    t('c', 'finished', 0.7),
+    t('d', 'error', 0.95),
+    t('e', 'finished', null),
+  ];
   it('ranks finished trials by the metric, max or min', () => {
     expect(bestTrial(trials, 'm', 'max')?.trial).toBe('c');
     expect(bestTrial(trials, 'm', 'min')?.trial).toBe('a');
@@ -33,7 +51,9 @@ describe('parseTags', () => {
       { key: 'luna.sweep', value: 'lr=0.1 x' },
     ]);
     expect(parseTags(undefined)).toEqual([]);
-    expect(() => parseTags('oops')).toThrow('--tags "oops": expected KEY=VALUE, for example --tags mlflow.parentRunId=0123abcd');
+    expect(() => parseTags('oops')).toThrow(
+      '--tags "oops": expected KEY=VALUE, for example --tags mlflow.parentRunId=0123abcd',
+    );
   });
 });
 
@@ -44,11 +64,19 @@ describe('luna-lab sweep flags', () => {
     return { code, err: err.join('\n') };
   };
   it('refuses an unknown engine and Ray flags without --engine ray', async () => {
-    expect(await run(['sweep', '--engine', 'slurm', '--grid', 'g.json', '--data', '.'])).toEqual({ code: 2, err: "UsageError: Invalid --engine 'slurm'. Expecting one of: local, ray" });
-    expect(await run(['sweep', '--max-concurrent', '4', '--grid', 'g.json', '--data', '.'])).toEqual({ code: 2, err: 'UsageError: --max-concurrent needs --engine ray' });
+    expect(await run(['sweep', '--engine', 'slurm', '--grid', 'g.json', '--data', '.'])).toEqual({
+      code: 2,
+      err: "UsageError: Invalid --engine 'slurm'. Expecting one of: local, ray",
+    });
+    expect(await run(['sweep', '--max-concurrent', '4', '--grid', 'g.json', '--data', '.'])).toEqual({
+      code: 2,
+      err: 'UsageError: --max-concurrent needs --engine ray',
+    });
   });
   it('checks --engine ray flags before starting anything', async () => {
     expect((await run(['sweep', '--engine', 'ray', '--data', '.'])).err).toMatch(/^UsageError: Missing --grid FILE/);
-    expect((await run(['sweep', '--engine', 'ray', '--resume', '/nonexistent/sweep'])).err).toBe('UsageError: --resume /nonexistent/sweep: no /nonexistent/sweep/ray-sweep.json (not the --out of a sweep on Ray)');
+    expect((await run(['sweep', '--engine', 'ray', '--resume', '/nonexistent/sweep'])).err).toBe(
+      'UsageError: --resume /nonexistent/sweep: no /nonexistent/sweep/ray-sweep.json (not the --out of a sweep on Ray)',
+    );
   });
 });

@@ -63,13 +63,18 @@ export interface TrialResult {
 export function parseTrialResources(raw: string | undefined): Record<string, number> {
   if (raw === undefined) return { CPU: 1, GPU: 0 };
   const out: Record<string, number> = {};
-  for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^([A-Za-z_][\w.:-]*)=(\d+(?:\.\d+)?)$/.exec(part);
-    if (!m) throw new UsageError(`--trial-resources "${raw}": "${part}" is not NAME=AMOUNT (for example cpu=1,gpu=0.25)`);
+    if (!m)
+      throw new UsageError(`--trial-resources "${raw}": "${part}" is not NAME=AMOUNT (for example cpu=1,gpu=0.25)`);
     const name = m[1].toLowerCase() === 'cpu' ? 'CPU' : m[1].toLowerCase() === 'gpu' ? 'GPU' : m[1];
     out[name] = Number(m[2]);
   }
-  if (!Object.keys(out).length) throw new UsageError(`--trial-resources "${raw}": no resources named (for example cpu=1,gpu=0.25)`);
+  if (!Object.keys(out).length)
+    throw new UsageError(`--trial-resources "${raw}": no resources named (for example cpu=1,gpu=0.25)`);
   return out;
 }
 
@@ -77,7 +82,10 @@ export function parseTrialResources(raw: string | undefined): Record<string, num
 export function rayPython(root = ROOT): string {
   const venv = process.env.LUNA_RAY_VENV ?? join(root, '.cache', 'ray-venv');
   const py = join(venv, 'bin', 'python');
-  if (!existsSync(py)) throw new Error(`${py} not found: run "bash ray/setup-venv" to install Ray Tune (ray/requirements.txt) into its own venv`);
+  if (!existsSync(py))
+    throw new Error(
+      `${py} not found: run "bash ray/setup-venv" to install Ray Tune (ray/requirements.txt) into its own venv`,
+    );
   return py;
 }
 
@@ -90,7 +98,10 @@ async function newSpec(args: ParsedArgs, reporter: Reporter): Promise<{ spec: Ra
   const v = args.values;
   const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
   const gridPath = str('grid');
-  if (!gridPath) throw new UsageError('Missing --grid FILE (JSON: {"optimizer.lr": [0.001, 0.01], "model.dropoutRate": {"random": [0.1, 0.5]}, ...})');
+  if (!gridPath)
+    throw new UsageError(
+      'Missing --grid FILE (JSON: {"optimizer.lr": [0.001, 0.01], "model.dropoutRate": {"random": [0.1, 0.5]}, ...})',
+    );
   const dataDir = str('data');
   if (!dataDir) throw new UsageError('Missing --data DIR (the same path on every node of the cluster)');
   const gridText = await readFile(gridPath, 'utf8').catch(() => {
@@ -103,8 +114,12 @@ async function newSpec(args: ParsedArgs, reporter: Reporter): Promise<{ spec: Ra
   const scheduler = parseChoice<SchedulerName>(str('scheduler'), 'scheduler', SCHEDULERS, 'fifo');
   const mode = parseChoice<'max' | 'min'>(str('mode'), 'mode', ['max', 'min'], 'max');
   const metric = str('metric') ?? 'validating/pr/f1_score';
-  if (!/^(training|validating)\//.test(metric)) throw new UsageError(`--metric "${metric}": expected a metric the runs report, for example validating/pr/f1_score or validating/loss/all`);
-  if (!metric.startsWith('validating/')) reporter.warn(`--metric ${metric}: trials report to Tune at each validation, with that epoch's training metrics`);
+  if (!/^(training|validating)\//.test(metric))
+    throw new UsageError(
+      `--metric "${metric}": expected a metric the runs report, for example validating/pr/f1_score or validating/loss/all`,
+    );
+  if (!metric.startsWith('validating/'))
+    reporter.warn(`--metric ${metric}: trials report to Tune at each validation, with that epoch's training metrics`);
   const maxConcurrent = parseInteger(str('max-concurrent'), 'max-concurrent', 1, 1, 10_000);
   const samples = parseInteger(str('samples'), 'samples', 1, 1, 100_000);
   const resources = parseTrialResources(str('trial-resources'));
@@ -121,7 +136,9 @@ async function newSpec(args: ParsedArgs, reporter: Reporter): Promise<{ spec: Ra
       root: ROOT,
       args: trialArgs(baseFile, resolve(dataDir), device, !!v.strict),
       // Per node: the same path on each, on the node's own disk.
-      cacheRoot: resolve(str('cache') ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'luna-lab', 'ray-slots')),
+      cacheRoot: resolve(
+        str('cache') ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'luna-lab', 'ray-slots'),
+      ),
       slots: maxConcurrent,
       epochs: base.train.epochs,
     },
@@ -142,7 +159,9 @@ async function newSpec(args: ParsedArgs, reporter: Reporter): Promise<{ spec: Ra
 /** Rank finished trials by the metric (max or min); stopped (by the scheduler) and failed ones are not ranked. */
 export function bestTrial(trials: readonly TrialResult[], metric: string, mode: 'max' | 'min'): TrialResult | null {
   const ranked = trials.filter((t) => t.status === 'finished' && typeof t.metrics[metric] === 'number');
-  ranked.sort((a, b) => (mode === 'max' ? b.metrics[metric]! - a.metrics[metric]! : a.metrics[metric]! - b.metrics[metric]!));
+  ranked.sort((a, b) =>
+    mode === 'max' ? b.metrics[metric]! - a.metrics[metric]! : a.metrics[metric]! - b.metrics[metric]!,
+  );
   return ranked[0] ?? null;
 }
 
@@ -153,13 +172,27 @@ export async function raySweep(args: ParsedArgs, io: Io): Promise<number> {
   const resumeDir = str('resume');
   let spec: RaySweepSpec;
   if (resumeDir) {
-    for (const k of ['grid', 'data', 'url', 'config', 'out', 'trial-resources', 'max-concurrent', 'scheduler', 'metric', 'mode', 'samples']) {
+    for (const k of [
+      'grid',
+      'data',
+      'url',
+      'config',
+      'out',
+      'trial-resources',
+      'max-concurrent',
+      'scheduler',
+      'metric',
+      'mode',
+      'samples',
+    ]) {
       if (v[k] !== undefined) throw new UsageError(`--resume continues the sweep as it was configured: drop --${k}`);
     }
     const file = join(resolve(resumeDir), 'ray-sweep.json');
-    spec = JSON.parse(await readFile(file, 'utf8').catch(() => {
-      throw new UsageError(`--resume ${resumeDir}: no ${file} (not the --out of a sweep on Ray)`);
-    })) as RaySweepSpec;
+    spec = JSON.parse(
+      await readFile(file, 'utf8').catch(() => {
+        throw new UsageError(`--resume ${resumeDir}: no ${file} (not the --out of a sweep on Ray)`);
+      }),
+    ) as RaySweepSpec;
   } else {
     let base: LabConfig;
     ({ spec, base } = await newSpec(args, reporter));
@@ -178,23 +211,46 @@ export async function raySweep(args: ParsedArgs, io: Io): Promise<number> {
     `sweep of ${trials} trial(s) on Ray${address ? ` at ${address}` : ''} (${spec.scheduler}, ${spec.metric} ${spec.mode}, ${spec.maxConcurrent} at a time) → ${spec.out}${spec.parentRunId ? ` (MLflow parent run ${spec.parentRunId})` : ''}`,
   );
 
-  const driverArgs = [join(ROOT, 'ray', 'luna_tune.py'), join(spec.out, 'ray-sweep.json'), ...(address ? ['--address', address] : []), ...(resumeDir ? ['--restore'] : [])];
+  const driverArgs = [
+    join(ROOT, 'ray', 'luna_tune.py'),
+    join(spec.out, 'ray-sweep.json'),
+    ...(address ? ['--address', address] : []),
+    ...(resumeDir ? ['--restore'] : []),
+  ];
   const code = await runDriver(python, driverArgs, reporter);
   if (code !== 0 || !existsSync(spec.results)) {
-    reporter.error(`the Ray driver exited with ${code}; the sweep can continue with: luna-lab sweep --engine ray --resume ${spec.out}`);
+    reporter.error(
+      `the Ray driver exited with ${code}; the sweep can continue with: luna-lab sweep --engine ray --resume ${spec.out}`,
+    );
     return code === 130 ? EXIT.interrupted : EXIT.failed;
   }
   const { trials: results } = JSON.parse(await readFile(spec.results, 'utf8')) as { trials: TrialResult[] };
   const best = bestTrial(results, spec.metric, spec.mode);
-  const rows = results.map((t) => ({ ...t, name: Object.entries(t.point).map(([k, x]) => `${k.split('.').pop()}=${x}`).join(' '), f1: t.metrics['validating/pr/f1_score'] ?? null, assignment: t.point }));
+  const rows = results.map((t) => ({
+    ...t,
+    name: Object.entries(t.point)
+      .map(([k, x]) => `${k.split('.').pop()}=${x}`)
+      .join(' '),
+    f1: t.metrics['validating/pr/f1_score'] ?? null,
+    assignment: t.point,
+  }));
   const bestRow = best ? rows.find((r) => r.trial === best.trial)! : null;
-  await writeFile(join(spec.out, 'sweep.json'), JSON.stringify({ engine: 'ray', metric: spec.metric, mode: spec.mode, results: rows, best: bestRow, parent: spec.parentRunId }, null, 2) + '\n');
+  await writeFile(
+    join(spec.out, 'sweep.json'),
+    JSON.stringify(
+      { engine: 'ray', metric: spec.metric, mode: spec.mode, results: rows, best: bestRow, parent: spec.parentRunId },
+      null,
+      2,
+    ) + '\n',
+  );
   const failed = results.some((t) => t.status === 'error');
   if (spec.parentRunId) await finishParent(spec, bestRow, failed, reporter);
   reporter.event(
     'done',
     { engine: 'ray', results: rows, best: bestRow, parent: spec.parentRunId, out: spec.out },
-    bestRow ? `best by ${spec.metric} (${spec.mode}): ${bestRow.name} — ${bestRow.metrics[spec.metric]} (${bestRow.out})` : `no trial finished with ${spec.metric}`,
+    bestRow
+      ? `best by ${spec.metric} (${spec.mode}): ${bestRow.name} — ${bestRow.metrics[spec.metric]} (${bestRow.out})`
+      : `no trial finished with ${spec.metric}`,
   );
   return !bestRow ? EXIT.failed : failed ? EXIT.failed : EXIT.ok;
 }
@@ -202,7 +258,11 @@ export async function raySweep(args: ParsedArgs, io: Io): Promise<number> {
 /** Start ray/luna_tune.py; its JSON lines become this command's events; Ctrl-C goes to it. */
 function runDriver(python: string, driverArgs: string[], reporter: Reporter): Promise<number> {
   return new Promise((resolveCode, reject) => {
-    const child = spawn(python, driverArgs, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RAY_USAGE_STATS_ENABLED: '0', PYTHONUNBUFFERED: '1' } });
+    const child = spawn(python, driverArgs, {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, RAY_USAGE_STATS_ENABLED: '0', PYTHONUNBUFFERED: '1' },
+    });
     const forward = () => child.kill('SIGINT');
     process.on('SIGINT', forward);
     process.on('SIGTERM', forward);
@@ -223,7 +283,14 @@ function runDriver(python: string, driverArgs: string[], reporter: Reporter): Pr
         }
         const { event, ...body } = e;
         if (event === 'error') reporter.error(String(body.message));
-        else if (event === 'trial-start') reporter.event('trial', body, `— trial ${String(body.trial)}${''}: ${Object.entries(body.point as Record<string, string>).map(([k, x]) => `${k}=${x}`).join(' ')}`);
+        else if (event === 'trial-start')
+          reporter.event(
+            'trial',
+            body,
+            `— trial ${String(body.trial)}${''}: ${Object.entries(body.point as Record<string, string>)
+              .map(([k, x]) => `${k}=${x}`)
+              .join(' ')}`,
+          );
         else reporter.event(event ?? 'ray', body);
       }
     });
@@ -241,35 +308,61 @@ async function startParent(spec: RaySweepSpec, reporter: Reporter): Promise<stri
   const client = new MlflowClient(spec.tracking.server);
   try {
     const exp = await client.getOrCreateExperiment(spec.tracking.experiment);
-    const runId = await client.createRun(exp, `sweep on ray ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`, Date.now(), [
-      { key: 'luna.sweep', value: 'parent' },
-      { key: 'luna.sweep_engine', value: 'ray' },
-      { key: 'mlflow.source.name', value: 'luna-lab sweep --engine ray' },
-    ]);
+    const runId = await client.createRun(
+      exp,
+      `sweep on ray ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`,
+      Date.now(),
+      [
+        { key: 'luna.sweep', value: 'parent' },
+        { key: 'luna.sweep_engine', value: 'ray' },
+        { key: 'mlflow.source.name', value: 'luna-lab sweep --engine ray' },
+      ],
+    );
     const params = [
       { key: 'trials', value: String(gridSize(spec.space) * spec.samples) },
       { key: 'scheduler', value: spec.scheduler },
       { key: 'metric', value: `${spec.metric} (${spec.mode})` },
       { key: 'max_concurrent', value: String(spec.maxConcurrent) },
-      { key: 'trial_resources', value: Object.entries(spec.resources).map(([k, x]) => `${k}=${x}`).join(',') },
-      ...spec.space.map((e) => ({ key: `grid/${e.key}`, value: e.kind === 'random' ? `random ${e.low}..${e.high}${e.log ? ' (log)' : ''}` : `${e.kind === 'choice' ? 'choice ' : ''}${e.values.join(' | ')}` })),
+      {
+        key: 'trial_resources',
+        value: Object.entries(spec.resources)
+          .map(([k, x]) => `${k}=${x}`)
+          .join(','),
+      },
+      ...spec.space.map((e) => ({
+        key: `grid/${e.key}`,
+        value:
+          e.kind === 'random'
+            ? `random ${e.low}..${e.high}${e.log ? ' (log)' : ''}`
+            : `${e.kind === 'choice' ? 'choice ' : ''}${e.values.join(' | ')}`,
+      })),
     ];
     await client.logBatch(runId, { params });
     return runId;
   } catch (e) {
-    reporter.warn(`no MLflow parent run (${e instanceof Error ? e.message : String(e)}); the trials are tracked ungrouped`);
+    reporter.warn(
+      `no MLflow parent run (${e instanceof Error ? e.message : String(e)}); the trials are tracked ungrouped`,
+    );
     return null;
   }
 }
 
-async function finishParent(spec: RaySweepSpec, best: (TrialResult & { name: string }) | null, failed: boolean, reporter: Reporter): Promise<void> {
+async function finishParent(
+  spec: RaySweepSpec,
+  best: (TrialResult & { name: string }) | null,
+  failed: boolean,
+  reporter: Reporter,
+): Promise<void> {
   const client = new MlflowClient(spec.tracking.server);
   try {
     const value = best?.metrics[spec.metric];
     if (best && typeof value === 'number') {
       await client.logBatch(spec.parentRunId!, {
         metrics: [{ key: `best/${spec.metric}`, value, timestamp: Date.now(), step: 0 }],
-        tags: [{ key: 'luna.best_run', value: best.name }, ...(best.runId ? [{ key: 'luna.best_run_id', value: best.runId }] : [])],
+        tags: [
+          { key: 'luna.best_run', value: best.name },
+          ...(best.runId ? [{ key: 'luna.best_run_id', value: best.runId }] : []),
+        ],
       });
     }
     await client.updateRun(spec.parentRunId!, failed ? 'FAILED' : 'FINISHED', Date.now());

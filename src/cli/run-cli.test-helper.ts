@@ -2,7 +2,9 @@
  *  the calls made (`errCalls`: each `io.err` call, for tests that count printed lines). */
 import { main, type Io } from './main.ts';
 
-export async function runCli(...argv: string[]): Promise<{ code: number; out: string; err: string; errCalls: string[] }> {
+export async function runCli(
+  ...argv: string[]
+): Promise<{ code: number; out: string; err: string; errCalls: string[] }> {
   const out: string[] = [];
   const err: string[] = [];
   const io: Io = { out: (s) => out.push(s), err: (s) => err.push(s) };

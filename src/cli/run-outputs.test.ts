@@ -5,7 +5,17 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../config/lab-config.ts';
 import type { CheckpointOut } from '../headless/headless-api.ts';
 import type { MetricPoint } from '../store/records.ts';
-import { OUT, finalMetrics, metricsCsv, readMeta, writeCheckpoint, writeFiles, writeHistory, writeMeta, type RunMeta } from './run-outputs.ts';
+import {
+  OUT,
+  finalMetrics,
+  metricsCsv,
+  readMeta,
+  writeCheckpoint,
+  writeFiles,
+  writeHistory,
+  writeMeta,
+  type RunMeta,
+} from './run-outputs.ts';
 
 let out: string;
 beforeEach(async () => {
@@ -56,7 +66,9 @@ describe('finalMetrics', () => {
   });
 
   it('takes only the keys of its phase from a mixed point', () => {
-    const mixed: MetricPoint[] = [{ epoch: 1, step: 1, values: { 'training/loss/all': 1, 'validating/loss/all': 2, 'system/x': 3 } }];
+    const mixed: MetricPoint[] = [
+      { epoch: 1, step: 1, values: { 'training/loss/all': 1, 'validating/loss/all': 2, 'system/x': 3 } },
+    ];
     expect(finalMetrics(mixed)).toEqual({ training: { 'loss/all': 1 }, validating: { 'loss/all': 2 } });
   });
 
@@ -134,7 +146,15 @@ describe('writeCheckpoint', () => {
 
   it('overwrites an earlier checkpoint in the same folder', async () => {
     const dir = join(out, OUT.best);
-    const cp = (epoch: number, w: number[]): CheckpointOut => ({ epoch, samplesSeen: epoch, weightSpecs: [], optimizerSpecs: [], state: null, weights: b64(w), optimizer: b64([]) });
+    const cp = (epoch: number, w: number[]): CheckpointOut => ({
+      epoch,
+      samplesSeen: epoch,
+      weightSpecs: [],
+      optimizerSpecs: [],
+      state: null,
+      weights: b64(w),
+      optimizer: b64([]),
+    });
     await writeCheckpoint(dir, cp(1, [1, 1, 1, 1]));
     await writeCheckpoint(dir, cp(2, [2, 2]));
     expect([...(await readFile(join(dir, 'weights.bin')))]).toEqual([2, 2]);
@@ -156,13 +176,23 @@ describe('writeFiles', () => {
     expect([...(await readFile(join(out, 'model', 'model.onnx')))]).toEqual([0, 1, 2]);
   });
 
-  it.each(['../escape.txt', 'a/../../escape.txt', 'a/..', '/etc/escape', 'a//b', ''])('refuses %j, writing nothing outside', async (path) => {
-    await expect(writeFiles(join(out, 'run'), [{ path, base64: b64([1]) }])).rejects.toThrow(/refusing to write .* outside/);
-    expect(await readdir(out)).toEqual([]);
-  });
+  it.each(['../escape.txt', 'a/../../escape.txt', 'a/..', '/etc/escape', 'a//b', ''])(
+    'refuses %j, writing nothing outside',
+    async (path) => {
+      await expect(writeFiles(join(out, 'run'), [{ path, base64: b64([1]) }])).rejects.toThrow(
+        /refusing to write .* outside/,
+      );
+      expect(await readdir(out)).toEqual([]);
+    },
+  );
 
   it('checks every path before writing any', async () => {
-    await expect(writeFiles(out, [{ path: 'ok.txt', base64: b64([1]) }, { path: '../bad', base64: b64([1]) }])).rejects.toThrow(/\.\.\/bad/);
+    await expect(
+      writeFiles(out, [
+        { path: 'ok.txt', base64: b64([1]) },
+        { path: '../bad', base64: b64([1]) },
+      ]),
+    ).rejects.toThrow(/\.\.\/bad/);
     expect(await readdir(out)).toEqual([]);
   });
 });
@@ -192,7 +222,9 @@ describe('writeMeta / readMeta', () => {
   });
 
   it('names the missing file and what --resume needs', async () => {
-    await expect(readMeta(out)).rejects.toThrow(`${join(out, 'run.json')} is missing: --resume needs the --out folder of an earlier luna-lab train`);
+    await expect(readMeta(out)).rejects.toThrow(
+      `${join(out, 'run.json')} is missing: --resume needs the --out folder of an earlier luna-lab train`,
+    );
   });
 
   it.each(['runId', 'config', 'dataDir', 'profileDir'] as const)('names a missing field %s', async (field) => {

@@ -65,7 +65,8 @@ export async function readMeta(out: string, shownAs = out): Promise<RunMeta> {
   } catch (e) {
     throw new Error(`${path}: not JSON (${(e as Error).message})`, { cause: e });
   }
-  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) throw new Error(`${path}: expected a JSON object`);
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta))
+    throw new Error(`${path}: expected a JSON object`);
   for (const k of ['runId', 'config', 'dataDir', 'profileDir'] as const) {
     if (!meta[k]) throw new Error(`${path}: field "${k}" is missing`);
   }
@@ -82,7 +83,10 @@ export async function writeCheckpoint(dir: string, cp: CheckpointOut): Promise<v
   await mkdir(tmp, { recursive: true });
   await writeFile(join(tmp, 'weights.bin'), Buffer.from(weights, 'base64'));
   await writeFile(join(tmp, 'optimizer.bin'), Buffer.from(optimizer, 'base64'));
-  await writeFile(join(tmp, 'checkpoint.json'), JSON.stringify({ format: 'luna-lab-checkpoint/1', ...meta }, null, 2) + '\n');
+  await writeFile(
+    join(tmp, 'checkpoint.json'),
+    JSON.stringify({ format: 'luna-lab-checkpoint/1', ...meta }, null, 2) + '\n',
+  );
   const old = `${dir}.old`;
   await rm(old, { recursive: true, force: true });
   await rename(dir, old).catch((e: NodeJS.ErrnoException) => {
@@ -95,7 +99,8 @@ export async function writeCheckpoint(dir: string, cp: CheckpointOut): Promise<v
 export async function writeFiles(out: string, files: readonly FileOut[]): Promise<string[]> {
   // Every path checked before any is written: a refused export leaves nothing half-written.
   for (const f of files) {
-    if (f.path.split('/').some((p) => p === '..' || p === '')) throw new Error(`refusing to write ${f.path} outside ${out}`);
+    if (f.path.split('/').some((p) => p === '..' || p === ''))
+      throw new Error(`refusing to write ${f.path} outside ${out}`);
   }
   for (const f of files) await writeAtomic(join(out, f.path), Buffer.from(f.base64, 'base64'));
   return files.map((f) => f.path);
@@ -104,13 +109,19 @@ export async function writeFiles(out: string, files: readonly FileOut[]): Promis
 /** Metrics as a wide CSV: one row per point (training and validation rows per epoch). */
 export function metricsCsv(history: readonly MetricPoint[]): string {
   const keys = [...new Set(history.flatMap((p) => Object.keys(p.values)))].sort();
-  const rows = history.map((p) => [p.epoch, p.step, ...keys.map((k) => (k in p.values ? String(p.values[k]) : ''))].join(','));
+  const rows = history.map((p) =>
+    [p.epoch, p.step, ...keys.map((k) => (k in p.values ? String(p.values[k]) : ''))].join(','),
+  );
   return [['epoch', 'step', ...keys].join(','), ...rows].join('\n') + '\n';
 }
 
 /** The whole history as one event file (rewritten each epoch: a resumed run drops what its
  *  checkpoint dropped, instead of leaving TensorBoard two values for one step). */
-export async function writeHistory(out: string, history: readonly MetricPoint[], wallTimeSec: number): Promise<{ csv: string; events: string }> {
+export async function writeHistory(
+  out: string,
+  history: readonly MetricPoint[],
+  wallTimeSec: number,
+): Promise<{ csv: string; events: string }> {
   const csv = join(out, OUT.metrics);
   await writeAtomic(csv, metricsCsv(history));
   const writer = new EventFileWriter(wallTimeSec);
@@ -121,7 +132,10 @@ export async function writeHistory(out: string, history: readonly MetricPoint[],
 }
 
 /** The seed's names, final values: the last training and the last validation point. */
-export function finalMetrics(history: readonly MetricPoint[]): { training: Record<string, number>; validating: Record<string, number> } {
+export function finalMetrics(history: readonly MetricPoint[]): {
+  training: Record<string, number>;
+  validating: Record<string, number>;
+} {
   const last = (prefix: string) => {
     const p = history.findLast((h) => Object.keys(h.values).some((k) => k.startsWith(prefix)));
     const out: Record<string, number> = {};

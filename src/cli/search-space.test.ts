@@ -37,18 +37,38 @@ describe('parseSearchSpace', () => {
   });
 
   it('names a bad entry', () => {
-    expect(thrown(() => parseSearchSpace('{"optimizer.lr": {"random": [0.1]}}', 'g.json')).message).toBe('--grid g.json: "optimizer.lr": {"random": [low, high]} needs two numbers, low < high (got [0.1])');
-    expect(thrown(() => parseSearchSpace('{"optimizer.lr": {"random": [0.1, 0.01]}}', 'g.json')).message).toMatch(/low < high/);
-    expect(thrown(() => parseSearchSpace('{"optimizer.lr": {"random": [0, 1], "log": true}}', 'g.json')).message).toBe('--grid g.json: "optimizer.lr": "log": true needs low > 0 (got 0)');
-    expect(thrown(() => parseSearchSpace('{"optimizer.lr": {"choice": []}}', 'g.json')).message).toBe('--grid g.json: "optimizer.lr": {"choice": [...]} needs a non-empty list of values');
-    expect(thrown(() => parseSearchSpace('{"optimizer.lr": {"uniform": [0, 1]}}', 'g.json')).message).toMatch(/must be a non-empty list of values, \{"choice"/);
+    expect(thrown(() => parseSearchSpace('{"optimizer.lr": {"random": [0.1]}}', 'g.json')).message).toBe(
+      '--grid g.json: "optimizer.lr": {"random": [low, high]} needs two numbers, low < high (got [0.1])',
+    );
+    expect(thrown(() => parseSearchSpace('{"optimizer.lr": {"random": [0.1, 0.01]}}', 'g.json')).message).toMatch(
+      /low < high/,
+    );
+    expect(thrown(() => parseSearchSpace('{"optimizer.lr": {"random": [0, 1], "log": true}}', 'g.json')).message).toBe(
+      '--grid g.json: "optimizer.lr": "log": true needs low > 0 (got 0)',
+    );
+    expect(thrown(() => parseSearchSpace('{"optimizer.lr": {"choice": []}}', 'g.json')).message).toBe(
+      '--grid g.json: "optimizer.lr": {"choice": [...]} needs a non-empty list of values',
+    );
+    expect(thrown(() => parseSearchSpace('{"optimizer.lr": {"uniform": [0, 1]}}', 'g.json')).message).toMatch(
+      /must be a non-empty list of values, \{"choice"/,
+    );
   });
 
   it('checks every value (both ends of a range) against the schema', () => {
     const base = resolveConfigOrThrow({});
-    expect(() => checkSearchSpace(base, parseSearchSpace('{"optimizer.lr": {"random": [0.001, 0.1]}, "model.blocks": {"choice": [1, 2]}}', 'g.json'))).not.toThrow();
-    expect(thrown(() => checkSearchSpace(base, parseSearchSpace('{"model.dropoutRate": {"random": [0.1, 0.99]}}', 'g.json'))).message).toMatch(/^grid value model\.dropoutRate = 0\.99: /);
-    expect(thrown(() => checkSearchSpace(base, parseSearchSpace('{"model.blocks": {"choice": [1, 9]}}', 'g.json'))).message).toMatch(/^grid value model\.blocks = 9: /);
+    expect(() =>
+      checkSearchSpace(
+        base,
+        parseSearchSpace('{"optimizer.lr": {"random": [0.001, 0.1]}, "model.blocks": {"choice": [1, 2]}}', 'g.json'),
+      ),
+    ).not.toThrow();
+    expect(
+      thrown(() => checkSearchSpace(base, parseSearchSpace('{"model.dropoutRate": {"random": [0.1, 0.99]}}', 'g.json')))
+        .message,
+    ).toMatch(/^grid value model\.dropoutRate = 0\.99: /);
+    expect(
+      thrown(() => checkSearchSpace(base, parseSearchSpace('{"model.blocks": {"choice": [1, 9]}}', 'g.json'))).message,
+    ).toMatch(/^grid value model\.blocks = 9: /);
   });
 });
 

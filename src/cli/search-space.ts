@@ -22,7 +22,8 @@ export function parseSearchSpace(text: string, name: string): SpaceEntry[] {
   } catch (e) {
     throw new UsageError(`--grid ${name}: not JSON (${(e as Error).message})`);
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UsageError(`--grid ${name}: expected an object of "key": [values]`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new UsageError(`--grid ${name}: expected an object of "key": [values]`);
   const space: SpaceEntry[] = [];
   for (const [key, spec] of Object.entries(raw)) {
     if (!FIELD_BY_KEY.has(key)) throw new UsageError(`--grid ${name}: unknown setting "${key}"`);
@@ -31,19 +32,29 @@ export function parseSearchSpace(text: string, name: string): SpaceEntry[] {
       space.push({ key, kind: 'grid', values: spec.map(valueText) });
     } else if (typeof spec === 'object' && spec !== null && 'choice' in spec) {
       const values: unknown = (spec as { choice: unknown }).choice;
-      if (!Array.isArray(values) || values.length === 0) throw new UsageError(`--grid ${name}: "${key}": {"choice": [...]} needs a non-empty list of values`);
+      if (!Array.isArray(values) || values.length === 0)
+        throw new UsageError(`--grid ${name}: "${key}": {"choice": [...]} needs a non-empty list of values`);
       space.push({ key, kind: 'choice', values: values.map(valueText) });
     } else if (typeof spec === 'object' && spec !== null && 'random' in spec) {
       const s = spec as { random: unknown; log?: unknown; integer?: unknown };
       const r = s.random;
-      if (!Array.isArray(r) || r.length !== 2 || !r.every((x) => typeof x === 'number' && Number.isFinite(x)) || !(r[0] < r[1])) {
-        throw new UsageError(`--grid ${name}: "${key}": {"random": [low, high]} needs two numbers, low < high (got ${JSON.stringify(r)})`);
+      if (
+        !Array.isArray(r) ||
+        r.length !== 2 ||
+        !r.every((x) => typeof x === 'number' && Number.isFinite(x)) ||
+        !(r[0] < r[1])
+      ) {
+        throw new UsageError(
+          `--grid ${name}: "${key}": {"random": [low, high]} needs two numbers, low < high (got ${JSON.stringify(r)})`,
+        );
       }
       const log = s.log === true;
       if (log && r[0] <= 0) throw new UsageError(`--grid ${name}: "${key}": "log": true needs low > 0 (got ${r[0]})`);
       space.push({ key, kind: 'random', low: r[0], high: r[1], log, integer: s.integer === true });
     } else if (typeof spec === 'object' && spec !== null) {
-      throw new UsageError(`--grid ${name}: "${key}" must be a non-empty list of values, {"choice": [values]} or {"random": [low, high]}`);
+      throw new UsageError(
+        `--grid ${name}: "${key}" must be a non-empty list of values, {"choice": [values]} or {"random": [low, high]}`,
+      );
     } else {
       throw new UsageError(`--grid ${name}: "${key}" must be a non-empty list of values`);
     }
@@ -61,7 +72,9 @@ export function checkSearchSpace(base: LabConfig, space: readonly SpaceEntry[]):
         withFieldText(base, e.key, v);
       } catch (err) {
         const msg = (err as Error).message;
-        const source = [`--set ${e.key} "${v}": `, `--set ${e.key}: `, '--config sweep: '].find((s) => msg.startsWith(s));
+        const source = [`--set ${e.key} "${v}": `, `--set ${e.key}: `, '--config sweep: '].find((s) =>
+          msg.startsWith(s),
+        );
         throw new UsageError(`grid value ${e.key} = ${v}: ${source ? msg.slice(source.length) : msg}`);
       }
     }

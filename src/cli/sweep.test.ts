@@ -16,7 +16,12 @@ function thrown(f: () => unknown): UsageError {
 describe('parseGrid', () => {
   it('reads config keys to lists of values, as text, in the file order', () => {
     const grid = parseGrid(
-      JSON.stringify({ 'optimizer.lr': [0.001, 0.01], 'train.batchSize': [16, 32, 64], 'model.blockNorm': [true, false], 'optimizer.name': ['sgd', 'adamw'] }),
+      JSON.stringify({
+        'optimizer.lr': [0.001, 0.01],
+        'train.batchSize': [16, 32, 64],
+        'model.blockNorm': [true, false],
+        'optimizer.name': ['sgd', 'adamw'],
+      }),
       'grid.json',
     );
     expect(grid).toEqual([
@@ -28,7 +33,9 @@ describe('parseGrid', () => {
   });
 
   it('joins array values (crops, subset lists) with commas', () => {
-    expect(parseGrid('{"crop": [[16,24,24],[32,48,48]], "data.subsets": [["subset0","subset1"], []]}', 'g.json')).toEqual([
+    expect(
+      parseGrid('{"crop": [[16,24,24],[32,48,48]], "data.subsets": [["subset0","subset1"], []]}', 'g.json'),
+    ).toEqual([
       { key: 'crop', values: ['16,24,24', '32,48,48'] },
       { key: 'data.subsets', values: ['subset0,subset1', ''] },
     ]);
@@ -37,22 +44,32 @@ describe('parseGrid', () => {
   });
 
   it('refuses what is not JSON, naming the file', () => {
-    expect(thrown(() => parseGrid('{"optimizer.lr": [0.1,', 'grid.json')).message).toMatch(/^--grid grid\.json: not JSON \(/);
+    expect(thrown(() => parseGrid('{"optimizer.lr": [0.1,', 'grid.json')).message).toMatch(
+      /^--grid grid\.json: not JSON \(/,
+    );
   });
 
   it('refuses JSON that is not an object', () => {
     for (const text of ['[]', '[["optimizer.lr", [1]]]', 'null', '3', '"x"']) {
-      expect(thrown(() => parseGrid(text, 'g.json')).message).toBe('--grid g.json: expected an object of "key": [values]');
+      expect(thrown(() => parseGrid(text, 'g.json')).message).toBe(
+        '--grid g.json: expected an object of "key": [values]',
+      );
     }
   });
 
   it('names an unknown key', () => {
-    expect(thrown(() => parseGrid('{"optimizer.lr": [1], "optimiser.lr": [1]}', 'g.json')).message).toBe('--grid g.json: unknown setting "optimiser.lr"');
+    expect(thrown(() => parseGrid('{"optimizer.lr": [1], "optimiser.lr": [1]}', 'g.json')).message).toBe(
+      '--grid g.json: unknown setting "optimiser.lr"',
+    );
   });
 
   it('refuses an empty list, a non-list and an empty grid', () => {
-    expect(thrown(() => parseGrid('{"optimizer.lr": []}', 'g.json')).message).toBe('--grid g.json: "optimizer.lr" must be a non-empty list of values');
-    expect(thrown(() => parseGrid('{"optimizer.lr": 0.1}', 'g.json')).message).toBe('--grid g.json: "optimizer.lr" must be a non-empty list of values');
+    expect(thrown(() => parseGrid('{"optimizer.lr": []}', 'g.json')).message).toBe(
+      '--grid g.json: "optimizer.lr" must be a non-empty list of values',
+    );
+    expect(thrown(() => parseGrid('{"optimizer.lr": 0.1}', 'g.json')).message).toBe(
+      '--grid g.json: "optimizer.lr" must be a non-empty list of values',
+    );
     expect(thrown(() => parseGrid('{}', 'g.json')).message).toBe('--grid g.json: the grid is empty');
   });
 });
@@ -88,7 +105,9 @@ describe('expandGrid', () => {
   });
 
   it('a single key gives one point per value; three keys multiply', () => {
-    expect(expandGrid(base, [{ key: 'train.seed', values: ['1', '2', '3'] }]).map((p) => p.config.train.seed)).toEqual([1, 2, 3]);
+    expect(expandGrid(base, [{ key: 'train.seed', values: ['1', '2', '3'] }]).map((p) => p.config.train.seed)).toEqual([
+      1, 2, 3,
+    ]);
     const g: Grid = [
       { key: 'optimizer.name', values: ['sgd', 'adamw'] },
       { key: 'model.dropout', values: ['none', 'dropout', 'dropout3d'] },
@@ -119,24 +138,32 @@ describe('expandGrid', () => {
   });
 
   it('an unknown key given to expandGrid directly is named', () => {
-    expect(thrown(() => expandGrid(base, [{ key: 'model.depth', values: ['3'] }])).message).toBe('grid value model.depth = 3: unknown setting "model.depth"');
+    expect(thrown(() => expandGrid(base, [{ key: 'model.depth', values: ['3'] }])).message).toBe(
+      'grid value model.depth = 3: unknown setting "model.depth"',
+    );
   });
 
   it('a value with a colon is named whole (an MLflow URL)', () => {
     const e = thrown(() => expandGrid(base, [{ key: 'tracking.server', values: ['ftp://x:5000'] }]));
-    expect(e.message).toBe('grid value tracking.server = ftp://x:5000: tracking.server expected an http(s) URL such as http://127.0.0.1:5000, or empty');
+    expect(e.message).toBe(
+      'grid value tracking.server = ftp://x:5000: tracking.server expected an http(s) URL such as http://127.0.0.1:5000, or empty',
+    );
   });
 
   it('a point that fails the crop cross-check names the grid value, not an internal source', () => {
     // blocks 2 → crops divisible by 4; blocks 4 → by 16, which 24 is not.
     const e = thrown(() => expandGrid(base, [{ key: 'model.blocks', values: ['2', '4'] }]));
-    expect(e.message).toBe('grid value model.blocks = 4: crop = "16,24,24": each size must be divisible by 2^model.blocks = 16');
+    expect(e.message).toBe(
+      'grid value model.blocks = 4: crop = "16,24,24": each size must be divisible by 2^model.blocks = 16',
+    );
   });
 });
 
 describe('pointName', () => {
   it('last part of each key = value, in order', () => {
-    expect(pointName({ 'optimizer.lr': '0.01', 'train.batchSize': '32', crop: '16,24,24' })).toBe('lr=0.01 batchSize=32 crop=16,24,24');
+    expect(pointName({ 'optimizer.lr': '0.01', 'train.batchSize': '32', crop: '16,24,24' })).toBe(
+      'lr=0.01 batchSize=32 crop=16,24,24',
+    );
     expect(pointName({})).toBe('');
   });
 });

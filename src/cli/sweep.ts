@@ -21,14 +21,26 @@ import { withFieldText } from './train-config.ts';
 export type Grid = { key: string; values: string[] }[];
 
 /** The flags of `sweep --engine ray` alone. */
-const RAY_ONLY = ['ray-address', 'trial-resources', 'max-concurrent', 'scheduler', 'metric', 'mode', 'samples', 'resume'];
+const RAY_ONLY = [
+  'ray-address',
+  'trial-resources',
+  'max-concurrent',
+  'scheduler',
+  'metric',
+  'mode',
+  'samples',
+  'resume',
+];
 
 /** Parse and check a grid file for the local engine: lists of values only (a `choice` or
  *  `random` entry needs a sampler: `--engine ray`). */
 export function parseGrid(text: string, name: string): Grid {
   const space = parseSearchSpace(text, name);
   const sampled = space.find((e) => e.kind !== 'grid');
-  if (sampled) throw new UsageError(`--grid ${name}: "${sampled.key}" is a ${sampled.kind} entry; the local engine runs lists of values only (use --engine ray)`);
+  if (sampled)
+    throw new UsageError(
+      `--grid ${name}: "${sampled.key}" is a ${sampled.kind} entry; the local engine runs lists of values only (use --engine ray)`,
+    );
   return space.map((e) => ({ key: e.key, values: (e as { values: string[] }).values }));
 }
 
@@ -59,7 +71,9 @@ export function expandGrid(base: LabConfig, grid: Grid): GridPoint[] {
 }
 
 export function pointName(assignment: Record<string, string>): string {
-  return Object.entries(assignment).map(([k, v]) => `${k.split('.').pop()}=${v}`).join(' ');
+  return Object.entries(assignment)
+    .map(([k, v]) => `${k.split('.').pop()}=${v}`)
+    .join(' ');
 }
 
 export async function sweep(args: ParsedArgs, io: Io): Promise<number> {
@@ -94,20 +108,42 @@ export async function sweep(args: ParsedArgs, io: Io): Promise<number> {
     runs.stop();
   };
   process.on('SIGINT', onSigint);
-  const results: { name: string; runId: string; status: string; f1: number | null; out: string; assignment: Record<string, string> }[] = [];
+  const results: {
+    name: string;
+    runId: string;
+    status: string;
+    f1: number | null;
+    out: string;
+    assignment: Record<string, string>;
+  }[] = [];
   let code: number = EXIT.ok;
   try {
-    reporter.event('sweep', { runs: points.length, out, parent: parent?.runId ?? null }, `sweep of ${points.length} runs → ${out}${parent ? ` (MLflow parent run ${parent.runId})` : ''}`);
+    reporter.event(
+      'sweep',
+      { runs: points.length, out, parent: parent?.runId ?? null },
+      `sweep of ${points.length} runs → ${out}${parent ? ` (MLflow parent run ${parent.runId})` : ''}`,
+    );
     await runs.ingest();
     for (const [i, point] of points.entries()) {
       if (stop) break;
       const name = `${i + 1}/${points.length} ${pointName(point.assignment)}`;
       reporter.event('sweep-run', { index: i + 1, assignment: point.assignment }, `— run ${name}`);
       const runOut = join(out, `run-${String(i + 1).padStart(3, '0')}`);
-      const tags = [{ key: 'luna.headless', value: 'true' }, { key: 'luna.sweep', value: pointName(point.assignment) }, ...(parent ? [{ key: 'mlflow.parentRunId', value: parent.runId }] : [])];
+      const tags = [
+        { key: 'luna.headless', value: 'true' },
+        { key: 'luna.sweep', value: pointName(point.assignment) },
+        ...(parent ? [{ key: 'mlflow.parentRunId', value: parent.runId }] : []),
+      ];
       const outcome = await runs.run({ config: point.config, out: runOut, name: `sweep ${name}`, tags });
       const f1 = (outcome.summary.metrics as { validating: Record<string, number> }).validating['pr/f1_score'] ?? null;
-      results.push({ name, runId: String(outcome.summary.runId), status: String(outcome.summary.status), f1, out: runOut, assignment: point.assignment });
+      results.push({
+        name,
+        runId: String(outcome.summary.runId),
+        status: String(outcome.summary.status),
+        f1,
+        out: runOut,
+        assignment: point.assignment,
+      });
       if (outcome.code !== EXIT.ok && code === EXIT.ok) code = outcome.code;
     }
   } finally {
@@ -116,12 +152,17 @@ export async function sweep(args: ParsedArgs, io: Io): Promise<number> {
   }
   const ranked = results.filter((r) => r.f1 !== null && r.status === 'finished').sort((a, b) => b.f1! - a.f1!);
   const best = ranked[0] ?? null;
-  await writeFile(join(out, 'sweep.json'), JSON.stringify({ results, best, parent: parent?.runId ?? null }, null, 2) + '\n');
+  await writeFile(
+    join(out, 'sweep.json'),
+    JSON.stringify({ results, best, parent: parent?.runId ?? null }, null, 2) + '\n',
+  );
   if (parent) await finishParent(parent, best, stop, reporter);
   reporter.event(
     'done',
     { results, best, parent: parent?.runId ?? null, out },
-    best ? `best by validation F1: ${best.name} — F1 ${best.f1!.toFixed(4)} (${best.out})` : 'no run finished with a validation F1',
+    best
+      ? `best by validation F1: ${best.name} — F1 ${best.f1!.toFixed(4)} (${best.out})`
+      : 'no run finished with a validation F1',
   );
   return stop ? EXIT.interrupted : best ? code : EXIT.failed;
 }
@@ -148,7 +189,9 @@ export async function openParentRun(
     if (params.length) await client.logBatch(runId, { params });
     return { client, experimentId, runId };
   } catch (e) {
-    reporter.warn(`no MLflow parent run (${e instanceof Error ? e.message : String(e)}); the runs are tracked ungrouped as their outboxes deliver`);
+    reporter.warn(
+      `no MLflow parent run (${e instanceof Error ? e.message : String(e)}); the runs are tracked ungrouped as their outboxes deliver`,
+    );
     return null;
   }
 }
@@ -163,7 +206,10 @@ async function startParent(base: LabConfig, points: GridPoint[], reporter: Repor
       { key: 'luna.sweep', value: 'parent' },
       { key: 'mlflow.source.name', value: 'luna-lab sweep' },
     ],
-    [{ key: 'runs', value: String(points.length) }, ...keys.map((k) => ({ key: `grid/${k}`, value: [...new Set(points.map((p) => p.assignment[k]))].join(' | ') }))],
+    [
+      { key: 'runs', value: String(points.length) },
+      ...keys.map((k) => ({ key: `grid/${k}`, value: [...new Set(points.map((p) => p.assignment[k]))].join(' | ') })),
+    ],
     reporter,
   );
 }
@@ -171,30 +217,46 @@ async function startParent(base: LabConfig, points: GridPoint[], reporter: Repor
 /** Log the parent's last metrics, tags and files, then close it (KILLED when stopped); failures are warnings. */
 export async function closeParentRun(
   parent: Parent,
-  last: { metrics?: { key: string; value: number }[]; tags?: { key: string; value: string }[]; files?: { path: string; contentType: string; data: Blob }[] },
+  last: {
+    metrics?: { key: string; value: number }[];
+    tags?: { key: string; value: string }[];
+    files?: { path: string; contentType: string; data: Blob }[];
+  },
   stopped: boolean,
   reporter: Reporter,
 ): Promise<void> {
   try {
     const now = Date.now();
     if (last.metrics?.length || last.tags?.length) {
-      await parent.client.logBatch(parent.runId, { metrics: (last.metrics ?? []).map((m) => ({ ...m, timestamp: now, step: 0 })), tags: last.tags ?? [] });
+      await parent.client.logBatch(parent.runId, {
+        metrics: (last.metrics ?? []).map((m) => ({ ...m, timestamp: now, step: 0 })),
+        tags: last.tags ?? [],
+      });
     }
-    for (const f of last.files ?? []) await parent.client.uploadArtifact(parent.experimentId, parent.runId, f.path, f.data, f.contentType);
+    for (const f of last.files ?? [])
+      await parent.client.uploadArtifact(parent.experimentId, parent.runId, f.path, f.data, f.contentType);
     await parent.client.updateRun(parent.runId, stopped ? 'KILLED' : 'FINISHED', Date.now());
   } catch (e) {
     reporter.warn(`could not close the MLflow parent run: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
 
-async function finishParent(parent: Parent, best: { runId: string; f1: number | null; name: string } | null, stopped: boolean, reporter: Reporter): Promise<void> {
+async function finishParent(
+  parent: Parent,
+  best: { runId: string; f1: number | null; name: string } | null,
+  stopped: boolean,
+  reporter: Reporter,
+): Promise<void> {
   await closeParentRun(
     parent,
     best
       ? {
           metrics: [{ key: 'best/validating/pr/f1_score', value: best.f1! }],
           // luna.run_id on the child names the same run.
-          tags: [{ key: 'luna.best_run', value: best.name }, { key: 'luna.best_run_id', value: best.runId }],
+          tags: [
+            { key: 'luna.best_run', value: best.name },
+            { key: 'luna.best_run_id', value: best.runId },
+          ],
         }
       : {},
     stopped,

@@ -36,7 +36,12 @@ describe('resolveTrainConfig', () => {
   });
 
   it('reads a config file (the JSON the page writes)', () => {
-    const c = resolveTrainConfig({ configFile: { name: 'run/config.json', text: JSON.stringify({ model: { blocks: 2 }, crop: [16, 24, 24], optimizer: { name: 'adamw' } }) } });
+    const c = resolveTrainConfig({
+      configFile: {
+        name: 'run/config.json',
+        text: JSON.stringify({ model: { blocks: 2 }, crop: [16, 24, 24], optimizer: { name: 'adamw' } }),
+      },
+    });
     expect(c.model.blocks).toBe(2);
     expect(c.crop).toEqual([16, 24, 24]);
     expect(c.optimizer.name).toBe('adamw');
@@ -53,7 +58,10 @@ describe('resolveTrainConfig', () => {
   });
 
   it('flags override what the URL says', () => {
-    const c = resolveTrainConfig({ url: URL_SMALL, flags: { epochs: '7', lr: '0.01', optimizer: 'adamw', crop: '32,48,48', blocks: '3', subsets: 'subset1,subset0' } });
+    const c = resolveTrainConfig({
+      url: URL_SMALL,
+      flags: { epochs: '7', lr: '0.01', optimizer: 'adamw', crop: '32,48,48', blocks: '3', subsets: 'subset1,subset0' },
+    });
     expect(c.train.epochs).toBe(7);
     expect(c.optimizer.lr).toBe(0.01);
     expect(c.optimizer.name).toBe('adamw');
@@ -65,7 +73,10 @@ describe('resolveTrainConfig', () => {
 
   it('flags override a config file; undefined flags change nothing', () => {
     const file = { name: 'c.json', text: JSON.stringify({ train: { epochs: 2, batchSize: 8 } }) };
-    const c = resolveTrainConfig({ configFile: file, flags: { 'batch-size': '4', epochs: undefined, mlflow: 'http://127.0.0.1:5000/' } });
+    const c = resolveTrainConfig({
+      configFile: file,
+      flags: { 'batch-size': '4', epochs: undefined, mlflow: 'http://127.0.0.1:5000/' },
+    });
     expect(c.train.epochs).toBe(2);
     expect(c.train.batchSize).toBe(4);
     expect(c.tracking.server).toBe('http://127.0.0.1:5000');
@@ -109,9 +120,12 @@ describe('resolveTrainConfig', () => {
     });
     // train and sweep take each of them (and --set), as options of the command.
     for (const command of ['train', 'sweep'] as const) {
-      for (const flag of [...Object.keys(FIELD_FLAGS), 'set']) expect(COMMANDS[command].options, `${command} --${flag}`).toHaveProperty([flag]);
+      for (const flag of [...Object.keys(FIELD_FLAGS), 'set'])
+        expect(COMMANDS[command].options, `${command} --${flag}`).toHaveProperty([flag]);
     }
-    expect(parseArgs(['train', '--gpu-features', 'subgroups', '--batch-size', '4', '--set', 'augment.flip=false']).values).toMatchObject({ 'gpu-features': 'subgroups', 'batch-size': '4', set: 'augment.flip=false' });
+    expect(
+      parseArgs(['train', '--gpu-features', 'subgroups', '--batch-size', '4', '--set', 'augment.flip=false']).values,
+    ).toMatchObject({ 'gpu-features': 'subgroups', 'batch-size': '4', set: 'augment.flip=false' });
   });
 
   it('names an unknown --set key, and a --set without KEY=VALUE', () => {
@@ -121,20 +135,36 @@ describe('resolveTrainConfig', () => {
   });
 
   it('a bad flag value names the flag, the text and the field', () => {
-    expect(usageError({ flags: { epochs: '0' } }).message).toBe('--epochs "0": train.epochs out of range (≥ 1 and ≤ 100000)');
-    expect(usageError({ flags: { crop: '16,24' } }).message).toBe('--crop "16,24": crop expected three integers, e.g. 32,48,48');
+    expect(usageError({ flags: { epochs: '0' } }).message).toBe(
+      '--epochs "0": train.epochs out of range (≥ 1 and ≤ 100000)',
+    );
+    expect(usageError({ flags: { crop: '16,24' } }).message).toBe(
+      '--crop "16,24": crop expected three integers, e.g. 32,48,48',
+    );
     expect(usageError({ flags: { lr: 'fast' } }).message).toBe('--lr "fast": optimizer.lr not a number');
     expect(usageError({ flags: { lr: '0' } }).message).toMatch(/^--lr "0": optimizer\.lr out of range \(> 0/);
-    expect(usageError({ flags: { optimizer: 'adam' } }).message).toBe('--optimizer "adam": optimizer.name expected one of sgd, adamw');
-    expect(usageError({ flags: { mlflow: 'ftp://x' } }).message).toMatch(/^--mlflow "ftp:\/\/x": tracking\.server expected an http\(s\) URL/);
-    expect(usageError({ sets: ['augment.flip=yes'] }).message).toBe('--set augment.flip "yes": augment.flip expected true or false');
+    expect(usageError({ flags: { optimizer: 'adam' } }).message).toBe(
+      '--optimizer "adam": optimizer.name expected one of sgd, adamw',
+    );
+    expect(usageError({ flags: { mlflow: 'ftp://x' } }).message).toMatch(
+      /^--mlflow "ftp:\/\/x": tracking\.server expected an http\(s\) URL/,
+    );
+    expect(usageError({ sets: ['augment.flip=yes'] }).message).toBe(
+      '--set augment.flip "yes": augment.flip expected true or false',
+    );
   });
 
   it('a crop not divisible by 2^blocks is the cross-check issue, attributed to its source', () => {
     // Default blocks = 4 → 16 divides neither 24.
-    expect(usageError({ flags: { crop: '16,24,24' } }).message).toBe('flags: crop = "16,24,24": each size must be divisible by 2^model.blocks = 16');
-    expect(usageError({ url: '#v=1&model.blocks=3', flags: { crop: '12,24,24' } }).message).toMatch(/^--url: crop = "12,24,24": each size must be divisible by 2\^model\.blocks = 8$/);
-    expect(usageError({ configFile: { name: 'c.json', text: '{"crop":[16,24,24]}' } }).message).toMatch(/^--config c\.json: crop = "16,24,24": .*= 16$/);
+    expect(usageError({ flags: { crop: '16,24,24' } }).message).toBe(
+      'flags: crop = "16,24,24": each size must be divisible by 2^model.blocks = 16',
+    );
+    expect(usageError({ url: '#v=1&model.blocks=3', flags: { crop: '12,24,24' } }).message).toMatch(
+      /^--url: crop = "12,24,24": each size must be divisible by 2\^model\.blocks = 8$/,
+    );
+    expect(usageError({ configFile: { name: 'c.json', text: '{"crop":[16,24,24]}' } }).message).toMatch(
+      /^--config c\.json: crop = "16,24,24": .*= 16$/,
+    );
     // Fine once blocks agrees.
     expect(resolveTrainConfig({ flags: { crop: '16,24,24', blocks: '3' } }).crop).toEqual([16, 24, 24]);
   });
@@ -148,14 +178,22 @@ describe('resolveTrainConfig', () => {
 
   it('rejects a config file that is not JSON or not an object, naming the file', () => {
     for (const text of ['[1,2]', 'null', '3', '"model"']) {
-      expect(usageError({ configFile: { name: 'bad.json', text } }).message).toBe('--config bad.json: not a lab config (expected a JSON object)');
+      expect(usageError({ configFile: { name: 'bad.json', text } }).message).toBe(
+        '--config bad.json: not a lab config (expected a JSON object)',
+      );
     }
-    expect(usageError({ configFile: { name: 'bad.json', text: '{"model": ' } }).message).toMatch(/^--config bad\.json: not a lab config \(/);
+    expect(usageError({ configFile: { name: 'bad.json', text: '{"model": ' } }).message).toMatch(
+      /^--config bad\.json: not a lab config \(/,
+    );
   });
 
   it('rejects unknown keys and bad values inside a config file, naming them', () => {
-    expect(usageError({ configFile: { name: 'c.json', text: '{"model":{"depth":3}}' } }).message).toBe('--config c.json: model.depth = "3": unknown setting');
-    expect(usageError({ configFile: { name: 'c.json', text: '{"train":{"epochs":"10"}}' } }).message).toBe('--config c.json: train.epochs = "10": not a finite number');
+    expect(usageError({ configFile: { name: 'c.json', text: '{"model":{"depth":3}}' } }).message).toBe(
+      '--config c.json: model.depth = "3": unknown setting',
+    );
+    expect(usageError({ configFile: { name: 'c.json', text: '{"train":{"epochs":"10"}}' } }).message).toBe(
+      '--config c.json: train.epochs = "10": not a finite number',
+    );
   });
 
   it('a flag into a config file whose section is not an object is a usage error, not a TypeError', () => {
@@ -165,11 +203,16 @@ describe('resolveTrainConfig', () => {
       );
     }
     // Without an override the same file is reported by the schema.
-    expect(usageError({ configFile: { name: 'c.json', text: '{"model": 3}' } }).message).toBe('--config c.json: model = "3": unknown setting');
+    expect(usageError({ configFile: { name: 'c.json', text: '{"model": 3}' } }).message).toBe(
+      '--config c.json: model = "3": unknown setting',
+    );
   });
 
   it('does not change the config file input it was given between calls', () => {
-    const src: ConfigSources = { configFile: { name: 'c.json', text: '{"train":{"epochs":2}}' }, flags: { epochs: '5' } };
+    const src: ConfigSources = {
+      configFile: { name: 'c.json', text: '{"train":{"epochs":2}}' },
+      flags: { epochs: '5' },
+    };
     expect(resolveTrainConfig(src).train.epochs).toBe(5);
     expect(resolveTrainConfig({ configFile: src.configFile }).train.epochs).toBe(2);
   });
@@ -192,6 +235,8 @@ describe('withFieldText', () => {
     expect(() => withFieldText(base, 'optimizer.lr', '-1')).toThrow(UsageError);
     expect(() => withFieldText(base, 'optimizer.lr', '-1')).toThrow(/optimizer\.lr out of range/);
     expect(() => withFieldText(base, 'model.depth', '3')).toThrow(/unknown setting "model\.depth"/);
-    expect(() => withFieldText(base, 'model.blocks', '4')).toThrow(/crop = "16,24,24": each size must be divisible by 2\^model\.blocks = 16/);
+    expect(() => withFieldText(base, 'model.blocks', '4')).toThrow(
+      /crop = "16,24,24": each size must be divisible by 2\^model\.blocks = 16/,
+    );
   });
 });

@@ -17,7 +17,9 @@ import { decodeLabUrl } from '../config/lab-url.ts';
 import { CONFIG_FLAGS, UsageError } from './args.ts';
 
 /** CLI flag → config field, for the fields whose row in the config table names a flag. */
-export const FIELD_FLAGS: Readonly<Record<string, FieldKey>> = Object.fromEntries(CONFIG_FLAGS.map((c) => [c.flag, c.key]));
+export const FIELD_FLAGS: Readonly<Record<string, FieldKey>> = Object.fromEntries(
+  CONFIG_FLAGS.map((c) => [c.flag, c.key]),
+);
 
 export interface ConfigSources {
   /** A lab URL (or its hash). */
@@ -46,7 +48,8 @@ export function resolveTrainConfig(src: ConfigSources): LabConfig {
   } else if (src.configFile) {
     try {
       const parsed: unknown = JSON.parse(src.configFile.text);
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('expected a JSON object');
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+        throw new Error('expected a JSON object');
       input = parsed as LabConfigInput;
     } catch (e) {
       throw new UsageError(`--config ${src.configFile.name}: not a lab config (${(e as Error).message})`);

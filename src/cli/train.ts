@@ -27,7 +27,16 @@ import { DEVICES, HeadlessSession, type Device } from './headless-session.ts';
 import type { Io } from './main.ts';
 import { errorLine, warningLine } from './diagnostics.ts';
 import { epochLine, progressLine } from './progress.ts';
-import { OUT, finalMetrics, readMeta, writeCheckpoint, writeFiles, writeHistory, writeMeta, type RunMeta } from './run-outputs.ts';
+import {
+  OUT,
+  finalMetrics,
+  readMeta,
+  writeCheckpoint,
+  writeFiles,
+  writeHistory,
+  writeMeta,
+  type RunMeta,
+} from './run-outputs.ts';
 import { FIELD_FLAGS, resolveTrainConfig } from './train-config.ts';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, trackingBacklog: 3, interrupted: 130 } as const;
@@ -106,7 +115,11 @@ export async function configFromArgs(args: ParsedArgs, onNote?: (note: string) =
     : undefined;
   const flags: Record<string, string | undefined> = {};
   for (const f of Object.keys(FIELD_FLAGS)) flags[f] = str(f);
-  const sets = str('set')?.split(';').map((s) => s.trim()).filter(Boolean) ?? [];
+  const sets =
+    str('set')
+      ?.split(';')
+      .map((s) => s.trim())
+      .filter(Boolean) ?? [];
   return resolveTrainConfig({ url: str('url'), configFile, flags, sets, onNote });
 }
 
@@ -122,10 +135,24 @@ async function plan(args: ParsedArgs, io: Io): Promise<TrainPlan> {
       if (v[k] !== undefined) throw new UsageError(`--resume continues the run as it was configured: drop --${k}`);
     }
     const meta = await readMeta(out, str('resume'));
-    return { config: meta.config, dataDir: meta.dataDir, out, profileDir: str('cache') ?? meta.profileDir, device: str('device') ? device : meta.device, json, strict, name: meta.name, resume: meta, tags: [] };
+    return {
+      config: meta.config,
+      dataDir: meta.dataDir,
+      out,
+      profileDir: str('cache') ?? meta.profileDir,
+      device: str('device') ? device : meta.device,
+      json,
+      strict,
+      name: meta.name,
+      resume: meta,
+      tags: [],
+    };
   }
   const dataDir = str('data');
-  if (!dataDir) throw new UsageError('Missing --data DIR (a LUNA16 folder: subsetN/*.mhd + .raw, annotations.csv, candidates.csv; or DICOM series)');
+  if (!dataDir)
+    throw new UsageError(
+      'Missing --data DIR (a LUNA16 folder: subsetN/*.mhd + .raw, annotations.csv, candidates.csv; or DICOM series)',
+    );
   if (!existsSync(dataDir)) throw new UsageError(`--data ${dataDir}: no such folder`);
   const config = await configFromArgs(args, (n) => io.err(`note: ${n}`));
   const out = resolve(str('out') ?? join('runs', new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)));
@@ -152,7 +179,8 @@ export function parseTags(raw: string | undefined): { key: string; value: string
     .filter(Boolean)
     .map((item) => {
       const eq = item.indexOf('=');
-      if (eq <= 0) throw new UsageError(`--tags "${item}": expected KEY=VALUE, for example --tags mlflow.parentRunId=0123abcd`);
+      if (eq <= 0)
+        throw new UsageError(`--tags "${item}": expected KEY=VALUE, for example --tags mlflow.parentRunId=0123abcd`);
       return { key: item.slice(0, eq).trim(), value: item.slice(eq + 1).trim() };
     });
 }
@@ -161,7 +189,10 @@ export function parseTags(raw: string | undefined): { key: string; value: string
 function checkDevice(session: HeadlessSession, device: Device): string {
   const gpu = session.info.webgpu;
   if ('unavailable' in gpu) {
-    if (device === 'gpu') throw new DeviceError(`--device gpu: WebGPU is not available in Chromium (${gpu.unavailable}). See the README's "Training on a GPU server".`);
+    if (device === 'gpu')
+      throw new DeviceError(
+        `--device gpu: WebGPU is not available in Chromium (${gpu.unavailable}). See the README's "Training on a GPU server".`,
+      );
     return `none (${gpu.unavailable})`;
   }
   if (device === 'gpu' && (gpu.fallback || isSoftwareAdapter(gpu.adapter))) {
@@ -200,9 +231,11 @@ async function runInSession(
   if (p.resume) {
     meta = p.resume;
     stored = await session.call('run', meta.runId);
-    if (!stored) throw new Error(`run ${meta.runId} is not in the browser profile ${p.profileDir}: resume needs the same --cache`);
+    if (!stored)
+      throw new Error(`run ${meta.runId} is not in the browser profile ${p.profileDir}: resume needs the same --cache`);
     outputs.begin(meta, stored.epochsDone, stored.history);
-    if (stored.status === 'finished') reporter.line(`run ${stored.name} has finished; delivering what waits for tracking`);
+    if (stored.status === 'finished')
+      reporter.line(`run ${stored.name} has finished; delivering what waits for tracking`);
   } else {
     meta = {
       runId: '',
@@ -244,11 +277,25 @@ async function runInSession(
     out: p.out,
     files: outputs.written(),
     ...(latest.error ? { error: latest.error } : {}),
-    ...(tracking ? { tracking: { server: latest.config.tracking.server, pending: tracking.pending, failed: tracking.failed.length, ...(tracking.lastError ? { lastError: tracking.lastError } : {}) } } : {}),
+    ...(tracking
+      ? {
+          tracking: {
+            server: latest.config.tracking.server,
+            pending: tracking.pending,
+            failed: tracking.failed.length,
+            ...(tracking.lastError ? { lastError: tracking.lastError } : {}),
+          },
+        }
+      : {}),
   };
-  let code: number = latest.status === 'finished' ? EXIT.ok : latest.status === 'stopped' ? EXIT.interrupted : EXIT.failed;
-  if (latest.status === 'failed' || latest.status === 'interrupted') reporter.error(`run ${latest.name} ${latest.status}: ${latest.error ?? 'no reason given'}`);
-  if (latest.status === 'stopped') reporter.line(`stopped; the checkpoint of epoch ${latest.epochsDone} is kept. Continue with: luna-lab train --resume ${p.out}`);
+  let code: number =
+    latest.status === 'finished' ? EXIT.ok : latest.status === 'stopped' ? EXIT.interrupted : EXIT.failed;
+  if (latest.status === 'failed' || latest.status === 'interrupted')
+    reporter.error(`run ${latest.name} ${latest.status}: ${latest.error ?? 'no reason given'}`);
+  if (latest.status === 'stopped')
+    reporter.line(
+      `stopped; the checkpoint of epoch ${latest.epochsDone} is kept. Continue with: luna-lab train --resume ${p.out}`,
+    );
   if (tracking && (tracking.pending > 0 || tracking.failed.length > 0)) {
     reporter.warn(
       `${tracking.pending + tracking.failed.length} tracking item(s) were not delivered to ${latest.config.tracking.server}` +
@@ -267,7 +314,11 @@ async function deliverTracking(session: HeadlessSession, reporter: Reporter): Pr
     await new Promise((r) => setTimeout(r, 500));
     state = await session.call('flushTracking');
   }
-  reporter.event('tracking', { pending: state.pending, failed: state.failed.length, lastError: state.lastError ?? null });
+  reporter.event('tracking', {
+    pending: state.pending,
+    failed: state.failed.length,
+    lastError: state.lastError ?? null,
+  });
   return state;
 }
 
@@ -310,7 +361,11 @@ class OutputUpdater implements RunSink<RunSummary> {
   }
 
   private enqueue(job: () => Promise<void>): void {
-    this.chain = this.chain.then(job).catch((e: unknown) => this.reporter.warn(`could not write outputs: ${e instanceof Error ? e.message : String(e)}`));
+    this.chain = this.chain
+      .then(job)
+      .catch((e: unknown) =>
+        this.reporter.warn(`could not write outputs: ${e instanceof Error ? e.message : String(e)}`),
+      );
   }
 
   private async epochEnded(runId: string, epoch: number): Promise<void> {
@@ -321,7 +376,9 @@ class OutputUpdater implements RunSink<RunSummary> {
     if (cp.epoch !== epoch) return; // a later epoch already replaced it; its own update follows
     await writeCheckpoint(join(this.out, OUT.final), cp);
     this.files.add(OUT.final);
-    const f1 = run.history.find((p) => p.epoch === epoch && 'validating/pr/f1_score' in p.values)?.values['validating/pr/f1_score'];
+    const f1 = run.history.find((p) => p.epoch === epoch && 'validating/pr/f1_score' in p.values)?.values[
+      'validating/pr/f1_score'
+    ];
     if (f1 !== undefined && f1 > this.bestF1) {
       this.bestF1 = f1;
       await writeCheckpoint(join(this.out, OUT.best), cp);
@@ -376,8 +433,10 @@ class SessionEvents {
       case 'ingest':
         for (const f of e.files) {
           // The readers' messages start with the file's name; say it once.
-          if (f.status === 'error') r.error(f.message?.startsWith(f.file) ? f.message : `${f.file}: ${f.message ?? 'could not be read'}`);
-          else if (f.status === 'stored') r.event('ingest', { file: f.file, status: f.status, seriesUid: f.seriesUid ?? null }, `stored ${f.file}`);
+          if (f.status === 'error')
+            r.error(f.message?.startsWith(f.file) ? f.message : `${f.file}: ${f.message ?? 'could not be read'}`);
+          else if (f.status === 'stored')
+            r.event('ingest', { file: f.file, status: f.status, seriesUid: f.seriesUid ?? null }, `stored ${f.file}`);
         }
         break;
       case 'run':
@@ -397,17 +456,24 @@ class SessionEvents {
         const p = e.point;
         const validated = Object.keys(p.values).some((k) => k.startsWith('validating/'));
         // The epoch's line holds its training and (when due) its validation values.
-        const values = validated && this.training?.epoch === p.epoch ? { ...this.training.values, ...p.values } : p.values;
+        const values =
+          validated && this.training?.epoch === p.epoch ? { ...this.training.values, ...p.values } : p.values;
         if (!validated) this.training = p;
         if (validated || !this.willValidate(p.epoch)) {
-          r.event('epoch', { runId: e.runId, epoch: p.epoch, step: p.step, values }, epochLine(p.epoch, this.config?.epochs ?? p.epoch, values));
+          r.event(
+            'epoch',
+            { runId: e.runId, epoch: p.epoch, step: p.step, values },
+            epochLine(p.epoch, this.config?.epochs ?? p.epoch, values),
+          );
         }
         break;
       }
       case 'tracking':
         break;
       case 'interrupted':
-        r.warn(`the GPU device was lost (${e.error ?? 'no reason'}); resuming run ${e.runId} from its last checkpoint in a fresh worker`);
+        r.warn(
+          `the GPU device was lost (${e.error ?? 'no reason'}); resuming run ${e.runId} from its last checkpoint in a fresh worker`,
+        );
         break;
     }
   };
@@ -419,22 +485,35 @@ class SessionEvents {
 }
 
 /** Ingest the data folder through the page; fail on no scans (or, with --strict, any error). */
-async function ingestData(session: HeadlessSession, dataDir: string, strict: boolean, reporter: Reporter): Promise<IngestReport> {
+async function ingestData(
+  session: HeadlessSession,
+  dataDir: string,
+  strict: boolean,
+  reporter: Reporter,
+): Promise<IngestReport> {
   const report = await session.call('ingest', session.dataUrl!);
   const cached = report.skipped.filter((s) => s.reason === 'already cached').length;
   const series = report.series.length;
   reporter.event(
     'ingested',
-    { series, alreadyCached: cached, errors: report.errors, tables: report.tables.map((t) => ({ file: t.file, kind: t.kind, rows: t.rows, rowErrors: t.rowErrors })) },
+    {
+      series,
+      alreadyCached: cached,
+      errors: report.errors,
+      tables: report.tables.map((t) => ({ file: t.file, kind: t.kind, rows: t.rows, rowErrors: t.rowErrors })),
+    },
     `ingested ${series} series${cached ? ` (${cached} file(s) already cached)` : ''}; ${report.errors.length} error(s)`,
   );
   if (!series && !cached) {
-    throw new DataError(`no CT series found in ${dataDir}${report.errors.length ? ` (${report.errors.length} file(s) could not be read)` : ''}`);
+    throw new DataError(
+      `no CT series found in ${dataDir}${report.errors.length ? ` (${report.errors.length} file(s) could not be read)` : ''}`,
+    );
   }
   if (!report.tables.some((t) => t.kind === 'candidates') && !cached) {
     reporter.warn(`no candidates.csv in ${dataDir}: the run uses candidates already cached, if any`);
   }
-  if (strict && report.errors.length) throw new DataError(`--strict: ${report.errors.length} file(s) in ${dataDir} could not be ingested`);
+  if (strict && report.errors.length)
+    throw new DataError(`--strict: ${report.errors.length} file(s) in ${dataDir} could not be ingested`);
   return report;
 }
 
@@ -487,7 +566,14 @@ export class HeadlessTrainer {
   /** Start the browser (its console to `consoleLog`) and ingest the data folder. */
   async open(consoleLog: string): Promise<void> {
     await mkdir(this.profileDir, { recursive: true });
-    this.session = await HeadlessSession.open({ device: this.device, profileDir: this.profileDir, dataDir: this.dataDir, consoleLog, onEvent: this.events.handle, hash: encodeLabHash(this.config) });
+    this.session = await HeadlessSession.open({
+      device: this.device,
+      profileDir: this.profileDir,
+      dataDir: this.dataDir,
+      consoleLog,
+      onEvent: this.events.handle,
+      hash: encodeLabHash(this.config),
+    });
   }
 
   async ingest(): Promise<IngestReport> {
@@ -496,7 +582,12 @@ export class HeadlessTrainer {
 
   async run(p: HeadlessRunPlan): Promise<TrainOutcome> {
     this.events.begin(p.config);
-    return runInSession(this.opened(), { ...p, dataDir: this.dataDir, profileDir: this.profileDir, device: this.device, resume: p.resume ?? null }, this.reporter, this.events);
+    return runInSession(
+      this.opened(),
+      { ...p, dataDir: this.dataDir, profileDir: this.profileDir, device: this.device, resume: p.resume ?? null },
+      this.reporter,
+      this.events,
+    );
   }
 
   /** Ask the run in progress to stop after its current step. */
@@ -531,7 +622,10 @@ export async function train(args: ParsedArgs, io: Io): Promise<number> {
     hash: encodeLabHash(p.config),
   }).catch((e: unknown) => {
     const msg = e instanceof Error ? e.message : String(e);
-    if (/ProcessSingleton|profile.*in use|SingletonLock/i.test(msg)) throw new Error(`the browser profile ${p.profileDir} is in use by another luna-lab run (one run per --cache at a time)`);
+    if (/ProcessSingleton|profile.*in use|SingletonLock/i.test(msg))
+      throw new Error(
+        `the browser profile ${p.profileDir} is in use by another luna-lab run (one run per --cache at a time)`,
+      );
     throw e;
   });
 
@@ -544,7 +638,9 @@ export async function train(args: ParsedArgs, io: Io): Promise<number> {
     }
     stopping = true;
     // The trainer checks before and after each step (src/train/trainer.ts): no new step begins.
-    reporter.line('stopping after this step (the checkpoint of the last finished epoch is kept); Ctrl-C again to quit at once');
+    reporter.line(
+      'stopping after this step (the checkpoint of the last finished epoch is kept); Ctrl-C again to quit at once',
+    );
     void session.call('stop').catch(() => {});
   };
   process.on('SIGINT', onSigint);
@@ -554,13 +650,24 @@ export async function train(args: ParsedArgs, io: Io): Promise<number> {
     const why = session.autoChoice?.reason;
     reporter.event(
       'start',
-      { device: p.device, adapter, ...(why ? { deviceReason: why } : {}), profile: p.profileDir, out: p.out, lab: session.info.labVersion },
+      {
+        device: p.device,
+        adapter,
+        ...(why ? { deviceReason: why } : {}),
+        profile: p.profileDir,
+        out: p.out,
+        lab: session.info.labVersion,
+      },
       `WebGPU adapter: ${adapter} (--device ${p.device}${why ? `: ${why}` : ''})`,
     );
     if (!p.resume) await ingestData(session, p.dataDir, p.strict, reporter);
     const outcome = await runInSession(session, { ...p }, reporter, events);
     const m = outcome.summary.metrics as ReturnType<typeof finalMetrics>;
-    reporter.event('done', outcome.summary, `${outcome.summary.status}: validation F1 ${m.validating['pr/f1_score']?.toFixed(4) ?? '—'} · outputs in ${p.out}\nlab URL: ${outcome.summary.labUrl}`);
+    reporter.event(
+      'done',
+      outcome.summary,
+      `${outcome.summary.status}: validation F1 ${m.validating['pr/f1_score']?.toFixed(4) ?? '—'} · outputs in ${p.out}\nlab URL: ${outcome.summary.labUrl}`,
+    );
     return outcome.code;
   } catch (e) {
     if (e instanceof DeviceError || e instanceof DataError) {

@@ -32,7 +32,11 @@ describe('the config schema', () => {
   });
 
   it('resolves a partial nested input and keeps its values', () => {
-    const c = resolveConfigOrThrow({ model: { blocks: 2, width: 4 }, crop: [8, 16, 16], optimizer: { name: 'adamw', weightDecay: 1e-4 } });
+    const c = resolveConfigOrThrow({
+      model: { blocks: 2, width: 4 },
+      crop: [8, 16, 16],
+      optimizer: { name: 'adamw', weightDecay: 1e-4 },
+    });
     expect(c.model.blocks).toBe(2);
     expect(c.optimizer).toMatchObject({ name: 'adamw', weightDecay: 1e-4, lr: 0.001 });
     expect(withField(c, 'train.epochs', 3).train.epochs).toBe(3);
@@ -62,7 +66,9 @@ describe('the config schema', () => {
 
   it('checks the crop against the number of blocks', () => {
     const { issues } = resolveConfig({ crop: [12, 48, 48], model: { blocks: 4 } });
-    expect(issues).toEqual([{ key: 'crop', raw: '12,48,48', reason: 'each size must be divisible by 2^model.blocks = 16' }]);
+    expect(issues).toEqual([
+      { key: 'crop', raw: '12,48,48', reason: 'each size must be divisible by 2^model.blocks = 16' },
+    ]);
   });
 
   it('parses text strictly: no hex, no empty numbers, only true/false', () => {
@@ -73,12 +79,18 @@ describe('the config schema', () => {
     expect(parseFieldText(lr, 'NaN')).toEqual({ reason: 'not a number' });
     expect(parseFieldText(FIELD_BY_KEY.get('augment.flip')!, '1')).toEqual({ reason: 'expected true or false' });
     expect(parseFieldText(FIELD_BY_KEY.get('crop')!, '16, 24,24')).toEqual({ value: [16, 24, 24] });
-    expect(parseFieldText(FIELD_BY_KEY.get('data.subsets')!, 'subset1,subset0,subset1')).toEqual({ value: ['subset0', 'subset1'] });
-    expect(parseFieldText(FIELD_BY_KEY.get('data.subsets')!, '<script>')).toMatchObject({ reason: expect.stringContaining('not a valid name') });
+    expect(parseFieldText(FIELD_BY_KEY.get('data.subsets')!, 'subset1,subset0,subset1')).toEqual({
+      value: ['subset0', 'subset1'],
+    });
+    expect(parseFieldText(FIELD_BY_KEY.get('data.subsets')!, '<script>')).toMatchObject({
+      reason: expect.stringContaining('not a valid name'),
+    });
     const gpu = FIELD_BY_KEY.get('gpuFeatures')!;
     expect(parseFieldText(gpu, 'subgroups, shader-f16')).toEqual({ value: ['shader-f16', 'subgroups'] });
     expect(parseFieldText(gpu, '')).toEqual({ value: [] });
-    expect(parseFieldText(gpu, 'subgroups,shader-f32')).toEqual({ reason: '"shader-f32" is not one of: shader-f16 or subgroups' });
+    expect(parseFieldText(gpu, 'subgroups,shader-f32')).toEqual({
+      reason: '"shader-f32" is not one of: shader-f16 or subgroups',
+    });
   });
 
   it('flattens to one text value per key (params) and draws seeds in range', () => {
@@ -94,7 +106,7 @@ describe('the config schema', () => {
 });
 
 describe('the config type, read off the table', () => {
-  it('nests the dotted keys with each kind\'s value type', () => {
+  it("nests the dotted keys with each kind's value type", () => {
     expectTypeOf<LabConfig['model']['blocks']>().toEqualTypeOf<number>();
     expectTypeOf<LabConfig['model']['blockNorm']>().toEqualTypeOf<boolean>();
     expectTypeOf<LabConfig['backend']>().toEqualTypeOf<'webgpu' | 'webgl' | 'cpu'>();
@@ -103,8 +115,23 @@ describe('the config type, read off the table', () => {
     expectTypeOf<LabConfig['data']['subsets']>().toEqualTypeOf<readonly string[]>();
     expectTypeOf<LabConfig['crop']>().toEqualTypeOf<readonly [number, number, number]>();
     expectTypeOf<LabConfig['tracking']['server']>().toEqualTypeOf<string>();
-    expectTypeOf<keyof LabConfig>().toEqualTypeOf<'data' | 'crop' | 'model' | 'optimizer' | 'scheduler' | 'sampling' | 'augment' | 'train' | 'backend' | 'kernels' | 'gpuFeatures' | 'tracking'>();
-    expectTypeOf<keyof LabConfig['optimizer']>().toEqualTypeOf<'name' | 'lr' | 'momentum' | 'weightDecay' | 'beta1' | 'beta2'>();
+    expectTypeOf<keyof LabConfig>().toEqualTypeOf<
+      | 'data'
+      | 'crop'
+      | 'model'
+      | 'optimizer'
+      | 'scheduler'
+      | 'sampling'
+      | 'augment'
+      | 'train'
+      | 'backend'
+      | 'kernels'
+      | 'gpuFeatures'
+      | 'tracking'
+    >();
+    expectTypeOf<keyof LabConfig['optimizer']>().toEqualTypeOf<
+      'name' | 'lr' | 'momentum' | 'weightDecay' | 'beta1' | 'beta2'
+    >();
     expectTypeOf<FieldKey>().toEqualTypeOf<(typeof FIELDS)[number]['key']>();
     // An input names the table's keys at their levels, and may carry anything else (reported).
     expectTypeOf<{ model: { blocks: 2; widht: 3 }; colour: 'red' }>().toMatchTypeOf<LabConfigInput>();
@@ -116,9 +143,13 @@ describe('the config type, read off the table', () => {
     expectTypeOf(fieldValue(c, 'optimizer.name')).toEqualTypeOf<'sgd' | 'adamw'>();
   });
 
-  it('names a form group for every row, and a list\'s choices are exactly what its pattern accepts', () => {
+  it("names a form group for every row, and a list's choices are exactly what its pattern accepts", () => {
     for (const f of FIELDS) expect(f.group, f.key).toMatch(/^[A-Z]/);
-    expect(FIELDS.filter((f) => ['backend', 'kernels', 'gpuFeatures'].includes(f.key)).map((f) => f.group)).toEqual(['Device', 'Device', 'Device']);
+    expect(FIELDS.filter((f) => ['backend', 'kernels', 'gpuFeatures'].includes(f.key)).map((f) => f.group)).toEqual([
+      'Device',
+      'Device',
+      'Device',
+    ]);
     for (const f of FIELDS) {
       if (f.spec.kind !== 'list' || !f.spec.choices) continue;
       for (const c of f.spec.choices) expect(f.spec.pattern.test(c), `${f.key}: ${c}`).toBe(true);

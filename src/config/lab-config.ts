@@ -19,7 +19,8 @@ export type FieldSpec =
   | { kind: 'text'; pattern: RegExp; default: string; expected: string };
 
 /** Where a setting sits in the page's form (src/ui/config-form.ts), by legend. */
-export type FieldGroup = 'Data' | 'Model' | 'Optimizer' | 'Schedule' | 'Sampling' | 'Augmentation' | 'Training' | 'Device' | 'Tracking';
+export type FieldGroup =
+  'Data' | 'Model' | 'Optimizer' | 'Schedule' | 'Sampling' | 'Augmentation' | 'Training' | 'Device' | 'Tracking';
 
 /** A CLI flag of `luna-lab train` / `sweep` that sets this one field (any field also takes `--set key=value`). */
 export interface FieldFlag {
@@ -46,8 +47,19 @@ const SEED_MAX = 2 ** 31 - 1;
  * `default` also needs a new lab URL version (src/config/url-versions.ts; a test says so).
  */
 const TABLE = [
-  { key: 'data.subsets', spec: { kind: 'list', pattern: /^[\w.-]{1,64}$/, default: [] }, help: 'subsets to train on, e.g. "subset0,subset1" (empty: all cached)', group: 'Data', flag: { name: 'subsets', help: 'override data.subsets, for example "subset0,subset1"' } },
-  { key: 'data.candidates', spec: { kind: 'enum', choices: ['candidates', 'candidates_V2'], default: 'candidates' }, help: 'candidate table', group: 'Data' },
+  {
+    key: 'data.subsets',
+    spec: { kind: 'list', pattern: /^[\w.-]{1,64}$/, default: [] },
+    help: 'subsets to train on, e.g. "subset0,subset1" (empty: all cached)',
+    group: 'Data',
+    flag: { name: 'subsets', help: 'override data.subsets, for example "subset0,subset1"' },
+  },
+  {
+    key: 'data.candidates',
+    spec: { kind: 'enum', choices: ['candidates', 'candidates_V2'], default: 'candidates' },
+    help: 'candidate table',
+    group: 'Data',
+  },
   {
     // Set by the lab in a run's URL (src/store/data-selection.ts) so that opening it can tell missing or different data.
     key: 'data.digest',
@@ -56,15 +68,65 @@ const TABLE = [
     group: 'Data',
   },
   // [index, row, col]; each must be divisible by 2^model.blocks (checked in crossChecks).
-  { key: 'crop', spec: { kind: 'int3', min: 2, max: 256, default: [32, 48, 48] }, help: 'crop size index,row,col, e.g. "32,48,48"', group: 'Data', flag: { name: 'crop', help: 'override crop, for example "32,48,48"' } },
-  { key: 'model.blocks', spec: { kind: 'int', min: 1, max: 4, default: 4 }, help: 'LunaBlocks (conv, conv, max-pool)', group: 'Model', flag: { name: 'blocks', help: 'override model.blocks' } },
-  { key: 'model.width', spec: { kind: 'int', min: 1, max: 64, default: 8 }, help: 'channels of the first block (doubled per block)', group: 'Model', flag: { name: 'width', help: 'override model.width' } },
-  { key: 'model.blockNorm', spec: { kind: 'bool', default: false }, help: 'BatchNorm3d after each conv (the seed variant)', group: 'Model' },
-  { key: 'model.dropout', spec: { kind: 'enum', choices: ['none', 'dropout', 'dropout3d'], default: 'none' }, help: 'dropout after each block', group: 'Model' },
-  { key: 'model.dropoutRate', spec: { kind: 'float', min: 0, max: 0.95, default: 0.2 }, help: 'dropout probability', group: 'Model' },
-  { key: 'optimizer.name', spec: { kind: 'enum', choices: ['sgd', 'adamw'], default: 'sgd' }, help: 'SGD with momentum (book) or AdamW (seed)', group: 'Optimizer', flag: { name: 'optimizer', help: 'override optimizer.name (sgd | adamw)' } },
-  { key: 'optimizer.lr', spec: { kind: 'float', min: 0, max: 10, default: 0.001, exclusiveMin: true }, help: 'learning rate', group: 'Optimizer', flag: { name: 'lr', help: 'override optimizer.lr' } },
-  { key: 'optimizer.momentum', spec: { kind: 'float', min: 0, max: 0.9999, default: 0.99 }, help: 'SGD momentum', group: 'Optimizer' },
+  {
+    key: 'crop',
+    spec: { kind: 'int3', min: 2, max: 256, default: [32, 48, 48] },
+    help: 'crop size index,row,col, e.g. "32,48,48"',
+    group: 'Data',
+    flag: { name: 'crop', help: 'override crop, for example "32,48,48"' },
+  },
+  {
+    key: 'model.blocks',
+    spec: { kind: 'int', min: 1, max: 4, default: 4 },
+    help: 'LunaBlocks (conv, conv, max-pool)',
+    group: 'Model',
+    flag: { name: 'blocks', help: 'override model.blocks' },
+  },
+  {
+    key: 'model.width',
+    spec: { kind: 'int', min: 1, max: 64, default: 8 },
+    help: 'channels of the first block (doubled per block)',
+    group: 'Model',
+    flag: { name: 'width', help: 'override model.width' },
+  },
+  {
+    key: 'model.blockNorm',
+    spec: { kind: 'bool', default: false },
+    help: 'BatchNorm3d after each conv (the seed variant)',
+    group: 'Model',
+  },
+  {
+    key: 'model.dropout',
+    spec: { kind: 'enum', choices: ['none', 'dropout', 'dropout3d'], default: 'none' },
+    help: 'dropout after each block',
+    group: 'Model',
+  },
+  {
+    key: 'model.dropoutRate',
+    spec: { kind: 'float', min: 0, max: 0.95, default: 0.2 },
+    help: 'dropout probability',
+    group: 'Model',
+  },
+  {
+    key: 'optimizer.name',
+    spec: { kind: 'enum', choices: ['sgd', 'adamw'], default: 'sgd' },
+    help: 'SGD with momentum (book) or AdamW (seed)',
+    group: 'Optimizer',
+    flag: { name: 'optimizer', help: 'override optimizer.name (sgd | adamw)' },
+  },
+  {
+    key: 'optimizer.lr',
+    spec: { kind: 'float', min: 0, max: 10, default: 0.001, exclusiveMin: true },
+    help: 'learning rate',
+    group: 'Optimizer',
+    flag: { name: 'lr', help: 'override optimizer.lr' },
+  },
+  {
+    key: 'optimizer.momentum',
+    spec: { kind: 'float', min: 0, max: 0.9999, default: 0.99 },
+    help: 'SGD momentum',
+    group: 'Optimizer',
+  },
   {
     key: 'optimizer.weightDecay',
     spec: { kind: 'float', min: 0, max: 1, default: 0 },
@@ -72,26 +134,119 @@ const TABLE = [
     group: 'Optimizer',
     flag: { name: 'weight-decay', help: 'override optimizer.weightDecay' },
   },
-  { key: 'optimizer.beta1', spec: { kind: 'float', min: 0, max: 0.9999, default: 0.9 }, help: 'AdamW beta1', group: 'Optimizer' },
-  { key: 'optimizer.beta2', spec: { kind: 'float', min: 0, max: 0.99999, default: 0.999 }, help: 'AdamW beta2', group: 'Optimizer' },
-  { key: 'scheduler.name', spec: { kind: 'enum', choices: ['none', 'step'], default: 'none' }, help: 'learning-rate schedule (StepLR)', group: 'Schedule' },
-  { key: 'scheduler.stepSize', spec: { kind: 'int', min: 1, max: 10000, default: 5 }, help: 'StepLR: epochs between decays', group: 'Schedule' },
-  { key: 'scheduler.gamma', spec: { kind: 'float', min: 0, max: 1, default: 0.1, exclusiveMin: true }, help: 'StepLR: decay factor', group: 'Schedule' },
-  { key: 'sampling.validation', spec: { kind: 'enum', choices: ['candidate', 'series'], default: 'candidate' }, help: 'validation split: every Nth candidate or every Nth series', group: 'Sampling' },
-  { key: 'sampling.valStride', spec: { kind: 'int', min: 2, max: 1000, default: 10 }, help: 'N of "every Nth" for validation', group: 'Sampling' },
+  {
+    key: 'optimizer.beta1',
+    spec: { kind: 'float', min: 0, max: 0.9999, default: 0.9 },
+    help: 'AdamW beta1',
+    group: 'Optimizer',
+  },
+  {
+    key: 'optimizer.beta2',
+    spec: { kind: 'float', min: 0, max: 0.99999, default: 0.999 },
+    help: 'AdamW beta2',
+    group: 'Optimizer',
+  },
+  {
+    key: 'scheduler.name',
+    spec: { kind: 'enum', choices: ['none', 'step'], default: 'none' },
+    help: 'learning-rate schedule (StepLR)',
+    group: 'Schedule',
+  },
+  {
+    key: 'scheduler.stepSize',
+    spec: { kind: 'int', min: 1, max: 10000, default: 5 },
+    help: 'StepLR: epochs between decays',
+    group: 'Schedule',
+  },
+  {
+    key: 'scheduler.gamma',
+    spec: { kind: 'float', min: 0, max: 1, default: 0.1, exclusiveMin: true },
+    help: 'StepLR: decay factor',
+    group: 'Schedule',
+  },
+  {
+    key: 'sampling.validation',
+    spec: { kind: 'enum', choices: ['candidate', 'series'], default: 'candidate' },
+    help: 'validation split: every Nth candidate or every Nth series',
+    group: 'Sampling',
+  },
+  {
+    key: 'sampling.valStride',
+    spec: { kind: 'int', min: 2, max: 1000, default: 10 },
+    help: 'N of "every Nth" for validation',
+    group: 'Sampling',
+  },
   // The book's ratio_int.
-  { key: 'sampling.ratio', spec: { kind: 'int', min: 0, max: 1000, default: 1 }, help: 'negatives per positive in training (0: unbalanced)', group: 'Sampling' },
-  { key: 'sampling.epochSamples', spec: { kind: 'int', min: 0, max: 10_000_000, default: 0 }, help: 'training samples per epoch (0: one per training candidate)', group: 'Sampling' },
-  { key: 'augment.flip', spec: { kind: 'bool', default: true }, help: 'random flips on each axis', group: 'Augmentation' },
-  { key: 'augment.offset', spec: { kind: 'float', min: 0, max: 1, default: 0.1 }, help: 'random shift, fraction of the crop (0: off)', group: 'Augmentation' },
-  { key: 'augment.scale', spec: { kind: 'float', min: 0, max: 0.9, default: 0.2 }, help: 'random scale ±fraction (0: off)', group: 'Augmentation' },
-  { key: 'augment.rotate', spec: { kind: 'bool', default: true }, help: 'random rotation in the axial (x/y) plane', group: 'Augmentation' },
-  { key: 'augment.noise', spec: { kind: 'float', min: 0, max: 1000, default: 25 }, help: 'Gaussian noise, HU standard deviation (0: off)', group: 'Augmentation' },
-  { key: 'train.epochs', spec: { kind: 'int', min: 1, max: 100_000, default: 10 }, help: 'epochs', group: 'Training', flag: { name: 'epochs', help: 'override train.epochs' } },
-  { key: 'train.batchSize', spec: { kind: 'int', min: 1, max: 4096, default: 32 }, help: 'batch size', group: 'Training', flag: { name: 'batch-size', help: 'override train.batchSize' } },
+  {
+    key: 'sampling.ratio',
+    spec: { kind: 'int', min: 0, max: 1000, default: 1 },
+    help: 'negatives per positive in training (0: unbalanced)',
+    group: 'Sampling',
+  },
+  {
+    key: 'sampling.epochSamples',
+    spec: { kind: 'int', min: 0, max: 10_000_000, default: 0 },
+    help: 'training samples per epoch (0: one per training candidate)',
+    group: 'Sampling',
+  },
+  {
+    key: 'augment.flip',
+    spec: { kind: 'bool', default: true },
+    help: 'random flips on each axis',
+    group: 'Augmentation',
+  },
+  {
+    key: 'augment.offset',
+    spec: { kind: 'float', min: 0, max: 1, default: 0.1 },
+    help: 'random shift, fraction of the crop (0: off)',
+    group: 'Augmentation',
+  },
+  {
+    key: 'augment.scale',
+    spec: { kind: 'float', min: 0, max: 0.9, default: 0.2 },
+    help: 'random scale ±fraction (0: off)',
+    group: 'Augmentation',
+  },
+  {
+    key: 'augment.rotate',
+    spec: { kind: 'bool', default: true },
+    help: 'random rotation in the axial (x/y) plane',
+    group: 'Augmentation',
+  },
+  {
+    key: 'augment.noise',
+    spec: { kind: 'float', min: 0, max: 1000, default: 25 },
+    help: 'Gaussian noise, HU standard deviation (0: off)',
+    group: 'Augmentation',
+  },
+  {
+    key: 'train.epochs',
+    spec: { kind: 'int', min: 1, max: 100_000, default: 10 },
+    help: 'epochs',
+    group: 'Training',
+    flag: { name: 'epochs', help: 'override train.epochs' },
+  },
+  {
+    key: 'train.batchSize',
+    spec: { kind: 'int', min: 1, max: 4096, default: 32 },
+    help: 'batch size',
+    group: 'Training',
+    flag: { name: 'batch-size', help: 'override train.batchSize' },
+  },
   // The book's validation_cadence.
-  { key: 'train.validationCadence', spec: { kind: 'int', min: 1, max: 100_000, default: 5 }, help: 'validate at epoch 1, every Nth epoch and the last', group: 'Training' },
-  { key: 'train.seed', spec: { kind: 'int', min: 1, max: SEED_MAX, default: 1 }, help: 'seed of every random stream (1..2^31-1)', group: 'Training', flag: { name: 'seed', help: 'override train.seed' } },
+  {
+    key: 'train.validationCadence',
+    spec: { kind: 'int', min: 1, max: 100_000, default: 5 },
+    help: 'validate at epoch 1, every Nth epoch and the last',
+    group: 'Training',
+  },
+  {
+    key: 'train.seed',
+    spec: { kind: 'int', min: 1, max: SEED_MAX, default: 1 },
+    help: 'seed of every random stream (1..2^31-1)',
+    group: 'Training',
+    flag: { name: 'seed', help: 'override train.seed' },
+  },
   {
     key: 'backend',
     spec: { kind: 'enum', choices: ['webgpu', 'webgl', 'cpu'], default: 'webgpu' },
@@ -108,14 +263,28 @@ const TABLE = [
   },
   {
     key: 'gpuFeatures',
-    spec: { kind: 'list', pattern: /^(shader-f16|subgroups)$/, choices: ['shader-f16', 'subgroups'], default: [], expected: 'shader-f16 or subgroups' },
+    spec: {
+      kind: 'list',
+      pattern: /^(shader-f16|subgroups)$/,
+      choices: ['shader-f16', 'subgroups'],
+      default: [],
+      expected: 'shader-f16 or subgroups',
+    },
     help: 'optional WebGPU features for the lab kernels where the adapter offers them, e.g. "subgroups" or "shader-f16,subgroups" (empty: none)',
     group: 'Device',
-    flag: { name: 'gpu-features', help: 'override gpuFeatures: optional WebGPU features for the lab kernels, for example "subgroups" or "shader-f16,subgroups"' },
+    flag: {
+      name: 'gpu-features',
+      help: 'override gpuFeatures: optional WebGPU features for the lab kernels, for example "subgroups" or "shader-f16,subgroups"',
+    },
   },
   {
     key: 'tracking.server',
-    spec: { kind: 'text', pattern: /^(https?:\/\/[^\s"'<>`]{1,500})?$/, default: '', expected: 'an http(s) URL such as http://127.0.0.1:5000, or empty' },
+    spec: {
+      kind: 'text',
+      pattern: /^(https?:\/\/[^\s"'<>`]{1,500})?$/,
+      default: '',
+      expected: 'an http(s) URL such as http://127.0.0.1:5000, or empty',
+    },
     help: 'MLflow tracking server (empty: runs stay in this browser)',
     group: 'Tracking',
     // The one flag not spelt after its field: `--mlflow` reads as "the MLflow server".
@@ -123,7 +292,12 @@ const TABLE = [
   },
   {
     key: 'tracking.experiment',
-    spec: { kind: 'text', pattern: /^[\w .\-/]{1,100}$/, default: 'luna-lab', expected: 'a name of letters, digits, spaces, . _ - /' },
+    spec: {
+      kind: 'text',
+      pattern: /^[\w .\-/]{1,100}$/,
+      default: 'luna-lab',
+      expected: 'a name of letters, digits, spaces, . _ - /',
+    },
     help: 'MLflow experiment name',
     group: 'Tracking',
     flag: { name: 'experiment', help: 'override tracking.experiment' },
@@ -166,7 +340,9 @@ type Nested<K extends string, P extends string> = {
 /** A resolved run config: complete, validated, frozen; its shape is FIELDS' keys. */
 export type LabConfig = Nested<FieldKey, ''>;
 
-type NestedInput<K extends string> = { [H in Head<K>]?: H extends K ? unknown : NestedInput<Tail<K, H>> } & { [other: string]: unknown };
+type NestedInput<K extends string> = { [H in Head<K>]?: H extends K ? unknown : NestedInput<Tail<K, H>> } & {
+  [other: string]: unknown;
+};
 
 /** Any partial nesting of the config, e.g. from JSON, a URL or CLI flags: the keys of FIELDS
  *  at their levels, values unchecked (resolveConfig checks them), unknown keys allowed (and
@@ -244,14 +420,18 @@ export function checkValue(field: Field, value: unknown): { value: FieldValue } 
       if (s.kind === 'int' && !Number.isInteger(value)) return { reason: 'not an integer' };
       const lowOk = s.kind === 'float' && s.exclusiveMin ? value > s.min : value >= s.min;
       if (!lowOk || value > s.max) {
-        return { reason: `out of range (${s.kind === 'float' && s.exclusiveMin ? `> ${s.min}` : `≥ ${s.min}`} and ≤ ${s.max})` };
+        return {
+          reason: `out of range (${s.kind === 'float' && s.exclusiveMin ? `> ${s.min}` : `≥ ${s.min}`} and ≤ ${s.max})`,
+        };
       }
       return { value };
     }
     case 'bool':
       return typeof value === 'boolean' ? { value } : { reason: 'expected true or false' };
     case 'enum':
-      return typeof value === 'string' && s.choices.includes(value) ? { value } : { reason: `expected one of ${s.choices.join(', ')}` };
+      return typeof value === 'string' && s.choices.includes(value)
+        ? { value }
+        : { reason: `expected one of ${s.choices.join(', ')}` };
     case 'int3': {
       if (!Array.isArray(value) || value.length !== 3) return { reason: 'expected three integers' };
       if (!value.every((v) => typeof v === 'number' && Number.isInteger(v) && v >= s.min && v <= s.max)) {
@@ -268,9 +448,15 @@ export function checkValue(field: Field, value: unknown): { value: FieldValue } 
       return s.pattern.test(v) ? { value: v } : { reason: `expected ${s.expected}` };
     }
     case 'list': {
-      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) return { reason: 'expected a list of names' };
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string'))
+        return { reason: 'expected a list of names' };
       const bad = value.find((v) => !s.pattern.test(v));
-      if (bad !== undefined) return { reason: s.expected ? `"${bad}" is not one of: ${s.expected}` : `"${bad}" is not a valid name (letters, digits, . _ -)` };
+      if (bad !== undefined)
+        return {
+          reason: s.expected
+            ? `"${bad}" is not one of: ${s.expected}`
+            : `"${bad}" is not a valid name (letters, digits, . _ -)`,
+        };
       return { value: [...new Set(value)].sort() };
     }
   }
@@ -293,8 +479,12 @@ export function parseFieldText(field: Field, text: string): { value: FieldValue 
       return checkValue(field, t);
     case 'int3': {
       const parts = t.split(',');
-      if (parts.length !== 3 || parts.some((p) => !/^\d+$/.test(p.trim()))) return { reason: 'expected three integers, e.g. 32,48,48' };
-      return checkValue(field, parts.map((p) => Number(p)));
+      if (parts.length !== 3 || parts.some((p) => !/^\d+$/.test(p.trim())))
+        return { reason: 'expected three integers, e.g. 32,48,48' };
+      return checkValue(
+        field,
+        parts.map((p) => Number(p)),
+      );
     }
     case 'list':
       return checkValue(field, t === '' ? [] : t.split(',').map((p) => p.trim()));
@@ -328,7 +518,6 @@ export function fieldValue<K extends FieldKey>(cfg: LabConfig, key: K): ValueOf<
 export function defaultConfig(): LabConfig {
   return buildConfig((f) => f.spec.default);
 }
-
 
 /**
  * Resolve a partial input into a complete config. Unknown keys and bad values are issues,
@@ -374,7 +563,11 @@ function crossChecks(c: LabConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const div = 2 ** c.model.blocks;
   if (c.crop.some((d) => d % div !== 0)) {
-    issues.push({ key: 'crop', raw: c.crop.join(','), reason: `each size must be divisible by 2^model.blocks = ${div}` });
+    issues.push({
+      key: 'crop',
+      raw: c.crop.join(','),
+      reason: `each size must be divisible by 2^model.blocks = ${div}`,
+    });
   }
   return issues;
 }

@@ -44,7 +44,9 @@ describe('lab URLs', () => {
   });
 
   it('names every malformed part instead of defaulting', () => {
-    const r = decodeLabUrl('#v=3&model.blocks=x&bogus=1&train.seed=5&train.seed=6&crop=%E0%A4%A&tracking.server=javascript:alert(1)');
+    const r = decodeLabUrl(
+      '#v=3&model.blocks=x&bogus=1&train.seed=5&train.seed=6&crop=%E0%A4%A&tracking.server=javascript:alert(1)',
+    );
     const byKey = Object.fromEntries(r.issues.map((i) => [i.key, i.reason]));
     expect(byKey['v']).toMatch(/unknown version/);
     expect(byKey['model.blocks']).toBe('not a number');
@@ -52,7 +54,10 @@ describe('lab URLs', () => {
     expect(byKey['train.seed']).toBe('given more than once');
     expect(r.issues.some((i) => i.reason === 'not valid URL encoding')).toBe(true);
     expect(byKey['tracking.server']).toMatch(/http\(s\) URL/);
-    expect(decodeLabUrl('#model.blocks=2').issues[0]).toMatchObject({ key: 'v', reason: expect.stringContaining('missing') });
+    expect(decodeLabUrl('#model.blocks=2').issues[0]).toMatchObject({
+      key: 'v',
+      reason: expect.stringContaining('missing'),
+    });
   });
 });
 
@@ -111,7 +116,12 @@ function sampleValues(field: Field): unknown[] {
       const lo = Math.ceil(s.min / div) * div;
       const hi = Math.floor(s.max / div) * div;
       const mid = Math.round((lo + hi) / 2 / div) * div;
-      vals = [[lo, lo, lo], [hi, hi, hi], [lo, mid, hi], [hi, lo, mid]];
+      vals = [
+        [lo, lo, lo],
+        [hi, hi, hi],
+        [lo, mid, hi],
+        [hi, lo, mid],
+      ];
       break;
     }
     case 'list':
@@ -141,10 +151,15 @@ describe('lab URLs: every field round-trips on its own', () => {
       expect(vals.length, f.key).toBeGreaterThan(0);
       if (f.spec.kind === 'enum') expect(new Set([...vals, f.spec.default]), f.key).toEqual(new Set(f.spec.choices));
       if (f.spec.kind === 'bool') expect(vals, f.key).toEqual([!f.spec.default]);
-      if (f.spec.kind === 'list') expect(vals.some((v) => (v as string[]).length > 1), `${f.key}: multi-element`).toBe(true);
+      if (f.spec.kind === 'list')
+        expect(
+          vals.some((v) => (v as string[]).length > 1),
+          `${f.key}: multi-element`,
+        ).toBe(true);
     }
     // the named edge cases are among them
-    const has = (key: string, pred: (v: unknown) => boolean) => ONE_FIELD_CASES.some(([k, , v]) => k === key && pred(v));
+    const has = (key: string, pred: (v: unknown) => boolean) =>
+      ONE_FIELD_CASES.some(([k, , v]) => k === key && pred(v));
     expect(has('tracking.experiment', (v) => typeof v === 'string' && v.includes(' ') && v.includes('/'))).toBe(true);
     expect(has('tracking.server', (v) => typeof v === 'string' && /^https?:\/\/./.test(v))).toBe(true);
     expect(has('optimizer.lr', (v) => v === 1e-7)).toBe(true);
@@ -179,7 +194,11 @@ describe('lab URLs: every field round-trips on its own', () => {
 
 describe('lab URLs: canonical form', () => {
   const rich = resolveConfigOrThrow({
-    data: { subsets: ['subset3', 'subset1'], candidates: 'candidates_V2', digest: ['subset3:88:0123abcd', 'subset1:89:deadbeef'] },
+    data: {
+      subsets: ['subset3', 'subset1'],
+      candidates: 'candidates_V2',
+      digest: ['subset3:88:0123abcd', 'subset1:89:deadbeef'],
+    },
     crop: [16, 24, 40],
     model: { blocks: 3, width: 5, blockNorm: true, dropout: 'dropout', dropoutRate: 0.0001234 },
     optimizer: { name: 'adamw', lr: 1e-7, weightDecay: 0.123456789012345 },
@@ -229,11 +248,15 @@ describe('lab URLs: canonical form', () => {
     expect(r.config).toEqual(configWith('model.width', 2));
     expect(encodeLabHash(r.config)).toBe('v=2&model.width=2');
 
-    const s = decodeLabUrl('#v=2&data.subsets=subset1,subset0,subset1&tracking.experiment=my+exp&model.dropoutRate=.5&crop=16%2C%2016%2C16');
+    const s = decodeLabUrl(
+      '#v=2&data.subsets=subset1,subset0,subset1&tracking.experiment=my+exp&model.dropoutRate=.5&crop=16%2C%2016%2C16',
+    );
     expect(s.issues).toEqual([]);
     expect(s.config.data.subsets).toEqual(['subset0', 'subset1']);
     expect(s.config.tracking.experiment).toBe('my exp');
-    expect(encodeLabHash(s.config)).toBe('v=2&data.subsets=subset0%2Csubset1&crop=16%2C16%2C16&model.dropoutRate=0.5&tracking.experiment=my%20exp');
+    expect(encodeLabHash(s.config)).toBe(
+      'v=2&data.subsets=subset0%2Csubset1&crop=16%2C16%2C16&model.dropoutRate=0.5&tracking.experiment=my%20exp',
+    );
   });
 });
 
@@ -333,8 +356,12 @@ describe('lab URLs: malformed input is named, never used', () => {
   });
 
   it('names the setting whose value is badly percent-encoded, and a bad key by its text', () => {
-    expect(decodeLabUrl('#v=1&crop=%E0%A4%A').issues).toEqual([{ key: 'crop', raw: '%E0%A4%A', reason: 'not valid URL encoding' }]);
-    expect(decodeLabUrl('#v=1&cr%ZZop=1').issues).toEqual([{ key: 'cr%ZZop=1', raw: 'cr%ZZop=1', reason: 'not valid URL encoding' }]);
+    expect(decodeLabUrl('#v=1&crop=%E0%A4%A').issues).toEqual([
+      { key: 'crop', raw: '%E0%A4%A', reason: 'not valid URL encoding' },
+    ]);
+    expect(decodeLabUrl('#v=1&cr%ZZop=1').issues).toEqual([
+      { key: 'cr%ZZop=1', raw: 'cr%ZZop=1', reason: 'not valid URL encoding' },
+    ]);
   });
 
   it('reports the raw text of a rejected value, decoded', () => {
@@ -350,7 +377,28 @@ describe('lab URLs: malformed input is named, never used', () => {
 
   it('never throws, whatever the input', () => {
     const rng = createRng('lab-url fuzz');
-    const alphabet = ['v', '=', '1', '&', '%', 'E0', 'A4', '#', '+', ',', '.', 'crop', 'model.blocks', 'tracking.server', '<', '"', ' ', '\u00e9', '\ud800', 'x'];
+    const alphabet = [
+      'v',
+      '=',
+      '1',
+      '&',
+      '%',
+      'E0',
+      'A4',
+      '#',
+      '+',
+      ',',
+      '.',
+      'crop',
+      'model.blocks',
+      'tracking.server',
+      '<',
+      '"',
+      ' ',
+      '\u00e9',
+      '\ud800',
+      'x',
+    ];
     for (let i = 0; i < 500; i++) {
       const n = rng.int(0, 20);
       const s = Array.from({ length: n }, () => rng.pick(alphabet)).join('');
@@ -407,7 +455,9 @@ describe('lab URLs: property test over random configs', () => {
         return rng.pick(s.choices);
       case 'int3':
         return Array.from({ length: 3 }, () =>
-          rng.chance(0.95) ? cropDiv * rng.int(Math.ceil(s.min / cropDiv), Math.floor(s.max / cropDiv) + 1) : rng.int(s.min, s.max + 1),
+          rng.chance(0.95)
+            ? cropDiv * rng.int(Math.ceil(s.min / cropDiv), Math.floor(s.max / cropDiv) + 1)
+            : rng.int(s.min, s.max + 1),
         );
       case 'list': {
         const out: string[] = [];
@@ -488,7 +538,12 @@ const OLD_LINKS: [string, unknown][] = [
   ['v=1', V1_BARE],
   [
     'v=1&crop=16%2C24%2C24&model.blocks=2&model.width=4&train.epochs=4&train.batchSize=16',
-    { ...V1_BARE, crop: [16, 24, 24], model: { ...V1_BARE.model, blocks: 2, width: 4 }, train: { ...V1_BARE.train, epochs: 4, batchSize: 16 } },
+    {
+      ...V1_BARE,
+      crop: [16, 24, 24],
+      model: { ...V1_BARE.model, blocks: 2, width: 4 },
+      train: { ...V1_BARE.train, epochs: 4, batchSize: 16 },
+    },
   ],
   [
     'v=1&model.blockNorm=true&model.dropout=dropout3d&model.dropoutRate=0.3&optimizer.name=adamw&optimizer.lr=0.003&optimizer.weightDecay=0.0001&scheduler.name=step&scheduler.stepSize=3&scheduler.gamma=0.5&backend=cpu',
@@ -544,8 +599,13 @@ describe('lab URLs: versions', () => {
   });
 
   it('every version fixes every setting, and the bare versions mean what they always meant', () => {
-    for (const v of URL_VERSIONS) expect(Object.keys(v.defaults).sort(), `v=${v.version}`).toEqual(FIELDS.map((f) => f.key).sort());
-    expect(decodeLabUrl('v=1')).toEqual({ config: V1_BARE, issues: [], notes: [expect.stringMatching(/^kernels = stock: .*v=1.*now lab/)] });
+    for (const v of URL_VERSIONS)
+      expect(Object.keys(v.defaults).sort(), `v=${v.version}`).toEqual(FIELDS.map((f) => f.key).sort());
+    expect(decodeLabUrl('v=1')).toEqual({
+      config: V1_BARE,
+      issues: [],
+      notes: [expect.stringMatching(/^kernels = stock: .*v=1.*now lab/)],
+    });
     expect(decodeLabUrl('v=2')).toEqual({ config: V2_BARE, issues: [], notes: [] });
     expect(Object.isFrozen(URL_VERSIONS[0].defaults)).toBe(true);
   });
@@ -567,13 +627,19 @@ describe('lab URLs: versions', () => {
     expect(noteKeys('v=1&kernels=lab')).toEqual([]);
     expect(noteKeys('v=1&data.digest=subset0:89:1a2b3c4d')).toEqual([]); // written by a lab with lab kernels
     expect(noteKeys('v=2&model.blocks=2&crop=16,24,24')).toEqual([]);
-    expect(decodeLabUrl('v=1').notes[0]).toBe("kernels = stock: what this v=1 link means by leaving kernels out (the lab's default is now lab)");
+    expect(decodeLabUrl('v=1').notes[0]).toBe(
+      "kernels = stock: what this v=1 link means by leaving kernels out (the lab's default is now lab)",
+    );
   });
 
   it('a link of a version this lab does not know is named, and not used', () => {
     for (const v of ['3', '0', '1.0', '']) {
       const r = decodeLabUrl(`v=${v}&model.blocks=2`);
-      expect(r.issues[0]).toMatchObject({ key: 'v', raw: v, reason: expect.stringContaining('this lab reads v=1 to v=2') });
+      expect(r.issues[0]).toMatchObject({
+        key: 'v',
+        raw: v,
+        reason: expect.stringContaining('this lab reads v=1 to v=2'),
+      });
       expect(r.notes).toEqual([]);
     }
   });

@@ -46,7 +46,8 @@ export function encodeLabHash(config: LabConfig): string {
   const parts = [`v=${CURRENT_URL_VERSION.version}`];
   for (const f of FIELDS) {
     const v = fieldValue(config, f.key);
-    if (!same(v, CURRENT_URL_VERSION.defaults[f.key])) parts.push(`${f.key}=${encodeURIComponent(formatFieldValue(v))}`);
+    if (!same(v, CURRENT_URL_VERSION.defaults[f.key]))
+      parts.push(`${f.key}=${encodeURIComponent(formatFieldValue(v))}`);
   }
   return parts.join('&');
 }
@@ -95,9 +96,14 @@ export function decodeLabUrl(urlOrHash: string): DecodedLabUrl {
     else setPath(input, key, r.value);
   }
   const row = URL_VERSIONS.find((r) => String(r.version) === version);
-  if (version === null) issues.unshift({ key: 'v', raw: '', reason: `missing: a lab URL starts with v=${URL_VERSION}` });
+  if (version === null)
+    issues.unshift({ key: 'v', raw: '', reason: `missing: a lab URL starts with v=${URL_VERSION}` });
   else if (!row) {
-    issues.unshift({ key: 'v', raw: version, reason: `unknown version (this lab reads ${readable()}; the link may come from a newer lab)` });
+    issues.unshift({
+      key: 'v',
+      raw: version,
+      reason: `unknown version (this lab reads ${readable()}; the link may come from a newer lab)`,
+    });
   }
   // What the link leaves out means its version's defaults (the newest where the version is bad:
   // the config is not to be used then anyway).

@@ -19,7 +19,11 @@ export interface UrlVersion {
    * For a version written by labs whose defaults differed: a setting whose presence in the link
    * tells which lab wrote it, and the defaults that lab had. Applied in order, over `defaults`.
    */
-  readonly writtenBy?: readonly { readonly given: FieldKey; readonly defaults: Partial<FlatLabConfig>; readonly why: string }[];
+  readonly writtenBy?: readonly {
+    readonly given: FieldKey;
+    readonly defaults: Partial<FlatLabConfig>;
+    readonly why: string;
+  }[];
 }
 
 /**
@@ -87,7 +91,13 @@ export const URL_VERSIONS: readonly UrlVersion[] = deepFreeze([
   {
     version: 1,
     defaults: V1,
-    writtenBy: [{ given: 'data.digest', defaults: { kernels: 'lab' }, why: 'data.digest came with kernels (2f77fa4), whose default was lab' }],
+    writtenBy: [
+      {
+        given: 'data.digest',
+        defaults: { kernels: 'lab' },
+        why: 'data.digest came with kernels (2f77fa4), whose default was lab',
+      },
+    ],
   },
   { version: 2, defaults: V2 },
 ]);

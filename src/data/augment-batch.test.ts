@@ -13,15 +13,25 @@ const CROPS = Array.from({ length: 5 }, (_, k) => {
   const r = createRng(`crop${k}`);
   return Int16Array.from({ length: VOX }, () => Math.round(r.next() * 2000 - 1000));
 });
-const digest = (a: Float32Array) => createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex').slice(0, 16);
+const digest = (a: Float32Array) =>
+  createHash('sha256')
+    .update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+    .digest('hex')
+    .slice(0, 16);
 
 // sha-256 prefixes of augmentCrop(CROPS[seed % 5], SHAPE, cfg, seed) for seeds 1, 2, 3, 1234567,
 // computed with the lab's augmentCrop before augmentation moved to data workers: the move must
 // not change a single bit of any seed's crop.
 const BEFORE: Record<string, { cfg: AugmentConfig; digests: string[] }> = {
   book: { cfg: BOOK, digests: ['77c22f2647bceeb1', 'c62bef056fb2c2bf', 'd6a0f19c1027bc9c', '5546ccd426c9bbd4'] },
-  noNoise: { cfg: { ...BOOK, noise: 0 }, digests: ['57c0bd34d1e48d7f', 'f5191385abd452fa', '6187481438347796', '2a87cf2024a0a8be'] },
-  flipOnly: { cfg: { flip: true, offset: 0, scale: 0, rotate: false, noise: 0 }, digests: ['9481697e7fa9496b', '271fdd67af1dcbdd', 'b63416b7babdcdd6', '1c95ccc530f5e292'] },
+  noNoise: {
+    cfg: { ...BOOK, noise: 0 },
+    digests: ['57c0bd34d1e48d7f', 'f5191385abd452fa', '6187481438347796', '2a87cf2024a0a8be'],
+  },
+  flipOnly: {
+    cfg: { flip: true, offset: 0, scale: 0, rotate: false, noise: 0 },
+    digests: ['9481697e7fa9496b', '271fdd67af1dcbdd', 'b63416b7babdcdd6', '1c95ccc530f5e292'],
+  },
 };
 const SEEDS = [1, 2, 3, 1234567];
 
@@ -30,8 +40,18 @@ describe('augmentation bytes before and after the move to data workers', () => {
     it(`augmentCrop, augmentCropInto and augmentBatch give the old bytes (${name})`, () => {
       expect(SEEDS.map((s) => digest(augmentCrop(CROPS[s % 5], SHAPE, cfg, s)))).toEqual(digests);
       const big = new Float32Array(3 * VOX);
-      expect(SEEDS.map((s) => digest(augmentCropInto(CROPS[s % 5], SHAPE, cfg, s, big.subarray(VOX, 2 * VOX))))).toEqual(digests);
-      const x = augmentBatch({ shape: SHAPE, cfg, crops: packCrops(SEEDS.map((s) => CROPS[s % 5]), VOX), seeds: SEEDS });
+      expect(
+        SEEDS.map((s) => digest(augmentCropInto(CROPS[s % 5], SHAPE, cfg, s, big.subarray(VOX, 2 * VOX)))),
+      ).toEqual(digests);
+      const x = augmentBatch({
+        shape: SHAPE,
+        cfg,
+        crops: packCrops(
+          SEEDS.map((s) => CROPS[s % 5]),
+          VOX,
+        ),
+        seeds: SEEDS,
+      });
       expect(SEEDS.map((_, k) => digest(x.subarray(k * VOX, (k + 1) * VOX)))).toEqual(digests);
     });
   }
@@ -43,7 +63,9 @@ describe('augmentation bytes before and after the move to data workers', () => {
   });
 
   it('names the mismatch when crops and seeds disagree', () => {
-    expect(() => augmentBatch({ shape: SHAPE, cfg: BOOK, crops: packCrops([CROPS[0]], VOX), seeds: [1, 2] })).toThrow(/1680 voxels, 2 crops of \[10, 12, 14\] need 3360/);
+    expect(() => augmentBatch({ shape: SHAPE, cfg: BOOK, crops: packCrops([CROPS[0]], VOX), seeds: [1, 2] })).toThrow(
+      /1680 voxels, 2 crops of \[10, 12, 14\] need 3360/,
+    );
     expect(() => packCrops([CROPS[0], new Int16Array(3)], VOX)).toThrow(/crop 1 has 3 voxels/);
   });
 });
@@ -67,8 +89,16 @@ function fakeWorker(log: string[], id: number): AugmentEndpoint {
 describe('the data worker pool', () => {
   const jobs = () =>
     Array.from({ length: 9 }, (_, b) => {
-      const seeds = [0, 1, 2].map((k) => (b * 3 + k) % 4 === 3 ? null : 100 + b * 3 + k);
-      return { shape: SHAPE, cfg: BOOK, crops: packCrops([0, 1, 2].map((k) => CROPS[(b + k) % 5]), VOX), seeds };
+      const seeds = [0, 1, 2].map((k) => ((b * 3 + k) % 4 === 3 ? null : 100 + b * 3 + k));
+      return {
+        shape: SHAPE,
+        cfg: BOOK,
+        crops: packCrops(
+          [0, 1, 2].map((k) => CROPS[(b + k) % 5]),
+          VOX,
+        ),
+        seeds,
+      };
     });
 
   it('gives the same batches with 0, 1, 2 and 4 workers, all jobs in flight at once', async () => {
@@ -94,7 +124,11 @@ describe('the data worker pool', () => {
     await pool.run(jobs()[0]);
     await pool.run(jobs()[1]);
     expect(log).toEqual(['w0', 'w0']); // one idle worker: no second spawned
-    await Promise.all(jobs().slice(0, 4).map((j) => pool.run(j)));
+    await Promise.all(
+      jobs()
+        .slice(0, 4)
+        .map((j) => pool.run(j)),
+    );
     expect(log.slice(2).sort()).toEqual(['w0', 'w0', 'w1', 'w1']);
     pool.dispose();
   });
@@ -106,7 +140,11 @@ describe('the data worker pool', () => {
       const id = n++;
       return { augment: async (j) => augmentBatch(j), dispose: () => void disposed.push(id) };
     }, 3);
-    await Promise.all(jobs().slice(0, 3).map((j) => pool.run(j)));
+    await Promise.all(
+      jobs()
+        .slice(0, 3)
+        .map((j) => pool.run(j)),
+    );
     pool.dispose();
     expect(disposed.sort()).toEqual([0, 1, 2]);
     await expect(pool.run(jobs()[0])).rejects.toThrow(/disposed/);

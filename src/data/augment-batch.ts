@@ -30,10 +30,13 @@ export function augmentBatch(job: AugmentJob, out?: Float32Array): Float32Array 
   const { shape, cfg, crops, seeds } = job;
   const vox = shape[0] * shape[1] * shape[2];
   if (crops.length !== seeds.length * vox) {
-    throw new RangeError(`augment job: crops hold ${crops.length} voxels, ${seeds.length} crops of [${shape.join(', ')}] need ${seeds.length * vox}`);
+    throw new RangeError(
+      `augment job: crops hold ${crops.length} voxels, ${seeds.length} crops of [${shape.join(', ')}] need ${seeds.length * vox}`,
+    );
   }
   const x = out ?? new Float32Array(crops.length);
-  if (x.length !== crops.length) throw new RangeError(`augment job: output has ${x.length} voxels, expected ${crops.length}`);
+  if (x.length !== crops.length)
+    throw new RangeError(`augment job: output has ${x.length} voxels, expected ${crops.length}`);
   for (let k = 0; k < seeds.length; k++) {
     const crop = crops.subarray(k * vox, (k + 1) * vox);
     const dst = x.subarray(k * vox, (k + 1) * vox);

@@ -47,7 +47,8 @@ export function inThreadPool(): AugmentPool {
 
 /** Up to `size` endpoints from `spawn`; size 0 is the in-thread pool. */
 export function augmentPool(spawn: () => AugmentEndpoint, size: number): AugmentPool {
-  if (!Number.isInteger(size) || size < 0) throw new RangeError(`data worker pool size must be an integer ≥ 0, got ${size}`);
+  if (!Number.isInteger(size) || size < 0)
+    throw new RangeError(`data worker pool size must be an integer ≥ 0, got ${size}`);
   if (size === 0) return inThreadPool();
   const workers: { endpoint: AugmentEndpoint; busy: number }[] = [];
   let disposed = false;

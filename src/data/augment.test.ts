@@ -39,19 +39,28 @@ interface ReferenceResult {
 /** Run src/data/augment_reference.py (PyTorch) on a spec; fails loudly without the venv. */
 function runReference(spec: Record<string, unknown>): ReferenceResult {
   if (!existsSync(PYTHON)) {
-    throw new Error(`${PYTHON} is missing: run .ci/setup-venv to create the Python venv (PyTorch) the parity tests use`);
+    throw new Error(
+      `${PYTHON} is missing: run .ci/setup-venv to create the Python venv (PyTorch) the parity tests use`,
+    );
   }
   const specPath = join(tmp, `spec-${++specCount}.json`);
   writeFileSync(specPath, JSON.stringify(spec));
   const r = spawnSync(PYTHON, [REFERENCE, specPath], { encoding: 'utf8', timeout: 120_000 });
   if (r.status !== 0) {
-    throw new Error(`augment_reference.py failed (status ${r.status}; run .ci/setup-venv if torch is missing):\n${r.stderr || r.error?.message}`);
+    throw new Error(
+      `augment_reference.py failed (status ${r.status}; run .ci/setup-venv if torch is missing):\n${r.stderr || r.error?.message}`,
+    );
   }
   return JSON.parse(r.stdout) as ReferenceResult;
 }
 
 /** PyTorch's affine_grid + grid_sample of `crop` with each matrix, as float64 arrays. */
-function torchResample(crop: Float32Array, shape: CropSize, mats: Affine3x4[], dtype: 'float32' | 'float64'): Float64Array[] {
+function torchResample(
+  crop: Float32Array,
+  shape: CropSize,
+  mats: Affine3x4[],
+  dtype: 'float32' | 'float64',
+): Float64Array[] {
   const input = join(tmp, `in-${dtype}-${shape.join('x')}.f32`);
   const output = join(tmp, `out-${dtype}-${shape.join('x')}.f64`);
   writeFileSync(input, new Uint8Array(crop.buffer, crop.byteOffset, crop.byteLength));
@@ -156,12 +165,36 @@ describe('augmentTransform', () => {
 describe('applyTransform parity with PyTorch affine_grid + grid_sample', () => {
   const mats: Affine3x4[] = [
     IDENTITY_AFFINE,
-    [[-1, 0, 0, 0], [0, -1, 0, 0], [0, 0, -1, 0]],
-    [[1, 0, 0, 0.1], [0, 1, 0, -0.07], [0, 0, 1, 0.033]],
-    [[1.2, 0, 0, 0], [0, 0.8, 0, 0], [0, 0, 1.13, 0]],
-    [[0, -1, 0, 0], [1, 0, 0, 0], [0, 0, 1, 0]], // 90° about z
-    [[1, 0, 0, 0.9], [0, -1, 0, -1.4], [0, 0, 1, 1.6]], // far outside: border padding
-    [[0.7, 0.4, 0.1, 0.05], [-0.3, 1.1, 0.2, -0.1], [0.15, -0.2, 0.9, 0.2]], // general affine
+    [
+      [-1, 0, 0, 0],
+      [0, -1, 0, 0],
+      [0, 0, -1, 0],
+    ],
+    [
+      [1, 0, 0, 0.1],
+      [0, 1, 0, -0.07],
+      [0, 0, 1, 0.033],
+    ],
+    [
+      [1.2, 0, 0, 0],
+      [0, 0.8, 0, 0],
+      [0, 0, 1.13, 0],
+    ],
+    [
+      [0, -1, 0, 0],
+      [1, 0, 0, 0],
+      [0, 0, 1, 0],
+    ], // 90° about z
+    [
+      [1, 0, 0, 0.9],
+      [0, -1, 0, -1.4],
+      [0, 0, 1, 1.6],
+    ], // far outside: border padding
+    [
+      [0.7, 0.4, 0.1, 0.05],
+      [-0.3, 1.1, 0.2, -0.1],
+      [0.15, -0.2, 0.9, 0.2],
+    ], // general affine
   ];
   for (let seed = 1; mats.length < 7 + 12; seed++) mats.push(augmentTransform(BOOK, createRng(seed)));
 
@@ -212,21 +245,74 @@ describe('applyTransform geometry', () => {
 
   it('a flip moves a marked voxel to the mirrored place on that axis', () => {
     const src = marked(shape, [3, 5, 7]);
-    expect(argmax(applyTransform(src, shape, [[-1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]]), shape)).toEqual([3, 5, W - 1 - 7]);
-    expect(argmax(applyTransform(src, shape, [[1, 0, 0, 0], [0, -1, 0, 0], [0, 0, 1, 0]]), shape)).toEqual([3, H - 1 - 5, 7]);
-    expect(argmax(applyTransform(src, shape, [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, -1, 0]]), shape)).toEqual([D - 1 - 3, 5, 7]);
-    const flipped = applyTransform(src, shape, [[-1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]]);
+    expect(
+      argmax(
+        applyTransform(src, shape, [
+          [-1, 0, 0, 0],
+          [0, 1, 0, 0],
+          [0, 0, 1, 0],
+        ]),
+        shape,
+      ),
+    ).toEqual([3, 5, W - 1 - 7]);
+    expect(
+      argmax(
+        applyTransform(src, shape, [
+          [1, 0, 0, 0],
+          [0, -1, 0, 0],
+          [0, 0, 1, 0],
+        ]),
+        shape,
+      ),
+    ).toEqual([3, H - 1 - 5, 7]);
+    expect(
+      argmax(
+        applyTransform(src, shape, [
+          [1, 0, 0, 0],
+          [0, 1, 0, 0],
+          [0, 0, -1, 0],
+        ]),
+        shape,
+      ),
+    ).toEqual([D - 1 - 3, 5, 7]);
+    const flipped = applyTransform(src, shape, [
+      [-1, 0, 0, 0],
+      [0, 1, 0, 0],
+      [0, 0, 1, 0],
+    ]);
     expect(at(flipped, shape, 3, 5, W - 1 - 7)).toBe(1000); // exact, no blur
   });
 
   it('an offset of 0.1 shifts by 5% of the axis (sampling from +offset)', () => {
     const src = marked(shape, [8, 10, 20]);
     // x: 0.1 · 40 / 2 = 2 voxels; the output at c reads the input at c + 2.
-    expect(argmax(applyTransform(src, shape, [[1, 0, 0, 0.1], [0, 1, 0, 0], [0, 0, 1, 0]]), shape)).toEqual([8, 10, 18]);
+    expect(
+      argmax(
+        applyTransform(src, shape, [
+          [1, 0, 0, 0.1],
+          [0, 1, 0, 0],
+          [0, 0, 1, 0],
+        ]),
+        shape,
+      ),
+    ).toEqual([8, 10, 18]);
     // y: 0.2 · 20 / 2 = 2; z: -0.25 · 16 / 2 = -2.
-    expect(argmax(applyTransform(src, shape, [[1, 0, 0, 0], [0, 1, 0, 0.2], [0, 0, 1, -0.25]]), shape)).toEqual([10, 8, 20]);
+    expect(
+      argmax(
+        applyTransform(src, shape, [
+          [1, 0, 0, 0],
+          [0, 1, 0, 0.2],
+          [0, 0, 1, -0.25],
+        ]),
+        shape,
+      ),
+    ).toEqual([10, 8, 20]);
     // Half a voxel: the mark is shared equally by two neighbours.
-    const half = applyTransform(src, shape, [[1, 0, 0, 0.025], [0, 1, 0, 0], [0, 0, 1, 0]]);
+    const half = applyTransform(src, shape, [
+      [1, 0, 0, 0.025],
+      [0, 1, 0, 0],
+      [0, 0, 1, 0],
+    ]);
     expect(at(half, shape, 8, 10, 19)).toBeCloseTo(500, 9);
     expect(at(half, shape, 8, 10, 20)).toBeCloseTo(500, 9);
   });
@@ -235,8 +321,13 @@ describe('applyTransform geometry', () => {
     // A ramp along x (value = column): output = (W-1)/2 + s·(c − (W-1)/2) for s < 1.
     const ramp = new Float32Array(D * H * W).map((_, k) => k % W);
     for (const s of [0.8, 0.5]) {
-      const out = applyTransform(ramp, shape, [[s, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]]);
-      for (const c of [0, 7, 19, 33, 39]) expect(at(out, shape, 4, 4, c)).toBeCloseTo((W - 1) / 2 + s * (c - (W - 1) / 2), 4);
+      const out = applyTransform(ramp, shape, [
+        [s, 0, 0, 0],
+        [0, 1, 0, 0],
+        [0, 0, 1, 0],
+      ]);
+      for (const c of [0, 7, 19, 33, 39])
+        expect(at(out, shape, 4, 4, c)).toBeCloseTo((W - 1) / 2 + s * (c - (W - 1) / 2), 4);
     }
   });
 
@@ -254,15 +345,26 @@ describe('applyTransform geometry', () => {
     const data = randomHuCrop(sq, 8);
     const rot = applyTransform(data, sq, m);
     let worst = 0;
-    for (let i = 0; i < 6; i++) for (let r = 0; r < N; r++) for (let c = 0; c < N; c++) worst = Math.max(worst, Math.abs(at(rot, sq, i, r, c) - at(data, sq, i, c, N - 1 - r)));
+    for (let i = 0; i < 6; i++)
+      for (let r = 0; r < N; r++)
+        for (let c = 0; c < N; c++)
+          worst = Math.max(worst, Math.abs(at(rot, sq, i, r, c) - at(data, sq, i, c, N - 1 - r)));
     expect(worst).toBeLessThan(1e-6);
   });
 
   it('border padding repeats the edge values', () => {
     const data = randomHuCrop(shape, 4);
     // Shift by 3/4 of the width to the right: columns past the edge read column W-1.
-    const right = applyTransform(data, shape, [[1, 0, 0, 1.5], [0, 1, 0, 0], [0, 0, 1, 0]]);
-    const left = applyTransform(data, shape, [[1, 0, 0, -1.5], [0, 1, 0, 0], [0, 0, 1, 0]]);
+    const right = applyTransform(data, shape, [
+      [1, 0, 0, 1.5],
+      [0, 1, 0, 0],
+      [0, 0, 1, 0],
+    ]);
+    const left = applyTransform(data, shape, [
+      [1, 0, 0, -1.5],
+      [0, 1, 0, 0],
+      [0, 0, 1, 0],
+    ]);
     for (let i = 0; i < D; i++) {
       for (let r = 0; r < H; r++) {
         for (let c = W / 4; c < W; c++) expect(at(right, shape, i, r, c)).toBe(at(data, shape, i, r, W - 1));
@@ -270,7 +372,11 @@ describe('applyTransform geometry', () => {
       }
     }
     // Shrinking (scale 3) samples far outside on every side: each output is an edge value.
-    const big = applyTransform(data, shape, [[3, 0, 0, 0], [0, 3, 0, 0], [0, 0, 3, 0]]);
+    const big = applyTransform(data, shape, [
+      [3, 0, 0, 0],
+      [0, 3, 0, 0],
+      [0, 0, 3, 0],
+    ]);
     expect(at(big, shape, 0, 0, 0)).toBe(at(data, shape, 0, 0, 0));
     expect(at(big, shape, D - 1, H - 1, W - 1)).toBe(at(data, shape, D - 1, H - 1, W - 1));
   });

@@ -229,7 +229,13 @@ export function augmentCrop(crop: CropArray, shape: CropSize, cfg: AugmentConfig
  * `augmentCrop` written into `out` (a crop-sized array or a view into a batch), the same
  * operations in the same order, so the same bytes; a batch is filled without a copy per crop.
  */
-export function augmentCropInto(crop: CropArray, shape: CropSize, cfg: AugmentConfig, seed: number, out: Float32Array): Float32Array {
+export function augmentCropInto(
+  crop: CropArray,
+  shape: CropSize,
+  cfg: AugmentConfig,
+  seed: number,
+  out: Float32Array,
+): Float32Array {
   checkShape(crop, shape);
   if (out.length !== crop.length) throw new RangeError(`output has ${out.length} voxels, expected ${crop.length}`);
   const rng = createRng(seed);

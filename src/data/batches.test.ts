@@ -14,14 +14,23 @@ const CROPS = Array.from({ length: 5 }, (_, k) => {
   const r = createRng(`crop${k}`);
   return Int16Array.from({ length: VOX }, () => Math.round(r.next() * 2000 - 1000));
 });
-const digest = (a: Float32Array) => createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex').slice(0, 16);
+const digest = (a: Float32Array) =>
+  createHash('sha256')
+    .update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+    .digest('hex')
+    .slice(0, 16);
 
 /** Candidate k's crop is CROPS[k % 5]; the crops stay the source's own (as the LRU's do). */
 const source: BatchCropSource = {
   crop: SHAPE,
   get: async (c: CandidateInfo) => CROPS[c.xyz[0] % 5],
 };
-const candidate = (i: number): CandidateInfo => ({ seriesUid: 's', xyz: [i, 0, 0], isNodule: i % 2 === 1, diameterMm: 0 });
+const candidate = (i: number): CandidateInfo => ({
+  seriesUid: 's',
+  xyz: [i, 0, 0],
+  isNodule: i % 2 === 1,
+  diameterMm: 0,
+});
 // 11 samples, batches of 4: every fourth without a seed (as if not augmented).
 const SAMPLES: SampleRef[] = Array.from({ length: 11 }, (_, i) => ({
   candidate: candidate(i),
@@ -63,7 +72,7 @@ describe('batchesOf with data workers', () => {
     }
   });
 
-  it('leaves the source\'s crops intact (a packed copy travels) and skips the pool without augmentation', async () => {
+  it("leaves the source's crops intact (a packed copy travels) and skips the pool without augmentation", async () => {
     const copies = CROPS.map((c) => c.slice());
     const pool = augmentPool(() => {
       throw new Error('no worker for unaugmented batches');

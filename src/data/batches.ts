@@ -73,7 +73,11 @@ export async function* batchesOf(
       n: part.length,
       x,
       labels,
-      refs: part.map((s) => ({ seriesUid: s.candidate.seriesUid, xyz: s.candidate.xyz, diameterMm: s.candidate.diameterMm })),
+      refs: part.map((s) => ({
+        seriesUid: s.candidate.seriesUid,
+        xyz: s.candidate.xyz,
+        diameterMm: s.candidate.diameterMm,
+      })),
     };
   };
   const queue: Promise<Batch>[] = [];

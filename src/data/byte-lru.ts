@@ -34,7 +34,6 @@ export class ByteLru<V extends { byteLength: number }> {
   }
 }
 
-
 /** Loads by key through a `ByteLru`; a load in flight is shared, a failed one is not kept. */
 export class SharedLoads<V extends { byteLength: number }> {
   private readonly lru: ByteLru<V>;

@@ -20,7 +20,11 @@ import { IDENTITY } from './volume.ts';
 
 // 10 slices of 20×30 voxels, 1 mm in x/y and 2 mm in z, from the origin: x ∈ [0, 30), y ∈ [0, 20), z ∈ [0, 20).
 const scan: ScanGeometry = { shape: [10, 20, 30], spacing: [1, 1, 2], origin: [0, 0, 0], direction: IDENTITY };
-const cand = (seriesUid: string, x: number, y: number, z: number, isNodule = false): Candidate => ({ seriesUid, xyz: [x, y, z], isNodule });
+const cand = (seriesUid: string, x: number, y: number, z: number, isNodule = false): Candidate => ({
+  seriesUid,
+  xyz: [x, y, z],
+  isNodule,
+});
 
 describe('the candidate table', () => {
   it('is named by the file: candidates_V2 in any case, else candidates', () => {
@@ -37,7 +41,10 @@ describe('the candidate table', () => {
     expect(preferredTable(['other.csv', 'candidates_V2.csv'], byName)).toBe('candidates_V2.csv');
     expect(preferredTable(['other.csv', 'more.csv'], byName)).toBe('other.csv');
     expect(preferredTable([], byName)).toBeUndefined();
-    const records = [{ source: 'candidates_V2', n: 1 }, { source: 'candidates', n: 2 }];
+    const records = [
+      { source: 'candidates_V2', n: 1 },
+      { source: 'candidates', n: 2 },
+    ];
     expect(preferredTable(records, (r) => r.source)?.n).toBe(2);
   });
 

@@ -24,7 +24,12 @@ export interface CropSource {
 }
 
 /** The crop around a world point (its voxel by xyzToIrc, as training and evaluation centre crops). */
-export async function cropAtWorld(source: CropSource, seriesUid: string, xyz: Vec3, size: CropSize): Promise<Int16Array> {
+export async function cropAtWorld(
+  source: CropSource,
+  seriesUid: string,
+  xyz: Vec3,
+  size: CropSize,
+): Promise<Int16Array> {
   const g = await source.series(seriesUid);
   return source.crop(seriesUid, xyzToIrc(xyz, g), size);
 }
@@ -73,7 +78,8 @@ export class VolumeCropSource implements CropSource {
 
   private entry(seriesUid: string): { volume: Volume; hu: Int16Array | null } {
     const e = this.volumes.get(seriesUid);
-    if (!e) throw new CropSourceError(`series ${seriesUid} is not loaded (loaded: ${this.seriesUids.join(', ') || 'none'})`);
+    if (!e)
+      throw new CropSourceError(`series ${seriesUid} is not loaded (loaded: ${this.seriesUids.join(', ') || 'none'})`);
     return e;
   }
 }

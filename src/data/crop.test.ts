@@ -6,7 +6,8 @@ function ramp(shape: Irc): Int16Array {
   // value encodes the voxel: i*10000 + r*100 + c (small shapes only)
   const out = new Int16Array(shape[0] * shape[1] * shape[2]);
   for (let i = 0; i < shape[0]; i++)
-    for (let r = 0; r < shape[1]; r++) for (let c = 0; c < shape[2]; c++) out[(i * shape[1] + r) * shape[2] + c] = i * 1000 + r * 30 + c;
+    for (let r = 0; r < shape[1]; r++)
+      for (let c = 0; c < shape[2]; c++) out[(i * shape[1] + r) * shape[2] + c] = i * 1000 + r * 30 + c;
   return out;
 }
 

@@ -30,9 +30,7 @@ export function cropWindow(center: Irc, shape: Irc, size: CropSize = DEFAULT_CRO
     const n = shape[axis];
     const w = size[axis];
     if (!(c >= 0 && c < n)) {
-      throw new RangeError(
-        `crop centre ${axisName(axis)}=${c} lies outside the volume (size ${n} along that axis)`,
-      );
+      throw new RangeError(`crop centre ${axisName(axis)}=${c} lies outside the volume (size ${n} along that axis)`);
     }
     let s = roundHalfEven(c - w / 2);
     if (w > n) {

@@ -15,7 +15,8 @@ export type FileKind =
 /** Bytes needed by `detectKind` to recognise a DICOM file (preamble + "DICM"). */
 export const DETECT_HEAD_BYTES = 132;
 
-const IGNORED = /(^|\/)(\.ds_store|thumbs\.db|desktop\.ini|readme(\.\w+)?|license(\.\w+)?|attribution.*|sha256sums|md5sums|.*\.(txt|md|json|html?|pdf|png|jpe?g|zip|gz|7z|tar))$/i;
+const IGNORED =
+  /(^|\/)(\.ds_store|thumbs\.db|desktop\.ini|readme(\.\w+)?|license(\.\w+)?|attribution.*|sha256sums|md5sums|.*\.(txt|md|json|html?|pdf|png|jpe?g|zip|gz|7z|tar))$/i;
 
 export function extensionOf(path: string): string {
   const base = baseName(path);

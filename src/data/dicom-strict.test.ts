@@ -70,8 +70,12 @@ describe('pixel data length vs Rows × Columns × BitsAllocated', () => {
   });
 
   it('BitsAllocated 8 on 16-bit data is refused (twice the data it implies)', () => {
-    expect(refusal(edited((b) => setU16(b, BITS_ALLOCATED, 8)))).toContain('inconsistent BitsAllocated 8 / BitsStored 16');
-    const eightBit = edited((b) => setU16(setU16(setU16(b, BITS_ALLOCATED, 8) ?? b, [0x0028, 0x0101], 8) ?? b, [0x0028, 0x0102], 7));
+    expect(refusal(edited((b) => setU16(b, BITS_ALLOCATED, 8)))).toContain(
+      'inconsistent BitsAllocated 8 / BitsStored 16',
+    );
+    const eightBit = edited((b) =>
+      setU16(setU16(setU16(b, BITS_ALLOCATED, 8) ?? b, [0x0028, 0x0101], 8) ?? b, [0x0028, 0x0102], 7),
+    );
     expect(refusal(eightBit)).toContain('BitsAllocated (0028,0100) 8 needs 16384');
   });
 
@@ -92,7 +96,9 @@ describe('DS/IS values parsed strictly, per PS3.5 6.2', () => {
   });
 
   it.each([['NaN'], ['abc'], ['Infinity'], ['1..0']])('RescaleSlope %j is refused naming the tag', (value) => {
-    expect(refusal(edited((b) => setText(b, RESCALE_SLOPE, value)))).toContain(`RescaleSlope (0028,1053) ${JSON.stringify(value)}`);
+    expect(refusal(edited((b) => setText(b, RESCALE_SLOPE, value)))).toContain(
+      `RescaleSlope (0028,1053) ${JSON.stringify(value)}`,
+    );
   });
 
   it('a slope that would overflow 32-bit floats is refused', () => {
@@ -102,7 +108,12 @@ describe('DS/IS values parsed strictly, per PS3.5 6.2', () => {
   it('valid spellings still load with the same HU: padded, signed, exponent', () => {
     const identity = edited((b) => setText(setText(b, RESCALE_SLOPE, '1') ?? b, RESCALE_INTERCEPT, '0'));
     const base = readDicomSeries([{ file: 'a', bytes: identity }]).volumes[0];
-    for (const [slope, intercept] of [[' 1 ', '0'], ['+1', ' -0 '], ['1.0E0', '0.0'], ['1', '']] as const) {
+    for (const [slope, intercept] of [
+      [' 1 ', '0'],
+      ['+1', ' -0 '],
+      ['1.0E0', '0.0'],
+      ['1', ''],
+    ] as const) {
       const bytes = edited((b) => setText(setText(b, RESCALE_SLOPE, slope) ?? b, RESCALE_INTERCEPT, intercept));
       const { volumes, errors } = readDicomSeries([{ file: 'a', bytes }]);
       expect(errors).toEqual([]);
@@ -130,11 +141,15 @@ describe('spacing and position finite and plausible', () => {
 
   it('SliceThickness 1e308 is refused, ImagePositionPatient 1e308 too', () => {
     expect(refusal(edited((b) => setText(b, SLICE_THICKNESS, '1e308')))).toContain('SliceThickness (0018,0050)');
-    expect(refusal(edited((b) => setText(b, IMAGE_POSITION, '1e308\\0\\0')))).toContain('ImagePositionPatient (0020,0032)');
+    expect(refusal(edited((b) => setText(b, IMAGE_POSITION, '1e308\\0\\0')))).toContain(
+      'ImagePositionPatient (0020,0032)',
+    );
   });
 
   it('zero PixelSpacing keeps its old treatment: 1 mm assumed, with a warning', () => {
-    const { volumes, errors } = readDicomSeries([{ file: 'a', bytes: edited((b) => setText(b, PIXEL_SPACING, '0\\0')) }]);
+    const { volumes, errors } = readDicomSeries([
+      { file: 'a', bytes: edited((b) => setText(b, PIXEL_SPACING, '0\\0')) },
+    ]);
     expect(errors).toEqual([]);
     expect(volumes[0].warnings.join('\n')).toContain('no PixelSpacing (0028,0030); assumed 1 mm');
   });

@@ -74,7 +74,14 @@ function only(result: { volumes: Volume[]; errors: unknown[] }): Volume {
  */
 function storedPixels(bytes: Uint8Array, signed: boolean): Int16Array | Uint16Array {
   for (let i = 132; i + 12 <= bytes.length; i++) {
-    if (bytes[i] === 0xe0 && bytes[i + 1] === 0x7f && bytes[i + 2] === 0x10 && bytes[i + 3] === 0x00 && bytes[i + 4] === 0x4f && bytes[i + 5] === 0x57) {
+    if (
+      bytes[i] === 0xe0 &&
+      bytes[i + 1] === 0x7f &&
+      bytes[i + 2] === 0x10 &&
+      bytes[i + 3] === 0x00 &&
+      bytes[i + 4] === 0x4f &&
+      bytes[i + 5] === 0x57
+    ) {
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       const length = view.getUint32(i + 8, true);
       const copy = bytes.slice(i + 12, i + 12 + length);
@@ -142,18 +149,18 @@ const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 
 function writeDicom(elements: readonly Element[], transferSyntax = EXPLICIT_LE): Uint8Array {
   const meta = concat(
-    ([
-      [0x0002, 0x0001, 'OB', Uint8Array.from([0, 1])],
-      [0x0002, 0x0002, 'UI', '1.2.840.10008.5.1.4.1.1.2'],
-      [0x0002, 0x0003, 'UI', '1.2.3.4.5'],
-      [0x0002, 0x0010, 'UI', transferSyntax],
-    ] as const).map((e) => encodeElement(e, true)),
+    (
+      [
+        [0x0002, 0x0001, 'OB', Uint8Array.from([0, 1])],
+        [0x0002, 0x0002, 'UI', '1.2.840.10008.5.1.4.1.1.2'],
+        [0x0002, 0x0003, 'UI', '1.2.3.4.5'],
+        [0x0002, 0x0010, 'UI', transferSyntax],
+      ] as const
+    ).map((e) => encodeElement(e, true)),
   );
   const groupLength = encodeElement([0x0002, 0x0000, 'UL', [meta.length]], true);
   const explicit = transferSyntax !== '1.2.840.10008.1.2';
-  const body = [...elements]
-    .sort((a, b) => a[0] - b[0] || a[1] - b[1])
-    .map((e) => encodeElement(e, explicit));
+  const body = [...elements].sort((a, b) => a[0] - b[0] || a[1] - b[1]).map((e) => encodeElement(e, explicit));
   return concat([new Uint8Array(128), ascii('DICM'), groupLength, meta, ...body]);
 }
 
@@ -451,7 +458,10 @@ describe('readDicomSeries on synthetic files', () => {
     const v = only(
       readDicomSeries([
         { file: 's1', bytes: slice({ z: 0, pixelSpacing: '0.5\\0.8', rows: 2, cols: 3 }) },
-        { file: 's2', bytes: slice({ z: 2, pixelSpacing: '0.5\\0.8', rows: 2, cols: 3, pixels: [10, 11, 12, 13, 14, 15] }) },
+        {
+          file: 's2',
+          bytes: slice({ z: 2, pixelSpacing: '0.5\\0.8', rows: 2, cols: 3, pixels: [10, 11, 12, 13, 14, 15] }),
+        },
       ]),
     );
     expect(v.shape).toEqual([2, 2, 3]);
@@ -482,7 +492,10 @@ describe('readDicomSeries on synthetic files', () => {
   it('unsigned data with HighBit above BitsStored is shifted down', () => {
     const v = only(
       readDicomSeries([
-        { file: 'x', bytes: slice({ rows: 1, cols: 2, signed: false, bitsStored: 12, highBit: 15, pixels: [0xfff0, 0x0010] }) },
+        {
+          file: 'x',
+          bytes: slice({ rows: 1, cols: 2, signed: false, bitsStored: 12, highBit: 15, pixels: [0xfff0, 0x0010] }),
+        },
       ]),
     );
     expect(Array.from(v.data)).toEqual([4095, 1]);
@@ -490,7 +503,9 @@ describe('readDicomSeries on synthetic files', () => {
 
   it('8-bit signed pixels', () => {
     const v = only(
-      readDicomSeries([{ file: 'x', bytes: slice({ rows: 1, cols: 3, bitsAllocated: 8, pixels: [0xff, 0x7f, 0x80] }) }]),
+      readDicomSeries([
+        { file: 'x', bytes: slice({ rows: 1, cols: 3, bitsAllocated: 8, pixels: [0xff, 0x7f, 0x80] }) },
+      ]),
     );
     expect(Array.from(v.data)).toEqual([-1, 127, -128]);
   });
@@ -588,7 +603,14 @@ describe('readDicomSeries on synthetic files', () => {
     const mixed = readDicomSeries([
       { file: 'a', bytes: slice({ z: 0 }) },
       { file: 'b', bytes: slice({ z: 1 }) },
-      { file: 'scout', bytes: slice({ position: [0, 0, 0], orientation: '0\\1\\0\\0\\0\\-1', imageType: 'ORIGINAL\\PRIMARY\\LOCALIZER' }) },
+      {
+        file: 'scout',
+        bytes: slice({
+          position: [0, 0, 0],
+          orientation: '0\\1\\0\\0\\0\\-1',
+          imageType: 'ORIGINAL\\PRIMARY\\LOCALIZER',
+        }),
+      },
     ]);
     const v = only(mixed);
     expect(v.files).toEqual(['a', 'b']);

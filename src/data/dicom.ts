@@ -117,9 +117,40 @@ function syntaxLabel(uid: string): string {
 
 /** DICOM value representations, to recognise an explicit-VR element header. */
 const VRS = new Set([
-  'AE', 'AS', 'AT', 'CS', 'DA', 'DS', 'DT', 'FD', 'FL', 'IS', 'LO', 'LT', 'OB', 'OD', 'OF', 'OL',
-  'OV', 'OW', 'PN', 'SH', 'SL', 'SQ', 'SS', 'ST', 'SV', 'TM', 'UC', 'UI', 'UL', 'UN', 'UR', 'US',
-  'UT', 'UV',
+  'AE',
+  'AS',
+  'AT',
+  'CS',
+  'DA',
+  'DS',
+  'DT',
+  'FD',
+  'FL',
+  'IS',
+  'LO',
+  'LT',
+  'OB',
+  'OD',
+  'OF',
+  'OL',
+  'OV',
+  'OW',
+  'PN',
+  'SH',
+  'SL',
+  'SQ',
+  'SS',
+  'ST',
+  'SV',
+  'TM',
+  'UC',
+  'UI',
+  'UL',
+  'UN',
+  'UR',
+  'US',
+  'UT',
+  'UV',
 ]);
 
 /**
@@ -128,10 +159,7 @@ const VRS = new Set([
  * explicit or implicit little-endian VR.
  */
 export function isDicom(bytes: Uint8Array): boolean {
-  if (
-    bytes.length >= 132 &&
-    bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d
-  ) {
+  if (bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d) {
     return true;
   }
   if (bytes.length < 8) return false;
@@ -169,7 +197,9 @@ function sniffTransferSyntax(bytes: Uint8Array): string | null {
     }
     if (at + length > bytes.length) return null;
     if (element === 0x0010) {
-      return String.fromCharCode(...bytes.subarray(at, at + length)).replace(/[\0 ]+$/, '').trim();
+      return String.fromCharCode(...bytes.subarray(at, at + length))
+        .replace(/[\0 ]+$/, '')
+        .trim();
     }
     at += length;
   }
@@ -204,7 +234,9 @@ function tagStrings(image: DaikonImage, id: TagId): string[] | null {
   if (value === undefined || value === null) return null;
   if (typeof value === 'string') return value.split('\\').map((s) => s.replace(/\0/g, '').trim());
   if (value instanceof DataView) {
-    return decodeAscii(value).split('\\').map((s) => s.replace(/\0/g, '').trim());
+    return decodeAscii(value)
+      .split('\\')
+      .map((s) => s.replace(/\0/g, '').trim());
   }
   const out: string[] = [];
   for (const v of value) {
@@ -292,7 +324,8 @@ function strictNumbers(
     tag.offsetEnd <= raw.length
   ) {
     text = String.fromCharCode(...raw.subarray(tag.offsetValue, Math.min(tag.offsetEnd, tag.offsetValue + 4096)));
-    if (tag.offsetEnd - tag.offsetValue > 4096) fail(`${label} is ${tag.offsetEnd - tag.offsetValue} bytes long, not a number`, id);
+    if (tag.offsetEnd - tag.offsetValue > 4096)
+      fail(`${label} is ${tag.offsetEnd - tag.offsetValue} bytes long, not a number`, id);
   } else {
     // Deflated data sets: only daikon's conversion is at hand; NaN still means "not a number".
     const strings = tagStrings(image, id);
@@ -513,7 +546,8 @@ function parseSlice(input: DicomFileInput): Slice {
   // Zero or negative spacing is treated as absent (1 mm, with a warning), as before; a positive
   // but absurd one (1e308, 1e-300) would silently wreck every mm computation, so it is refused.
   const pixelSpacing = ps !== null && ps[0] > 0 && ps[1] > 0 ? ([ps[0], ps[1]] as const) : null;
-  if (pixelSpacing !== null) checkSpacing(pixelSpacing, psTag === PIXEL_SPACING ? 'PixelSpacing' : 'ImagerPixelSpacing', psTag, fail);
+  if (pixelSpacing !== null)
+    checkSpacing(pixelSpacing, psTag === PIXEL_SPACING ? 'PixelSpacing' : 'ImagerPixelSpacing', psTag, fail);
   const thicknessValue = num(SLICE_THICKNESS, 'SliceThickness')?.[0] ?? null;
   const thickness = thicknessValue !== null && thicknessValue > 0 ? thicknessValue : null;
   if (thickness !== null) checkSpacing([thickness], 'SliceThickness', SLICE_THICKNESS, fail);
@@ -676,7 +710,8 @@ class HuBuffer {
   /** Keeps only the given slice indices (in order), dropping slices that failed to decode. */
   keep(indices: readonly number[]): void {
     const n = this.sliceSize;
-    const out = this.data instanceof Int16Array ? new Int16Array(n * indices.length) : new Float32Array(n * indices.length);
+    const out =
+      this.data instanceof Int16Array ? new Int16Array(n * indices.length) : new Float32Array(n * indices.length);
     indices.forEach((src, dst) => out.set(this.data.subarray(src * n, (src + 1) * n), dst * n));
     this.data = out;
   }
@@ -706,11 +741,7 @@ function orientationGroups(slices: readonly Slice[]): Slice[] {
   return reps;
 }
 
-function buildSeries(
-  uid: string,
-  all: readonly Slice[],
-  errors: FileError[],
-): Volume | null {
+function buildSeries(uid: string, all: readonly Slice[], errors: FileError[]): Volume | null {
   const warnings: string[] = [];
 
   // Scouts: a series of nothing but localizers is refused; localizers mixed into an axial
@@ -726,8 +757,10 @@ function buildSeries(
         groups.length > 1
           ? `slices have ${groups.length} different orientations (e.g. ${groups[0].file} vs ${groups[1].file}); ` +
               'not an axial volume (scout/localizer?): ImageType says LOCALIZER'
-          : `ImageType says LOCALIZER (${all.map((s) => s.file).slice(0, MAX_LISTED).join(', ')}); ` +
-              'a scout/localizer, not an axial volume',
+          : `ImageType says LOCALIZER (${all
+              .map((s) => s.file)
+              .slice(0, MAX_LISTED)
+              .join(', ')}); ` + 'a scout/localizer, not an axial volume',
       ),
     );
     return null;
@@ -735,7 +768,10 @@ function buildSeries(
   if (localizers.length > 0) {
     warnings.push(
       `dropped ${localizers.length} localizer image(s) from the series: ` +
-        localizers.map((s) => s.file).slice(0, MAX_LISTED).join(', '),
+        localizers
+          .map((s) => s.file)
+          .slice(0, MAX_LISTED)
+          .join(', '),
     );
   }
 
@@ -920,7 +956,11 @@ export function readDicomSeries(files: DicomFileInput[]): { volumes: Volume[]; e
       const volume = buildSeries(uid, ordered, errors);
       if (volume) volumes.push(volume);
     } catch (e) {
-      errors.push({ file: ordered[0].file, message: `series ${uid}: ${describe(e)}`, ...(isDataError(e) ? {} : { internal: true as const }) });
+      errors.push({
+        file: ordered[0].file,
+        message: `series ${uid}: ${describe(e)}`,
+        ...(isDataError(e) ? {} : { internal: true as const }),
+      });
     }
   }
   return { volumes, errors };

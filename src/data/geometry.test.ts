@@ -4,7 +4,15 @@ import { IDENTITY, type Mat3 } from './volume.ts';
 
 describe('roundHalfEven (numpy.round)', () => {
   it.each([
-    [0.5, 0], [1.5, 2], [2.5, 2], [-0.5, -0], [-1.5, -2], [-2.5, -2], [2.4999, 2], [2.5001, 3], [7, 7],
+    [0.5, 0],
+    [1.5, 2],
+    [2.5, 2],
+    [-0.5, -0],
+    [-1.5, -2],
+    [-2.5, -2],
+    [2.4999, 2],
+    [2.5001, 3],
+    [7, 7],
   ])('%f → %f', (v, want) => {
     expect(roundHalfEven(v) === want || (roundHalfEven(v) === 0 && want === 0)).toBe(true);
   });
@@ -38,7 +46,9 @@ describe('xyz ↔ irc as the book', () => {
     const cri = xyzToCriFloat([14, 26, 22], h);
     const inv = invert3(d);
     const delta = [4, 6, -8];
-    const want = [0, 1, 2].map((j) => (delta[0] * inv[j] + delta[1] * inv[3 + j] + delta[2] * inv[6 + j]) / h.spacing[j]);
+    const want = [0, 1, 2].map(
+      (j) => (delta[0] * inv[j] + delta[1] * inv[3 + j] + delta[2] * inv[6 + j]) / h.spacing[j],
+    );
     expect(cri).toEqual(want);
   });
 

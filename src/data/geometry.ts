@@ -29,9 +29,15 @@ export function invert3(m: Mat3): Mat3 {
   }
   const s = 1 / det;
   return [
-    A * s, -(b * i - c * h) * s, (b * f - c * e) * s,
-    B * s, (a * i - c * g) * s, -(a * f - c * d) * s,
-    C * s, -(a * h - b * g) * s, (a * e - b * d) * s,
+    A * s,
+    -(b * i - c * h) * s,
+    (b * f - c * e) * s,
+    B * s,
+    (a * i - c * g) * s,
+    -(a * f - c * d) * s,
+    C * s,
+    -(a * h - b * g) * s,
+    (a * e - b * d) * s,
   ];
 }
 

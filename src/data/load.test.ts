@@ -40,12 +40,16 @@ describe('loadFiles', () => {
     // ../shared/ct-samples/luna16-annotations holds all four; annotations_excluded.csv has
     // annotations.csv's header but lists findings that are not nodules.
     const dir = resolve(process.cwd(), '../shared/ct-samples/luna16-annotations');
-    const files = readdirSync(dir).map((name) => sourceFromBytes(`luna16-annotations/${name}`, new Uint8Array(readFileSync(join(dir, name)))));
+    const files = readdirSync(dir).map((name) =>
+      sourceFromBytes(`luna16-annotations/${name}`, new Uint8Array(readFileSync(join(dir, name)))),
+    );
     const items = await collect(loadFiles(files));
     const tables = items.filter((i) => i.type === 'annotations' || i.type === 'candidates');
     expect(tables.map((t) => t.file)).toEqual(['luna16-annotations/annotations.csv']);
     expect(tables[0].type === 'annotations' && tables[0].rows.length).toBe(1186);
-    const skipped = Object.fromEntries(items.flatMap((i) => (i.type === 'skipped' ? [[i.file.split('/')[1], i.reason]] : [])));
+    const skipped = Object.fromEntries(
+      items.flatMap((i) => (i.type === 'skipped' ? [[i.file.split('/')[1], i.reason]] : [])),
+    );
     expect(skipped['annotations_excluded.csv']).toMatch(/excluded findings \(not nodules\).*--excluded/);
     expect(skipped['annotations_with_malignancy.csv']).toMatch(/malignancy labels/);
     expect(skipped['seriesuids.csv']).toMatch(/scan list.*--seriesuids/);
@@ -54,7 +58,9 @@ describe('loadFiles', () => {
 
   it('pairs a .mhd with the data file its header names, in its own folder', async () => {
     const header = (file: string) =>
-      enc(`ObjectType = Image\nNDims = 3\nBinaryData = True\nBinaryDataByteOrderMSB = False\nTransformMatrix = 1 0 0 0 1 0 0 0 1\nOffset = 0 0 0\nElementSpacing = 1 1 1\nDimSize = 2 2 1\nElementType = MET_SHORT\nElementDataFile = ${file}\n`);
+      enc(
+        `ObjectType = Image\nNDims = 3\nBinaryData = True\nBinaryDataByteOrderMSB = False\nTransformMatrix = 1 0 0 0 1 0 0 0 1\nOffset = 0 0 0\nElementSpacing = 1 1 1\nDimSize = 2 2 1\nElementType = MET_SHORT\nElementDataFile = ${file}\n`,
+      );
     const items = await collect(
       loadFiles([
         sourceFromBytes('s0/a.mhd', header('data_a.raw')),
@@ -74,7 +80,10 @@ describe('loadFiles', () => {
     const items = await collect(
       loadFiles(
         [
-          sourceFromBytes('s0/a.mhd', enc('NDims = 3\nDimSize = 1 1 1\nElementType = MET_SHORT\nElementDataFile = a.raw\n')),
+          sourceFromBytes(
+            's0/a.mhd',
+            enc('NDims = 3\nDimSize = 1 1 1\nElementType = MET_SHORT\nElementDataFile = a.raw\n'),
+          ),
           sourceFromBytes('s0/a.raw', new Uint8Array(2)),
         ],
         { isKnown: () => true },

@@ -13,7 +13,14 @@ import type { Volume } from './volume.ts';
 import { isDataError } from './errors.ts';
 import { parseMetaHeader, metaDataFileName, readMetaImage } from './metaimage.ts';
 import { readDicomSeries } from './dicom.ts';
-import { decodeCsv, lunaFileNotCached, parseLunaCsv, type Annotation, type Candidate, type RowError } from './luna-csv.ts';
+import {
+  decodeCsv,
+  lunaFileNotCached,
+  parseLunaCsv,
+  type Annotation,
+  type Candidate,
+  type RowError,
+} from './luna-csv.ts';
 
 export type LoadItem =
   | { type: 'volume'; volume: Volume; subset: string | null; sources: readonly SourceFile[] }
@@ -142,7 +149,13 @@ export async function* loadFiles(files: readonly SourceFile[], opts: LoadOptions
     const inputs = [];
     for (const f of fresh) inputs.push({ file: f.path, bytes: await f.bytes() });
     const { volumes, errors } = readDicomSeries(inputs);
-    for (const err of errors) yield { type: 'error', file: err.file, message: err.message, ...(err.internal ? { internal: true as const } : {}) };
+    for (const err of errors)
+      yield {
+        type: 'error',
+        file: err.file,
+        message: err.message,
+        ...(err.internal ? { internal: true as const } : {}),
+      };
     for (const volume of volumes) {
       const mine = new Set(volume.files);
       yield {
@@ -176,4 +189,3 @@ function findCaseInsensitive(files: Map<string, SourceFile>, wanted: string): So
   for (const [p, f] of files) if (p.toLowerCase() === lower) return f;
   return undefined;
 }
-

@@ -76,9 +76,16 @@ describe('encodings', () => {
   it('UTF-16 without a BOM and UTF-32 are refused, naming the encoding', async () => {
     const head = LINES.slice(0, 3).join('\n');
     expect(await load('a.csv', utf16(head, false, false))).toEqual([
-      { type: 'error', file: 'a.csv', message: 'a.csv: the file is UTF-16 little-endian without a byte-order mark; save it as UTF-8 (or UTF-16 with a byte-order mark)' },
+      {
+        type: 'error',
+        file: 'a.csv',
+        message:
+          'a.csv: the file is UTF-16 little-endian without a byte-order mark; save it as UTF-8 (or UTF-16 with a byte-order mark)',
+      },
     ]);
-    expect(thrown(() => decodeCsv(utf16(head, true, false), 'b.csv')).message).toContain('UTF-16 big-endian without a byte-order mark');
+    expect(thrown(() => decodeCsv(utf16(head, true, false), 'b.csv')).message).toContain(
+      'UTF-16 big-endian without a byte-order mark',
+    );
     const utf32 = new Uint8Array([0xff, 0xfe, 0, 0, 0x73, 0, 0, 0]);
     const e = thrown(() => decodeCsv(utf32, 'c.csv'));
     expect(isDataError(e)).toBe(true);
@@ -87,7 +94,9 @@ describe('encodings', () => {
 
   it('UTF-8 with and without BOM decode as before', () => {
     expect(decodeCsv(new TextEncoder().encode(TEXT), 'a.csv')).toBe(TEXT);
-    expect(parseLunaCsv(decodeCsv(new TextEncoder().encode(`\uFEFF${TEXT}`), 'a.csv'), 'annotations.csv')).toEqual(REFERENCE);
+    expect(parseLunaCsv(decodeCsv(new TextEncoder().encode(`\uFEFF${TEXT}`), 'a.csv'), 'annotations.csv')).toEqual(
+      REFERENCE,
+    );
   });
 });
 
@@ -111,7 +120,8 @@ describe('series UIDs', () => {
   });
 
   it('a line break in a (quoted) seriesuid is refused, and later line numbers stay true', () => {
-    const text = [LINES[0], LINES[1], `"${uid.slice(0, 8)}\n${uid.slice(8)}"${rest}`, `${uid},x,1,2,3`].join('\n') + '\n';
+    const text =
+      [LINES[0], LINES[1], `"${uid.slice(0, 8)}\n${uid.slice(8)}"${rest}`, `${uid},x,1,2,3`].join('\n') + '\n';
     const parsed = parseLunaCsv(text, 'annotations.csv');
     expect(parsed.errors.map((e) => [e.row, e.field])).toEqual([
       [3, 'seriesuid'],

@@ -187,8 +187,16 @@ describe('parseAnnotations / parseCandidates', () => {
 });
 
 describe('matchCandidates (book getCandidateInfoList)', () => {
-  const ann = (uid: string, xyz: [number, number, number], d: number): Annotation => ({ seriesUid: uid, xyz, diameterMm: d });
-  const cand = (uid: string, xyz: [number, number, number], isNodule: boolean): Candidate => ({ seriesUid: uid, xyz, isNodule });
+  const ann = (uid: string, xyz: [number, number, number], d: number): Annotation => ({
+    seriesUid: uid,
+    xyz,
+    diameterMm: d,
+  });
+  const cand = (uid: string, xyz: [number, number, number], isNodule: boolean): Candidate => ({
+    seriesUid: uid,
+    xyz,
+    isNodule,
+  });
 
   it('matches within d/4 on every axis, boundary inclusive', () => {
     const a = ann('s1', [10, 20, 30], 8); // d/4 = 2

@@ -59,7 +59,12 @@ function splitHeader(headerLine: string): string[] {
   return stripBom(headerLine)
     .replace(/[\r\n]+$/, '')
     .split(',')
-    .map((h) => h.trim().replace(/^"(.*)"$/, '$1').trim());
+    .map((h) =>
+      h
+        .trim()
+        .replace(/^"(.*)"$/, '$1')
+        .trim(),
+    );
 }
 
 function stripBom(text: string): string {
@@ -129,7 +134,11 @@ export function decodeCsv(bytes: Uint8Array, file: string): string {
   const refuse = (encoding: string) =>
     new DataError(`${file}: the file is ${encoding}; save it as UTF-8 (or UTF-16 with a byte-order mark)`, { file });
   const b = bytes;
-  if (b.length >= 4 && ((b[0] === 0xff && b[1] === 0xfe && b[2] === 0 && b[3] === 0) || (b[0] === 0 && b[1] === 0 && b[2] === 0xfe && b[3] === 0xff))) {
+  if (
+    b.length >= 4 &&
+    ((b[0] === 0xff && b[1] === 0xfe && b[2] === 0 && b[3] === 0) ||
+      (b[0] === 0 && b[1] === 0 && b[2] === 0xfe && b[3] === 0xff))
+  ) {
     throw refuse('UTF-32 encoded');
   }
   if (b.length >= 2 && b[0] === 0xff && b[1] === 0xfe) return new TextDecoder('utf-16le').decode(b.subarray(2));
@@ -180,7 +189,12 @@ function locateColumns(header: string[], kind: LunaTableKind, file: string): Col
   return { uid: idx[0], x: idx[1], y: idx[2], z: idx[3], extra: idx[4], last: Math.max(...idx) };
 }
 
-type RowReader<T> = (fields: string[], line: number, cols: Columns, fail: (field: string | undefined, message: string) => void) => T | null;
+type RowReader<T> = (
+  fields: string[],
+  line: number,
+  cols: Columns,
+  fail: (field: string | undefined, message: string) => void,
+) => T | null;
 
 /**
  * Shared driver: papaparse row by row (`step`, so 551k rows never sit in memory as string
@@ -214,7 +228,11 @@ function parseTable<T>(text: string, file: string, kind: LunaTableKind, read: Ro
       pendingBreaks = breaksIn(fields);
       if (cols === null) {
         // Throws out of papaparse (it does not catch) and so out of parseTable.
-        cols = locateColumns(fields.map((h) => h.trim()), kind, file);
+        cols = locateColumns(
+          fields.map((h) => h.trim()),
+          kind,
+          file,
+        );
         return;
       }
       if (fields.length === 1 && fields[0].trim() === '') return; // blank or trailing line
@@ -252,11 +270,22 @@ function readCommon(
     ok = false;
   } else if (control !== null) {
     const code = control[0].charCodeAt(0);
-    const what = code === 0 ? 'a NUL byte' : code === 10 || code === 13 ? 'a line break' : `control character U+${code.toString(16).padStart(4, '0').toUpperCase()}`;
-    fail('seriesuid', `${file}:${line}: seriesuid ${shown(seriesUid)} holds ${what} at character ${control.index + 1} (column ${cols.uid + 1})`);
+    const what =
+      code === 0
+        ? 'a NUL byte'
+        : code === 10 || code === 13
+          ? 'a line break'
+          : `control character U+${code.toString(16).padStart(4, '0').toUpperCase()}`;
+    fail(
+      'seriesuid',
+      `${file}:${line}: seriesuid ${shown(seriesUid)} holds ${what} at character ${control.index + 1} (column ${cols.uid + 1})`,
+    );
     ok = false;
   } else if (seriesUid.length > MAX_UID_LENGTH) {
-    fail('seriesuid', `${file}:${line}: seriesuid is ${seriesUid.length} characters long (column ${cols.uid + 1}); DICOM UIDs are at most ${MAX_UID_LENGTH}`);
+    fail(
+      'seriesuid',
+      `${file}:${line}: seriesuid is ${seriesUid.length} characters long (column ${cols.uid + 1}); DICOM UIDs are at most ${MAX_UID_LENGTH}`,
+    );
     ok = false;
   }
   const xyz: Xyz = [0, 0, 0];
@@ -397,13 +426,15 @@ function fmt(v: number): string {
 /** Write annotations in LUNA16's format (header `seriesuid,coordX,coordY,coordZ,diameter_mm`, LF). */
 export function formatAnnotationsCsv(rows: readonly Annotation[]): string {
   const lines = [LUNA_COLUMNS.annotations.join(',')];
-  for (const r of rows) lines.push(`${r.seriesUid},${fmt(r.xyz[0])},${fmt(r.xyz[1])},${fmt(r.xyz[2])},${fmt(r.diameterMm)}`);
+  for (const r of rows)
+    lines.push(`${r.seriesUid},${fmt(r.xyz[0])},${fmt(r.xyz[1])},${fmt(r.xyz[2])},${fmt(r.diameterMm)}`);
   return lines.join('\n') + '\n';
 }
 
 /** Write candidates in LUNA16's format (header `seriesuid,coordX,coordY,coordZ,class`, LF). */
 export function formatCandidatesCsv(rows: readonly Candidate[]): string {
   const lines = [LUNA_COLUMNS.candidates.join(',')];
-  for (const r of rows) lines.push(`${r.seriesUid},${fmt(r.xyz[0])},${fmt(r.xyz[1])},${fmt(r.xyz[2])},${r.isNodule ? 1 : 0}`);
+  for (const r of rows)
+    lines.push(`${r.seriesUid},${fmt(r.xyz[0])},${fmt(r.xyz[1])},${fmt(r.xyz[2])},${r.isNodule ? 1 : 0}`);
   return lines.join('\n') + '\n';
 }

@@ -76,19 +76,27 @@ describe('inflate bounded by the size the header implies', () => {
   it('a bomb smaller than the volume (too few bytes) and a slightly long stream keep exact counts', () => {
     const small = zlibBomb(1000);
     const mhd = edit('CompressedDataSize', String(small.length));
-    expect(caught(() => readMetaImage({ file: MHD_FILE, bytes: mhd, data: { file: ZRAW_FILE, bytes: small } })).message).toMatch(
+    expect(
+      caught(() => readMetaImage({ file: MHD_FILE, bytes: mhd, data: { file: ZRAW_FILE, bytes: small } })).message,
+    ).toMatch(
       /holds \d+ compressed bytes, which inflate to at most \d+ bytes; DimSize 512×512×121 of MET_SHORT needs 63438848 bytes/,
     );
     const long = zlibBomb(EXPECTED + 10);
     const mhd2 = edit('CompressedDataSize', String(long.length));
-    expect(caught(() => readMetaImage({ file: MHD_FILE, bytes: mhd2, data: { file: ZRAW_FILE, bytes: long } })).message).toBe(
-      `${ZRAW_FILE} inflates to ${EXPECTED + 10} bytes, DimSize 512×512×121 of MET_SHORT needs ${EXPECTED} bytes`,
-    );
+    expect(
+      caught(() => readMetaImage({ file: MHD_FILE, bytes: mhd2, data: { file: ZRAW_FILE, bytes: long } })).message,
+    ).toBe(`${ZRAW_FILE} inflates to ${EXPECTED + 10} bytes, DimSize 512×512×121 of MET_SHORT needs ${EXPECTED} bytes`);
   });
 
   it('DimSize edited far beyond what the stream can hold is refused before allocating', () => {
     const zraw = new Uint8Array(readFileSync(`${SAMPLES}luna16-seg-lungs/${ZRAW_FILE}`));
-    const e = caught(() => readMetaImage({ file: MHD_FILE, bytes: edit('DimSize', '512 512 100000'), data: { file: ZRAW_FILE, bytes: zraw } }));
+    const e = caught(() =>
+      readMetaImage({
+        file: MHD_FILE,
+        bytes: edit('DimSize', '512 512 100000'),
+        data: { file: ZRAW_FILE, bytes: zraw },
+      }),
+    );
     expect(e.message).toContain(`${ZRAW_FILE} holds ${zraw.length} compressed bytes, which inflate to at most`);
   });
 });
@@ -115,7 +123,8 @@ describe('header size capped', () => {
   });
 
   it('a .mha whose voxels are larger than the cap still reads (only the header is capped)', () => {
-    const header = 'ObjectType = Image\nNDims = 3\nDimSize = 256 256 1\nElementType = MET_SHORT\nElementSpacing = 1 1 1\nElementDataFile = LOCAL\n';
+    const header =
+      'ObjectType = Image\nNDims = 3\nDimSize = 256 256 1\nElementType = MET_SHORT\nElementSpacing = 1 1 1\nElementDataFile = LOCAL\n';
     const voxels = new Uint8Array(256 * 256 * 2);
     const bytes = new Uint8Array(header.length + voxels.length);
     bytes.set(enc.encode(header));
@@ -126,10 +135,26 @@ describe('header size capped', () => {
 
 describe('numbers finite and in plausible ranges, field and value named', () => {
   it.each([
-    ['ElementSpacing', '1e308 1e308 1e308', 'ElementSpacing "1e308 1e308 1e308" in x.mhd (expected 3 plausible spacings, 0.0001 to 1000 mm)'],
-    ['ElementSpacing', '0.76 0.76 1e-300', 'ElementSpacing "0.76 0.76 1e-300" in x.mhd (expected 3 plausible spacings, 0.0001 to 1000 mm)'],
-    ['Offset', '1e308 -195 -335', 'Offset "1e308 -195 -335" in x.mhd (expected 3 positions within 1000000 mm of the origin)'],
-    ['TransformMatrix', '1e308 0 0 0 1 0 0 0 1', 'TransformMatrix "1e308 0 0 0 1 0 0 0 1" in x.mhd (expected direction cosines (entries between -10 and 10))'],
+    [
+      'ElementSpacing',
+      '1e308 1e308 1e308',
+      'ElementSpacing "1e308 1e308 1e308" in x.mhd (expected 3 plausible spacings, 0.0001 to 1000 mm)',
+    ],
+    [
+      'ElementSpacing',
+      '0.76 0.76 1e-300',
+      'ElementSpacing "0.76 0.76 1e-300" in x.mhd (expected 3 plausible spacings, 0.0001 to 1000 mm)',
+    ],
+    [
+      'Offset',
+      '1e308 -195 -335',
+      'Offset "1e308 -195 -335" in x.mhd (expected 3 positions within 1000000 mm of the origin)',
+    ],
+    [
+      'TransformMatrix',
+      '1e308 0 0 0 1 0 0 0 1',
+      'TransformMatrix "1e308 0 0 0 1 0 0 0 1" in x.mhd (expected direction cosines (entries between -10 and 10))',
+    ],
     ['DimSize', '512 512 2000000', 'DimSize "512 512 2000000" in x.mhd (expected at most 1048576 voxels per axis)'],
   ])('%s %j is refused', (key, value, message) => {
     const e = caught(() => parseMetaHeader(edit(key, value), 'x.mhd'));

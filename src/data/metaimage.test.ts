@@ -24,7 +24,10 @@ function sample(rel: string): Uint8Array {
   return readFileSync(SAMPLES + rel);
 }
 
-function expectDataError(fn: () => unknown, want: { message?: RegExp | string; file?: string; field?: string }): DataError {
+function expectDataError(
+  fn: () => unknown,
+  want: { message?: RegExp | string; file?: string; field?: string },
+): DataError {
   let caught: unknown;
   try {
     fn();
@@ -113,14 +116,30 @@ function encodeValues(type: MetaElementType, values: readonly number[], msb: boo
   values.forEach((v, i) => {
     const at = i * size;
     switch (type) {
-      case 'MET_SHORT': view.setInt16(at, v, le); break;
-      case 'MET_USHORT': view.setUint16(at, v, le); break;
-      case 'MET_UCHAR': view.setUint8(at, v); break;
-      case 'MET_CHAR': view.setInt8(at, v); break;
-      case 'MET_INT': view.setInt32(at, v, le); break;
-      case 'MET_UINT': view.setUint32(at, v, le); break;
-      case 'MET_FLOAT': view.setFloat32(at, v, le); break;
-      case 'MET_DOUBLE': view.setFloat64(at, v, le); break;
+      case 'MET_SHORT':
+        view.setInt16(at, v, le);
+        break;
+      case 'MET_USHORT':
+        view.setUint16(at, v, le);
+        break;
+      case 'MET_UCHAR':
+        view.setUint8(at, v);
+        break;
+      case 'MET_CHAR':
+        view.setInt8(at, v);
+        break;
+      case 'MET_INT':
+        view.setInt32(at, v, le);
+        break;
+      case 'MET_UINT':
+        view.setUint32(at, v, le);
+        break;
+      case 'MET_FLOAT':
+        view.setFloat32(at, v, le);
+        break;
+      case 'MET_DOUBLE':
+        view.setFloat64(at, v, le);
+        break;
     }
   });
   return new Uint8Array(view.buffer);
@@ -161,10 +180,20 @@ const SHORT_12 = encodeValues('MET_SHORT', SAMPLE_VALUES.MET_SHORT, false);
 describe('real LUNA16 samples', () => {
   const dir = 'luna16-seg-lungs/';
   const cases = [
-    { uid: '1.3.6.1.4.1.14519.5.2.1.6279.6001.105756658031515062000744821260', z: 121, zsize: 246206,
-      spacing: [0.7617189884185791, 0.7617189884185791, 2.5], origin: [-198.10000600000001, -195, -335.209991] },
-    { uid: '1.3.6.1.4.1.14519.5.2.1.6279.6001.108197895896446896160048741492', z: 119, zsize: 212819,
-      spacing: [0.7421879768371582, 0.7421879768371582, 2.5], origin: [-182.5, -190, -313.75] },
+    {
+      uid: '1.3.6.1.4.1.14519.5.2.1.6279.6001.105756658031515062000744821260',
+      z: 121,
+      zsize: 246206,
+      spacing: [0.7617189884185791, 0.7617189884185791, 2.5],
+      origin: [-198.10000600000001, -195, -335.209991],
+    },
+    {
+      uid: '1.3.6.1.4.1.14519.5.2.1.6279.6001.108197895896446896160048741492',
+      z: 119,
+      zsize: 212819,
+      spacing: [0.7421879768371582, 0.7421879768371582, 2.5],
+      origin: [-182.5, -190, -313.75],
+    },
   ];
 
   it('finds both pairs in the samples folder', () => {
@@ -177,10 +206,19 @@ describe('real LUNA16 samples', () => {
       const mhd = sample(`${dir}${c.uid}.mhd`);
       const header = parseMetaHeader(mhd, `${c.uid}.mhd`);
       expect(header).toMatchObject({
-        objectType: 'Image', nDims: 3, dimSize: [512, 512, c.z], elementType: 'MET_SHORT', msb: false,
-        compressed: true, compressedDataSize: c.zsize, elementDataFile: `${c.uid}.zraw`,
-        elementSpacing: c.spacing, offset: c.origin, transformMatrix: [1, 0, 0, 0, 1, 0, 0, 0, 1],
-        headerBytes: mhd.length, warnings: [],
+        objectType: 'Image',
+        nDims: 3,
+        dimSize: [512, 512, c.z],
+        elementType: 'MET_SHORT',
+        msb: false,
+        compressed: true,
+        compressedDataSize: c.zsize,
+        elementDataFile: `${c.uid}.zraw`,
+        elementSpacing: c.spacing,
+        offset: c.origin,
+        transformMatrix: [1, 0, 0, 0, 1, 0, 0, 0, 1],
+        headerBytes: mhd.length,
+        warnings: [],
       });
       expect(metaDataFileName(header)).toBe(`${c.uid}.zraw`);
 
@@ -215,7 +253,11 @@ describe('real LUNA16 samples', () => {
     const zraw = sample(`${dir}${c.uid}.zraw`);
     const a = readMetaImage({ file: `${c.uid}.mhd`, bytes: mhd, data: { file: `${c.uid}.zraw`, bytes: zraw } });
     const oddBuffer = Buffer.concat([Buffer.alloc(1), Buffer.from(zraw)]).subarray(1);
-    const b = readMetaImage({ file: `sub/${c.uid}.mhd`, bytes: mhd, data: { file: `sub/${c.uid}.zraw`, bytes: oddBuffer } });
+    const b = readMetaImage({
+      file: `sub/${c.uid}.mhd`,
+      bytes: mhd,
+      data: { file: `sub/${c.uid}.zraw`, bytes: oddBuffer },
+    });
     expect(b.seriesUid).toBe(c.uid);
     // A loop, not toEqual: vitest's deep equality on 31M elements exhausts the heap.
     expect(b.data.length).toBe(a.data.length);
@@ -256,11 +298,14 @@ describe('real LUNA16 samples', () => {
     const c = cases[0];
     const mhd = sample(`${dir}${c.uid}.mhd`);
     const zraw = sample(`${dir}${c.uid}.zraw`).subarray(0, c.zsize - 10);
-    expectDataError(() => readMetaImage({ file: `${c.uid}.mhd`, bytes: mhd, data: { file: `${c.uid}.zraw`, bytes: zraw } }), {
-      message: `CompressedDataSize ${c.zsize} in ${c.uid}.mhd disagrees with ${c.uid}.zraw, which holds ${c.zsize - 10} compressed bytes`,
-      file: `${c.uid}.zraw`,
-      field: 'CompressedDataSize',
-    });
+    expectDataError(
+      () => readMetaImage({ file: `${c.uid}.mhd`, bytes: mhd, data: { file: `${c.uid}.zraw`, bytes: zraw } }),
+      {
+        message: `CompressedDataSize ${c.zsize} in ${c.uid}.mhd disagrees with ${c.uid}.zraw, which holds ${c.zsize - 10} compressed bytes`,
+        file: `${c.uid}.zraw`,
+        field: 'CompressedDataSize',
+      },
+    );
   });
 });
 
@@ -338,7 +383,11 @@ describe('.mha with ElementDataFile = LOCAL', () => {
 
   it('reads with CRLF line endings, and parses from a leading slice of the file', () => {
     const head = headerText({ dataFile: 'LOCAL', eol: '\r\n', type: 'MET_FLOAT', msb: true });
-    const file = concat(enc.encode(head), encodeValues('MET_FLOAT', SAMPLE_VALUES.MET_FLOAT, true), randomBytes(5000, 1).subarray(0, 0));
+    const file = concat(
+      enc.encode(head),
+      encodeValues('MET_FLOAT', SAMPLE_VALUES.MET_FLOAT, true),
+      randomBytes(5000, 1).subarray(0, 0),
+    );
     expect(parseMetaHeader(file.subarray(0, head.length + 7), 'scan.mha').headerBytes).toBe(head.length);
     const v = readMetaImage({ file: 'scan.mha', bytes: file });
     expect(v.data).toEqual(new Float32Array(SAMPLE_VALUES.MET_FLOAT));
@@ -390,7 +439,10 @@ describe('geometry fields', () => {
   });
 
   it('accepts the aliases Orientation / Rotation, Origin / Position and ElementSize', () => {
-    for (const [m, o] of [['Orientation', 'Origin'], ['Rotation', 'Position']]) {
+    for (const [m, o] of [
+      ['Orientation', 'Origin'],
+      ['Rotation', 'Position'],
+    ]) {
       const text = headerText({ matrix: '1 0 0 0 0 1 0 -1 0' })
         .replace('TransformMatrix', m)
         .replace('Offset', o)
@@ -403,7 +455,10 @@ describe('geometry fields', () => {
   });
 
   it('ignores unknown keys and keeps them in raw', () => {
-    const h = parseMetaHeader(enc.encode(headerText({ extra: ['Modality = MET_MOD_CT', 'SomethingNew = 42 = yes', ''] })), 'x.mhd');
+    const h = parseMetaHeader(
+      enc.encode(headerText({ extra: ['Modality = MET_MOD_CT', 'SomethingNew = 42 = yes', ''] })),
+      'x.mhd',
+    );
     expect(h.raw.Modality).toBe('MET_MOD_CT');
     expect(h.raw.SomethingNew).toBe('42 = yes');
     expect(h.warnings).toEqual([]);
@@ -422,7 +477,11 @@ describe('geometry fields', () => {
 
   it('reads a 2-D image (NDims = 2) as one slice, with a warning', () => {
     const text = headerText({ nDims: '2', dims: '3 4', spacing: '0.5 0.6', offset: '1 2', matrix: '0 1 1 0' });
-    const v = readMetaImage({ file: 'x.mhd', bytes: enc.encode(text.replace('CenterOfRotation = 0 0 0', 'CenterOfRotation = 0 0')), data: { file: 'x.raw', bytes: SHORT_12 } });
+    const v = readMetaImage({
+      file: 'x.mhd',
+      bytes: enc.encode(text.replace('CenterOfRotation = 0 0 0', 'CenterOfRotation = 0 0')),
+      data: { file: 'x.raw', bytes: SHORT_12 },
+    });
     expect(v.shape).toEqual([1, 4, 3]);
     expect(v.spacing).toEqual([0.5, 0.6, 1]);
     expect(v.origin).toEqual([1, 2, 0]);
@@ -447,39 +506,64 @@ describe('bad input', () => {
   const mhd = (o: HeaderOpts = {}) => enc.encode(headerText(o));
 
   it('rejects a truncated .raw with both byte counts', () => {
-    expectDataError(() => readMetaImage({ file: 'x.mhd', bytes: mhd(), data: { file: 'x.raw', bytes: SHORT_12.subarray(0, 23) } }), {
-      message: 'x.raw holds 23 bytes, DimSize 3×2×2 of MET_SHORT needs 24 bytes',
-      file: 'x.raw',
-      field: 'DimSize',
-    });
+    expectDataError(
+      () => readMetaImage({ file: 'x.mhd', bytes: mhd(), data: { file: 'x.raw', bytes: SHORT_12.subarray(0, 23) } }),
+      {
+        message: 'x.raw holds 23 bytes, DimSize 3×2×2 of MET_SHORT needs 24 bytes',
+        file: 'x.raw',
+        field: 'DimSize',
+      },
+    );
   });
 
   it('rejects a .raw with more bytes than DimSize asks for', () => {
-    expectDataError(() => readMetaImage({ file: 'x.mhd', bytes: mhd(), data: { file: 'x.raw', bytes: concat(SHORT_12, SHORT_12) } }), {
-      message: 'x.raw holds 48 bytes, DimSize 3×2×2 of MET_SHORT needs 24 bytes',
-    });
+    expectDataError(
+      () => readMetaImage({ file: 'x.mhd', bytes: mhd(), data: { file: 'x.raw', bytes: concat(SHORT_12, SHORT_12) } }),
+      {
+        message: 'x.raw holds 48 bytes, DimSize 3×2×2 of MET_SHORT needs 24 bytes',
+      },
+    );
   });
 
   it('rejects a LUNA16-sized DimSize that disagrees with the data', () => {
     const raw = new Uint8Array(512 * 512 * 120 * 2);
-    expectDataError(() => readMetaImage({ file: 'x.mhd', bytes: mhd({ dims: '512 512 121' }), data: { file: 'x.raw', bytes: raw } }), {
-      message: `x.raw holds ${raw.length} bytes, DimSize 512×512×121 of MET_SHORT needs ${512 * 512 * 121 * 2} bytes`,
-    });
+    expectDataError(
+      () => readMetaImage({ file: 'x.mhd', bytes: mhd({ dims: '512 512 121' }), data: { file: 'x.raw', bytes: raw } }),
+      {
+        message: `x.raw holds ${raw.length} bytes, DimSize 512×512×121 of MET_SHORT needs ${512 * 512 * 121 * 2} bytes`,
+      },
+    );
   });
 
   it('rejects compressed data that inflates to too few or too many bytes', () => {
     const bytes = mhd({ compressed: true, dataFile: 'x.zraw' });
-    expectDataError(() => readMetaImage({ file: 'x.mhd', bytes, data: { file: 'x.zraw', bytes: zlibSync(SHORT_12.subarray(0, 22)) } }), {
-      message: 'x.zraw inflates to 22 bytes, DimSize 3×2×2 of MET_SHORT needs 24 bytes',
-      field: 'DimSize',
-    });
-    expectDataError(() => readMetaImage({ file: 'x.mhd', bytes, data: { file: 'x.zraw', bytes: zlibSync(concat(SHORT_12, SHORT_12)) } }), {
-      message: 'x.zraw inflates to 48 bytes, DimSize 3×2×2 of MET_SHORT needs 24 bytes',
-    });
+    expectDataError(
+      () =>
+        readMetaImage({ file: 'x.mhd', bytes, data: { file: 'x.zraw', bytes: zlibSync(SHORT_12.subarray(0, 22)) } }),
+      {
+        message: 'x.zraw inflates to 22 bytes, DimSize 3×2×2 of MET_SHORT needs 24 bytes',
+        field: 'DimSize',
+      },
+    );
+    expectDataError(
+      () =>
+        readMetaImage({ file: 'x.mhd', bytes, data: { file: 'x.zraw', bytes: zlibSync(concat(SHORT_12, SHORT_12)) } }),
+      {
+        message: 'x.zraw inflates to 48 bytes, DimSize 3×2×2 of MET_SHORT needs 24 bytes',
+      },
+    );
     // Stored (uncompressed) deflate blocks overflow differently inside fflate.
-    expectDataError(() => readMetaImage({ file: 'x.mhd', bytes, data: { file: 'x.zraw', bytes: zlibSync(concat(SHORT_12, SHORT_12), { level: 0 }) } }), {
-      message: 'x.zraw inflates to 48 bytes, DimSize 3×2×2 of MET_SHORT needs 24 bytes',
-    });
+    expectDataError(
+      () =>
+        readMetaImage({
+          file: 'x.mhd',
+          bytes,
+          data: { file: 'x.zraw', bytes: zlibSync(concat(SHORT_12, SHORT_12), { level: 0 }) },
+        }),
+      {
+        message: 'x.zraw inflates to 48 bytes, DimSize 3×2×2 of MET_SHORT needs 24 bytes',
+      },
+    );
   });
 
   it('rejects corrupt zlib streams, naming the .zraw', () => {
@@ -505,7 +589,12 @@ describe('bad input', () => {
   it('rejects CompressedDataSize that disagrees with the .zraw', () => {
     const z = zlibSync(SHORT_12);
     expectDataError(
-      () => readMetaImage({ file: 'x.mhd', bytes: mhd({ compressed: true, compressedSize: z.length + 1, dataFile: 'x.zraw' }), data: { file: 'x.zraw', bytes: z } }),
+      () =>
+        readMetaImage({
+          file: 'x.mhd',
+          bytes: mhd({ compressed: true, compressedSize: z.length + 1, dataFile: 'x.zraw' }),
+          data: { file: 'x.zraw', bytes: z },
+        }),
       { message: /^CompressedDataSize \d+ in x\.mhd disagrees with x\.zraw/, field: 'CompressedDataSize' },
     );
   });
@@ -530,7 +619,8 @@ describe('bad input', () => {
 
   it('rejects text that is not a header, an empty file, and a header missing required fields', () => {
     expectDataError(() => parseMetaHeader(enc.encode('hello world\nthis is not a header\n'), 'notes.mhd'), {
-      message: 'notes.mhd is not a MetaImage header: line 1 "hello world" is not "Key = Value" (expected "Key = Value" text lines such as "NDims = 3")',
+      message:
+        'notes.mhd is not a MetaImage header: line 1 "hello world" is not "Key = Value" (expected "Key = Value" text lines such as "NDims = 3")',
     });
     expectDataError(() => parseMetaHeader(new Uint8Array(0), 'empty.mhd'), { message: /^empty\.mhd is empty/ });
     expectDataError(() => parseMetaHeader(enc.encode('NDims = 3\nElementDataFile = x.raw\n'), 'x.mhd'), {
@@ -541,10 +631,17 @@ describe('bad input', () => {
       message: 'x.mhd lacks ElementDataFile (required MetaImage field)',
       field: 'ElementDataFile',
     });
-    expectDataError(() => parseMetaHeader(enc.encode('NDims = 3\nElementType = MET_SHORT\nElementDataFile = x.raw\nDimSize = 1 1 1\n'), 'x.mhd'), {
-      message: 'x.mhd lacks DimSize (required MetaImage field; ElementDataFile must be the last header line)',
-      field: 'DimSize',
-    });
+    expectDataError(
+      () =>
+        parseMetaHeader(
+          enc.encode('NDims = 3\nElementType = MET_SHORT\nElementDataFile = x.raw\nDimSize = 1 1 1\n'),
+          'x.mhd',
+        ),
+      {
+        message: 'x.mhd lacks DimSize (required MetaImage field; ElementDataFile must be the last header line)',
+        field: 'DimSize',
+      },
+    );
   });
 
   it('rejects non-numeric, NaN, wrongly counted and non-positive numbers, naming the field', () => {
@@ -552,13 +649,29 @@ describe('bad input', () => {
       [{ spacing: '0.7 abc 2.5' }, 'ElementSpacing', 'ElementSpacing "0.7 abc 2.5" in x.mhd (expected 3 numbers)'],
       [{ spacing: 'NaN NaN NaN' }, 'ElementSpacing', 'ElementSpacing "NaN NaN NaN" in x.mhd (expected 3 numbers)'],
       [{ spacing: '0.7 0.7' }, 'ElementSpacing', 'ElementSpacing "0.7 0.7" in x.mhd (expected 3 numbers)'],
-      [{ spacing: '0.7 0 2.5' }, 'ElementSpacing', 'ElementSpacing "0.7 0 2.5" in x.mhd (expected 3 positive numbers (mm))'],
-      [{ spacing: '0.7 -0.7 2.5' }, 'ElementSpacing', 'ElementSpacing "0.7 -0.7 2.5" in x.mhd (expected 3 positive numbers (mm))'],
+      [
+        { spacing: '0.7 0 2.5' },
+        'ElementSpacing',
+        'ElementSpacing "0.7 0 2.5" in x.mhd (expected 3 positive numbers (mm))',
+      ],
+      [
+        { spacing: '0.7 -0.7 2.5' },
+        'ElementSpacing',
+        'ElementSpacing "0.7 -0.7 2.5" in x.mhd (expected 3 positive numbers (mm))',
+      ],
       [{ dims: '512 0 121' }, 'DimSize', 'DimSize "512 0 121" in x.mhd (expected 3 positive integers)'],
       [{ dims: '512 512.5 121' }, 'DimSize', 'DimSize "512 512.5 121" in x.mhd (expected 3 positive integers)'],
       [{ offset: '1 2 Infinity' }, 'Offset', 'Offset "1 2 Infinity" in x.mhd (expected 3 numbers)'],
-      [{ matrix: '1 0 0 0 1 0 0 0' }, 'TransformMatrix', 'TransformMatrix "1 0 0 0 1 0 0 0" in x.mhd (expected 9 numbers)'],
-      [{ matrix: '1 0 0 1 0 0 0 0 1' }, 'TransformMatrix', 'TransformMatrix "1 0 0 1 0 0 0 0 1" in x.mhd (expected a non-singular direction matrix)'],
+      [
+        { matrix: '1 0 0 0 1 0 0 0' },
+        'TransformMatrix',
+        'TransformMatrix "1 0 0 0 1 0 0 0" in x.mhd (expected 9 numbers)',
+      ],
+      [
+        { matrix: '1 0 0 1 0 0 0 0 1' },
+        'TransformMatrix',
+        'TransformMatrix "1 0 0 1 0 0 0 0 1" in x.mhd (expected a non-singular direction matrix)',
+      ],
       [{ nDims: '4' }, 'NDims', 'NDims "4" in x.mhd (expected 3, or 2 for a single slice)'],
       [{ nDims: 'three' }, 'NDims', 'NDims "three" in x.mhd (expected 1 number)'],
     ];
@@ -569,12 +682,28 @@ describe('bad input', () => {
 
   it('rejects multi-channel, ASCII, non-Image and multi-file headers', () => {
     const cases: [string, string, RegExp][] = [
-      [headerText({ extra: ['ElementNumberOfChannels = 3'] }), 'ElementNumberOfChannels', /ElementNumberOfChannels "3" in x\.mhd \(expected 1/],
-      [headerText().replace('BinaryData = True', 'BinaryData = False'), 'BinaryData', /ASCII voxel data is not supported/],
-      [headerText().replace('ObjectType = Image', 'ObjectType = Tube'), 'ObjectType', /ObjectType "Tube" in x\.mhd \(expected Image\)/],
+      [
+        headerText({ extra: ['ElementNumberOfChannels = 3'] }),
+        'ElementNumberOfChannels',
+        /ElementNumberOfChannels "3" in x\.mhd \(expected 1/,
+      ],
+      [
+        headerText().replace('BinaryData = True', 'BinaryData = False'),
+        'BinaryData',
+        /ASCII voxel data is not supported/,
+      ],
+      [
+        headerText().replace('ObjectType = Image', 'ObjectType = Tube'),
+        'ObjectType',
+        /ObjectType "Tube" in x\.mhd \(expected Image\)/,
+      ],
       [headerText({ dataFile: 'slice%03d.raw 1 10 1' }), 'ElementDataFile', /multi-file data is not supported/],
       [headerText({ dataFile: 'LIST' }), 'ElementDataFile', /multi-file data is not supported/],
-      [headerText().replace('CompressedData = False', 'CompressedData = maybe'), 'CompressedData', /CompressedData "maybe" in x\.mhd \(expected True or False\)/],
+      [
+        headerText().replace('CompressedData = False', 'CompressedData = maybe'),
+        'CompressedData',
+        /CompressedData "maybe" in x\.mhd \(expected True or False\)/,
+      ],
       [headerText({ extra: ['ElementByteOrderMSB = True'] }), 'BinaryDataByteOrderMSB', /expected them to agree/],
     ];
     for (const [text, field, message] of cases) {
@@ -583,11 +712,14 @@ describe('bad input', () => {
   });
 
   it('rejects a data file other than the one the header names', () => {
-    expectDataError(() => readMetaImage({ file: 'a/x.mhd', bytes: mhd(), data: { file: 'a/y.raw', bytes: SHORT_12 } }), {
-      message: 'a/x.mhd names data file "x.raw", but was given "a/y.raw"',
-      file: 'a/x.mhd',
-      field: 'ElementDataFile',
-    });
+    expectDataError(
+      () => readMetaImage({ file: 'a/x.mhd', bytes: mhd(), data: { file: 'a/y.raw', bytes: SHORT_12 } }),
+      {
+        message: 'a/x.mhd names data file "x.raw", but was given "a/y.raw"',
+        file: 'a/x.mhd',
+        field: 'ElementDataFile',
+      },
+    );
     // A name differing only in case (a case-insensitive file system) is read, with a warning.
     const v = readMetaImage({ file: 'x.mhd', bytes: mhd(), data: { file: 'X.RAW', bytes: SHORT_12 } });
     expect(v.warnings.join('\n')).toMatch(/differs only in case/);

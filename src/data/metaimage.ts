@@ -28,14 +28,7 @@ import { DataError } from './errors.ts';
 import type { Mat3, Vec3, Volume, VoxelArray } from './volume.ts';
 
 export type MetaElementType =
-  | 'MET_SHORT'
-  | 'MET_USHORT'
-  | 'MET_UCHAR'
-  | 'MET_CHAR'
-  | 'MET_INT'
-  | 'MET_UINT'
-  | 'MET_FLOAT'
-  | 'MET_DOUBLE';
+  'MET_SHORT' | 'MET_USHORT' | 'MET_UCHAR' | 'MET_CHAR' | 'MET_INT' | 'MET_UINT' | 'MET_FLOAT' | 'MET_DOUBLE';
 
 /** Bytes per element of each supported ElementType. */
 export const META_ELEMENT_BYTES: Readonly<Record<MetaElementType, number>> = {
@@ -149,7 +142,10 @@ function parseBool(file: string, field: string, value: string): boolean {
  * Splits the header into `Key = Value` lines, stopping after ElementDataFile (in a .mha the
  * voxels follow that line). Binary bytes or a line without `=` mean this is not a header.
  */
-function scanHeader(bytes: Uint8Array, file: string): { raw: Record<string, string>; headerBytes: number; sawDataFile: boolean } {
+function scanHeader(
+  bytes: Uint8Array,
+  file: string,
+): { raw: Record<string, string>; headerBytes: number; sawDataFile: boolean } {
   const raw: Record<string, string> = {};
   // Only the header is capped: a .mha's voxels after ElementDataFile can be any size.
   const limit = Math.min(bytes.length, MAX_HEADER_BYTES);
@@ -162,7 +158,9 @@ function scanHeader(bytes: Uint8Array, file: string): { raw: Record<string, stri
   let pos = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0; // UTF-8 BOM
   let lineNo = 0;
   const notHeader = (why: string) =>
-    new DataError(`${file} is not a MetaImage header: ${why} (expected "Key = Value" text lines such as "NDims = 3")`, { file });
+    new DataError(`${file} is not a MetaImage header: ${why} (expected "Key = Value" text lines such as "NDims = 3")`, {
+      file,
+    });
   while (pos < limit) {
     lineNo++;
     let end = bytes.indexOf(10, pos);
@@ -209,7 +207,9 @@ export function parseMetaHeader(bytes: Uint8Array, file: string): MetaHeader {
   const { raw, headerBytes, sawDataFile } = scanHeader(bytes, file);
   const warnings: string[] = [];
   if (Object.keys(raw).length === 0) {
-    throw new DataError(`${file} is empty, not a MetaImage header (expected "Key = Value" lines such as "NDims = 3")`, { file });
+    throw new DataError(`${file} is empty, not a MetaImage header (expected "Key = Value" lines such as "NDims = 3")`, {
+      file,
+    });
   }
   const missing = ['NDims', 'DimSize', 'ElementType', 'ElementDataFile'].filter((k) => !(k in raw));
   if (missing.length > 0) {
@@ -244,7 +244,8 @@ export function parseMetaHeader(bytes: Uint8Array, file: string): MetaHeader {
   if (!dims.every((d) => Number.isSafeInteger(d) && d > 0)) {
     throw fieldError(file, 'DimSize', raw.DimSize, `${nDims} positive integers`);
   }
-  if (dims.some((d) => d > MAX_DIM)) throw fieldError(file, 'DimSize', raw.DimSize, `at most ${MAX_DIM} voxels per axis`);
+  if (dims.some((d) => d > MAX_DIM))
+    throw fieldError(file, 'DimSize', raw.DimSize, `at most ${MAX_DIM} voxels per axis`);
 
   let spacing: number[];
   const spacingField = pick(raw, ['ElementSpacing', 'ElementSize']);
@@ -253,7 +254,12 @@ export function parseMetaHeader(bytes: Uint8Array, file: string): MetaHeader {
     spacing = parseNumbers(file, key, value, nDims);
     if (!spacing.every((s) => s > 0)) throw fieldError(file, key, value, `${nDims} positive numbers (mm)`);
     if (!spacing.every((s) => s >= PLAUSIBLE_SPACING_MM.min && s <= PLAUSIBLE_SPACING_MM.max)) {
-      throw fieldError(file, key, value, `${nDims} plausible spacings, ${PLAUSIBLE_SPACING_MM.min} to ${PLAUSIBLE_SPACING_MM.max} mm`);
+      throw fieldError(
+        file,
+        key,
+        value,
+        `${nDims} plausible spacings, ${PLAUSIBLE_SPACING_MM.min} to ${PLAUSIBLE_SPACING_MM.max} mm`,
+      );
     }
   } else {
     spacing = new Array<number>(nDims).fill(1);
@@ -265,7 +271,12 @@ export function parseMetaHeader(bytes: Uint8Array, file: string): MetaHeader {
   if (offsetField) {
     offset = parseNumbers(file, offsetField[0], offsetField[1], nDims);
     if (offset.some((v) => Math.abs(v) > MAX_OFFSET_MM)) {
-      throw fieldError(file, offsetField[0], offsetField[1], `${nDims} positions within ${MAX_OFFSET_MM} mm of the origin`);
+      throw fieldError(
+        file,
+        offsetField[0],
+        offsetField[1],
+        `${nDims} positions within ${MAX_OFFSET_MM} mm of the origin`,
+      );
     }
   } else {
     offset = new Array<number>(nDims).fill(0);
@@ -278,7 +289,12 @@ export function parseMetaHeader(bytes: Uint8Array, file: string): MetaHeader {
     const [key, value] = matrixField;
     matrix = parseNumbers(file, key, value, nDims * nDims);
     if (matrix.some((v) => Math.abs(v) > MAX_MATRIX_ENTRY)) {
-      throw fieldError(file, key, value, `direction cosines (entries between -${MAX_MATRIX_ENTRY} and ${MAX_MATRIX_ENTRY})`);
+      throw fieldError(
+        file,
+        key,
+        value,
+        `direction cosines (entries between -${MAX_MATRIX_ENTRY} and ${MAX_MATRIX_ENTRY})`,
+      );
     }
     checkMatrix(file, key, value, nDims, matrix, warnings);
   } else {
@@ -323,12 +339,19 @@ export function parseMetaHeader(bytes: Uint8Array, file: string): MetaHeader {
   const elementDataFile = raw.ElementDataFile;
   const words = elementDataFile.split(/\s+/);
   if (elementDataFile === '' || words[0] === 'LIST' || (words.length > 1 && words[0].includes('%'))) {
-    throw fieldError(file, 'ElementDataFile', elementDataFile, 'LOCAL or one data file name: multi-file data is not supported');
+    throw fieldError(
+      file,
+      'ElementDataFile',
+      elementDataFile,
+      'LOCAL or one data file name: multi-file data is not supported',
+    );
   }
 
   const orientation = raw.AnatomicalOrientation;
   if (orientation !== undefined && orientation.toUpperCase() !== 'RAI') {
-    warnings.push(`AnatomicalOrientation ${quote(orientation)} in ${file} (expected RAI); the geometry follows TransformMatrix`);
+    warnings.push(
+      `AnatomicalOrientation ${quote(orientation)} in ${file} (expected RAI); the geometry follows TransformMatrix`,
+    );
   }
   const center = raw.CenterOfRotation;
   if (center !== undefined) {
@@ -365,9 +388,10 @@ export function parseMetaHeader(bytes: Uint8Array, file: string): MetaHeader {
 }
 
 function checkMatrix(file: string, key: string, value: string, n: number, m: number[], warnings: string[]): void {
-  const det = n === 2
-    ? m[0] * m[3] - m[1] * m[2]
-    : m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) + m[2] * (m[3] * m[7] - m[4] * m[6]);
+  const det =
+    n === 2
+      ? m[0] * m[3] - m[1] * m[2]
+      : m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) + m[2] * (m[3] * m[7] - m[4] * m[6]);
   if (!(Math.abs(det) > 1e-6)) throw fieldError(file, key, value, 'a non-singular direction matrix');
   // Direction cosines should be orthonormal; a skewed matrix still maps voxels, so only warn.
   for (let i = 0; i < n; i++) {
@@ -486,7 +510,10 @@ function allocate(n: number, file: string, header: MetaHeader): Uint8Array<Array
   try {
     return new Uint8Array(n);
   } catch {
-    throw new DataError(`${file}: ${sizeText(header)} needs ${n} bytes, more than this runtime can allocate`, { file, field: 'DimSize' });
+    throw new DataError(`${file}: ${sizeText(header)} needs ${n} bytes, more than this runtime can allocate`, {
+      file,
+      field: 'DimSize',
+    });
   }
 }
 
@@ -517,14 +544,22 @@ function swapBytes(buf: ArrayBuffer, size: number): void {
 
 function typedView(type: MetaElementType, buf: ArrayBuffer): VoxelArray {
   switch (type) {
-    case 'MET_SHORT': return new Int16Array(buf);
-    case 'MET_USHORT': return new Uint16Array(buf);
-    case 'MET_UCHAR': return new Uint8Array(buf);
-    case 'MET_CHAR': return new Int8Array(buf);
-    case 'MET_INT': return new Int32Array(buf);
-    case 'MET_UINT': return new Uint32Array(buf);
-    case 'MET_FLOAT': return new Float32Array(buf);
-    case 'MET_DOUBLE': return new Float64Array(buf);
+    case 'MET_SHORT':
+      return new Int16Array(buf);
+    case 'MET_USHORT':
+      return new Uint16Array(buf);
+    case 'MET_UCHAR':
+      return new Uint8Array(buf);
+    case 'MET_CHAR':
+      return new Int8Array(buf);
+    case 'MET_INT':
+      return new Int32Array(buf);
+    case 'MET_UINT':
+      return new Uint32Array(buf);
+    case 'MET_FLOAT':
+      return new Float32Array(buf);
+    case 'MET_DOUBLE':
+      return new Float64Array(buf);
   }
 }
 
@@ -532,7 +567,11 @@ function typedView(type: MetaElementType, buf: ArrayBuffer): VoxelArray {
  * Reads a MetaImage. `file`/`bytes` are the .mhd or .mha; `data` is the file its
  * ElementDataFile names (omit it when absent or for LOCAL data).
  */
-export function readMetaImage(input: { file: string; bytes: Uint8Array; data?: { file: string; bytes: Uint8Array } }): Volume {
+export function readMetaImage(input: {
+  file: string;
+  bytes: Uint8Array;
+  data?: { file: string; bytes: Uint8Array };
+}): Volume {
   const { file, bytes, data } = input;
   const header = parseMetaHeader(bytes, file);
   const warnings = [...header.warnings];
@@ -549,17 +588,25 @@ export function readMetaImage(input: { file: string; bytes: Uint8Array; data?: {
   } else {
     const named = header.elementDataFile;
     if (!data) {
-      throw new DataError(`${file} names data file ${JSON.stringify(named)}, which was not given`, { file, field: 'ElementDataFile' });
+      throw new DataError(`${file} names data file ${JSON.stringify(named)}, which was not given`, {
+        file,
+        field: 'ElementDataFile',
+      });
     }
     const given = baseName(data.file);
     if (given !== baseName(named)) {
       if (given.toLowerCase() !== baseName(named).toLowerCase()) {
-        throw new DataError(`${file} names data file ${JSON.stringify(named)}, but was given ${JSON.stringify(data.file)}`, {
-          file,
-          field: 'ElementDataFile',
-        });
+        throw new DataError(
+          `${file} names data file ${JSON.stringify(named)}, but was given ${JSON.stringify(data.file)}`,
+          {
+            file,
+            field: 'ElementDataFile',
+          },
+        );
       }
-      warnings.push(`${file} names data file ${JSON.stringify(named)}; read ${JSON.stringify(data.file)}, whose name differs only in case`);
+      warnings.push(
+        `${file} names data file ${JSON.stringify(named)}; read ${JSON.stringify(data.file)}, whose name differs only in case`,
+      );
     }
     dataFile = data.file;
     payload = data.bytes;

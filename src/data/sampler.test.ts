@@ -41,7 +41,7 @@ const key = (c: CandidateInfo): string => `${c.seriesUid}|${c.xyz.join(',')}`;
 const keys = (s: readonly { candidate: CandidateInfo }[]): string[] => s.map((x) => key(x.candidate));
 
 describe('splitCandidates', () => {
-  it("by candidate: validation = list[::N], training = the rest, both in list order", () => {
+  it('by candidate: validation = list[::N], training = the rest, both in list order', () => {
     const list = makeList(6, 19); // 25 candidates
     const { train, validation, warnings } = splitCandidates(list, { validation: 'candidate', valStride: 10 });
     expect(validation).toEqual([list[0], list[10], list[20]]);
@@ -68,10 +68,16 @@ describe('splitCandidates', () => {
 
   it('warns (does not throw) when a half has no positives or is empty', () => {
     // Positives at 1..4 only: every 10th (0, 10, ...) holds none of them.
-    const list = [cand('a', 0, false), ...[1, 2, 3, 4].map((k) => cand('a', k, true)), ...makeList(0, 20).map((c, k) => cand(c.seriesUid, k + 5, false))];
+    const list = [
+      cand('a', 0, false),
+      ...[1, 2, 3, 4].map((k) => cand('a', k, true)),
+      ...makeList(0, 20).map((c, k) => cand(c.seriesUid, k + 5, false)),
+    ];
     const s = splitCandidates(list, { validation: 'candidate', valStride: 10 });
     expect(s.warnings).toHaveLength(1);
-    expect(s.warnings[0]).toMatch(/validation set has no positive candidates \(3 negatives; validation = every 10th candidate\)/);
+    expect(s.warnings[0]).toMatch(
+      /validation set has no positive candidates \(3 negatives; validation = every 10th candidate\)/,
+    );
 
     // One series holds every positive and goes to validation.
     const bySeries = [cand('s0', 0, true), cand('s0', 1, false), cand('s1', 2, false), cand('s2', 3, false)];
@@ -93,7 +99,12 @@ describe('splitCandidates', () => {
 describe('balancedPick', () => {
   it("is the book's __getitem__ index arithmetic", () => {
     for (const ratio of [1, 2, 3, 7]) {
-      for (const [nPos, nNeg] of [[1, 1], [3, 10], [10, 3], [17, 250]]) {
+      for (const [nPos, nNeg] of [
+        [1, 1],
+        [3, 10],
+        [10, 3],
+        [17, 250],
+      ]) {
         const pos = Array.from({ length: nPos }, (_, i) => `p${i}`);
         const neg = Array.from({ length: nNeg }, (_, i) => `n${i}`);
         for (let ndx = 0; ndx < 500; ndx++) {
@@ -117,8 +128,14 @@ describe('TrainingSampler', () => {
       const epoch = s.nextEpoch();
       expect(epoch).toHaveLength(400);
       // Recover the shuffled lists: positives at ndx = k(ratio+1), negatives in order of appearance.
-      const pos = epoch.filter((_, i) => i % (ratio + 1) === 0).slice(0, trainPos.length).map((x) => x.candidate);
-      const neg = epoch.filter((_, i) => i % (ratio + 1) !== 0).slice(0, trainNeg.length).map((x) => x.candidate);
+      const pos = epoch
+        .filter((_, i) => i % (ratio + 1) === 0)
+        .slice(0, trainPos.length)
+        .map((x) => x.candidate);
+      const neg = epoch
+        .filter((_, i) => i % (ratio + 1) !== 0)
+        .slice(0, trainNeg.length)
+        .map((x) => x.candidate);
       expect(pos.map(key).sort()).toEqual(trainPos.map(key).sort());
       expect(neg.map(key).sort()).toEqual(trainNeg.map(key).sort());
       expect(pos.map(key)).not.toEqual(trainPos.map(key)); // shuffled
@@ -133,8 +150,12 @@ describe('TrainingSampler', () => {
   }
 
   it('epochSamples 0 = one sample per training candidate; otherwise as asked', () => {
-    expect(new TrainingSampler(train, { ratio: 1, epochSamples: 0 }, createRng(1)).nextEpoch()).toHaveLength(train.length);
-    expect(new TrainingSampler(train, { ratio: 0, epochSamples: 0 }, createRng(1)).nextEpoch()).toHaveLength(train.length);
+    expect(new TrainingSampler(train, { ratio: 1, epochSamples: 0 }, createRng(1)).nextEpoch()).toHaveLength(
+      train.length,
+    );
+    expect(new TrainingSampler(train, { ratio: 0, epochSamples: 0 }, createRng(1)).nextEpoch()).toHaveLength(
+      train.length,
+    );
     expect(new TrainingSampler(train, { ratio: 2, epochSamples: 1000 }, createRng(1)).epochLength).toBe(1000);
   });
 
@@ -160,7 +181,8 @@ describe('TrainingSampler', () => {
   it('balanced epochs see every positive about equally often', () => {
     const s = new TrainingSampler(train, { ratio: 1, epochSamples: 10 * trainPos.length * 2 }, createRng(3));
     const counts = new Map<string, number>();
-    for (const x of s.nextEpoch()) if (x.label === 1) counts.set(key(x.candidate), (counts.get(key(x.candidate)) ?? 0) + 1);
+    for (const x of s.nextEpoch())
+      if (x.label === 1) counts.set(key(x.candidate), (counts.get(key(x.candidate)) ?? 0) + 1);
     expect([...counts.values()]).toEqual(trainPos.map(() => 10));
   });
 
@@ -226,7 +248,9 @@ describe('TrainingSampler', () => {
 
   it('cannot balance without positives or negatives, and says why', () => {
     const negOnly = makeList(0, 20);
-    expect(() => new TrainingSampler(negOnly, { ratio: 1, epochSamples: 0 }, createRng(1))).toThrow(/0 positives and 20 negatives/);
+    expect(() => new TrainingSampler(negOnly, { ratio: 1, epochSamples: 0 }, createRng(1))).toThrow(
+      /0 positives and 20 negatives/,
+    );
     expect(new TrainingSampler(negOnly, { ratio: 0, epochSamples: 0 }, createRng(1)).nextEpoch()).toHaveLength(20);
     expect(() => new TrainingSampler([], { ratio: 0, epochSamples: 0 }, createRng(1))).toThrow(/empty/);
     expect(() => new TrainingSampler(train, { ratio: -1, epochSamples: 0 }, createRng(1))).toThrow(/ratio/);

@@ -76,10 +76,17 @@ export function splitCandidates(list: readonly CandidateInfo[], opts: SplitOptio
   return { train, validation, warnings: splitWarnings(train, validation, opts) };
 }
 
-function splitWarnings(train: readonly CandidateInfo[], validation: readonly CandidateInfo[], opts: SplitOptions): string[] {
+function splitWarnings(
+  train: readonly CandidateInfo[],
+  validation: readonly CandidateInfo[],
+  opts: SplitOptions,
+): string[] {
   const how = `validation = every ${opts.valStride}th ${opts.validation}`;
   const out: string[] = [];
-  for (const [name, half] of [['training', train], ['validation', validation]] as const) {
+  for (const [name, half] of [
+    ['training', train],
+    ['validation', validation],
+  ] as const) {
     const pos = countPositives(half);
     if (half.length === 0) {
       out.push(`The ${name} set is empty (${how}); use more data or another split.`);
@@ -126,7 +133,12 @@ export function validationSamples(list: readonly CandidateInfo[]): Sample[] {
  * The book's `__getitem__` index arithmetic for ratio_int > 0: which list, and which index in
  * it, sample `ndx` of an epoch takes. Every (ratio+1)-th sample, starting at 0, is a positive.
  */
-export function balancedPick(ndx: number, ratio: number, positives: number, negatives: number): { positive: boolean; index: number } {
+export function balancedPick(
+  ndx: number,
+  ratio: number,
+  positives: number,
+  negatives: number,
+): { positive: boolean; index: number } {
   const posNdx = Math.floor(ndx / (ratio + 1));
   if (ndx % (ratio + 1) !== 0) {
     return { positive: false, index: (ndx - 1 - posNdx) % negatives };

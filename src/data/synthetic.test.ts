@@ -106,9 +106,20 @@ describe('generateSynthetic: files', () => {
     const text = dec.decode(mhd.bytes);
     const lines = text.split('\n');
     expect(lines.map((l) => l.split(' = ')[0])).toEqual([
-      'ObjectType', 'NDims', 'BinaryData', 'BinaryDataByteOrderMSB', 'CompressedData', 'TransformMatrix',
-      'Offset', 'CenterOfRotation', 'AnatomicalOrientation', 'ElementSpacing', 'DimSize', 'ElementType',
-      'ElementDataFile', '',
+      'ObjectType',
+      'NDims',
+      'BinaryData',
+      'BinaryDataByteOrderMSB',
+      'CompressedData',
+      'TransformMatrix',
+      'Offset',
+      'CenterOfRotation',
+      'AnatomicalOrientation',
+      'ElementSpacing',
+      'DimSize',
+      'ElementType',
+      'ElementDataFile',
+      '',
     ]);
     expect(text).toContain('ObjectType = Image\nNDims = 3\nBinaryData = True\nBinaryDataByteOrderMSB = False\n');
     expect(text).toContain('CompressedData = False\nTransformMatrix = 1 0 0 0 1 0 0 0 1\n');
@@ -158,7 +169,10 @@ describe('generateSynthetic: files', () => {
     expect(() => files({ scans: 1, size: 'tiny', seed: 1, subsets: 0 })).toThrow(RangeError);
     expect(() => files({ scans: 1, size: 'big' as SynthSize, seed: 1 })).toThrow(RangeError);
     expect(() => files({ scans: 1, size: 'tiny', seed: NaN })).toThrow(RangeError);
-    expect(files({ scans: 0, size: 'tiny', seed: 1 }).map((f) => f.path)).toEqual(['annotations.csv', 'candidates.csv']);
+    expect(files({ scans: 0, size: 'tiny', seed: 1 }).map((f) => f.path)).toEqual([
+      'annotations.csv',
+      'candidates.csv',
+    ]);
   });
 });
 
@@ -231,11 +245,12 @@ describe('generateScan: content', () => {
         const minSemi = Math.min(...n.semiAxesMm);
         const d = (minSemi * (1 + n.coreRatio)) / 2;
         const probes: Vec3[] = [];
-        for (const a of [0, 1, 2]) for (const sgn of [-1, 1]) {
-          const p: [number, number, number] = [n.xyz[0], n.xyz[1], n.xyz[2]];
-          p[a] += sgn * d;
-          probes.push(p);
-        }
+        for (const a of [0, 1, 2])
+          for (const sgn of [-1, 1]) {
+            const p: [number, number, number] = [n.xyz[0], n.xyz[1], n.xyz[2]];
+            p[a] += sgn * d;
+            probes.push(p);
+          }
         const m = median(probes.map((p) => huAt(s, p)));
         expect(m).toBeGreaterThan(-800);
         expect(m).toBeLessThan(-150);
@@ -319,7 +334,12 @@ describe('generateScan: content', () => {
 
 describe('luna16MhdHeader', () => {
   it('formats numbers without float noise and ends with a newline', () => {
-    const h = luna16MhdHeader({ dataFile: 'x.raw', shape: [3, 2, 1], spacing: [0.7, 0.7, 2.5], origin: [-170.1, -190, -300.25] });
+    const h = luna16MhdHeader({
+      dataFile: 'x.raw',
+      shape: [3, 2, 1],
+      spacing: [0.7, 0.7, 2.5],
+      origin: [-170.1, -190, -300.25],
+    });
     expect(h).toContain('Offset = -170.1 -190 -300.25\n');
     expect(h).toContain('ElementSpacing = 0.7 0.7 2.5\n');
     expect(h).toContain('DimSize = 1 2 3\n');

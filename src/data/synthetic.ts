@@ -209,7 +209,11 @@ class Grid {
     const i = idx % this.nx;
     const j = Math.floor(idx / this.nx) % this.ny;
     const k = Math.floor(idx / (this.nx * this.ny));
-    return [this.origin[0] + i * this.spacing[0], this.origin[1] + j * this.spacing[1], this.origin[2] + k * this.spacing[2]];
+    return [
+      this.origin[0] + i * this.spacing[0],
+      this.origin[1] + j * this.spacing[1],
+      this.origin[2] + k * this.spacing[2],
+    ];
   }
 
   /** Index ranges [lo, hi] (inclusive, clamped) covering world interval [a, b] on an axis. */
@@ -350,7 +354,19 @@ function sampleAnatomy(rng: Rng, grid: Grid): Anatomy {
     }
   }
   return {
-    bx, by, A, B, skin, fat, wall, lungs, heart, vertebra, spinous, trachea, ribs,
+    bx,
+    by,
+    A,
+    B,
+    skin,
+    fat,
+    wall,
+    lungs,
+    heart,
+    vertebra,
+    spinous,
+    trachea,
+    ribs,
     ribPeriod: 24 * sz,
     ribWidth: 10 * sz,
     ribZ: [lcz - c - 10 * sz, lcz + c + 5 * sz],
@@ -480,7 +496,8 @@ function growVessels(rng: Rng, grid: Grid, an: Anatomy, rMin: number): Segment[]
       { p: hilum, dir: [lat * 0.5, -1, 0.3], r: r0 * 0.65, depth: 1 },
       { p: hilum, dir: [lat * 0.5, -1, -0.5], r: r0 * 0.65, depth: 1 },
     ];
-    for (const st of queue) st.dir = norm(add(norm(st.dir), [rng.normal(0, 0.15), rng.normal(0, 0.15), rng.normal(0, 0.15)]));
+    for (const st of queue)
+      st.dir = norm(add(norm(st.dir), [rng.normal(0, 0.15), rng.normal(0, 0.15), rng.normal(0, 0.15)]));
     // Breadth-first, so that the cap on segments trims the thinnest twigs, not whole lobes.
     let count = 0;
     for (let head = 0; head < queue.length && count < 1500; head++) {
@@ -586,7 +603,12 @@ function randomRotation(rng: Rng): [V3, V3, V3] {
 
 /** Offsets (unit-ish) probed to check that a nodule sits inside the lung. */
 const PROBES: V3[] = [
-  [1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1],
+  [1, 0, 0],
+  [-1, 0, 0],
+  [0, 1, 0],
+  [0, -1, 0],
+  [0, 0, 1],
+  [0, 0, -1],
   ...[-1, 1].flatMap((a) => [-1, 1].flatMap((b) => [-1, 1].map((c) => scale([a, b, c], 1 / Math.sqrt(3))))),
 ];
 
@@ -739,13 +761,7 @@ function neighbourOffsets(grid: Grid, mm: number, withZ: boolean): number[] {
   return out;
 }
 
-function sampleVoxels(
-  rng: Rng,
-  grid: Grid,
-  count: number,
-  attempts: number,
-  ok: (idx: number) => boolean,
-): number[] {
+function sampleVoxels(rng: Rng, grid: Grid, count: number, attempts: number, ok: (idx: number) => boolean): number[] {
   const n = grid.data.length;
   const found: number[] = [];
   for (let a = 0; a < attempts && found.length < count; a++) {
@@ -981,9 +997,11 @@ export function synthAnnotations(scan: SynthScan): Annotation[] {
 }
 
 function validateOptions(opts: SynthOptions): void {
-  if (!Number.isInteger(opts.scans) || opts.scans < 0) throw new RangeError(`scans must be an integer >= 0, got ${opts.scans}`);
+  if (!Number.isInteger(opts.scans) || opts.scans < 0)
+    throw new RangeError(`scans must be an integer >= 0, got ${opts.scans}`);
   const subsets = opts.subsets ?? 1;
-  if (!Number.isInteger(subsets) || subsets < 1) throw new RangeError(`subsets must be an integer >= 1, got ${subsets}`);
+  if (!Number.isInteger(subsets) || subsets < 1)
+    throw new RangeError(`subsets must be an integer >= 1, got ${subsets}`);
   if (!(opts.size in SIZES)) throw new RangeError(`unknown synthetic size "${String(opts.size)}" (tiny, small, full)`);
   if (!Number.isFinite(opts.seed)) throw new RangeError(`seed must be a finite number, got ${opts.seed}`);
 }

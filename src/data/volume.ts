@@ -14,14 +14,7 @@ export type Mat3 = readonly [number, number, number, number, number, number, num
 export type Irc = readonly [number, number, number];
 
 export type VoxelArray =
-  | Int8Array
-  | Uint8Array
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array
-  | Float32Array
-  | Float64Array;
+  Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array;
 
 export type VolumeFormat = 'metaimage' | 'dicom';
 

@@ -23,11 +23,22 @@ function volume(seriesUid: string, seed: number, nodules: readonly Nodule[]): Vo
   const rng = createRng(seed);
   const data = new Float32Array(shape[0] * shape[1] * shape[2]);
   for (let i = 0; i < data.length; i++) data[i] = -1200 + 1400 * rng.next();
-  const v: Volume = { seriesUid, format: 'metaimage', shape, spacing: [0.8, 0.8, 2], origin: [-10, -8, 4], direction: IDENTITY, data, files: [], warnings: [] };
+  const v: Volume = {
+    seriesUid,
+    format: 'metaimage',
+    shape,
+    spacing: [0.8, 0.8, 2],
+    origin: [-10, -8, 4],
+    direction: IDENTITY,
+    data,
+    files: [],
+    warnings: [],
+  };
   for (const n of nodules.filter((m) => m.seriesUid === seriesUid)) {
     const [ci, cr, cc] = xyzToIrc(n.xyz, v);
     for (let i = ci - 1; i <= ci + 1; i++)
-      for (let r = cr - 2; r <= cr + 2; r++) for (let c = cc - 2; c <= cc + 2; c++) data[(i * shape[1] + r) * shape[2] + c] = 1500;
+      for (let r = cr - 2; r <= cr + 2; r++)
+        for (let c = cc - 2; c <= cc + 2; c++) data[(i * shape[1] + r) * shape[2] + c] = 1500;
   }
   return v;
 }
@@ -56,10 +67,15 @@ const volumes = [volume('A', 1, nodules), volume('B', 2, nodules), volume('C', 3
 function candidates(): EvalCandidate[] {
   const rng = createRng(9);
   const out: EvalCandidate[] = [];
-  for (const n of nodules.slice(0, 3)) out.push({ seriesUid: n.seriesUid, xyz: [n.xyz[0] + 0.5, n.xyz[1], n.xyz[2]], isNodule: true });
+  for (const n of nodules.slice(0, 3))
+    out.push({ seriesUid: n.seriesUid, xyz: [n.xyz[0] + 0.5, n.xyz[1], n.xyz[2]], isNodule: true });
   for (let k = 0; k < 37; k++) {
     const uid = ['A', 'B'][k % 2];
-    out.push({ seriesUid: uid, xyz: [-9 + 17 * rng.next(), -7 + 14 * rng.next(), 5 + 20 * rng.next()], isNodule: false });
+    out.push({
+      seriesUid: uid,
+      xyz: [-9 + 17 * rng.next(), -7 + 14 * rng.next(), 5 + 20 * rng.next()],
+      isNodule: false,
+    });
   }
   out.push({ seriesUid: 'A', xyz: [100, 0, 10], isNodule: false }); // outside A
   out.push({ seriesUid: 'B', xyz: [0, 0, -40], isNodule: false }); // outside B
@@ -86,7 +102,9 @@ describe('evaluate', () => {
     expect(r.warnings).toEqual([outsideWarning(2)]);
     // In the caller's order, the outside ones and C's left out.
     const kept = list.slice(0, 40);
-    expect(r.predictions.map((p) => [p.seriesUid, p.xyz, p.isNodule])).toEqual(kept.map((c) => [c.seriesUid, c.xyz, c.isNodule]));
+    expect(r.predictions.map((p) => [p.seriesUid, p.xyz, p.isNodule])).toEqual(
+      kept.map((c) => [c.seriesUid, c.xyz, c.isNodule]),
+    );
     for (const p of r.predictions) {
       const v = volumes.find((w) => w.seriesUid === p.seriesUid)!;
       const crop = extractCrop(clampHu(v.data), v.shape, cropWindow(xyzToIrc(p.xyz, v), v.shape, CROP));
@@ -95,7 +113,8 @@ describe('evaluate', () => {
     expect(r.froc).toEqual(froc(r.predictions, nodules, ['A', 'B']));
     expect(r.froc).toMatchObject({ scans: 2, nodules: 3, candidates: 40, detected: 3 });
     expect(r.froc.cpm).toBeGreaterThan(0);
-    const spread = Math.max(...r.predictions.map((p) => p.probability)) - Math.min(...r.predictions.map((p) => p.probability));
+    const spread =
+      Math.max(...r.predictions.map((p) => p.probability)) - Math.min(...r.predictions.map((p) => p.probability));
     expect(spread).toBeGreaterThan(0.1);
     // Batches of EVAL_BATCH within a scan: A has 21 inside, B 19.
     expect(EVAL_BATCH).toBe(16);
@@ -111,7 +130,14 @@ describe('evaluate', () => {
 
   it('does not depend on the batch size or on the scans coming as a stream', async () => {
     const list = candidates();
-    const base = await evaluate({ source: new VolumeCropSource(volumes), series: ['A', 'B'], candidates: list, annotations: nodules, classify: fakeClassifier([]), crop: CROP });
+    const base = await evaluate({
+      source: new VolumeCropSource(volumes),
+      series: ['A', 'B'],
+      candidates: list,
+      annotations: nodules,
+      classify: fakeClassifier([]),
+      crop: CROP,
+    });
     for (const batch of [1, 3, 64]) {
       // A stream holding one volume at a time, as the CLI reads a folder.
       const source = new VolumeCropSource();
@@ -124,7 +150,16 @@ describe('evaluate', () => {
       }
       const calls: number[] = [];
       const progress: EvaluateProgress[] = [];
-      const r = await evaluate({ source, series: stream(), candidates: list, annotations: nodules, classify: fakeClassifier(calls), crop: CROP, batch, progress: (p) => progress.push(p) });
+      const r = await evaluate({
+        source,
+        series: stream(),
+        candidates: list,
+        annotations: nodules,
+        classify: fakeClassifier(calls),
+        crop: CROP,
+        batch,
+        progress: (p) => progress.push(p),
+      });
       expect(r.predictions).toEqual(base.predictions);
       expect(r.froc).toEqual(base.froc);
       expect(Math.max(...calls)).toBeLessThanOrEqual(batch);
@@ -135,15 +170,32 @@ describe('evaluate', () => {
   it('reports a scan without candidates once, and rejects a scan the source lacks', async () => {
     const progress: EvaluateProgress[] = [];
     const only = candidates().filter((c) => c.seriesUid === 'A');
-    const r = await evaluate({ source: new VolumeCropSource(volumes), series: ['A', 'B', 'A'], candidates: only, annotations: nodules, classify: fakeClassifier([]), crop: CROP, progress: (p) => progress.push(p) });
+    const r = await evaluate({
+      source: new VolumeCropSource(volumes),
+      series: ['A', 'B', 'A'],
+      candidates: only,
+      annotations: nodules,
+      classify: fakeClassifier([]),
+      crop: CROP,
+      progress: (p) => progress.push(p),
+    });
     expect(r.scans).toEqual(['A', 'B']);
-    expect(progress.filter((p) => p.seriesUid === 'B')).toEqual([{ done: 21, total: 22, seriesUid: 'B', seriesDone: 0, seriesTotal: 0 }]);
+    expect(progress.filter((p) => p.seriesUid === 'B')).toEqual([
+      { done: 21, total: 22, seriesUid: 'B', seriesDone: 0, seriesTotal: 0 },
+    ]);
     // B counts as a scan (its nodule missed, its false positives per scan halved), as froc.ts counts it.
     expect(r.froc).toEqual(froc(r.predictions, nodules, ['A', 'B']));
     expect(r.froc).toMatchObject({ scans: 2, nodules: 3, candidates: 21 });
 
     await expect(
-      evaluate({ source: new VolumeCropSource(volumes.slice(0, 1)), series: ['A', 'B'], candidates: only, annotations: nodules, classify: fakeClassifier([]), crop: CROP }),
+      evaluate({
+        source: new VolumeCropSource(volumes.slice(0, 1)),
+        series: ['A', 'B'],
+        candidates: only,
+        annotations: nodules,
+        classify: fakeClassifier([]),
+        crop: CROP,
+      }),
     ).rejects.toThrow(/series B is not loaded/);
   });
 

@@ -121,8 +121,16 @@ export async function evaluate(job: EvaluateJob): Promise<EvaluateResult> {
       const x = new Float32Array(part.length * vox);
       crops.forEach((c, i) => x.set(c, i * vox));
       const p = await job.classify(x, part.length);
-      part.forEach(({ c, at }, i) => scored.push({ at, p: { seriesUid: c.seriesUid, xyz: c.xyz, isNodule: c.isNodule, probability: p[i] } }));
-      job.progress?.({ done: scored.length, total, seriesUid: uid, seriesDone: from + part.length, seriesTotal: inside.length });
+      part.forEach(({ c, at }, i) =>
+        scored.push({ at, p: { seriesUid: c.seriesUid, xyz: c.xyz, isNodule: c.isNodule, probability: p[i] } }),
+      );
+      job.progress?.({
+        done: scored.length,
+        total,
+        seriesUid: uid,
+        seriesDone: from + part.length,
+        seriesTotal: inside.length,
+      });
     }
     seconds += (performance.now() - t) / 1000;
   }

@@ -8,8 +8,16 @@ import { createRng } from '../data/rng.ts';
 import { froc, type Nodule, type ScoredCandidate } from './froc.ts';
 import { frocCasesAt, nearestPoint } from './froc-cases.ts';
 
-const c = (seriesUid: string, x: number, y: number, z: number, probability: number): ScoredCandidate => ({ seriesUid, xyz: [x, y, z], probability });
-const n = (seriesUid: string, x: number, y: number, z: number, diameterMm: number): Nodule => ({ seriesUid, xyz: [x, y, z], diameterMm });
+const c = (seriesUid: string, x: number, y: number, z: number, probability: number): ScoredCandidate => ({
+  seriesUid,
+  xyz: [x, y, z],
+  probability,
+});
+const n = (seriesUid: string, x: number, y: number, z: number, diameterMm: number): Nodule => ({
+  seriesUid,
+  xyz: [x, y, z],
+  diameterMm,
+});
 
 describe('frocCasesAt: a case by hand', () => {
   const nodules = [n('A', 0, 0, 0, 10), n('A', 50, 0, 0, 6), n('B', 0, 0, 0, 4)];
@@ -53,15 +61,27 @@ describe('frocCasesAt agrees with froc() at every threshold', () => {
         const k = Math.floor(rng.uniform(0, 3));
         const centres: [number, number, number][] = [];
         for (let j = 0; j < k; j++) {
-          const centre: [number, number, number] = [rng.uniform(-100, 100), rng.uniform(-100, 100), rng.uniform(-200, 0)];
+          const centre: [number, number, number] = [
+            rng.uniform(-100, 100),
+            rng.uniform(-100, 100),
+            rng.uniform(-200, 0),
+          ];
           centres.push(centre);
           nodules.push({ seriesUid: uid, xyz: centre, diameterMm: rng.uniform(4, 20) });
         }
-        if (rng.uniform(0, 1) < 0.5) excluded.push({ seriesUid: uid, xyz: [rng.uniform(-100, 100), 0, -100], diameterMm: rng.uniform(0, 1) < 0.5 ? -1 : 8 });
+        if (rng.uniform(0, 1) < 0.5)
+          excluded.push({
+            seriesUid: uid,
+            xyz: [rng.uniform(-100, 100), 0, -100],
+            diameterMm: rng.uniform(0, 1) < 0.5 ? -1 : 8,
+          });
         const m = rng.uniform(0, 1) < 0.3 ? 130 : Math.floor(rng.uniform(0, 40));
         for (let j = 0; j < m; j++) {
-          const near = centres.length && rng.uniform(0, 1) < 0.2 ? centres[Math.floor(rng.uniform(0, centres.length))] : null;
-          const xyz: [number, number, number] = near ? [near[0] + rng.uniform(-4, 4), near[1] + rng.uniform(-4, 4), near[2] + rng.uniform(-4, 4)] : [rng.uniform(-100, 100), rng.uniform(-100, 100), rng.uniform(-200, 0)];
+          const near =
+            centres.length && rng.uniform(0, 1) < 0.2 ? centres[Math.floor(rng.uniform(0, centres.length))] : null;
+          const xyz: [number, number, number] = near
+            ? [near[0] + rng.uniform(-4, 4), near[1] + rng.uniform(-4, 4), near[2] + rng.uniform(-4, 4)]
+            : [rng.uniform(-100, 100), rng.uniform(-100, 100), rng.uniform(-200, 0)];
           marks.push({ seriesUid: uid, xyz, probability: Math.round(rng.uniform(0, 1) * 50) / 50 }); // ties
         }
       }

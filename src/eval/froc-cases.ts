@@ -5,7 +5,15 @@
  * findings ignored, diameter below 0 = 10 mm), so the counts here are the curve's counts there.
  * Pure: the page's eval panel lists them and moves the viewer to each.
  */
-import { LUNA16_MAX_MARKS, UNKNOWN_DIAMETER_MM, limitMarks, type FrocOptions, type Nodule, type ScoredCandidate, type Xyz } from './froc.ts';
+import {
+  LUNA16_MAX_MARKS,
+  UNKNOWN_DIAMETER_MM,
+  limitMarks,
+  type FrocOptions,
+  type Nodule,
+  type ScoredCandidate,
+  type Xyz,
+} from './froc.ts';
 
 export interface FalsePositiveCase {
   seriesUid: string;
@@ -79,7 +87,13 @@ export function frocCasesAt(
         best = Math.max(best, c.probability);
       });
       if (best >= threshold) hit++;
-      else missed.push({ seriesUid: uid, xyz: n.xyz, diameterMm: n.diameterMm, bestProbability: best === -Infinity ? null : best });
+      else
+        missed.push({
+          seriesUid: uid,
+          xyz: n.xyz,
+          diameterMm: n.diameterMm,
+          bestProbability: best === -Infinity ? null : best,
+        });
     }
     for (const f of excludedBy.get(uid) ?? []) {
       const r2 = r2Of(f.diameterMm);
@@ -88,7 +102,8 @@ export function frocCasesAt(
       });
     }
     kept.forEach((c, i) => {
-      if (!taken[i] && c.probability >= threshold) falsePositives.push({ seriesUid: uid, xyz: c.xyz, probability: c.probability });
+      if (!taken[i] && c.probability >= threshold)
+        falsePositives.push({ seriesUid: uid, xyz: c.xyz, probability: c.probability });
     });
   }
   falsePositives.sort((a, b) => b.probability - a.probability);

@@ -15,7 +15,8 @@ const X1 = Math.log2(CPM_FPS[CPM_FPS.length - 1]);
 const px = (fps: number): number => M.left + ((Math.log2(fps) - X0) / (X1 - X0)) * (W - M.left - M.right);
 const py = (sens: number): number => H - M.bottom - sens * (H - M.top - M.bottom);
 const f = (v: number): string => v.toFixed(1);
-const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const esc = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 export function frocSvg(r: FrocResult, title: string): string {
   const steps = 200;
@@ -44,10 +45,15 @@ export function frocSvg(r: FrocResult, title: string): string {
   if (r.band) {
     const upper = r.band.sensitivities.map((b) => `${f(px(b.fpsPerScan))},${f(py(b.upper))}`);
     const lower = r.band.sensitivities.map((b) => `${f(px(b.fpsPerScan))},${f(py(b.lower))}`).reverse();
-    out.push(`<polygon data-band="${r.band.confidence}" points="${[...upper, ...lower].join(' ')}" fill="blue" fill-opacity="0.1" stroke="blue" stroke-dasharray="2 3" stroke-width="1"/>`);
+    out.push(
+      `<polygon data-band="${r.band.confidence}" points="${[...upper, ...lower].join(' ')}" fill="blue" fill-opacity="0.1" stroke="blue" stroke-dasharray="2 3" stroke-width="1"/>`,
+    );
   }
   out.push(`<polyline data-curve="interp" points="${line.join(' ')}" fill="none" stroke="blue" stroke-width="2"/>`);
-  for (const s of r.sensitivities) out.push(`<circle data-fps="${s.fpsPerScan}" data-sensitivity="${s.sensitivity}" cx="${f(px(s.fpsPerScan))}" cy="${f(py(s.sensitivity))}" r="3.5" fill="blue"/>`);
+  for (const s of r.sensitivities)
+    out.push(
+      `<circle data-fps="${s.fpsPerScan}" data-sensitivity="${s.sensitivity}" cx="${f(px(s.fpsPerScan))}" cy="${f(py(s.sensitivity))}" r="3.5" fill="blue"/>`,
+    );
   out.push('</svg>');
   return out.join('\n') + '\n';
 }

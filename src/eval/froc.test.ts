@@ -12,13 +12,30 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../data/rng.ts';
-import { bootstrapDraws, CPM_FPS, froc, FrocError, interp, limitMarks, type Nodule, type ScoredCandidate } from './froc.ts';
+import {
+  bootstrapDraws,
+  CPM_FPS,
+  froc,
+  FrocError,
+  interp,
+  limitMarks,
+  type Nodule,
+  type ScoredCandidate,
+} from './froc.ts';
 
 const PYTHON = path.join(process.cwd(), '.venv/bin/python');
 const SCRIPT = path.join(process.cwd(), 'src/eval/froc_reference.py');
 
-const c = (seriesUid: string, x: number, y: number, z: number, probability: number): ScoredCandidate => ({ seriesUid, xyz: [x, y, z], probability });
-const n = (seriesUid: string, x: number, y: number, z: number, diameterMm: number): Nodule => ({ seriesUid, xyz: [x, y, z], diameterMm });
+const c = (seriesUid: string, x: number, y: number, z: number, probability: number): ScoredCandidate => ({
+  seriesUid,
+  xyz: [x, y, z],
+  probability,
+});
+const n = (seriesUid: string, x: number, y: number, z: number, diameterMm: number): Nodule => ({
+  seriesUid,
+  xyz: [x, y, z],
+  diameterMm,
+});
 
 describe('froc: a case computed by hand', () => {
   const nodules = [n('A', 0, 0, 0, 10), n('A', 50, 0, 0, 6), n('B', 0, 0, 0, 4), n('C', 0, 0, 0, 10)];
@@ -68,7 +85,11 @@ describe('froc: a case computed by hand', () => {
   });
 
   it('a perfect ranker reaches full sensitivity at every rate; no false positives at all gives fps 0', () => {
-    const perfect = froc([c('A', 0, 0, 0, 0.9), c('A', 50, 0, 0, 0.8), c('B', 0, 0, 0, 0.7), c('A', 9, 9, 9, 0.1)], nodules, ['A', 'B']);
+    const perfect = froc(
+      [c('A', 0, 0, 0, 0.9), c('A', 50, 0, 0, 0.8), c('B', 0, 0, 0, 0.7), c('A', 9, 9, 9, 0.1)],
+      nodules,
+      ['A', 'B'],
+    );
     expect(perfect.cpm).toBeCloseTo(1, 12);
     const noFp = froc([c('A', 0, 0, 0, 0.9)], nodules, ['A', 'B']);
     expect(noFp.curve.every((p) => p.fpsPerScan === 0)).toBe(true);
@@ -105,11 +126,19 @@ describe('froc: a synthetic run against an independent NumPy implementation', ()
           const dir = [rng.normal(0, 1), rng.normal(0, 1), rng.normal(0, 1)];
           const len = Math.hypot(...dir);
           // Probabilities rounded to 2 decimals: many ties, as a real classifier's saturated outputs.
-          candidates.push({ seriesUid: uid, xyz: [centre[0] + (dir[0] / len) * off, centre[1] + (dir[1] / len) * off, centre[2] + (dir[2] / len) * off], probability: Math.round(rng.uniform(0.2, 1) * 100) / 100 });
+          candidates.push({
+            seriesUid: uid,
+            xyz: [centre[0] + (dir[0] / len) * off, centre[1] + (dir[1] / len) * off, centre[2] + (dir[2] / len) * off],
+            probability: Math.round(rng.uniform(0.2, 1) * 100) / 100,
+          });
         }
       }
       for (let m = 0; m < 120; m++) {
-        candidates.push({ seriesUid: uid, xyz: [rng.uniform(-150, 150), rng.uniform(-150, 150), rng.uniform(-300, 0)], probability: Math.round(rng.next() ** 3 * 100) / 100 });
+        candidates.push({
+          seriesUid: uid,
+          xyz: [rng.uniform(-150, 150), rng.uniform(-150, 150), rng.uniform(-300, 0)],
+          probability: Math.round(rng.next() ** 3 * 100) / 100,
+        });
       }
     }
     const r = froc(candidates, nodules, scans);
@@ -130,7 +159,14 @@ describe('froc: a synthetic run against an independent NumPy implementation', ()
       );
       const py = spawnSync(PYTHON, [SCRIPT, input, output], { encoding: 'utf8', timeout: 120_000 });
       if (py.status !== 0) throw new Error(`froc_reference.py failed: ${py.stderr}`);
-      const ref = JSON.parse(fs.readFileSync(output, 'utf8')) as { fps: number[]; sens: number[]; sensitivities: number[]; cpm: number; detected: number; fp: number };
+      const ref = JSON.parse(fs.readFileSync(output, 'utf8')) as {
+        fps: number[];
+        sens: number[];
+        sensitivities: number[];
+        cpm: number;
+        detected: number;
+        fp: number;
+      };
       expect(r.detected).toBe(ref.detected);
       expect(r.falsePositives).toBe(ref.fp);
       expect(r.curve.map((p) => p.fpsPerScan)).toEqual(ref.fps);
@@ -159,7 +195,14 @@ interface Reference {
 }
 
 /** froc_reference.py on these inputs (rows as the reference reads them). */
-function reference(input: { scans: string[]; nodules: Nodule[]; candidates: ScoredCandidate[]; excluded?: Nodule[]; maxMarks?: number; draws?: Uint32Array[] }): Reference {
+function reference(input: {
+  scans: string[];
+  nodules: Nodule[];
+  candidates: ScoredCandidate[];
+  excluded?: Nodule[];
+  maxMarks?: number;
+  draws?: Uint32Array[];
+}): Reference {
   if (!fs.existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: run \`bash .ci/setup-venv\``);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'luna-froc-'));
   try {
@@ -201,7 +244,16 @@ describe('froc: excluded findings and diameter −1, by hand', () => {
 
   it('ignores marks inside excluded findings: neither hit nor false positive', () => {
     const r = froc(marks, nodules, ['A', 'B'], { excluded, ...NO_BAND });
-    expect(r).toMatchObject({ scans: 2, nodules: 2, detected: 1, candidates: 6, falsePositives: 2, excludedMarks: 2, duplicateHits: 1, overLimit: 0 });
+    expect(r).toMatchObject({
+      scans: 2,
+      nodules: 2,
+      detected: 1,
+      candidates: 6,
+      falsePositives: 2,
+      excludedMarks: 2,
+      duplicateHits: 1,
+      overLimit: 0,
+    });
     // entries by p: .95 FP, .9 TP, .7 FP; FPs/scan = FP/2, sensitivity = TP/2
     expect(r.curve.map((p) => [p.fpsPerScan, p.sensitivity, p.threshold])).toEqual([
       [0, 0, Infinity],
@@ -218,14 +270,21 @@ describe('froc: excluded findings and diameter −1, by hand', () => {
   it('reads a nodule of diameter −1 as 10 mm too, and refuses 0 and NaN', () => {
     const r = froc([c('A', 0, 0, 4.9, 0.9), c('A', 0, 0, 5, 0.8)], [n('A', 0, 0, 0, -1)], ['A'], NO_BAND);
     expect(r).toMatchObject({ detected: 1, falsePositives: 1 });
-    expect(() => froc(marks, nodules, ['A'], { excluded: [n('A', 0, 0, 0, 0)] })).toThrow(/excluded finding of A .*diameter_mm 0/);
+    expect(() => froc(marks, nodules, ['A'], { excluded: [n('A', 0, 0, 0, 0)] })).toThrow(
+      /excluded finding of A .*diameter_mm 0/,
+    );
     expect(() => froc(marks, [n('A', 0, 0, 0, NaN)], ['A'])).toThrow(/diameter_mm NaN/);
   });
 
   it('agrees with the NumPy reference', () => {
     const ref = reference({ scans: ['A', 'B'], nodules, candidates: marks, excluded });
     const r = froc(marks, nodules, ['A', 'B'], { excluded, ...NO_BAND });
-    expect([r.detected, r.falsePositives, r.excludedMarks, r.duplicateHits]).toEqual([ref.detected, ref.fp, ref.excludedMarks, ref.duplicateHits]);
+    expect([r.detected, r.falsePositives, r.excludedMarks, r.duplicateHits]).toEqual([
+      ref.detected,
+      ref.fp,
+      ref.excludedMarks,
+      ref.duplicateHits,
+    ]);
     expect(r.cpm).toBeCloseTo(ref.cpm!, 12);
   });
 });
@@ -240,7 +299,7 @@ describe('froc: the per-scan mark limit, by hand', () => {
     expect(limitMarks(five, 1).map((m) => m.probability)).toEqual([0.9]);
   });
 
-  it('applies LUNA16\'s 100 before matching: a scan of 103 marks loses the 5 tied at the cut, a hit among them', () => {
+  it("applies LUNA16's 100 before matching: a scan of 103 marks loses the 5 tied at the cut, a hit among them", () => {
     const nodules = [n('A', 0, 0, 0, 10), n('B', 0, 0, 0, 10), n('C', 0, 0, 0, 10)];
     const marks: ScoredCandidate[] = [c('A', 1, 0, 0, 0.995)];
     for (let i = 0; i < 97; i++) marks.push(c('A', 100 + i, 0, 0, 0.98 - i / 1000));
@@ -253,7 +312,14 @@ describe('froc: the per-scan mark limit, by hand', () => {
     for (let i = 0; i < 99; i++) marks.push(c('C', 100 + i, 0, 0, 0.2));
     marks.push(c('C', 0, 0, 0, 0.2));
     const r = froc(marks, nodules, ['A', 'B', 'C'], NO_BAND);
-    expect(r).toMatchObject({ candidates: 304, overLimit: 5 + 101, detected: 2, duplicateHits: 0, falsePositives: 97 + 99, maxMarksPerScan: 100 });
+    expect(r).toMatchObject({
+      candidates: 304,
+      overLimit: 5 + 101,
+      detected: 2,
+      duplicateHits: 0,
+      falsePositives: 97 + 99,
+      maxMarksPerScan: 100,
+    });
     const all = froc(marks, nodules, ['A', 'B', 'C'], { maxMarksPerScan: Infinity, ...NO_BAND });
     expect(all).toMatchObject({ overLimit: 0, detected: 3, duplicateHits: 1, falsePositives: 97 + 4 + 100 + 99 });
     // The script's "no limit" is maxNumberOfCADMarks ≤ 0 (its default −1).
@@ -325,7 +391,11 @@ function randomSubmission(seed: number, scanCount: number) {
       const off = rng.uniform(0, 0.7) * Math.abs(d);
       const dir = [rng.normal(0, 1), rng.normal(0, 1), rng.normal(0, 1)];
       const len = Math.hypot(...dir);
-      candidates.push({ seriesUid: uid, xyz: [centre[0] + (dir[0] / len) * off, centre[1] + (dir[1] / len) * off, centre[2] + (dir[2] / len) * off], probability: Math.round(rng.uniform(0.2, 1) * 100) / 100 });
+      candidates.push({
+        seriesUid: uid,
+        xyz: [centre[0] + (dir[0] / len) * off, centre[1] + (dir[1] / len) * off, centre[2] + (dir[2] / len) * off],
+        probability: Math.round(rng.uniform(0.2, 1) * 100) / 100,
+      });
     }
   };
   const point = (): [number, number, number] => [rng.uniform(-150, 150), rng.uniform(-150, 150), rng.uniform(-300, 0)];
@@ -343,7 +413,8 @@ function randomSubmission(seed: number, scanCount: number) {
       around(uid, centre, d < 0 ? 10 : d, Math.floor(rng.uniform(0, 3)));
     }
     const many = rng.chance(0.4) ? Math.floor(rng.uniform(100, 160)) : Math.floor(rng.uniform(0, 80));
-    for (let m = 0; m < many; m++) candidates.push({ seriesUid: uid, xyz: point(), probability: Math.round(rng.next() ** 3 * 100) / 100 });
+    for (let m = 0; m < many; m++)
+      candidates.push({ seriesUid: uid, xyz: point(), probability: Math.round(rng.next() ** 3 * 100) / 100 });
   }
   return { scans, nodules, excluded, candidates };
 }
@@ -361,7 +432,13 @@ describe('froc: seeded random submissions against the NumPy reference of the off
       expect(r.detected).toBeLessThan(r.nodules);
       const draws = bootstrapDraws(scans.length, 1000, seed);
       const ref = reference({ scans, nodules: s.nodules, candidates: s.candidates, excluded: s.excluded, draws });
-      expect([r.detected, r.falsePositives, r.excludedMarks, r.overLimit, r.duplicateHits]).toEqual([ref.detected, ref.fp, ref.excludedMarks, ref.overLimit, ref.duplicateHits]);
+      expect([r.detected, r.falsePositives, r.excludedMarks, r.overLimit, r.duplicateHits]).toEqual([
+        ref.detected,
+        ref.fp,
+        ref.excludedMarks,
+        ref.overLimit,
+        ref.duplicateHits,
+      ]);
       expect(r.curve.map((p) => p.fpsPerScan)).toEqual(ref.fps);
       expect(r.curve.map((p) => p.sensitivity)).toEqual(ref.sens);
       r.sensitivities.forEach((x, i) => expect(x.sensitivity).toBeCloseTo(ref.sensitivities[i]!, 12));
@@ -374,7 +451,11 @@ describe('froc: seeded random submissions against the NumPy reference of the off
         expect(b.upper).toBeCloseTo(ref.band!.upper[i], 12);
         expect(b.lower).toBeLessThanOrEqual(b.upper);
       });
-      expect([band.cpm.mean, band.cpm.lower, band.cpm.upper].map((v, i) => v - ref.band!.cpm[i]).every((d) => Math.abs(d) < 1e-12)).toBe(true);
+      expect(
+        [band.cpm.mean, band.cpm.lower, band.cpm.upper]
+          .map((v, i) => v - ref.band!.cpm[i])
+          .every((d) => Math.abs(d) < 1e-12),
+      ).toBe(true);
       expect(band.cpm.lower).toBeLessThan(r.cpm);
       expect(band.cpm.upper).toBeGreaterThan(r.cpm);
     }, 60_000);

@@ -165,7 +165,10 @@ interface Entries {
 
 function radiusSquared(f: Nodule, what: string): number {
   const d = f.diameterMm;
-  if (!Number.isFinite(d) || d === 0) throw new FrocError(`${what} of ${f.seriesUid} at (${f.xyz.join(', ')}): diameter_mm ${d} is not a positive number (or −1 for unknown)`);
+  if (!Number.isFinite(d) || d === 0)
+    throw new FrocError(
+      `${what} of ${f.seriesUid} at (${f.xyz.join(', ')}): diameter_mm ${d} is not a positive number (or −1 for unknown)`,
+    );
   return ((d < 0 ? UNKNOWN_DIAMETER_MM : d) / 2) ** 2;
 }
 
@@ -184,14 +187,23 @@ export function limitMarks<T extends { probability: number }>(marks: readonly T[
   return marks.filter((m) => m.probability > cut);
 }
 
-export function froc(candidates: readonly ScoredCandidate[], nodules: readonly Nodule[], scans: readonly string[], opts: FrocOptions = {}): FrocResult {
+export function froc(
+  candidates: readonly ScoredCandidate[],
+  nodules: readonly Nodule[],
+  scans: readonly string[],
+  opts: FrocOptions = {},
+): FrocResult {
   const scanList = [...new Set(scans)];
   if (scanList.length === 0) throw new FrocError('no scans to evaluate');
   const asked = opts.maxMarksPerScan ?? LUNA16_MAX_MARKS;
   if (Number.isNaN(asked)) throw new FrocError('maxMarksPerScan NaN is not a count');
   const max = asked > 0 ? asked : Infinity; // the script's `maxNumberOfCADMarks > 0` test
   const index = new Map(scanList.map((uid, i) => [uid, i]));
-  const per = scanList.map(() => ({ nodules: [] as Nodule[], excluded: [] as Nodule[], marks: [] as ScoredCandidate[] }));
+  const per = scanList.map(() => ({
+    nodules: [] as Nodule[],
+    excluded: [] as Nodule[],
+    marks: [] as ScoredCandidate[],
+  }));
   for (const n of nodules) {
     radiusSquared(n, 'nodule');
     const i = index.get(n.seriesUid);
@@ -204,7 +216,10 @@ export function froc(candidates: readonly ScoredCandidate[], nodules: readonly N
   }
   let counted = 0;
   for (const c of candidates) {
-    if (!Number.isFinite(c.probability)) throw new FrocError(`candidate of ${c.seriesUid} at (${c.xyz.join(', ')}): probability ${c.probability} is not a number`);
+    if (!Number.isFinite(c.probability))
+      throw new FrocError(
+        `candidate of ${c.seriesUid} at (${c.xyz.join(', ')}): probability ${c.probability} is not a number`,
+      );
     const i = index.get(c.seriesUid);
     if (i !== undefined) {
       per[i].marks.push(c);
@@ -213,7 +228,10 @@ export function froc(candidates: readonly ScoredCandidate[], nodules: readonly N
   }
   const lesions = per.map((s) => s.nodules.length);
   const totalNodules = lesions.reduce((a, b) => a + b, 0);
-  if (totalNodules === 0) throw new FrocError(`the ${scanList.length} scan(s) have no annotated nodules: FROC needs annotations.csv rows for them`);
+  if (totalNodules === 0)
+    throw new FrocError(
+      `the ${scanList.length} scan(s) have no annotated nodules: FROC needs annotations.csv rows for them`,
+    );
 
   const raw: { p: number; tp: number; scan: number }[] = [];
   let duplicateHits = 0;
@@ -265,15 +283,19 @@ export function froc(candidates: readonly ScoredCandidate[], nodules: readonly N
   const arrays = newCurveArrays(raw.length);
   const points = weightedCurve(entries, null, totalNodules, scanList.length, arrays);
   const curve: FrocPoint[] = [];
-  for (let i = 0; i < points; i++) curve.push({ fpsPerScan: arrays.fps[i], sensitivity: arrays.sens[i], threshold: arrays.thr[i] });
-  const sensitivities = CPM_FPS.map((x) => ({ fpsPerScan: x, sensitivity: interpArrays(x, arrays.fps, arrays.sens, points) }));
+  for (let i = 0; i < points; i++)
+    curve.push({ fpsPerScan: arrays.fps[i], sensitivity: arrays.sens[i], threshold: arrays.thr[i] });
+  const sensitivities = CPM_FPS.map((x) => ({
+    fpsPerScan: x,
+    sensitivity: interpArrays(x, arrays.fps, arrays.sens, points),
+  }));
 
   const warnings: string[] = [];
   if (detected === 0) {
     warnings.push(
       counted === 0
-        ? 'no marks on the listed scans: sensitivity 0 at every rate (LUNA16\'s script stops with a ValueError from sklearn here)'
-        : 'no mark hits any nodule: sensitivity 0 at every rate (LUNA16\'s script prints NaN here, sklearn\'s tpr being 0/0)',
+        ? "no marks on the listed scans: sensitivity 0 at every rate (LUNA16's script stops with a ValueError from sklearn here)"
+        : "no mark hits any nodule: sensitivity 0 at every rate (LUNA16's script prints NaN here, sklearn's tpr being 0/0)",
     );
   }
   const band = opts.bootstrap === false ? null : bootstrapBand(entries, lesions, scanList.length, opts.bootstrap ?? {});
@@ -302,7 +324,11 @@ interface CurveArrays {
 }
 
 function newCurveArrays(entries: number): CurveArrays {
-  return { fps: new Float64Array(entries + 1), sens: new Float64Array(entries + 1), thr: new Float64Array(entries + 1) };
+  return {
+    fps: new Float64Array(entries + 1),
+    sens: new Float64Array(entries + 1),
+    thr: new Float64Array(entries + 1),
+  };
 }
 
 /**
@@ -347,12 +373,25 @@ function weightedCurve(e: Entries, w: Float64Array | null, lesions: number, scan
 }
 
 /** The script's FROC of best-hit probabilities and false-positive probabilities (every threshold, plus (0, 0)). */
-export function frocCurve(tpProbs: readonly number[], fpProbs: readonly number[], totalNodules: number, scans: number): FrocPoint[] {
+export function frocCurve(
+  tpProbs: readonly number[],
+  fpProbs: readonly number[],
+  totalNodules: number,
+  scans: number,
+): FrocPoint[] {
   const raw = [...tpProbs.map((p) => ({ p, tp: 1 })), ...fpProbs.map((p) => ({ p, tp: 0 }))].sort((a, b) => b.p - a.p);
-  const e: Entries = { p: Float64Array.from(raw, (r) => r.p), tp: Uint8Array.from(raw, (r) => r.tp), scan: new Uint32Array(raw.length) };
+  const e: Entries = {
+    p: Float64Array.from(raw, (r) => r.p),
+    tp: Uint8Array.from(raw, (r) => r.tp),
+    scan: new Uint32Array(raw.length),
+  };
   const a = newCurveArrays(raw.length);
   const points = weightedCurve(e, null, totalNodules, scans, a);
-  return Array.from({ length: points }, (_, i) => ({ fpsPerScan: a.fps[i], sensitivity: a.sens[i], threshold: a.thr[i] }));
+  return Array.from({ length: points }, (_, i) => ({
+    fpsPerScan: a.fps[i],
+    sensitivity: a.sens[i],
+    threshold: a.thr[i],
+  }));
 }
 
 /** `np.interp(x, xp, fp)` for non-decreasing xp, point i being (xp(i), fp(i)): the last point with xp ≤ x, linear to the next. */
@@ -373,12 +412,22 @@ function interpBy(x: number, n: number, xp: (i: number) => number, fp: (i: numbe
 }
 
 function interpArrays(x: number, xp: Float64Array, fp: Float64Array, n: number): number {
-  return interpBy(x, n, (i) => xp[i], (i) => fp[i]);
+  return interpBy(
+    x,
+    n,
+    (i) => xp[i],
+    (i) => fp[i],
+  );
 }
 
 /** `np.interp` on a FROC curve. */
 export function interp(x: number, curve: readonly FrocPoint[]): number {
-  return interpBy(x, curve.length, (i) => curve[i].fpsPerScan, (i) => curve[i].sensitivity);
+  return interpBy(
+    x,
+    curve.length,
+    (i) => curve[i].fpsPerScan,
+    (i) => curve[i].sensitivity,
+  );
 }
 
 /**
@@ -404,12 +453,19 @@ function meanCi(v: Float64Array, confidence: number): { mean: number; lower: num
   return { mean: sum / v.length, lower: v[Math.floor(pz * v.length)], upper: v[Math.floor((1 - pz) * v.length)] };
 }
 
-function bootstrapBand(e: Entries, lesions: readonly number[], scans: number, o: { samples?: number; confidence?: number; seed?: number | string }): FrocBand {
+function bootstrapBand(
+  e: Entries,
+  lesions: readonly number[],
+  scans: number,
+  o: { samples?: number; confidence?: number; seed?: number | string },
+): FrocBand {
   const samples = o.samples ?? LUNA16_BOOTSTRAP_SAMPLES;
   const confidence = o.confidence ?? LUNA16_CONFIDENCE;
   const seed = o.seed ?? FROC_BOOTSTRAP_SEED;
-  if (!(Number.isInteger(samples) && samples >= 1)) throw new FrocError(`bootstrap samples ${samples} is not a positive integer`);
-  if (!(confidence > 0 && confidence < 1)) throw new FrocError(`bootstrap confidence ${confidence} is not between 0 and 1`);
+  if (!(Number.isInteger(samples) && samples >= 1))
+    throw new FrocError(`bootstrap samples ${samples} is not a positive integer`);
+  if (!(confidence > 0 && confidence < 1))
+    throw new FrocError(`bootstrap confidence ${confidence} is not between 0 and 1`);
   const at = CPM_FPS.map(() => new Float64Array(samples));
   const cpm = new Float64Array(samples);
   const w = new Float64Array(scans);

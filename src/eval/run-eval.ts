@@ -15,7 +15,10 @@ export function sensitivityKey(fpsPerScan: number): string {
 export const CPM_KEY = 'eval/cpm';
 
 /** The stored summary of one evaluation. */
-export function runEvalOf(f: FrocResult, o: { at: number; epoch: number; scope: RunEval['scope']; trainingScans: number; warnings?: string[] }): RunEval {
+export function runEvalOf(
+  f: FrocResult,
+  o: { at: number; epoch: number; scope: RunEval['scope']; trainingScans: number; warnings?: string[] },
+): RunEval {
   return {
     at: o.at,
     epoch: o.epoch,
@@ -32,7 +35,10 @@ export function runEvalOf(f: FrocResult, o: { at: number; epoch: number; scope: 
 
 /** The evaluation's metrics, by MLflow name: the CPM first, then the seven sensitivities. */
 export function evalMetrics(e: Pick<RunEval, 'cpm' | 'sensitivities'>): { key: string; value: number }[] {
-  return [{ key: CPM_KEY, value: e.cpm }, ...e.sensitivities.map((s) => ({ key: sensitivityKey(s.fpsPerScan), value: s.sensitivity }))];
+  return [
+    { key: CPM_KEY, value: e.cpm },
+    ...e.sensitivities.map((s) => ({ key: sensitivityKey(s.fpsPerScan), value: s.sensitivity })),
+  ];
 }
 
 /** The scored scans that also gave training candidates (in the order scored). */

@@ -6,7 +6,14 @@
 import { describe, expect, it } from 'vitest';
 import { froc, type ScoredCandidate } from './froc.ts';
 import { frocSvg } from './froc-plot.ts';
-import { formatSeriesUids, formatSubmission, parseFindings, parseSeriesUids, parseSubmission, SubmissionError } from './submission.ts';
+import {
+  formatSeriesUids,
+  formatSubmission,
+  parseFindings,
+  parseSeriesUids,
+  parseSubmission,
+  SubmissionError,
+} from './submission.ts';
 
 const UID = '1.3.6.1.4.1.14519.5.2.1.6279.6001.100225287222365663678666836860';
 const marks: ScoredCandidate[] = [
@@ -35,9 +42,15 @@ describe('submission.csv', () => {
   it('names the file, line and column of what it cannot read', () => {
     const head = 'seriesuid,coordX,coordY,coordZ,probability\n';
     expect(() => parseSubmission('', 's.csv')).toThrow(/s\.csv: empty file/);
-    expect(() => parseSubmission('seriesuid,coordX,coordY,coordZ\nA,1,2,3\n', 's.csv')).toThrow(/s\.csv:1: missing column "probability"/);
-    expect(() => parseSubmission(`${head}A,1,2,3,0.5\nA,1,x,3,0.5\n`, 's.csv')).toThrow(/^s\.csv:3:3: coordY "x" is not a number$/);
-    expect(() => parseSubmission(`${head}A,1,2,3,nan\n`, 's.csv')).toThrow(/s\.csv:2:5: probability "nan" is not a number/);
+    expect(() => parseSubmission('seriesuid,coordX,coordY,coordZ\nA,1,2,3\n', 's.csv')).toThrow(
+      /s\.csv:1: missing column "probability"/,
+    );
+    expect(() => parseSubmission(`${head}A,1,2,3,0.5\nA,1,x,3,0.5\n`, 's.csv')).toThrow(
+      /^s\.csv:3:3: coordY "x" is not a number$/,
+    );
+    expect(() => parseSubmission(`${head}A,1,2,3,nan\n`, 's.csv')).toThrow(
+      /s\.csv:2:5: probability "nan" is not a number/,
+    );
     expect(() => parseSubmission(`${head}A,1,2\n`, 's.csv')).toThrow(/s\.csv:2: expected at least 5 fields, found 3/);
     expect(() => parseSubmission(`${head},1,2,3,0.5\n`, 's.csv')).toThrow(/s\.csv:2:1: seriesuid is empty/);
     expect(() => parseSubmission(`${head}A,1,2,3,0x1f\n`, 's.csv')).toThrow(SubmissionError);
@@ -46,9 +59,14 @@ describe('submission.csv', () => {
 
 describe('annotations_excluded.csv and seriesuids.csv', () => {
   it('keeps diameter −1 (froc reads it as 10 mm)', () => {
-    const f = parseFindings(`seriesuid,coordX,coordY,coordZ,diameter_mm\n${UID},-131.8964945,-155.0567015,-317.8,-1\n`, 'annotations_excluded.csv');
+    const f = parseFindings(
+      `seriesuid,coordX,coordY,coordZ,diameter_mm\n${UID},-131.8964945,-155.0567015,-317.8,-1\n`,
+      'annotations_excluded.csv',
+    );
     expect(f).toEqual([{ seriesUid: UID, xyz: [-131.8964945, -155.0567015, -317.8], diameterMm: -1 }]);
-    expect(() => parseFindings('seriesuid,coordX,coordY,coordZ,diameter_mm\nA,1,2,3,\n', 'e.csv')).toThrow(/e\.csv:2:5: diameter_mm "" is not a number/);
+    expect(() => parseFindings('seriesuid,coordX,coordY,coordZ,diameter_mm\nA,1,2,3,\n', 'e.csv')).toThrow(
+      /e\.csv:2:5: diameter_mm "" is not a number/,
+    );
   });
 
   it('reads one UID a line, no header (a header line is tolerated), and writes the same', () => {

@@ -29,7 +29,10 @@ const fmt = (v: number): string => String(v);
 export function formatSubmission(marks: readonly ScoredCandidate[]): string {
   const lines: string[] = [SUBMISSION_COLUMNS.join(',')];
   for (const m of marks) {
-    if (!Number.isFinite(m.probability)) throw new SubmissionError(`mark of ${m.seriesUid} at (${m.xyz.join(', ')}): probability ${m.probability} is not a number`);
+    if (!Number.isFinite(m.probability))
+      throw new SubmissionError(
+        `mark of ${m.seriesUid} at (${m.xyz.join(', ')}): probability ${m.probability} is not a number`,
+      );
     lines.push(`${m.seriesUid},${fmt(m.xyz[0])},${fmt(m.xyz[1])},${fmt(m.xyz[2])},${fmt(m.probability)}`);
   }
   return lines.join('\n') + '\n';
@@ -40,7 +43,11 @@ export function formatSeriesUids(uids: readonly string[]): string {
   return uids.map((u) => `${u}\n`).join('');
 }
 
-const unquote = (f: string): string => f.trim().replace(/^"(.*)"$/, '$1').trim();
+const unquote = (f: string): string =>
+  f
+    .trim()
+    .replace(/^"(.*)"$/, '$1')
+    .trim();
 
 /** Lines as fields, with their 1-based line numbers; blank lines skipped. */
 function rows(text: string): { line: number; fields: string[] }[] {
@@ -54,23 +61,33 @@ function rows(text: string): { line: number; fields: string[] }[] {
   return out;
 }
 
-function table<T>(text: string, file: string, columns: readonly string[], read: (value: (k: number) => number, uid: string) => T): T[] {
+function table<T>(
+  text: string,
+  file: string,
+  columns: readonly string[],
+  read: (value: (k: number) => number, uid: string) => T,
+): T[] {
   const all = rows(text);
   if (all.length === 0) throw new SubmissionError(`${file}: empty file, expected the header ${columns.join(',')}`);
   const header = all[0].fields;
   const lower = header.map((h) => h.toLowerCase());
   const idx = columns.map((c) => lower.indexOf(c.toLowerCase()));
   const missing = columns.filter((_, k) => idx[k] < 0);
-  if (missing.length) throw new SubmissionError(`${file}:${all[0].line}: missing column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} (header: ${header.join(',')})`);
+  if (missing.length)
+    throw new SubmissionError(
+      `${file}:${all[0].line}: missing column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} (header: ${header.join(',')})`,
+    );
   const last = Math.max(...idx);
   return all.slice(1).map(({ line, fields }) => {
-    if (fields.length <= last) throw new SubmissionError(`${file}:${line}: expected at least ${last + 1} fields, found ${fields.length}`);
+    if (fields.length <= last)
+      throw new SubmissionError(`${file}:${line}: expected at least ${last + 1} fields, found ${fields.length}`);
     const uid = fields[idx[0]];
     if (uid === '') throw new SubmissionError(`${file}:${line}:${idx[0] + 1}: seriesuid is empty`);
     const value = (k: number): number => {
       const raw = fields[idx[k]];
       const v = NUMBER_RE.test(raw) ? Number(raw) : NaN;
-      if (!Number.isFinite(v)) throw new SubmissionError(`${file}:${line}:${idx[k] + 1}: ${columns[k]} "${raw}" is not a number`);
+      if (!Number.isFinite(v))
+        throw new SubmissionError(`${file}:${line}:${idx[k] + 1}: ${columns[k]} "${raw}" is not a number`);
       return v;
     };
     return read(value, uid);
@@ -79,12 +96,20 @@ function table<T>(text: string, file: string, columns: readonly string[], read: 
 
 /** A submission's marks, in file order. */
 export function parseSubmission(text: string, file: string): ScoredCandidate[] {
-  return table(text, file, SUBMISSION_COLUMNS, (v, seriesUid) => ({ seriesUid, xyz: [v(1), v(2), v(3)] as const, probability: v(4) }));
+  return table(text, file, SUBMISSION_COLUMNS, (v, seriesUid) => ({
+    seriesUid,
+    xyz: [v(1), v(2), v(3)] as const,
+    probability: v(4),
+  }));
 }
 
 /** annotations.csv or annotations_excluded.csv; a diameter of −1 is kept (froc reads it as 10 mm). */
 export function parseFindings(text: string, file: string): Nodule[] {
-  return table(text, file, FINDING_COLUMNS, (v, seriesUid) => ({ seriesUid, xyz: [v(1), v(2), v(3)] as const, diameterMm: v(4) }));
+  return table(text, file, FINDING_COLUMNS, (v, seriesUid) => ({
+    seriesUid,
+    xyz: [v(1), v(2), v(3)] as const,
+    diameterMm: v(4),
+  }));
 }
 
 /** seriesuids.csv: the first field of each non-blank line (a `seriesuid` header line is skipped). */

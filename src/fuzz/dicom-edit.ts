@@ -113,7 +113,18 @@ export function listElements(b: Uint8Array): ElementAt[] {
     const valueOffset = lengthOffset + lengthSize;
     const end = length === UNDEFINED ? skipUndefined(b, valueOffset, little) : valueOffset + length;
     if (end > b.length) break;
-    out.push({ group, element, vr, start: at, lengthOffset, lengthSize, valueOffset, length, end, littleEndian: little });
+    out.push({
+      group,
+      element,
+      vr,
+      start: at,
+      lengthOffset,
+      lengthSize,
+      valueOffset,
+      length,
+      end,
+      littleEndian: little,
+    });
     if (group === 0x0002 && element === 0x0010) {
       syntax = String.fromCharCode(...b.subarray(valueOffset, end)).replace(/[\0 ]+$/, '');
     }
@@ -160,7 +171,11 @@ export function setValue(b: Uint8Array, tag: Tag, value: Uint8Array): Uint8Array
 /** Text value padded to even length (space; NUL for UIDs), as DICOM requires. */
 export function setText(b: Uint8Array, tag: Tag, text: string, pad = ' '): Uint8Array | undefined {
   const s = text.length % 2 ? text + pad : text;
-  return setValue(b, tag, Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff));
+  return setValue(
+    b,
+    tag,
+    Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff),
+  );
 }
 
 /** A copy with an unsigned 16-bit value (US) written in place. */
@@ -185,7 +200,10 @@ export function setLength(b: Uint8Array, tag: Tag, length: number): Uint8Array |
 export function getText(b: Uint8Array, tag: Tag): string | undefined {
   const e = findElement(b, tag);
   if (e === undefined || e.length === UNDEFINED) return undefined;
-  return String.fromCharCode(...b.subarray(e.valueOffset, Math.min(e.end, e.valueOffset + 1024))).replace(/[\0 ]+$/, '');
+  return String.fromCharCode(...b.subarray(e.valueOffset, Math.min(e.end, e.valueOffset + 1024))).replace(
+    /[\0 ]+$/,
+    '',
+  );
 }
 
 export function getU16(b: Uint8Array, tag: Tag): number | undefined {

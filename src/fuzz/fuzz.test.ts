@@ -21,7 +21,9 @@ describe('fuzz harness, seeded', () => {
     const results = await runFuzz({ seed: 17, cases: 60, samplesDir: SAMPLES, bases });
     expect(results).toHaveLength(60);
     expect(new Set(results.map((r) => r.case.family))).toEqual(new Set(Object.keys(MUTATIONS)));
-    const failures = results.filter((r) => FAILURES.has(r.outcome)).map((r) => `${r.case.family}: ${r.case.detail}: ${r.outcome}: ${r.note}`);
+    const failures = results
+      .filter((r) => FAILURES.has(r.outcome))
+      .map((r) => `${r.case.family}: ${r.case.detail}: ${r.outcome}: ${r.note}`);
     expect(failures, formatTable(results)).toEqual([]);
     // The run exercised both sides: files that load and files that are refused.
     expect(results.some((r) => r.outcome === 'valid')).toBe(true);

@@ -77,9 +77,16 @@ export interface FuzzOptions {
 const SEG = 'luna16-seg-lungs/1.3.6.1.4.1.14519.5.2.1.6279.6001.105756658031515062000744821260';
 
 export async function loadBases(samplesDir: string): Promise<Base[]> {
-  const read = (rel: string): FuzzFile => ({ path: rel, bytes: new Uint8Array(fs.readFileSync(path.join(samplesDir, rel))) });
+  const read = (rel: string): FuzzFile => ({
+    path: rel,
+    bytes: new Uint8Array(fs.readFileSync(path.join(samplesDir, rel))),
+  });
   const folder = (rel: string, take = Infinity): FuzzFile[] =>
-    fs.readdirSync(path.join(samplesDir, rel)).sort().slice(0, take).map((n) => read(`${rel}/${n}`));
+    fs
+      .readdirSync(path.join(samplesDir, rel))
+      .sort()
+      .slice(0, take)
+      .map((n) => read(`${rel}/${n}`));
   const bases: Base[] = [];
   const mhd = read(`${SEG}.mhd`);
   const zraw = read(`${SEG}.zraw`);
@@ -98,7 +105,10 @@ export async function loadBases(samplesDir: string): Promise<Base[]> {
   bases.push({
     name: 'luna16 .mhd + .raw (8 slices)',
     kind: 'metaimage',
-    files: [{ path: 'cut/small.mhd', bytes: new TextEncoder().encode(header) }, { path: 'cut/small.raw', bytes: raw }],
+    files: [
+      { path: 'cut/small.mhd', bytes: new TextEncoder().encode(header) },
+      { path: 'cut/small.raw', bytes: raw },
+    ],
   });
 
   bases.push({ name: 'pydicom CT_small.dcm', kind: 'dicom', files: [read('pydicom/CT_small.dcm')] });
@@ -141,7 +151,13 @@ function volumeProblem(v: Volume, c: FuzzCase): string | null {
   const byPath = new Map(c.files.map((f) => [f.path, f.bytes]));
   if (v.format === 'metaimage') {
     const header = byPath.get(v.files[0]);
-    const dims = header && /^DimSize\s*=(.*)$/m.exec(new TextDecoder().decode(header.subarray(0, 65536)))?.[1].trim().split(/\s+/).map(Number);
+    const dims =
+      header &&
+      /^DimSize\s*=(.*)$/m
+        .exec(new TextDecoder().decode(header.subarray(0, 65536)))?.[1]
+        .trim()
+        .split(/\s+/)
+        .map(Number);
     if (dims && dims.length === 3 && (dims[0] !== v.shape[2] || dims[1] !== v.shape[1] || dims[2] !== v.shape[0])) {
       return `shape ${v.shape.join('×')} (z y x) but DimSize ${dims.join(' ')}`;
     }
@@ -154,7 +170,8 @@ function volumeProblem(v: Volume, c: FuzzCase): string | null {
       const bits = getU16(bytes, [0x0028, 0x0100]);
       const pixels = findElement(bytes, [0x7fe0, 0x0010]);
       if (rows === undefined || cols === undefined || bits === undefined || pixels === undefined) continue; // walker lost
-      if (rows !== v.shape[1] || cols !== v.shape[2]) return `${file}: Rows ${rows} Columns ${cols} but shape ${v.shape.join('×')}`;
+      if (rows !== v.shape[1] || cols !== v.shape[2])
+        return `${file}: Rows ${rows} Columns ${cols} but shape ${v.shape.join('×')}`;
       const needed = (rows * cols * bits) / 8;
       if (pixels.length !== 0xffffffff && (pixels.length < needed || pixels.length > needed + 1)) {
         return `${file}: pixel data ${pixels.length} bytes, Rows ${rows} × Columns ${cols} × ${bits} bits needs ${needed}`;
@@ -169,7 +186,8 @@ function classify(c: FuzzCase, items: readonly LoadItem[]): { outcome: Outcome; 
   const errors = items.flatMap((i) => (i.type === 'error' ? [i] : []));
   for (const e of errors) {
     if (e.internal) return { outcome: 'crash', note: `not a DataError: ${e.message}` };
-    if (/\n\s+at /.test(e.message)) return { outcome: 'crash', note: `stack trace in message: ${e.message.slice(0, 200)}` };
+    if (/\n\s+at /.test(e.message))
+      return { outcome: 'crash', note: `stack trace in message: ${e.message.slice(0, 200)}` };
     // A .mhd and its data file fail together with one message, which names the one at fault.
     if (!e.message.includes(e.file) && !c.files.some((f) => e.message.includes(f.path))) {
       return { outcome: 'unclear', note: `does not name ${e.file}: ${e.message.slice(0, 200)}` };
@@ -201,7 +219,10 @@ export async function runCase(c: FuzzCase, timeBoundMs: number, memBoundBytes: n
     for await (const item of loadFiles(c.files.map((f) => sourceFromBytes(f.path, f.bytes)))) items.push(item);
     verdict = classify(c, items);
   } catch (e) {
-    verdict = { outcome: 'crash', note: `thrown out of loadFiles: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}` };
+    verdict = {
+      outcome: 'crash',
+      note: `thrown out of loadFiles: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+    };
   }
   const ms = performance.now() - t0;
   const peakAfter = process.resourceUsage().maxRSS * 1024;
@@ -209,7 +230,10 @@ export async function runCase(c: FuzzCase, timeBoundMs: number, memBoundBytes: n
   if (!FAILURES.has(verdict.outcome)) {
     if (ms > timeBoundMs) verdict = { outcome: 'hang', note: `${Math.round(ms)} ms > ${timeBoundMs} ms` };
     else if (peakGrowth > memBoundBytes) {
-      verdict = { outcome: 'memory', note: `peak RSS grew ${Math.round(peakGrowth / MIB)} MiB > ${Math.round(memBoundBytes / MIB)} MiB` };
+      verdict = {
+        outcome: 'memory',
+        note: `peak RSS grew ${Math.round(peakGrowth / MIB)} MiB > ${Math.round(memBoundBytes / MIB)} MiB`,
+      };
     }
   }
   return { case: c, ...verdict, ms, peakGrowth };
@@ -246,7 +270,12 @@ export function formatTable(results: readonly Pick<CaseSummary, 'case' | 'outcom
   const head = ['mutation', ...OUTCOMES, 'total', 'max ms'];
   const rows = families.map((f) => {
     const mine = results.filter((r) => r.case.family === f);
-    return [f, ...OUTCOMES.map((o) => String(mine.filter((r) => r.outcome === o).length)), String(mine.length), String(Math.round(Math.max(...mine.map((r) => r.ms))))];
+    return [
+      f,
+      ...OUTCOMES.map((o) => String(mine.filter((r) => r.outcome === o).length)),
+      String(mine.length),
+      String(Math.round(Math.max(...mine.map((r) => r.ms)))),
+    ];
   });
   rows.push([
     '**all**',

@@ -36,7 +36,13 @@ function report(r: CaseSummary): void {
 
 /** Runs cases from `startAt` in a worker; resolves with the id to resume at, or null when done. */
 function runFrom(startAt: number): Promise<number | null> {
-  const input: WorkerInput = { seed: values.seed, cases, samplesDir: values.samples, startAt, timeBoundMs: TIME_BOUND_MS };
+  const input: WorkerInput = {
+    seed: values.seed,
+    cases,
+    samplesDir: values.samples,
+    startAt,
+    timeBoundMs: TIME_BOUND_MS,
+  };
   // tsx's loader is not inherited by worker threads, so the worker registers it first.
   const entry = new URL('./worker.ts', import.meta.url).href;
   const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;

@@ -105,7 +105,14 @@ function field(text: string, key: string): string | undefined {
 }
 
 const ELEMENT_BYTES: Record<string, number> = {
-  MET_SHORT: 2, MET_USHORT: 2, MET_UCHAR: 1, MET_CHAR: 1, MET_INT: 4, MET_UINT: 4, MET_FLOAT: 4, MET_DOUBLE: 8,
+  MET_SHORT: 2,
+  MET_USHORT: 2,
+  MET_UCHAR: 1,
+  MET_CHAR: 1,
+  MET_INT: 4,
+  MET_UINT: 4,
+  MET_FLOAT: 4,
+  MET_DOUBLE: 8,
 };
 
 const metaMutations: Record<string, Mutation> = {
@@ -113,7 +120,13 @@ const metaMutations: Record<string, Mutation> = {
     if (base.kind !== 'metaimage') return null;
     const target = rng.chance(0.5) ? headerOf(base) : (dataOf(base) ?? headerOf(base));
     const n = rng.int(1, 9);
-    return { family: 'mhd byte flips', detail: `${n} bit flips in ${target.path}`, files: replaceFile(base, target.path, flip(rng, target.bytes, n)), target: target.path, mustRefuse: false };
+    return {
+      family: 'mhd byte flips',
+      detail: `${n} bit flips in ${target.path}`,
+      files: replaceFile(base, target.path, flip(rng, target.bytes, n)),
+      target: target.path,
+      mustRefuse: false,
+    };
   },
   'mhd truncation': (rng, base) => {
     if (base.kind !== 'metaimage') return null;
@@ -121,16 +134,32 @@ const metaMutations: Record<string, Mutation> = {
     const keep = rng.int(0, target.bytes.length);
     // Cutting the data file always breaks DimSize × ElementType (or the zlib stream).
     const mustRefuse = target !== headerOf(base);
-    return { family: 'mhd truncation', detail: `${target.path} cut to ${keep} bytes`, files: replaceFile(base, target.path, target.bytes.subarray(0, keep)), target: target.path, mustRefuse };
+    return {
+      family: 'mhd truncation',
+      detail: `${target.path} cut to ${keep} bytes`,
+      files: replaceFile(base, target.path, target.bytes.subarray(0, keep)),
+      target: target.path,
+      mustRefuse,
+    };
   },
   'mhd DimSize': headerEdit('mhd DimSize', 'DimSize', (t) => {
     const d = (field(t, 'DimSize') ?? '1 1 1').split(/\s+/).map(Number);
     const [x, y, z] = d;
     return [
-      [`${x} ${y} ${z + 1}`, true], [`${x} ${y} ${Math.max(1, z - 1)}`, z > 1], [`${y} ${x} ${z}`, false],
-      [`${x * 2} ${y} ${z}`, true], [`1 ${y} ${z}`, true], [`${x} 1 ${z}`, true], [`0 ${y} ${z}`, true],
-      [`-1 ${y} ${z}`, true], [`${x} ${y}`, true], [`abc ${y} ${z}`, true], [`${x} ${y} 1e9`, true],
-      [`${x} ${y} ${z} 4`, true], [`${x}.5 ${y} ${z}`, true], [`${x * 1000} ${y * 1000} ${z}`, true],
+      [`${x} ${y} ${z + 1}`, true],
+      [`${x} ${y} ${Math.max(1, z - 1)}`, z > 1],
+      [`${y} ${x} ${z}`, false],
+      [`${x * 2} ${y} ${z}`, true],
+      [`1 ${y} ${z}`, true],
+      [`${x} 1 ${z}`, true],
+      [`0 ${y} ${z}`, true],
+      [`-1 ${y} ${z}`, true],
+      [`${x} ${y}`, true],
+      [`abc ${y} ${z}`, true],
+      [`${x} ${y} 1e9`, true],
+      [`${x} ${y} ${z} 4`, true],
+      [`${x}.5 ${y} ${z}`, true],
+      [`${x * 1000} ${y * 1000} ${z}`, true],
     ];
   }),
   'mhd ElementType': headerEdit('mhd ElementType', 'ElementType', (t) => {
@@ -141,22 +170,47 @@ const metaMutations: Record<string, Mutation> = {
     ]);
   }),
   'mhd ElementSpacing': headerEdit('mhd ElementSpacing', 'ElementSpacing', () => [
-    ['1e308 1e308 1e308', true], ['0.7 0.7 1e308', true], ['0 0.7 2.5', true], ['-1 0.7 2.5', true],
-    ['NaN 0.7 2.5', true], ['abc', true], ['1e-300 0.7 2.5', true], ['0.7 0.7', true],
-    ['Infinity 1 1', true], ['0.7 0.7 2.5', false], ['1 1 1', false], ['0x10 1 1', true],
+    ['1e308 1e308 1e308', true],
+    ['0.7 0.7 1e308', true],
+    ['0 0.7 2.5', true],
+    ['-1 0.7 2.5', true],
+    ['NaN 0.7 2.5', true],
+    ['abc', true],
+    ['1e-300 0.7 2.5', true],
+    ['0.7 0.7', true],
+    ['Infinity 1 1', true],
+    ['0.7 0.7 2.5', false],
+    ['1 1 1', false],
+    ['0x10 1 1', true],
   ]),
   'mhd Offset/TransformMatrix': (rng, base) => {
     const m = rng.chance(0.5)
-      ? headerEdit('mhd Offset/TransformMatrix', 'Offset', () => [['1e308 0 0', true], ['NaN 0 0', true], ['-100 20.5 -300', false], ['1 2', true]])
+      ? headerEdit('mhd Offset/TransformMatrix', 'Offset', () => [
+          ['1e308 0 0', true],
+          ['NaN 0 0', true],
+          ['-100 20.5 -300', false],
+          ['1 2', true],
+        ])
       : headerEdit('mhd Offset/TransformMatrix', 'TransformMatrix', () => [
-          ['0 0 0 0 0 0 0 0 0', true], ['1e308 0 0 0 1 0 0 0 1', true], ['1 0 0 0 1 0 0 0 -1', false], ['1 0 0 0 1 0', true],
+          ['0 0 0 0 0 0 0 0 0', true],
+          ['1e308 0 0 0 1 0 0 0 1', true],
+          ['1 0 0 0 1 0 0 0 -1', false],
+          ['1 0 0 0 1 0', true],
         ]);
     return m(rng, base);
   },
   'mhd CompressedDataSize': headerEdit('mhd CompressedDataSize', 'CompressedDataSize', (t) => {
     if (field(t, 'CompressedData') !== 'True') return [];
     const n = Number(field(t, 'CompressedDataSize') ?? 0);
-    return [[`${n + 1}`, true], [`${n - 1}`, true], ['0', true], ['-5', true], ['abc', true], ['1e15', true], [`${n}`, false]];
+    return [
+      [`${n + 1}`, true],
+      [`${n - 1}`, true],
+      ['0', true],
+      ['-5', true],
+      ['abc', true],
+      ['1e15', true],
+      [`${n}`, false],
+    ];
   }),
   'mhd zlib bomb': (rng, base) => {
     const data = dataOf(base);
@@ -166,7 +220,13 @@ const metaMutations: Record<string, Mutation> = {
     const bomb = zlibBomb(size);
     const header = editField(dec(h.bytes), 'CompressedDataSize', String(bomb.length));
     const files = replaceFile({ ...base, files: replaceFile(base, data.path, bomb) }, h.path, enc(header));
-    return { family: 'mhd zlib bomb', detail: `${size >> 20} MiB bomb, CompressedDataSize ${bomb.length}`, files, target: data.path, mustRefuse: true };
+    return {
+      family: 'mhd zlib bomb',
+      detail: `${size >> 20} MiB bomb, CompressedDataSize ${bomb.length}`,
+      files,
+      target: data.path,
+      mustRefuse: true,
+    };
   },
   'mhd huge header': (rng, base) => {
     if (base.kind !== 'metaimage') return null;
@@ -174,7 +234,13 @@ const metaMutations: Record<string, Mutation> = {
     const lines = rng.int(40_000, 120_000);
     const pad = Array.from({ length: lines }, (_, i) => `Comment${i} = padding line`).join('\n');
     const text = dec(h.bytes).replace(/^ElementDataFile/m, `${pad}\nElementDataFile`);
-    return { family: 'mhd huge header', detail: `${lines} extra lines (${text.length} bytes)`, files: replaceFile(base, h.path, enc(text)), target: h.path, mustRefuse: true };
+    return {
+      family: 'mhd huge header',
+      detail: `${lines} extra lines (${text.length} bytes)`,
+      files: replaceFile(base, h.path, enc(text)),
+      target: h.path,
+      mustRefuse: true,
+    };
   },
 };
 
@@ -194,7 +260,13 @@ function dicomEdit(
     const f = dicomTarget(rng, base);
     const r = edit(rng, f.bytes);
     if (r === null || r.bytes === undefined) return null;
-    return { family, detail: `${f.path}: ${r.detail}`, files: replaceFile(base, f.path, r.bytes), target: f.path, mustRefuse: r.mustRefuse };
+    return {
+      family,
+      detail: `${f.path}: ${r.detail}`,
+      files: replaceFile(base, f.path, r.bytes),
+      target: f.path,
+      mustRefuse: r.mustRefuse,
+    };
   };
 }
 
@@ -218,16 +290,33 @@ const dicomMutations: Record<string, Mutation> = {
     const elements = listElements(b).filter((e) => e.length !== 0xffffffff);
     if (elements.length === 0) return null;
     const e = rng.pick(elements);
-    const length = rng.pick([0, 1, e.length + 1, e.length + 2, Math.max(0, e.length - 2), 0xfffe, 0x7fffffff, 0xfffffff0]);
+    const length = rng.pick([
+      0,
+      1,
+      e.length + 1,
+      e.length + 2,
+      Math.max(0, e.length - 2),
+      0xfffe,
+      0x7fffffff,
+      0xfffffff0,
+    ]);
     const tag = `(${e.group.toString(16).padStart(4, '0')},${e.element.toString(16).padStart(4, '0')})`;
-    return { bytes: setLength(b, [e.group, e.element], length), detail: `length of ${tag} ${e.length} -> ${length}`, mustRefuse: false };
+    return {
+      bytes: setLength(b, [e.group, e.element], length),
+      detail: `length of ${tag} ${e.length} -> ${length}`,
+      mustRefuse: false,
+    };
   }),
   'dicom Rows/Columns': dicomEdit('dicom Rows/Columns', (rng, b) => {
     const tag = rng.chance(0.5) ? ROWS : COLUMNS;
     const now = getU16(b, tag);
     if (now === undefined) return null;
     const v = rng.pick([1, 0, now + 1, Math.max(1, now - 1), now * 2, 65535, now >> 1]);
-    return { bytes: setU16(b, tag, v), detail: `${tag === ROWS ? 'Rows' : 'Columns'} ${now} -> ${v}`, mustRefuse: v !== now };
+    return {
+      bytes: setU16(b, tag, v),
+      detail: `${tag === ROWS ? 'Rows' : 'Columns'} ${now} -> ${v}`,
+      mustRefuse: v !== now,
+    };
   }),
   'dicom BitsAllocated': dicomEdit('dicom BitsAllocated', (rng, b) => {
     const stored = rng.chance(0.3);
@@ -237,32 +326,81 @@ const dicomMutations: Record<string, Mutation> = {
     const v = rng.pick(stored ? [0, 1, 8, 12, 17, 32] : [0, 1, 8, 12, 32, 64]);
     // BitsStored within BitsAllocated only changes masking: a legitimate (if odd) header.
     const mustRefuse = stored ? v === 0 || v > (getU16(b, BITS_ALLOCATED) ?? 16) : v !== now;
-    return { bytes: setU16(b, tag, v), detail: `${stored ? 'BitsStored' : 'BitsAllocated'} ${now} -> ${v}`, mustRefuse };
+    return {
+      bytes: setU16(b, tag, v),
+      detail: `${stored ? 'BitsStored' : 'BitsAllocated'} ${now} -> ${v}`,
+      mustRefuse,
+    };
   }),
   'dicom Rescale*': (rng, base) => {
     const slope = rng.chance(0.5);
     const values: [string, boolean][] = slope
-      ? [['abc', true], ['NaN', true], ['1e999', true], ['1e300', true], ['', false], [' 1 ', false], ['2', false], ['1..0', true], ['0x1', true]]
-      : [['abc', true], ['NaN', true], ['-1024abc', true], ['1e999', true], ['', false], [' -1024', false], ['-1e40', true], ['Infinity', true], ['-1000', false]];
-    return textEdit('dicom Rescale*', slope ? RESCALE_SLOPE : RESCALE_INTERCEPT, slope ? 'RescaleSlope' : 'RescaleIntercept', values)(rng, base);
+      ? [
+          ['abc', true],
+          ['NaN', true],
+          ['1e999', true],
+          ['1e300', true],
+          ['', false],
+          [' 1 ', false],
+          ['2', false],
+          ['1..0', true],
+          ['0x1', true],
+        ]
+      : [
+          ['abc', true],
+          ['NaN', true],
+          ['-1024abc', true],
+          ['1e999', true],
+          ['', false],
+          [' -1024', false],
+          ['-1e40', true],
+          ['Infinity', true],
+          ['-1000', false],
+        ];
+    return textEdit(
+      'dicom Rescale*',
+      slope ? RESCALE_SLOPE : RESCALE_INTERCEPT,
+      slope ? 'RescaleSlope' : 'RescaleIntercept',
+      values,
+    )(rng, base);
   },
   'dicom PixelSpacing/Position': (rng, base) =>
     rng.chance(0.5)
       ? textEdit('dicom PixelSpacing/Position', PIXEL_SPACING, 'PixelSpacing', [
-          ['1e308\\1e308', true], ['abc', true], ['0.5\\NaN', true], ['1e-300\\1e-300', true], ['0.7\\0.7', false], ['0.7', false],
+          ['1e308\\1e308', true],
+          ['abc', true],
+          ['0.5\\NaN', true],
+          ['1e-300\\1e-300', true],
+          ['0.7\\0.7', false],
+          ['0.7', false],
         ])(rng, base)
       : textEdit('dicom PixelSpacing/Position', IMAGE_POSITION, 'ImagePositionPatient', [
-          ['1e308\\0\\0', true], ['abc\\0\\0', true], ['0\\0', true], ['-100\\-100\\-50.5', false],
+          ['1e308\\0\\0', true],
+          ['abc\\0\\0', true],
+          ['0\\0', true],
+          ['-100\\-100\\-50.5', false],
         ])(rng, base),
   'dicom transfer syntax': dicomEdit('dicom transfer syntax', (rng, b) => {
     const now = getText(b, TRANSFER_SYNTAX);
     if (now === undefined) return null;
     const v = rng.pick([
-      '1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.2', '1.2.840.10008.1.2.1.99',
-      '1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.70', '1.2.840.10008.1.2.4.90', '1.2.840.10008.1.2.5',
-      '1.2.840.10008.1.2.4.201', '1.2.3.4', '',
+      '1.2.840.10008.1.2',
+      '1.2.840.10008.1.2.1',
+      '1.2.840.10008.1.2.2',
+      '1.2.840.10008.1.2.1.99',
+      '1.2.840.10008.1.2.4.50',
+      '1.2.840.10008.1.2.4.70',
+      '1.2.840.10008.1.2.4.90',
+      '1.2.840.10008.1.2.5',
+      '1.2.840.10008.1.2.4.201',
+      '1.2.3.4',
+      '',
     ]);
-    return { bytes: setText(b, TRANSFER_SYNTAX, v, '\0'), detail: `TransferSyntaxUID ${now} -> ${v || '(empty)'}`, mustRefuse: false };
+    return {
+      bytes: setText(b, TRANSFER_SYNTAX, v, '\0'),
+      detail: `TransferSyntaxUID ${now} -> ${v || '(empty)'}`,
+      mustRefuse: false,
+    };
   }),
 };
 

@@ -32,7 +32,13 @@ export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 /** The ICD to use when VK_ICD_FILENAMES is not set: NVIDIA's when present, else SwiftShader, else none. */
 export function defaultIcd(exists: (p: string) => boolean = existsSync): string | null {
-  for (const p of [NVIDIA_ICD, '/usr/share/vulkan/icd.d/nvidia_icd.json', '/etc/vulkan/icd.d/nvidia_icd.json', SWIFTSHADER_ICD]) if (exists(p)) return p;
+  for (const p of [
+    NVIDIA_ICD,
+    '/usr/share/vulkan/icd.d/nvidia_icd.json',
+    '/etc/vulkan/icd.d/nvidia_icd.json',
+    SWIFTSHADER_ICD,
+  ])
+    if (exists(p)) return p;
   return null;
 }
 
@@ -62,7 +68,9 @@ async function install(flags: string[]): Promise<DawnStatus> {
     mod = (await import('webgpu')) as unknown as DawnModule;
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    const hint = /libvulkan/.test(why) ? ' (install the Vulkan loader: apt-get install --no-install-recommends libvulkan1)' : ' (npm package webgpu, dawn.node)';
+    const hint = /libvulkan/.test(why)
+      ? ' (install the Vulkan loader: apt-get install --no-install-recommends libvulkan1)'
+      : ' (npm package webgpu, dawn.node)';
     return { available: false, reason: `dawn.node could not be loaded${hint}: ${why.split('\n')[0]}` };
   }
   const gpu = mod.create(flags);
@@ -81,7 +89,10 @@ async function install(flags: string[]): Promise<DawnStatus> {
   if (!adapter) {
     releaseDawn();
     const icd = process.env.VK_ICD_FILENAMES;
-    return { available: false, reason: `Dawn found no WebGPU adapter (VK_ICD_FILENAMES=${icd ?? 'unset'}${icd && !existsSync(icd) ? ': no such file' : ''}; a Vulkan driver's ICD is needed, e.g. ${SWIFTSHADER_ICD} from Debian's chromium)` };
+    return {
+      available: false,
+      reason: `Dawn found no WebGPU adapter (VK_ICD_FILENAMES=${icd ?? 'unset'}${icd && !existsSync(icd) ? ': no such file' : ''}; a Vulkan driver's ICD is needed, e.g. ${SWIFTSHADER_ICD} from Debian's chromium)`,
+    };
   }
   const info = adapter.info ?? {};
   // Dawn's GPUSupportedFeatures is a setlike without forEach: iterate it.

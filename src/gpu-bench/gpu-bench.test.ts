@@ -11,7 +11,13 @@ import { markdown, type GpuBenchResult } from './report.ts';
 describe('variants', () => {
   test('stock, then lab f32, then lab with each subset of the device features', () => {
     expect(variants([]).map(variantName)).toEqual(['stock', 'lab']);
-    expect(variants(['subgroups', 'shader-f16']).map(variantName)).toEqual(['stock', 'lab', 'lab+shader-f16', 'lab+subgroups', 'lab+shader-f16+subgroups']);
+    expect(variants(['subgroups', 'shader-f16']).map(variantName)).toEqual([
+      'stock',
+      'lab',
+      'lab+shader-f16',
+      'lab+subgroups',
+      'lab+shader-f16+subgroups',
+    ]);
     expect(variants(['subgroups'], ['lab']).map(variantName)).toEqual(['lab', 'lab+subgroups']);
   });
 });
@@ -30,7 +36,8 @@ test('LunaModel layers and forward FLOPs per sample (the book model: 8/16/32/64 
   ]);
   // 2 × voxels × 27 × Cin × Cout, summed: 73728 voxels in block 1, /8 per block.
   const v = 32 * 48 * 48;
-  const expected = 2 * 27 * (v * (8 + 64) + (v / 8) * (128 + 256) + (v / 64) * (512 + 1024) + (v / 512) * (2048 + 4096));
+  const expected =
+    2 * 27 * (v * (8 + 64) + (v / 8) * (128 + 256) + (v / 64) * (512 + 1024) + (v / 512) * (2048 + 4096));
   expect(forwardConvFlops()).toBe(expected);
 });
 
@@ -39,8 +46,19 @@ test('options: full defaults, --quick, and errors that name the flag', () => {
   expect(full.batches).toEqual([32, 256]);
   expect(full.trainKernels).toEqual(['lab', 'stock']);
   const quick = measureOptions({ quick: true });
-  expect([quick.batches, quick.steps, quick.kernelBatch, quick.kernelReps, quick.trainKernels]).toEqual([[2], 1, 1, 1, ['lab']]);
-  expect(measureOptions({ batches: '4,8', only: 'train' }).parts).toEqual({ kernels: false, train: true, inference: false, profile: false });
+  expect([quick.batches, quick.steps, quick.kernelBatch, quick.kernelReps, quick.trainKernels]).toEqual([
+    [2],
+    1,
+    1,
+    1,
+    ['lab'],
+  ]);
+  expect(measureOptions({ batches: '4,8', only: 'train' }).parts).toEqual({
+    kernels: false,
+    train: true,
+    inference: false,
+    profile: false,
+  });
   expect(() => measureOptions({ steps: '0' })).toThrow(/--steps 0: expecting an integer ≥ 1/);
   expect(() => measureOptions({ 'train-kernels': 'fast' })).toThrow(/--train-kernels: unknown 'fast'/);
 });
@@ -69,18 +87,48 @@ function result(adapter: GpuBenchResult['adapter']): GpuBenchResult {
       profile: null,
       errors: [],
     },
-    pytorch: { device: 'cpu', deviceName: 'x86_64', torch: '2.13', rows: [{ batch: 32, amp: false, channels_last: false, train_samples_per_s: 64, infer_samples_per_s: 100 }], reference: 'ref.py' },
+    pytorch: {
+      device: 'cpu',
+      deviceName: 'x86_64',
+      torch: '2.13',
+      rows: [{ batch: 32, amp: false, channels_last: false, train_samples_per_s: 64, infer_samples_per_s: 100 }],
+      reference: 'ref.py',
+    },
     seconds: 1,
   };
 }
 
 test('the report says a software adapter is no GPU, and gives the ratio to PyTorch fp32', () => {
   const limits = { maxComputeInvocationsPerWorkgroup: 256 };
-  const sw = markdown(result({ available: true, description: 'google swiftshader SwiftShader', vendor: 'google', architecture: 'swiftshader', device: '', software: true, features: ['subgroups'], limits }));
+  const sw = markdown(
+    result({
+      available: true,
+      description: 'google swiftshader SwiftShader',
+      vendor: 'google',
+      architecture: 'swiftshader',
+      device: '',
+      software: true,
+      features: ['subgroups'],
+      limits,
+    }),
+  );
   expect(sw).toMatch(/Software adapter: google swiftshader SwiftShader\*\* — SwiftShader Vulkan on the CPU \(no GPU\)/);
   expect(sw).toMatch(/\| 32 \| lab \| \*\*32\.0\*\* \| 1\.00 \| 0\.500× \|/);
-  const hw = markdown(result({ available: true, description: 'nvidia hopper NVIDIA H200', vendor: 'nvidia', architecture: 'hopper', device: '', software: false, features: [], limits }));
+  const hw = markdown(
+    result({
+      available: true,
+      description: 'nvidia hopper NVIDIA H200',
+      vendor: 'nvidia',
+      architecture: 'hopper',
+      device: '',
+      software: false,
+      features: [],
+      limits,
+    }),
+  );
   expect(hw).toMatch(/Adapter: \*\*nvidia hopper NVIDIA H200\*\*/);
   expect(hw).not.toMatch(/Software adapter/);
-  expect(markdown({ ...result({ available: false, reason: 'no ICD' }), measurements: null })).toMatch(/\*\*No WebGPU adapter\*\*: no ICD/);
+  expect(markdown({ ...result({ available: false, reason: 'no ICD' }), measurements: null })).toMatch(
+    /\*\*No WebGPU adapter\*\*: no ICD/,
+  );
 });

@@ -10,7 +10,14 @@
  */
 import { beforeAll, describe, expect, test } from 'vitest';
 import { defaultIcd, installDawn, releaseDawn } from './dawn.ts';
-import { compareOps, featureUses, initDevice, modelGrads, type OpCase, type OpResult } from '../kernels/kernel-checks.ts';
+import {
+  compareOps,
+  featureUses,
+  initDevice,
+  modelGrads,
+  type OpCase,
+  type OpResult,
+} from '../kernels/kernel-checks.ts';
 import { TOL, TOL_F16, smallCases } from '../kernels/kernel-cases.ts';
 import type { GpuFeatureName } from '../config/lab-config.ts';
 
@@ -70,14 +77,22 @@ describe.skipIf(!dawn.available)(`lab kernels in Node on Dawn${skip}`, () => {
     }, 300_000);
   }
 
-  test.skipIf(!offered('shader-f16'))(`shader-f16: forward ops match stock and cpu within the f16 tolerance${offered('shader-f16') ? '' : ` — skipped: the adapter does not offer shader-f16 (it offers: ${dawn.available ? dawn.features.join(', ') : 'none'})`}`, async () => {
-    const cases: OpCase[] = [];
-    for (const s of [{ x: [2, 4, 6, 8, 1], cout: 4 }, { x: [1, 3, 5, 7, 8], cout: 12 }, { x: [1, 4, 6, 6, 8], cout: 16, pad: 'valid' }] as Pick<OpCase, 'x' | 'cout' | 'pad'>[]) {
-      for (const op of ['conv', 'fused'] as const) cases.push({ ...s, op, cpu: true });
-    }
-    check(await compareOps(cases, ['shader-f16']), TOL_F16);
-    expect(featureUses()['shader-f16'] ?? 0).toBeGreaterThan(0);
-  }, 300_000);
+  test.skipIf(!offered('shader-f16'))(
+    `shader-f16: forward ops match stock and cpu within the f16 tolerance${offered('shader-f16') ? '' : ` — skipped: the adapter does not offer shader-f16 (it offers: ${dawn.available ? dawn.features.join(', ') : 'none'})`}`,
+    async () => {
+      const cases: OpCase[] = [];
+      for (const s of [
+        { x: [2, 4, 6, 8, 1], cout: 4 },
+        { x: [1, 3, 5, 7, 8], cout: 12 },
+        { x: [1, 4, 6, 6, 8], cout: 16, pad: 'valid' },
+      ] as Pick<OpCase, 'x' | 'cout' | 'pad'>[]) {
+        for (const op of ['conv', 'fused'] as const) cases.push({ ...s, op, cpu: true });
+      }
+      check(await compareOps(cases, ['shader-f16']), TOL_F16);
+      expect(featureUses()['shader-f16'] ?? 0).toBeGreaterThan(0);
+    },
+    300_000,
+  );
 });
 
 test('without dawn.node or a Vulkan ICD the reason is given, never a throw', () => {

@@ -71,15 +71,29 @@ function int(name: string, v: string | undefined, dflt: number, min = 0): number
 function list<T extends string>(name: string, v: string | undefined, choices: readonly T[], dflt: T[]): T[] {
   if (v === undefined) return dflt;
   const xs = v.split(',').filter(Boolean);
-  for (const x of xs) if (!(choices as readonly string[]).includes(x)) throw new UsageError(`--${name}: unknown '${x}'. Expecting some of: ${choices.join(', ')}`);
+  for (const x of xs)
+    if (!(choices as readonly string[]).includes(x))
+      throw new UsageError(`--${name}: unknown '${x}'. Expecting some of: ${choices.join(', ')}`);
   return xs as T[];
 }
 
 export function measureOptions(values: Record<string, string | boolean | undefined>): MeasureOptions {
   const quick = values.quick === true;
   const s = (k: string) => values[k] as string | undefined;
-  const batches = s('batches') === undefined ? (quick ? [2] : [32, 256]) : s('batches')!.split(',').map((b) => int('batches', b, 0, 1));
-  const only = list('only', s('only'), ['kernels', 'train', 'inference', 'profile'] as const, ['kernels', 'train', 'inference', 'profile']);
+  const batches =
+    s('batches') === undefined
+      ? quick
+        ? [2]
+        : [32, 256]
+      : s('batches')!
+          .split(',')
+          .map((b) => int('batches', b, 0, 1));
+  const only = list('only', s('only'), ['kernels', 'train', 'inference', 'profile'] as const, [
+    'kernels',
+    'train',
+    'inference',
+    'profile',
+  ]);
   return {
     batches,
     steps: int('steps', s('steps'), quick ? 1 : 10, 1),
@@ -89,15 +103,40 @@ export function measureOptions(values: Record<string, string | boolean | undefin
     inferBatches: quick ? 1 : 10,
     budgetSeconds: int('budget-s', s('budget-s'), quick ? 20 : 30, 1),
     // Stock tfjs trains ~25× slower than the lab's kernels: minutes per step on SwiftShader, so not in a quick run.
-    trainKernels: list<KernelKind>('train-kernels', s('train-kernels'), ['lab', 'stock'], quick ? ['lab'] : ['lab', 'stock']),
+    trainKernels: list<KernelKind>(
+      'train-kernels',
+      s('train-kernels'),
+      ['lab', 'stock'],
+      quick ? ['lab'] : ['lab', 'stock'],
+    ),
     deadlineSeconds: int('deadline-s', s('deadline-s'), Number.MAX_SAFE_INTEGER, 1),
-    parts: { kernels: only.includes('kernels'), train: only.includes('train'), inference: only.includes('inference'), profile: only.includes('profile') },
+    parts: {
+      kernels: only.includes('kernels'),
+      train: only.includes('train'),
+      inference: only.includes('inference'),
+      profile: only.includes('profile'),
+    },
   };
 }
 
 /** Runs the PyTorch driver; its last stdout line is the JSON result. */
-async function runPytorch(python: string, script: string, reference: string, o: MeasureOptions, quick: boolean, log: (s: string) => void): Promise<PytorchResult> {
-  const args = [script, '--reference', reference, '--batches', o.batches.join(','), '--budget-s', String(o.budgetSeconds)];
+async function runPytorch(
+  python: string,
+  script: string,
+  reference: string,
+  o: MeasureOptions,
+  quick: boolean,
+  log: (s: string) => void,
+): Promise<PytorchResult> {
+  const args = [
+    script,
+    '--reference',
+    reference,
+    '--batches',
+    o.batches.join(','),
+    '--budget-s',
+    String(o.budgetSeconds),
+  ];
   if (quick) args.push('--steps', '1');
   // The device entry script puts its own libraries first for Node and dawn.node; torch gets the machine's.
   const env = { ...process.env };
@@ -111,14 +150,34 @@ async function runPytorch(python: string, script: string, reference: string, o: 
       stderr += d.toString();
       for (const line of d.toString().split('\n')) if (line.trim()) log(`  pytorch: ${line.trim()}`);
     });
-    const fail = (why: string): PytorchResult => ({ device: 'none', deviceName: '', torch: '', rows: [], reference, error: why });
+    const fail = (why: string): PytorchResult => ({
+      device: 'none',
+      deviceName: '',
+      torch: '',
+      rows: [],
+      reference,
+      error: why,
+    });
     p.on('error', (err) => done(fail(`${python} ${script}: ${err.message}`)));
     p.on('close', (code) => {
       const last = stdout.trim().split('\n').pop() ?? '';
       try {
         if (code !== 0) throw new Error(`exit ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
-        const j = JSON.parse(last) as { device: string; deviceName: string; torch: string; threads?: number; rows: PytorchResult['rows'] };
-        done({ device: j.device, deviceName: j.deviceName, torch: j.torch, threads: j.threads, rows: j.rows, reference });
+        const j = JSON.parse(last) as {
+          device: string;
+          deviceName: string;
+          torch: string;
+          threads?: number;
+          rows: PytorchResult['rows'];
+        };
+        done({
+          device: j.device,
+          deviceName: j.deviceName,
+          torch: j.torch,
+          threads: j.threads,
+          rows: j.rows,
+          reference,
+        });
       } catch (err) {
         done(fail(`${python} ${script}: ${(err as Error).message}`));
       }
@@ -131,7 +190,10 @@ function firstExisting(paths: string[]): string | undefined {
 }
 
 /** `pack` is given by cli.ts (the repository's entry); the device bundle has none. */
-export async function main(argv: string[], pack?: (file: string, log: (s: string) => void) => Promise<number>): Promise<number> {
+export async function main(
+  argv: string[],
+  pack?: (file: string, log: (s: string) => void) => Promise<number>,
+): Promise<number> {
   const log = (s: string) => console.log(s);
   let values: Record<string, string | boolean | undefined>;
   let o: MeasureOptions;
@@ -162,14 +224,24 @@ export async function main(argv: string[], pack?: (file: string, log: (s: string
   const outDir = resolve((values.out as string | undefined) ?? join('dist', 'gpu-bench'));
   await mkdir(outDir, { recursive: true });
   const adapter = await installDawn();
-  log(adapter.available ? `adapter: ${adapter.description}${adapter.software ? ' (software: SwiftShader Vulkan on the CPU, no GPU)' : ''}` : `no WebGPU adapter: ${adapter.reason}`);
+  log(
+    adapter.available
+      ? `adapter: ${adapter.description}${adapter.software ? ' (software: SwiftShader Vulkan on the CPU, no GPU)' : ''}`
+      : `no WebGPU adapter: ${adapter.reason}`,
+  );
   const cpu = cpus();
   const result: GpuBenchResult = {
     kind: 'luna-lab gpu-bench',
     version: 1,
     measuredAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     quick,
-    host: { node: process.version, platform: `${platform()} ${release()}`, cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length, memGiB: Math.round(totalmem() / 2 ** 30) },
+    host: {
+      node: process.version,
+      platform: `${platform()} ${release()}`,
+      cpu: cpu[0]?.model ?? 'unknown',
+      cores: cpu.length,
+      memGiB: Math.round(totalmem() / 2 ** 30),
+    },
     vulkanIcd: process.env.VK_ICD_FILENAMES ?? null,
     adapter,
     deviceFeatures: [],
@@ -203,8 +275,12 @@ export async function main(argv: string[], pack?: (file: string, log: (s: string
   }
   if (!values['no-pytorch']) {
     const python = (values.python as string | undefined) ?? firstExisting(['.venv/bin/python']) ?? 'python3';
-    const reference = resolve((values.reference as string | undefined) ?? join('..', 'shared', 'reference', 'pytorch_luna_bench.py'));
-    const script = resolve((values['torch-script'] as string | undefined) ?? join('src', 'gpu-bench', 'pytorch_bench.py'));
+    const reference = resolve(
+      (values.reference as string | undefined) ?? join('..', 'shared', 'reference', 'pytorch_luna_bench.py'),
+    );
+    const script = resolve(
+      (values['torch-script'] as string | undefined) ?? join('src', 'gpu-bench', 'pytorch_bench.py'),
+    );
     log(`PyTorch reference (${python})…`);
     result.pytorch = await runPytorch(python, script, reference, o, quick, log);
     if (result.pytorch.error) log(`  PyTorch: ${result.pytorch.error}`);

@@ -57,7 +57,10 @@ export function variantName(v: Variant): string {
 }
 
 /** stock, lab, and lab with each subset of the device's features (f32 first). */
-export function variants(deviceFeatures: readonly GpuFeatureName[], kernels: readonly KernelKind[] = ['lab', 'stock']): Variant[] {
+export function variants(
+  deviceFeatures: readonly GpuFeatureName[],
+  kernels: readonly KernelKind[] = ['lab', 'stock'],
+): Variant[] {
   const out: Variant[] = [];
   if (kernels.includes('stock')) out.push({ kernels: 'stock', features: [] });
   if (kernels.includes('lab')) {
@@ -111,7 +114,11 @@ export interface Measurements {
 }
 
 /** The book's LunaModel convolutions on a 32×48×48 crop: [layer, D, H, W, Cin, Cout]. */
-export function lunaConvLayers(crop: readonly [number, number, number] = [32, 48, 48], blocks = 4, width = 8): { layer: string; dhw: [number, number, number]; cin: number; cout: number }[] {
+export function lunaConvLayers(
+  crop: readonly [number, number, number] = [32, 48, 48],
+  blocks = 4,
+  width = 8,
+): { layer: string; dhw: [number, number, number]; cin: number; cout: number }[] {
   const out: { layer: string; dhw: [number, number, number]; cin: number; cout: number }[] = [];
   let [d, h, w] = crop;
   let cin = 1;
@@ -142,7 +149,10 @@ async function setVariant(v: Variant): Promise<void> {
 function randTensor(seed: string, shape: number[]): tf.Tensor {
   const rng = createRng(3).fork(seed);
   const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Float32Array.from({ length: n }, () => rng.next() - 0.5), shape);
+  return tf.tensor(
+    Float32Array.from({ length: n }, () => rng.next() - 0.5),
+    shape,
+  );
 }
 
 async function timeRuns(run: () => tf.Tensor, reps: number): Promise<number[]> {
@@ -160,7 +170,12 @@ async function timeRuns(run: () => tf.Tensor, reps: number): Promise<number[]> {
 }
 
 /** Per-kernel times of every LunaModel conv (forward, input and weight gradients) and pool, per variant. */
-async function measureKernels(o: MeasureOptions, vs: Variant[], errors: string[], log: (s: string) => void): Promise<KernelTiming[]> {
+async function measureKernels(
+  o: MeasureOptions,
+  vs: Variant[],
+  errors: string[],
+  log: (s: string) => void,
+): Promise<KernelTiming[]> {
   const out: KernelTiming[] = [];
   const n = o.kernelBatch;
   const e = tf.engine();
@@ -173,8 +188,24 @@ async function measureKernels(o: MeasureOptions, vs: Variant[], errors: string[]
     const flops = 2 * n * d * h * w * 27 * l.cin * l.cout;
     const ops: [string, () => tf.Tensor][] = [
       ['Conv3D', () => tf.conv3d(x, f, 1, 'same')],
-      ['Conv3DBackpropInputV2', () => e.runKernel('Conv3DBackpropInputV2', { dy, filter: f }, { strides: [1, 1, 1], pad: 'same', inputShape: [n, d, h, w, l.cin] }) as tf.Tensor],
-      ['Conv3DBackpropFilterV2', () => e.runKernel('Conv3DBackpropFilterV2', { x, dy }, { strides: [1, 1, 1], pad: 'same', filterShape: [3, 3, 3, l.cin, l.cout] }) as tf.Tensor],
+      [
+        'Conv3DBackpropInputV2',
+        () =>
+          e.runKernel(
+            'Conv3DBackpropInputV2',
+            { dy, filter: f },
+            { strides: [1, 1, 1], pad: 'same', inputShape: [n, d, h, w, l.cin] },
+          ) as tf.Tensor,
+      ],
+      [
+        'Conv3DBackpropFilterV2',
+        () =>
+          e.runKernel(
+            'Conv3DBackpropFilterV2',
+            { x, dy },
+            { strides: [1, 1, 1], pad: 'same', filterShape: [3, 3, 3, l.cin, l.cout] },
+          ) as tf.Tensor,
+      ],
     ];
     for (const v of vs) {
       await setVariant(v);
@@ -203,7 +234,15 @@ async function measureKernels(o: MeasureOptions, vs: Variant[], errors: string[]
       const g = randTensor(`${block}g`, y.shape);
       const ops: [string, () => tf.Tensor][] = [
         ['MaxPool3D', () => tf.maxPool3d(x, 2, 2, 'valid')],
-        ['MaxPool3DGrad', () => e.runKernel('MaxPool3DGrad', { dy: g, input: x, output: y }, { filterSize: [2, 2, 2], strides: [2, 2, 2], pad: 'valid' }) as tf.Tensor],
+        [
+          'MaxPool3DGrad',
+          () =>
+            e.runKernel(
+              'MaxPool3DGrad',
+              { dy: g, input: x, output: y },
+              { filterSize: [2, 2, 2], strides: [2, 2, 2], pad: 'valid' },
+            ) as tf.Tensor,
+        ],
       ];
       for (const [op, run] of ops) {
         try {
@@ -235,7 +274,12 @@ function batchesOf(n: number, crop: readonly number[], count: number, stop: () =
 
 async function measureTrain(batch: number, v: Variant, o: MeasureOptions): Promise<TrainTiming> {
   await setVariant(v);
-  const config = resolveConfigOrThrow({ train: { batchSize: batch, seed: 1 }, backend: 'webgpu', kernels: v.kernels, gpuFeatures: v.features });
+  const config = resolveConfigOrThrow({
+    train: { batchSize: batch, seed: 1 },
+    backend: 'webgpu',
+    kernels: v.kernels,
+    gpuFeatures: v.features,
+  });
   const model = buildLunaModel(config.model, config.crop, 1);
   const optimizer = createOptimizer(config.optimizer);
   const stepSeconds: number[] = [];
@@ -256,7 +300,8 @@ async function measureTrain(batch: number, v: Variant, o: MeasureOptions): Promi
     },
   });
   const start = performance.now();
-  const stop = () => stepSeconds.length > o.warmup && (performance.now() - (measuredFrom || start)) / 1000 > o.budgetSeconds;
+  const stop = () =>
+    stepSeconds.length > o.warmup && (performance.now() - (measuredFrom || start)) / 1000 > o.budgetSeconds;
   try {
     await classifier.doTraining(1, batchesOf(batch, config.crop, o.warmup + o.steps, stop));
   } finally {
@@ -266,18 +311,35 @@ async function measureTrain(batch: number, v: Variant, o: MeasureOptions): Promi
   const measured = stepSeconds.slice(o.warmup);
   const total = measured.reduce((a, b) => a + b, 0);
   const samplesPerSecond = (measured.length * batch) / total;
-  return { batch, variant: variantName(v), stepSeconds, warmup: o.warmup, samplesPerSecond, gflops: (3 * forwardConvFlops() * samplesPerSecond) / 1e9 };
+  return {
+    batch,
+    variant: variantName(v),
+    stepSeconds,
+    warmup: o.warmup,
+    samplesPerSecond,
+    gflops: (3 * forwardConvFlops() * samplesPerSecond) / 1e9,
+  };
 }
 
 async function measureInference(batch: number, v: Variant, o: MeasureOptions): Promise<InferTiming> {
   await setVariant(v);
-  const config = resolveConfigOrThrow({ train: { seed: 1 }, backend: 'webgpu', kernels: v.kernels, gpuFeatures: v.features });
+  const config = resolveConfigOrThrow({
+    train: { seed: 1 },
+    backend: 'webgpu',
+    kernels: v.kernels,
+    gpuFeatures: v.features,
+  });
   const model = buildLunaModel(config.model, config.crop, 1);
   // CT-like input statistics in the input BatchNorm, so the arithmetic is not degenerate.
-  model.getLayer('tail_bn').setWeights([tf.tensor1d([1]), tf.tensor1d([0]), tf.tensor1d([-500]), tf.tensor1d([250000])]);
+  model
+    .getLayer('tail_bn')
+    .setWeights([tf.tensor1d([1]), tf.tensor1d([0]), tf.tensor1d([-500]), tf.tensor1d([250000])]);
   const [d, h, w] = config.crop;
   const rng = createRng(7);
-  const x = tf.tensor5d(Float32Array.from({ length: batch * d * h * w }, () => Math.round(rng.next() * 2000 - 1000)), [batch, d, h, w, 1]);
+  const x = tf.tensor5d(
+    Float32Array.from({ length: batch * d * h * w }, () => Math.round(rng.next() * 2000 - 1000)),
+    [batch, d, h, w, 1],
+  );
   const run = async () => {
     const p = tf.tidy(() => tf.softmax(model.predict(x) as tf.Tensor));
     await p.data();
@@ -299,7 +361,12 @@ async function measureInference(batch: number, v: Variant, o: MeasureOptions): P
   }
 }
 
-export async function measureAll(o: MeasureOptions, deviceFeatures: readonly GpuFeatureName[], log: (s: string) => void, save: (m: Measurements) => Promise<void> = async () => {}): Promise<Measurements> {
+export async function measureAll(
+  o: MeasureOptions,
+  deviceFeatures: readonly GpuFeatureName[],
+  log: (s: string) => void,
+  save: (m: Measurements) => Promise<void> = async () => {},
+): Promise<Measurements> {
   const errors: string[] = [];
   const start = performance.now();
   const m: Measurements = { kernels: [], training: [], inference: [], profile: null, errors };
@@ -339,7 +406,10 @@ export async function measureAll(o: MeasureOptions, deviceFeatures: readonly Gpu
     log('inference…');
     for (const batch of o.batches) {
       // Inference uses the forward kernels only: subgroups (a weight-gradient reduction) is not a variant.
-      for (const v of variants(deviceFeatures.filter((f) => f !== 'subgroups'), o.trainKernels)) {
+      for (const v of variants(
+        deviceFeatures.filter((f) => f !== 'subgroups'),
+        o.trainKernels,
+      )) {
         const r = await attempt(`inference batch ${batch} ${variantName(v)}`, () => measureInference(batch, v, o));
         if (r) m.inference.push(r);
       }

@@ -33,7 +33,8 @@ export function findLibrary(name: string): string | null {
   } catch {
     // no ldconfig: look in the folders
   }
-  for (const d of ['/usr/lib/x86_64-linux-gnu', '/lib/x86_64-linux-gnu', '/usr/lib64', '/lib64', '/usr/lib']) if (existsSync(join(d, name))) return join(d, name);
+  for (const d of ['/usr/lib/x86_64-linux-gnu', '/lib/x86_64-linux-gnu', '/usr/lib64', '/lib64', '/usr/lib'])
+    if (existsSync(join(d, name))) return join(d, name);
   return null;
 }
 
@@ -101,14 +102,18 @@ export async function pack(file: string, log: (s: string) => void): Promise<numb
     }
     log(`compressing (xz via Python's lzma)…`);
     await mkdir(dirname(file), { recursive: true });
-    execFileSync('python3', [join(here, 'pack_archive.py'), payload, join(here, 'device_run.py'), file], { stdio: 'inherit' });
+    execFileSync('python3', [join(here, 'pack_archive.py'), payload, join(here, 'device_run.py'), file], {
+      stdio: 'inherit',
+    });
     const size = (await stat(file)).size;
     const mib = (size / 2 ** 20).toFixed(1);
     if (size > MAX_ARCHIVE_BYTES) {
       log(`--pack: ${file} is ${mib} MiB, over the 64 MiB carry limit`);
       return 1;
     }
-    log(`wrote ${file}: ${mib} MiB in ${((performance.now() - t0) / 1000).toFixed(0)} s. Run it with: python3 ${file} --out DIR`);
+    log(
+      `wrote ${file}: ${mib} MiB in ${((performance.now() - t0) / 1000).toFixed(0)} s. Run it with: python3 ${file} --out DIR`,
+    );
     return 0;
   } finally {
     await rm(stage, { recursive: true, force: true });

@@ -58,17 +58,24 @@ export function markdown(r: GpuBenchResult): string {
   if (!a.available) {
     out.push(`**No WebGPU adapter**: ${a.reason}`, '');
   } else if (a.software) {
-    out.push(`**Software adapter: ${a.description}** — SwiftShader Vulkan on the CPU (no GPU). These figures are a dry run of the bench, not GPU figures.`, '');
+    out.push(
+      `**Software adapter: ${a.description}** — SwiftShader Vulkan on the CPU (no GPU). These figures are a dry run of the bench, not GPU figures.`,
+      '',
+    );
   } else {
     out.push(`Adapter: **${a.description}**`, '');
   }
   out.push(
     `- measured ${r.measuredAt} in ${f(r.seconds, 0)} s; Node ${r.host.node} on ${r.host.platform}, ${r.host.cpu} × ${r.host.cores} cores, ${r.host.memGiB} GiB`,
-    `- Vulkan ICD: ${r.vulkanIcd ?? 'unset (the loader\'s default search)'}`,
+    `- Vulkan ICD: ${r.vulkanIcd ?? "unset (the loader's default search)"}`,
   );
   if (a.available) {
-    out.push(`- adapter vendor / architecture / device: ${a.vendor || '–'} / ${a.architecture || '–'} / ${a.device || '–'}`);
-    out.push(`- device features asked and granted: ${r.deviceFeatures.join(', ') || 'none'} (adapter offers: ${a.features.join(', ')})`);
+    out.push(
+      `- adapter vendor / architecture / device: ${a.vendor || '–'} / ${a.architecture || '–'} / ${a.device || '–'}`,
+    );
+    out.push(
+      `- device features asked and granted: ${r.deviceFeatures.join(', ') || 'none'} (adapter offers: ${a.features.join(', ')})`,
+    );
     const L = a.limits;
     out.push(
       `- limits: maxComputeInvocationsPerWorkgroup ${L.maxComputeInvocationsPerWorkgroup}, maxComputeWorkgroupSizeX ${L.maxComputeWorkgroupSizeX}, maxComputeWorkgroupStorageSize ${L.maxComputeWorkgroupStorageSize}, maxStorageBufferBindingSize ${L.maxStorageBufferBindingSize}, maxBufferSize ${L.maxBufferSize}, maxComputeWorkgroupsPerDimension ${L.maxComputeWorkgroupsPerDimension}`,
@@ -76,7 +83,9 @@ export function markdown(r: GpuBenchResult): string {
   }
   if (r.gpuUtilisation) {
     const u = r.gpuUtilisation;
-    out.push(`- GPU utilisation (nvidia-smi, ${u.samples} samples while the bench ran): mean ${f(u.meanPercent)} %, max ${f(u.maxPercent, 0)} %, max memory ${u.maxMemoryMiB} MiB`);
+    out.push(
+      `- GPU utilisation (nvidia-smi, ${u.samples} samples while the bench ran): mean ${f(u.meanPercent)} %, max ${f(u.maxPercent, 0)} %, max memory ${u.maxMemoryMiB} MiB`,
+    );
   }
   out.push('');
   const m = r.measurements;
@@ -84,34 +93,62 @@ export function markdown(r: GpuBenchResult): string {
   const ptRow = (batch: number, amp = false) => pt?.rows.find((p) => p.batch === batch && p.amp === amp && !p.compiled);
   if (m?.training.length) {
     out.push('## Training: samples/s of full LunaModel steps (32×48×48 crops)', '');
-    out.push('| batch | kernels (+features) | samples/s | implied GFLOP/s | ratio to PyTorch fp32 eager | steps measured | step times (s, warm-up first) |', '|---|---|---|---|---|---|---|');
+    out.push(
+      '| batch | kernels (+features) | samples/s | implied GFLOP/s | ratio to PyTorch fp32 eager | steps measured | step times (s, warm-up first) |',
+      '|---|---|---|---|---|---|---|',
+    );
     for (const t of m.training) {
       const p = ptRow(t.batch);
-      out.push(`| ${t.batch} | ${t.variant} | **${g(t.samplesPerSecond)}** | ${g(t.gflops)} | ${p ? `${(t.samplesPerSecond / p.train_samples_per_s).toFixed(3)}×` : '–'} | ${t.stepSeconds.length - t.warmup} | ${t.stepSeconds.map((s) => s.toFixed(2)).join(', ')} |`);
+      out.push(
+        `| ${t.batch} | ${t.variant} | **${g(t.samplesPerSecond)}** | ${g(t.gflops)} | ${p ? `${(t.samplesPerSecond / p.train_samples_per_s).toFixed(3)}×` : '–'} | ${t.stepSeconds.length - t.warmup} | ${t.stepSeconds.map((s) => s.toFixed(2)).join(', ')} |`,
+      );
     }
-    out.push('', 'The lab\'s real step (NoduleClassificationModel.doTraining: forward, cross-entropy, tfjs gradients, the lab\'s SGD) on random HU-like crops; implied GFLOP/s = 3 × the forward convolutions\' FLOPs per sample × samples/s.', '');
+    out.push(
+      '',
+      "The lab's real step (NoduleClassificationModel.doTraining: forward, cross-entropy, tfjs gradients, the lab's SGD) on random HU-like crops; implied GFLOP/s = 3 × the forward convolutions' FLOPs per sample × samples/s.",
+      '',
+    );
   }
   if (m?.inference.length) {
-    out.push('## Inference: samples/s (predict + softmax)', '', '| batch | kernels (+features) | samples/s | ratio to PyTorch fp32 eager | batches |', '|---|---|---|---|---|');
+    out.push(
+      '## Inference: samples/s (predict + softmax)',
+      '',
+      '| batch | kernels (+features) | samples/s | ratio to PyTorch fp32 eager | batches |',
+      '|---|---|---|---|---|',
+    );
     for (const t of m.inference) {
       const p = ptRow(t.batch);
-      out.push(`| ${t.batch} | ${t.variant} | **${g(t.samplesPerSecond)}** | ${p ? `${(t.samplesPerSecond / p.infer_samples_per_s).toFixed(3)}×` : '–'} | ${t.batches} |`);
+      out.push(
+        `| ${t.batch} | ${t.variant} | **${g(t.samplesPerSecond)}** | ${p ? `${(t.samplesPerSecond / p.infer_samples_per_s).toFixed(3)}×` : '–'} | ${t.batches} |`,
+      );
     }
     out.push('');
   }
   if (pt) {
-    out.push(`## PyTorch reference (same run): ${pt.device} — ${pt.deviceName}, torch ${pt.torch}${pt.threads ? `, ${pt.threads} threads` : ''}`, '');
+    out.push(
+      `## PyTorch reference (same run): ${pt.device} — ${pt.deviceName}, torch ${pt.torch}${pt.threads ? `, ${pt.threads} threads` : ''}`,
+      '',
+    );
     if (pt.error) out.push(`PyTorch failed: ${pt.error}`, '');
     if (pt.rows.length) {
-      out.push('| batch | bf16 autocast | channels-last | train samples/s | infer samples/s |', '|---|---|---|---|---|');
-      for (const p of pt.rows) out.push(`| ${p.batch} | ${p.amp ? 'yes' : 'no'} | ${p.channels_last ? 'yes' : 'no'} | **${g(p.train_samples_per_s)}** | ${g(p.infer_samples_per_s)} |`);
+      out.push(
+        '| batch | bf16 autocast | channels-last | train samples/s | infer samples/s |',
+        '|---|---|---|---|---|',
+      );
+      for (const p of pt.rows)
+        out.push(
+          `| ${p.batch} | ${p.amp ? 'yes' : 'no'} | ${p.channels_last ? 'yes' : 'no'} | **${g(p.train_samples_per_s)}** | ${g(p.infer_samples_per_s)} |`,
+        );
       out.push('', `From ${pt.reference}.`, '');
     }
   }
   if (m?.kernels.length) {
     out.push(`## Per kernel: ms (median), batch ${m.kernels[0].shape.split('×')[0]}`, '');
     const vs = [...new Set(m.kernels.map((k) => k.variant))];
-    out.push(`| layer | op | shape | ${vs.join(' | ')} | best lab GFLOP/s |`, `|---|---|---|${vs.map(() => '---|').join('')}---|`);
+    out.push(
+      `| layer | op | shape | ${vs.join(' | ')} | best lab GFLOP/s |`,
+      `|---|---|---|${vs.map(() => '---|').join('')}---|`,
+    );
     const keys = [...new Set(m.kernels.map((k) => `${k.layer}|${k.op}|${k.shape}`))];
     for (const key of keys) {
       const rows = m.kernels.filter((k) => `${k.layer}|${k.op}|${k.shape}` === key);
@@ -120,13 +157,26 @@ export function markdown(r: GpuBenchResult): string {
         const k = rows.find((x) => x.variant === v);
         return k ? f(k.medianMs, k.medianMs < 10 ? 2 : 1) : '–';
       };
-      const best = Math.max(...rows.filter((x) => x.variant.startsWith('lab') && x.gflops !== null).map((x) => x.gflops!));
-      out.push(`| ${layer} | ${op} | ${shape} | ${vs.map(cell).join(' | ')} | ${Number.isFinite(best) ? g(best) : '–'} |`);
+      const best = Math.max(
+        ...rows.filter((x) => x.variant.startsWith('lab') && x.gflops !== null).map((x) => x.gflops!),
+      );
+      out.push(
+        `| ${layer} | ${op} | ${shape} | ${vs.map(cell).join(' | ')} | ${Number.isFinite(best) ? g(best) : '–'} |`,
+      );
     }
-    out.push('', 'Each time includes the readback of the output (`await y.data()`), after one untimed run that compiles.', '');
+    out.push(
+      '',
+      'Each time includes the readback of the output (`await y.data()`), after one untimed run that compiles.',
+      '',
+    );
   }
   if (m?.profile) {
-    out.push(`## One lab training step at batch ${m.profile.batch}, by kernel (tf.profile)`, '', '| kernel | ms | calls |', '|---|---|---|');
+    out.push(
+      `## One lab training step at batch ${m.profile.batch}, by kernel (tf.profile)`,
+      '',
+      '| kernel | ms | calls |',
+      '|---|---|---|',
+    );
     for (const k of m.profile.kernels.slice(0, 15)) out.push(`| ${k.name} | ${f(k.ms, 1)} | ${k.n} |`);
     out.push('');
   }

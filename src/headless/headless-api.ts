@@ -89,9 +89,10 @@ async function toBase64(blob: Blob): Promise<string> {
 async function probeWebGpu(): Promise<PageInfo['webgpu']> {
   const gpu = (navigator as Navigator & { gpu?: { requestAdapter(o?: object): Promise<unknown> } }).gpu;
   if (!gpu) return { unavailable: 'navigator.gpu is missing (WebGPU is off in this browser)' };
-  const adapter = (await gpu.requestAdapter({ powerPreference: 'high-performance' })) as
-    | { info?: GpuAdapterInfoLike & { isFallbackAdapter?: boolean }; isFallbackAdapter?: boolean }
-    | null;
+  const adapter = (await gpu.requestAdapter({ powerPreference: 'high-performance' })) as {
+    info?: GpuAdapterInfoLike & { isFallbackAdapter?: boolean };
+    isFallbackAdapter?: boolean;
+  } | null;
   if (!adapter) return { unavailable: 'requestAdapter() returned no adapter' };
   const info = adapter.info ?? {};
   return { adapter: describeAdapter(info), fallback: !!(info.isFallbackAdapter ?? adapter.isFallbackAdapter) };
@@ -107,13 +108,21 @@ export function installHeadlessApi(): void {
   const interrupted = (r: RunRecord) => emit({ type: 'interrupted', runId: r.runId, error: r.error });
   const api: HeadlessApi = {
     async info() {
-      return { labVersion: LAB_VERSION, labCommit: LAB_COMMIT, userAgent: navigator.userAgent, webgpu: await probeWebGpu() };
+      return {
+        labVersion: LAB_VERSION,
+        labCommit: LAB_COMMIT,
+        userAgent: navigator.userAgent,
+        webgpu: await probeWebGpu(),
+      };
     },
     async ingest(dataUrl) {
       const res = await fetch(`${dataUrl}/files.json`);
       if (!res.ok) throw new Error(`the data server answered HTTP ${res.status} for its file list`);
       const listed = (await res.json()) as { path: string; size: number; lastModified: number }[];
-      const files: RemoteFile[] = listed.map((f) => ({ ...f, url: `${dataUrl}/files/${f.path.split('/').map(encodeURIComponent).join('/')}` }));
+      const files: RemoteFile[] = listed.map((f) => ({
+        ...f,
+        url: `${dataUrl}/files/${f.path.split('/').map(encodeURIComponent).join('/')}`,
+      }));
       return ingestUrls(files, (batch) => emit({ type: 'ingest', files: batch }));
     },
     start: (config, name, tags) => client.withRecovery(() => client.start(config, name, tags), interrupted),

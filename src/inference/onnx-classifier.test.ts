@@ -73,14 +73,24 @@ beforeAll(() => {
 });
 
 afterAll(() => {
-  console.log(`onnx classifier, measured:\n${Object.entries(measured).map(([k, v]) => `  ${k}: ${v}`).join('\n')}`);
+  console.log(
+    `onnx classifier, measured:\n${Object.entries(measured)
+      .map(([k, v]) => `  ${k}: ${v}`)
+      .join('\n')}`,
+  );
 });
 
 describe('OnnxClassifier vs the lab tfjs model (cpu backend), through the lab ONNX export', () => {
   it('gives the same p(nodule) within 1e-4, in batches of 2', async () => {
     await tf.setBackend('cpu');
-    const model = buildLunaModel({ blocks: 4, width: 8, blockNorm: false, dropout: 'dropout3d', dropoutRate: 0.2 }, CROP, 99);
-    model.getLayer('tail_bn').setWeights([tf.tensor1d([1.25]), tf.tensor1d([-0.1]), tf.tensor1d([-600]), tf.tensor1d([160000])]);
+    const model = buildLunaModel(
+      { blocks: 4, width: 8, blockNorm: false, dropout: 'dropout3d', dropoutRate: 0.2 },
+      CROP,
+      99,
+    );
+    model
+      .getLayer('tail_bn')
+      .setWeights([tf.tensor1d([1.25]), tf.tensor1d([-0.1]), tf.tensor1d([-600]), tf.tensor1d([160000])]);
     spreadHead(model, x);
     const probs = tf.tidy(() => probabilities(model.predict(tf.tensor5d(x, [N, ...CROP, 1])) as tf.Tensor));
     const p = Float32Array.from({ length: N }, (_, i) => probs.dataSync()[2 * i + 1]);
@@ -91,10 +101,17 @@ describe('OnnxClassifier vs the lab tfjs model (cpu backend), through the lab ON
     const clf = await OnnxClassifier.open(bytes, { source: 'lab.onnx', maxBatch: 2 });
     try {
       expect(clf.provider).toBe('wasm');
-      expect(clf.signature).toMatchObject({ input: 'input', crop: CROP, batch: null, output: 'probabilities', outputKind: 'probabilities' });
+      expect(clf.signature).toMatchObject({
+        input: 'input',
+        crop: CROP,
+        batch: null,
+        output: 'probabilities',
+        outputKind: 'probabilities',
+      });
       const q = await clf.predict(x, N);
       const d = maxDiff(p, q);
-      measured['tfjs cpu vs onnxruntime-web wasm, p(nodule)'] = `${d.toExponential(2)} over [${Array.from(p, (v) => v.toFixed(4)).join(', ')}]`;
+      measured['tfjs cpu vs onnxruntime-web wasm, p(nodule)'] =
+        `${d.toExponential(2)} over [${Array.from(p, (v) => v.toFixed(4)).join(', ')}]`;
       expect(d).toBeLessThanOrEqual(TOL);
       expect(Math.max(...p) - Math.min(...p)).toBeGreaterThan(1e-3); // not a constant: the check means something
     } finally {
@@ -111,7 +128,10 @@ describe('OnnxClassifier vs PyTorch, on ONNX models exported by torch', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'luna-torch-onnx-'));
     writeTensors(dir, { x: { shape: [N, 1, ...CROP], data: x } }, {});
     const py = spawnSync(PYTHON, [SCRIPT, dir], { encoding: 'utf8', timeout: 300_000 });
-    if (py.status !== 0) throw new Error(`torch_onnx_reference.py failed (${py.status}): ${py.stderr.trim().split('\n').slice(-20).join('\n')}`);
+    if (py.status !== 0)
+      throw new Error(
+        `torch_onnx_reference.py failed (${py.status}): ${py.stderr.trim().split('\n').slice(-20).join('\n')}`,
+      );
     const t = readTensors(path.join(dir, 'out')).tensors['torch/probs'];
     expect(t.shape).toEqual([N, 2]);
     torchProbs = Float32Array.from({ length: N }, (_, i) => t.data[2 * i + 1]);
@@ -125,7 +145,8 @@ describe('OnnxClassifier vs PyTorch, on ONNX models exported by torch', () => {
       expect(clf.signature).toMatchObject({ input: 'x', crop: CROP, batch: null, outputKind: 'probabilities' });
       expect(clf.signature.outputs).toHaveLength(2);
       const d = maxDiff(torchProbs, await clf.predict(x, N));
-      measured['torch vs onnxruntime-web, book export'] = `${d.toExponential(2)} over [${Array.from(torchProbs, (v) => v.toFixed(4)).join(', ')}]`;
+      measured['torch vs onnxruntime-web, book export'] =
+        `${d.toExponential(2)} over [${Array.from(torchProbs, (v) => v.toFixed(4)).join(', ')}]`;
       expect(d).toBeLessThanOrEqual(TOL);
       expect(Math.max(...torchProbs) - Math.min(...torchProbs)).toBeGreaterThan(1e-3);
     } finally {
@@ -161,17 +182,27 @@ describe('readClassifierSignature refuses models that do not fit, naming what is
   };
 
   it('reads the lab export', () => {
-    expect(readClassifierSignature(small(), 'm.onnx')).toMatchObject({ input: 'input', crop: [2, 4, 4], output: 'probabilities', outputKind: 'probabilities', outputs: ['logits', 'probabilities'] });
+    expect(readClassifierSignature(small(), 'm.onnx')).toMatchObject({
+      input: 'input',
+      crop: [2, 4, 4],
+      output: 'probabilities',
+      outputKind: 'probabilities',
+      outputs: ['logits', 'probabilities'],
+    });
   });
 
   it('not ONNX at all', () => {
-    expect(() => readClassifierSignature(new TextEncoder().encode('seriesuid,coordX\n'), 'notes.csv')).toThrow(OnnxSignatureError);
+    expect(() => readClassifierSignature(new TextEncoder().encode('seriesuid,coordX\n'), 'notes.csv')).toThrow(
+      OnnxSignatureError,
+    );
     expect(() => readClassifierSignature(new Uint8Array(), 'empty.onnx')).toThrow(/empty\.onnx is not an ONNX model/);
   });
 
   it('an input of the wrong rank or channels', () => {
     const rank4 = edit(small(), (m) => m.graph!.input![0].type!.tensorType!.shape!.dim!.splice(1, 1));
-    expect(() => readClassifierSignature(rank4, 'r4.onnx')).toThrow(/r4\.onnx: input 'input' \[batch,2,4,4\] float32 does not fit; expected one float32 input \[N,1,D,H,W\]/);
+    expect(() => readClassifierSignature(rank4, 'r4.onnx')).toThrow(
+      /r4\.onnx: input 'input' \[batch,2,4,4\] float32 does not fit; expected one float32 input \[N,1,D,H,W\]/,
+    );
     const rgb = edit(small(), (m) => (m.graph!.input![0].type!.tensorType!.shape!.dim![1] = { dimValue: 3 }));
     expect(() => readClassifierSignature(rgb, 'rgb.onnx')).toThrow(/input 'input' \[batch,3,2,4,4\]/);
   });
@@ -180,11 +211,16 @@ describe('readClassifierSignature refuses models that do not fit, naming what is
     const three = edit(small(), (m) => {
       for (const o of m.graph!.output!) o.type!.tensorType!.shape!.dim![1] = { dimValue: 3 };
     });
-    expect(() => readClassifierSignature(three, 'c3.onnx')).toThrow(/c3\.onnx: no output fits; expected an output \[N,2\].*'logits' \[batch,3\] float32/);
+    expect(() => readClassifierSignature(three, 'c3.onnx')).toThrow(
+      /c3\.onnx: no output fits; expected an output \[N,2\].*'logits' \[batch,3\] float32/,
+    );
     const twins = edit(small(), (m) => {
       m.graph!.node = m.graph!.node!.filter((n) => n.opType !== 'Softmax');
       m.graph!.node.push({ opType: 'Relu', input: ['logits'], output: ['other'], name: 'r' });
-      m.graph!.output = [{ ...m.graph!.output![0], name: 'a' }, { ...m.graph!.output![1], name: 'other' }];
+      m.graph!.output = [
+        { ...m.graph!.output![0], name: 'a' },
+        { ...m.graph!.output![1], name: 'other' },
+      ];
       m.graph!.node.find((n) => n.opType === 'Gemm')!.output = ['a'];
       m.graph!.node[m.graph!.node.length - 1].input = ['a'];
     });

@@ -100,7 +100,10 @@ export class OnnxClassifier {
       const k = Math.min(this.maxBatch, n - from);
       // A fixed-batch model gets full batches; the last one is padded with air and cut off.
       const rows = fixed ?? k;
-      const data = rows === k ? x.subarray(from * vox, (from + k) * vox) : padTo(x.subarray(from * vox, (from + k) * vox), rows * vox);
+      const data =
+        rows === k
+          ? x.subarray(from * vox, (from + k) * vox)
+          : padTo(x.subarray(from * vox, (from + k) * vox), rows * vox);
       const feed = new ort.Tensor('float32', data, [rows, 1, d, h, w]);
       const result = await this.session.run({ [this.signature.input]: feed }, [this.signature.output]);
       const t = result[this.signature.output];

@@ -40,7 +40,9 @@ type Dim = number | string;
 function dimsOf(v: Onnx.IValueInfoProto): Dim[] | null {
   const dims = v.type?.tensorType?.shape?.dim;
   if (!dims) return null;
-  return dims.map((d) => (d.dimParam ? d.dimParam : d.dimValue != null && Number(d.dimValue) > 0 ? Number(d.dimValue) : '?'));
+  return dims.map((d) =>
+    d.dimParam ? d.dimParam : d.dimValue != null && Number(d.dimValue) > 0 ? Number(d.dimValue) : '?',
+  );
 }
 
 const FLOAT = 1; // TensorProto.DataType.FLOAT
@@ -48,7 +50,12 @@ const FLOAT = 1; // TensorProto.DataType.FLOAT
 function describe(v: Onnx.IValueInfoProto): string {
   const dims = dimsOf(v);
   const elem = v.type?.tensorType?.elemType;
-  const type = elem == null ? 'not a tensor' : elem === FLOAT ? 'float32' : `element type ${onnx.TensorProto.DataType[elem] ?? elem}`;
+  const type =
+    elem == null
+      ? 'not a tensor'
+      : elem === FLOAT
+        ? 'float32'
+        : `element type ${onnx.TensorProto.DataType[elem] ?? elem}`;
   return `'${v.name}' ${dims ? `[${dims.join(',')}]` : '(no shape)'} ${type}`;
 }
 
@@ -63,9 +70,12 @@ export function readClassifierSignature(bytes: Uint8Array, source = 'the model')
   if (!graph || !graph.node?.length) throw new OnnxSignatureError(`${source} is not an ONNX model: it has no graph`);
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
   const inputs = (graph.input ?? []).filter((v) => !initializers.has(v.name ?? ''));
-  const want = 'expected one float32 input [N,1,D,H,W]: N crops of clamped HU, (index,row,col) = (D,H,W), e.g. [N,1,32,48,48]';
+  const want =
+    'expected one float32 input [N,1,D,H,W]: N crops of clamped HU, (index,row,col) = (D,H,W), e.g. [N,1,32,48,48]';
   if (inputs.length !== 1) {
-    throw new OnnxSignatureError(`${source} has ${inputs.length} inputs (${inputs.map(describe).join(', ') || 'none'}); ${want}`);
+    throw new OnnxSignatureError(
+      `${source} has ${inputs.length} inputs (${inputs.map(describe).join(', ') || 'none'}); ${want}`,
+    );
   }
   const input = inputs[0];
   const dims = dimsOf(input);
@@ -83,7 +93,13 @@ export function readClassifierSignature(bytes: Uint8Array, source = 'the model')
   for (const n of graph.node) for (const o of n.output ?? []) producers.set(o, n.opType ?? '');
   const pairs = outputs.filter((v) => {
     const d = dimsOf(v);
-    return v.type?.tensorType?.elemType === FLOAT && d !== null && d.length === 2 && d[1] === 2 && (batch === null || d[0] === batch || typeof d[0] === 'string');
+    return (
+      v.type?.tensorType?.elemType === FLOAT &&
+      d !== null &&
+      d.length === 2 &&
+      d[1] === 2 &&
+      (batch === null || d[0] === batch || typeof d[0] === 'string')
+    );
   });
   const outWant = `expected an output [N,2] (logits, or probabilities from a Softmax) of float32; it has ${outputs.map(describe).join(', ') || 'no outputs'}`;
   if (!pairs.length) throw new OnnxSignatureError(`${source}: no output fits; ${outWant}`);
@@ -96,7 +112,9 @@ export function readClassifierSignature(bytes: Uint8Array, source = 'the model')
   } else {
     const named = pairs.find((v) => v.name === 'logits');
     if (!named && pairs.length > 1) {
-      throw new OnnxSignatureError(`${source}: outputs ${pairs.map(describe).join(', ')} are all [N,2] and none is a Softmax's or named 'logits'/'probabilities': which one is p(nodule)?`);
+      throw new OnnxSignatureError(
+        `${source}: outputs ${pairs.map(describe).join(', ')} are all [N,2] and none is a Softmax's or named 'logits'/'probabilities': which one is p(nodule)?`,
+      );
     }
     output = named ?? pairs[0];
     outputKind = 'logits';
@@ -113,7 +131,11 @@ export function readClassifierSignature(bytes: Uint8Array, source = 'the model')
 }
 
 /** p(class 1) of [N, 2] values: column 1 of probabilities, or softmax of logits (stable). */
-export function positiveProbabilities(values: ArrayLike<number>, n: number, kind: ClassifierSignature['outputKind']): Float32Array {
+export function positiveProbabilities(
+  values: ArrayLike<number>,
+  n: number,
+  kind: ClassifierSignature['outputKind'],
+): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const a = values[2 * i];

@@ -28,8 +28,17 @@ export function smallCases(): OpCase[] {
   // Batch sizes are not baked into shaders: the same shapes again at another batch.
   for (const op of OPS) if (op !== 'poolGrad') cases.push({ x: [3, 6, 4, 12, 8], cout: 8, op, cpu: true });
   // [1,4,6,8,8] after [2,4,6,8,8]: the same cached shader must serve another batch size.
-  cases.push({ op: 'poolGrad', x: [2, 4, 6, 8, 8], cpu: true }, { op: 'poolGrad', x: [1, 4, 6, 8, 8], cpu: true }, { op: 'poolGrad', x: [1, 2, 2, 2, 4], cpu: true }, { op: 'poolGrad', x: [1, 5, 4, 4, 4], cpu: true });
-  cases.push({ op: 'pool', x: [2, 4, 6, 8, 8], cpu: true }, { op: 'pool', x: [1, 5, 4, 7, 4], cpu: true }, { op: 'pool', x: [1, 4, 4, 4, 6], cpu: true });
+  cases.push(
+    { op: 'poolGrad', x: [2, 4, 6, 8, 8], cpu: true },
+    { op: 'poolGrad', x: [1, 4, 6, 8, 8], cpu: true },
+    { op: 'poolGrad', x: [1, 2, 2, 2, 4], cpu: true },
+    { op: 'poolGrad', x: [1, 5, 4, 4, 4], cpu: true },
+  );
+  cases.push(
+    { op: 'pool', x: [2, 4, 6, 8, 8], cpu: true },
+    { op: 'pool', x: [1, 5, 4, 7, 4], cpu: true },
+    { op: 'pool', x: [1, 4, 4, 4, 6], cpu: true },
+  );
   return cases;
 }
 
@@ -44,4 +53,3 @@ export const LUNA_CASES: OpCase[] = [
   { op: 'pool', x: [1, 32, 48, 48, 8] },
   { op: 'poolGrad', x: [1, 32, 48, 48, 8] },
 ];
-

@@ -9,7 +9,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
-import { activeKernels, conv3dBiasRelu, featureUses, injectShaderFault, useKernels, type KernelKind } from '../model/kernels/index.ts';
+import {
+  activeKernels,
+  conv3dBiasRelu,
+  featureUses,
+  injectShaderFault,
+  useKernels,
+  type KernelKind,
+} from '../model/kernels/index.ts';
 import { selectBackend, webGpuAdapterFeatures } from '../model/backend.ts';
 import type { GpuFeatureName } from '../config/lab-config.ts';
 import { createRng } from '../data/rng.ts';
@@ -48,9 +55,16 @@ export async function on(b: Backend, features: readonly GpuFeatureName[] = []): 
 }
 
 /** Makes this page's WebGPU device asking for `features`; what it got, and what the adapter offers. */
-export async function initDevice(features: GpuFeatureName[]): Promise<{ backend: string; enabled: GpuFeatureName[]; warning: string | null; adapterFeatures: string[] }> {
+export async function initDevice(
+  features: GpuFeatureName[],
+): Promise<{ backend: string; enabled: GpuFeatureName[]; warning: string | null; adapterFeatures: string[] }> {
   const s = await selectBackend('webgpu', features);
-  return { backend: s.backend, enabled: s.gpuFeatures?.enabled ?? [], warning: s.gpuFeatures?.warning ?? null, adapterFeatures: webGpuAdapterFeatures() ?? [] };
+  return {
+    backend: s.backend,
+    enabled: s.gpuFeatures?.enabled ?? [],
+    warning: s.gpuFeatures?.warning ?? null,
+    adapterFeatures: webGpuAdapterFeatures() ?? [],
+  };
 }
 
 export function rand(seed: string, n: number, positive = false): Float32Array {
@@ -77,10 +91,22 @@ async function runCase(c: OpCase): Promise<Float32Array[]> {
       outs.push(conv.clone());
       break;
     case 'convInput':
-      outs.push(e.runKernel('Conv3DBackpropInputV2', { dy, filter: f }, { strides: [1, 1, 1], pad, inputShape: c.x }) as tf.Tensor);
+      outs.push(
+        e.runKernel(
+          'Conv3DBackpropInputV2',
+          { dy, filter: f },
+          { strides: [1, 1, 1], pad, inputShape: c.x },
+        ) as tf.Tensor,
+      );
       break;
     case 'convFilter':
-      outs.push(e.runKernel('Conv3DBackpropFilterV2', { x, dy }, { strides: [1, 1, 1], pad, filterShape: [3, 3, 3, cin, cout] }) as tf.Tensor);
+      outs.push(
+        e.runKernel(
+          'Conv3DBackpropFilterV2',
+          { x, dy },
+          { strides: [1, 1, 1], pad, filterShape: [3, 3, 3, cin, cout] },
+        ) as tf.Tensor,
+      );
       break;
     case 'pool':
       outs.push(tf.maxPool3d(x, 2, 2, 'valid'));
@@ -88,7 +114,13 @@ async function runCase(c: OpCase): Promise<Float32Array[]> {
     case 'poolGrad': {
       const y = tf.maxPool3d(x, 2, 2, 'valid');
       const g = tf.tensor(rand('g', size(y.shape)), y.shape);
-      outs.push(e.runKernel('MaxPool3DGrad', { dy: g, input: x, output: y }, { filterSize: [2, 2, 2], strides: [2, 2, 2], pad: 'valid' }) as tf.Tensor);
+      outs.push(
+        e.runKernel(
+          'MaxPool3DGrad',
+          { dy: g, input: x, output: y },
+          { filterSize: [2, 2, 2], strides: [2, 2, 2], pad: 'valid' },
+        ) as tf.Tensor,
+      );
       tf.dispose([y, g]);
       break;
     }
@@ -96,7 +128,9 @@ async function runCase(c: OpCase): Promise<Float32Array[]> {
       outs.push(conv3dBiasRelu(x, f, b, pad));
       break;
     case 'fusedGrad': {
-      const g = tf.grads((xx: tf.Tensor, ff: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(conv3dBiasRelu(xx as tf.Tensor5D, ff as tf.Tensor5D, bb as tf.Tensor1D, pad), dy)));
+      const g = tf.grads((xx: tf.Tensor, ff: tf.Tensor, bb: tf.Tensor) =>
+        tf.sum(tf.mul(conv3dBiasRelu(xx as tf.Tensor5D, ff as tf.Tensor5D, bb as tf.Tensor1D, pad), dy)),
+      );
       outs.push(...g([x, f, b]));
       break;
     }
@@ -105,7 +139,9 @@ async function runCase(c: OpCase): Promise<Float32Array[]> {
   try {
     data = await Promise.all(outs.map((o) => o.data() as Promise<Float32Array>));
   } catch (err) {
-    throw new Error(`${c.op} [${c.x}] on ${tf.getBackend()}/${activeKernels()}: ${(err as Error).message}`, { cause: err });
+    throw new Error(`${c.op} [${c.x}] on ${tf.getBackend()}/${activeKernels()}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   tf.dispose([x, f, b, conv, dy, ...outs]);
   return data;
@@ -144,14 +180,24 @@ export async function compareOps(cases: OpCase[], features: GpuFeatureName[] = [
       vsCpu = relErr(lab, await runCase(c)).err;
     }
     const s = relErr(lab, stock);
-    results.push({ name: `${c.op} [${c.x.join(',')}]→${c.cout ?? c.x[4]} ${c.pad ?? 'same'}`, vsStock: s.err, vsCpu, ms: { lab: labMs, stock: stockMs }, refMax: s.refMax });
+    results.push({
+      name: `${c.op} [${c.x.join(',')}]→${c.cout ?? c.x[4]} ${c.pad ?? 'same'}`,
+      vsStock: s.err,
+      vsCpu,
+      ms: { lab: labMs, stock: stockMs },
+      refMax: s.refMax,
+    });
   }
   await on('webgpu-lab');
   return results;
 }
 
 /** Gradients of every weight of a small LunaModel (tf.variableGrads), lab vs stock vs cpu. */
-export async function modelGrads(input: LabConfigInput, batch: number, features: GpuFeatureName[] = []): Promise<{ vsStock: number; vsCpu: number; refMax: number }> {
+export async function modelGrads(
+  input: LabConfigInput,
+  batch: number,
+  features: GpuFeatureName[] = [],
+): Promise<{ vsStock: number; vsCpu: number; refMax: number }> {
   const config = resolveConfigOrThrow(input);
   const [d, h, w] = config.crop;
   const xData = rand('model-x', batch * d * h * w, true).map((v) => v * 2000 - 1000);
@@ -159,7 +205,9 @@ export async function modelGrads(input: LabConfigInput, batch: number, features:
     await on(b, features);
     const model = buildLunaModel(config.model, config.crop, 5);
     const x = tf.tensor5d(xData, [batch, d, h, w, 1]);
-    const { grads } = tf.variableGrads(() => tf.sum(tf.mul(model.apply(x, { training: true }) as tf.Tensor, tf.tensor1d([1, -2]))) as tf.Scalar);
+    const { grads } = tf.variableGrads(
+      () => tf.sum(tf.mul(model.apply(x, { training: true }) as tf.Tensor, tf.tensor1d([1, -2]))) as tf.Scalar,
+    );
     const names = Object.keys(grads).sort();
     const out = await Promise.all(names.map((k) => grads[k].data() as Promise<Float32Array>));
     tf.dispose([x, ...Object.values(grads)]);
@@ -188,7 +236,12 @@ export async function brokenShaderWithoutGuard(): Promise<number[]> {
 }
 
 /** Times of `reps` runs of one op with the given kernels (first run compiles), for tuning. */
-export async function timeOp(c: OpCase, kernels: KernelKind, reps = 3, features: GpuFeatureName[] = []): Promise<number[]> {
+export async function timeOp(
+  c: OpCase,
+  kernels: KernelKind,
+  reps = 3,
+  features: GpuFeatureName[] = [],
+): Promise<number[]> {
   await on(kernels === 'lab' ? 'webgpu-lab' : 'webgpu-stock', features);
   const [n, , , , cin] = c.x;
   const cout = c.cout ?? cin;
@@ -201,10 +254,18 @@ export async function timeOp(c: OpCase, kernels: KernelKind, reps = 3, features:
     c.op === 'pool'
       ? tf.relu(dy) // an elementwise op of the output's size: the readback share of a timing
       : c.op === 'conv'
-      ? tf.conv3d(x, f, 1, 'same')
-      : c.op === 'convInput'
-        ? (e.runKernel('Conv3DBackpropInputV2', { dy, filter: f }, { strides: [1, 1, 1], pad: 'same', inputShape: c.x }) as tf.Tensor)
-        : (e.runKernel('Conv3DBackpropFilterV2', { x, dy }, { strides: [1, 1, 1], pad: 'same', filterShape: [3, 3, 3, cin, cout] }) as tf.Tensor);
+        ? tf.conv3d(x, f, 1, 'same')
+        : c.op === 'convInput'
+          ? (e.runKernel(
+              'Conv3DBackpropInputV2',
+              { dy, filter: f },
+              { strides: [1, 1, 1], pad: 'same', inputShape: c.x },
+            ) as tf.Tensor)
+          : (e.runKernel(
+              'Conv3DBackpropFilterV2',
+              { x, dy },
+              { strides: [1, 1, 1], pad: 'same', filterShape: [3, 3, 3, cin, cout] },
+            ) as tf.Tensor);
   const times: number[] = [];
   for (let i = 0; i < reps; i++) {
     const t = performance.now();
@@ -225,7 +286,9 @@ export async function profileStep(batch: number): Promise<{ name: string; ms: nu
   const model = buildLunaModel(config.model, config.crop, 5);
   const x = tf.tensor5d(rand('px', batch * d * h * w), [batch, d, h, w, 1]);
   const step = async () => {
-    const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(model.apply(x, { training: true }) as tf.Tensor, tf.tensor1d([1, -2]))) as tf.Scalar);
+    const { value, grads } = tf.variableGrads(
+      () => tf.sum(tf.mul(model.apply(x, { training: true }) as tf.Tensor, tf.tensor1d([1, -2]))) as tf.Scalar,
+    );
     await value.data();
     tf.dispose([value, ...Object.values(grads)]);
   };

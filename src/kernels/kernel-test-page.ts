@@ -13,14 +13,25 @@ import { ingestFiles } from '../store/ingest.ts';
 import { generateSynthetic } from '../data/synthetic.ts';
 import { sourceFromBytes } from '../data/source.ts';
 import { Trainer } from '../train/trainer.ts';
-import { activeKernels, brokenShaderWithoutGuard, compareOps, featureUses, initDevice, modelGrads, profileStep, timeOp } from './kernel-checks.ts';
+import {
+  activeKernels,
+  brokenShaderWithoutGuard,
+  compareOps,
+  featureUses,
+  initDevice,
+  modelGrads,
+  profileStep,
+  timeOp,
+} from './kernel-checks.ts';
 
 export type { OpCase, OpName, OpResult } from './kernel-checks.ts';
 
 let dbCounter = 0;
 async function freshDb(): Promise<LabStore> {
   const db = await freshLabStore(`luna-lab-kernel-test-${dbCounter++}`);
-  const files = [...generateSynthetic({ scans: 2, size: 'tiny', seed: 4 })].map((f) => sourceFromBytes(f.path, f.bytes));
+  const files = [...generateSynthetic({ scans: 2, size: 'tiny', seed: 4 })].map((f) =>
+    sourceFromBytes(f.path, f.bytes),
+  );
   await ingestFiles(db, files);
   return db;
 }
@@ -55,7 +66,17 @@ async function trainRun(kernels: KernelKind, fault: string | null = null, gpuFea
   }
 }
 
-const tests = { profileStep, timeOp, compareOps, modelGrads, trainRun, brokenShaderWithoutGuard, activeKernels, initDevice, featureUses };
+const tests = {
+  profileStep,
+  timeOp,
+  compareOps,
+  modelGrads,
+  trainRun,
+  brokenShaderWithoutGuard,
+  activeKernels,
+  initDevice,
+  featureUses,
+};
 
 declare global {
   interface Window {

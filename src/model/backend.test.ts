@@ -39,9 +39,14 @@ describe('selectBackend (in Node)', () => {
 
 describe('describeAdapter', () => {
   it('joins what adapter.info says, without repeats or blanks', () => {
-    expect(describeAdapter({ vendor: 'google', architecture: 'swiftshader', device: '', description: 'SwiftShader Device (Subzero)' })).toBe(
-      'google swiftshader SwiftShader Device (Subzero)',
-    );
+    expect(
+      describeAdapter({
+        vendor: 'google',
+        architecture: 'swiftshader',
+        device: '',
+        description: 'SwiftShader Device (Subzero)',
+      }),
+    ).toBe('google swiftshader SwiftShader Device (Subzero)');
     expect(describeAdapter({ vendor: 'nvidia', architecture: 'hopper', description: 'nvidia' })).toBe('nvidia hopper');
     expect(describeAdapter({})).toBe('unknown adapter');
   });
@@ -49,10 +54,22 @@ describe('describeAdapter', () => {
 
 describe('isSoftwareAdapter', () => {
   it('recognises CPU-emulated adapters, not real GPUs', () => {
-    for (const d of ['google swiftshader SwiftShader Device (Subzero)', 'mesa llvmpipe (LLVM 15.0.7, 256 bits)', 'lavapipe', 'Microsoft Basic Render Driver', 'microsoft WARP']) {
+    for (const d of [
+      'google swiftshader SwiftShader Device (Subzero)',
+      'mesa llvmpipe (LLVM 15.0.7, 256 bits)',
+      'lavapipe',
+      'Microsoft Basic Render Driver',
+      'microsoft WARP',
+    ]) {
       expect(isSoftwareAdapter(d), d).toBe(true);
     }
-    for (const d of ['nvidia ampere NVIDIA H100 80GB HBM3', 'Intel(R) UHD Graphics 630', 'apple metal-3 Apple M2', 'unknown adapter', 'nvidia hopper warpspeed']) {
+    for (const d of [
+      'nvidia ampere NVIDIA H100 80GB HBM3',
+      'Intel(R) UHD Graphics 630',
+      'apple metal-3 Apple M2',
+      'unknown adapter',
+      'nvidia hopper warpspeed',
+    ]) {
       expect(isSoftwareAdapter(d), d).toBe(false);
     }
   });
@@ -62,7 +79,9 @@ describe('selectBackend with a WebGPU adapter tfjs cannot use', () => {
   it('imports the webgpu backend, lets tfjs try, and falls back with the adapter named in the reason', async () => {
     vi.spyOn(console, 'warn').mockImplementation(() => {});
     const adapter = { info: { vendor: 'acme', architecture: 'fake', description: '' } };
-    vi.stubGlobal('navigator', { gpu: { requestAdapter: async () => adapter, getPreferredCanvasFormat: () => 'rgba8unorm' } });
+    vi.stubGlobal('navigator', {
+      gpu: { requestAdapter: async () => adapter, getPreferredCanvasFormat: () => 'rgba8unorm' },
+    });
     const s = await selectBackend('webgpu');
     expect(tf.findBackendFactory('webgpu')).toBeTruthy();
     expect(s.backend).toBe('cpu');
@@ -76,12 +95,15 @@ describe('selectBackend with gpuFeatures', () => {
   it('off webgpu, asked features are reported unused, not claimed', async () => {
     const s = await selectBackend('cpu', ['subgroups']);
     expect(s.backend).toBe('cpu');
-    expect(s.gpuFeatures).toEqual({ enabled: [], warning: 'gpuFeatures subgroups not used: the run is on cpu, not webgpu' });
+    expect(s.gpuFeatures).toEqual({
+      enabled: [],
+      warning: 'gpuFeatures subgroups not used: the run is on cpu, not webgpu',
+    });
     // The cache keys on the features: asked without them, the answer has none.
     expect(await selectBackend('cpu')).toEqual({ backend: 'cpu', fellBackFrom: [], adapter: null });
   });
 
-  it("registers a factory asking the device for offered features before tfjs makes it; a device that fails is a fallback with the reason", async () => {
+  it('registers a factory asking the device for offered features before tfjs makes it; a device that fails is a fallback with the reason', async () => {
     vi.spyOn(console, 'warn').mockImplementation(() => {});
     const asked: string[][] = [];
     const adapter = {
@@ -93,7 +115,9 @@ describe('selectBackend with gpuFeatures', () => {
         throw new Error('no device in Node');
       },
     };
-    vi.stubGlobal('navigator', { gpu: { requestAdapter: async () => adapter, getPreferredCanvasFormat: () => 'rgba8unorm' } });
+    vi.stubGlobal('navigator', {
+      gpu: { requestAdapter: async () => adapter, getPreferredCanvasFormat: () => 'rgba8unorm' },
+    });
     const s = await selectBackend('webgpu', ['shader-f16', 'subgroups']);
     expect(asked).toEqual([['subgroups']]);
     expect(s.backend).toBe('cpu');

@@ -60,7 +60,10 @@ const selections = new Map<string, BackendSelection>();
 /** The adapter this realm's WebGPU device was made on, once we made it (or saw tfjs make it). */
 let madeDevice: { description: string; offered: string[] } | null = null;
 
-export async function selectBackend(preferred: BackendName, features: readonly GpuFeatureName[] = []): Promise<BackendSelection> {
+export async function selectBackend(
+  preferred: BackendName,
+  features: readonly GpuFeatureName[] = [],
+): Promise<BackendSelection> {
   const key = `${preferred}|${[...new Set(features)].sort().join(',')}`;
   const earlier = selections.get(key);
   if (earlier && tf.findBackend(earlier.backend) && (await tf.setBackend(earlier.backend))) return earlier;
@@ -92,7 +95,10 @@ async function chooseBackend(preferred: BackendName, features: readonly GpuFeatu
       out.gpuFeatures =
         out.backend === 'webgpu' && granted
           ? { ...granted, enabled: granted.enabled.filter((f) => madeDeviceFeatures()?.has(f)) }
-          : { enabled: [], warning: `gpuFeatures ${[...features].sort().join(', ')} not used: the run is on ${out.backend}, not webgpu` };
+          : {
+              enabled: [],
+              warning: `gpuFeatures ${[...features].sort().join(', ')} not used: the run is on ${out.backend}, not webgpu`,
+            };
     }
     return out;
   }
@@ -108,17 +114,26 @@ async function chooseBackend(preferred: BackendName, features: readonly GpuFeatu
 /** The initialised webgpu backend's device features, or null when tfjs has not made it yet
  *  (`tf.findBackend` would start initialising it: the registry is read instead). */
 function madeDeviceFeatures(): { has(name: string): boolean } | null {
-  const made = (tf.engine() as unknown as { registry: Record<string, { device?: { features: { has(n: string): boolean } } } | undefined> }).registry.webgpu;
+  const made = (
+    tf.engine() as unknown as {
+      registry: Record<string, { device?: { features: { has(n: string): boolean } } } | undefined>;
+    }
+  ).registry.webgpu;
   return made?.device?.features ?? null;
 }
 
 /** Finds an adapter (else throws why) and registers tfjs's webgpu backend, or ours when `features`
  *  are asked and offered; returns the adapter's description and what became of the features. */
-async function prepareWebGpu(features: readonly GpuFeatureName[]): Promise<{ description: string; features?: { enabled: GpuFeatureName[]; warning?: string } }> {
+async function prepareWebGpu(
+  features: readonly GpuFeatureName[],
+): Promise<{ description: string; features?: { enabled: GpuFeatureName[]; warning?: string } }> {
   const made = madeDeviceFeatures();
   if (!made || !madeDevice) {
     const gpu = (globalThis as { navigator?: { gpu?: GpuLike } }).navigator?.gpu;
-    if (!gpu) throw new Error('navigator.gpu is missing (no WebGPU in this browser/worker; Chromium needs --enable-unsafe-webgpu without a GPU)');
+    if (!gpu)
+      throw new Error(
+        'navigator.gpu is missing (no WebGPU in this browser/worker; Chromium needs --enable-unsafe-webgpu without a GPU)',
+      );
     // The same preference tfjs-backend-webgpu uses by default.
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) throw new Error('navigator.gpu.requestAdapter() returned no adapter');
@@ -131,19 +146,41 @@ async function prepareWebGpu(features: readonly GpuFeatureName[]): Promise<{ des
       if (granted.length) {
         // Ours replaces tfjs's factory: possible only before tfjs makes the device in this realm.
         if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
-        tf.registerBackend('webgpu', featureBackendFactory(adapter as FeatureAdapterLike, granted) as () => Promise<tf.KernelBackend>, 3);
+        tf.registerBackend(
+          'webgpu',
+          featureBackendFactory(adapter as FeatureAdapterLike, granted) as () => Promise<tf.KernelBackend>,
+          3,
+        );
       }
-      return { description, features: featureReport(granted, missing.map((f) => `${f} (the adapter does not offer it)`), madeDevice) };
+      return {
+        description,
+        features: featureReport(
+          granted,
+          missing.map((f) => `${f} (the adapter does not offer it)`),
+          madeDevice,
+        ),
+      };
     }
   }
   // This realm's device exists (see `selections` on asking for another adapter): it has what it has.
   const adapter = madeDevice;
   const { granted, missing } = grantFeatures(features, made);
-  const why = missing.map((f) => (adapter.offered.includes(f) ? `${f} (this worker's WebGPU device was made earlier without it; reload to get it)` : `${f} (the adapter does not offer it)`));
-  return { description: adapter.description, features: features.length ? featureReport(granted, why, adapter) : undefined };
+  const why = missing.map((f) =>
+    adapter.offered.includes(f)
+      ? `${f} (this worker's WebGPU device was made earlier without it; reload to get it)`
+      : `${f} (the adapter does not offer it)`,
+  );
+  return {
+    description: adapter.description,
+    features: features.length ? featureReport(granted, why, adapter) : undefined,
+  };
 }
 
-function featureReport(enabled: GpuFeatureName[], missing: string[], adapter: { description: string; offered: string[] }): { enabled: GpuFeatureName[]; warning?: string } {
+function featureReport(
+  enabled: GpuFeatureName[],
+  missing: string[],
+  adapter: { description: string; offered: string[] },
+): { enabled: GpuFeatureName[]; warning?: string } {
   if (!missing.length) return { enabled };
   return {
     enabled,
@@ -159,12 +196,15 @@ export function webGpuAdapterFeatures(): string[] | null {
 function checkWebGl(): void {
   // Without a canvas tfjs's HAS_WEBGL probe prints an error to the console: ask first.
   const g = globalThis as { OffscreenCanvas?: unknown; document?: unknown };
-  if (g.OffscreenCanvas === undefined && g.document === undefined) throw new Error('WebGL is not available here (no canvas)');
+  if (g.OffscreenCanvas === undefined && g.document === undefined)
+    throw new Error('WebGL is not available here (no canvas)');
   if (!tf.env().getBool('HAS_WEBGL')) throw new Error('WebGL is not available here');
 }
 
 export function describeAdapter(info: GpuAdapterInfoLike): string {
-  const parts = [info.vendor, info.architecture, info.device, info.description].filter((s): s is string => !!s && s.trim() !== '');
+  const parts = [info.vendor, info.architecture, info.device, info.description].filter(
+    (s): s is string => !!s && s.trim() !== '',
+  );
   return parts.length ? [...new Set(parts)].join(' ') : 'unknown adapter';
 }
 

@@ -44,8 +44,16 @@ describe('BatchNorm3d', () => {
   it('starts as PyTorch does: gamma 1, beta 0 trainable; running mean 0, var 1 not', () => {
     const layer = built();
     expect(layer.trainableWeights.map((w) => w.originalName.split('/').pop())).toEqual(['gamma', 'beta']);
-    expect(layer.nonTrainableWeights.map((w) => w.originalName.split('/').pop())).toEqual(['running_mean', 'running_var']);
-    expect(layer.getWeights().map((w) => Array.from(w.dataSync()))).toEqual([[1, 1, 1], [0, 0, 0], [0, 0, 0], [1, 1, 1]]);
+    expect(layer.nonTrainableWeights.map((w) => w.originalName.split('/').pop())).toEqual([
+      'running_mean',
+      'running_var',
+    ]);
+    expect(layer.getWeights().map((w) => Array.from(w.dataSync()))).toEqual([
+      [1, 1, 1],
+      [0, 0, 0],
+      [0, 0, 0],
+      [1, 1, 1],
+    ]);
   });
 
   it('training: normalises with the batch mean and biased variance over N,D,H,W', () => {
@@ -79,7 +87,12 @@ describe('BatchNorm3d', () => {
 
   it('eval (training false or absent): uses the running stats and leaves them alone', () => {
     const layer = built();
-    layer.setWeights([tf.tensor1d([2, 2, 2]), tf.tensor1d([1, 1, 1]), tf.tensor1d([1, -1, 0]), tf.tensor1d([4, 1, 0.25])]);
+    layer.setWeights([
+      tf.tensor1d([2, 2, 2]),
+      tf.tensor1d([1, 1, 1]),
+      tf.tensor1d([1, -1, 0]),
+      tf.tensor1d([4, 1, 0.25]),
+    ]);
     const x = tf.ones(SHAPE);
     const rm = [1, -1, 0];
     const rv = [4, 1, 0.25];
@@ -104,7 +117,10 @@ describe('BatchNorm3d', () => {
     const x = tf.tensor(randomData(4), SHAPE);
     const before = tf.memory().numTensors;
     const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-    const { value, grads } = tf.variableGrads(() => tf.sum(model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, vars);
+    const { value, grads } = tf.variableGrads(
+      () => tf.sum(model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+      vars,
+    );
     // d sum(y) / d beta = values per channel; d / d gamma = sum of x̂ = 0.
     expect(Array.from(grads[vars[1].name].dataSync())).toEqual([24, 24, 24]);
     for (const g of grads[vars[0].name].dataSync()) expect(Math.abs(g)).toBeLessThan(1e-4);
@@ -124,18 +140,24 @@ describe('BatchNorm3d', () => {
   });
 
   it('saves and loads (registered class), running stats included', async () => {
-    const model = tf.sequential({ layers: [new BatchNorm3d({ name: 'bn_io', inputShape: [3, 2, 2, 3], momentum: 0.2, epsilon: 1e-3 })] });
+    const model = tf.sequential({
+      layers: [new BatchNorm3d({ name: 'bn_io', inputShape: [3, 2, 2, 3], momentum: 0.2, epsilon: 1e-3 })],
+    });
     const x = tf.tensor(randomData(5), SHAPE);
     model.apply(x, { training: true });
     let saved: tf.io.ModelArtifacts | null = null;
-    await model.save(tf.io.withSaveHandler(async (a) => {
-      saved = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }));
+    await model.save(
+      tf.io.withSaveHandler(async (a) => {
+        saved = a;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
     const loaded = await tf.loadLayersModel(tf.io.fromMemory(saved!));
     const bn = loaded.getLayer('bn_io') as BatchNorm3d;
     expect(bn).toBeInstanceOf(BatchNorm3d);
     expect([bn.momentum, bn.epsilon]).toEqual([0.2, 1e-3]);
-    expect(Array.from((loaded.predict(x) as tf.Tensor).dataSync())).toEqual(Array.from((model.predict(x) as tf.Tensor).dataSync()));
+    expect(Array.from((loaded.predict(x) as tf.Tensor).dataSync())).toEqual(
+      Array.from((model.predict(x) as tf.Tensor).dataSync()),
+    );
   });
 });

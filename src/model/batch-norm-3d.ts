@@ -36,7 +36,8 @@ export class BatchNorm3d extends tf.layers.Layer {
     super(args);
     this.momentum = args.momentum ?? 0.1;
     this.epsilon = args.epsilon ?? 1e-5;
-    if (!(this.momentum >= 0 && this.momentum <= 1)) throw new RangeError(`BatchNorm3d momentum must lie in [0, 1], got ${this.momentum}`);
+    if (!(this.momentum >= 0 && this.momentum <= 1))
+      throw new RangeError(`BatchNorm3d momentum must lie in [0, 1], got ${this.momentum}`);
     if (!(this.epsilon > 0)) throw new RangeError(`BatchNorm3d epsilon must be > 0, got ${this.epsilon}`);
   }
 
@@ -44,7 +45,9 @@ export class BatchNorm3d extends tf.layers.Layer {
     const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
     const c = shape[4];
     if (shape.length !== 5 || c == null) {
-      throw new Error(`BatchNorm3d '${this.name}' expects [N,D,H,W,C] with known C, got [${shape.map((d) => d ?? 'N').join(',')}]`);
+      throw new Error(
+        `BatchNorm3d '${this.name}' expects [N,D,H,W,C] with known C, got [${shape.map((d) => d ?? 'N').join(',')}]`,
+      );
     }
     // Deterministic initialisers only (ones/zeros): nothing here may touch Math.random.
     this.gamma = this.addWeight('gamma', [c], 'float32', tf.initializers.ones(), undefined, true);
@@ -72,7 +75,10 @@ export class BatchNorm3d extends tf.layers.Layer {
       let variance: tf.Tensor;
       if (kwargs?.['training'] === true) {
         const n = x.size / c;
-        if (n <= 1) throw new Error(`BatchNorm3d '${this.name}': expected more than 1 value per channel when training, got [${x.shape.join(',')}]`);
+        if (n <= 1)
+          throw new Error(
+            `BatchNorm3d '${this.name}': expected more than 1 value per channel when training, got [${x.shape.join(',')}]`,
+          );
         ({ mean, variance } = tf.moments(x, [0, 1, 2, 3], true));
         this.updateRunningStats(mean, variance, n, c);
       } else {

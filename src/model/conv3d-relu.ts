@@ -11,7 +11,9 @@ import { conv3dBiasRelu } from './kernels/conv3d-bias-relu.ts';
 type Conv3DArgs = Parameters<typeof tf.layers.conv3d>[0];
 
 // tfjs-layers does not export the Conv3D class itself; take it from an instance.
-const TfConv3D = Object.getPrototypeOf(tf.layers.conv3d({ filters: 1, kernelSize: 1 })).constructor as new (args: Conv3DArgs) => tf.layers.Layer;
+const TfConv3D = Object.getPrototypeOf(tf.layers.conv3d({ filters: 1, kernelSize: 1 })).constructor as new (
+  args: Conv3DArgs,
+) => tf.layers.Layer;
 
 interface ConvInternals {
   kernel: tf.LayerVariable;
@@ -42,6 +44,8 @@ export class Conv3dRelu extends TfConv3D {
       (c.padding === 'same' || c.padding === 'valid');
     if (!fusable) return super.call(inputs, kwargs);
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
-    return tf.tidy(() => conv3dBiasRelu(x as tf.Tensor5D, c.kernel.read() as tf.Tensor5D, c.bias!.read() as tf.Tensor1D, c.padding));
+    return tf.tidy(() =>
+      conv3dBiasRelu(x as tf.Tensor5D, c.kernel.read() as tf.Tensor5D, c.bias!.read() as tf.Tensor1D, c.padding),
+    );
   }
 }

@@ -78,8 +78,12 @@ describe('Dropout (element-wise)', () => {
   it('p = 0 is the identity and p = 1 zeroes everything (PyTorch)', () => {
     setDropoutRng(createRng(3));
     const x = tf.range(1, 9);
-    expect(Array.from((new Dropout({ rate: 0 }).apply(x, { training: true }) as tf.Tensor).dataSync())).toEqual(Array.from(x.dataSync()));
-    expect(Array.from((new Dropout({ rate: 1 }).apply(x, { training: true }) as tf.Tensor).dataSync())).toEqual(new Array(8).fill(0));
+    expect(Array.from((new Dropout({ rate: 0 }).apply(x, { training: true }) as tf.Tensor).dataSync())).toEqual(
+      Array.from(x.dataSync()),
+    );
+    expect(Array.from((new Dropout({ rate: 1 }).apply(x, { training: true }) as tf.Tensor).dataSync())).toEqual(
+      new Array(8).fill(0),
+    );
     expect(() => new Dropout({ rate: 1.5 })).toThrow(/rate/);
   });
 
@@ -108,7 +112,8 @@ describe('Dropout3d (whole channels)', () => {
     for (let s = 0; s < n; s++) {
       for (let k = 0; k < c; k++) {
         const values = new Set<number>();
-        for (let i = 0; i < d; i++) for (let j = 0; j < h; j++) for (let l = 0; l < w; l++) values.add(y[s][i][j][l][k]);
+        for (let i = 0; i < d; i++)
+          for (let j = 0; j < h; j++) for (let l = 0; l < w; l++) values.add(y[s][i][j][l][k]);
         expect(values.size).toBe(1);
         const v = [...values][0];
         expect([0, 2]).toContain(v);
@@ -122,15 +127,22 @@ describe('Dropout3d (whole channels)', () => {
 
   it('needs rank 5 when training, and saves/loads under its registered name', async () => {
     setDropoutRng(createRng(9));
-    expect(() => new Dropout3d({ name: 'd3_bad', rate: 0.5 }).apply(tf.ones([2, 3, 4]), { training: true })).toThrow(/expects \[N,D,H,W,C\]/);
+    expect(() => new Dropout3d({ name: 'd3_bad', rate: 0.5 }).apply(tf.ones([2, 3, 4]), { training: true })).toThrow(
+      /expects \[N,D,H,W,C\]/,
+    );
     const model = tf.sequential({
-      layers: [new Dropout3d({ name: 'd3_io', rate: 0.25, inputShape: [2, 2, 2, 3] }), new Dropout({ name: 'd_io', rate: 0.1 })],
+      layers: [
+        new Dropout3d({ name: 'd3_io', rate: 0.25, inputShape: [2, 2, 2, 3] }),
+        new Dropout({ name: 'd_io', rate: 0.1 }),
+      ],
     });
     let saved: tf.io.ModelArtifacts | null = null;
-    await model.save(tf.io.withSaveHandler(async (a) => {
-      saved = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }));
+    await model.save(
+      tf.io.withSaveHandler(async (a) => {
+        saved = a;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
     const loaded = await tf.loadLayersModel(tf.io.fromMemory(saved!));
     expect(loaded.getLayer('d3_io')).toBeInstanceOf(Dropout3d);
     expect((loaded.getLayer('d3_io') as Dropout3d).rate).toBe(0.25);

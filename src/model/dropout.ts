@@ -73,7 +73,9 @@ abstract class SeededDropout extends tf.layers.Layer {
     if (kwargs?.['training'] !== true || this.rate === 0) return x;
     const rng = this.getRng();
     if (rng === null) {
-      throw new Error(`${this.getClassName()} '${this.name}' has no random stream: call setDropoutRng(rng) (or layer.setRng) before training`);
+      throw new Error(
+        `${this.getClassName()} '${this.name}' has no random stream: call setDropoutRng(rng) (or layer.setRng) before training`,
+      );
     }
     const seed = rng.int(1, SEED_LIMIT);
     const shape = this.maskShape(x.shape);

@@ -4,7 +4,10 @@ import { featureBackendFactory, grantFeatures, hoistDirectives } from './gpu-fea
 describe('grantFeatures', () => {
   it('grants what is asked and offered, names the rest', () => {
     const offered = new Set(['subgroups', 'subgroup-size-control', 'timestamp-query']);
-    expect(grantFeatures(['subgroups', 'shader-f16'], offered)).toEqual({ granted: ['subgroups'], missing: ['shader-f16'] });
+    expect(grantFeatures(['subgroups', 'shader-f16'], offered)).toEqual({
+      granted: ['subgroups'],
+      missing: ['shader-f16'],
+    });
     expect(grantFeatures(['subgroups', 'subgroups'], offered)).toEqual({ granted: ['subgroups'], missing: [] });
     expect(grantFeatures([], offered)).toEqual({ granted: [], missing: [] });
     // Only the lab's features, whatever else the adapter offers.
@@ -14,7 +17,8 @@ describe('grantFeatures', () => {
 
 describe('hoistDirectives', () => {
   it('moves enable/diagnostic lines to the top, once each, and leaves other code alone', () => {
-    const code = 'struct vec5 {x: i32};\n// enable nothing here\n  fn a() {}\n    enable subgroups;\n    diagnostic(off, subgroup_uniformity);\nfn b() {}\n enable subgroups;\n';
+    const code =
+      'struct vec5 {x: i32};\n// enable nothing here\n  fn a() {}\n    enable subgroups;\n    diagnostic(off, subgroup_uniformity);\nfn b() {}\n enable subgroups;\n';
     const out = hoistDirectives(code);
     expect(out.split('\n').slice(0, 2)).toEqual(['enable subgroups;', 'diagnostic(off, subgroup_uniformity);']);
     expect(out.match(/enable subgroups;/g)).toHaveLength(1);

@@ -20,7 +20,10 @@ export interface FeatureAdapterLike {
   limits: Record<string, number>;
   info?: unknown;
   requestAdapterInfo?: () => Promise<unknown>;
-  requestDevice(descriptor: { requiredFeatures: string[]; requiredLimits: Record<string, number> }): Promise<FeatureDeviceLike>;
+  requestDevice(descriptor: {
+    requiredFeatures: string[];
+    requiredLimits: Record<string, number>;
+  }): Promise<FeatureDeviceLike>;
 }
 interface FeatureDeviceLike {
   features: { has(name: string): boolean };
@@ -28,7 +31,10 @@ interface FeatureDeviceLike {
 }
 
 /** Which asked features the adapter offers, and which it does not. */
-export function grantFeatures(asked: readonly string[], offered: { has(name: string): boolean }): { granted: GpuFeatureName[]; missing: string[] } {
+export function grantFeatures(
+  asked: readonly string[],
+  offered: { has(name: string): boolean },
+): { granted: GpuFeatureName[]; missing: string[] } {
   const want = [...new Set(asked)].sort();
   return {
     granted: want.filter((f): f is GpuFeatureName => (GPU_FEATURES as readonly string[]).includes(f) && offered.has(f)),
@@ -64,7 +70,10 @@ const LIMITS = [
 ];
 
 /** A 'webgpu' backend factory like tfjs's, on `adapter`, with `granted` features on the device. */
-export function featureBackendFactory(adapter: FeatureAdapterLike, granted: readonly GpuFeatureName[]): () => Promise<unknown> {
+export function featureBackendFactory(
+  adapter: FeatureAdapterLike,
+  granted: readonly GpuFeatureName[],
+): () => Promise<unknown> {
   return async () => {
     const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
     const requiredFeatures: string[] = [...granted];

@@ -39,7 +39,9 @@ let cached: { volume: Volume; hu: Int16Array } | null = null;
 
 function loadSeries(): { volume: Volume; hu: Int16Array } {
   if (cached) return cached;
-  const files = fs.readdirSync(LIDC_0001_DIR).map((name) => ({ file: name, bytes: fs.readFileSync(path.join(LIDC_0001_DIR, name)) }));
+  const files = fs
+    .readdirSync(LIDC_0001_DIR)
+    .map((name) => ({ file: name, bytes: fs.readFileSync(path.join(LIDC_0001_DIR, name)) }));
   const { volumes, errors } = readDicomSeries(files);
   if (errors.length) throw new Error(`LIDC-IDRI-0001: ${errors.map((e) => JSON.stringify(e)).join('; ')}`);
   if (volumes.length !== 1) throw new Error(`LIDC-IDRI-0001: expected 1 series, got ${volumes.length}`);

@@ -9,7 +9,13 @@ beforeAll(async () => {
 describe('computeBatchLoss (CrossEntropyLoss, reduction none)', () => {
   it('is −log softmax[label] per sample (hand-computed)', () => {
     // [1, 2] with label 1: log(1 + e^(1−2)); [3, −1] with label 0: log(1 + e^(−1−3))
-    const loss = computeBatchLoss(tf.tensor2d([[1, 2], [3, -1]]), tf.tensor1d([1, 0], 'int32'));
+    const loss = computeBatchLoss(
+      tf.tensor2d([
+        [1, 2],
+        [3, -1],
+      ]),
+      tf.tensor1d([1, 0], 'int32'),
+    );
     expect(loss.shape).toEqual([2]);
     const [a, b] = loss.dataSync();
     expect(a).toBeCloseTo(Math.log1p(Math.exp(-1)), 6);
@@ -17,14 +23,26 @@ describe('computeBatchLoss (CrossEntropyLoss, reduction none)', () => {
   });
 
   it('is finite for huge logits (log-softmax, not log of softmax)', () => {
-    const loss = computeBatchLoss(tf.tensor2d([[1000, -1000], [1000, -1000], [-1e30, 1e30]]), [1, 0, 1]).dataSync();
+    const loss = computeBatchLoss(
+      tf.tensor2d([
+        [1000, -1000],
+        [1000, -1000],
+        [-1e30, 1e30],
+      ]),
+      [1, 0, 1],
+    ).dataSync();
     expect(loss[0]).toBeCloseTo(2000, 3);
     expect(loss[1]).toBeCloseTo(0, 6);
     expect(loss[2]).toBeCloseTo(0, 6);
   });
 
   it('has the gradient softmax − onehot (per sample)', () => {
-    const logits = tf.variable(tf.tensor2d([[0.5, -0.5], [2, 1]]));
+    const logits = tf.variable(
+      tf.tensor2d([
+        [0.5, -0.5],
+        [2, 1],
+      ]),
+    );
     const { grads, value } = tf.variableGrads(() => tf.sum(computeBatchLoss(logits, [0, 1])) as tf.Scalar, [logits]);
     const p = tf.softmax(logits).arraySync() as number[][];
     const g = grads[logits.name].arraySync() as number[][];

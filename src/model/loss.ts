@@ -20,7 +20,8 @@ export function computeBatchLoss(logits: tf.Tensor, labels: tf.Tensor | ArrayLik
   }
   return tf.tidy(() => {
     const y = labels instanceof tf.Tensor ? labels : tf.tensor1d(Array.from(labels), 'int32');
-    if (y.rank !== 1 || y.shape[0] !== n) throw new Error(`expected labels [${n}] for logits [${n},${k}], got [${y.shape.join(',')}]`);
+    if (y.rank !== 1 || y.shape[0] !== n)
+      throw new Error(`expected labels [${n}] for logits [${n},${k}], got [${y.shape.join(',')}]`);
     const logp = tf.logSoftmax(logits as tf.Tensor2D);
     // Picks -log p[label] per row; the one-hot product keeps it one differentiable op chain.
     const onehot = tf.oneHot(tf.cast(y, 'int32') as tf.Tensor1D, k);

@@ -76,7 +76,9 @@ describe('buildLunaModel', () => {
     // The bias formula, exactly: the first draws of the bias's own stream.
     const bound = 1 / Math.sqrt(8 * 27);
     const rng = createRng(7).fork('init').fork('block1.conv1.bias');
-    expect(Array.from(sd['block1.conv1.bias'].data)).toEqual(Array.from({ length: 8 }, () => Math.fround(rng.normal(-bound, bound))));
+    expect(Array.from(sd['block1.conv1.bias'].data)).toEqual(
+      Array.from({ length: 8 }, () => Math.fround(rng.normal(-bound, bound))),
+    );
     // BatchNorm keeps PyTorch's constant init.
     expect(Array.from(sd['tail_batchnorm.weight'].data)).toEqual([1]);
     expect(Array.from(sd['tail_batchnorm.running_var'].data)).toEqual([1]);
@@ -87,14 +89,23 @@ describe('buildLunaModel', () => {
     const model = buildLunaModel(TINY, TINY_CROP, 5);
     const init = bookInitStateDict(model, 5);
     expect(Object.keys(init)).toEqual([
-      'block1.conv1.weight', 'block1.conv1.bias', 'block1.conv2.weight', 'block1.conv2.bias',
-      'block2.conv1.weight', 'block2.conv1.bias', 'block2.conv2.weight', 'block2.conv2.bias',
-      'head_linear.weight', 'head_linear.bias',
+      'block1.conv1.weight',
+      'block1.conv1.bias',
+      'block1.conv2.weight',
+      'block1.conv2.bias',
+      'block2.conv1.weight',
+      'block2.conv1.bias',
+      'block2.conv2.weight',
+      'block2.conv2.bias',
+      'head_linear.weight',
+      'head_linear.bias',
     ]);
     const rng = createRng(5).fork('init').fork('block1.conv1.weight');
     const std = Math.SQRT2 / Math.sqrt(2 * 27);
     expect(init['block1.conv1.weight'].shape).toEqual([2, 1, 3, 3, 3]);
-    expect(Array.from(init['block1.conv1.weight'].data)).toEqual(Array.from({ length: 54 }, () => Math.fround(rng.normal(0, std))));
+    expect(Array.from(init['block1.conv1.weight'].data)).toEqual(
+      Array.from({ length: 54 }, () => Math.fround(rng.normal(0, std))),
+    );
     const sd = exportTorchStateDict(model);
     for (const [k, t] of Object.entries(init)) expect(sd[k].data).toEqual(t.data);
     model.dispose();
@@ -103,7 +114,16 @@ describe('buildLunaModel', () => {
   it('blockNorm: BatchNorm3d after each conv, before the ReLU; convs without bias', () => {
     const model = buildLunaModel({ ...DEFAULT.model, blockNorm: true }, DEFAULT.crop, 1);
     const names = model.layers.map((l) => l.name);
-    expect(names.slice(0, 8)).toEqual(['tail_bn', 'block1_conv1', 'block1_bn1', 'block1_relu1', 'block1_conv2', 'block1_bn2', 'block1_relu2', 'block1_pool']);
+    expect(names.slice(0, 8)).toEqual([
+      'tail_bn',
+      'block1_conv1',
+      'block1_bn1',
+      'block1_relu1',
+      'block1_conv2',
+      'block1_bn2',
+      'block1_relu2',
+      'block1_pool',
+    ]);
     expect(model.getLayer('block1_conv1').weights.map((w) => w.originalName.split('/').pop())).toEqual(['kernel']);
     // 222,220 − 240 conv biases + 2·240 BatchNorm gamma/beta.
     expect(trainableParamCount(model)).toBe(222_460);
@@ -111,7 +131,10 @@ describe('buildLunaModel', () => {
   });
 
   it('dropout variants: one layer after each pool, active only when training', () => {
-    for (const [kind, cls] of [['dropout', Dropout], ['dropout3d', Dropout3d]] as const) {
+    for (const [kind, cls] of [
+      ['dropout', Dropout],
+      ['dropout3d', Dropout3d],
+    ] as const) {
       const model = buildLunaModel({ ...TINY, dropout: kind, dropoutRate: 0.5 }, TINY_CROP, 1);
       const layers = dropoutLayers(model);
       expect(layers.map((l) => l.name)).toEqual(['block1_dropout', 'block2_dropout']);
@@ -135,7 +158,12 @@ describe('buildLunaModel', () => {
     const x = tf.randomUniform([2, ...TINY_CROP, 1], -1000, 1000, 'float32', 5);
     const labels = tf.tensor1d([1, 0], 'int32');
     const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-    const step = () => opt.minimize(() => tf.mean(computeBatchLoss(model.apply(x, { training: true }) as tf.Tensor, labels)) as tf.Scalar, false, vars);
+    const step = () =>
+      opt.minimize(
+        () => tf.mean(computeBatchLoss(model.apply(x, { training: true }) as tf.Tensor, labels)) as tf.Scalar,
+        false,
+        vars,
+      );
     step(); // creates the optimizer state
     const live = tf.memory().numTensors;
     const mean0 = Array.from(model.getLayer('tail_bn').getWeights()[2].dataSync());
@@ -155,13 +183,17 @@ describe('buildLunaModel', () => {
   it('loads and saves with its custom layers (blockNorm + dropout3d) and predicts the same', async () => {
     const model = buildLunaModel({ ...TINY, blockNorm: true, dropout: 'dropout3d' }, TINY_CROP, 9);
     let saved: tf.io.ModelArtifacts | null = null;
-    await model.save(tf.io.withSaveHandler(async (a) => {
-      saved = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }));
+    await model.save(
+      tf.io.withSaveHandler(async (a) => {
+        saved = a;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
     const loaded = await tf.loadLayersModel(tf.io.fromMemory(saved!));
     const x = tf.randomUniform([2, ...TINY_CROP, 1], -1000, 1000, 'float32', 4);
-    expect(Array.from((loaded.predict(x) as tf.Tensor).dataSync())).toEqual(Array.from((model.predict(x) as tf.Tensor).dataSync()));
+    expect(Array.from((loaded.predict(x) as tf.Tensor).dataSync())).toEqual(
+      Array.from((model.predict(x) as tf.Tensor).dataSync()),
+    );
     expect(exportTorchStateDict(loaded)).toEqual(exportTorchStateDict(model));
   });
 });
@@ -169,15 +201,25 @@ describe('buildLunaModel', () => {
 describe('checkInput', () => {
   it('accepts [N, D, H, W, 1] float32 and names both shapes otherwise', () => {
     expect(() => checkInput(tf.zeros([4, 32, 48, 48, 1]), [32, 48, 48])).not.toThrow();
-    expect(() => checkInput(tf.zeros([4, 32, 48, 48]), [32, 48, 48])).toThrow('expected [N,32,48,48,1], got [4,32,48,48]');
-    expect(() => checkInput(tf.zeros([1, 32, 48, 47, 1]), [32, 48, 48])).toThrow('expected [N,32,48,48,1], got [1,32,48,47,1]');
+    expect(() => checkInput(tf.zeros([4, 32, 48, 48]), [32, 48, 48])).toThrow(
+      'expected [N,32,48,48,1], got [4,32,48,48]',
+    );
+    expect(() => checkInput(tf.zeros([1, 32, 48, 47, 1]), [32, 48, 48])).toThrow(
+      'expected [N,32,48,48,1], got [1,32,48,47,1]',
+    );
     expect(() => checkInput(tf.zeros([1, 4, 8, 8, 1], 'int32'), [4, 8, 8])).toThrow(/float32/);
   });
 });
 
 describe('probabilities and modelSummary', () => {
   it('softmax over the two classes', () => {
-    const p = probabilities(tf.tensor2d([[0, 0], [1000, -1000], [0, Math.log(3)]])).arraySync();
+    const p = probabilities(
+      tf.tensor2d([
+        [0, 0],
+        [1000, -1000],
+        [0, Math.log(3)],
+      ]),
+    ).arraySync();
     expect(p[0]).toEqual([0.5, 0.5]);
     expect(p[1]).toEqual([1, 0]);
     expect(p[2][1]).toBeCloseTo(0.75, 6);

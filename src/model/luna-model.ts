@@ -50,7 +50,16 @@ export function buildLunaModel(model: LunaModelConfig, crop: CropShape, seed: nu
     for (const j of [1, 2]) {
       if (!model.blockNorm) {
         // Conv + bias + ReLU in one pass (same name and weights; a Conv3D with activation relu).
-        layers.push(new Conv3dRelu({ name: `block${b}_conv${j}`, filters: channels, kernelSize: 3, padding: 'same', kernelInitializer: 'zeros', biasInitializer: 'zeros' }));
+        layers.push(
+          new Conv3dRelu({
+            name: `block${b}_conv${j}`,
+            filters: channels,
+            kernelSize: 3,
+            padding: 'same',
+            kernelInitializer: 'zeros',
+            biasInitializer: 'zeros',
+          }),
+        );
         continue;
       }
       layers.push(
@@ -70,7 +79,8 @@ export function buildLunaModel(model: LunaModelConfig, crop: CropShape, seed: nu
     }
     layers.push(tf.layers.maxPooling3d({ name: `block${b}_pool`, poolSize: 2, strides: 2 }));
     if (model.dropout === 'dropout') layers.push(new Dropout({ name: `block${b}_dropout`, rate: model.dropoutRate }));
-    if (model.dropout === 'dropout3d') layers.push(new Dropout3d({ name: `block${b}_dropout`, rate: model.dropoutRate }));
+    if (model.dropout === 'dropout3d')
+      layers.push(new Dropout3d({ name: `block${b}_dropout`, rate: model.dropoutRate }));
   }
   layers.push(tf.layers.flatten({ name: 'flatten' }));
   layers.push(tf.layers.dense({ name: 'head', units: 2, kernelInitializer: 'zeros', biasInitializer: 'zeros' }));
@@ -80,11 +90,15 @@ export function buildLunaModel(model: LunaModelConfig, crop: CropShape, seed: nu
 }
 
 function checkModelConfig(model: LunaModelConfig, crop: CropShape): void {
-  if (!Number.isInteger(model.blocks) || model.blocks < 1) throw new RangeError(`model.blocks must be an integer ≥ 1, got ${model.blocks}`);
-  if (!Number.isInteger(model.width) || model.width < 1) throw new RangeError(`model.width must be an integer ≥ 1, got ${model.width}`);
+  if (!Number.isInteger(model.blocks) || model.blocks < 1)
+    throw new RangeError(`model.blocks must be an integer ≥ 1, got ${model.blocks}`);
+  if (!Number.isInteger(model.width) || model.width < 1)
+    throw new RangeError(`model.width must be an integer ≥ 1, got ${model.width}`);
   const div = 2 ** model.blocks;
   if (crop.length !== 3 || crop.some((v) => !Number.isInteger(v) || v < div || v % div !== 0)) {
-    throw new RangeError(`crop [${crop.join(',')}] does not fit ${model.blocks} blocks: each size must be a positive multiple of 2^${model.blocks} = ${div}`);
+    throw new RangeError(
+      `crop [${crop.join(',')}] does not fit ${model.blocks} blocks: each size must be a positive multiple of 2^${model.blocks} = ${div}`,
+    );
   }
 }
 

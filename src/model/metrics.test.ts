@@ -3,11 +3,19 @@ import { classificationMetrics, METRIC_NAMES } from './metrics.ts';
 
 describe('classificationMetrics (the book logMetrics)', () => {
   it('returns exactly the seed names, prefixed by the mode', () => {
-    expect(Object.keys(classificationMetrics('validating', [1], [0.9], [0.1]))).toEqual(METRIC_NAMES.map((n) => `validating/${n}`));
+    expect(Object.keys(classificationMetrics('validating', [1], [0.9], [0.1]))).toEqual(
+      METRIC_NAMES.map((n) => `validating/${n}`),
+    );
     expect(Object.keys(classificationMetrics('training', [], [], []))).toEqual([
-      'training/loss/all', 'training/loss/neg', 'training/loss/pos',
-      'training/correct/all', 'training/correct/neg', 'training/correct/pos',
-      'training/pr/precision', 'training/pr/recall', 'training/pr/f1_score',
+      'training/loss/all',
+      'training/loss/neg',
+      'training/loss/pos',
+      'training/correct/all',
+      'training/correct/neg',
+      'training/correct/pos',
+      'training/pr/precision',
+      'training/pr/recall',
+      'training/pr/f1_score',
     ]);
   });
 
@@ -15,7 +23,12 @@ describe('classificationMetrics (the book logMetrics)', () => {
     // labels      1    1    0    0    0.5
     // prob        0.9  0.4  0.6  0.1  0.5     → predicted positive: #0, #2
     // TP = 1 (#0), FN = 1 (#1), FP = 1 (#2), TN = 2 (#3, #4)
-    const m = classificationMetrics('training', [1, 1, 0, 0, 0.5], [0.9, 0.4, 0.6, 0.1, 0.5], [0.1, 0.9, 0.8, 0.2, 0.7]);
+    const m = classificationMetrics(
+      'training',
+      [1, 1, 0, 0, 0.5],
+      [0.9, 0.4, 0.6, 0.1, 0.5],
+      [0.1, 0.9, 0.8, 0.2, 0.7],
+    );
     expect(m['training/loss/all']).toBeCloseTo(2.7 / 5, 12);
     expect(m['training/loss/neg']).toBeCloseTo(1.7 / 3, 12);
     expect(m['training/loss/pos']).toBeCloseTo(0.5, 12);
@@ -73,6 +86,8 @@ describe('classificationMetrics (the book logMetrics)', () => {
   });
 
   it('refuses arrays of different lengths', () => {
-    expect(() => classificationMetrics('training', [1, 0], [0.5], [1, 1])).toThrow(/2 labels, 1 probabilities, 2 losses/);
+    expect(() => classificationMetrics('training', [1, 0], [0.5], [1, 1])).toThrow(
+      /2 labels, 1 probabilities, 2 losses/,
+    );
   });
 });

@@ -42,7 +42,9 @@ export function classificationMetrics(
 ): Record<string, number> {
   const n = labels.length;
   if (probPos.length !== n || loss.length !== n) {
-    throw new Error(`classificationMetrics: ${n} labels, ${probPos.length} probabilities, ${loss.length} losses (expected equal lengths)`);
+    throw new Error(
+      `classificationMetrics: ${n} labels, ${probPos.length} probabilities, ${loss.length} losses (expected equal lengths)`,
+    );
   }
   let negCount = 0;
   let posCount = 0;

@@ -10,7 +10,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LabConfig } from '../config/lab-config.ts';
-import type { Batch, CandidateRef, EpochResult, EpochSamples, ModelSignature, TrainableModel } from './trainable-model.ts';
+import type {
+  Batch,
+  CandidateRef,
+  EpochResult,
+  EpochSamples,
+  ModelSignature,
+  TrainableModel,
+} from './trainable-model.ts';
 import { computeBatchLoss } from './loss.ts';
 import { classificationMetrics } from './metrics.ts';
 import { stepLr, type LabOptimizer } from './optimizers.ts';
@@ -79,7 +86,11 @@ export class NoduleClassificationModel implements TrainableModel {
   }
 
   /** `epoch` is 1-based, as the book counts; `validation` null skips validating this epoch. */
-  async fitEpoch(epoch: number, train: AsyncIterable<Batch>, validation: AsyncIterable<Batch> | null): Promise<EpochResult> {
+  async fitEpoch(
+    epoch: number,
+    train: AsyncIterable<Batch>,
+    validation: AsyncIterable<Batch> | null,
+  ): Promise<EpochResult> {
     const t0 = now();
     const lr = stepLr(this.config.scheduler, this.config.optimizer.lr, epoch - 1);
     this.optimizer.setLearningRate(lr);
@@ -118,7 +129,9 @@ export class NoduleClassificationModel implements TrainableModel {
       const [lossData, probData, meanData] = await Promise.all([perSample!.data(), probPos!.data(), cost!.data()]);
       tf.dispose([perSample!, probPos!, cost!]);
       if (!Number.isFinite(meanData[0])) {
-        throw new Error(`training loss became ${meanData[0]} at epoch ${epoch}, batch ${Math.round(n / batch.n) + 1}: lower the learning rate`);
+        throw new Error(
+          `training loss became ${meanData[0]} at epoch ${epoch}, batch ${Math.round(n / batch.n) + 1}: lower the learning rate`,
+        );
       }
       acc.add(batch, probData as Float32Array, lossData as Float32Array);
       n += batch.n;
@@ -147,11 +160,23 @@ export class NoduleClassificationModel implements TrainableModel {
   }
 
   private stepDone(phase: Phase, epoch: number, batches: number, samples: number, batchLoss: number, t0: number) {
-    return this.hooks.onStep?.({ phase, epoch, batches, samples, samplesSeen: this.samplesSeen, batchLoss, stepSeconds: (now() - t0) / 1000 });
+    return this.hooks.onStep?.({
+      phase,
+      epoch,
+      batches,
+      samples,
+      samplesSeen: this.samplesSeen,
+      batchLoss,
+      stepSeconds: (now() - t0) / 1000,
+    });
   }
 
   /** Per-sample cross-entropy of a batch, its mean (what is minimised), and p(nodule). */
-  computeBatchLoss(x: tf.Tensor5D, labels: tf.Tensor1D, training: boolean): { mean: tf.Scalar; perSample: tf.Tensor1D; probPos: tf.Tensor1D } {
+  computeBatchLoss(
+    x: tf.Tensor5D,
+    labels: tf.Tensor1D,
+    training: boolean,
+  ): { mean: tf.Scalar; perSample: tf.Tensor1D; probPos: tf.Tensor1D } {
     return tf.tidy(() => {
       const logits = this.model.apply(x, { training }) as tf.Tensor2D;
       const perSample = computeBatchLoss(logits, labels);

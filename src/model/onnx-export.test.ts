@@ -26,7 +26,13 @@ import { createRng } from '../data/rng.ts';
 import { mlmodelFiles, MLMODEL_ONNX_FILE, type MlmodelVersions } from '../tracking/mlmodel.ts';
 import { loadLidcCrops } from './lidc-crops.test-helper.ts';
 import { readTensors, writeTensors, type Tensors } from './tensor-exchange.test-helper.ts';
-import { buildLunaModel, exportTorchStateDict, probabilities, type CropShape, type LunaModelConfig } from './luna-model.ts';
+import {
+  buildLunaModel,
+  exportTorchStateDict,
+  probabilities,
+  type CropShape,
+  type LunaModelConfig,
+} from './luna-model.ts';
 import { exportOnnx, onnxInputName, onnxOutputNames, onnxSignature } from './onnx-export.ts';
 
 const { onnx } = onnxProto;
@@ -34,14 +40,14 @@ const { onnx } = onnxProto;
 const ROOT = process.cwd();
 const PYTHON = path.join(ROOT, '.venv/bin/python');
 const SCRIPT = path.join(ROOT, 'src/model/onnx_reference.py');
-const SETUP = 'run `bash .ci/setup-venv` (installs onnx, onnxruntime and mlflow from .ci/requirements.txt into .venv) and re-run the tests';
+const SETUP =
+  'run `bash .ci/setup-venv` (installs onnx, onnxruntime and mlflow from .ci/requirements.txt into .venv) and re-run the tests';
 const TOL = 1e-4;
 const RUN_ID = '0123456789abcdef0123456789abcdef';
 const CREATED = new Date(Date.UTC(2026, 10, 26, 21, 5, 7, 89));
 
 const BOOK: LunaModelConfig = { blocks: 4, width: 8, blockNorm: false, dropout: 'none', dropoutRate: 0 };
 const VARIANT: LunaModelConfig = { blocks: 2, width: 4, blockNorm: true, dropout: 'dropout3d', dropoutRate: 0.2 };
-
 
 interface PyReport {
   onnx_version: string;
@@ -108,7 +114,8 @@ print(json.dumps({"mlflow": mlflow.__version__, "onnx": onnx.__version__, "onnxr
 function checkVenv(): MlmodelVersions {
   if (!fs.existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: ${SETUP}`);
   const r = spawnSync(PYTHON, ['-c', VERSIONS_PY], { encoding: 'utf8', timeout: 180_000 });
-  if (r.status !== 0) throw new Error(`${PYTHON} lacks a module the ONNX reference needs (${lastLines(r.stderr ?? '', 2)}): ${SETUP}`);
+  if (r.status !== 0)
+    throw new Error(`${PYTHON} lacks a module the ONNX reference needs (${lastLines(r.stderr ?? '', 2)}): ${SETUP}`);
   return JSON.parse(lastLines(r.stdout, 1)) as MlmodelVersions;
 }
 
@@ -127,7 +134,9 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 /** Trained-like BatchNorm statistics: eval-mode outputs neither saturated nor the identity. */
 function setBatchNormStats(model: tf.LayersModel, seed: number): void {
   // The input tail: CT HU (mean ≈ -600, sd ≈ 400), as parity.test.ts sets it.
-  model.getLayer('tail_bn').setWeights([tf.tensor1d([1.25]), tf.tensor1d([-0.1]), tf.tensor1d([-600]), tf.tensor1d([160000])]);
+  model
+    .getLayer('tail_bn')
+    .setWeights([tf.tensor1d([1.25]), tf.tensor1d([-0.1]), tf.tensor1d([-600]), tf.tensor1d([160000])]);
   const rng = createRng(seed).fork('onnx-export-test-bn');
   for (const layer of model.layers) {
     if (layer.getClassName() !== 'BatchNorm3d' || layer.name === 'tail_bn') continue;
@@ -182,14 +191,23 @@ async function runCase(cfg: LunaModelConfig, crop: CropShape, seed: number, with
     const modelDir = path.join(dir, 'mlflow_model');
     fs.mkdirSync(modelDir);
     fs.writeFileSync(path.join(modelDir, MLMODEL_ONNX_FILE), onnxBytes);
-    for (const f of mlmodelFiles({ crop, runId: RUN_ID, createdUtc: CREATED, modelSizeBytes: onnxBytes.length, versions })) {
+    for (const f of mlmodelFiles({
+      crop,
+      runId: RUN_ID,
+      createdUtc: CREATED,
+      modelSizeBytes: onnxBytes.length,
+      versions,
+    })) {
       fs.writeFileSync(path.join(modelDir, f.path), f.data);
     }
     extra['mlflow_dir'] = 'mlflow_model';
   }
   writeTensors(dir, { x: { shape: [2, 1, ...crop], data } }, extra);
   const py = spawnSync(PYTHON, [SCRIPT, dir], { encoding: 'utf8', timeout: 300_000 });
-  if (py.status !== 0) throw new Error(`onnx_reference.py failed (status ${py.status}, ${py.error?.message ?? ''}):\n${lastLines(py.stderr ?? '', 40)}`);
+  if (py.status !== 0)
+    throw new Error(
+      `onnx_reference.py failed (status ${py.status}, ${py.error?.message ?? ''}):\n${lastLines(py.stderr ?? '', 40)}`,
+    );
   const out = readOut(path.join(dir, 'out'));
   return { tfjs, web, py: out.tensors, report: out.report, onnxBytes, stateDict };
 }
@@ -198,7 +216,11 @@ const measured: Record<string, number | string> = {};
 
 afterAll(() => {
   for (const d of workDirs) fs.rmSync(d, { recursive: true, force: true });
-  console.log(`onnx export, measured:\n${Object.entries(measured).map(([k, v]) => `  ${k}: ${typeof v === 'number' ? v.toExponential(2) : v}`).join('\n')}`);
+  console.log(
+    `onnx export, measured:\n${Object.entries(measured)
+      .map(([k, v]) => `  ${k}: ${typeof v === 'number' ? v.toExponential(2) : v}`)
+      .join('\n')}`,
+  );
 });
 
 describe('the Python ONNX reference', () => {
@@ -220,16 +242,30 @@ describe('exportOnnx: the book LunaModel (real LIDC-IDRI-0001 crops)', () => {
     expect(r.report.opset).toEqual({ 'ai.onnx': 17 });
     expect(r.report.ir_version).toBe(8);
     const block = ['Conv', 'Relu', 'Conv', 'Relu', 'MaxPool'];
-    expect(r.report.ops).toEqual(['BatchNormalization', ...block, ...block, ...block, ...block, 'Flatten', 'Gemm', 'Softmax']);
+    expect(r.report.ops).toEqual([
+      'BatchNormalization',
+      ...block,
+      ...block,
+      ...block,
+      ...block,
+      'Flatten',
+      'Gemm',
+      'Softmax',
+    ]);
     expect(r.report.initializers['head_linear.weight']).toEqual([2, 1152]);
     expect(r.report.initializers['block1.conv1.weight']).toEqual([8, 1, 3, 3, 3]);
-    measured['versions'] = `onnx ${r.report.onnx_version}, onnxruntime ${r.report.onnxruntime_version}, mlflow ${r.report.mlflow_version}, python ${r.report.python_version}`;
+    measured['versions'] =
+      `onnx ${r.report.onnx_version}, onnxruntime ${r.report.onnxruntime_version}, mlflow ${r.report.mlflow_version}, python ${r.report.python_version}`;
   });
 
   it('has input [batch,1,D,H,W] and outputs logits/probabilities [batch,2] in onnxruntime', () => {
     expect(r.report.session.providers).toContain('CPUExecutionProvider');
-    expect(r.report.session.inputs).toEqual([{ name: onnxInputName, shape: ['batch', 1, 32, 48, 48], type: 'tensor(float)' }]);
-    expect(r.report.session.outputs).toEqual(onnxOutputNames.map((name) => ({ name, shape: ['batch', 2], type: 'tensor(float)' })));
+    expect(r.report.session.inputs).toEqual([
+      { name: onnxInputName, shape: ['batch', 1, 32, 48, 48], type: 'tensor(float)' },
+    ]);
+    expect(r.report.session.outputs).toEqual(
+      onnxOutputNames.map((name) => ({ name, shape: ['batch', 2], type: 'tensor(float)' })),
+    );
   });
 
   it('onnxruntime agrees with tfjs predict within 1e-4 (logits and probabilities)', () => {
@@ -237,7 +273,9 @@ describe('exportOnnx: the book LunaModel (real LIDC-IDRI-0001 crops)', () => {
     const dp = maxDiff(r.tfjs.probabilities, r.py['ort/probabilities'].data);
     measured['book: tfjs vs onnxruntime, logits'] = dl;
     measured['book: tfjs vs onnxruntime, probabilities'] = dp;
-    measured['book: tfjs probabilities [nodule crop; lung crop]'] = Array.from(r.tfjs.probabilities, (p) => p.toPrecision(4)).join(' ');
+    measured['book: tfjs probabilities [nodule crop; lung crop]'] = Array.from(r.tfjs.probabilities, (p) =>
+      p.toPrecision(4),
+    ).join(' ');
     expect(r.py['ort/probabilities'].shape).toEqual([2, 2]);
     expect(dl).toBeLessThanOrEqual(TOL);
     expect(dp).toBeLessThanOrEqual(TOL);
@@ -263,11 +301,15 @@ describe('exportOnnx: the book LunaModel (real LIDC-IDRI-0001 crops)', () => {
     expect(dp).toBeLessThanOrEqual(TOL);
   });
 
-  it("MLflow reads the MLmodel back: flavors, run, signature", () => {
+  it('MLflow reads the MLmodel back: flavors, run, signature', () => {
     const m = r.report.mlmodel!;
     expect(m.flavors).toEqual(['onnx', 'python_function']);
     expect(m.onnx_flavor).toMatchObject({ data: 'model.onnx', providers: ['CPUExecutionProvider'], code: null });
-    expect(m.pyfunc_flavor).toMatchObject({ loader_module: 'mlflow.onnx', data: 'model.onnx', env: { conda: 'conda.yaml', virtualenv: 'python_env.yaml' } });
+    expect(m.pyfunc_flavor).toMatchObject({
+      loader_module: 'mlflow.onnx',
+      data: 'model.onnx',
+      env: { conda: 'conda.yaml', virtualenv: 'python_env.yaml' },
+    });
     expect(m.run_id).toBe(RUN_ID);
     expect(m.artifact_path).toBe('model');
     expect(m.utc_time_created).toBe('2026-11-26 21:05:07.089000');
@@ -343,7 +385,17 @@ describe('exportOnnx refuses what it cannot export faithfully', () => {
     model.dispose();
 
     // ReLU fused into a Conv3D exports as Conv + Relu (LunaModel's blocks); other activations do not.
-    const odd = tf.sequential({ layers: [tf.layers.conv3d({ inputShape: [2, 2, 2, 1], filters: 1, kernelSize: 1, name: 'block1_conv1', activation: 'tanh' })] });
+    const odd = tf.sequential({
+      layers: [
+        tf.layers.conv3d({
+          inputShape: [2, 2, 2, 1],
+          filters: 1,
+          kernelSize: 1,
+          name: 'block1_conv1',
+          activation: 'tanh',
+        }),
+      ],
+    });
     expect(() => exportOnnx(odd, [2, 2, 2])).toThrow(/fused activation 'tanh'/);
     odd.dispose();
   });

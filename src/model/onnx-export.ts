@@ -58,7 +58,11 @@ export function onnxSignature(crop: readonly [number, number, number]): ModelSig
   };
 }
 
-export function exportOnnx(model: tf.LayersModel, crop: readonly [number, number, number], opts: OnnxExportOptions = {}): Uint8Array {
+export function exportOnnx(
+  model: tf.LayersModel,
+  crop: readonly [number, number, number],
+  opts: OnnxExportOptions = {},
+): Uint8Array {
   const opset = opts.opset ?? DEFAULT_OPSET;
   const irVersion = IR_VERSION_FOR_OPSET[opset];
   if (irVersion === undefined) throw new RangeError(`ONNX opset ${opset} is not supported here (13..21)`);
@@ -69,7 +73,13 @@ export function exportOnnx(model: tf.LayersModel, crop: readonly [number, number
   const initializers: Onnx.ITensorProto[] = [];
   let x = onnxInputName;
   let outUnits = -1;
-  const node = (opType: string, layerName: string, inputs: string[], attributes: Onnx.IAttributeProto[] = [], output = layerName): void => {
+  const node = (
+    opType: string,
+    layerName: string,
+    inputs: string[],
+    attributes: Onnx.IAttributeProto[] = [],
+    output = layerName,
+  ): void => {
     nodes.push({ opType, name: layerName, input: inputs, output: [output], attribute: attributes, domain: '' });
     x = output;
   };
@@ -86,11 +96,16 @@ export function exportOnnx(model: tf.LayersModel, crop: readonly [number, number
     const cfg = layer.getConfig();
     if (cls === 'BatchNorm3d') {
       const eps = (layer as unknown as { epsilon: number }).epsilon;
-      node('BatchNormalization', layer.name, [x, ...['weight', 'bias', 'running_mean', 'running_var'].map((r) => weight(layer, r))], [
-        floatAttr('epsilon', eps),
-        // PyTorch's momentum is the weight of the new batch, ONNX's that of the running value; unused at inference.
-        floatAttr('momentum', 0.9),
-      ]);
+      node(
+        'BatchNormalization',
+        layer.name,
+        [x, ...['weight', 'bias', 'running_mean', 'running_var'].map((r) => weight(layer, r))],
+        [
+          floatAttr('epsilon', eps),
+          // PyTorch's momentum is the weight of the new batch, ONNX's that of the running value; unused at inference.
+          floatAttr('momentum', 0.9),
+        ],
+      );
     } else if (cls === 'Conv3D') {
       // LunaModel's blocks fuse the ReLU into the conv (activation 'relu'): exported as Conv + Relu.
       const relu = cfg['activation'] === 'relu';
@@ -98,11 +113,17 @@ export function exportOnnx(model: tf.LayersModel, crop: readonly [number, number
       const k = triple(cfg['kernelSize'], 'kernelSize', layer);
       const strides = triple(cfg['strides'], 'strides', layer);
       const dilation = triple(cfg['dilationRate'] ?? 1, 'dilationRate', layer);
-      if (dilation.some((d) => d !== 1)) throw new Error(`Conv3D '${layer.name}': dilation ${dilation} is not exported`);
+      if (dilation.some((d) => d !== 1))
+        throw new Error(`Conv3D '${layer.name}': dilation ${dilation} is not exported`);
       const pads = convPads(cfg['padding'], k, strides, layer);
       const inputs = [x, weight(layer, 'weight')];
       if (cfg['useBias'] === true) inputs.push(weight(layer, 'bias'));
-      node('Conv', layer.name, inputs, [intsAttr('kernel_shape', k), intsAttr('strides', strides), intsAttr('pads', pads), intsAttr('dilations', dilation)]);
+      node('Conv', layer.name, inputs, [
+        intsAttr('kernel_shape', k),
+        intsAttr('strides', strides),
+        intsAttr('pads', pads),
+        intsAttr('dilations', dilation),
+      ]);
       if (relu) node('Relu', `${layer.name}_relu`, [x]);
     } else if (cls === 'ReLU') {
       if (cfg['maxValue'] != null) throw new Error(`ReLU '${layer.name}': maxValue is not exported`);
@@ -110,7 +131,8 @@ export function exportOnnx(model: tf.LayersModel, crop: readonly [number, number
     } else if (cls === 'MaxPooling3D') {
       const k = triple(cfg['poolSize'], 'poolSize', layer);
       const strides = triple(cfg['strides'] ?? cfg['poolSize'], 'strides', layer);
-      if (cfg['padding'] !== 'valid') throw new Error(`MaxPooling3D '${layer.name}': padding '${String(cfg['padding'])}' is not exported`);
+      if (cfg['padding'] !== 'valid')
+        throw new Error(`MaxPooling3D '${layer.name}': padding '${String(cfg['padding'])}' is not exported`);
       node('MaxPool', layer.name, [x], [intsAttr('kernel_shape', k), intsAttr('strides', strides)]);
     } else if (cls === 'LunaDropout' || cls === 'LunaDropout3d') {
       // Identity at inference: no node.
@@ -143,7 +165,10 @@ export function exportOnnx(model: tf.LayersModel, crop: readonly [number, number
       node: nodes,
       initializer: initializers,
       input: [tensorValueInfo(onnxInputName, [onnxBatchDim, 1, d, h, w])],
-      output: [tensorValueInfo(onnxLogitsName, [onnxBatchDim, 2]), tensorValueInfo(onnxProbabilitiesName, [onnxBatchDim, 2])],
+      output: [
+        tensorValueInfo(onnxLogitsName, [onnxBatchDim, 2]),
+        tensorValueInfo(onnxProbabilitiesName, [onnxBatchDim, 2]),
+      ],
     },
   });
   return onnx.ModelProto.encode(message).finish();
@@ -153,18 +178,22 @@ function checkInputShape(model: tf.LayersModel, crop: readonly [number, number, 
   const s = model.inputs[0]?.shape;
   const want = [crop[0], crop[1], crop[2], 1];
   if (model.inputs.length !== 1 || s === undefined || s.length !== 5 || want.some((v, i) => s[i + 1] !== v)) {
-    throw new Error(`model input [${(s ?? []).map((v) => v ?? 'N').join(',')}] does not fit crop [${crop.join(',')}] (expected [N,${want.join(',')}])`);
+    throw new Error(
+      `model input [${(s ?? []).map((v) => v ?? 'N').join(',')}] does not fit crop [${crop.join(',')}] (expected [N,${want.join(',')}])`,
+    );
   }
 }
 
 function noActivation(layer: tf.layers.Layer, cfg: tf.serialization.ConfigDict): void {
   const a = cfg['activation'];
-  if (a != null && a !== 'linear') throw new Error(`layer '${layer.name}': fused activation '${String(a)}' is not exported`);
+  if (a != null && a !== 'linear')
+    throw new Error(`layer '${layer.name}': fused activation '${String(a)}' is not exported`);
 }
 
 function triple(v: unknown, what: string, layer: tf.layers.Layer): number[] {
   const arr = typeof v === 'number' ? [v, v, v] : Array.isArray(v) ? (v as number[]) : [];
-  if (arr.length !== 3 || arr.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`layer '${layer.name}': unexpected ${what} ${JSON.stringify(v)}`);
+  if (arr.length !== 3 || arr.some((n) => !Number.isInteger(n) || n < 1))
+    throw new Error(`layer '${layer.name}': unexpected ${what} ${JSON.stringify(v)}`);
   return arr;
 }
 
@@ -176,7 +205,9 @@ function convPads(padding: unknown, k: number[], strides: number[], layer: tf.la
     const p = k.map((n) => (n - 1) / 2);
     return [...p, ...p];
   }
-  throw new Error(`Conv3D '${layer.name}': padding '${String(padding)}' with kernel ${k} and strides ${strides} is not exported`);
+  throw new Error(
+    `Conv3D '${layer.name}': padding '${String(padding)}' with kernel ${k} and strides ${strides} is not exported`,
+  );
 }
 
 function floatAttr(name: string, f: number): Onnx.IAttributeProto {

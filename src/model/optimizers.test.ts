@@ -1,7 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createRng } from '../data/rng.ts';
-import { createOptimizer, stepLr, TorchAdamW, TorchSgd, type LabOptimizer, type OptimizerConfig } from './optimizers.ts';
+import {
+  createOptimizer,
+  stepLr,
+  TorchAdamW,
+  TorchSgd,
+  type LabOptimizer,
+  type OptimizerConfig,
+} from './optimizers.ts';
 import './register.ts';
 
 beforeAll(async () => {
@@ -33,8 +40,18 @@ describe('TorchSgd (torch.optim.SGD)', () => {
     // step 1: g' = [0.5, -1] + 0.01·p = [0.51, -0.98]; buf = g'; p = [0.949, 2.098]
     // step 2: g' = [0.1, 0.2] + 0.01·p = [0.10949, 0.22098]; buf = 0.9·buf + g' = [0.56849, -0.66102];
     //         p = [0.892151, 2.164102]
-    const got = run(createOptimizer(BASE), [1, 2], [[0.5, -1], [0.1, 0.2]]);
-    expectClose(got, [[0.949, 2.098], [0.892151, 2.164102]]);
+    const got = run(
+      createOptimizer(BASE),
+      [1, 2],
+      [
+        [0.5, -1],
+        [0.1, 0.2],
+      ],
+    );
+    expectClose(got, [
+      [0.949, 2.098],
+      [0.892151, 2.164102],
+    ]);
   });
 
   it('momentum 0 is plain SGD, no state kept', async () => {
@@ -55,7 +72,11 @@ describe('TorchAdamW (torch.optim.AdamW)', () => {
   it('follows the AdamW formulas over several steps (double-precision reference)', () => {
     const lr = 0.01;
     const [b1, b2, wd, eps] = [0.8, 0.99, 0.05, 1e-8];
-    const grads = [[0.3, -0.2, 0], [0.1, 0.4, 1e-9], [-0.5, 0.1, 2]];
+    const grads = [
+      [0.3, -0.2, 0],
+      [0.1, 0.4, 1e-9],
+      [-0.5, 0.1, 2],
+    ];
     let p = [0.5, -1, 3];
     let m = [0, 0, 0];
     let v = [0, 0, 0];
@@ -80,9 +101,13 @@ describe('optimizer state', () => {
       const rng = createRng(`opt-${name}`);
       const shapes = [[3, 4], [5]];
       const start = shapes.map((s) => Float32Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => rng.normal()));
-      const grads = [0, 1, 2, 3].map(() => shapes.map((s) => Float32Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => rng.normal())));
+      const grads = [0, 1, 2, 3].map(() =>
+        shapes.map((s) => Float32Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => rng.normal())),
+      );
       const step = (opt: LabOptimizer, ps: tf.Variable[], k: number) =>
-        tf.tidy(() => opt.applyGradients(ps.map((p, i) => ({ name: p.name, tensor: tf.tensor(grads[k][i], shapes[i]) }))));
+        tf.tidy(() =>
+          opt.applyGradients(ps.map((p, i) => ({ name: p.name, tensor: tf.tensor(grads[k][i], shapes[i]) }))),
+        );
 
       // Uninterrupted: 4 steps.
       const a = createOptimizer(cfg);
@@ -111,7 +136,11 @@ describe('optimizer state', () => {
       tf.dispose(pc);
       expect(tf.memory().numTensors).toBe(before);
       const names = specs.map((s) => s.name.replace(/^.*\//, ''));
-      expect(names).toEqual(name === 'sgd' ? ['iter', 'momentum_buffer', 'momentum_buffer'] : ['iter', 'exp_avg', 'exp_avg_sq', 'exp_avg', 'exp_avg_sq']);
+      expect(names).toEqual(
+        name === 'sgd'
+          ? ['iter', 'momentum_buffer', 'momentum_buffer']
+          : ['iter', 'exp_avg', 'exp_avg_sq', 'exp_avg', 'exp_avg_sq'],
+      );
       tf.dispose([...pa, ...pb]);
       a.dispose();
     });
@@ -121,8 +150,16 @@ describe('optimizer state', () => {
     const opt = createOptimizer(BASE);
     const a = tf.variable(tf.zeros([2]));
     const b = tf.variable(tf.zeros([3]));
-    opt.applyGradients([{ name: a.name, tensor: tf.ones([2]) }, { name: b.name, tensor: tf.ones([3]) }]);
-    expect(() => opt.applyGradients([{ name: b.name, tensor: tf.ones([3]) }, { name: a.name, tensor: tf.ones([2]) }])).toThrow(/same order every step/);
+    opt.applyGradients([
+      { name: a.name, tensor: tf.ones([2]) },
+      { name: b.name, tensor: tf.ones([3]) },
+    ]);
+    expect(() =>
+      opt.applyGradients([
+        { name: b.name, tensor: tf.ones([3]) },
+        { name: a.name, tensor: tf.ones([2]) },
+      ]),
+    ).toThrow(/same order every step/);
   });
 
   it('setLearningRate changes the next step; configs round-trip through the registered classes', () => {

@@ -103,13 +103,15 @@ abstract class TorchOptimizer extends tf.Optimizer {
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
     const rest = await this.extractIterations(weightValues);
     const k = this.slotNames.length;
-    if (rest.length % k !== 0) throw new Error(`${this.getClassName()}.setWeights: ${rest.length} state tensors is not a multiple of ${k}`);
+    if (rest.length % k !== 0)
+      throw new Error(`${this.getClassName()}.setWeights: ${rest.length} state tensors is not a multiple of ${k}`);
     this.disposeSlots();
     for (let i = 0; i < rest.length / k; i++) {
       const group = rest.slice(i * k, (i + 1) * k);
       const param = group[0].name.slice(0, group[0].name.lastIndexOf('/'));
       group.forEach((g, j) => {
-        if (!g.name.endsWith(`/${this.slotNames[j]}`)) throw new Error(`${this.getClassName()}.setWeights: expected '…/${this.slotNames[j]}', got '${g.name}'`);
+        if (!g.name.endsWith(`/${this.slotNames[j]}`))
+          throw new Error(`${this.getClassName()}.setWeights: expected '…/${this.slotNames[j]}', got '${g.name}'`);
       });
       // A variable takes its own reference to the data: the caller may dispose what it passed.
       this.slots[i] = { param, vars: group.map((g) => tf.variable(g.tensor, false)) };
@@ -212,7 +214,8 @@ export function createOptimizer(cfg: OptimizerConfig): LabOptimizer {
  * γ^k), so the doubles agree. 'none' keeps baseLr.
  */
 export function stepLr(cfg: SchedulerConfig, baseLr: number, epoch: number): number {
-  if (!Number.isInteger(epoch) || epoch < 0) throw new RangeError(`stepLr: epoch is the number of scheduler steps taken (0, 1, …), got ${epoch}`);
+  if (!Number.isInteger(epoch) || epoch < 0)
+    throw new RangeError(`stepLr: epoch is the number of scheduler steps taken (0, 1, …), got ${epoch}`);
   if (cfg.name === 'none') return baseLr;
   let lr = baseLr;
   const decays = Math.floor(epoch / cfg.stepSize);

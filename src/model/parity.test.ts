@@ -32,7 +32,14 @@ import { createRng } from '../data/rng.ts';
 import { LIDC_LABELS, loadLidcCrops } from './lidc-crops.test-helper.ts';
 import { readTensors, writeTensors, type Tensors } from './tensor-exchange.test-helper.ts';
 import { computeBatchLoss } from './loss.ts';
-import { buildLunaModel, checkInput, exportTorchStateDict, namedTensorsToTorch, probabilities, torchStateDictMapping } from './luna-model.ts';
+import {
+  buildLunaModel,
+  checkInput,
+  exportTorchStateDict,
+  namedTensorsToTorch,
+  probabilities,
+  torchStateDictMapping,
+} from './luna-model.ts';
 import type { TorchStateDict } from './luna-model.ts';
 import { createOptimizer, type NamedTensor } from './optimizers.ts';
 
@@ -92,7 +99,9 @@ async function run(): Promise<Results> {
   const model = buildLunaModel({ blocks: 4, width: 8, blockNorm: false, dropout: 'none', dropoutRate: 0 }, CROP, 1234);
   // Running stats of a trained tail (CT HU: mean ≈ -600, sd ≈ 400) so eval-mode logits are not
   // saturated, and gamma/beta off their identity so their mapping and gradients are tested.
-  model.getLayer('tail_bn').setWeights([tf.tensor1d([1.25]), tf.tensor1d([-0.1]), tf.tensor1d([-600]), tf.tensor1d([160000])]);
+  model
+    .getLayer('tail_bn')
+    .setWeights([tf.tensor1d([1.25]), tf.tensor1d([-0.1]), tf.tensor1d([-600]), tf.tensor1d([160000])]);
   const x = loadCrops();
   checkInput(x, CROP);
   const labels = tf.tensor1d(LABELS, 'int32');
@@ -141,7 +150,10 @@ async function run(): Promise<Results> {
     for (let i = 0; i < data.length; i++) data[i] = rng.normal(0, 1);
     return { shape, data };
   };
-  const inputs: Tensors = { x: { shape: [2, 1, ...CROP], data: x.dataSync() as Float32Array }, labels: { shape: [2], data: Float32Array.from(LABELS) } };
+  const inputs: Tensors = {
+    x: { shape: [2, 1, ...CROP], data: x.dataSync() as Float32Array },
+    labels: { shape: [2], data: Float32Array.from(LABELS) },
+  };
   for (const [k, t] of Object.entries(sd0)) inputs[`sd/${k}`] = t;
   OPT_SHAPES.forEach((shape, i) => {
     inputs[`opt/param${i}`] = fill(shape);
@@ -151,11 +163,29 @@ async function run(): Promise<Results> {
     const ps = OPT_SHAPES.map((shape, i) => tf.variable(tf.tensor(inputs[`opt/param${i}`].data, shape)));
     const opt = createOptimizer(
       name === 'opt_sgd'
-        ? { name: 'sgd', lr: OPT_SGD.lr, momentum: OPT_SGD.momentum, weightDecay: OPT_SGD.weight_decay, beta1: 0.9, beta2: 0.999 }
-        : { name: 'adamw', lr: OPT_ADAMW.lr, momentum: 0, weightDecay: OPT_ADAMW.weight_decay, beta1: OPT_ADAMW.betas[0], beta2: OPT_ADAMW.betas[1] },
+        ? {
+            name: 'sgd',
+            lr: OPT_SGD.lr,
+            momentum: OPT_SGD.momentum,
+            weightDecay: OPT_SGD.weight_decay,
+            beta1: 0.9,
+            beta2: 0.999,
+          }
+        : {
+            name: 'adamw',
+            lr: OPT_ADAMW.lr,
+            momentum: 0,
+            weightDecay: OPT_ADAMW.weight_decay,
+            beta1: OPT_ADAMW.betas[0],
+            beta2: OPT_ADAMW.betas[1],
+          },
     );
     for (let s = 0; s < OPT_STEPS; s++) {
-      tf.tidy(() => opt.applyGradients(ps.map((p, i) => ({ name: p.name, tensor: tf.tensor(inputs[`opt/grad${i}/${s}`].data, OPT_SHAPES[i]) }))));
+      tf.tidy(() =>
+        opt.applyGradients(
+          ps.map((p, i) => ({ name: p.name, tensor: tf.tensor(inputs[`opt/grad${i}/${s}`].data, OPT_SHAPES[i]) })),
+        ),
+      );
       ps.forEach((p, i) => (tfjs[`${name}/param${i}/${s}`] = snap(p)));
     }
     opt.dispose();
@@ -163,9 +193,16 @@ async function run(): Promise<Results> {
   }
 
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'luna-parity-'));
-  writeTensors(workDir, inputs, { sgd: SGD, adamw: ADAMW, opt_sgd: OPT_SGD, opt_adamw: OPT_ADAMW, opt_steps: OPT_STEPS });
+  writeTensors(workDir, inputs, {
+    sgd: SGD,
+    adamw: ADAMW,
+    opt_sgd: OPT_SGD,
+    opt_adamw: OPT_ADAMW,
+    opt_steps: OPT_STEPS,
+  });
   const py = spawnSync(PYTHON, [SCRIPT, workDir], { encoding: 'utf8', timeout: 240_000 });
-  if (py.status !== 0) throw new Error(`parity_reference.py failed (status ${py.status}, ${py.error?.message ?? ''}):\n${py.stderr}`);
+  if (py.status !== 0)
+    throw new Error(`parity_reference.py failed (status ${py.status}, ${py.error?.message ?? ''}):\n${py.stderr}`);
   const torch = readTensors(path.join(workDir, 'out')).tensors;
 
   // tfjs's AdamW on PyTorch's gradients: the update rule alone.
@@ -198,10 +235,17 @@ describe('LunaModel parity with PyTorch (book model, real LIDC-IDRI-0001 crops)'
   afterAll(() => {
     if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
     // The achieved errors, for the record (vitest prints them with the test output).
-    console.log(`parity max errors:\n${Object.entries(report).map(([k, v]) => `  ${k}: ${v.toExponential(2)}`).join('\n')}`);
+    console.log(
+      `parity max errors:\n${Object.entries(report)
+        .map(([k, v]) => `  ${k}: ${v.toExponential(2)}`)
+        .join('\n')}`,
+    );
   });
 
-  const trainable = (): string[] => Object.keys(results.torch).filter((k) => k.startsWith('grad/')).map((k) => k.slice(5));
+  const trainable = (): string[] =>
+    Object.keys(results.torch)
+      .filter((k) => k.startsWith('grad/'))
+      .map((k) => k.slice(5));
 
   it('writes the tfjs weights under the book names PyTorch loads', () => {
     expect(trainable().sort()).toEqual(Object.keys(results.grads).sort());

@@ -25,7 +25,11 @@ export interface RunSettings {
   readonly dropoutRng: Rng | null;
 }
 
-export const NO_RUN: RunSettings = Object.freeze({ kernels: 'stock', gpuFeatures: Object.freeze([]), dropoutRng: null });
+export const NO_RUN: RunSettings = Object.freeze({
+  kernels: 'stock',
+  gpuFeatures: Object.freeze([]),
+  dropoutRng: null,
+});
 
 let current: RunSettings = NO_RUN;
 
@@ -34,5 +38,9 @@ export function runSettings(): RunSettings {
 }
 
 export function updateRunSettings(changes: Partial<RunSettings>): void {
-  current = Object.freeze({ ...current, ...changes, ...(changes.gpuFeatures ? { gpuFeatures: Object.freeze([...changes.gpuFeatures]) } : {}) });
+  current = Object.freeze({
+    ...current,
+    ...changes,
+    ...(changes.gpuFeatures ? { gpuFeatures: Object.freeze([...changes.gpuFeatures]) } : {}),
+  });
 }

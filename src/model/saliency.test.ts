@@ -17,21 +17,31 @@ function input(seed: number): Float32Array {
 }
 
 describe('saliency', () => {
-  it('p is the model\'s softmax class 1, and the gradient matches finite differences', async () => {
+  it("p is the model's softmax class 1, and the gradient matches finite differences", async () => {
     const model = buildLunaModel(TINY, CROP, 5);
     const x = input(1);
     const before = tf.memory().numTensors;
     const s = await saliency(model, x, CROP);
     expect(tf.memory().numTensors).toBe(before);
 
-    const p = tf.tidy(() => probabilities(model.apply(tf.tensor5d(x, [1, ...CROP, 1]), { training: false }) as tf.Tensor).arraySync()[0][1]);
+    const p = tf.tidy(
+      () =>
+        probabilities(model.apply(tf.tensor5d(x, [1, ...CROP, 1]), { training: false }) as tf.Tensor).arraySync()[0][1],
+    );
     expect(s.prob).toBeCloseTo(p, 6);
     expect(s.gradient.length).toBe(x.length);
     expect(s.maxAbs).toBeGreaterThan(0);
     expect(s.maxAbs).toBe(Math.max(...Array.from(s.gradient, Math.abs)));
 
     const probAt = (v: Float32Array) =>
-      tf.tidy(() => (probabilities(model.apply(tf.tensor5d(v, [1, ...CROP, 1]), { training: false }) as tf.Tensor).arraySync() as number[][])[0][1]);
+      tf.tidy(
+        () =>
+          (
+            probabilities(
+              model.apply(tf.tensor5d(v, [1, ...CROP, 1]), { training: false }) as tf.Tensor,
+            ).arraySync() as number[][]
+          )[0][1],
+      );
     const eps = 1e-2;
     // The voxels the prediction depends on most, where the finite difference is well above float noise.
     const order = Array.from(s.gradient.keys()).sort((a, b) => Math.abs(s.gradient[b]) - Math.abs(s.gradient[a]));

@@ -20,9 +20,14 @@ export interface SaliencyResult {
   maxAbs: number;
 }
 
-export async function saliency(model: tf.LayersModel, crop: ArrayLike<number>, shape: CropShape): Promise<SaliencyResult> {
+export async function saliency(
+  model: tf.LayersModel,
+  crop: ArrayLike<number>,
+  shape: CropShape,
+): Promise<SaliencyResult> {
   const [d, h, w] = shape;
-  if (crop.length !== d * h * w) throw new Error(`crop holds ${crop.length} values, expected ${d}×${h}×${w} = ${d * h * w}`);
+  if (crop.length !== d * h * w)
+    throw new Error(`crop holds ${crop.length} values, expected ${d}×${h}×${w} = ${d * h * w}`);
   const x = tf.tensor5d(Float32Array.from(crop), [1, d, h, w, 1]);
   try {
     checkInput(x, shape);

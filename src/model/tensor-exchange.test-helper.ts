@@ -22,14 +22,19 @@ export function writeTensors(dir: string, tensors: Tensors, extra: Record<string
 }
 
 /** The tensors of a folder, with the manifest's other fields. */
-export function readTensors<Extra extends object = Record<string, never>>(dir: string): { tensors: Tensors; manifest: Extra } {
+export function readTensors<Extra extends object = Record<string, never>>(
+  dir: string,
+): { tensors: Tensors; manifest: Extra } {
   const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Extra & {
     tensors: Record<string, { file: string; shape: number[] }>;
   };
   const tensors: Tensors = {};
   for (const [name, spec] of Object.entries(manifest.tensors)) {
     const bytes = fs.readFileSync(path.join(dir, spec.file));
-    tensors[name] = { shape: spec.shape, data: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) };
+    tensors[name] = {
+      shape: spec.shape,
+      data: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)),
+    };
   }
   return { tensors, manifest };
 }

@@ -33,10 +33,22 @@ describe('PyTorch state_dict mapping', () => {
     expect(torchModuleName('block1_pool')).toBeNull();
     const model = buildLunaModel({ ...SMALL, blockNorm: true }, CROP, 1);
     expect(torchStateDictMapping(model).map((p) => `${p.torchName}:${p.trainable ? 'p' : 'b'}`)).toEqual([
-      'tail_batchnorm.weight:p', 'tail_batchnorm.bias:p', 'tail_batchnorm.running_mean:b', 'tail_batchnorm.running_var:b',
-      'block1.conv1.weight:p', 'block1.batchnorm1.weight:p', 'block1.batchnorm1.bias:p', 'block1.batchnorm1.running_mean:b', 'block1.batchnorm1.running_var:b',
-      'block1.conv2.weight:p', 'block1.batchnorm2.weight:p', 'block1.batchnorm2.bias:p', 'block1.batchnorm2.running_mean:b', 'block1.batchnorm2.running_var:b',
-      'head_linear.weight:p', 'head_linear.bias:p',
+      'tail_batchnorm.weight:p',
+      'tail_batchnorm.bias:p',
+      'tail_batchnorm.running_mean:b',
+      'tail_batchnorm.running_var:b',
+      'block1.conv1.weight:p',
+      'block1.batchnorm1.weight:p',
+      'block1.batchnorm1.bias:p',
+      'block1.batchnorm1.running_mean:b',
+      'block1.batchnorm1.running_var:b',
+      'block1.conv2.weight:p',
+      'block1.batchnorm2.weight:p',
+      'block1.batchnorm2.bias:p',
+      'block1.batchnorm2.running_mean:b',
+      'block1.batchnorm2.running_var:b',
+      'head_linear.weight:p',
+      'head_linear.bias:p',
     ]);
   });
 
@@ -46,18 +58,24 @@ describe('PyTorch state_dict mapping', () => {
     const w = sd['block1.conv1.weight'];
     expect(w.shape).toEqual([2, 1, 3, 3, 3]);
     const x = input(1);
-    const bnOut = tf.model({ inputs: model.inputs, outputs: model.getLayer('tail_bn').output as tf.SymbolicTensor }).predict(x) as tf.Tensor;
-    const convOut = tf.model({ inputs: model.inputs, outputs: model.getLayer('block1_conv1').output as tf.SymbolicTensor }).predict(x) as tf.Tensor;
+    const bnOut = tf
+      .model({ inputs: model.inputs, outputs: model.getLayer('tail_bn').output as tf.SymbolicTensor })
+      .predict(x) as tf.Tensor;
+    const convOut = tf
+      .model({ inputs: model.inputs, outputs: model.getLayer('block1_conv1').output as tf.SymbolicTensor })
+      .predict(x) as tf.Tensor;
     const a = bnOut.arraySync() as number[][][][][];
     const y = convOut.arraySync() as number[][][][][];
     const [n, d, h, wd] = [1, 1, 2, 1]; // a voxel; 'same' padding is zeros outside
     for (let co = 0; co < 2; co++) {
       let s = sd['block1.conv1.bias'].data[co];
-      for (let kd = 0; kd < 3; kd++) for (let kh = 0; kh < 3; kh++) for (let kw = 0; kw < 3; kw++) {
-        const [zd, zh, zw] = [d + kd - 1, h + kh - 1, wd + kw - 1];
-        if (zd < 0 || zd >= 2 || zh < 0 || zh >= 4 || zw < 0 || zw >= 4) continue;
-        s += w.data[((co * 1 + 0) * 3 + kd) * 9 + kh * 3 + kw] * a[n][zd][zh][zw][0];
-      }
+      for (let kd = 0; kd < 3; kd++)
+        for (let kh = 0; kh < 3; kh++)
+          for (let kw = 0; kw < 3; kw++) {
+            const [zd, zh, zw] = [d + kd - 1, h + kh - 1, wd + kw - 1];
+            if (zd < 0 || zd >= 2 || zh < 0 || zh >= 4 || zw < 0 || zw >= 4) continue;
+            s += w.data[((co * 1 + 0) * 3 + kd) * 9 + kh * 3 + kw] * a[n][zd][zh][zw][0];
+          }
       expect(y[n][d][h][wd][co]).toBeCloseTo(Math.max(0, s), 5); // block1_conv1 is conv + bias + ReLU
     }
   });
@@ -67,15 +85,23 @@ describe('PyTorch state_dict mapping', () => {
     const sd = exportTorchStateDict(model);
     expect(sd['head_linear.weight'].shape).toEqual([2, 8]);
     const x = input(2);
-    const pooled = (tf.model({ inputs: model.inputs, outputs: model.getLayer('block1_pool').output as tf.SymbolicTensor }).predict(x) as tf.Tensor)
-      .arraySync() as number[][][][][]; // [N,1,2,2,2]
+    const pooled = (
+      tf
+        .model({ inputs: model.inputs, outputs: model.getLayer('block1_pool').output as tf.SymbolicTensor })
+        .predict(x) as tf.Tensor
+    ).arraySync() as number[][][][][]; // [N,1,2,2,2]
     const logits = (model.predict(x) as tf.Tensor).arraySync() as number[][];
     for (let n = 0; n < 2; n++) {
       // torch: y.view(N, -1) of [N, C, D, H, W]
       const feat: number[] = [];
-      for (let c = 0; c < 2; c++) for (let d = 0; d < 1; d++) for (let h = 0; h < 2; h++) for (let w = 0; w < 2; w++) feat.push(pooled[n][d][h][w][c]);
+      for (let c = 0; c < 2; c++)
+        for (let d = 0; d < 1; d++)
+          for (let h = 0; h < 2; h++) for (let w = 0; w < 2; w++) feat.push(pooled[n][d][h][w][c]);
       for (let o = 0; o < 2; o++) {
-        const want = feat.reduce((s, v, i) => s + v * sd['head_linear.weight'].data[o * 8 + i], sd['head_linear.bias'].data[o]);
+        const want = feat.reduce(
+          (s, v, i) => s + v * sd['head_linear.weight'].data[o * 8 + i],
+          sd['head_linear.bias'].data[o],
+        );
         expect(logits[n][o]).toBeCloseTo(want, 4);
       }
     }
@@ -86,7 +112,10 @@ describe('PyTorch state_dict mapping', () => {
     const b = buildLunaModel({ ...SMALL, blockNorm: true }, CROP, 2);
     const sd = exportTorchStateDict(a);
     expect(exportTorchStateDict(b)).not.toEqual(sd);
-    importTorchStateDict(b, { ...sd, 'tail_batchnorm.num_batches_tracked': { shape: [], data: new Float32Array([3]) } });
+    importTorchStateDict(b, {
+      ...sd,
+      'tail_batchnorm.num_batches_tracked': { shape: [], data: new Float32Array([3]) },
+    });
     expect(exportTorchStateDict(b)).toEqual(sd);
     sd['head_linear.bias'].data[0] = 1234; // must not reach the model
     expect(exportTorchStateDict(b)['head_linear.bias'].data[0]).not.toBe(1234);
@@ -110,7 +139,10 @@ describe('PyTorch state_dict mapping', () => {
     const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
     // d sum(W ⊙ c) / dW = c; with c a constant copy of W, each gradient is the weight itself.
     const consts = vars.map((v) => tf.tensor(v.dataSync(), v.shape));
-    const { value, grads } = tf.variableGrads(() => tf.addN(vars.map((v, i) => tf.sum(tf.mul(v, consts[i])))) as tf.Scalar, vars);
+    const { value, grads } = tf.variableGrads(
+      () => tf.addN(vars.map((v, i) => tf.sum(tf.mul(v, consts[i])))) as tf.Scalar,
+      vars,
+    );
     const g = namedTensorsToTorch(model, grads);
     const sd = exportTorchStateDict(model);
     for (const k of Object.keys(g)) expect(g[k]).toEqual(sd[k]);

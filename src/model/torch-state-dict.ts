@@ -47,7 +47,12 @@ export interface TorchParam {
 const TFJS_TO_TORCH = [4, 3, 0, 1, 2]; // [a,b,c,d,e] -> [e,d,a,b,c]
 const TORCH_TO_TFJS = [2, 3, 4, 1, 0];
 
-const BN_ROLES: Record<string, string> = { gamma: 'weight', beta: 'bias', running_mean: 'running_mean', running_var: 'running_var' };
+const BN_ROLES: Record<string, string> = {
+  gamma: 'weight',
+  beta: 'bias',
+  running_mean: 'running_mean',
+  running_var: 'running_var',
+};
 const DENSE_ROLES: Record<string, string> = { kernel: 'weight', bias: 'bias' };
 
 /** The torch module name of a LunaModel layer, or null for layers without one. */
@@ -72,7 +77,8 @@ export function torchStateDictMapping(model: tf.LayersModel): TorchParam[] {
   model.layers.forEach((layer, li) => {
     if (layer.weights.length === 0) return;
     const module = torchModuleName(layer.name);
-    if (module === null) throw new Error(`layer '${layer.name}' (${layer.getClassName()}) has weights but no PyTorch counterpart`);
+    if (module === null)
+      throw new Error(`layer '${layer.name}' (${layer.getClassName()}) has weights but no PyTorch counterpart`);
     const cls = layer.getClassName();
     layer.weights.forEach((w, weightIndex) => {
       const r = role(w.originalName);
@@ -102,12 +108,15 @@ export function torchStateDictMapping(model: tf.LayersModel): TorchParam[] {
           } else {
             const [d, h, wd, c] = dhwc;
             // Rows of the tfjs kernel run over (d,h,w,c); torch's columns over (c,d,h,w).
-            toTorch = (t) => tf.tidy(() => tf.reshape(tf.transpose(tf.reshape(t, [d, h, wd, c, o]), TFJS_TO_TORCH), [o, f]));
-            fromTorch = (t) => tf.tidy(() => tf.reshape(tf.transpose(tf.reshape(t, [o, c, d, h, wd]), TORCH_TO_TFJS), [f, o]));
+            toTorch = (t) =>
+              tf.tidy(() => tf.reshape(tf.transpose(tf.reshape(t, [d, h, wd, c, o]), TFJS_TO_TORCH), [o, f]));
+            fromTorch = (t) =>
+              tf.tidy(() => tf.reshape(tf.transpose(tf.reshape(t, [o, c, d, h, wd]), TORCH_TO_TFJS), [f, o]));
           }
         }
       }
-      if (torchRole === undefined) throw new Error(`no PyTorch name for weight '${w.originalName}' of ${cls} layer '${layer.name}'`);
+      if (torchRole === undefined)
+        throw new Error(`no PyTorch name for weight '${w.originalName}' of ${cls} layer '${layer.name}'`);
       out.push({
         torchName: `${module}.${torchRole}`,
         layerName: layer.name,

@@ -22,7 +22,19 @@ async function cached(v: Volume): Promise<{ db: LabStore; records: Map<string, S
   const db = openLabStore(`crop-source-${dbs.length}-${Date.now()}`);
   dbs.push(db);
   const record = await db.putSeries({
-    record: { seriesUid: v.seriesUid, subset: 'subset0', format: v.format, shape: v.shape, spacing: v.spacing, origin: v.origin, direction: v.direction, hu: { min: -1000, max: 1000, mean: 0 }, files: [], warnings: [], digest: 'x' },
+    record: {
+      seriesUid: v.seriesUid,
+      subset: 'subset0',
+      format: v.format,
+      shape: v.shape,
+      spacing: v.spacing,
+      origin: v.origin,
+      direction: v.direction,
+      hu: { min: -1000, max: 1000, mean: 0 },
+      files: [],
+      warnings: [],
+      digest: 'x',
+    },
     voxels: clampHu(v.data),
     fingerprints: [],
   });
@@ -31,7 +43,17 @@ async function cached(v: Volume): Promise<{ db: LabStore; records: Map<string, S
 
 const shape: Irc = [CHUNK_SLICES * 2 + 5, 14, 17];
 const data = new Float32Array(shape[0] * shape[1] * shape[2]).map((_, i) => ((i * 37) % 2601) - 1300);
-const v: Volume = { seriesUid: '1.2.3', format: 'metaimage', shape, spacing: [0.7, 0.7, 1.5], origin: [-5, -4, 10], direction: IDENTITY, data, files: [], warnings: [] };
+const v: Volume = {
+  seriesUid: '1.2.3',
+  format: 'metaimage',
+  shape,
+  spacing: [0.7, 0.7, 1.5],
+  origin: [-5, -4, 10],
+  direction: IDENTITY,
+  data,
+  files: [],
+  warnings: [],
+};
 
 describe('CacheCropSource', () => {
   it('gives the geometry and crops the in-memory source gives', async () => {
@@ -39,18 +61,30 @@ describe('CacheCropSource', () => {
     const cache = new CacheCropSource(db, records);
     const memory = new VolumeCropSource([v]);
     expect(await cache.series(v.seriesUid)).toEqual(await memory.series(v.seriesUid));
-    const centers: Irc[] = [[0, 0, 0], [CHUNK_SLICES - 1, 7, 8], [CHUNK_SLICES, 13, 16], [shape[0] - 1, 3, 2], [20, 7, 9]];
+    const centers: Irc[] = [
+      [0, 0, 0],
+      [CHUNK_SLICES - 1, 7, 8],
+      [CHUNK_SLICES, 13, 16],
+      [shape[0] - 1, 3, 2],
+      [20, 7, 9],
+    ];
     const crops = await Promise.all(centers.map((c) => cache.crop(v.seriesUid, c, [10, 8, 8])));
-    for (let k = 0; k < centers.length; k++) expect(crops[k]).toEqual(await memory.crop(v.seriesUid, centers[k], [10, 8, 8]));
+    for (let k = 0; k < centers.length; k++)
+      expect(crops[k]).toEqual(await memory.crop(v.seriesUid, centers[k], [10, 8, 8]));
     await expect(cache.series('nope')).rejects.toThrow(/series nope is not in the cache/);
     await expect(cache.crop('nope', [0, 0, 0], [2, 2, 2])).rejects.toThrow(/series nope/);
   });
 
   it('makes evaluate() give the same predictions and FROC as the in-memory source', async () => {
     const { db, records } = await cached(v);
-    const candidates = Array.from({ length: 25 }, (_, k) => ({ seriesUid: v.seriesUid, xyz: [-5 + (k % 5) * 2.3, -4 + k * 0.35, 10 + k * 2] as [number, number, number], isNodule: k % 7 === 0 }));
+    const candidates = Array.from({ length: 25 }, (_, k) => ({
+      seriesUid: v.seriesUid,
+      xyz: [-5 + (k % 5) * 2.3, -4 + k * 0.35, 10 + k * 2] as [number, number, number],
+      isNodule: k % 7 === 0,
+    }));
     const annotations = [{ seriesUid: v.seriesUid, xyz: candidates[7].xyz, diameterMm: 4 }];
-    const classify = async (x: Float32Array, n: number) => Array.from({ length: n }, (_, i) => (x[i * 640 + 17] + 1000) / 2000);
+    const classify = async (x: Float32Array, n: number) =>
+      Array.from({ length: n }, (_, i) => (x[i * 640 + 17] + 1000) / 2000);
     const job = { series: [v.seriesUid], candidates, annotations, classify, crop: [8, 8, 10] as const, batch: 4 };
     const fromCache = await evaluate({ ...job, source: new CacheCropSource(db, records) });
     const fromMemory = await evaluate({ ...job, source: new VolumeCropSource([v]) });

@@ -21,7 +21,19 @@ async function cache(tables: ('candidates' | 'candidates_V2')[]): Promise<LabSto
   dbs.push(db);
   const shape = [10, 20, 20] as const;
   await db.putSeries({
-    record: { seriesUid: 'S', subset: 'subset0', format: 'metaimage', shape, spacing: [1, 1, 1], origin: [0, 0, 0], direction: IDENTITY, hu: { min: -1000, max: 1000, mean: 0 }, files: [], warnings: [], digest: 'x' },
+    record: {
+      seriesUid: 'S',
+      subset: 'subset0',
+      format: 'metaimage',
+      shape,
+      spacing: [1, 1, 1],
+      origin: [0, 0, 0],
+      direction: IDENTITY,
+      hu: { min: -1000, max: 1000, mean: 0 },
+      files: [],
+      warnings: [],
+      digest: 'x',
+    },
     voxels: new Int16Array(10 * 20 * 20),
     fingerprints: [],
   });
@@ -33,8 +45,15 @@ async function cache(tables: ('candidates' | 'candidates_V2')[]): Promise<LabSto
       file: `${source}.csv`,
       rows:
         source === 'candidates'
-          ? [{ xyz: [5, 5, 5], isNodule: true }, { xyz: [50, 5, 5], isNodule: false }]
-          : [{ xyz: [5, 5, 5], isNodule: true }, { xyz: [8, 8, 8], isNodule: false }, { xyz: [9, 9, 9], isNodule: false }],
+          ? [
+              { xyz: [5, 5, 5], isNodule: true },
+              { xyz: [50, 5, 5], isNodule: false },
+            ]
+          : [
+              { xyz: [5, 5, 5], isNodule: true },
+              { xyz: [8, 8, 8], isNodule: false },
+              { xyz: [9, 9, 9], isNodule: false },
+            ],
     })),
   );
   return db;
@@ -43,15 +62,21 @@ async function cache(tables: ('candidates' | 'candidates_V2')[]): Promise<LabSto
 describe('loadCandidateSet', () => {
   it("uses the run's configured table, naming the other when only it is cached", async () => {
     const db = await cache(['candidates_V2']);
-    await expect(loadCandidateSet(db, defaultConfig())).rejects.toThrow(/No candidates\.csv rows are cached for the selected series, but candidates_V2\.csv is/);
+    await expect(loadCandidateSet(db, defaultConfig())).rejects.toThrow(
+      /No candidates\.csv rows are cached for the selected series, but candidates_V2\.csv is/,
+    );
     const c = defaultConfig();
     const v2 = await loadCandidateSet(db, { ...c, data: { ...c.data, candidates: 'candidates_V2' } });
     expect(v2.candidates).toHaveLength(3);
   });
 
   it("takes the preferred cached table for 'preferred': candidates.csv, else candidates_V2.csv", async () => {
-    expect((await loadCandidateSet(await cache(['candidates_V2']), defaultConfig(), { table: 'preferred' })).candidates).toHaveLength(3);
-    const both = await loadCandidateSet(await cache(['candidates_V2', 'candidates']), defaultConfig(), { table: 'preferred' });
+    expect(
+      (await loadCandidateSet(await cache(['candidates_V2']), defaultConfig(), { table: 'preferred' })).candidates,
+    ).toHaveLength(3);
+    const both = await loadCandidateSet(await cache(['candidates_V2', 'candidates']), defaultConfig(), {
+      table: 'preferred',
+    });
     expect(both.candidates).toHaveLength(1); // candidates.csv's, less the one outside
   });
 

@@ -29,10 +29,16 @@ export class TrainingDataError extends Error {
  * (candidate-selection.ts) instead of `config.data.candidates`: a model file to evaluate brings
  * no table choice of its own.
  */
-export async function loadCandidateSet(db: LabStore, config: LabConfig, opts: { table?: 'configured' | 'preferred' } = {}): Promise<CandidateSet> {
+export async function loadCandidateSet(
+  db: LabStore,
+  config: LabConfig,
+  opts: { table?: 'configured' | 'preferred' } = {},
+): Promise<CandidateSet> {
   const all = await db.listSeries();
   // A URL that names its data by digest trains on exactly those subsets.
-  const wanted = new Set(config.data.subsets.length ? config.data.subsets : config.data.digest.map((d) => d.split(':')[0]));
+  const wanted = new Set(
+    config.data.subsets.length ? config.data.subsets : config.data.digest.map((d) => d.split(':')[0]),
+  );
   const series = all.filter((s) => wanted.size === 0 || wanted.has(s.subset));
   if (config.data.digest.length) {
     // Exactly the data the URL names, or a message saying what is missing — never other data.
@@ -48,10 +54,7 @@ export async function loadCandidateSet(db: LabStore, config: LabConfig, opts: { 
     );
   }
   const uids = series.map((s) => s.seriesUid);
-  const [candRecords, annRecords] = await Promise.all([
-    db.candidatesFor(uids),
-    db.annotationsFor(uids),
-  ]);
+  const [candRecords, annRecords] = await Promise.all([db.candidatesFor(uids), db.annotationsFor(uids)]);
   const source = chooseCandidateTable(
     opts.table === 'preferred' ? null : config.data.candidates,
     candRecords.map((r) => r.source),
@@ -59,7 +62,8 @@ export async function loadCandidateSet(db: LabStore, config: LabConfig, opts: { 
   const rows: Candidate[] = [];
   for (const r of candRecords) {
     if (r.source !== source) continue;
-    for (const c of r.rows) rows.push({ seriesUid: r.seriesUid, xyz: [c.xyz[0], c.xyz[1], c.xyz[2]], isNodule: c.isNodule });
+    for (const c of r.rows)
+      rows.push({ seriesUid: r.seriesUid, xyz: [c.xyz[0], c.xyz[1], c.xyz[2]], isNodule: c.isNodule });
   }
   if (!rows.length) {
     const other = candRecords.find((r) => r.source !== source);
@@ -70,7 +74,11 @@ export async function loadCandidateSet(db: LabStore, config: LabConfig, opts: { 
     );
   }
   const annotations: Annotation[] = annRecords.flatMap((r) =>
-    r.rows.map((a) => ({ seriesUid: r.seriesUid, xyz: [a.xyz[0], a.xyz[1], a.xyz[2]] as [number, number, number], diameterMm: a.diameterMm })),
+    r.rows.map((a) => ({
+      seriesUid: r.seriesUid,
+      xyz: [a.xyz[0], a.xyz[1], a.xyz[2]] as [number, number, number],
+      diameterMm: a.diameterMm,
+    })),
   );
   const byUid = new Map(series.map((s) => [s.seriesUid, s]));
   const { inside, warnings } = selectCandidates(rows, annotations, (uid) => byUid.get(uid));

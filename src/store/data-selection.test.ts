@@ -16,11 +16,31 @@ const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const voxel = (n: number) => sha(`voxels ${n}`); // stands in for SeriesRecord.digest
 
 const SERIES: SeriesIdentity[] = [
-  { seriesUid: '1.3.6.1.4.1.14519.5.2.1.6279.6001.105756658031515062000744821260', subset: 'subset1', digest: voxel(1) },
-  { seriesUid: '1.3.6.1.4.1.14519.5.2.1.6279.6001.100225287222365663678666836860', subset: 'subset0', digest: voxel(2) },
-  { seriesUid: '1.3.6.1.4.1.14519.5.2.1.6279.6001.108197895896446896160048741492', subset: 'subset1', digest: voxel(3) },
-  { seriesUid: '1.3.6.1.4.1.14519.5.2.1.6279.6001.102133688497886810253331438797', subset: 'subset10', digest: voxel(4) },
-  { seriesUid: '1.3.6.1.4.1.14519.5.2.1.6279.6001.104562737760173137525888934217', subset: 'subset1', digest: voxel(5) },
+  {
+    seriesUid: '1.3.6.1.4.1.14519.5.2.1.6279.6001.105756658031515062000744821260',
+    subset: 'subset1',
+    digest: voxel(1),
+  },
+  {
+    seriesUid: '1.3.6.1.4.1.14519.5.2.1.6279.6001.100225287222365663678666836860',
+    subset: 'subset0',
+    digest: voxel(2),
+  },
+  {
+    seriesUid: '1.3.6.1.4.1.14519.5.2.1.6279.6001.108197895896446896160048741492',
+    subset: 'subset1',
+    digest: voxel(3),
+  },
+  {
+    seriesUid: '1.3.6.1.4.1.14519.5.2.1.6279.6001.102133688497886810253331438797',
+    subset: 'subset10',
+    digest: voxel(4),
+  },
+  {
+    seriesUid: '1.3.6.1.4.1.14519.5.2.1.6279.6001.104562737760173137525888934217',
+    subset: 'subset1',
+    digest: voxel(5),
+  },
 ];
 
 describe('subsetDigests', () => {
@@ -113,13 +133,19 @@ describe('compareData', () => {
   });
 
   it('reports a missing subset with its series count', () => {
-    expect(compareData([...text, 'subset7:91:abcdef01'], cached)).toEqual([{ kind: 'missing', subset: 'subset7', series: 91 }]);
+    expect(compareData([...text, 'subset7:91:abcdef01'], cached)).toEqual([
+      { kind: 'missing', subset: 'subset7', series: 91 },
+    ]);
     expect(compareData(text, [])).toEqual(cached.map((c) => ({ kind: 'missing', subset: c.subset, series: c.series })));
   });
 
   it('reports a different digest, and a different count', () => {
-    expect(compareData(['subset1:88:deadbeee'], cached)).toEqual([{ kind: 'different', subset: 'subset1', expected: 88, cached: 88 }]);
-    expect(compareData(['subset0:90:1a2b3c4d'], cached)).toEqual([{ kind: 'different', subset: 'subset0', expected: 90, cached: 89 }]);
+    expect(compareData(['subset1:88:deadbeee'], cached)).toEqual([
+      { kind: 'different', subset: 'subset1', expected: 88, cached: 88 },
+    ]);
+    expect(compareData(['subset0:90:1a2b3c4d'], cached)).toEqual([
+      { kind: 'different', subset: 'subset0', expected: 90, cached: 89 },
+    ]);
   });
 
   it('reports each problem, in the order the URL names them', () => {

@@ -56,7 +56,8 @@ export function compareData(expected: readonly string[], cached: readonly Subset
   for (const e of expected.map(parseSubsetDigest)) {
     const c = have.get(e.subset);
     if (!c) out.push({ kind: 'missing', subset: e.subset, series: e.series });
-    else if (c.digest !== e.digest || c.series !== e.series) out.push({ kind: 'different', subset: e.subset, expected: e.series, cached: c.series });
+    else if (c.digest !== e.digest || c.series !== e.series)
+      out.push({ kind: 'different', subset: e.subset, expected: e.series, cached: c.series });
   }
   return out;
 }

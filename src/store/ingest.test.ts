@@ -26,7 +26,9 @@ afterEach(async () => {
 });
 
 function synthDrop(seed: number, scans = 2): SourceFile[] {
-  return [...generateSynthetic({ scans, size: 'tiny', seed })].map((f) => sourceFromBytes(`drop/${f.path}`, f.bytes, 1));
+  return [...generateSynthetic({ scans, size: 'tiny', seed })].map((f) =>
+    sourceFromBytes(`drop/${f.path}`, f.bytes, 1),
+  );
 }
 
 function mhd(name: string, fields: Record<string, string>): SourceFile {
@@ -43,7 +45,14 @@ function mhd(name: string, fields: Record<string, string>): SourceFile {
     ElementDataFile: `${name}.raw`,
     ...fields,
   };
-  return sourceFromBytes(`bad/${name}.mhd`, enc(Object.entries(header).map(([k, v]) => `${k} = ${v}`).join('\n') + '\n'));
+  return sourceFromBytes(
+    `bad/${name}.mhd`,
+    enc(
+      Object.entries(header)
+        .map(([k, v]) => `${k} = ${v}`)
+        .join('\n') + '\n',
+    ),
+  );
 }
 
 describe('ingestFiles', () => {
@@ -61,12 +70,18 @@ describe('ingestFiles', () => {
       mhd('longtype', { ElementType: 'MET_LONG_LONG' }),
       sourceFromBytes('bad/longtype.raw', new Uint8Array(64)),
       // garbage header
-      sourceFromBytes('bad/garbage.mhd', Uint8Array.from({ length: 300 }, (_, i) => (i * 7919) % 256)),
+      sourceFromBytes(
+        'bad/garbage.mhd',
+        Uint8Array.from({ length: 300 }, (_, i) => (i * 7919) % 256),
+      ),
       // not DICOM, despite the name
       sourceFromBytes('bad/notdicom.dcm', enc('hello, I am a text file, not a DICOM slice\n'.repeat(10))),
       // a CSV missing a column, and one with a non-numeric coordinate
       sourceFromBytes('bad/annotations.csv', enc('seriesuid,coordX,coordY,diameter_mm\n1.2,1,2,3\n')),
-      sourceFromBytes('bad2/candidates.csv', enc('seriesuid,coordX,coordY,coordZ,class\n1.2.3,abc,2,3,0\n1.2.3,1,2,3,1\n')),
+      sourceFromBytes(
+        'bad2/candidates.csv',
+        enc('seriesuid,coordX,coordY,coordZ,class\n1.2.3,abc,2,3,0\n1.2.3,1,2,3,1\n'),
+      ),
       // an unknown kind of file
       sourceFromBytes('bad/photo.bin', new Uint8Array(500)),
     ];
@@ -75,7 +90,11 @@ describe('ingestFiles', () => {
 
     const uids = good.filter((f) => f.path.endsWith('.mhd')).map((f) => f.path.split('/').pop()!.replace('.mhd', ''));
     expect(report.series.sort()).toEqual(uids.sort());
-    const errorFor = (file: string) => report.errors.filter((e) => e.file === file).map((e) => e.message).join(' | ');
+    const errorFor = (file: string) =>
+      report.errors
+        .filter((e) => e.file === file)
+        .map((e) => e.message)
+        .join(' | ');
     expect(errorFor('bad/truncated.mhd')).toMatch(/truncated\.raw.*holds 10 bytes/);
     expect(errorFor('bad/toolarge.mhd')).toMatch(/toolarge\.raw/);
     expect(errorFor('bad/longtype.mhd')).toMatch(/ElementType "MET_LONG_LONG"/);
@@ -114,7 +133,9 @@ describe('ingestFiles', () => {
 
     const again = await ingestFiles(db, drop);
     expect(again.series).toHaveLength(0);
-    expect(again.skipped.filter((s) => s.reason === 'already cached').length).toBe(drop.filter((f) => /\.(mhd)$/.test(f.path)).length);
+    expect(again.skipped.filter((s) => s.reason === 'already cached').length).toBe(
+      drop.filter((f) => /\.(mhd)$/.test(f.path)).length,
+    );
     const forced = await ingestFiles(db, drop, { force: true });
     expect(forced.series).toEqual(first.series);
     expect(await db.listSeries()).toHaveLength(1);
@@ -130,7 +151,14 @@ describe('ingestFiles', () => {
         else files.push(sourceFromBytes(`${rel}/${e.name}`, new Uint8Array(readFileSync(join(dir, e.name)))));
       }
     };
-    for (const d of ['lidc-idri-0001', 'luna16-seg-lungs', 'luna16-header-only-raw-missing', 'dcmqi', 'rt-utils-phantom']) walk(join(SAMPLES, d), d);
+    for (const d of [
+      'lidc-idri-0001',
+      'luna16-seg-lungs',
+      'luna16-header-only-raw-missing',
+      'dcmqi',
+      'rt-utils-phantom',
+    ])
+      walk(join(SAMPLES, d), d);
     const report = await ingestFiles(db, files);
     expect(report.series).toContain('1.3.6.1.4.1.14519.5.2.1.6279.6001.179049373636438705059720603192');
     expect(report.series).toContain('1.3.6.1.4.1.14519.5.2.1.6279.6001.108197895896446896160048741492');

@@ -43,7 +43,11 @@ export interface IngestOptions {
 
 const now = () => (globalThis.performance ?? Date).now();
 
-export async function ingestFiles(store: LabStore, files: readonly SourceFile[], opts: IngestOptions = {}): Promise<IngestReport> {
+export async function ingestFiles(
+  store: LabStore,
+  files: readonly SourceFile[],
+  opts: IngestOptions = {},
+): Promise<IngestReport> {
   const t0 = now();
   const report: IngestReport = {
     series: [],
@@ -79,15 +83,26 @@ export async function ingestFiles(store: LabStore, files: readonly SourceFile[],
         const t = now();
         const n = await storeTable(store, item.type, item.file, item.rows);
         report.stages.write += now() - t;
-        report.tables.push({ file: item.file, kind: item.type, rows: item.rows.length, series: n, rowErrors: item.rowErrors.length });
+        report.tables.push({
+          file: item.file,
+          kind: item.type,
+          rows: item.rows.length,
+          series: n,
+          rowErrors: item.rowErrors.length,
+        });
         for (const re of item.rowErrors.slice(0, 20)) report.errors.push({ file: item.file, message: re.message });
         if (item.rowErrors.length > 20) {
-          report.errors.push({ file: item.file, message: `${item.file}: ${item.rowErrors.length - 20} more bad rows skipped` });
+          report.errors.push({
+            file: item.file,
+            message: `${item.file}: ${item.rowErrors.length - 20} more bad rows skipped`,
+          });
         }
         emit({
           file: item.file,
           status: 'stored',
-          message: `${item.rows.length} ${item.type} rows for ${n} series` + (item.rowErrors.length ? `, ${item.rowErrors.length} bad rows skipped` : ''),
+          message:
+            `${item.rows.length} ${item.type} rows for ${n} series` +
+            (item.rowErrors.length ? `, ${item.rowErrors.length} bad rows skipped` : ''),
         });
         tLoad = now();
         continue;
@@ -101,7 +116,11 @@ export async function ingestFiles(store: LabStore, files: readonly SourceFile[],
           const t2 = now();
           const record = seriesRecord(item.volume, hu, await volumeDigest(voxels, item.volume));
           const t3 = now();
-          await store.putSeries({ record: { ...record, subset: item.subset ?? '' }, voxels, fingerprints: item.sources.map(fingerprint) });
+          await store.putSeries({
+            record: { ...record, subset: item.subset ?? '' },
+            voxels,
+            fingerprints: item.sources.map(fingerprint),
+          });
           report.stages.clamp += t2 - t1;
           report.stages.digest += t3 - t2;
           report.stages.write += now() - t3;
@@ -146,7 +165,10 @@ export function seriesRecord(v: Volume, hu: HuStats, digest: string) {
 const DIGEST_SLAB_BYTES = 8 << 20;
 
 /** sha-256 over geometry and voxels: identical data, identical digest, on any machine. */
-export async function volumeDigest(voxels: Int16Array, v: Pick<Volume, 'shape' | 'spacing' | 'origin' | 'direction'>): Promise<string> {
+export async function volumeDigest(
+  voxels: Int16Array,
+  v: Pick<Volume, 'shape' | 'spacing' | 'origin' | 'direction'>,
+): Promise<string> {
   const bytes = new Uint8Array(voxels.buffer as ArrayBuffer, voxels.byteOffset, voxels.byteLength);
   const slabs: Promise<ArrayBuffer>[] = [];
   for (let o = 0; o < bytes.byteLength || o === 0; o += DIGEST_SLAB_BYTES) {
@@ -160,8 +182,12 @@ export async function volumeDigest(voxels: Int16Array, v: Pick<Volume, 'shape' |
   return toHex(await crypto.subtle.digest('SHA-256', all));
 }
 
-
-async function storeTable(store: LabStore, kind: 'annotations' | 'candidates', file: string, rows: (Annotation | Candidate)[]): Promise<number> {
+async function storeTable(
+  store: LabStore,
+  kind: 'annotations' | 'candidates',
+  file: string,
+  rows: (Annotation | Candidate)[],
+): Promise<number> {
   const bySeries = new Map<string, (Annotation | Candidate)[]>();
   for (const r of rows) {
     const list = bySeries.get(r.seriesUid);

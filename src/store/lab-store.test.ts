@@ -70,7 +70,12 @@ describe('LabStore: series, tables and voxels', () => {
     const shape: Irc = [50, 30, 30];
     const w = series('9.9', shape);
     await store.putSeries(w);
-    for (const center of [[0, 0, 0], [17, 15, 15], [49, 29, 29], [31, 3, 28]] as Irc[]) {
+    for (const center of [
+      [0, 0, 0],
+      [17, 15, 15],
+      [49, 29, 29],
+      [31, 3, 28],
+    ] as Irc[]) {
       const want = extractCrop(w.voxels, shape, cropWindow(center, shape, [12, 10, 10]));
       expect(await store.readCrop('9.9', center, [12, 10, 10])).toEqual(want);
     }
@@ -99,7 +104,10 @@ describe('LabStore: series, tables and voxels', () => {
     const store = new LabStore(db);
     await store.putSeries(series('keep', [4, 4, 4]));
     const orig = db.chunks.bulkPut.bind(db.chunks);
-    db.chunks.bulkPut = (() => Promise.reject(Object.assign(new Error('quota'), { name: 'QuotaExceededError' }))) as unknown as typeof db.chunks.bulkPut;
+    db.chunks.bulkPut = (() =>
+      Promise.reject(
+        Object.assign(new Error('quota'), { name: 'QuotaExceededError' }),
+      )) as unknown as typeof db.chunks.bulkPut;
     const err = await store.putSeries(series('big', [32, 64, 64])).catch((e: unknown) => e);
     db.chunks.bulkPut = orig;
     expect(err).toBeInstanceOf(QuotaError);
@@ -114,10 +122,20 @@ describe('LabStore: series, tables and voxels', () => {
     await store.putSeries(series('a', [4, 4, 4]));
     await store.putSeries(series('b', [4, 4, 4], 'subset1'));
     await store.putCandidates([
-      { seriesUid: 'a', source: 'candidates', file: 'candidates.csv', rows: [{ xyz: [0, 0, 0], isNodule: true }, { xyz: [1, 1, 1], isNodule: false }] },
+      {
+        seriesUid: 'a',
+        source: 'candidates',
+        file: 'candidates.csv',
+        rows: [
+          { xyz: [0, 0, 0], isNodule: true },
+          { xyz: [1, 1, 1], isNodule: false },
+        ],
+      },
       { seriesUid: 'zz', source: 'candidates', file: 'candidates.csv', rows: [{ xyz: [0, 0, 0], isNodule: false }] },
     ]);
-    await store.putAnnotations([{ seriesUid: 'a', file: 'annotations.csv', rows: [{ xyz: [0, 0, 0], diameterMm: 5 }] }]);
+    await store.putAnnotations([
+      { seriesUid: 'a', file: 'annotations.csv', rows: [{ xyz: [0, 0, 0], diameterMm: 5 }] },
+    ]);
     const s = await store.datasetSummary();
     expect(s.seriesCount).toBe(2);
     expect(s.subsets.map((g) => g.subset)).toEqual(['subset0', 'subset1']);
@@ -215,7 +233,10 @@ describe('LabStore: runs, checkpoints and the outbox', () => {
     await store.queueRunTracking({ ...run('p', 1), trackingQueued: true }, [item('p', 1), item('p', 2)]);
     expect((await store.getRun('p'))!.trackingQueued).toBe(true);
     expect(await store.outboxCount()).toBe(2);
-    const unclonable = { ...item('q', 1), payload: { kind: 'status', status: 'FINISHED', endTime: (() => 0) as unknown as number } } as OutboxItem;
+    const unclonable = {
+      ...item('q', 1),
+      payload: { kind: 'status', status: 'FINISHED', endTime: (() => 0) as unknown as number },
+    } as OutboxItem;
     await store.putRun(run('q', 2));
     await expect(store.queueRunTracking({ ...run('q', 2), trackingQueued: true }, [unclonable])).rejects.toThrow();
     expect((await store.getRun('q'))!.trackingQueued).toBe(false);
@@ -225,13 +246,27 @@ describe('LabStore: runs, checkpoints and the outbox', () => {
   it("keeps a run's evaluation with its tracking items, or neither; nothing for a deleted run", async () => {
     const store = new LabStore(freshDb());
     await store.putRun(run('e', 1));
-    const ev = { at: 5, epoch: 1, scope: 'validation' as const, cpm: 0.5, sensitivities: [], cpmBand: null, scans: 2, nodules: 3, trainingScans: 0, warnings: [] };
+    const ev = {
+      at: 5,
+      epoch: 1,
+      scope: 'validation' as const,
+      cpm: 0.5,
+      sensitivities: [],
+      cpmBand: null,
+      scans: 2,
+      nodules: 3,
+      trainingScans: 0,
+      warnings: [],
+    };
     expect(await store.putRunEval('e', ev, [item('e', 1)])).toBe(true);
     expect((await store.getRun('e'))!.eval).toEqual(ev);
     expect(await store.outboxCount()).toBe(1);
     expect(await store.putRunEval('gone', ev, [item('gone', 1)])).toBe(false);
     expect(await store.outboxCount()).toBe(1);
-    const unclonable = { ...item('e', 2), payload: { kind: 'status', status: 'FINISHED', endTime: (() => 0) as unknown as number } } as OutboxItem;
+    const unclonable = {
+      ...item('e', 2),
+      payload: { kind: 'status', status: 'FINISHED', endTime: (() => 0) as unknown as number },
+    } as OutboxItem;
     await expect(store.putRunEval('e', { ...ev, cpm: 0.9 }, [unclonable])).rejects.toThrow();
     expect((await store.getRun('e'))!.eval!.cpm).toBe(0.5);
   });
@@ -240,7 +275,11 @@ describe('LabStore: runs, checkpoints and the outbox', () => {
     const store = new LabStore(freshDb());
     await store.enqueue([item('a', 1), item('b', 1), item('a', 2)]);
     const all = await store.listOutbox();
-    expect(all.map((i) => [i.runId, (i.payload as { metrics: { step: number }[] }).metrics[0].step])).toEqual([['a', 1], ['b', 1], ['a', 2]]);
+    expect(all.map((i) => [i.runId, (i.payload as { metrics: { step: number }[] }).metrics[0].step])).toEqual([
+      ['a', 1],
+      ['b', 1],
+      ['a', 2],
+    ]);
     expect((await store.outboxHeads()).map((i) => i.id)).toEqual([all[0].id, all[1].id]);
     await store.updateOutboxItem(all[0].id!, { state: 'failed', lastError: 'refused' });
     expect((await store.getOutboxItem(all[0].id!))!).toMatchObject({ state: 'failed', lastError: 'refused' });
@@ -262,7 +301,9 @@ describe('LabStore: per-series queries and lifecycle', () => {
       { seriesUid: 'a', source: 'candidates_V2', file: 'candidates_V2.csv', rows: [] },
       { seriesUid: 'b', source: 'candidates', file: 'candidates.csv', rows: [] },
     ]);
-    await store.putAnnotations([{ seriesUid: 'b', file: 'annotations.csv', rows: [{ xyz: [0, 0, 0], diameterMm: 5 }] }]);
+    await store.putAnnotations([
+      { seriesUid: 'b', file: 'annotations.csv', rows: [{ xyz: [0, 0, 0], diameterMm: 5 }] },
+    ]);
     expect((await store.candidatesFor(['a'])).map((r) => r.source).sort()).toEqual(['candidates', 'candidates_V2']);
     expect((await store.candidatesFor(['a', 'b'])).length).toBe(3);
     expect(await store.annotationsFor(['a'])).toEqual([]);

@@ -8,7 +8,8 @@ import { guardQuota } from './quota.ts';
 import type { OutboxItem, TrackingRecord } from './records.ts';
 
 export async function enqueue(db: LabDb, items: OutboxItem[]): Promise<void> {
-  if (items.length) await guardQuota(`${items.length} tracking items`, 4096 * items.length, () => db.outbox.bulkAdd(items));
+  if (items.length)
+    await guardQuota(`${items.length} tracking items`, 4096 * items.length, () => db.outbox.bulkAdd(items));
 }
 
 /** Every queued item, oldest first. */

@@ -164,8 +164,22 @@ export interface WeightSpec {
 /** One delivery to the tracking server, kept until the server has it. */
 export type OutboxPayload =
   | { kind: 'start'; experiment: string; runName: string; startTime: number; tags: { key: string; value: string }[] }
-  | { kind: 'batch'; metrics: { key: string; value: number; timestamp: number; step: number }[]; params: { key: string; value: string }[]; tags: { key: string; value: string }[] }
-  | { kind: 'inputs'; datasets: { name: string; digest: string; sourceType: string; source: string; tags?: { key: string; value: string }[] }[] }
+  | {
+      kind: 'batch';
+      metrics: { key: string; value: number; timestamp: number; step: number }[];
+      params: { key: string; value: string }[];
+      tags: { key: string; value: string }[];
+    }
+  | {
+      kind: 'inputs';
+      datasets: {
+        name: string;
+        digest: string;
+        sourceType: string;
+        source: string;
+        tags?: { key: string; value: string }[];
+      }[];
+    }
   | { kind: 'artifact'; path: string; contentType: string; data: Blob }
   | { kind: 'status'; status: 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED'; endTime?: number };
 

@@ -23,7 +23,12 @@ export async function updateRun(db: LabDb, runId: string, changes: Partial<RunRe
 /** The run's record, its checkpoint and the tracking items of the epoch, written together:
  *  a checkpoint never disagrees with the history it follows, and the tracking server gets
  *  exactly the points the run holds. */
-export async function putCheckpoint(db: LabDb, run: RunRecord, cp: CheckpointRecord, outbox: OutboxItem[] = []): Promise<void> {
+export async function putCheckpoint(
+  db: LabDb,
+  run: RunRecord,
+  cp: CheckpointRecord,
+  outbox: OutboxItem[] = [],
+): Promise<void> {
   await guardQuota(`a checkpoint of run ${run.name}`, cp.weights.size + cp.optimizer.size, () =>
     db.transaction('rw', [db.runs, db.checkpoints, db.outbox], async () => {
       await db.checkpoints.put(cp);

@@ -17,14 +17,19 @@ export interface ArtifactFile {
   data: Blob;
 }
 
-const text = (path: string, body: string, contentType = 'text/plain'): ArtifactFile => ({ path, contentType, data: new Blob([body], { type: contentType }) });
+const text = (path: string, body: string, contentType = 'text/plain'): ArtifactFile => ({
+  path,
+  contentType,
+  data: new Blob([body], { type: contentType }),
+});
 
 /** The tfjs model as its two files (tf.io's own format). */
 export async function tfjsModelFiles(model: tf.LayersModel): Promise<ArtifactFile[]> {
   let files: ArtifactFile[] = [];
   await model.save(
     tf.io.withSaveHandler(async (a) => {
-      const weights = a.weightData instanceof ArrayBuffer ? a.weightData : tf.io.concatenateArrayBuffers(a.weightData ?? []);
+      const weights =
+        a.weightData instanceof ArrayBuffer ? a.weightData : tf.io.concatenateArrayBuffers(a.weightData ?? []);
       const json = {
         modelTopology: a.modelTopology,
         format: a.format,
@@ -51,7 +56,11 @@ export async function runArtifacts(run: RunRecord, model: tf.LayersModel): Promi
     text('model_summary.txt', modelSummary(model)),
     text('predictions.csv', predictionsCsv(run), 'text/csv'),
     ...(await tfjsModelFiles(model)),
-    { path: 'model/model.onnx', contentType: 'application/octet-stream', data: new Blob([onnx as Uint8Array<ArrayBuffer>]) },
+    {
+      path: 'model/model.onnx',
+      contentType: 'application/octet-stream',
+      data: new Blob([onnx as Uint8Array<ArrayBuffer>]),
+    },
     ...mlmodel.map((f) => text(`model/${f.path}`, f.data, f.contentType)),
   ];
 }

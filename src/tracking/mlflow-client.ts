@@ -110,7 +110,9 @@ export class MlflowClient {
       } catch {
         /* not JSON: keep the text */
       }
-      if (res.status === 403 && !code) message += ' (MLflow ≥ 3.5 refuses other origins and hosts: start it with --cors-allowed-origins / --allowed-hosts for this page)';
+      if (res.status === 403 && !code)
+        message +=
+          ' (MLflow ≥ 3.5 refuses other origins and hosts: start it with --cors-allowed-origins / --allowed-hosts for this page)';
       throw new MlflowError(endpoint, res.status, message, code);
     }
     if (text.trim() === '') return {} as T;
@@ -132,7 +134,12 @@ export class MlflowClient {
     }
     const text = (await res.text()).trim();
     if (!res.ok) throw new MlflowError(endpoint, res.status, text.slice(0, 200) || res.statusText);
-    if (!/^\d+\.\d+/.test(text)) throw new MlflowError(endpoint, res.status, `does not look like an MLflow server (answered "${text.slice(0, 60)}")`);
+    if (!/^\d+\.\d+/.test(text))
+      throw new MlflowError(
+        endpoint,
+        res.status,
+        `does not look like an MLflow server (answered "${text.slice(0, 60)}")`,
+      );
     return text;
   }
 
@@ -144,7 +151,11 @@ export class MlflowClient {
         `/api/2.0/mlflow/experiments/get-by-name?experiment_name=${encodeURIComponent(name)}`,
       );
       if (r.experiment.lifecycle_stage === 'deleted') {
-        throw new MlflowError(`${this.base}/api/2.0/mlflow/experiments/get-by-name`, 400, `experiment "${name}" is deleted; restore it or choose another name`);
+        throw new MlflowError(
+          `${this.base}/api/2.0/mlflow/experiments/get-by-name`,
+          400,
+          `experiment "${name}" is deleted; restore it or choose another name`,
+        );
       }
       return r.experiment.experiment_id;
     } catch (e) {
@@ -155,7 +166,8 @@ export class MlflowClient {
       return r.experiment_id;
     } catch (e) {
       // Another client created it between our two calls.
-      if (e instanceof MlflowError && e.errorCode === 'RESOURCE_ALREADY_EXISTS') return this.getOrCreateExperiment(name);
+      if (e instanceof MlflowError && e.errorCode === 'RESOURCE_ALREADY_EXISTS')
+        return this.getOrCreateExperiment(name);
       throw e;
     }
   }
@@ -180,7 +192,10 @@ export class MlflowClient {
     return (r.runs ?? []).map((x) => x.info.run_id);
   }
 
-  async logBatch(runId: string, batch: { metrics?: MlflowMetric[]; params?: MlflowParam[]; tags?: MlflowTag[] }): Promise<void> {
+  async logBatch(
+    runId: string,
+    batch: { metrics?: MlflowMetric[]; params?: MlflowParam[]; tags?: MlflowTag[] },
+  ): Promise<void> {
     const metrics = batch.metrics ?? [];
     const params = batch.params ?? [];
     const tags = batch.tags ?? [];
@@ -190,7 +205,9 @@ export class MlflowClient {
       tags.length > LOG_BATCH_LIMITS.tags ||
       metrics.length + params.length + tags.length > LOG_BATCH_LIMITS.total
     ) {
-      throw new RangeError(`log-batch over the server's limits: ${metrics.length} metrics, ${params.length} params, ${tags.length} tags (split with splitLogBatch)`);
+      throw new RangeError(
+        `log-batch over the server's limits: ${metrics.length} metrics, ${params.length} params, ${tags.length} tags (split with splitLogBatch)`,
+      );
     }
     await this.request('POST', '/api/2.0/mlflow/runs/log-batch', {
       run_id: runId,
@@ -218,11 +235,18 @@ export class MlflowClient {
   }
 
   async updateRun(runId: string, status: RunStatus, endTime?: number): Promise<void> {
-    await this.request('POST', '/api/2.0/mlflow/runs/update', { run_id: runId, status, ...(endTime ? { end_time: endTime } : {}) });
+    await this.request('POST', '/api/2.0/mlflow/runs/update', {
+      run_id: runId,
+      status,
+      ...(endTime ? { end_time: endTime } : {}),
+    });
   }
 
   async getRun(runId: string): Promise<MlflowRunData> {
-    const r = await this.request<{ run: MlflowRunData }>('GET', `/api/2.0/mlflow/runs/get?run_id=${encodeURIComponent(runId)}`);
+    const r = await this.request<{ run: MlflowRunData }>(
+      'GET',
+      `/api/2.0/mlflow/runs/get?run_id=${encodeURIComponent(runId)}`,
+    );
     return r.run;
   }
 
@@ -231,10 +255,10 @@ export class MlflowClient {
     let token: string | undefined;
     do {
       const q = `run_id=${encodeURIComponent(runId)}&metric_key=${encodeURIComponent(key)}&max_results=25000${token ? `&page_token=${encodeURIComponent(token)}` : ''}`;
-      const r = await this.request<{ metrics?: (Omit<MlflowMetric, 'value'> & { value: number | string })[]; next_page_token?: string }>(
-        'GET',
-        `/api/2.0/mlflow/metrics/get-history?${q}`,
-      );
+      const r = await this.request<{
+        metrics?: (Omit<MlflowMetric, 'value'> & { value: number | string })[];
+        next_page_token?: string;
+      }>('GET', `/api/2.0/mlflow/metrics/get-history?${q}`);
       out.push(...(r.metrics ?? []).map((m) => ({ ...m, value: Number(m.value) }))); // "NaN", "Infinity" come back as strings
       token = r.next_page_token;
     } while (token);
@@ -242,13 +266,23 @@ export class MlflowClient {
   }
 
   /** Upload one artifact file through the server's artifact proxy (`mlflow server` serves artifacts by default). */
-  async uploadArtifact(experimentId: string, runId: string, path: string, data: Blob | Uint8Array | string, contentType = 'application/octet-stream'): Promise<void> {
+  async uploadArtifact(
+    experimentId: string,
+    runId: string,
+    path: string,
+    data: Blob | Uint8Array | string,
+    contentType = 'application/octet-stream',
+  ): Promise<void> {
     const clean = path.split('/').filter((p) => p && p !== '.' && p !== '..');
     if (clean.length === 0) throw new RangeError(`artifact path "${path}" is empty`);
     const endpoint = `${this.base}/api/2.0/mlflow-artifacts/artifacts/${experimentId}/${runId}/artifacts/${clean.map(encodeURIComponent).join('/')}`;
     let res: Response;
     try {
-      res = await this.fetchFn(endpoint, { method: 'PUT', headers: { 'Content-Type': contentType }, body: data as BodyInit });
+      res = await this.fetchFn(endpoint, {
+        method: 'PUT',
+        headers: { 'Content-Type': contentType },
+        body: data as BodyInit,
+      });
     } catch (e) {
       throw new MlflowError(endpoint, 0, e instanceof Error ? e.message : String(e));
     }
@@ -274,16 +308,40 @@ export class MlflowClient {
 }
 
 export interface MlflowRunData {
-  info: { run_id: string; run_name?: string; status: RunStatus; start_time?: number; end_time?: number; experiment_id: string; artifact_uri?: string };
-  data: { metrics?: { key: string; value: number; step: number; timestamp: number }[]; params?: MlflowParam[]; tags?: MlflowTag[] };
-  inputs?: { dataset_inputs?: { dataset: { name: string; digest: string; source_type: string; source: string }; tags?: MlflowTag[] }[] };
+  info: {
+    run_id: string;
+    run_name?: string;
+    status: RunStatus;
+    start_time?: number;
+    end_time?: number;
+    experiment_id: string;
+    artifact_uri?: string;
+  };
+  data: {
+    metrics?: { key: string; value: number; step: number; timestamp: number }[];
+    params?: MlflowParam[];
+    tags?: MlflowTag[];
+  };
+  inputs?: {
+    dataset_inputs?: {
+      dataset: { name: string; digest: string; source_type: string; source: string };
+      tags?: MlflowTag[];
+    }[];
+  };
 }
 
 /** Split metrics, params and tags into requests within the log-batch limits. */
-export function splitLogBatch(metrics: MlflowMetric[], params: MlflowParam[] = [], tags: MlflowTag[] = []): { metrics: MlflowMetric[]; params: MlflowParam[]; tags: MlflowTag[] }[] {
+export function splitLogBatch(
+  metrics: MlflowMetric[],
+  params: MlflowParam[] = [],
+  tags: MlflowTag[] = [],
+): { metrics: MlflowMetric[]; params: MlflowParam[]; tags: MlflowTag[] }[] {
   const out: { metrics: MlflowMetric[]; params: MlflowParam[]; tags: MlflowTag[] }[] = [];
-  for (let i = 0; i < params.length; i += LOG_BATCH_LIMITS.params) out.push({ metrics: [], params: params.slice(i, i + LOG_BATCH_LIMITS.params), tags: [] });
-  for (let i = 0; i < tags.length; i += LOG_BATCH_LIMITS.tags) out.push({ metrics: [], params: [], tags: tags.slice(i, i + LOG_BATCH_LIMITS.tags) });
-  for (let i = 0; i < metrics.length; i += LOG_BATCH_LIMITS.metrics) out.push({ metrics: metrics.slice(i, i + LOG_BATCH_LIMITS.metrics), params: [], tags: [] });
+  for (let i = 0; i < params.length; i += LOG_BATCH_LIMITS.params)
+    out.push({ metrics: [], params: params.slice(i, i + LOG_BATCH_LIMITS.params), tags: [] });
+  for (let i = 0; i < tags.length; i += LOG_BATCH_LIMITS.tags)
+    out.push({ metrics: [], params: [], tags: tags.slice(i, i + LOG_BATCH_LIMITS.tags) });
+  for (let i = 0; i < metrics.length; i += LOG_BATCH_LIMITS.metrics)
+    out.push({ metrics: metrics.slice(i, i + LOG_BATCH_LIMITS.metrics), params: [], tags: [] });
   return out;
 }

@@ -13,7 +13,15 @@ const FIXED: MlmodelOptions = {
   createdUtc: new Date(Date.UTC(2026, 10, 26, 21, 5, 7, 89)),
   modelUuid: 'a1b2c3d4e5f60718293a4b5c6d7e8f90',
   modelSizeBytes: 893_562,
-  versions: { mlflow: '3.17.2', onnx: '1.23.2', onnxruntime: '1.32.0', numpy: '2.4.6', python: '3.11.7', pip: '23.2.1', setuptools: '84.2.1' },
+  versions: {
+    mlflow: '3.17.2',
+    onnx: '1.23.2',
+    onnxruntime: '1.32.0',
+    numpy: '2.4.6',
+    python: '3.11.7',
+    pip: '23.2.1',
+    setuptools: '84.2.1',
+  },
 };
 
 const file = (name: string, opts: MlmodelOptions = FIXED) => {
@@ -80,7 +88,13 @@ describe('mlmodelFiles', () => {
   });
 
   it('takes mlflowVersion/onnxVersion, defaults the rest, and draws a fresh uuid', () => {
-    const opts: MlmodelOptions = { crop: [16, 24, 24], runId: 'abc', createdUtc: FIXED.createdUtc, mlflowVersion: '3.9.0', onnxVersion: '1.20.0' };
+    const opts: MlmodelOptions = {
+      crop: [16, 24, 24],
+      runId: 'abc',
+      createdUtc: FIXED.createdUtc,
+      mlflowVersion: '3.9.0',
+      onnxVersion: '1.20.0',
+    };
     const a = file('MLmodel', opts).data;
     const b = file('MLmodel', opts).data;
     expect(a).toContain('mlflow_version: 3.9.0\n');
@@ -103,16 +117,41 @@ describe('mlmodelFiles', () => {
   });
 
   it('every file reads back, as YAML 1.1 (PyYAML) and 1.2, to the strings written', () => {
-    for (const runId of ["it's", '1e5', '0x1f', '1:30', '012', 'yes', 'Off', '~', '-1', '.inf', ' lead', 'trail ', 'a: b', '#x', 'a\nb', '[1]', '"q"']) {
+    for (const runId of [
+      "it's",
+      '1e5',
+      '0x1f',
+      '1:30',
+      '012',
+      'yes',
+      'Off',
+      '~',
+      '-1',
+      '.inf',
+      ' lead',
+      'trail ',
+      'a: b',
+      '#x',
+      'a\nb',
+      '[1]',
+      '"q"',
+    ]) {
       for (const version of ['1.1', '1.2'] as const) {
-        for (const f of mlmodelFiles({ ...FIXED, runId })) if (f.contentType === 'text/yaml') parse(f.data, { version });
+        for (const f of mlmodelFiles({ ...FIXED, runId }))
+          if (f.contentType === 'text/yaml') parse(f.data, { version });
         const m = parse(file('MLmodel', { ...FIXED, runId }).data, { version }) as Record<string, unknown>;
         expect([version, m['run_id']]).toEqual([version, runId]);
-        expect((m['signature'] as Record<string, string>)['inputs']).toBe(signatureJson([{ name: 'input', dtype: 'float32', shape: [-1, 1, 32, 48, 48] }]));
+        expect((m['signature'] as Record<string, string>)['inputs']).toBe(
+          signatureJson([{ name: 'input', dtype: 'float32', shape: [-1, 1, 32, 48, 48] }]),
+        );
       }
     }
     const env = parse(file('python_env.yaml').data, { version: '1.1' }) as Record<string, unknown>;
-    expect(env).toEqual({ python: '3.11.7', build_dependencies: ['pip==23.2.1', 'setuptools==84.2.1', 'wheel'], dependencies: ['-r requirements.txt'] });
+    expect(env).toEqual({
+      python: '3.11.7',
+      build_dependencies: ['pip==23.2.1', 'setuptools==84.2.1', 'wheel'],
+      dependencies: ['-r requirements.txt'],
+    });
   });
 
   it('rejects a bad uuid or date', () => {

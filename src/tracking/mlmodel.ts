@@ -66,7 +66,8 @@ export function mlmodelFiles(opts: MlmodelOptions): MlmodelFile[] {
   const v: MlmodelVersions = { ...MLMODEL_DEFAULT_VERSIONS, ...opts.versions };
   if (opts.mlflowVersion !== undefined) v.mlflow = opts.mlflowVersion;
   if (opts.onnxVersion !== undefined) v.onnx = opts.onnxVersion;
-  if (!(opts.createdUtc instanceof Date) || Number.isNaN(opts.createdUtc.getTime())) throw new TypeError('createdUtc must be a valid Date');
+  if (!(opts.createdUtc instanceof Date) || Number.isNaN(opts.createdUtc.getTime()))
+    throw new TypeError('createdUtc must be a valid Date');
   const uuid = opts.modelUuid ?? randomHex(16);
   if (!/^[0-9a-f]{32}$/.test(uuid)) throw new RangeError(`modelUuid must be 32 lowercase hex digits, got '${uuid}'`);
   const sig = onnxSignature(opts.crop);

@@ -27,13 +27,19 @@ let db: LabStore;
 beforeAll(async () => {
   await tf.setBackend('cpu');
   db = openLabStore('outbox-sink-test');
-  await ingestFiles(db, [...generateSynthetic({ scans: 2, size: 'tiny', seed: 4 })].map((f) => sourceFromBytes(f.path, f.bytes)));
+  await ingestFiles(
+    db,
+    [...generateSynthetic({ scans: 2, size: 'tiny', seed: 4 })].map((f) => sourceFromBytes(f.path, f.bytes)),
+  );
 }, 120_000);
 afterAll(async () => {
   await db.delete();
 });
 
-const kinds = async (runId: string) => (await db.listOutbox()).filter((i) => i.runId === runId).map((i) => i.payload.kind + ('status' in i.payload ? `:${i.payload.status}` : ''));
+const kinds = async (runId: string) =>
+  (await db.listOutbox())
+    .filter((i) => i.runId === runId)
+    .map((i) => i.payload.kind + ('status' in i.payload ? `:${i.payload.status}` : ''));
 
 describe('OutboxSink', () => {
   it('queues start, each epoch with its checkpoint, the artifacts and the status of a tracked run', async () => {
@@ -62,7 +68,11 @@ describe('OutboxSink', () => {
         return [];
       },
     };
-    const trainer: Trainer = new Trainer(db, [sink, counting, { onRun: (r) => void (r.epochsDone === 1 && trainer.stop()) }]);
+    const trainer: Trainer = new Trainer(db, [
+      sink,
+      counting,
+      { onRun: (r) => void (r.epochsDone === 1 && trainer.stop()) },
+    ]);
     const run = await trainer.start(config, 'stopped');
     expect(run.status).toBe('stopped');
     expect(handed).toBe(1);

@@ -55,7 +55,8 @@ export class OutboxSink implements RunSink {
       return warning ? { warnings: [...run.warnings, warning] } : undefined;
     }
     // 'interrupted' runs are resumed in a fresh worker: still running as MLflow sees it.
-    if (run.trackingQueued && run.status !== 'interrupted') await this.db.enqueue([statusItem(run, target, mlflowStatus(run.status))]);
+    if (run.trackingQueued && run.status !== 'interrupted')
+      await this.db.enqueue([statusItem(run, target, mlflowStatus(run.status))]);
   }
 
   onClose(): void {

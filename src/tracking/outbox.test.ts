@@ -44,7 +44,13 @@ const points = (n: number, key = 'training/loss/all', t0 = 1_700_000_000_000) =>
   Array.from({ length: n }, (_, i) => ({ key, value: i === 3 ? NaN : 1 / (i + 1), timestamp: t0, step: i * 16 }));
 
 function start(runId: string, url = server.url) {
-  return outboxItem(runId, url, { kind: 'start', experiment: 'outbox-test', runName: runId, startTime: Date.now(), tags: [{ key: 'mlflow.source.name', value: 'luna-lab' }] });
+  return outboxItem(runId, url, {
+    kind: 'start',
+    experiment: 'outbox-test',
+    runName: runId,
+    startTime: Date.now(),
+    tags: [{ key: 'mlflow.source.name', value: 'luna-lab' }],
+  });
 }
 
 describe('MlflowClient', () => {
@@ -55,7 +61,11 @@ describe('MlflowClient', () => {
     expect(await c.getOrCreateExperiment('client-test')).toBe(exp);
     const run = await c.createRun(exp, 'r1', Date.now(), [{ key: 'luna.run_id', value: 'abc' }]);
     expect(await c.findRunsByTag(exp, 'luna.run_id', 'abc')).toEqual([run]);
-    await c.logBatch(run, { metrics: points(5), params: [{ key: 'model/n_block', value: '4' }], tags: [{ key: 't', value: 'v' }] });
+    await c.logBatch(run, {
+      metrics: points(5),
+      params: [{ key: 'model/n_block', value: '4' }],
+      tags: [{ key: 't', value: 'v' }],
+    });
     const hist = await c.metricHistory(run, 'training/loss/all');
     expect(hist).toHaveLength(5);
     expect(hist.find((m) => m.step === 48)!.value).toBeNaN();
@@ -92,7 +102,12 @@ describe('MlflowClient', () => {
 
   it('reports a 403 from the host/origin check with what to do about it', async () => {
     // MLflow ≥ 3.5 refuses writes from origins it was not told to allow.
-    const c = new MlflowClient(server.url, (url, init) => fetch(url, { ...init, headers: { ...(init?.headers as Record<string, string>), Origin: 'http://lab.example.org' } }));
+    const c = new MlflowClient(server.url, (url, init) =>
+      fetch(url, {
+        ...init,
+        headers: { ...(init?.headers as Record<string, string>), Origin: 'http://lab.example.org' },
+      }),
+    );
     const e = await failure(c.getOrCreateExperiment('cors-test'));
     expect(e).toBeInstanceOf(MlflowError);
     expect(e.status).toBe(403);
@@ -118,7 +133,11 @@ describe('MlflowClient', () => {
 describe('Delivery (the outbox)', () => {
   it('delivers a run in order and empties the outbox; 2500 points go in 3 batches', async () => {
     const db = openLabStore(`outbox-${dbn++}`);
-    await db.enqueue([start('run-a'), ...metricItems('run-a', server.url, points(2500)), outboxItem('run-a', server.url, { kind: 'status', status: 'FINISHED', endTime: Date.now() })]);
+    await db.enqueue([
+      start('run-a'),
+      ...metricItems('run-a', server.url, points(2500)),
+      outboxItem('run-a', server.url, { kind: 'status', status: 'FINISHED', endTime: Date.now() }),
+    ]);
     expect(await db.outboxCount()).toBe(5);
     const state = await new Delivery(db).flush();
     expect(state).toMatchObject({ pending: 0, failed: [] });
@@ -136,7 +155,13 @@ describe('Delivery (the outbox)', () => {
     await db.enqueue([start('run-b'), ...metricItems('run-b', server.url, points(10, 'validating/pr/f1_score', 1))]);
     await delivery.flush();
     await server.stop();
-    await db.enqueue(metricItems('run-b', server.url, points(10, 'validating/pr/f1_score', 2).map((p) => ({ ...p, step: p.step + 1000 }))));
+    await db.enqueue(
+      metricItems(
+        'run-b',
+        server.url,
+        points(10, 'validating/pr/f1_score', 2).map((p) => ({ ...p, step: p.step + 1000 })),
+      ),
+    );
     const down = await delivery.flush();
     expect(down.pending).toBe(1);
     expect(down.lastError).toMatch(/unreachable/);

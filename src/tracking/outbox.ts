@@ -23,7 +23,11 @@ export function outboxItem(runId: string, server: string, payload: OutboxPayload
 }
 
 /** Metric points become as many batch items as the server's limits require. */
-export function metricItems(runId: string, server: string, metrics: { key: string; value: number; timestamp: number; step: number }[]): OutboxItem[] {
+export function metricItems(
+  runId: string,
+  server: string,
+  metrics: { key: string; value: number; timestamp: number; step: number }[],
+): OutboxItem[] {
   return splitLogBatch(metrics).map((b) => outboxItem(runId, server, { kind: 'batch', ...b }));
 }
 
@@ -93,13 +97,16 @@ export class Delivery {
         await this.deliver(next);
         await this.store.deleteOutboxItem(next.id!);
       } catch (e) {
-        const err = e instanceof MlflowError ? e : new MlflowError(next.server, 0, e instanceof Error ? e.message : String(e));
+        const err =
+          e instanceof MlflowError ? e : new MlflowError(next.server, 0, e instanceof Error ? e.message : String(e));
         lastError = err.message;
         blocked.add(next.runId);
         await this.store.updateOutboxItem(next.id!, {
           attempts: next.attempts + 1,
           lastError: err.message,
-          ...(err.retryable ? { notBefore: this.now() + this.backoff(next.attempts + 1) } : { state: 'failed' as const }),
+          ...(err.retryable
+            ? { notBefore: this.now() + this.backoff(next.attempts + 1) }
+            : { state: 'failed' as const }),
         });
       }
     }
@@ -112,7 +119,9 @@ export class Delivery {
     const waits = pending.map((i) => i.notBefore).filter((t) => t > this.now());
     return {
       pending: pending.length,
-      failed: items.filter((i) => i.state === 'failed').map((i) => ({ id: i.id!, runId: i.runId, message: i.lastError ?? 'refused' })),
+      failed: items
+        .filter((i) => i.state === 'failed')
+        .map((i) => ({ id: i.id!, runId: i.runId, message: i.lastError ?? 'refused' })),
       lastError: lastError ?? pending.find((i) => i.lastError)?.lastError ?? null,
       retryAt: waits.length ? Math.min(...waits) : null,
     };
@@ -143,7 +152,11 @@ export class Delivery {
     }
     const rec = await this.store.getTracking(item.runId);
     if (!rec || rec.server !== item.server) {
-      throw new MlflowError(item.server, 400, `run ${item.runId} was never created on this server (its start was discarded); push the run again`);
+      throw new MlflowError(
+        item.server,
+        400,
+        `run ${item.runId} was never created on this server (its start was discarded); push the run again`,
+      );
     }
     switch (p.kind) {
       case 'batch':

@@ -35,7 +35,13 @@ export function startItems(run: RunRecord, t: TrackingTarget, labUrl: string): O
     ...(run.tags ?? []),
   ];
   return [
-    outboxItem(run.runId, t.server, { kind: 'start', experiment: t.experiment, runName: run.name, startTime: run.createdAt, tags }),
+    outboxItem(run.runId, t.server, {
+      kind: 'start',
+      experiment: t.experiment,
+      runName: run.name,
+      startTime: run.createdAt,
+      tags,
+    }),
     outboxItem(run.runId, t.server, { kind: 'batch', metrics: [], params: seedParams(run.config), tags: [] }),
     outboxItem(run.runId, t.server, {
       kind: 'inputs',
@@ -44,7 +50,11 @@ export function startItems(run: RunRecord, t: TrackingTarget, labUrl: string): O
           name: `luna16${run.config.data.subsets.length ? `-${run.config.data.subsets.join('+')}` : ''}`,
           digest: run.dataDigest.slice(0, 36),
           sourceType: 'local',
-          source: JSON.stringify({ uri: 'indexeddb://luna-lab', subsets: run.config.data.subsets, candidates: run.config.data.candidates }),
+          source: JSON.stringify({
+            uri: 'indexeddb://luna-lab',
+            subsets: run.config.data.subsets,
+            candidates: run.config.data.candidates,
+          }),
           tags: [{ key: 'mlflow.data.context', value: 'training' }],
         },
       ],
@@ -54,42 +64,80 @@ export function startItems(run: RunRecord, t: TrackingTarget, labUrl: string): O
 
 /** The epoch's points from the run's history, with `timestamp` fixed now (re-sends are the same points). */
 export function epochItems(run: RunRecord, t: TrackingTarget, points: MetricPoint[], now = Date.now()): OutboxItem[] {
-  const metrics = points.flatMap((p) => Object.entries(p.values).map(([key, value]) => ({ key, value, timestamp: now, step: p.step })));
+  const metrics = points.flatMap((p) =>
+    Object.entries(p.values).map(([key, value]) => ({ key, value, timestamp: now, step: p.step })),
+  );
   return metricItems(run.runId, t.server, metrics);
 }
 
-export function statusItem(run: RunRecord, t: TrackingTarget, status: 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED', now = Date.now()): OutboxItem {
+export function statusItem(
+  run: RunRecord,
+  t: TrackingTarget,
+  status: 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED',
+  now = Date.now(),
+): OutboxItem {
   return outboxItem(run.runId, t.server, { kind: 'status', status, ...(status === 'RUNNING' ? {} : { endTime: now }) });
 }
 
-export function artifactItems(run: RunRecord, t: TrackingTarget, files: { path: string; contentType: string; data: Blob }[]): OutboxItem[] {
+export function artifactItems(
+  run: RunRecord,
+  t: TrackingTarget,
+  files: { path: string; contentType: string; data: Blob }[],
+): OutboxItem[] {
   return files.map((f) => outboxItem(run.runId, t.server, { kind: 'artifact', ...f }));
 }
 
 /** An evaluation of the run: `eval/cpm` and `eval/sensitivity_at_{rate}_fp` at step = the run's
  *  samples seen, and its files (the submission CSV, the FROC plot) under `eval/`. */
-export function evalItems(run: RunRecord, t: TrackingTarget, e: RunEval, files: { submissionCsv: string; frocSvg: string }): OutboxItem[] {
+export function evalItems(
+  run: RunRecord,
+  t: TrackingTarget,
+  e: RunEval,
+  files: { submissionCsv: string; frocSvg: string },
+): OutboxItem[] {
   return [
     ...evalMetricItems(run, t, e),
     ...artifactItems(run, t, [
-      { path: 'eval/submission.csv', contentType: 'text/csv', data: new Blob([files.submissionCsv], { type: 'text/csv' }) },
-      { path: 'eval/froc.svg', contentType: 'image/svg+xml', data: new Blob([files.frocSvg], { type: 'image/svg+xml' }) },
+      {
+        path: 'eval/submission.csv',
+        contentType: 'text/csv',
+        data: new Blob([files.submissionCsv], { type: 'text/csv' }),
+      },
+      {
+        path: 'eval/froc.svg',
+        contentType: 'image/svg+xml',
+        data: new Blob([files.frocSvg], { type: 'image/svg+xml' }),
+      },
     ]),
   ];
 }
 
 /** The evaluation's `eval/…` metrics alone (a run pushed later: its submission is not kept). */
 export function evalMetricItems(run: RunRecord, t: TrackingTarget, e: RunEval): OutboxItem[] {
-  return metricItems(run.runId, t.server, evalMetrics(e).map((m) => ({ ...m, timestamp: e.at, step: run.samplesSeen })));
+  return metricItems(
+    run.runId,
+    t.server,
+    evalMetrics(e).map((m) => ({ ...m, timestamp: e.at, step: run.samplesSeen })),
+  );
 }
 
 /** The run's status in MLflow's words ('interrupted' runs are still running). */
 export function mlflowStatus(status: RunRecord['status']): 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED' {
-  return status === 'finished' ? 'FINISHED' : status === 'failed' ? 'FAILED' : status === 'stopped' ? 'KILLED' : 'RUNNING';
+  return status === 'finished'
+    ? 'FINISHED'
+    : status === 'failed'
+      ? 'FAILED'
+      : status === 'stopped'
+        ? 'KILLED'
+        : 'RUNNING';
 }
 
 /** Validation predictions as CSV, for inspection outside the lab. */
 export function predictionsCsv(run: RunRecord): string {
-  const rows = run.predictions.map((p) => [p.seriesUid, ...p.xyz.map((v) => v.toFixed(3)), p.diameterMm, p.label, p.prob.toFixed(6), p.loss.toFixed(6)].join(','));
+  const rows = run.predictions.map((p) =>
+    [p.seriesUid, ...p.xyz.map((v) => v.toFixed(3)), p.diameterMm, p.label, p.prob.toFixed(6), p.loss.toFixed(6)].join(
+      ',',
+    ),
+  );
   return ['seriesuid,coordX,coordY,coordZ,diameter_mm,label,probability,loss', ...rows].join('\n') + '\n';
 }

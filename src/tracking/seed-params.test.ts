@@ -26,8 +26,20 @@ describe('seedParams', () => {
   });
 
   it('names AdamW, its betas and weight decay, StepLR and dropout', () => {
-    const p = asMap({ optimizer: { name: 'adamw', weightDecay: 1e-4 }, scheduler: { name: 'step', gamma: 0.5, stepSize: 3 }, model: { dropout: 'dropout3d', dropoutRate: 0.2 } });
-    expect(p).toMatchObject({ optimizer: 'AdamW', 'optimizer/weight_decay': '0.0001', 'optimizer/betas': '(0.9, 0.999)', lr_scheduler: 'StepLR', 'lr_scheduler/gamma': '0.5', 'lr_scheduler/step_size': '3', 'model/dropout_rate': '0.2' });
+    const p = asMap({
+      optimizer: { name: 'adamw', weightDecay: 1e-4 },
+      scheduler: { name: 'step', gamma: 0.5, stepSize: 3 },
+      model: { dropout: 'dropout3d', dropoutRate: 0.2 },
+    });
+    expect(p).toMatchObject({
+      optimizer: 'AdamW',
+      'optimizer/weight_decay': '0.0001',
+      'optimizer/betas': '(0.9, 0.999)',
+      lr_scheduler: 'StepLR',
+      'lr_scheduler/gamma': '0.5',
+      'lr_scheduler/step_size': '3',
+      'model/dropout_rate': '0.2',
+    });
     expect(p['optimizer/momentum']).toBeUndefined();
   });
 

@@ -16,7 +16,8 @@ import { EventFileWriter, eventFileName, maskedCrc32c, scalarRecord, tfRecord, w
 const ROOT = process.cwd();
 const PYTHON = path.join(ROOT, '.venv/bin/python');
 const SCRIPT = path.join(ROOT, 'src/tracking/tfevents_reference.py');
-const SETUP = 'run `bash .ci/setup-venv` (installs tensorboard from .ci/requirements.txt into .venv) and re-run the tests';
+const SETUP =
+  'run `bash .ci/setup-venv` (installs tensorboard from .ci/requirements.txt into .venv) and re-run the tests';
 
 interface StrictEvent {
   wall_time: number;
@@ -41,21 +42,40 @@ function f32Bits(x: number): string {
 function readBack(logdir: string): Report {
   if (!fs.existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: ${SETUP}`);
   const r = spawnSync(PYTHON, [SCRIPT, logdir], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(`tfevents_reference.py exited ${r.status}: ${r.stderr}\n(${SETUP} if tensorboard is missing)`);
+  if (r.status !== 0)
+    throw new Error(`tfevents_reference.py exited ${r.status}: ${r.stderr}\n(${SETUP} if tensorboard is missing)`);
   return JSON.parse(r.stdout) as Report;
 }
 
 const T0 = 1_780_000_000.25;
 const BIG = 2 ** 40 + 3; // an int64 step past 32 bits
 const POINTS: MetricPoint[] = [
-  { epoch: 1, step: 1000, values: { 'training/loss/all': 0.6931, 'training/pr/f1_score': NaN, 'validating/loss/all': 0.7 } },
-  { epoch: 2, step: BIG, values: { 'training/loss/all': 0.5, 'training/pr/f1_score': 0.25, 'validating/loss/all': Infinity } },
+  {
+    epoch: 1,
+    step: 1000,
+    values: { 'training/loss/all': 0.6931, 'training/pr/f1_score': NaN, 'validating/loss/all': 0.7 },
+  },
+  {
+    epoch: 2,
+    step: BIG,
+    values: { 'training/loss/all': 0.5, 'training/pr/f1_score': 0.25, 'validating/loss/all': Infinity },
+  },
 ];
 // tag -> [step, value, wall time] in the order written.
 const EXPECTED: Record<string, [number, number, number][]> = {
-  'training/loss/all': [[1000, 0.6931, T0], [BIG, 0.5, T0], [2 ** 53 - 1, -Infinity, T0 + 5]],
-  'training/pr/f1_score': [[1000, NaN, T0], [BIG, 0.25, T0]],
-  'validating/loss/all': [[1000, 0.7, T0], [BIG, Infinity, T0]],
+  'training/loss/all': [
+    [1000, 0.6931, T0],
+    [BIG, 0.5, T0],
+    [2 ** 53 - 1, -Infinity, T0 + 5],
+  ],
+  'training/pr/f1_score': [
+    [1000, NaN, T0],
+    [BIG, 0.25, T0],
+  ],
+  'validating/loss/all': [
+    [1000, 0.7, T0],
+    [BIG, Infinity, T0],
+  ],
 };
 
 let dir = '';
@@ -119,7 +139,9 @@ describe('event file names and input checks', () => {
   });
 
   it('rejects steps an int64 from a JS number cannot carry exactly, and bad tags', () => {
-    expect(() => scalarRecord({ tag: 'x', value: 1, step: 2 ** 53, wallTimeSec: 1 })).toThrow(/step 9007199254740992 for x/);
+    expect(() => scalarRecord({ tag: 'x', value: 1, step: 2 ** 53, wallTimeSec: 1 })).toThrow(
+      /step 9007199254740992 for x/,
+    );
     expect(() => scalarRecord({ tag: 'x', value: 1, step: 1.5, wallTimeSec: 1 })).toThrow(/step 1.5/);
     expect(() => scalarRecord({ tag: '', value: 1, step: 1, wallTimeSec: 1 })).toThrow(/tag ""/);
     expect(() => new EventFileWriter(NaN)).toThrow(/wall time NaN/);
@@ -154,9 +176,18 @@ describe('read back by TensorBoard', () => {
     const run = report.scalars['run-a'];
     expect(Object.keys(run).sort()).toEqual(Object.keys(EXPECTED).sort());
     for (const [tag, pts] of Object.entries(EXPECTED)) {
-      expect(run[tag].map((d) => d.step), tag).toEqual(pts.map(([s]) => s));
-      expect(run[tag].map((d) => d.bits), tag).toEqual(pts.map(([, v]) => f32Bits(v)));
-      expect(run[tag].map((d) => d.wall_time), tag).toEqual(pts.map(([, , t]) => t));
+      expect(
+        run[tag].map((d) => d.step),
+        tag,
+      ).toEqual(pts.map(([s]) => s));
+      expect(
+        run[tag].map((d) => d.bits),
+        tag,
+      ).toEqual(pts.map(([, v]) => f32Bits(v)));
+      expect(
+        run[tag].map((d) => d.wall_time),
+        tag,
+      ).toEqual(pts.map(([, , t]) => t));
     }
   });
 });

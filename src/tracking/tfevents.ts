@@ -89,7 +89,8 @@ export function fileVersionRecord(wallTimeSec: number): Uint8Array {
 /** One scalar as one Event record. */
 export function scalarRecord(point: ScalarPoint): Uint8Array {
   const { tag, value, step, wallTimeSec } = point;
-  if (typeof tag !== 'string' || tag === '') throw new Error(`tfevents: tag ${JSON.stringify(tag)} (expected a non-empty string)`);
+  if (typeof tag !== 'string' || tag === '')
+    throw new Error(`tfevents: tag ${JSON.stringify(tag)} (expected a non-empty string)`);
   if (typeof value !== 'number') throw new Error(`tfevents: value ${String(value)} for ${tag} (expected a number)`);
   // protobufjs encodes int64 from a JS number exactly up to 2^53; beyond that the step would be rounded.
   if (!Number.isSafeInteger(step)) throw new Error(`tfevents: step ${step} for ${tag} (expected a safe integer)`);
@@ -99,7 +100,8 @@ export function scalarRecord(point: ScalarPoint): Uint8Array {
 }
 
 function checkWallTime(wallTimeSec: number): void {
-  if (!Number.isFinite(wallTimeSec) || wallTimeSec < 0) throw new Error(`tfevents: wall time ${wallTimeSec} s (expected finite seconds since the epoch)`);
+  if (!Number.isFinite(wallTimeSec) || wallTimeSec < 0)
+    throw new Error(`tfevents: wall time ${wallTimeSec} s (expected finite seconds since the epoch)`);
 }
 
 /**
@@ -108,7 +110,8 @@ function checkWallTime(wallTimeSec: number): void {
  */
 export function eventFileName(wallTimeSec: number, host: string): string {
   checkWallTime(wallTimeSec);
-  if (host === '' || /[/\\]/.test(host)) throw new Error(`tfevents: host ${JSON.stringify(host)} (expected a non-empty name without path separators)`);
+  if (host === '' || /[/\\]/.test(host))
+    throw new Error(`tfevents: host ${JSON.stringify(host)} (expected a non-empty name without path separators)`);
   return `events.out.tfevents.${String(Math.floor(wallTimeSec)).padStart(10, '0')}.${host}`;
 }
 
@@ -156,7 +159,11 @@ export class EventFileWriter {
  * The lab's metric points as scalars: each key is already the tag (`training/loss/all`,
  * `validating/pr/f1_score`, `system/…`), step = training samples seen.
  */
-export function writeMetricPoints(writer: EventFileWriter, points: readonly MetricPoint[], wallTimeSec: number = writer.wallTimeSec): void {
+export function writeMetricPoints(
+  writer: EventFileWriter,
+  points: readonly MetricPoint[],
+  wallTimeSec: number = writer.wallTimeSec,
+): void {
   for (const p of points) {
     for (const [tag, value] of Object.entries(p.values)) writer.scalar(tag, value, p.step, wallTimeSec);
   }

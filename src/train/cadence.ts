@@ -5,6 +5,9 @@
  */
 import type { LabConfig } from '../config/lab-config.ts';
 
-export function isValidationEpoch(epoch: number, train: Pick<LabConfig['train'], 'epochs' | 'validationCadence'>): boolean {
+export function isValidationEpoch(
+  epoch: number,
+  train: Pick<LabConfig['train'], 'epochs' | 'validationCadence'>,
+): boolean {
   return epoch === 1 || epoch % train.validationCadence === 0 || epoch === train.epochs;
 }

@@ -69,7 +69,10 @@ export async function restoreCheckpoint(
   const opt = await decode(cp.optimizer, cp.optimizerSpecs);
   await optimizer.setWeights(cp.optimizerSpecs.map((s) => ({ name: s.name, tensor: opt[s.name] })));
   tf.dispose(Object.values(opt)); // the optimizer's variables hold their own references
-  const state = cp.state as { sampler: Parameters<TrainingSampler['restore']>[0]; dropout: Parameters<Rng['restore']>[0] };
+  const state = cp.state as {
+    sampler: Parameters<TrainingSampler['restore']>[0];
+    dropout: Parameters<Rng['restore']>[0];
+  };
   sampler.restore(state.sampler);
   dropoutRng.restore(state.dropout);
 }

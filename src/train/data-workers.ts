@@ -11,10 +11,15 @@ import { augmentPool, defaultPoolSize, type AugmentEndpoint, type AugmentPool } 
 let spawned = 0;
 
 export function spawnDataWorker(): AugmentEndpoint {
-  const worker = new Worker(new URL('../../workers/data.worker.ts', import.meta.url), { type: 'module', name: `data-${++spawned}` });
+  const worker = new Worker(new URL('../../workers/data.worker.ts', import.meta.url), {
+    type: 'module',
+    name: `data-${++spawned}`,
+  });
   const remote = Comlink.wrap<DataWorkerApi>(worker);
   const failed = new Promise<never>((_, reject) => {
-    worker.addEventListener('error', (e) => reject(new Error(`data worker failed: ${e.message || 'it could not be loaded'}`)));
+    worker.addEventListener('error', (e) =>
+      reject(new Error(`data worker failed: ${e.message || 'it could not be loaded'}`)),
+    );
   });
   failed.catch(() => undefined);
   return {

@@ -17,7 +17,11 @@ describe('RunPace', () => {
     pace.startEpoch(40);
     t = 1000;
     // First step of epoch 1's training: 8 samples in the 1 s the step took.
-    expect(pace.step({ epoch: 1, phase: 'training', samples: 8, stepSeconds: 1 })).toEqual({ total: 40, samplesPerSecond: 8, etaSeconds: (40 - 8 + 10 + 50) / 8 });
+    expect(pace.step({ epoch: 1, phase: 'training', samples: 8, stepSeconds: 1 })).toEqual({
+      total: 40,
+      samplesPerSecond: 8,
+      etaSeconds: (40 - 8 + 10 + 50) / 8,
+    });
     t = 3000;
     expect(pace.step({ epoch: 1, phase: 'training', samples: 24, stepSeconds: 2 }).samplesPerSecond).toBe(8);
     t = 4000;

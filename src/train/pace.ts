@@ -43,7 +43,8 @@ export class RunPace {
     const rate = s.samples / Math.max(elapsed, 1e-9);
     const remainingEpochs = this.epochs - s.epoch;
     const perEpoch = this.trainTotal + this.validationTotal;
-    const left = this.phaseTotal - s.samples + (s.phase === 'training' ? this.validationTotal : 0) + remainingEpochs * perEpoch;
+    const left =
+      this.phaseTotal - s.samples + (s.phase === 'training' ? this.validationTotal : 0) + remainingEpochs * perEpoch;
     return { total: this.phaseTotal, samplesPerSecond: rate, etaSeconds: left / Math.max(rate, 1e-9) };
   }
 }

@@ -26,7 +26,10 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
   server = await startMlflowServer({ port: await freePort(), dir: mkdtempSync(join(tmpdir(), 'luna-push-')) });
   db = openLabStore('push-run-test');
-  await ingestFiles(db, [...generateSynthetic({ scans: 2, size: 'tiny', seed: 8 })].map((f) => sourceFromBytes(f.path, f.bytes)));
+  await ingestFiles(
+    db,
+    [...generateSynthetic({ scans: 2, size: 'tiny', seed: 8 })].map((f) => sourceFromBytes(f.path, f.bytes)),
+  );
 }, 180_000);
 
 afterAll(async () => {
@@ -36,7 +39,12 @@ afterAll(async () => {
 
 describe('pushing a local run to MLflow', () => {
   it('sends every epoch, the artifacts and the status of a run trained without a server', async () => {
-    const config = resolveConfigOrThrow({ crop: [8, 16, 16], model: { blocks: 2, width: 4 }, train: { epochs: 2, batchSize: 8, seed: 9 }, backend: 'cpu' });
+    const config = resolveConfigOrThrow({
+      crop: [8, 16, 16],
+      model: { blocks: 2, width: 4 },
+      train: { epochs: 2, batchSize: 8, seed: 9 },
+      backend: 'cpu',
+    });
     const trainer = new Trainer(db);
     const run = await trainer.start(config, 'local only');
     expect(run.status).toBe('finished');
@@ -59,7 +67,9 @@ describe('pushing a local run to MLflow', () => {
 
     const pushed = await trainer.pushRun(run.runId, { server: server.url, experiment: 'pushed' });
     expect(pushed.config.tracking.server).toBe(server.url);
-    await expect(trainer.pushRun(run.runId, { server: server.url, experiment: 'pushed' })).rejects.toThrow(/already tracked/);
+    await expect(trainer.pushRun(run.runId, { server: server.url, experiment: 'pushed' })).rejects.toThrow(
+      /already tracked/,
+    );
     const state = await new Delivery(db).flush();
     expect(state).toMatchObject({ pending: 0, failed: [] });
 

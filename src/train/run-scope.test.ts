@@ -17,8 +17,18 @@ import { openLabStore } from '../store/lab-store.ts';
 import { RunScope } from './run-scope.ts';
 import { Trainer } from './trainer.ts';
 
-const config = resolveConfigOrThrow({ crop: [8, 16, 16], model: { blocks: 2, width: 4 }, train: { epochs: 1, batchSize: 8, seed: 5 }, backend: 'cpu' });
-const webgpu: BackendSelection = { backend: 'webgpu', fellBackFrom: [], adapter: 'test adapter', gpuFeatures: { enabled: ['subgroups'] } };
+const config = resolveConfigOrThrow({
+  crop: [8, 16, 16],
+  model: { blocks: 2, width: 4 },
+  train: { epochs: 1, batchSize: 8, seed: 5 },
+  backend: 'cpu',
+});
+const webgpu: BackendSelection = {
+  backend: 'webgpu',
+  fellBackFrom: [],
+  adapter: 'test adapter',
+  gpuFeatures: { enabled: ['subgroups'] },
+};
 const cpu: BackendSelection = { backend: 'cpu', fellBackFrom: [], adapter: null };
 
 beforeAll(async () => {
@@ -81,7 +91,9 @@ describe('RunScope', () => {
   });
 
   it('leaves the settings as they were when entering it fails', async () => {
-    await expect(RunScope.enter({ ...config, kernels: 'fast' as never }, webgpu)).rejects.toThrow(/Expecting one of: lab, stock/);
+    await expect(RunScope.enter({ ...config, kernels: 'fast' as never }, webgpu)).rejects.toThrow(
+      /Expecting one of: lab, stock/,
+    );
     expect(runSettings()).toEqual(NO_RUN);
   });
 
@@ -91,7 +103,9 @@ describe('RunScope', () => {
       const before = createRng(9);
       setDropoutRng(before);
       let during: unknown = null;
-      const run = await new Trainer(db, [{ onRun: (r) => void (r.backend && !during && (during = getDropoutRng())) }]).start(config, 'no data');
+      const run = await new Trainer(db, [
+        { onRun: (r) => void (r.backend && !during && (during = getDropoutRng())) },
+      ]).start(config, 'no data');
       expect(run.status).toBe('failed');
       expect(run.error).toMatch(/No scans are cached/);
       // The run had its own stream while it ran, and the one before is back.

@@ -18,7 +18,9 @@ import { GpuErrorGuard, useKernels } from '../model/kernels/index.ts';
 import { runSettings, updateRunSettings, type RunSettings } from '../model/run-settings.ts';
 
 /** What the scope reads of the run's config. */
-export type RunScopeConfig = Pick<LabConfig, 'backend' | 'kernels' | 'gpuFeatures'> & { train: Pick<LabConfig['train'], 'seed'> };
+export type RunScopeConfig = Pick<LabConfig, 'backend' | 'kernels' | 'gpuFeatures'> & {
+  train: Pick<LabConfig['train'], 'seed'>;
+};
 
 export class RunScope {
   private closed = false;
@@ -85,7 +87,9 @@ export class RunScope {
 
 async function restore(previous: RunSettings): Promise<void> {
   const now = runSettings();
-  const sameFeatures = now.gpuFeatures.length === previous.gpuFeatures.length && now.gpuFeatures.every((f) => previous.gpuFeatures.includes(f));
+  const sameFeatures =
+    now.gpuFeatures.length === previous.gpuFeatures.length &&
+    now.gpuFeatures.every((f) => previous.gpuFeatures.includes(f));
   if (now.kernels !== previous.kernels || !sameFeatures) await useKernels(previous.kernels, previous.gpuFeatures);
   updateRunSettings({ dropoutRng: previous.dropoutRng });
 }

@@ -29,7 +29,9 @@ let db: LabStore;
 beforeAll(async () => {
   await tf.setBackend('cpu');
   db = openLabStore('trainer-test');
-  const files = [...generateSynthetic({ scans: 3, size: 'tiny', seed: 5 })].map((f) => sourceFromBytes(f.path, f.bytes));
+  const files = [...generateSynthetic({ scans: 3, size: 'tiny', seed: 5 })].map((f) =>
+    sourceFromBytes(f.path, f.bytes),
+  );
   const report = await ingestFiles(db, files);
   expect(report.series).toHaveLength(3);
 });
@@ -85,12 +87,16 @@ describe('Trainer', () => {
     expect(stopped.status).toBe('stopped');
     expect(stopped.epochsDone).toBe(1);
     // As a record written by an earlier lab: without the fields added since (kernels, data.digest).
-    const { kernels: _k, ...older } = JSON.parse(JSON.stringify(stopped.config)) as Record<string, unknown> & { data: Record<string, unknown> };
+    const { kernels: _k, ...older } = JSON.parse(JSON.stringify(stopped.config)) as Record<string, unknown> & {
+      data: Record<string, unknown>;
+    };
     delete older.data.digest;
     await db.updateRun(stopped.runId, { config: older as unknown as RunRecord['config'] });
     const resumed = await new Trainer(db).resumeRun(stopped.runId);
     expect(resumed.status).toBe('finished');
-    expect(resumed.history.map((p) => p.values)).toEqual(straight.history.map((p) => p.values).map((v) => expect.objectContaining(stripTimes(v))));
+    expect(resumed.history.map((p) => p.values)).toEqual(
+      straight.history.map((p) => p.values).map((v) => expect.objectContaining(stripTimes(v))),
+    );
     expect(await weightsOf(resumed.runId)).toEqual(await weightsOf(straight.runId));
   }, 120_000);
 
@@ -112,7 +118,9 @@ describe('Trainer', () => {
       },
       dispose: () => undefined,
     };
-    trainer = new Trainer(db, [{ onProgress: (p) => void (p.phase === 'training' && steps++) }], { dataPool: () => gated });
+    trainer = new Trainer(db, [{ onProgress: (p) => void (p.phase === 'training' && steps++) }], {
+      dataPool: () => gated,
+    });
     const run = await trainer.start(config, 'ctrl-c');
     expect(run.status).toBe('stopped');
     expect(stepsAtStop).toBe(2);
@@ -147,7 +155,9 @@ describe('Trainer', () => {
     expect(pooled.predictions).toEqual(straight.predictions);
     expect(await weightsOf(pooled.runId)).toEqual(await weightsOf(straight.runId));
     // The loop's wait for its batches is measured with every epoch's training point.
-    const waits = pooled.history.filter((p) => 'training/loss/all' in p.values).map((p) => p.values['system/batch_wait_seconds']);
+    const waits = pooled.history
+      .filter((p) => 'training/loss/all' in p.values)
+      .map((p) => p.values['system/batch_wait_seconds']);
     expect(waits).toHaveLength(2);
     expect(waits.every((w) => w >= 0)).toBe(true);
   }, 120_000);
@@ -157,7 +167,10 @@ describe('Trainer', () => {
     expect(url.issues).toEqual([]);
     expect(url.config.data.subsets).toEqual(['subset0']);
     expect(url.config.data.digest).toEqual([expect.stringMatching(/^subset0:3:[0-9a-f]{8}$/)]);
-    const foreign = resolveConfigOrThrow({ ...config, data: { subsets: [], candidates: 'candidates', digest: ['subset0:3:00000000', 'subset4:89:12345678'] } });
+    const foreign = resolveConfigOrThrow({
+      ...config,
+      data: { subsets: [], candidates: 'candidates', digest: ['subset0:3:00000000', 'subset4:89:12345678'] },
+    });
     const run = await new Trainer(db).start(foreign, 'foreign data');
     expect(run.status).toBe('failed');
     expect(run.error).toContain('not cached in this browser: subset4 (89 series)');
@@ -165,7 +178,10 @@ describe('Trainer', () => {
   });
 
   it('fails with a clear message when no data is cached for the chosen subsets', async () => {
-    const run = await new Trainer(db).start(resolveConfigOrThrow({ ...config, data: { subsets: ['subset7'], candidates: 'candidates' } }), 'nodata');
+    const run = await new Trainer(db).start(
+      resolveConfigOrThrow({ ...config, data: { subsets: ['subset7'], candidates: 'candidates' } }),
+      'nodata',
+    );
     expect(run.status).toBe('failed');
     expect(run.error).toMatch(/No cached series in subsets subset7; the cache holds subset0/);
   });

@@ -27,7 +27,16 @@ import { inThreadPool, type AugmentPool } from '../data/augment-pool.ts';
 import { formatSubsetDigest, subsetDigests, type SubsetDigest } from '../store/data-selection.ts';
 import { LAB_VERSION } from '../version.ts';
 import { encodeLabUrl } from '../config/lab-url.ts';
-import { epochItems, evalMetricItems, mlflowStatus, startItems, statusItem, artifactItems, trackingTarget, type TrackingTarget } from '../tracking/run-tracking.ts';
+import {
+  epochItems,
+  evalMetricItems,
+  mlflowStatus,
+  startItems,
+  statusItem,
+  artifactItems,
+  trackingTarget,
+  type TrackingTarget,
+} from '../tracking/run-tracking.ts';
 import { runArtifacts, type ArtifactFile } from '../tracking/artifacts.ts';
 import type { Progress, RunSink } from '../tracking/run-sink.ts';
 import { randomHex } from '../data/hex.ts';
@@ -35,7 +44,6 @@ import { restoreCheckpoint, restoreWeights, takeCheckpoint } from './checkpoint.
 import { isValidationEpoch } from './cadence.ts';
 import { RunPace } from './pace.ts';
 import { RunScope } from './run-scope.ts';
-
 
 export type { Progress };
 
@@ -136,11 +144,19 @@ export class Trainer {
     if (stored.trackingQueued && stored.config.tracking.server === target.server) {
       throw new Error(`run ${stored.name} is already tracked on ${target.server}`);
     }
-    if (stored.status === 'running' || stored.status === 'paused') throw new Error(`run ${stored.name} is training: push it when it has ended`);
+    if (stored.status === 'running' || stored.status === 'paused')
+      throw new Error(`run ${stored.name} is training: push it when it has ended`);
     const config = resolveConfigOrThrow({ ...JSON.parse(JSON.stringify(stored.config)), tracking: target });
     const run: RunRecord = { ...stored, config, labUrl: encodeLabUrl(config, labBase()), trackingQueued: true };
     const items = [...startItems(run, target, run.labUrl)];
-    for (const epoch of [...new Set(run.history.map((p) => p.epoch))]) items.push(...epochItems(run, target, run.history.filter((p) => p.epoch === epoch)));
+    for (const epoch of [...new Set(run.history.map((p) => p.epoch))])
+      items.push(
+        ...epochItems(
+          run,
+          target,
+          run.history.filter((p) => p.epoch === epoch),
+        ),
+      );
     if (await this.db.getCheckpoint(runId)) items.push(...artifactItems(run, target, await this.exportRun(runId, run)));
     if (run.eval) items.push(...evalMetricItems(run, target, run.eval));
     items.push(statusItem(run, target, mlflowStatus(run.status)));
@@ -249,7 +265,10 @@ export class Trainer {
   }
 
   /** The run's candidates and crops, its split and sampler; the record names the data used. */
-  private async loadData(live: LiveRun, scope: RunScope): Promise<{ set: CandidateSet } & Pick<Sampling, 'sampler' | 'validation'>> {
+  private async loadData(
+    live: LiveRun,
+    scope: RunScope,
+  ): Promise<{ set: CandidateSet } & Pick<Sampling, 'sampler' | 'validation'>> {
     const config = live.run.config;
     const set = await loadCandidateSet(this.db, config);
     const used = await subsetDigests([...set.series.values()]);
@@ -275,7 +294,11 @@ export class Trainer {
     await restoreCheckpoint(checkpoint, t.model, t.optimizer, t.sampler, t.scope.dropoutRng);
     const samplesSeen = checkpoint.samplesSeen;
     // History past the checkpoint (an epoch cut short) is dropped with it.
-    await live.update({ history: live.run.history.filter((p) => p.epoch <= checkpoint.epoch), epochsDone: checkpoint.epoch, samplesSeen });
+    await live.update({
+      history: live.run.history.filter((p) => p.epoch <= checkpoint.epoch),
+      epochsDone: checkpoint.epoch,
+      samplesSeen,
+    });
     return { startEpoch: checkpoint.epoch + 1, samplesSeen };
   }
 
@@ -339,7 +362,11 @@ export class Trainer {
     const run = live.run;
     const points = run.history.filter((p) => p.epoch === epoch);
     const outbox = this.sinks.flatMap((sink) => [...(sink.onEpoch?.(run, points) ?? [])]);
-    await this.db.putCheckpoint(run, await takeCheckpoint(run, t.model, t.optimizer, t.sampler, t.scope.dropoutRng), outbox);
+    await this.db.putCheckpoint(
+      run,
+      await takeCheckpoint(run, t.model, t.optimizer, t.sampler, t.scope.dropoutRng),
+      outbox,
+    );
     for (const sink of this.sinks) sink.onRun?.(run);
     for (const sink of this.sinks) sink.onCheckpoint?.(run);
   }

@@ -28,17 +28,51 @@ export class LunaConfigForm extends LitElement {
   @state() private issues: ConfigIssue[] = [];
 
   static override styles = css`
-    :host { display: block; font-size: 13px; }
-    .groups { display: grid; grid-template-columns: repeat(auto-fill, minmax(250px, 1fr)); gap: 10px 18px; }
-    fieldset { border: 1px solid var(--luna-border, #2a3440); border-radius: 8px; padding: 6px 10px 10px; margin: 0; }
-    legend { color: var(--luna-muted, #9aa5b1); padding: 0 4px; }
-    label { display: grid; grid-template-columns: 1fr 110px; gap: 6px; align-items: center; margin-top: 4px; }
-    input[type='text'], select {
-      width: 100%; box-sizing: border-box; background: #0f1419; color: inherit;
-      border: 1px solid var(--luna-border, #2a3440); border-radius: 4px; padding: 3px 5px; font: inherit;
+    :host {
+      display: block;
+      font-size: 13px;
     }
-    input.bad { border-color: var(--luna-error, #ff7b72); }
-    .issue { grid-column: 1 / -1; color: var(--luna-error, #ff7b72); font-size: 12px; }
+    .groups {
+      display: grid;
+      grid-template-columns: repeat(auto-fill, minmax(250px, 1fr));
+      gap: 10px 18px;
+    }
+    fieldset {
+      border: 1px solid var(--luna-border, #2a3440);
+      border-radius: 8px;
+      padding: 6px 10px 10px;
+      margin: 0;
+    }
+    legend {
+      color: var(--luna-muted, #9aa5b1);
+      padding: 0 4px;
+    }
+    label {
+      display: grid;
+      grid-template-columns: 1fr 110px;
+      gap: 6px;
+      align-items: center;
+      margin-top: 4px;
+    }
+    input[type='text'],
+    select {
+      width: 100%;
+      box-sizing: border-box;
+      background: #0f1419;
+      color: inherit;
+      border: 1px solid var(--luna-border, #2a3440);
+      border-radius: 4px;
+      padding: 3px 5px;
+      font: inherit;
+    }
+    input.bad {
+      border-color: var(--luna-error, #ff7b72);
+    }
+    .issue {
+      grid-column: 1 / -1;
+      color: var(--luna-error, #ff7b72);
+      font-size: 12px;
+    }
   `;
 
   override willUpdate(changed: Map<string, unknown>) {
@@ -54,10 +88,11 @@ export class LunaConfigForm extends LitElement {
     for (const f of FIELDS) groups.set(f.group, [...(groups.get(f.group) ?? []), f]);
     return html`<div class="groups">
       ${[...groups].map(
-        ([name, fields]) => html`<fieldset ?disabled=${this.disabled}>
-          <legend>${name}</legend>
-          ${fields.map((f) => this._renderField(f))}
-        </fieldset>`,
+        ([name, fields]) =>
+          html`<fieldset ?disabled=${this.disabled}>
+            <legend>${name}</legend>
+            ${fields.map((f) => this._renderField(f))}
+          </fieldset>`,
       )}
     </div>`;
   }
@@ -68,13 +103,24 @@ export class LunaConfigForm extends LitElement {
     const label = f.key.replace(/^(train|model|optimizer|scheduler|sampling|augment|data|tracking)\./, '');
     let input;
     if (f.spec.kind === 'bool') {
-      input = html`<input type="checkbox" name=${f.key} .checked=${text === 'true'} @change=${(e: Event) => this._set(f, String((e.target as HTMLInputElement).checked))} />`;
+      input = html`<input
+        type="checkbox"
+        name=${f.key}
+        .checked=${text === 'true'}
+        @change=${(e: Event) => this._set(f, String((e.target as HTMLInputElement).checked))}
+      />`;
     } else if (f.spec.kind === 'enum') {
       input = html`<select name=${f.key} @change=${(e: Event) => this._set(f, (e.target as HTMLSelectElement).value)}>
         ${f.spec.choices.map((c) => html`<option value=${c} ?selected=${c === text}>${c}</option>`)}
       </select>`;
     } else {
-      input = html`<input type="text" name=${f.key} class=${issue ? 'bad' : ''} .value=${text} @change=${(e: Event) => this._set(f, (e.target as HTMLInputElement).value)} />`;
+      input = html`<input
+        type="text"
+        name=${f.key}
+        class=${issue ? 'bad' : ''}
+        .value=${text}
+        @change=${(e: Event) => this._set(f, (e.target as HTMLInputElement).value)}
+      />`;
     }
     return html`<label title=${f.help}>
       <span>${label}</span>${input}

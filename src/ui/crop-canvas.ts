@@ -23,7 +23,14 @@ export interface Overlay {
 
 /** Draw the central `plane` slice of the crop, `height` canvas px high, aspect-correct.
  *  The canvas is resized to fit; returns the slice index drawn. */
-export function drawCropSlice(canvas: HTMLCanvasElement, img: CropImage, plane: Plane, wl: WindowLevel, height: number, overlay?: Overlay): number {
+export function drawCropSlice(
+  canvas: HTMLCanvasElement,
+  img: CropImage,
+  plane: Plane,
+  wl: WindowLevel,
+  height: number,
+  overlay?: Overlay,
+): number {
   // Crops are axis-aligned with the volume; a crop's own direction is irrelevant to its aspect,
   // but coronal/sagittal keep the viewer's head-up flip.
   const g = planeGeometry(plane, img.shape, img.spacing, IDENTITY);
@@ -39,7 +46,11 @@ export function drawCropSlice(canvas: HTMLCanvasElement, img: CropImage, plane: 
   ctx.drawImage(toCanvas(grey), 0, 0, canvas.width, canvas.height);
   if (overlay) {
     const heat = new ImageData(g.width, g.height);
-    heatRgba(extractPlane(overlay.values, img.shape, g, k, new Float32Array(g.width * g.height)), overlay.max, heat.data);
+    heatRgba(
+      extractPlane(overlay.values, img.shape, g, k, new Float32Array(g.width * g.height)),
+      overlay.max,
+      heat.data,
+    );
     ctx.drawImage(toCanvas(heat), 0, 0, canvas.width, canvas.height);
   }
   return k;

@@ -34,35 +34,68 @@ export class LunaCropView extends LitElement {
   @queryAll('canvas') private canvases!: NodeListOf<HTMLCanvasElement>;
 
   static override styles = css`
-    :host { display: block; font-size: 13px; }
-    .slices { display: flex; gap: 8px; align-items: flex-end; flex-wrap: wrap; }
-    figure { margin: 0; }
-    figcaption { color: var(--luna-muted, #9aa5b1); font-size: 12px; }
-    canvas { display: block; image-rendering: pixelated; outline: 1px solid var(--luna-border, #2a3440); }
-    .muted { color: var(--luna-muted, #9aa5b1); }
-    .error { color: var(--luna-error, #ff7b72); }
+    :host {
+      display: block;
+      font-size: 13px;
+    }
+    .slices {
+      display: flex;
+      gap: 8px;
+      align-items: flex-end;
+      flex-wrap: wrap;
+    }
+    figure {
+      margin: 0;
+    }
+    figcaption {
+      color: var(--luna-muted, #9aa5b1);
+      font-size: 12px;
+    }
+    canvas {
+      display: block;
+      image-rendering: pixelated;
+      outline: 1px solid var(--luna-border, #2a3440);
+    }
+    .muted {
+      color: var(--luna-muted, #9aa5b1);
+    }
+    .error {
+      color: var(--luna-error, #ff7b72);
+    }
   `;
 
   override render() {
     const c = this.candidate;
-    if (!this.run || !c) return html`<p class="muted">Choose a candidate in the table or the gallery to see the model's input crop.</p>`;
+    if (!this.run || !c)
+      return html`<p class="muted">Choose a candidate in the table or the gallery to see the model's input crop.</p>`;
     const s = this.saliency?.reply;
     return html`
       <p>
-        Crop ${this.run.config.crop.join('×')} around (${c.xyz.map((v) => v.toFixed(1)).join(', ')}) mm · label ${c.label} ·
-        stored p ${c.prob.toFixed(3)}
+        Crop ${this.run.config.crop.join('×')} around (${c.xyz.map((v) => v.toFixed(1)).join(', ')}) mm · label
+        ${c.label} · stored p ${c.prob.toFixed(3)}
       </p>
       <label>
         <input type="checkbox" data-testid="saliency-toggle" .checked=${this.showSaliency} @change=${this._onToggle} />
         saliency overlay (∂p(nodule)/∂input, last checkpoint)
       </label>
       ${this.status === 'computing' ? html`<span class="muted"> computing…</span>` : ''}
-      ${s && this.status === 'ready'
-        ? html`<span data-testid="saliency-info"> · checkpoint epoch ${s.epoch} on ${s.backend}: p ${s.prob.toFixed(3)}, max |∂p/∂x| ${s.maxAbs.toExponential(2)}</span>`
-        : ''}
+      ${
+        s && this.status === 'ready'
+          ? html`<span data-testid="saliency-info">
+              · checkpoint epoch ${s.epoch} on ${s.backend}: p ${s.prob.toFixed(3)}, max |∂p/∂x|
+              ${s.maxAbs.toExponential(2)}</span
+            >`
+          : ''
+      }
       ${this.error ? html`<p class="error" data-testid="saliency-error">${this.error}</p>` : ''}
       <div class="slices">
-        ${PLANES.map((p) => html`<figure><canvas data-testid="crop-${p}"></canvas><figcaption>${p}</figcaption></figure>`)}
+        ${PLANES.map(
+          (p) =>
+            html`<figure>
+              <canvas data-testid="crop-${p}"></canvas>
+              <figcaption>${p}</figcaption>
+            </figure>`,
+        )}
       </div>
     `;
   }
@@ -87,7 +120,14 @@ export class LunaCropView extends LitElement {
     }
     const overlay = s && this.showSaliency ? { values: s.gradient, max: s.maxAbs } : undefined;
     this.canvases.forEach((canvas, k) =>
-      drawCropSlice(canvas, { crop: crop.data, shape: this.run!.config.crop, spacing: crop.series.spacing }, PLANES[k], WINDOW_PRESETS.lung, 144, overlay),
+      drawCropSlice(
+        canvas,
+        { crop: crop.data, shape: this.run!.config.crop, spacing: crop.series.spacing },
+        PLANES[k],
+        WINDOW_PRESETS.lung,
+        144,
+        overlay,
+      ),
     );
     this.dataset.drawn = overlay ? 'saliency' : 'plain';
   }
@@ -129,7 +169,11 @@ export class LunaCropView extends LitElement {
     this.status = 'computing';
     this.error = null;
     try {
-      const reply = await this.client.saliency({ runId: this.run.runId, seriesUid: c.seriesUid, xyz: [c.xyz[0], c.xyz[1], c.xyz[2]] });
+      const reply = await this.client.saliency({
+        runId: this.run.runId,
+        seriesUid: c.seriesUid,
+        xyz: [c.xyz[0], c.xyz[1], c.xyz[2]],
+      });
       if (key !== this.key()) return;
       this.saliency = { key, reply };
       this.status = this.showSaliency ? 'ready' : 'off';

@@ -89,23 +89,66 @@ export class LunaCtViewer extends LitElement {
   private announced = '';
   private greyCache: { key: string; image: HTMLCanvasElement } | null = null;
   private lut: { wl: WindowLevel; table: Uint8Array } | null = null;
-  private drag: { x: number; y: number; mode: 'window' | 'pan'; wl: WindowLevel; view: typeof DEFAULT_VIEW; moved: boolean } | null = null;
+  private drag: {
+    x: number;
+    y: number;
+    mode: 'window' | 'pan';
+    wl: WindowLevel;
+    view: typeof DEFAULT_VIEW;
+    moved: boolean;
+  } | null = null;
 
   static override styles = css`
-    :host { display: block; font-size: 13px; }
-    .bar { display: flex; gap: 6px; align-items: center; flex-wrap: wrap; margin-bottom: 6px; }
-    .bar select { max-width: 320px; }
-    button, select {
-      background: #1f2a36; color: inherit; border: 1px solid var(--luna-border, #2a3440); border-radius: 6px;
-      padding: 3px 8px; font: inherit; cursor: pointer;
+    :host {
+      display: block;
+      font-size: 13px;
     }
-    button[aria-pressed='true'] { border-color: var(--luna-accent, #7fb3ff); color: var(--luna-accent, #7fb3ff); }
+    .bar {
+      display: flex;
+      gap: 6px;
+      align-items: center;
+      flex-wrap: wrap;
+      margin-bottom: 6px;
+    }
+    .bar select {
+      max-width: 320px;
+    }
+    button,
+    select {
+      background: #1f2a36;
+      color: inherit;
+      border: 1px solid var(--luna-border, #2a3440);
+      border-radius: 6px;
+      padding: 3px 8px;
+      font: inherit;
+      cursor: pointer;
+    }
+    button[aria-pressed='true'] {
+      border-color: var(--luna-accent, #7fb3ff);
+      color: var(--luna-accent, #7fb3ff);
+    }
     /* An outline, not a border: the canvas's box must be exactly its pixels. */
-    canvas { display: block; background: #000; outline: 1px solid var(--luna-border, #2a3440); cursor: crosshair; }
-    canvas:focus { outline-color: var(--luna-accent, #7fb3ff); }
-    .readout { font-variant-numeric: tabular-nums; color: var(--luna-muted, #9aa5b1); min-height: 1.4em; margin-top: 4px; }
-    .error { color: var(--luna-error, #ff7b72); }
-    .muted { color: var(--luna-muted, #9aa5b1); }
+    canvas {
+      display: block;
+      background: #000;
+      outline: 1px solid var(--luna-border, #2a3440);
+      cursor: crosshair;
+    }
+    canvas:focus {
+      outline-color: var(--luna-accent, #7fb3ff);
+    }
+    .readout {
+      font-variant-numeric: tabular-nums;
+      color: var(--luna-muted, #9aa5b1);
+      min-height: 1.4em;
+      margin-top: 4px;
+    }
+    .error {
+      color: var(--luna-error, #ff7b72);
+    }
+    .muted {
+      color: var(--luna-muted, #9aa5b1);
+    }
   `;
 
   override render() {
@@ -116,33 +159,60 @@ export class LunaCtViewer extends LitElement {
         <select data-testid="viewer-series" aria-label="series" @change=${this._onSeries}>
           <option value="" ?selected=${!this.seriesUid}>choose a cached series…</option>
           ${this.seriesList.map(
-            (s) => html`<option value=${s.seriesUid} ?selected=${s.seriesUid === this.seriesUid}>
-              ${s.subset ? `${s.subset} · ` : ''}…${s.seriesUid.slice(-16)}${s.annotations ? ` · ${s.annotations} nodule(s)` : ''}
-            </option>`,
+            (s) =>
+              html`<option value=${s.seriesUid} ?selected=${s.seriesUid === this.seriesUid}>
+                ${s.subset ? `${s.subset} · ` : ''}…${s.seriesUid.slice(-16)}${s.annotations ? ` · ${s.annotations} nodule(s)` : ''}
+              </option>`,
           )}
         </select>
         ${PLANES.map(
-          (p) => html`<button data-testid="plane-${p}" aria-pressed=${p === this.plane} @click=${() => this._setPlane(p)}>${p}</button>`,
+          (p) =>
+            html`<button data-testid="plane-${p}" aria-pressed=${p === this.plane} @click=${() => this._setPlane(p)}>
+              ${p}
+            </button>`,
         )}
-        <button data-testid="preset-lung" aria-pressed=${this._isPreset('lung')} @click=${() => (this.wl = WINDOW_PRESETS.lung)}>lung</button>
-        <button data-testid="preset-mediastinal" aria-pressed=${this._isPreset('mediastinal')} @click=${() => (this.wl = WINDOW_PRESETS.mediastinal)}>
+        <button
+          data-testid="preset-lung"
+          aria-pressed=${this._isPreset('lung')}
+          @click=${() => (this.wl = WINDOW_PRESETS.lung)}
+        >
+          lung
+        </button>
+        <button
+          data-testid="preset-mediastinal"
+          aria-pressed=${this._isPreset('mediastinal')}
+          @click=${() => (this.wl = WINDOW_PRESETS.mediastinal)}
+        >
           mediastinal
         </button>
         <span data-testid="viewer-wl">W ${this.wl.window} / L ${this.wl.level}</span>
         ${g ? html`<span data-testid="viewer-slice">slice ${this.cursor[g.normal] + 1}/${g.depth}</span>` : ''}
         <button data-testid="viewer-reset" @click=${() => (this.view = DEFAULT_VIEW)}>reset view</button>
-        <label><input type="checkbox" .checked=${this.showUnscored} @change=${(e: Event) => (this.showUnscored = (e.target as HTMLInputElement).checked)} /> unscored candidates</label>
+        <label
+          ><input
+            type="checkbox"
+            .checked=${this.showUnscored}
+            @change=${(e: Event) => (this.showUnscored = (e.target as HTMLInputElement).checked)}
+          />
+          unscored candidates</label
+        >
       </div>
-      ${l && l.annotations.length
-        ? html`<div class="bar">
-            <span class="muted">nodules:</span>
-            ${l.annotations.map(
-              (a, k) => html`<button data-testid="annotation-jump" @click=${() => void this.focusWorld(l.record.seriesUid, a.xyz)}>
-                #${k + 1} ⌀ ${a.diameterMm.toFixed(1)} mm
-              </button>`,
-            )}
-          </div>`
-        : ''}
+      ${
+        l && l.annotations.length
+          ? html`<div class="bar">
+              <span class="muted">nodules:</span>
+              ${l.annotations.map(
+                (a, k) =>
+                  html`<button
+                    data-testid="annotation-jump"
+                    @click=${() => void this.focusWorld(l.record.seriesUid, a.xyz)}
+                  >
+                    #${k + 1} ⌀ ${a.diameterMm.toFixed(1)} mm
+                  </button>`,
+              )}
+            </div>`
+          : ''
+      }
       <canvas
         data-testid="viewer-canvas"
         width=${CANVAS_SIZE}
@@ -292,7 +362,12 @@ export class LunaCtViewer extends LitElement {
   }
 
   private unscored(): ScoredMarker[] {
-    return (this.loaded?.candidates ?? []).map((c) => ({ xyz: c.xyz, diameterMm: 0, prob: null, label: c.isNodule ? 1 : 0 }));
+    return (this.loaded?.candidates ?? []).map((c) => ({
+      xyz: c.xyz,
+      diameterMm: 0,
+      prob: null,
+      label: c.isNodule ? 1 : 0,
+    }));
   }
 
   private draw() {
@@ -318,7 +393,10 @@ export class LunaCtViewer extends LitElement {
       ctx.stroke();
     }
     ctx.setLineDash([]);
-    const markers = [...(this.showUnscored ? markersOnSlice(this.unscored(), t, slice, spacing) : []), ...markersOnSlice(this.scored(), t, slice, spacing)];
+    const markers = [
+      ...(this.showUnscored ? markersOnSlice(this.unscored(), t, slice, spacing) : []),
+      ...markersOnSlice(this.scored(), t, slice, spacing),
+    ];
     for (const m of markers) {
       const rgb = m.item.prob === null ? UNSCORED_RGB : probColor(m.item.prob);
       if (m.item.diameterMm > 0) {
@@ -360,7 +438,8 @@ export class LunaCtViewer extends LitElement {
       : '';
     return html`<span data-testid="hover-xyz">xyz ${f(h.xyz, 1)} mm</span> ·
       <span data-testid="hover-irc">irc ${h.irc.join(', ')}</span> ·
-      <span data-testid="hover-hu">${h.hu === null ? 'outside' : `${h.hu} HU`}</span><span data-testid="hover-near">${near}</span>`;
+      <span data-testid="hover-hu">${h.hu === null ? 'outside' : `${h.hu} HU`}</span
+      ><span data-testid="hover-near">${near}</span>`;
   }
 
   private _isPreset(name: keyof typeof WINDOW_PRESETS): boolean {

@@ -16,17 +16,58 @@ export class LunaDatasetPanel extends LitElement {
   @property({ attribute: false }) summary: DatasetSummary | null = null;
 
   static override styles = css`
-    :host { display: block; }
-    table { width: 100%; border-collapse: collapse; font-size: 13px; }
-    th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid var(--luna-border, #2a3440); }
-    th { color: var(--luna-muted, #9aa5b1); font-weight: 500; }
-    td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-    .uid { font-family: ui-monospace, monospace; font-size: 12px; overflow-wrap: anywhere; }
-    .subset { margin: 14px 0 6px; display: flex; align-items: center; gap: 12px; }
-    .subset h3 { margin: 0; font-size: 15px; }
-    .warn { color: var(--luna-warn, #e3b341); font-size: 12px; }
-    button.link { background: none; border: none; color: var(--luna-error, #ff7b72); cursor: pointer; padding: 0; }
-    .empty { color: var(--luna-muted, #9aa5b1); }
+    :host {
+      display: block;
+    }
+    table {
+      width: 100%;
+      border-collapse: collapse;
+      font-size: 13px;
+    }
+    th,
+    td {
+      text-align: left;
+      padding: 4px 6px;
+      border-bottom: 1px solid var(--luna-border, #2a3440);
+    }
+    th {
+      color: var(--luna-muted, #9aa5b1);
+      font-weight: 500;
+    }
+    td.num,
+    th.num {
+      text-align: right;
+      font-variant-numeric: tabular-nums;
+    }
+    .uid {
+      font-family: ui-monospace, monospace;
+      font-size: 12px;
+      overflow-wrap: anywhere;
+    }
+    .subset {
+      margin: 14px 0 6px;
+      display: flex;
+      align-items: center;
+      gap: 12px;
+    }
+    .subset h3 {
+      margin: 0;
+      font-size: 15px;
+    }
+    .warn {
+      color: var(--luna-warn, #e3b341);
+      font-size: 12px;
+    }
+    button.link {
+      background: none;
+      border: none;
+      color: var(--luna-error, #ff7b72);
+      cursor: pointer;
+      padding: 0;
+    }
+    .empty {
+      color: var(--luna-muted, #9aa5b1);
+    }
   `;
 
   override render() {
@@ -53,25 +94,40 @@ export class LunaDatasetPanel extends LitElement {
           <table>
             <thead>
               <tr>
-                <th>series uid</th><th>format</th><th>shape (i×r×c)</th><th class="num">candidates</th>
-                <th class="num">positive</th><th class="num">annotations</th><th class="num">size</th><th></th>
+                <th>series uid</th>
+                <th>format</th>
+                <th>shape (i×r×c)</th>
+                <th class="num">candidates</th>
+                <th class="num">positive</th>
+                <th class="num">annotations</th>
+                <th class="num">size</th>
+                <th></th>
               </tr>
             </thead>
             <tbody>
               ${g.series.map(
-                (r) => html`<tr data-testid="series-row" data-series=${r.seriesUid}>
-                  <td class="uid">
-                    ${r.seriesUid}
-                    ${r.warnings.map((w) => html`<div class="warn" data-testid="series-warning">⚠ ${w}</div>`)}
-                  </td>
-                  <td>${r.format}</td>
-                  <td>${r.shape.join('×')}</td>
-                  <td class="num" data-testid="candidates">${r.candidates}</td>
-                  <td class="num" data-testid="positives">${r.positives}</td>
-                  <td class="num" data-testid="annotations">${r.annotations}</td>
-                  <td class="num">${formatBytes(r.byteLength)}</td>
-                  <td><button class="link" title="delete from cache" @click=${() => this._emit('delete-series', { seriesUid: r.seriesUid })}>✕</button></td>
-                </tr>`,
+                (r) =>
+                  html`<tr data-testid="series-row" data-series=${r.seriesUid}>
+                    <td class="uid">
+                      ${r.seriesUid}
+                      ${r.warnings.map((w) => html`<div class="warn" data-testid="series-warning">⚠ ${w}</div>`)}
+                    </td>
+                    <td>${r.format}</td>
+                    <td>${r.shape.join('×')}</td>
+                    <td class="num" data-testid="candidates">${r.candidates}</td>
+                    <td class="num" data-testid="positives">${r.positives}</td>
+                    <td class="num" data-testid="annotations">${r.annotations}</td>
+                    <td class="num">${formatBytes(r.byteLength)}</td>
+                    <td>
+                      <button
+                        class="link"
+                        title="delete from cache"
+                        @click=${() => this._emit('delete-series', { seriesUid: r.seriesUid })}
+                      >
+                        ✕
+                      </button>
+                    </td>
+                  </tr>`,
               )}
             </tbody>
           </table>

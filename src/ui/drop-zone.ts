@@ -19,17 +19,38 @@ export class LunaDropZone extends LitElement {
   @query('#files') private filesInput!: HTMLInputElement;
 
   static override styles = css`
-    :host { display: block; }
-    .zone {
-      border: 2px dashed var(--luna-border, #3a4654); border-radius: 10px; padding: 28px;
-      text-align: center; transition: border-color 0.15s, background 0.15s;
+    :host {
+      display: block;
     }
-    .zone.dragging { border-color: var(--luna-accent, #7fb3ff); background: rgba(127, 179, 255, 0.07); }
-    .zone.busy { opacity: 0.6; }
-    p { margin: 0 0 12px; }
-    .hint { color: var(--luna-muted, #9aa5b1); font-size: 12px; }
-    button { margin: 0 4px; }
-    input { display: none; }
+    .zone {
+      border: 2px dashed var(--luna-border, #3a4654);
+      border-radius: 10px;
+      padding: 28px;
+      text-align: center;
+      transition:
+        border-color 0.15s,
+        background 0.15s;
+    }
+    .zone.dragging {
+      border-color: var(--luna-accent, #7fb3ff);
+      background: rgba(127, 179, 255, 0.07);
+    }
+    .zone.busy {
+      opacity: 0.6;
+    }
+    p {
+      margin: 0 0 12px;
+    }
+    .hint {
+      color: var(--luna-muted, #9aa5b1);
+      font-size: 12px;
+    }
+    button {
+      margin: 0 4px;
+    }
+    input {
+      display: none;
+    }
   `;
 
   override render() {
@@ -43,8 +64,8 @@ export class LunaDropZone extends LitElement {
       >
         <p><strong>Drop LUNA16 subsets, MetaImage files or DICOM series here</strong></p>
         <p class="hint">
-          Folders are read recursively: <code>subset0/…mhd + .raw</code>, <code>.zraw</code>, <code>.mha</code>,
-          DICOM (any extension), <code>annotations.csv</code>, <code>candidates.csv</code>. Nothing leaves your machine.
+          Folders are read recursively: <code>subset0/…mhd + .raw</code>, <code>.zraw</code>, <code>.mha</code>, DICOM
+          (any extension), <code>annotations.csv</code>, <code>candidates.csv</code>. Nothing leaves your machine.
         </p>
         <button ?disabled=${this.busy} @click=${() => this.folderInput.click()}>Choose folder…</button>
         <button ?disabled=${this.busy} @click=${() => this.filesInput.click()}>Choose files…</button>

@@ -70,25 +70,78 @@ export class LunaEvalPanel extends LitElement {
   private client = new InferenceClient({ progress: (p) => (this.progress = p) });
 
   static override styles = css`
-    :host { display: block; }
-    .row { display: flex; gap: 10px; align-items: center; flex-wrap: wrap; margin: 10px 0; }
-    button, select {
-      background: #1f2a36; color: inherit; border: 1px solid var(--luna-border, #2a3440); border-radius: 6px;
-      padding: 6px 10px; font: inherit;
+    :host {
+      display: block;
     }
-    button { cursor: pointer; }
-    button.primary { border-color: var(--luna-accent, #7fb3ff); }
-    button[disabled] { opacity: 0.5; cursor: default; }
-    .muted { color: var(--luna-muted, #9aa5b1); font-size: 13px; }
-    .failure { color: var(--luna-error, #ff7b72); white-space: pre-wrap; font-size: 13px; }
-    .cpm { font-size: 20px; }
-    table { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
-    td, th { padding: 2px 10px; border-bottom: 1px solid var(--luna-border, #2a3440); text-align: right; }
-    .results { display: grid; grid-template-columns: minmax(220px, auto) 1fr; gap: 16px; align-items: start; }
-    .warn { color: #e3b341; font-size: 13px; }
-    table.cases tr[data-testid] { cursor: pointer; }
-    table.cases tr[data-testid]:hover { background: rgba(127, 179, 255, 0.1); }
-    .uid { font-family: ui-monospace, monospace; font-size: 12px; }
+    .row {
+      display: flex;
+      gap: 10px;
+      align-items: center;
+      flex-wrap: wrap;
+      margin: 10px 0;
+    }
+    button,
+    select {
+      background: #1f2a36;
+      color: inherit;
+      border: 1px solid var(--luna-border, #2a3440);
+      border-radius: 6px;
+      padding: 6px 10px;
+      font: inherit;
+    }
+    button {
+      cursor: pointer;
+    }
+    button.primary {
+      border-color: var(--luna-accent, #7fb3ff);
+    }
+    button[disabled] {
+      opacity: 0.5;
+      cursor: default;
+    }
+    .muted {
+      color: var(--luna-muted, #9aa5b1);
+      font-size: 13px;
+    }
+    .failure {
+      color: var(--luna-error, #ff7b72);
+      white-space: pre-wrap;
+      font-size: 13px;
+    }
+    .cpm {
+      font-size: 20px;
+    }
+    table {
+      border-collapse: collapse;
+      font-size: 13px;
+      margin: 8px 0;
+    }
+    td,
+    th {
+      padding: 2px 10px;
+      border-bottom: 1px solid var(--luna-border, #2a3440);
+      text-align: right;
+    }
+    .results {
+      display: grid;
+      grid-template-columns: minmax(220px, auto) 1fr;
+      gap: 16px;
+      align-items: start;
+    }
+    .warn {
+      color: #e3b341;
+      font-size: 13px;
+    }
+    table.cases tr[data-testid] {
+      cursor: pointer;
+    }
+    table.cases tr[data-testid]:hover {
+      background: rgba(127, 179, 255, 0.1);
+    }
+    .uid {
+      font-family: ui-monospace, monospace;
+      font-size: 12px;
+    }
   `;
 
   override connectedCallback() {
@@ -111,13 +164,17 @@ export class LunaEvalPanel extends LitElement {
   /** WebGPU by default, unless the adapter is software (SwiftShader) or missing: there WASM is
    *  100× faster (BENCHMARKS.md, inference). The user can still choose either. */
   private async pickRuntime() {
-    const gpu = (navigator as { gpu?: { requestAdapter(): Promise<{ info?: AdapterInfo; isFallbackAdapter?: boolean } | null> } }).gpu;
+    const gpu = (
+      navigator as { gpu?: { requestAdapter(): Promise<{ info?: AdapterInfo; isFallbackAdapter?: boolean } | null> } }
+    ).gpu;
     const adapter = await gpu?.requestAdapter().catch(() => null);
     const info = adapter?.info ?? {};
     const name = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ');
     if (!adapter || adapter.isFallbackAdapter || /swiftshader/i.test(name ?? '')) {
       this.preferred = 'wasm';
-      this.runtimeNote = adapter ? `WebGPU here is software (${name}): WASM is chosen, it is far faster` : 'no WebGPU adapter: WASM is chosen';
+      this.runtimeNote = adapter
+        ? `WebGPU here is software (${name}): WASM is chosen, it is far faster`
+        : 'no WebGPU adapter: WASM is chosen';
     }
   }
 
@@ -134,26 +191,53 @@ export class LunaEvalPanel extends LitElement {
     const ready = this.choice === FILE ? this.file !== null : this.choice !== '';
     return html`
       <div class="row">
-        <label>Model
-          <select data-testid="eval-model" .value=${this.choice} ?disabled=${this.running} @change=${(e: Event) => (this.choice = (e.target as HTMLSelectElement).value)}>
+        <label
+          >Model
+          <select
+            data-testid="eval-model"
+            .value=${this.choice}
+            ?disabled=${this.running}
+            @change=${(e: Event) => (this.choice = (e.target as HTMLSelectElement).value)}
+          >
             ${this.runs.map((r) => html`<option value=${r.runId} ?selected=${r.runId === this.choice}>${r.name} (${r.status}, epoch ${r.epochsDone})</option>`)}
             <option value=${FILE} ?selected=${this.choice === FILE}>an ONNX file…</option>
           </select>
         </label>
-        <input type="file" accept=".onnx" data-testid="eval-file" ?hidden=${this.choice !== FILE && this.runs.length > 0} ?disabled=${this.running} @change=${this._onFile} />
-        <label>Runtime
-          <select data-testid="eval-ep" .value=${this.preferred} ?disabled=${this.running} @change=${(e: Event) => (this.preferred = (e.target as HTMLSelectElement).value as EvalRequest['preferred'])}>
+        <input
+          type="file"
+          accept=".onnx"
+          data-testid="eval-file"
+          ?hidden=${this.choice !== FILE && this.runs.length > 0}
+          ?disabled=${this.running}
+          @change=${this._onFile}
+        />
+        <label
+          >Runtime
+          <select
+            data-testid="eval-ep"
+            .value=${this.preferred}
+            ?disabled=${this.running}
+            @change=${(e: Event) => (this.preferred = (e.target as HTMLSelectElement).value as EvalRequest['preferred'])}
+          >
             <option value="webgpu">onnxruntime-web WebGPU (WASM fallback)</option>
             <option value="wasm">onnxruntime-web WASM</option>
           </select>
         </label>
-        <label>Candidates
-          <select data-testid="eval-scope" .value=${this.scope} ?disabled=${this.running || this.choice === FILE} @change=${(e: Event) => (this.scope = (e.target as HTMLSelectElement).value as EvalRequest['scope'])}>
+        <label
+          >Candidates
+          <select
+            data-testid="eval-scope"
+            .value=${this.scope}
+            ?disabled=${this.running || this.choice === FILE}
+            @change=${(e: Event) => (this.scope = (e.target as HTMLSelectElement).value as EvalRequest['scope'])}
+          >
             <option value="validation">the run's validation series (held out)</option>
             <option value="all">all of the run's scans (training scans too)</option>
           </select>
         </label>
-        <button class="primary" data-testid="eval-start" ?disabled=${this.running || !ready} @click=${this._start}>Evaluate (FROC)</button>
+        <button class="primary" data-testid="eval-start" ?disabled=${this.running || !ready} @click=${this._start}>
+          Evaluate (FROC)
+        </button>
         ${this._renderProgress()}
       </div>
       ${this.runs.length === 0 && this.choice !== FILE ? html`<p class="muted">Train a run (or choose an ONNX file, input [N,1,D,H,W], output [N,2]) to evaluate it here.</p>` : ''}
@@ -166,8 +250,15 @@ export class LunaEvalPanel extends LitElement {
   private _renderProgress() {
     const p = this.progress;
     if (!this.running || !p) return '';
-    const what = { model: 'preparing the model', data: 'reading the candidates', scoring: 'scoring crops', checking: 'checking against tfjs' }[p.phase];
-    return html`<span class="muted" data-testid="eval-progress">${what}${p.total > 1 ? ` ${p.done} / ${p.total}` : ''}…</span>`;
+    const what = {
+      model: 'preparing the model',
+      data: 'reading the candidates',
+      scoring: 'scoring crops',
+      checking: 'checking against tfjs',
+    }[p.phase];
+    return html`<span class="muted" data-testid="eval-progress"
+      >${what}${p.total > 1 ? ` ${p.done} / ${p.total}` : ''}…</span
+    >`;
   }
 
   private _renderOutcome(o: EvalOutcome) {
@@ -175,35 +266,61 @@ export class LunaEvalPanel extends LitElement {
     const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
     return html`
       <p class="muted" data-testid="eval-provider" data-provider=${o.provider}>
-        ${o.source}: onnxruntime-web <b>${o.provider}</b>${o.adapter ? ` on ${o.adapter}` : ''}; output ${o.output}; crops ${o.crop.join('×')};
-        ${o.predictions.length} candidates in ${o.seconds.toFixed(1)} s (${o.cropsPerSecond.toFixed(1)} crops/s scored)
+        ${o.source}: onnxruntime-web <b>${o.provider}</b>${o.adapter ? ` on ${o.adapter}` : ''}; output ${o.output};
+        crops ${o.crop.join('×')}; ${o.predictions.length} candidates in ${o.seconds.toFixed(1)} s
+        (${o.cropsPerSecond.toFixed(1)} crops/s scored)
         ${o.fallbackReason ? html`<br /><span class="warn" data-testid="eval-fallback">fallback: ${o.fallbackReason}</span>` : ''}
       </p>
       <div class="results">
         <div>
           <div class="cpm">CPM <b data-testid="eval-cpm">${f.cpm.toFixed(4)}</b></div>
           <table data-testid="eval-sensitivities">
-            <tr><th>FPs/scan</th><th>sensitivity</th></tr>
-            ${f.sensitivities.map((s) => html`<tr data-fps=${s.fpsPerScan}><td>${s.fpsPerScan}</td><td>${pct(s.sensitivity)}</td></tr>`)}
+            <tr>
+              <th>FPs/scan</th>
+              <th>sensitivity</th>
+            </tr>
+            ${f.sensitivities.map(
+              (s) =>
+                html`<tr data-fps=${s.fpsPerScan}>
+                  <td>${s.fpsPerScan}</td>
+                  <td>${pct(s.sensitivity)}</td>
+                </tr>`,
+            )}
           </table>
-          ${f.band
-            ? html`<p class="muted" data-testid="eval-band" data-lower=${f.band.cpm.lower} data-upper=${f.band.cpm.upper}>
-                ${pct(f.band.confidence)} band (${f.band.samples} bootstrap samples over scans): CPM ${f.band.cpm.lower.toFixed(4)}–${f.band.cpm.upper.toFixed(4)}
-              </p>`
-            : ''}
-          <p class=${o.trainingScans?.length ? 'warn' : 'muted'} data-testid="eval-scored" data-scope=${o.scope} data-training-scans=${o.trainingScans?.length ?? 'unknown'}>
+          ${
+            f.band
+              ? html`<p
+                  class="muted"
+                  data-testid="eval-band"
+                  data-lower=${f.band.cpm.lower}
+                  data-upper=${f.band.cpm.upper}
+                >
+                  ${pct(f.band.confidence)} band (${f.band.samples} bootstrap samples over scans): CPM
+                  ${f.band.cpm.lower.toFixed(4)}–${f.band.cpm.upper.toFixed(4)}
+                </p>`
+              : ''
+          }
+          <p
+            class=${o.trainingScans?.length ? 'warn' : 'muted'}
+            data-testid="eval-scored"
+            data-scope=${o.scope}
+            data-training-scans=${o.trainingScans?.length ?? 'unknown'}
+          >
             Scored: ${o.scored}
           </p>
           <p class="muted">
-            ${f.scans} scans, ${f.nodules} nodules, ${f.detected} hit by a candidate;
-            ${f.falsePositives} false positives (${(f.falsePositives / f.scans).toFixed(1)} per scan)
+            ${f.scans} scans, ${f.nodules} nodules, ${f.detected} hit by a candidate; ${f.falsePositives} false
+            positives (${(f.falsePositives / f.scans).toFixed(1)} per scan)
             ${o.stored ? html`<br /><span data-testid="eval-stored">kept with the run${o.trackingItems ? ', queued for MLflow' : ''}</span>` : ''}
           </p>
-          ${o.tfjsCheck
-            ? html`<p class="muted" data-testid="eval-tfjs-check" data-max-diff=${o.tfjsCheck.maxAbsDiff}>
-                tfjs (${o.tfjsCheck.backend}) on the first ${o.tfjsCheck.crops} crops: max |Δp| = ${o.tfjsCheck.maxAbsDiff.toExponential(1)}
-              </p>`
-            : ''}
+          ${
+            o.tfjsCheck
+              ? html`<p class="muted" data-testid="eval-tfjs-check" data-max-diff=${o.tfjsCheck.maxAbsDiff}>
+                  tfjs (${o.tfjsCheck.backend}) on the first ${o.tfjsCheck.crops} crops: max |Δp| =
+                  ${o.tfjsCheck.maxAbsDiff.toExponential(1)}
+                </p>`
+              : ''
+          }
           ${o.warnings.map((w) => html`<p class="warn" data-testid="eval-warning">${w}</p>`)}
         </div>
         <div>
@@ -218,20 +335,50 @@ export class LunaEvalPanel extends LitElement {
   private _renderCases(c: FrocCases, p: FrocPoint) {
     const xyz = (v: readonly number[]) => v.map((x) => x.toFixed(1)).join(', ');
     const row = (d: EvalCaseDetail, label: string) =>
-      html`<tr data-testid=${d.kind === 'missed' ? 'eval-missed' : 'eval-fp'} data-series=${d.seriesUid} data-xyz=${d.xyz.join(',')} data-p=${d.probability ?? ''} @click=${() => this._select(d)}>
-        <td class="uid">${d.seriesUid.slice(-16)}</td><td>${xyz(d.xyz)}</td><td>${d.probability === null ? '–' : d.probability.toFixed(4)}</td><td>${label}</td>
+      html`<tr
+        data-testid=${d.kind === 'missed' ? 'eval-missed' : 'eval-fp'}
+        data-series=${d.seriesUid}
+        data-xyz=${d.xyz.join(',')}
+        data-p=${d.probability ?? ''}
+        @click=${() => this._select(d)}
+      >
+        <td class="uid">${d.seriesUid.slice(-16)}</td>
+        <td>${xyz(d.xyz)}</td>
+        <td>${d.probability === null ? '–' : d.probability.toFixed(4)}</td>
+        <td>${label}</td>
       </tr>`;
-    return html`<div data-testid="eval-cases" data-threshold=${c.threshold} data-fps=${p.fpsPerScan} data-fp=${c.falsePositives.length} data-missed=${c.missed.length}>
+    return html`<div
+      data-testid="eval-cases"
+      data-threshold=${c.threshold}
+      data-fps=${p.fpsPerScan}
+      data-fp=${c.falsePositives.length}
+      data-missed=${c.missed.length}
+    >
       <p>
-        At p ≥ <b>${c.threshold.toFixed(4)}</b>: ${p.fpsPerScan.toFixed(3)} false positives per scan, sensitivity ${(100 * p.sensitivity).toFixed(1)}% —
-        ${c.falsePositives.length} false positives, ${c.missed.length} missed nodules${c.falsePositives.length > CASES_SHOWN || c.missed.length > CASES_SHOWN ? ` (the first ${CASES_SHOWN} of each shown)` : ''}.
+        At p ≥ <b>${c.threshold.toFixed(4)}</b>: ${p.fpsPerScan.toFixed(3)} false positives per scan, sensitivity
+        ${(100 * p.sensitivity).toFixed(1)}% — ${c.falsePositives.length} false positives, ${c.missed.length} missed
+        nodules${c.falsePositives.length > CASES_SHOWN || c.missed.length > CASES_SHOWN ? ` (the first ${CASES_SHOWN} of each shown)` : ''}.
         Choose one to see it in the viewer (Inspect).
       </p>
       <table class="cases">
-        <tr><th>series</th><th>x, y, z (mm)</th><th>p(nodule)</th><th></th></tr>
+        <tr>
+          <th>series</th>
+          <th>x, y, z (mm)</th>
+          <th>p(nodule)</th>
+          <th></th>
+        </tr>
         ${c.falsePositives.slice(0, CASES_SHOWN).map((f) => row({ runId: this.outcomeRun, seriesUid: f.seriesUid, xyz: [...f.xyz], probability: f.probability, kind: 'false-positive' }, 'false positive'))}
         ${c.missed.slice(0, CASES_SHOWN).map((m) =>
-          row({ runId: this.outcomeRun, seriesUid: m.seriesUid, xyz: [...m.xyz], probability: m.bestProbability, kind: 'missed' }, `missed ${m.diameterMm < 0 ? '' : `${m.diameterMm.toFixed(1)} mm `}nodule${m.bestProbability === null ? ', no candidate on it' : ''}`),
+          row(
+            {
+              runId: this.outcomeRun,
+              seriesUid: m.seriesUid,
+              xyz: [...m.xyz],
+              probability: m.bestProbability,
+              kind: 'missed',
+            },
+            `missed ${m.diameterMm < 0 ? '' : `${m.diameterMm.toFixed(1)} mm `}nodule${m.bestProbability === null ? ', no candidate on it' : ''}`,
+          ),
         )}
       </table>
     </div>`;
@@ -275,7 +422,12 @@ export class LunaEvalPanel extends LitElement {
       this.point = null;
       window.lunaEval = outcome;
       // The run list shows the CPM now kept with the run; the train worker delivers to MLflow.
-      if (outcome.stored) window.dispatchEvent(new CustomEvent('luna-run-evaluated', { detail: { runId: this.outcomeRun, trackingItems: outcome.trackingItems } }));
+      if (outcome.stored)
+        window.dispatchEvent(
+          new CustomEvent('luna-run-evaluated', {
+            detail: { runId: this.outcomeRun, trackingItems: outcome.trackingItems },
+          }),
+        );
     } catch (e) {
       this.failure = `Evaluation failed: ${e instanceof Error ? e.message : String(e)}`;
       // A lost GPU device or a wedged runtime: the next evaluation gets a fresh worker.

@@ -49,7 +49,9 @@ export class LunaFrocChart extends LitElement {
     const last = r.curve[r.curve.length - 1]?.fpsPerScan ?? 0;
     const lo = 1 / 16;
     const hi = Math.max(16, last);
-    return [...new Set([lo, ...r.curve.map((p) => p.fpsPerScan).filter((x) => x > lo && x <= hi), ...CPM_FPS, hi])].sort((a, b) => a - b);
+    return [
+      ...new Set([lo, ...r.curve.map((p) => p.fpsPerScan).filter((x) => x > lo && x <= hi), ...CPM_FPS, hi]),
+    ].sort((a, b) => a - b);
   }
 
   /** Where the curve point at (fpsPerScan, sensitivity) is drawn, CSS px from the top-left of
@@ -66,7 +68,10 @@ export class LunaFrocChart extends LitElement {
     const r = this.result;
     if (!u || !r) return;
     const fps = u.posToVal(e.clientX - u.over.getBoundingClientRect().left, 'x');
-    const point = nearestPoint(r.curve.filter((p) => Number.isFinite(p.threshold)), fps);
+    const point = nearestPoint(
+      r.curve.filter((p) => Number.isFinite(p.threshold)),
+      fps,
+    );
     if (!point) return;
     this.chosen = point;
     this.dispatchEvent(new CustomEvent('froc-point-select', { detail: { point }, bubbles: true, composed: true }));
@@ -89,13 +94,24 @@ export class LunaFrocChart extends LitElement {
         // drag.click stops a click it takes for the end of a drag).
         cursor: { drag: { x: false, y: false, setScale: false, click: () => {} } },
         axes: [
-          { stroke: '#9aa5b1', grid: { stroke: '#1f2a36' }, label: 'average false positives per scan', labelSize: 14, size: 30 },
+          {
+            stroke: '#9aa5b1',
+            grid: { stroke: '#1f2a36' },
+            label: 'average false positives per scan',
+            labelSize: 14,
+            size: 30,
+          },
           { stroke: '#9aa5b1', grid: { stroke: '#1f2a36' }, label: 'sensitivity', labelSize: 14, size: 44 },
         ],
         series: [
           { label: 'FPs/scan' },
           { label: 'FROC', stroke: '#7fb3ff', width: 2, points: { show: false } },
-          { label: `CPM points (CPM ${r.cpm.toFixed(3)})`, stroke: '#e3b341', width: 0, points: { show: true, size: 7, fill: '#e3b341' } },
+          {
+            label: `CPM points (CPM ${r.cpm.toFixed(3)})`,
+            stroke: '#e3b341',
+            width: 0,
+            points: { show: true, size: 7, fill: '#e3b341' },
+          },
         ],
       },
       [xs, curve, marks] as uPlot.AlignedData,

@@ -5,7 +5,13 @@
 import * as Comlink from 'comlink';
 import type { EvalOutcome, EvalRequest, InferenceApi, InferenceListener } from '../../workers/inference.worker.ts';
 
-export type { CandidatePrediction, EvalOutcome, EvalProgress, EvalRequest, ModelSource } from '../../workers/inference.worker.ts';
+export type {
+  CandidatePrediction,
+  EvalOutcome,
+  EvalProgress,
+  EvalRequest,
+  ModelSource,
+} from '../../workers/inference.worker.ts';
 
 export class InferenceClient {
   private worker: Worker | null = null;
@@ -15,7 +21,10 @@ export class InferenceClient {
 
   private remote(): Comlink.Remote<InferenceApi> {
     if (!this.api) {
-      this.worker = new Worker(new URL('../../workers/inference.worker.ts', import.meta.url), { type: 'module', name: 'inference' });
+      this.worker = new Worker(new URL('../../workers/inference.worker.ts', import.meta.url), {
+        type: 'module',
+        name: 'inference',
+      });
       this.api = Comlink.wrap<InferenceApi>(this.worker);
       void this.api.setListener(Comlink.proxy(this.listener));
     }

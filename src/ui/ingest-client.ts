@@ -18,7 +18,11 @@ function worker(): Comlink.Remote<IngestApi> {
 
 export type { DroppedFile, FileProgress, IngestReport, RemoteFile };
 
-export function ingest(files: DroppedFile[], onProgress: (p: FileProgress[]) => void, force = false): Promise<IngestReport> {
+export function ingest(
+  files: DroppedFile[],
+  onProgress: (p: FileProgress[]) => void,
+  force = false,
+): Promise<IngestReport> {
   return worker().ingest(files, Comlink.proxy(onProgress), force);
 }
 

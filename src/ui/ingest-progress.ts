@@ -12,17 +12,50 @@ export class LunaIngestProgress extends LitElement {
   @property({ attribute: false }) files: FileProgress[] = [];
 
   static override styles = css`
-    :host { display: block; font-size: 13px; }
-    summary { cursor: pointer; color: var(--luna-muted, #9aa5b1); }
-    ul { list-style: none; margin: 6px 0 0; padding: 0; max-height: 240px; overflow: auto; }
-    li { display: grid; grid-template-columns: 70px 1fr; gap: 8px; padding: 2px 0; }
-    .status { font-weight: 600; }
-    .reading { color: var(--luna-accent, #7fb3ff); }
-    .stored { color: var(--luna-ok, #7ad17a); }
-    .skipped { color: var(--luna-muted, #9aa5b1); }
-    .error { color: var(--luna-error, #ff7b72); }
-    .msg { grid-column: 2; color: var(--luna-error, #ff7b72); white-space: pre-wrap; }
-    .path { overflow-wrap: anywhere; }
+    :host {
+      display: block;
+      font-size: 13px;
+    }
+    summary {
+      cursor: pointer;
+      color: var(--luna-muted, #9aa5b1);
+    }
+    ul {
+      list-style: none;
+      margin: 6px 0 0;
+      padding: 0;
+      max-height: 240px;
+      overflow: auto;
+    }
+    li {
+      display: grid;
+      grid-template-columns: 70px 1fr;
+      gap: 8px;
+      padding: 2px 0;
+    }
+    .status {
+      font-weight: 600;
+    }
+    .reading {
+      color: var(--luna-accent, #7fb3ff);
+    }
+    .stored {
+      color: var(--luna-ok, #7ad17a);
+    }
+    .skipped {
+      color: var(--luna-muted, #9aa5b1);
+    }
+    .error {
+      color: var(--luna-error, #ff7b72);
+    }
+    .msg {
+      grid-column: 2;
+      color: var(--luna-error, #ff7b72);
+      white-space: pre-wrap;
+    }
+    .path {
+      overflow-wrap: anywhere;
+    }
   `;
 
   override render() {
@@ -38,12 +71,15 @@ export class LunaIngestProgress extends LitElement {
         </summary>
         <ul data-testid="ingest-files">
           ${errorsFirst.map(
-            (f) => html`<li data-status=${f.status}>
-              <span class="status ${f.status}">${f.status}</span><span class="path">${f.file}</span>
-              ${f.status === 'error' || f.status === 'skipped'
-                ? html`<span class="msg ${f.status}" data-testid="file-message">${f.message ?? ''}</span>`
-                : ''}
-            </li>`,
+            (f) =>
+              html`<li data-status=${f.status}>
+                <span class="status ${f.status}">${f.status}</span><span class="path">${f.file}</span>
+                ${
+                  f.status === 'error' || f.status === 'skipped'
+                    ? html`<span class="msg ${f.status}" data-testid="file-message">${f.message ?? ''}</span>`
+                    : ''
+                }
+              </li>`,
           )}
         </ul>
       </details>

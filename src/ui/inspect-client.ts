@@ -8,7 +8,9 @@ export class InspectClient {
   private api: Comlink.Remote<InspectApi> | null = null;
 
   saliency(req: SaliencyRequest): Promise<SaliencyReply> {
-    this.api ??= Comlink.wrap<InspectApi>(new Worker(new URL('../../workers/inspect.worker.ts', import.meta.url), { type: 'module', name: 'inspect' }));
+    this.api ??= Comlink.wrap<InspectApi>(
+      new Worker(new URL('../../workers/inspect.worker.ts', import.meta.url), { type: 'module', name: 'inspect' }),
+    );
     return this.api.saliency(req);
   }
 }

@@ -37,15 +37,42 @@ export class LunaInspectPanel extends LitElement {
   private readonly client = new InspectClient();
 
   static override styles = css`
-    :host { display: block; font-size: 13px; }
-    .bar { display: flex; gap: 10px; align-items: center; flex-wrap: wrap; margin: 6px 0 10px; }
-    .grid { display: grid; grid-template-columns: minmax(0, 514px) minmax(0, 1fr); gap: 16px; align-items: start; }
-    @media (max-width: 900px) { .grid { grid-template-columns: 1fr; } }
-    select, button {
-      background: #1f2a36; color: inherit; border: 1px solid var(--luna-border, #2a3440); border-radius: 6px;
-      padding: 3px 8px; font: inherit; cursor: pointer;
+    :host {
+      display: block;
+      font-size: 13px;
     }
-    h3 { font-size: 14px; margin: 16px 0 6px; }
+    .bar {
+      display: flex;
+      gap: 10px;
+      align-items: center;
+      flex-wrap: wrap;
+      margin: 6px 0 10px;
+    }
+    .grid {
+      display: grid;
+      grid-template-columns: minmax(0, 514px) minmax(0, 1fr);
+      gap: 16px;
+      align-items: start;
+    }
+    @media (max-width: 900px) {
+      .grid {
+        grid-template-columns: 1fr;
+      }
+    }
+    select,
+    button {
+      background: #1f2a36;
+      color: inherit;
+      border: 1px solid var(--luna-border, #2a3440);
+      border-radius: 6px;
+      padding: 3px 8px;
+      font: inherit;
+      cursor: pointer;
+    }
+    h3 {
+      font-size: 14px;
+      margin: 16px 0 6px;
+    }
   `;
 
   override connectedCallback() {
@@ -80,7 +107,10 @@ export class LunaInspectPanel extends LitElement {
           <select data-testid="inspect-run" @focus=${() => void this.refreshRuns()} @change=${this._onRunChosen}>
             <option value="" ?selected=${!this.run}>none</option>
             ${this.runs.map(
-              (r) => html`<option value=${r.runId} ?selected=${r.runId === this.run?.runId}>${r.name} (${r.status}, ${r.predictions.length} predictions)</option>`,
+              (r) =>
+                html`<option value=${r.runId} ?selected=${r.runId === this.run?.runId}>
+                  ${r.name} (${r.status}, ${r.predictions.length} predictions)
+                </option>`,
             )}
           </select>
         </label>
@@ -121,7 +151,15 @@ export class LunaInspectPanel extends LitElement {
   async showCase(d: EvalCaseDetail): Promise<void> {
     if (d.runId && d.runId !== this.run?.runId) await this.inspect(d.runId);
     // Not one of the run's validation predictions: index −1, no loss.
-    this.candidate = { index: -1, seriesUid: d.seriesUid, xyz: d.xyz, diameterMm: 0, label: d.kind === 'missed' ? 1 : 0, prob: d.probability ?? NaN, loss: NaN };
+    this.candidate = {
+      index: -1,
+      seriesUid: d.seriesUid,
+      xyz: d.xyz,
+      diameterMm: 0,
+      label: d.kind === 'missed' ? 1 : 0,
+      prob: d.probability ?? NaN,
+      loss: NaN,
+    };
     await this.viewer.focusWorld(d.seriesUid, d.xyz);
   }
 

@@ -37,24 +37,69 @@ export class LunaApp extends LitElement {
 
   static override styles = css`
     :host {
-      display: block; max-width: 1100px; margin: 0 auto; padding: 20px 24px 60px;
-      --luna-accent: #7fb3ff; --luna-muted: #9aa5b1; --luna-border: #2a3440;
+      display: block;
+      max-width: 1100px;
+      margin: 0 auto;
+      padding: 20px 24px 60px;
+      --luna-accent: #7fb3ff;
+      --luna-muted: #9aa5b1;
+      --luna-border: #2a3440;
     }
-    header { display: flex; align-items: baseline; gap: 16px; flex-wrap: wrap; }
-    h1 { margin: 0; font-size: 22px; }
-    h2 { font-size: 16px; margin: 26px 0 8px; }
-    .tag { color: var(--luna-muted); }
-    section { margin-top: 16px; }
-    .row { display: flex; gap: 12px; align-items: center; flex-wrap: wrap; margin-top: 10px; }
-    .storage { color: var(--luna-muted); font-size: 13px; }
-    .report { font-size: 13px; color: var(--luna-muted); }
-    .failure { color: #ff7b72; white-space: pre-wrap; }
+    header {
+      display: flex;
+      align-items: baseline;
+      gap: 16px;
+      flex-wrap: wrap;
+    }
+    h1 {
+      margin: 0;
+      font-size: 22px;
+    }
+    h2 {
+      font-size: 16px;
+      margin: 26px 0 8px;
+    }
+    .tag {
+      color: var(--luna-muted);
+    }
+    section {
+      margin-top: 16px;
+    }
+    .row {
+      display: flex;
+      gap: 12px;
+      align-items: center;
+      flex-wrap: wrap;
+      margin-top: 10px;
+    }
+    .storage {
+      color: var(--luna-muted);
+      font-size: 13px;
+    }
+    .report {
+      font-size: 13px;
+      color: var(--luna-muted);
+    }
+    .failure {
+      color: #ff7b72;
+      white-space: pre-wrap;
+    }
     button {
-      background: #1f2a36; color: inherit; border: 1px solid var(--luna-border); border-radius: 6px;
-      padding: 6px 12px; font: inherit; cursor: pointer;
+      background: #1f2a36;
+      color: inherit;
+      border: 1px solid var(--luna-border);
+      border-radius: 6px;
+      padding: 6px 12px;
+      font: inherit;
+      cursor: pointer;
     }
-    button:hover:not([disabled]) { border-color: var(--luna-accent); }
-    button[disabled] { opacity: 0.5; cursor: default; }
+    button:hover:not([disabled]) {
+      border-color: var(--luna-accent);
+    }
+    button[disabled] {
+      opacity: 0.5;
+      cursor: default;
+    }
   `;
 
   override connectedCallback() {
@@ -80,10 +125,12 @@ export class LunaApp extends LitElement {
             Load synthetic demo data
           </button>
           <span class="storage" data-testid="storage">
-            ${st
-              ? html`Storage: ${formatBytes(st.usage)} used of ${formatBytes(st.quota)} available
+            ${
+              st
+                ? html`Storage: ${formatBytes(st.usage)} used of ${formatBytes(st.quota)} available
                   ${st.persisted === null ? '' : st.persisted ? '· persistent' : '· not persistent (the browser may evict it)'}`
-              : ''}
+                : ''
+            }
           </span>
         </div>
         ${this.failure ? html`<p class="failure" data-testid="ingest-failure">${this.failure}</p>` : ''}
@@ -140,7 +187,10 @@ export class LunaApp extends LitElement {
 
   private _onFiles(e: CustomEvent<{ files: DroppedFile[] }>) {
     const files = e.detail.files;
-    void this.run(files.map((f) => f.path), (cb) => ingest(files, cb));
+    void this.run(
+      files.map((f) => f.path),
+      (cb) => ingest(files, cb),
+    );
   }
 
   private _onDemo() {

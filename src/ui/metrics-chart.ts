@@ -18,9 +18,24 @@ export interface ChartSeries {
 export const CHART_CARD_STYLES = [
   unsafeCSS(uplotCss),
   css`
-    :host { display: block; background: #121a22; border: 1px solid var(--luna-border, #2a3440); border-radius: 8px; padding: 6px; }
-    h4 { margin: 0 0 4px; font-size: 12px; font-weight: 500; color: var(--luna-muted, #9aa5b1); font-family: ui-monospace, monospace; }
-    .u-legend { font-size: 11px; color: #cdd6df; }
+    :host {
+      display: block;
+      background: #121a22;
+      border: 1px solid var(--luna-border, #2a3440);
+      border-radius: 8px;
+      padding: 6px;
+    }
+    h4 {
+      margin: 0 0 4px;
+      font-size: 12px;
+      font-weight: 500;
+      color: var(--luna-muted, #9aa5b1);
+      font-family: ui-monospace, monospace;
+    }
+    .u-legend {
+      font-size: 11px;
+      color: #cdd6df;
+    }
   `,
 ];
 
@@ -34,7 +49,11 @@ export class LunaMetricsChart extends LitElement {
   static override styles = [
     ...CHART_CARD_STYLES,
     css`
-      .empty { color: var(--luna-muted, #9aa5b1); font-size: 12px; height: 40px; }
+      .empty {
+        color: var(--luna-muted, #9aa5b1);
+        font-size: 12px;
+        height: 40px;
+      }
     `,
   ];
 
@@ -74,7 +93,10 @@ export class LunaMetricsChart extends LitElement {
           { stroke: '#9aa5b1', grid: { stroke: '#1f2a36' }, label: 'samples seen', labelSize: 14, size: 30 },
           { stroke: '#9aa5b1', grid: { stroke: '#1f2a36' }, size: 44 },
         ],
-        series: [{ label: 'samples' }, ...this.series.map((s) => ({ label: s.label, stroke: s.color, width: 2, points: { show: true, size: 5 } }))],
+        series: [
+          { label: 'samples' },
+          ...this.series.map((s) => ({ label: s.label, stroke: s.color, width: 2, points: { show: true, size: 5 } })),
+        ],
       },
       [xs, ...ys] as uPlot.AlignedData,
       this.plotEl,

@@ -50,7 +50,13 @@ export class LunaPredictionBrowser extends LitElement {
   /** Index (in the run's predictions) of the candidate shown elsewhere, highlighted here. */
   @property({ type: Number }) selected = -1;
 
-  @state() private query: RowQuery = { threshold: 0.5, outcome: 'all', seriesUid: 'all', sort: 'index', descending: false };
+  @state() private query: RowQuery = {
+    threshold: 0.5,
+    outcome: 'all',
+    seriesUid: 'all',
+    sort: 'index',
+    descending: false,
+  };
   @state() private limit = PAGE;
   @state() private thumbs = new Map<string, { crop: Int16Array; series: SeriesRecord }>();
 
@@ -59,36 +65,118 @@ export class LunaPredictionBrowser extends LitElement {
   private worst: { fp: IndexedPrediction[]; fn: IndexedPrediction[] } = { fp: [], fn: [] };
 
   static override styles = css`
-    :host { display: block; font-size: 13px; }
-    .bar { display: flex; gap: 10px; align-items: center; flex-wrap: wrap; margin: 6px 0; }
-    .counts span { margin-right: 10px; font-variant-numeric: tabular-nums; }
-    select, button {
-      background: #1f2a36; color: inherit; border: 1px solid var(--luna-border, #2a3440); border-radius: 6px;
-      padding: 3px 8px; font: inherit; cursor: pointer;
+    :host {
+      display: block;
+      font-size: 13px;
     }
-    table { width: 100%; border-collapse: collapse; }
-    th, td { text-align: left; padding: 3px 6px; border-bottom: 1px solid var(--luna-border, #2a3440); }
-    th { color: var(--luna-muted, #9aa5b1); font-weight: 500; cursor: pointer; user-select: none; }
-    td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-    tbody tr { cursor: pointer; }
-    tbody tr:hover, tr.selected { background: rgba(127, 179, 255, 0.1); }
-    .uid { font-family: ui-monospace, monospace; font-size: 12px; }
-    .TP, .TN { color: var(--luna-ok, #7ad17a); }
-    .FP, .FN { color: var(--luna-error, #ff7b72); }
-    .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 50%; margin-right: 4px; vertical-align: middle; }
-    .gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(110px, 1fr)); gap: 8px; margin: 6px 0 14px; }
-    .item { background: #111820; border: 1px solid var(--luna-border, #2a3440); border-radius: 6px; padding: 4px; cursor: pointer; text-align: center; font: inherit; color: inherit; }
-    .item.selected { border-color: var(--luna-accent, #7fb3ff); }
-    .item canvas { display: block; margin: 0 auto 3px; image-rendering: pixelated; }
-    h4 { margin: 10px 0 4px; font-size: 13px; }
-    .muted { color: var(--luna-muted, #9aa5b1); }
+    .bar {
+      display: flex;
+      gap: 10px;
+      align-items: center;
+      flex-wrap: wrap;
+      margin: 6px 0;
+    }
+    .counts span {
+      margin-right: 10px;
+      font-variant-numeric: tabular-nums;
+    }
+    select,
+    button {
+      background: #1f2a36;
+      color: inherit;
+      border: 1px solid var(--luna-border, #2a3440);
+      border-radius: 6px;
+      padding: 3px 8px;
+      font: inherit;
+      cursor: pointer;
+    }
+    table {
+      width: 100%;
+      border-collapse: collapse;
+    }
+    th,
+    td {
+      text-align: left;
+      padding: 3px 6px;
+      border-bottom: 1px solid var(--luna-border, #2a3440);
+    }
+    th {
+      color: var(--luna-muted, #9aa5b1);
+      font-weight: 500;
+      cursor: pointer;
+      user-select: none;
+    }
+    td.num,
+    th.num {
+      text-align: right;
+      font-variant-numeric: tabular-nums;
+    }
+    tbody tr {
+      cursor: pointer;
+    }
+    tbody tr:hover,
+    tr.selected {
+      background: rgba(127, 179, 255, 0.1);
+    }
+    .uid {
+      font-family: ui-monospace, monospace;
+      font-size: 12px;
+    }
+    .TP,
+    .TN {
+      color: var(--luna-ok, #7ad17a);
+    }
+    .FP,
+    .FN {
+      color: var(--luna-error, #ff7b72);
+    }
+    .swatch {
+      display: inline-block;
+      width: 10px;
+      height: 10px;
+      border-radius: 50%;
+      margin-right: 4px;
+      vertical-align: middle;
+    }
+    .gallery {
+      display: grid;
+      grid-template-columns: repeat(auto-fill, minmax(110px, 1fr));
+      gap: 8px;
+      margin: 6px 0 14px;
+    }
+    .item {
+      background: #111820;
+      border: 1px solid var(--luna-border, #2a3440);
+      border-radius: 6px;
+      padding: 4px;
+      cursor: pointer;
+      text-align: center;
+      font: inherit;
+      color: inherit;
+    }
+    .item.selected {
+      border-color: var(--luna-accent, #7fb3ff);
+    }
+    .item canvas {
+      display: block;
+      margin: 0 auto 3px;
+      image-rendering: pixelated;
+    }
+    h4 {
+      margin: 10px 0 4px;
+      font-size: 13px;
+    }
+    .muted {
+      color: var(--luna-muted, #9aa5b1);
+    }
   `;
 
   override render() {
     const run = this.run;
     if (!run) return html`<p class="muted">Choose a run to inspect (the Inspect button in the run list).</p>`;
     const rows = this.rows();
-    if (!rows.length) return html`<p class="muted" data-testid="no-predictions">Run ${run.name} has no validation predictions yet.</p>`;
+    if (!rows.length)
+      return html`<p class="muted" data-testid="no-predictions">Run ${run.name} has no validation predictions yet.</p>`;
     const q = this.query;
     const counts = countOutcomes(rows, q.threshold);
     const shown = queryRows(rows, q);
@@ -97,12 +185,21 @@ export class LunaPredictionBrowser extends LitElement {
       <div class="bar">
         <label>
           threshold
-          <input type="range" data-testid="threshold" min="0" max="1" step="0.01" .value=${String(q.threshold)} @input=${this._onThreshold} />
+          <input
+            type="range"
+            data-testid="threshold"
+            min="0"
+            max="1"
+            step="0.01"
+            .value=${String(q.threshold)}
+            @input=${this._onThreshold}
+          />
           <span data-testid="threshold-value">${q.threshold.toFixed(2)}</span>
         </label>
         <span class="counts" data-testid="outcome-counts">
           ${OUTCOMES.map((o) => html`<span class=${o} data-testid="count-${o}" data-count=${counts[o]}>${o} ${counts[o]}</span>`)}
-          <span>precision ${counts.precision.toFixed(3)}</span><span>recall ${counts.recall.toFixed(3)}</span><span>F1 ${counts.f1.toFixed(3)}</span>
+          <span>precision ${counts.precision.toFixed(3)}</span><span>recall ${counts.recall.toFixed(3)}</span
+          ><span>F1 ${counts.f1.toFixed(3)}</span>
         </span>
       </div>
       <h4>Worst false positives</h4>
@@ -112,13 +209,19 @@ export class LunaPredictionBrowser extends LitElement {
       <div class="bar">
         <label>
           outcome
-          <select data-testid="filter-outcome" @change=${(e: Event) => this._set({ outcome: (e.target as HTMLSelectElement).value as Outcome | 'all' })}>
+          <select
+            data-testid="filter-outcome"
+            @change=${(e: Event) => this._set({ outcome: (e.target as HTMLSelectElement).value as Outcome | 'all' })}
+          >
             ${['all', ...OUTCOMES].map((o) => html`<option value=${o} ?selected=${o === q.outcome}>${o}</option>`)}
           </select>
         </label>
         <label>
           series
-          <select data-testid="filter-series" @change=${(e: Event) => this._set({ seriesUid: (e.target as HTMLSelectElement).value })}>
+          <select
+            data-testid="filter-series"
+            @change=${(e: Event) => this._set({ seriesUid: (e.target as HTMLSelectElement).value })}
+          >
             <option value="all" ?selected=${q.seriesUid === 'all'}>all (${series.length})</option>
             ${series.map((s) => html`<option value=${s} ?selected=${s === q.seriesUid}>…${s.slice(-16)}</option>`)}
           </select>
@@ -129,9 +232,10 @@ export class LunaPredictionBrowser extends LitElement {
         <thead>
           <tr>
             ${COLUMNS.map(
-              (c) => html`<th class=${c.num ? 'num' : ''} data-testid="sort-${c.key}" @click=${() => this._sort(c.key)}>
-                ${c.label}${q.sort === c.key ? (q.descending ? ' ▼' : ' ▲') : ''}
-              </th>`,
+              (c) =>
+                html`<th class=${c.num ? 'num' : ''} data-testid="sort-${c.key}" @click=${() => this._sort(c.key)}>
+                  ${c.label}${q.sort === c.key ? (q.descending ? ' ▼' : ' ▲') : ''}
+                </th>`,
             )}
           </tr>
         </thead>
@@ -150,16 +254,22 @@ export class LunaPredictionBrowser extends LitElement {
               <td class="uid" title=${r.seriesUid}>…${r.seriesUid.slice(-12)}</td>
               <td class="num">${r.diameterMm ? r.diameterMm.toFixed(1) : '–'}</td>
               <td class="num">${r.label}</td>
-              <td class="num"><span class="swatch" style="background:${cssRgb(probColor(r.prob))}"></span>${r.prob.toFixed(3)}</td>
+              <td class="num">
+                <span class="swatch" style="background:${cssRgb(probColor(r.prob))}"></span>${r.prob.toFixed(3)}
+              </td>
               <td class=${o}>${o}</td>
               <td class="num">${r.loss.toFixed(3)}</td>
             </tr>`;
           })}
         </tbody>
       </table>
-      ${shown.length > this.limit
-        ? html`<button data-testid="show-more" @click=${() => (this.limit += PAGE)}>show ${Math.min(PAGE, shown.length - this.limit)} more</button>`
-        : ''}
+      ${
+        shown.length > this.limit
+          ? html`<button data-testid="show-more" @click=${() => (this.limit += PAGE)}>
+              show ${Math.min(PAGE, shown.length - this.limit)} more
+            </button>`
+          : ''
+      }
     `;
   }
 
@@ -182,7 +292,13 @@ export class LunaPredictionBrowser extends LitElement {
       const key = canvas.dataset.thumb!;
       const t = this.thumbs.get(key);
       if (t && canvas.dataset.drawn !== key) {
-        drawCropSlice(canvas, { crop: t.crop, shape: run.config.crop, spacing: t.series.spacing }, 'axial', WINDOW_PRESETS.lung, 72);
+        drawCropSlice(
+          canvas,
+          { crop: t.crop, shape: run.config.crop, spacing: t.series.spacing },
+          'axial',
+          WINDOW_PRESETS.lung,
+          72,
+        );
         canvas.dataset.drawn = key;
       }
     }
@@ -200,7 +316,12 @@ export class LunaPredictionBrowser extends LitElement {
     return html`<div class="gallery" data-testid="gallery-${kind}">
       ${items.map((r) => {
         const key = this.thumbKey(r);
-        return html`<button class="item ${r.index === this.selected ? 'selected' : ''}" data-testid="gallery-item" data-index=${r.index} @click=${() => this._select(r)}>
+        return html`<button
+          class="item ${r.index === this.selected ? 'selected' : ''}"
+          data-testid="gallery-item"
+          data-index=${r.index}
+          @click=${() => this._select(r)}
+        >
           <canvas data-thumb=${key} width="72" height="72"></canvas>
           p ${r.prob.toFixed(3)} · label ${r.label}
         </button>`;
@@ -240,13 +361,17 @@ export class LunaPredictionBrowser extends LitElement {
 
   private _sort(key: SortKey) {
     const q = this.query;
-    this._set(q.sort === key ? { descending: !q.descending } : { sort: key, descending: key === 'prob' || key === 'loss' });
+    this._set(
+      q.sort === key ? { descending: !q.descending } : { sort: key, descending: key === 'prob' || key === 'loss' },
+    );
   }
 
   private async _select(r: IndexedPrediction) {
     this.selected = r.index;
     await this.updateComplete;
-    this.dispatchEvent(new CustomEvent('candidate-select', { detail: { prediction: r }, bubbles: true, composed: true }));
+    this.dispatchEvent(
+      new CustomEvent('candidate-select', { detail: { prediction: r }, bubbles: true, composed: true }),
+    );
   }
 }
 

@@ -34,18 +34,53 @@ export class LunaRunList extends LitElement {
   @property({ type: Boolean }) canPush = false;
 
   static override styles = css`
-    :host { display: block; font-size: 13px; }
-    table { width: 100%; border-collapse: collapse; }
-    th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid var(--luna-border, #2a3440); }
-    th { color: var(--luna-muted, #9aa5b1); font-weight: 500; }
-    td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-    tr.selected { background: rgba(127, 179, 255, 0.08); }
-    tr { cursor: pointer; }
-    .status-failed, .status-interrupted { color: var(--luna-error, #ff7b72); }
-    .status-finished { color: var(--luna-ok, #7ad17a); }
-    .status-running, .status-paused { color: var(--luna-accent, #7fb3ff); }
-    button { font-size: 12px; }
-    .err { color: var(--luna-error, #ff7b72); font-size: 12px; }
+    :host {
+      display: block;
+      font-size: 13px;
+    }
+    table {
+      width: 100%;
+      border-collapse: collapse;
+    }
+    th,
+    td {
+      text-align: left;
+      padding: 4px 6px;
+      border-bottom: 1px solid var(--luna-border, #2a3440);
+    }
+    th {
+      color: var(--luna-muted, #9aa5b1);
+      font-weight: 500;
+    }
+    td.num,
+    th.num {
+      text-align: right;
+      font-variant-numeric: tabular-nums;
+    }
+    tr.selected {
+      background: rgba(127, 179, 255, 0.08);
+    }
+    tr {
+      cursor: pointer;
+    }
+    .status-failed,
+    .status-interrupted {
+      color: var(--luna-error, #ff7b72);
+    }
+    .status-finished {
+      color: var(--luna-ok, #7ad17a);
+    }
+    .status-running,
+    .status-paused {
+      color: var(--luna-accent, #7fb3ff);
+    }
+    button {
+      font-size: 12px;
+    }
+    .err {
+      color: var(--luna-error, #ff7b72);
+      font-size: 12px;
+    }
   `;
 
   override render() {
@@ -53,8 +88,16 @@ export class LunaRunList extends LitElement {
     return html`<table>
       <thead>
         <tr>
-          <th>run</th><th>status</th><th class="num">epochs</th><th>backend</th>
-          <th class="num">val loss</th><th class="num">val F1</th><th class="num">precision</th><th class="num">recall</th><th class="num">CPM</th><th></th>
+          <th>run</th>
+          <th>status</th>
+          <th class="num">epochs</th>
+          <th>backend</th>
+          <th class="num">val loss</th>
+          <th class="num">val F1</th>
+          <th class="num">precision</th>
+          <th class="num">recall</th>
+          <th class="num">CPM</th>
+          <th></th>
         </tr>
       </thead>
       <tbody>
@@ -87,9 +130,17 @@ export class LunaRunList extends LitElement {
   private _cpm(r: RunRecord) {
     const e = r.eval;
     if (!e) return html`<td class="num" data-testid="run-cpm">–</td>`;
-    const band = e.cpmBand ? `, ${Math.round(100 * e.cpmBand.confidence)}% band ${e.cpmBand.lower.toFixed(3)}–${e.cpmBand.upper.toFixed(3)}` : '';
+    const band = e.cpmBand
+      ? `, ${Math.round(100 * e.cpmBand.confidence)}% band ${e.cpmBand.lower.toFixed(3)}–${e.cpmBand.upper.toFixed(3)}`
+      : '';
     const title = `epoch ${e.epoch}, ${e.scans} scans (${e.scope === 'validation' ? 'validation series' : 'all scans'})${band}${e.trainingScans ? `; ${e.trainingScans} training scans among them` : '; held out'}`;
-    return html`<td class="num" data-testid="run-cpm" data-cpm=${e.cpm} data-training-scans=${e.trainingScans} title=${title}>
+    return html`<td
+      class="num"
+      data-testid="run-cpm"
+      data-cpm=${e.cpm}
+      data-training-scans=${e.trainingScans}
+      title=${title}
+    >
       ${fmt(e.cpm)}${e.trainingScans ? html`<span class="err" title="training scans were scored: optimistic">*</span>` : ''}
     </td>`;
   }
@@ -98,18 +149,37 @@ export class LunaRunList extends LitElement {
     if (r.runId === this.active) return '';
     const stop = (e: Event) => e.stopPropagation();
     return html`<span @click=${stop}>
-      ${['interrupted', 'stopped', 'failed', 'paused', 'running'].includes(r.status)
-        ? html`<button data-testid="run-resume" @click=${() => this._emit('run-resume', { runId: r.runId })}>resume</button>`
-        : ''}
-      ${r.status === 'finished'
-        ? html`<button data-testid="run-continue" @click=${() => this._emit('run-continue', { runId: r.runId, epochs: 1 })}>+1 epoch</button>`
-        : ''}
-      ${this.canPush && !r.trackingQueued && !['running', 'paused'].includes(r.status)
-        ? html`<button data-testid="run-push" @click=${() => this._emit('run-push', { runId: r.runId })}>push to MLflow</button>`
-        : ''}
-      ${r.predictions.length
-        ? html`<button data-testid="run-inspect" @click=${() => this._emit('run-inspect', { runId: r.runId })}>inspect</button>`
-        : ''}
+      ${
+        ['interrupted', 'stopped', 'failed', 'paused', 'running'].includes(r.status)
+          ? html`<button data-testid="run-resume" @click=${() => this._emit('run-resume', { runId: r.runId })}>
+              resume
+            </button>`
+          : ''
+      }
+      ${
+        r.status === 'finished'
+          ? html`<button
+              data-testid="run-continue"
+              @click=${() => this._emit('run-continue', { runId: r.runId, epochs: 1 })}
+            >
+              +1 epoch
+            </button>`
+          : ''
+      }
+      ${
+        this.canPush && !r.trackingQueued && !['running', 'paused'].includes(r.status)
+          ? html`<button data-testid="run-push" @click=${() => this._emit('run-push', { runId: r.runId })}>
+              push to MLflow
+            </button>`
+          : ''
+      }
+      ${
+        r.predictions.length
+          ? html`<button data-testid="run-inspect" @click=${() => this._emit('run-inspect', { runId: r.runId })}>
+              inspect
+            </button>`
+          : ''
+      }
       <button data-testid="run-delete" @click=${() => this._emit('run-delete', { runId: r.runId })}>✕</button>
     </span>`;
   }

@@ -20,7 +20,10 @@ export class TrainClient {
 
   private remote(): Comlink.Remote<TrainApi> {
     if (!this.api) {
-      this.worker = new Worker(new URL('../../workers/train.worker.ts', import.meta.url), { type: 'module', name: 'train' });
+      this.worker = new Worker(new URL('../../workers/train.worker.ts', import.meta.url), {
+        type: 'module',
+        name: 'train',
+      });
       this.api = Comlink.wrap<TrainApi>(this.worker);
       void this.api.setListener(Comlink.proxy(this.listener));
     }
@@ -71,7 +74,10 @@ export class TrainClient {
    * Run a training job; a run interrupted by a lost GPU device is resumed from its last
    * checkpoint in a fresh worker (twice at most). `onInterrupted` says it happened.
    */
-  async withRecovery(job: () => Promise<RunRecord>, onInterrupted: (run: RunRecord) => void = () => {}): Promise<RunRecord> {
+  async withRecovery(
+    job: () => Promise<RunRecord>,
+    onInterrupted: (run: RunRecord) => void = () => {},
+  ): Promise<RunRecord> {
     let result = await job();
     for (let retries = 0; result.status === 'interrupted' && retries < 2; retries++) {
       onInterrupted(result);

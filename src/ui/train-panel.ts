@@ -9,7 +9,14 @@
  */
 import { LitElement, css, html } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
-import { QUICK_INPUT, defaultConfig, formatIssue, resolveConfigOrThrow, type ConfigIssue, type LabConfig } from '../config/lab-config.ts';
+import {
+  QUICK_INPUT,
+  defaultConfig,
+  formatIssue,
+  resolveConfigOrThrow,
+  type ConfigIssue,
+  type LabConfig,
+} from '../config/lab-config.ts';
 import { decodeLabUrl } from '../config/lab-url.ts';
 import { compareData, describeMismatch, subsetDigests } from '../store/data-selection.ts';
 import { labStore } from '../store/lab-store.ts';
@@ -65,23 +72,69 @@ export class LunaTrainPanel extends LitElement {
   });
 
   static override styles = css`
-    :host { display: block; }
-    .row { display: flex; gap: 10px; align-items: center; flex-wrap: wrap; margin: 10px 0; }
-    button {
-      background: #1f2a36; color: inherit; border: 1px solid var(--luna-border, #2a3440); border-radius: 6px;
-      padding: 6px 12px; font: inherit; cursor: pointer;
+    :host {
+      display: block;
     }
-    button.primary { border-color: var(--luna-accent, #7fb3ff); }
-    button[disabled] { opacity: 0.5; cursor: default; }
-    .progress { font-size: 13px; color: var(--luna-muted, #9aa5b1); }
-    progress { width: 240px; }
-    .notice { padding: 6px 10px; border-radius: 6px; background: #2a2414; color: #e3b341; font-size: 13px; }
-    .backend { font-size: 13px; }
-    .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(320px, 1fr)); gap: 10px; margin-top: 10px; }
-    .issues { color: var(--luna-error, #ff7b72); font-size: 13px; }
-    .ok { color: var(--luna-ok, #7ad17a); }
-    .tracking { font-size: 13px; }
-    h3 { font-size: 14px; margin: 18px 0 6px; }
+    .row {
+      display: flex;
+      gap: 10px;
+      align-items: center;
+      flex-wrap: wrap;
+      margin: 10px 0;
+    }
+    button {
+      background: #1f2a36;
+      color: inherit;
+      border: 1px solid var(--luna-border, #2a3440);
+      border-radius: 6px;
+      padding: 6px 12px;
+      font: inherit;
+      cursor: pointer;
+    }
+    button.primary {
+      border-color: var(--luna-accent, #7fb3ff);
+    }
+    button[disabled] {
+      opacity: 0.5;
+      cursor: default;
+    }
+    .progress {
+      font-size: 13px;
+      color: var(--luna-muted, #9aa5b1);
+    }
+    progress {
+      width: 240px;
+    }
+    .notice {
+      padding: 6px 10px;
+      border-radius: 6px;
+      background: #2a2414;
+      color: #e3b341;
+      font-size: 13px;
+    }
+    .backend {
+      font-size: 13px;
+    }
+    .charts {
+      display: grid;
+      grid-template-columns: repeat(auto-fill, minmax(320px, 1fr));
+      gap: 10px;
+      margin-top: 10px;
+    }
+    .issues {
+      color: var(--luna-error, #ff7b72);
+      font-size: 13px;
+    }
+    .ok {
+      color: var(--luna-ok, #7ad17a);
+    }
+    .tracking {
+      font-size: 13px;
+    }
+    h3 {
+      font-size: 14px;
+      margin: 18px 0 6px;
+    }
   `;
 
   override connectedCallback() {
@@ -121,7 +174,8 @@ export class LunaTrainPanel extends LitElement {
       this.notice = `This lab URL cannot be used as it is: ${issues.map(formatIssue).join('; ')}. The form keeps its defaults.`;
       return;
     }
-    if (notes.length) this.notice = `This link comes from an older lab and opens as it meant then: ${notes.join('; ')}.`;
+    if (notes.length)
+      this.notice = `This link comes from an older lab and opens as it meant then: ${notes.join('; ')}.`;
     this.config = config;
     this.formConfig = config;
     if (config.data.digest.length) {
@@ -144,21 +198,33 @@ export class LunaTrainPanel extends LitElement {
     const run = this.runs.find((r) => r.runId === this.selected) ?? null;
     return html`
       <div class="row">
-        <button data-testid="preset-quick" ?disabled=${running} @click=${() => this._preset(QUICK_PRESET)}>Quick config (small model)</button>
-        <button data-testid="preset-book" ?disabled=${running} @click=${() => this._preset(defaultConfig())}>Book's LunaModel</button>
+        <button data-testid="preset-quick" ?disabled=${running} @click=${() => this._preset(QUICK_PRESET)}>
+          Quick config (small model)
+        </button>
+        <button data-testid="preset-book" ?disabled=${running} @click=${() => this._preset(defaultConfig())}>
+          Book's LunaModel
+        </button>
       </div>
       <luna-config-form .config=${this.config} ?disabled=${running} @config-change=${this._onConfig}></luna-config-form>
       ${this.issues.length ? html`<p class="issues" data-testid="config-issues">Fix ${this.issues.length} setting(s) before training.</p>` : ''}
       <div class="row">
-        <button class="primary" data-testid="train-start" ?disabled=${running || !this.formConfig} @click=${this._start}>Train</button>
-        <button data-testid="train-pause" ?disabled=${!running} @click=${this._pause}>${this.paused ? 'Resume' : 'Pause'}</button>
+        <button
+          class="primary"
+          data-testid="train-start"
+          ?disabled=${running || !this.formConfig}
+          @click=${this._start}
+        >
+          Train
+        </button>
+        <button data-testid="train-pause" ?disabled=${!running} @click=${this._pause}>
+          ${this.paused ? 'Resume' : 'Pause'}
+        </button>
         <button data-testid="train-stop" ?disabled=${!running} @click=${this._stop}>Stop</button>
         ${this._renderProgress()}
       </div>
       ${this.notice ? html`<p class="notice" data-testid="train-notice">${this.notice}</p>` : ''}
       ${this.dataMissing ? html`<p class="notice" data-testid="url-data-missing">${this.dataMissing}</p>` : ''}
-      ${this._renderTracking()}
-      ${run ? this._renderBackend(run) : ''}
+      ${this._renderTracking()} ${run ? this._renderBackend(run) : ''}
       ${run ? html`<div class="charts">${CHARTS.map((m) => html`<luna-metrics-chart data-metric=${m} heading=${m} .series=${seriesOf(run, m)}></luna-metrics-chart>`)}</div>` : ''}
       <h3>Runs</h3>
       <luna-run-list
@@ -181,8 +247,9 @@ export class LunaTrainPanel extends LitElement {
     if (!p || !this.active) return '';
     const eta = p.etaSeconds < 90 ? `${p.etaSeconds.toFixed(0)} s` : `${(p.etaSeconds / 60).toFixed(1)} min`;
     return html`<span class="progress" data-testid="train-progress">
-      epoch ${p.epoch}/${p.epochs} · ${p.phase} <progress max=${p.total} .value=${p.done}></progress> ${p.done}/${p.total}
-      · ${p.samplesPerSecond.toFixed(2)} samples/s · ETA ${eta} · loss ${p.batchLoss.toFixed(4)}
+      epoch ${p.epoch}/${p.epochs} · ${p.phase}
+      <progress max=${p.total} .value=${p.done}></progress> ${p.done}/${p.total} · ${p.samplesPerSecond.toFixed(2)}
+      samples/s · ETA ${eta} · loss ${p.batchLoss.toFixed(4)}
     </span>`;
   }
 
@@ -190,25 +257,33 @@ export class LunaTrainPanel extends LitElement {
     const server = this.formConfig?.tracking.server ?? '';
     const t = this.tracking;
     return html`<div class="row tracking">
-      <span>MLflow: ${server ? html`<code>${server}</code>` : 'none (runs stay in this browser)'}</span>
-      <button data-testid="tracking-test" ?disabled=${!server} @click=${this._testConnection}>Test connection</button>
-      ${this.connection
-        ? html`<span data-testid="tracking-connection" class=${this.connection.ok ? 'ok' : 'issues'}>${this.connection.text}</span>`
-        : ''}
-      ${t
-        ? html`<span data-testid="tracking-backlog" data-pending=${t.pending} data-failed=${t.failed.length}>
-            ${t.pending ? `${t.pending} item(s) waiting for the server` : 'everything delivered'}
-            ${t.pending && t.lastError ? html`<br /><span class="issues">${t.lastError}</span>` : ''}
-            ${t.retryAt ? html` · retrying at ${new Date(t.retryAt).toLocaleTimeString()}` : ''}
-          </span>`
-        : ''}
-    </div>
-    ${t?.failed.map(
-      (f) => html`<p class="issues" data-testid="tracking-failed">
-        MLflow refused an item of run ${f.runId}: ${f.message}
-        <button @click=${() => this._retry(f.id)}>retry</button> <button @click=${() => this._discard(f.id)}>discard</button>
-      </p>`,
-    )}`;
+        <span>MLflow: ${server ? html`<code>${server}</code>` : 'none (runs stay in this browser)'}</span>
+        <button data-testid="tracking-test" ?disabled=${!server} @click=${this._testConnection}>Test connection</button>
+        ${
+          this.connection
+            ? html`<span data-testid="tracking-connection" class=${this.connection.ok ? 'ok' : 'issues'}
+                >${this.connection.text}</span
+              >`
+            : ''
+        }
+        ${
+          t
+            ? html`<span data-testid="tracking-backlog" data-pending=${t.pending} data-failed=${t.failed.length}>
+                ${t.pending ? `${t.pending} item(s) waiting for the server` : 'everything delivered'}
+                ${t.pending && t.lastError ? html`<br /><span class="issues">${t.lastError}</span>` : ''}
+                ${t.retryAt ? html` · retrying at ${new Date(t.retryAt).toLocaleTimeString()}` : ''}
+              </span>`
+            : ''
+        }
+      </div>
+      ${t?.failed.map(
+        (f) =>
+          html`<p class="issues" data-testid="tracking-failed">
+            MLflow refused an item of run ${f.runId}: ${f.message}
+            <button @click=${() => this._retry(f.id)}>retry</button>
+            <button @click=${() => this._discard(f.id)}>discard</button>
+          </p>`,
+      )}`;
   }
 
   private async _testConnection() {
@@ -246,9 +321,12 @@ export class LunaTrainPanel extends LitElement {
     const fell = run.fellBackFrom.length;
     return html`<p class="backend" data-testid="train-backend">
       ${fell ? html`<span class="notice">⚠ ${run.fellBackFrom.join('; ')} — training on <b>${run.backend}</b> instead.</span>` : html`Training on <b>${run.backend}</b>`}
-      ${run.adapter ? html` · adapter: ${run.adapter}` : ''} · data ${run.dataDigest.slice(0, 12)} · lab ${run.labVersion}
+      ${run.adapter ? html` · adapter: ${run.adapter}` : ''} · data ${run.dataDigest.slice(0, 12)} · lab
+      ${run.labVersion}
       <br />Lab URL: <a data-testid="run-url" href=${run.labUrl}>${run.labUrl}</a>
-      <button data-testid="run-share" @click=${() => this._share(run.labUrl)}>${this.copied ? 'Copied' : 'Share'}</button>
+      <button data-testid="run-share" @click=${() => this._share(run.labUrl)}>
+        ${this.copied ? 'Copied' : 'Share'}
+      </button>
       ${run.warnings.map((w) => html`<br /><span class="notice">${w}</span>`)}
     </p>`;
   }
@@ -339,7 +417,9 @@ export class LunaTrainPanel extends LitElement {
 
 function seriesOf(run: RunRecord, metric: string): ChartSeries[] {
   const pick = (mode: string) =>
-    run.history.filter((p) => `${mode}/${metric}` in p.values).map((p) => [p.step, p.values[`${mode}/${metric}`]] as const);
+    run.history
+      .filter((p) => `${mode}/${metric}` in p.values)
+      .map((p) => [p.step, p.values[`${mode}/${metric}`]] as const);
   return [
     { label: 'training', color: '#7fb3ff', points: pick('training') },
     { label: 'validation', color: '#ffb347', points: pick('validating') },

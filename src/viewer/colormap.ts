@@ -34,7 +34,11 @@ export function cssRgb(c: Rgb, alpha = 1): string {
 }
 
 /** RGBA of `values` scaled by `max` (values ≥ max are full heat). */
-export function heatRgba(values: ArrayLike<number>, max: number, out = new Uint8ClampedArray(values.length * 4)): Uint8ClampedArray {
+export function heatRgba(
+  values: ArrayLike<number>,
+  max: number,
+  out = new Uint8ClampedArray(values.length * 4),
+): Uint8ClampedArray {
   const s = max > 0 ? 1 / max : 0;
   for (let p = 0, o = 0; p < values.length; p++, o += 4) {
     const t = Math.min(1, Math.max(0, Math.abs(values[p]) * s));

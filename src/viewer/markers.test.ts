@@ -5,16 +5,26 @@ import { planeGeometry } from './plane.ts';
 import { ViewTransform } from './view-transform.ts';
 import { markersOnSlice, nearest, sliceOf } from './markers.ts';
 
-const LIDC: Geometry = { origin: [-166, -171.699997, -132.5], spacing: [0.703125, 0.703125, 2.5], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] };
+const LIDC: Geometry = {
+  origin: [-166, -171.699997, -132.5],
+  spacing: [0.703125, 0.703125, 2.5],
+  direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
+};
 const SHAPE: Irc = [16, 512, 512];
 const NODULE = { xyz: [56.208, 86.343, -115.868] as Vec3, diameterMm: 23.35 };
 
 describe('markersOnSlice', () => {
-  const t = new ViewTransform(planeGeometry('axial', SHAPE, LIDC.spacing, LIDC.direction), { canvasWidth: 512, canvasHeight: 512, zoom: 1, panX: 0, panY: 0 }, LIDC);
+  const t = new ViewTransform(
+    planeGeometry('axial', SHAPE, LIDC.spacing, LIDC.direction),
+    { canvasWidth: 512, canvasHeight: 512, zoom: 1, panX: 0, panY: 0 },
+    LIDC,
+  );
 
   it('marks a nodule on every axial slice its sphere crosses, at its full diameter', () => {
     // Centre at index 6.65, radius 11.675 mm = 4.67 slices: slices 2..11.
-    const slices = Array.from({ length: 16 }, (_, k) => k).filter((k) => markersOnSlice([NODULE], t, k, LIDC.spacing).length);
+    const slices = Array.from({ length: 16 }, (_, k) => k).filter(
+      (k) => markersOnSlice([NODULE], t, k, LIDC.spacing).length,
+    );
     expect(slices).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
     const [m] = markersOnSlice([NODULE], t, 7, LIDC.spacing);
     expect(m.central).toBe(true);
@@ -25,7 +35,9 @@ describe('markersOnSlice', () => {
 
   it('a point candidate (diameter 0) is marked on its nearest slice only', () => {
     const cand = { xyz: NODULE.xyz, diameterMm: 0 };
-    const slices = Array.from({ length: 16 }, (_, k) => k).filter((k) => markersOnSlice([cand], t, k, LIDC.spacing).length);
+    const slices = Array.from({ length: 16 }, (_, k) => k).filter(
+      (k) => markersOnSlice([cand], t, k, LIDC.spacing).length,
+    );
     expect(slices).toEqual([7]);
   });
 });

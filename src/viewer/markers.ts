@@ -27,7 +27,12 @@ export interface SliceMarker<T extends MarkerSource> {
 }
 
 /** Markers of `items` on slice `slice` of the transform's plane. */
-export function markersOnSlice<T extends MarkerSource>(items: readonly T[], t: ViewTransform, slice: number, spacing: Vec3): SliceMarker<T>[] {
+export function markersOnSlice<T extends MarkerSource>(
+  items: readonly T[],
+  t: ViewTransform,
+  slice: number,
+  spacing: Vec3,
+): SliceMarker<T>[] {
   const normalMm = axisMm(spacing, t.plane.normal);
   const out: SliceMarker<T>[] = [];
   for (const item of items) {
@@ -47,7 +52,10 @@ export function sliceOf(xyz: Vec3, g: Geometry, shape: readonly [number, number,
 }
 
 /** The item nearest a world point (Euclidean mm), with its distance. */
-export function nearest<T extends { xyz: Vec3 }>(items: readonly T[], xyz: Vec3): { item: T; distanceMm: number } | null {
+export function nearest<T extends { xyz: Vec3 }>(
+  items: readonly T[],
+  xyz: Vec3,
+): { item: T; distanceMm: number } | null {
   let best: T | null = null;
   let bestD = Infinity;
   for (const it of items) {

@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import type { PredictionRow } from '../store/records.ts';
 import { countOutcomes, indexed, outcomeOf, queryRows, worstFalseNegatives, worstFalsePositives } from './outcomes.ts';
 
-const row = (seriesUid: string, label: 0 | 1, prob: number, loss = 0): PredictionRow => ({ seriesUid, xyz: [0, 0, 0], diameterMm: 0, label, prob, loss });
+const row = (seriesUid: string, label: 0 | 1, prob: number, loss = 0): PredictionRow => ({
+  seriesUid,
+  xyz: [0, 0, 0],
+  diameterMm: 0,
+  label,
+  prob,
+  loss,
+});
 const ROWS = indexed([
   row('a', 1, 0.9, 0.1),
   row('a', 0, 0.8, 1.6),
@@ -45,9 +52,13 @@ describe('outcomes at a threshold', () => {
   it('queryRows filters by outcome and series and sorts stably', () => {
     const base = { threshold: 0.5, outcome: 'all', seriesUid: 'all', sort: 'index', descending: false } as const;
     expect(queryRows(ROWS, { ...base, outcome: 'FN' }).map((r) => r.index)).toEqual([2, 5, 7]);
-    expect(queryRows(ROWS, { ...base, seriesUid: 'a', sort: 'prob', descending: true }).map((r) => r.index)).toEqual([0, 1, 5, 7]);
+    expect(queryRows(ROWS, { ...base, seriesUid: 'a', sort: 'prob', descending: true }).map((r) => r.index)).toEqual([
+      0, 1, 5, 7,
+    ]);
     expect(queryRows(ROWS, { ...base, sort: 'loss' }).map((r) => r.index)).toEqual([0, 3, 4, 5, 1, 2, 6, 7]);
-    expect(queryRows(ROWS, { ...base, sort: 'loss', descending: true }).map((r) => r.index)).toEqual([6, 7, 1, 2, 4, 5, 0, 3]);
+    expect(queryRows(ROWS, { ...base, sort: 'loss', descending: true }).map((r) => r.index)).toEqual([
+      6, 7, 1, 2, 4, 5, 0, 3,
+    ]);
     expect(queryRows(ROWS, { ...base, sort: 'outcome' }).map((r) => r.index)).toEqual([2, 5, 7, 1, 6, 3, 4, 0]);
   });
 });

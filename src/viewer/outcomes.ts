@@ -29,7 +29,10 @@ export interface OutcomeCounts {
   f1: number;
 }
 
-export function countOutcomes(rows: readonly Pick<PredictionRow, 'label' | 'prob'>[], threshold: number): OutcomeCounts {
+export function countOutcomes(
+  rows: readonly Pick<PredictionRow, 'label' | 'prob'>[],
+  threshold: number,
+): OutcomeCounts {
   const c = { TP: 0, FP: 0, FN: 0, TN: 0 };
   for (const r of rows) c[outcomeOf(r, threshold)]++;
   const precision = c.TP + c.FP ? c.TP / (c.TP + c.FP) : 0;
@@ -75,7 +78,9 @@ export interface RowQuery {
 
 export function queryRows<T extends IndexedPrediction>(rows: readonly T[], q: RowQuery): T[] {
   const out = rows.filter(
-    (r) => (q.outcome === 'all' || outcomeOf(r, q.threshold) === q.outcome) && (q.seriesUid === 'all' || r.seriesUid === q.seriesUid),
+    (r) =>
+      (q.outcome === 'all' || outcomeOf(r, q.threshold) === q.outcome) &&
+      (q.seriesUid === 'all' || r.seriesUid === q.seriesUid),
   );
   const key = (r: T): number | string => (q.sort === 'outcome' ? outcomeOf(r, q.threshold) : r[q.sort]);
   const sign = q.descending ? -1 : 1;

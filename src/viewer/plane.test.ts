@@ -51,7 +51,13 @@ describe('extractPlane', () => {
 
   it('writes into a given array (a Float32 gradient volume)', () => {
     const g = planeGeometry('axial', SHAPE, SPACING, IDENTITY);
-    const out = extractPlane(Float32Array.from(VOL, (v) => v / 2), SHAPE, g, 1, new Float32Array(20));
+    const out = extractPlane(
+      Float32Array.from(VOL, (v) => v / 2),
+      SHAPE,
+      g,
+      1,
+      new Float32Array(20),
+    );
     expect(out).toBeInstanceOf(Float32Array);
     expect(out[7]).toBe(56);
     expect(() => extractPlane(VOL, SHAPE, g, 1, new Float32Array(3))).toThrow(/output holds 3 values, the plane 20/);

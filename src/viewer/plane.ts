@@ -71,7 +71,8 @@ export function extractPlane<T extends Int16Array | Float32Array = Int16Array>(
   if (!Number.isInteger(k) || k < 0 || k >= g.depth) {
     throw new RangeError(`${g.plane} slice ${k} lies outside the volume (0..${g.depth - 1})`);
   }
-  if (out && out.length !== g.width * g.height) throw new RangeError(`output holds ${out.length} values, the plane ${g.width * g.height}`);
+  if (out && out.length !== g.width * g.height)
+    throw new RangeError(`output holds ${out.length} values, the plane ${g.width * g.height}`);
   const strides = [shape[1] * shape[2], shape[2], 1];
   out ??= new Int16Array(g.width * g.height) as T;
   const base = k * strides[g.normal];

@@ -5,8 +5,16 @@ import { PLANES, planeGeometry } from './plane.ts';
 import { ViewTransform, nearestVoxel, xyzToIrcFloat, zoomAbout, type ViewParams } from './view-transform.ts';
 
 // LIDC-IDRI-0001's real geometry (16 × 512 × 512), and a flipped one (x, y mirrored, z down).
-const LIDC: Geometry = { origin: [-166, -171.699997, -132.5], spacing: [0.703125, 0.703125, 2.5], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] };
-const FLIPPED: Geometry = { origin: [10, -20, 30], spacing: [0.8, 0.9, 1.5], direction: [-1, 0, 0, 0, -1, 0, 0, 0, -1] };
+const LIDC: Geometry = {
+  origin: [-166, -171.699997, -132.5],
+  spacing: [0.703125, 0.703125, 2.5],
+  direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
+};
+const FLIPPED: Geometry = {
+  origin: [10, -20, 30],
+  spacing: [0.8, 0.9, 1.5],
+  direction: [-1, 0, 0, 0, -1, 0, 0, 0, -1],
+};
 const SHAPE: Irc = [16, 512, 512];
 const VIEW: ViewParams = { canvasWidth: 512, canvasHeight: 400, zoom: 1, panX: 0, panY: 0 };
 
@@ -17,7 +25,11 @@ describe('ViewTransform', () => {
         const pg = planeGeometry(plane, SHAPE, g.spacing, g.direction);
         for (const view of [VIEW, { ...VIEW, zoom: 3.7, panX: -41, panY: 13 }]) {
           const t = new ViewTransform(pg, view, g);
-          for (const [x, y] of [[10.5, 20.25], [256, 200], [500, 391]]) {
+          for (const [x, y] of [
+            [10.5, 20.25],
+            [256, 200],
+            [500, 391],
+          ]) {
             const slice = 7;
             const irc = t.canvasToIrc(x, y, slice);
             expect(irc[pg.normal]).toBe(slice);
@@ -34,7 +46,7 @@ describe('ViewTransform', () => {
     }
   }
 
-  it('keeps the book\'s irc↔xyz: for an unsymmetric (rotated) direction its xyz→irc is not irc→xyz inverted', () => {
+  it("keeps the book's irc↔xyz: for an unsymmetric (rotated) direction its xyz→irc is not irc→xyz inverted", () => {
     // util.xyz2irc multiplies by inv(direction) from the right, irc2xyz by direction from the
     // left; LUNA16's directions are diagonal, where both agree. The viewer inherits this.
     const c = Math.cos(0.3);

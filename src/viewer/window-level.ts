@@ -34,7 +34,11 @@ export function windowLut(wl: WindowLevel): Uint8Array {
 }
 
 /** Grey RGBA pixels of a plane through the table (values outside the range are clamped). */
-export function planeToRgba(plane: ArrayLike<number>, lut: Uint8Array, out = new Uint8ClampedArray(plane.length * 4)): Uint8ClampedArray {
+export function planeToRgba(
+  plane: ArrayLike<number>,
+  lut: Uint8Array,
+  out = new Uint8ClampedArray(plane.length * 4),
+): Uint8ClampedArray {
   const last = lut.length - 1;
   for (let p = 0, o = 0; p < plane.length; p++, o += 4) {
     let k = plane[p] - HU_MIN;

@@ -13,7 +13,13 @@ import { flat, reshaped } from './program-util.ts';
 import { runStock } from './stock-kernels.ts';
 import { useFeature } from './features.ts';
 
-export function runFilterGrad(backend: WebGPUBackend, plan: Conv3DPlan, x: tf.TensorInfo, dy: tf.TensorInfo, withBias: boolean): tf.TensorInfo[] {
+export function runFilterGrad(
+  backend: WebGPUBackend,
+  plan: Conv3DPlan,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  withBias: boolean,
+): tf.TensorInfo[] {
   const pass1 = new Conv3DFilterGradProgram(plan);
   const partial = backend.runWebGPUProgram(pass1, [flat(x), flat(dy)], 'float32', pass1.uniformData());
   const wCount = 27 * plan.cin * plan.cout;
@@ -29,10 +35,15 @@ export function runFilterGrad(backend: WebGPUBackend, plan: Conv3DPlan, x: tf.Te
   return out;
 }
 
-export function conv3dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: WebGPUBackend; attrs: tf.NamedAttrMap }): tf.TensorInfo {
+export function conv3dBackpropFilter(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: WebGPUBackend;
+  attrs: tf.NamedAttrMap;
+}): tf.TensorInfo {
   const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
   const { strides, pad, filterShape } = args.attrs as unknown as tf.Conv3DBackpropFilterV2Attrs;
-  const plan = x.dtype === 'float32' && dy.dtype === 'float32' ? conv3dPlan(x.shape, [...filterShape], strides, pad, 1) : null;
+  const plan =
+    x.dtype === 'float32' && dy.dtype === 'float32' ? conv3dPlan(x.shape, [...filterShape], strides, pad, 1) : null;
   if (!plan || dy.shape.some((s, i) => s !== [plan.batch, ...plan.outShape, plan.cout][i])) {
     return runStock(tf.Conv3DBackpropFilterV2, args as never) as tf.TensorInfo;
   }

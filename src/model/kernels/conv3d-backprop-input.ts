@@ -12,16 +12,31 @@ import { WeightFlipProgram } from './weight-flip-program.ts';
 import { flat, reshaped } from './program-util.ts';
 import { runStock } from './stock-kernels.ts';
 
-export function conv3dBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: WebGPUBackend; attrs: tf.NamedAttrMap }): tf.TensorInfo {
+export function conv3dBackpropInput(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: WebGPUBackend;
+  attrs: tf.NamedAttrMap;
+}): tf.TensorInfo {
   const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
   const { strides, pad, inputShape } = args.attrs as unknown as tf.Conv3DBackpropInputV2Attrs;
-  const plan = dy.dtype === 'float32' && filter.dtype === 'float32' ? conv3dPlan([...inputShape], filter.shape, strides, pad, 1) : null;
-  if (!plan || (plan.cin % 4 !== 0 && plan.cin !== 1) || dy.shape.some((s, i) => s !== [plan.batch, ...plan.outShape, plan.cout][i])) {
+  const plan =
+    dy.dtype === 'float32' && filter.dtype === 'float32'
+      ? conv3dPlan([...inputShape], filter.shape, strides, pad, 1)
+      : null;
+  if (
+    !plan ||
+    (plan.cin % 4 !== 0 && plan.cin !== 1) ||
+    dy.shape.some((s, i) => s !== [plan.batch, ...plan.outShape, plan.cout][i])
+  ) {
     return runStock(tf.Conv3DBackpropInputV2, args as never) as tf.TensorInfo;
   }
   const backend = args.backend;
   const cin1 = plan.cin === 1;
-  const flipped = backend.runWebGPUProgram(new WeightFlipProgram(3, plan.cin, plan.cout, cin1 ? 4 : plan.cin), [flat(filter)], 'float32');
+  const flipped = backend.runWebGPUProgram(
+    new WeightFlipProgram(3, plan.cin, plan.cout, cin1 ? 4 : plan.cin),
+    [flat(filter)],
+    'float32',
+  );
   const program = new Conv3DTiledProgram({
     batch: plan.batch,
     inShape: plan.outShape,

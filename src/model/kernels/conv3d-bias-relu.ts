@@ -28,7 +28,10 @@ export const conv3dBiasReluConfig: tf.KernelConfig = {
     const { inputs, backend, pad } = kernelArgs(args);
     const { x, filter, bias } = inputs as { x: tf.TensorInfo; filter: tf.TensorInfo; bias: tf.TensorInfo };
     const plan = conv3dPlan(x.shape, filter.shape, 1, pad, 1);
-    if (!plan) throw new Error(`${LunaConv3DBiasRelu}: unsupported shapes x [${x.shape}] filter [${filter.shape}] (the op checks this first)`);
+    if (!plan)
+      throw new Error(
+        `${LunaConv3DBiasRelu}: unsupported shapes x [${x.shape}] filter [${filter.shape}] (the op checks this first)`,
+      );
     return runConv3DTiled(backend, plan, x, filter, bias);
   }) as unknown as tf.KernelFunc,
 };
@@ -41,7 +44,8 @@ export const conv3dFilterBiasGradConfig: tf.KernelConfig = {
     const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
     const filterShape = (args.attrs as unknown as { filterShape: number[] }).filterShape;
     const plan = conv3dPlan(x.shape, filterShape, 1, pad, 1);
-    if (!plan) throw new Error(`${LunaConv3DFilterBiasGrad}: unsupported shapes x [${x.shape}] filter [${filterShape}]`);
+    if (!plan)
+      throw new Error(`${LunaConv3DFilterBiasGrad}: unsupported shapes x [${x.shape}] filter [${filterShape}]`);
     return runFilterGrad(backend, plan, x, dy, true);
   }) as unknown as tf.KernelFunc,
 };
@@ -56,9 +60,17 @@ export const conv3dBiasReluGradConfig: tf.GradConfig = {
     // dy·(y > 0), dW and db eagerly (always needed; tfjs runs each thunk in its own tidy, so
     // shared lazies would be disposed); dx lazily: the first layer's input needs none.
     const g = tf.mul(dy as tf.Tensor5D, tf.step(y)) as tf.Tensor5D;
-    const [dw, db] = tf.engine().runKernel(LunaConv3DFilterBiasGrad, { x, dy: g }, { pad, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    const [dw, db] = tf.engine().runKernel(LunaConv3DFilterBiasGrad, { x, dy: g }, {
+      pad,
+      filterShape: filter.shape,
+    } as unknown as tf.NamedAttrMap) as tf.Tensor[];
     return {
-      x: () => tf.engine().runKernel(tf.Conv3DBackpropInputV2, { dy: g, filter }, { strides: [1, 1, 1], pad, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      x: () =>
+        tf.engine().runKernel(tf.Conv3DBackpropInputV2, { dy: g, filter }, {
+          strides: [1, 1, 1],
+          pad,
+          inputShape: x.shape,
+        } as unknown as tf.NamedAttrMap) as tf.Tensor,
       filter: () => dw,
       bias: () => db,
     };
@@ -76,7 +88,12 @@ export function conv3dBiasRelu(x: tf.Tensor5D, filter: tf.Tensor5D, bias: tf.Ten
     bias.dtype === 'float32' &&
     bias.shape[0] === filter.shape[4] &&
     conv3dPlan(x.shape, filter.shape, 1, pad, 1) !== null;
-  if (fused) return tf.engine().runKernel(LunaConv3DBiasRelu, { x, filter, bias }, { pad } as unknown as tf.NamedAttrMap) as tf.Tensor5D;
+  if (fused)
+    return tf
+      .engine()
+      .runKernel(LunaConv3DBiasRelu, { x, filter, bias }, { pad } as unknown as tf.NamedAttrMap) as tf.Tensor5D;
   // Bias as [1,1,1,1,C]: tf.add(rank5, bias1D) hits a stock webgpu shader bug for C < 128.
-  return tf.tidy(() => tf.relu(tf.add(tf.conv3d(x, filter, 1, pad), tf.reshape(bias, [1, 1, 1, 1, bias.shape[0]])))) as tf.Tensor5D;
+  return tf.tidy(() =>
+    tf.relu(tf.add(tf.conv3d(x, filter, 1, pad), tf.reshape(bias, [1, 1, 1, 1, bias.shape[0]]))),
+  ) as tf.Tensor5D;
 }

@@ -46,7 +46,10 @@ export class Conv3DFilterGradProgram implements WebGPUProgram {
     const blocks = (cin4 / this.cig) * (cout4 / this.cog);
     this.rows = p.batch * p.outShape[0] * p.outShape[1];
     // Enough workgroups to keep every core busy, partial sums well below the weight-sized reduction cost.
-    const want = Math.max(1, Math.min(this.rows, Math.ceil(128 / blocks), Math.floor(8e6 / (27 * p.cin * p.cout + p.cout))));
+    const want = Math.max(
+      1,
+      Math.min(this.rows, Math.ceil(128 / blocks), Math.floor(8e6 / (27 * p.cin * p.cout + p.cout))),
+    );
     this.rowsPerChunk = Math.ceil(this.rows / want);
     this.chunks = Math.ceil(this.rows / this.rowsPerChunk);
     this.stride = (27 * p.cin * p.cout + p.cout) / 4;
@@ -84,7 +87,9 @@ export class Conv3DFilterGradProgram implements WebGPUProgram {
         accDecl.push(`var a${kw}_${j} = vec4<f32>(0.0);`);
         fma.push(`a${kw}_${j} += g * x${kw}${lane};`);
         // tap = (kd*3+kh)*3+kw; ci = ci4*4+j (or 0 when Cin = 1)
-        stores.push(`result[base + (((kk * 3 + ${kw}) * ${p.cin} + ${cin1 ? '0' : `ci4 * 4 + ${j}`}) * ${cout4}) + co4] = a${kw}_${j};`);
+        stores.push(
+          `result[base + (((kk * 3 + ${kw}) * ${p.cin} + ${cin1 ? '0' : `ci4 * 4 + ${j}`}) * ${cout4}) + co4] = a${kw}_${j};`,
+        );
       });
     }
     const code = `

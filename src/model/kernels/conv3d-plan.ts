@@ -35,9 +35,16 @@ export function conv3dPlan(
   if (k0 !== 3 || k1 !== 3 || k2 !== 3) return null;
   if (!(cin === 1 || cin % 4 === 0) || cout % 4 !== 0 || xShape[4] !== cin) return null;
   if (typeof pad !== 'string' && typeof pad !== 'number') return null;
-  const info = tf.backend_util.computeConv3DInfo(xShape as [number, number, number, number, number], filterShape as [number, number, number, number, number], 1, 1, pad);
+  const info = tf.backend_util.computeConv3DInfo(
+    xShape as [number, number, number, number, number],
+    filterShape as [number, number, number, number, number],
+    1,
+    1,
+    pad,
+  );
   const p = info.padInfo;
-  if (p.front !== p.back || p.top !== p.bottom || p.left !== p.right || p.front > 2 || p.top > 2 || p.left > 2) return null;
+  if (p.front !== p.back || p.top !== p.bottom || p.left !== p.right || p.front > 2 || p.top > 2 || p.left > 2)
+    return null;
   if (info.outDepth < 1 || info.outHeight < 1 || info.outWidth < 1) return null;
   return {
     batch: xShape[0],

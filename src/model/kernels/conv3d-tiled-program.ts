@@ -65,7 +65,8 @@ export class Conv3DTiledProgram implements WebGPUProgram {
     const budget = Math.max(1, Math.floor(32 / (tw / vw)));
     const th = Math.min(budget >= 4 ? 4 : budget >= 2 ? 2 : 1, oh);
     let td = Math.max(1, Math.min(4, Math.floor(budget / th), od));
-    const haloBytes = (d: number) => (d + 2) * (th + 2) * (tw + 2) * (p.cin === 1 ? 4 : 16) + (p.cin === 1 ? 27 : 108) * ct * 16;
+    const haloBytes = (d: number) =>
+      (d + 2) * (th + 2) * (tw + 2) * (p.cin === 1 ? 4 : 16) + (p.cin === 1 ? 27 : 108) * ct * 16;
     while (td > 1 && haloBytes(td) > MAX_WORKGROUP_BYTES) td--;
     // Two output rows per thread where the tile has them: each staged weight serves twice the voxels.
     const rh = th % 2 === 0 ? 2 : 1;
@@ -106,8 +107,12 @@ export class Conv3DTiledProgram implements WebGPUProgram {
     // The 9 (kd, kh) rows stay a loop (fully unrolled shaders took SwiftShader ~5–9 s to compile);
     // kw, the voxels and the channel vec4s are unrolled so the accumulators live in registers.
     const R = Array.from({ length: t.rh }, (_, r) => r);
-    const lines: string[] = [`for (var kk = 0; kk < 9; kk++) {`, `let row = ((tz + kk / 3) * ${HH} + ty * ${t.rh} + kk % 3) * ${HW} + tx * ${t.vw};`];
-    for (const r of R) for (let i = 0; i < t.vw + 2; i++) lines.push(`let x${r}_${i} = ${widenX(`xs[row + ${r * HW + i}]`)};`);
+    const lines: string[] = [
+      `for (var kk = 0; kk < 9; kk++) {`,
+      `let row = ((tz + kk / 3) * ${HH} + ty * ${t.rh} + kk % 3) * ${HW} + tx * ${t.vw};`,
+    ];
+    for (const r of R)
+      for (let i = 0; i < t.vw + 2; i++) lines.push(`let x${r}_${i} = ${widenX(`xs[row + ${r * HW + i}]`)};`);
     for (let kw = 0; kw < 3; kw++) {
       for (let c = 0; c < t.ct; c++) {
         if (cin1) {
@@ -115,7 +120,9 @@ export class Conv3DTiledProgram implements WebGPUProgram {
           for (const r of R) for (let v = 0; v < t.vw; v++) lines.push(`acc${v}_${r}_${c} += w * x${r}_${v + kw};`);
         } else {
           lines.push(`{ let b = (kk * 3 + ${kw}) * ${4 * t.ct} + ${c};`);
-          lines.push(`let m = mat4x4<f32>(${[0, 1, 2, 3].map((j) => widenW(j ? `ws[b + ${j * t.ct}]` : 'ws[b]')).join(', ')});`);
+          lines.push(
+            `let m = mat4x4<f32>(${[0, 1, 2, 3].map((j) => widenW(j ? `ws[b + ${j * t.ct}]` : 'ws[b]')).join(', ')});`,
+          );
           for (const r of R) for (let v = 0; v < t.vw; v++) lines.push(`acc${v}_${r}_${c} += m * x${r}_${v + kw};`);
         }
         lines.push('}');

@@ -27,7 +27,12 @@ interface DeviceLike {
 const FILTERS = ['validation', 'out-of-memory', 'internal'] as const;
 
 function describe(e: GpuErrorLike, where: string): string {
-  const kind = e.constructor?.name === 'GPUOutOfMemoryError' ? 'out of GPU memory' : e.constructor?.name === 'GPUInternalError' ? 'internal GPU error' : 'validation error';
+  const kind =
+    e.constructor?.name === 'GPUOutOfMemoryError'
+      ? 'out of GPU memory'
+      : e.constructor?.name === 'GPUInternalError'
+        ? 'internal GPU error'
+        : 'validation error';
   return `WebGPU ${kind} ${where}: ${e.message.trim()} — the run was stopped rather than train on invalid (zero) results`;
 }
 
@@ -43,7 +48,8 @@ export class GpuErrorGuard {
     device.addEventListener('uncapturederror', this.onError);
     void device.lost.then((info) => {
       // "device lost" marks the run interrupted (resumable), as the trainer's isDeviceLoss expects.
-      if (info.reason !== 'destroyed') this.first ??= `WebGPU device lost (${info.reason || 'unknown'}): ${info.message}`;
+      if (info.reason !== 'destroyed')
+        this.first ??= `WebGPU device lost (${info.reason || 'unknown'}): ${info.message}`;
     });
   }
 

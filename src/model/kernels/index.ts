@@ -30,7 +30,13 @@ export type { KernelKind };
 export const KERNEL_KINDS: readonly KernelKind[] = ['lab', 'stock'];
 
 /** Replace stock kernels of these names. */
-const REPLACING = [conv3dConfig, conv3dBackpropInputConfig, conv3dBackpropFilterConfig, maxPool3dConfig, maxPool3dGradConfig];
+const REPLACING = [
+  conv3dConfig,
+  conv3dBackpropInputConfig,
+  conv3dBackpropFilterConfig,
+  maxPool3dConfig,
+  maxPool3dGradConfig,
+];
 /** Kernels of our own names (the fused op). */
 const OWN = [conv3dBiasReluConfig, conv3dFilterBiasGradConfig];
 
@@ -42,7 +48,8 @@ function put(config: tf.KernelConfig): void {
 }
 
 export async function useKernels(kind: KernelKind, features: readonly GpuFeatureName[] = []): Promise<void> {
-  if (kind !== 'lab' && kind !== 'stock') throw new Error(`Unknown kernels '${String(kind)}'. Expecting one of: ${KERNEL_KINDS.join(', ')}`);
+  if (kind !== 'lab' && kind !== 'stock')
+    throw new Error(`Unknown kernels '${String(kind)}'. Expecting one of: ${KERNEL_KINDS.join(', ')}`);
   await import('@tensorflow/tfjs-backend-webgpu');
   // Used only where the device has them too (features.ts); stock kernels ignore them.
   setKernelFeatures(kind === 'lab' ? features : []);
@@ -57,7 +64,8 @@ export async function useKernels(kind: KernelKind, features: readonly GpuFeature
     for (const c of [...REPLACING, ...OWN]) put(c);
   } else {
     for (const c of REPLACING) put(stockConfig(c.kernelName)!);
-    for (const c of OWN) if (tf.getKernel(c.kernelName, c.backendName)) tf.unregisterKernel(c.kernelName, c.backendName);
+    for (const c of OWN)
+      if (tf.getKernel(c.kernelName, c.backendName)) tf.unregisterKernel(c.kernelName, c.backendName);
   }
   updateRunSettings({ kernels: kind });
 }

@@ -26,8 +26,16 @@ describe('useKernels', () => {
 
 describe('conv3dPlan', () => {
   it("covers LunaModel's convolutions and leaves the rest to the stock kernel", () => {
-    expect(conv3dPlan([4, 32, 48, 48, 1], [3, 3, 3, 1, 8], [1, 1, 1], 'same', [1, 1, 1])).toMatchObject({ cin: 1, cout: 8, pads: [1, 1, 1], outShape: [32, 48, 48] });
-    expect(conv3dPlan([4, 4, 6, 6, 32], [3, 3, 3, 32, 64], 1, 'valid', 1)).toMatchObject({ pads: [0, 0, 0], outShape: [2, 4, 4] });
+    expect(conv3dPlan([4, 32, 48, 48, 1], [3, 3, 3, 1, 8], [1, 1, 1], 'same', [1, 1, 1])).toMatchObject({
+      cin: 1,
+      cout: 8,
+      pads: [1, 1, 1],
+      outShape: [32, 48, 48],
+    });
+    expect(conv3dPlan([4, 4, 6, 6, 32], [3, 3, 3, 32, 64], 1, 'valid', 1)).toMatchObject({
+      pads: [0, 0, 0],
+      outShape: [2, 4, 4],
+    });
     expect(conv3dPlan([1, 8, 8, 8, 4], [3, 3, 3, 4, 4], 2, 'same', 1)).toBeNull(); // stride
     expect(conv3dPlan([1, 8, 8, 8, 4], [3, 3, 3, 4, 4], 1, 'same', 2)).toBeNull(); // dilation
     expect(conv3dPlan([1, 8, 8, 8, 4], [5, 5, 5, 4, 4], 1, 'same', 1)).toBeNull(); // kernel size

@@ -35,7 +35,8 @@ export class MaxPool3DGradProgram implements WebGPUProgram {
     const [OD, OH, OW] = [D / 2, H / 2, W / 2];
     const c4 = this.channels / 4;
     const offsets: string[] = [];
-    for (let a = 0; a < 2; a++) for (let b = 0; b < 2; b++) for (let c = 0; c < 2; c++) offsets.push(`${(a * H + b) * W + c}`);
+    for (let a = 0; a < 2; a++)
+      for (let b = 0; b < 2; b++) for (let c = 0; c < 2; c++) offsets.push(`${(a * H + b) * W + c}`);
     const reads = offsets.map((o, i) => `let v${i} = x[(base + ${o}) * ${c4} + ch];`).join('\n        ');
     // Lane-wise running max: ">=" keeps the last maximum, as the stock kernel does.
     const scan = offsets

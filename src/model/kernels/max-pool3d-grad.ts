@@ -5,9 +5,14 @@ import { MaxPool3DGradProgram } from './max-pool3d-grad-program.ts';
 import { flat, reshaped } from './program-util.ts';
 import { runStock } from './stock-kernels.ts';
 
-const is222 = (v: number | number[] | undefined) => v === 2 || (Array.isArray(v) && v.length === 3 && v.every((s) => s === 2));
+const is222 = (v: number | number[] | undefined) =>
+  v === 2 || (Array.isArray(v) && v.length === 3 && v.every((s) => s === 2));
 
-export function maxPool3dGrad(args: { inputs: tf.NamedTensorInfoMap; backend: WebGPUBackend; attrs: tf.NamedAttrMap }): tf.TensorInfo {
+export function maxPool3dGrad(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: WebGPUBackend;
+  attrs: tf.NamedAttrMap;
+}): tf.TensorInfo {
   const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
   const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as tf.MaxPool3DGradAttrs;
   const s = input.shape;

@@ -34,7 +34,9 @@ export class MaxPool3DProgram implements WebGPUProgram {
     const [OD, OH, OW] = [Math.floor(D / 2), Math.floor(H / 2), Math.floor(W / 2)];
     const c4 = this.channels / 4;
     const reads: string[] = [];
-    for (let a = 0; a < 2; a++) for (let b = 0; b < 2; b++) for (let c = 0; c < 2; c++) reads.push(`m = max(m, x[(base + ${(a * H + b) * W + c}) * ${c4} + ch]);`);
+    for (let a = 0; a < 2; a++)
+      for (let b = 0; b < 2; b++)
+        for (let c = 0; c < 2; c++) reads.push(`m = max(m, x[(base + ${(a * H + b) * W + c}) * ${c4} + ch]);`);
     return maybeFaulty(
       'MaxPool3DProgram',
       `

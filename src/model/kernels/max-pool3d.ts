@@ -5,9 +5,14 @@ import { MaxPool3DProgram } from './max-pool3d-program.ts';
 import { flat, reshaped } from './program-util.ts';
 import { runStock } from './stock-kernels.ts';
 
-const is222 = (v: number | number[] | undefined) => v === 2 || (Array.isArray(v) && v.length === 3 && v.every((s) => s === 2));
+const is222 = (v: number | number[] | undefined) =>
+  v === 2 || (Array.isArray(v) && v.length === 3 && v.every((s) => s === 2));
 
-export function maxPool3d(args: { inputs: tf.NamedTensorInfoMap; backend: WebGPUBackend; attrs: tf.NamedAttrMap }): tf.TensorInfo {
+export function maxPool3d(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: WebGPUBackend;
+  attrs: tf.NamedAttrMap;
+}): tf.TensorInfo {
   const { x } = args.inputs as { x: tf.TensorInfo };
   const { filterSize, strides, pad, dimRoundingMode, dataFormat } = args.attrs as unknown as tf.MaxPool3DAttrs;
   const s = x.shape;
@@ -29,4 +34,8 @@ export function maxPool3d(args: { inputs: tf.NamedTensorInfoMap; backend: WebGPU
   return reshaped(out, [s[0], Math.floor(s[1] / 2), Math.floor(s[2] / 2), Math.floor(s[3] / 2), s[4]]);
 }
 
-export const maxPool3dConfig: tf.KernelConfig = { kernelName: tf.MaxPool3D, backendName: 'webgpu', kernelFunc: maxPool3d as unknown as tf.KernelFunc };
+export const maxPool3dConfig: tf.KernelConfig = {
+  kernelName: tf.MaxPool3D,
+  backendName: 'webgpu',
+  kernelFunc: maxPool3d as unknown as tf.KernelFunc,
+};

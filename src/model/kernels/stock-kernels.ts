@@ -10,7 +10,8 @@ const saved = new Map<string, tf.KernelConfig>();
 export function saveStock(kernelName: string): void {
   if (saved.has(kernelName)) return;
   const config = tf.getKernel(kernelName, 'webgpu');
-  if (!config) throw new Error(`tfjs-backend-webgpu has no '${kernelName}' kernel to replace (is the webgpu backend loaded?)`);
+  if (!config)
+    throw new Error(`tfjs-backend-webgpu has no '${kernelName}' kernel to replace (is the webgpu backend loaded?)`);
   saved.set(kernelName, config);
 }
 
