@@ -7,6 +7,7 @@
  * bases come in as bytes (see `loadBases`).
  */
 import type { Rng } from '../data/rng.ts';
+import { META_ELEMENT_BYTES } from '../data/metaimage.ts';
 import { getText, getU16, listElements, setLength, setText, setU16, type Tag } from './dicom-edit.ts';
 import { zlibBomb } from './zlib-bomb.ts';
 
@@ -104,16 +105,8 @@ function field(text: string, key: string): string | undefined {
   return new RegExp(`^${key}\\s*=(.*)$`, 'm').exec(text)?.[1].trim();
 }
 
-const ELEMENT_BYTES: Record<string, number> = {
-  MET_SHORT: 2,
-  MET_USHORT: 2,
-  MET_UCHAR: 1,
-  MET_CHAR: 1,
-  MET_INT: 4,
-  MET_UINT: 4,
-  MET_FLOAT: 4,
-  MET_DOUBLE: 8,
-};
+/** The reader's own table: a mutation to another type of the same width reads as valid. */
+const ELEMENT_BYTES: Readonly<Record<string, number>> = META_ELEMENT_BYTES;
 
 const metaMutations: Record<string, Mutation> = {
   'mhd byte flips': (rng, base) => {
