@@ -143,7 +143,7 @@ describe('no import cycles', () => {
 });
 
 describe("README's Layout", () => {
-  it('names every folder under src, workers, e2e, bin, public and .ci once', () => {
+  it('names every folder under src, workers, e2e, bin, public, ray and .ci once', () => {
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
     const layout = /## Layout\n\n```\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
     const named = layout
@@ -156,9 +156,15 @@ describe("README's Layout", () => {
         .filter((e) => e.isDirectory() && !e.name.startsWith('.') && e.name !== '__pycache__')
         .flatMap((e) => folders(`${dir}/${e.name}`)),
     ];
-    const tree = ['workers', 'e2e', 'bin', 'public', '.ci', ...folders('src').filter((d) => d !== 'src')].flatMap(
-      (d) => (d.startsWith('src') ? [d] : folders(d)),
-    );
+    const tree = [
+      'workers',
+      'e2e',
+      'bin',
+      'public',
+      'ray',
+      '.ci',
+      ...folders('src').filter((d) => d !== 'src'),
+    ].flatMap((d) => (d.startsWith('src') ? [d] : folders(d)));
     expect([...named].sort()).toEqual([...new Set(tree)].sort());
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { main } from './main.ts';
+import { runCli } from './run-cli.test-helper.ts';
 import { bestTrial, parseTrialResources, type TrialResult } from './ray-sweep.ts';
 import { parseTags } from './train.ts';
 
@@ -59,24 +59,23 @@ describe('parseTags', () => {
 
 describe('luna-lab sweep flags', () => {
   const run = async (argv: string[]) => {
-    const err: string[] = [];
-    const code = await main(argv, { out: () => {}, err: (s) => err.push(s) });
-    return { code, err: err.join('\n') };
+    const { code, err } = await runCli(...argv);
+    return { code, err };
   };
   it('refuses an unknown engine and Ray flags without --engine ray', async () => {
     expect(await run(['sweep', '--engine', 'slurm', '--grid', 'g.json', '--data', '.'])).toEqual({
       code: 2,
-      err: "UsageError: Invalid --engine 'slurm'. Expecting one of: local, ray",
+      err: "luna-lab: Invalid --engine 'slurm'. Expecting one of: local, ray",
     });
     expect(await run(['sweep', '--max-concurrent', '4', '--grid', 'g.json', '--data', '.'])).toEqual({
       code: 2,
-      err: 'UsageError: --max-concurrent needs --engine ray',
+      err: 'luna-lab: --max-concurrent needs --engine ray',
     });
   });
   it('checks --engine ray flags before starting anything', async () => {
-    expect((await run(['sweep', '--engine', 'ray', '--data', '.'])).err).toMatch(/^UsageError: Missing --grid FILE/);
+    expect((await run(['sweep', '--engine', 'ray', '--data', '.'])).err).toMatch(/^luna-lab: Missing --grid FILE/);
     expect((await run(['sweep', '--engine', 'ray', '--resume', '/nonexistent/sweep'])).err).toBe(
-      'UsageError: --resume /nonexistent/sweep: no /nonexistent/sweep/ray-sweep.json (not the --out of a sweep on Ray)',
+      'luna-lab: --resume /nonexistent/sweep: no /nonexistent/sweep/ray-sweep.json (not the --out of a sweep on Ray)',
     );
   });
 });
