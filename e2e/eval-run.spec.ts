@@ -5,16 +5,15 @@
  * `eval/cpm`, the seven sensitivities and the submission and plot; a click on the FROC curve
  * lists the false positives at that point and choosing one moves the CT viewer onto it.
  */
-import { test, expect, type Page } from '@playwright/test';
-import { SYNTH_TRAIN, MLFLOW_DIR } from './paths.ts';
+import { test, expect } from '@playwright/test';
+import { SYNTH_TRAIN } from './paths.ts';
+import { MLFLOW, delivered, ensureMlflow } from './mlflow.ts';
 import { dropFolder, openLab, runs, setConfig, waitTrainIdle } from './lab.ts';
 import { MlflowClient } from '../src/tracking/mlflow-client.ts';
-import { startMlflowServer } from '../src/cli/mlflow-server.ts';
 import type { EvalOutcome } from '../src/ui/inference-client.ts';
 import type { LunaFrocChart } from '../src/ui/froc-chart.ts';
 import type { LunaCtViewer } from '../src/ui/ct-viewer.ts';
 
-const MLFLOW = () => process.env.LUNA_E2E_MLFLOW!;
 const EXPERIMENT = 'luna-lab eval e2e';
 
 const SMALL = {
@@ -29,20 +28,6 @@ const SMALL = {
   'train.epochs': '1',
   'train.seed': '5',
 };
-
-async function ensureMlflow() {
-  const up = await new MlflowClient(MLFLOW()).version().then(
-    () => true,
-    () => false,
-  );
-  if (!up) await startMlflowServer({ port: Number(process.env.LUNA_E2E_MLFLOW_PORT), dir: MLFLOW_DIR });
-}
-
-async function delivered(page: Page, timeout = 120_000) {
-  await expect(page.locator('[data-testid=tracking-backlog][data-pending="0"][data-failed="0"]')).toHaveCount(1, {
-    timeout,
-  });
-}
 
 test('a page-trained run: held-out evaluation by default, CPM in the run list and MLflow, FROC point to the viewer', async ({
   page,

@@ -3,14 +3,13 @@
  * whole — params, tags, every metric point, the dataset input, the artifacts — and survives
  * the server going away mid-run; a wrong address is reported in the page.
  */
-import { test, expect, type Page } from '@playwright/test';
+import { test, expect } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { SYNTH_TRAIN, MLFLOW_DIR } from './paths.ts';
+import { MLFLOW, delivered, ensureMlflow } from './mlflow.ts';
 import { dropFolder, openLab, runs, setConfig, waitTrainIdle, type RunView } from './lab.ts';
 import { MlflowClient } from '../src/tracking/mlflow-client.ts';
 import { startMlflowServer, stopMlflowOnPort } from '../src/cli/mlflow-server.ts';
-
-const MLFLOW = () => process.env.LUNA_E2E_MLFLOW!;
 
 const SMALL = {
   crop: '8,16,16',
@@ -23,21 +22,6 @@ const SMALL = {
   'train.validationCadence': '1',
   'train.seed': '5',
 };
-
-/** Tests must not depend on each other: bring the server back if an earlier test left it down. */
-async function ensureMlflow() {
-  const up = await new MlflowClient(MLFLOW()).version().then(
-    () => true,
-    () => false,
-  );
-  if (!up) await startMlflowServer({ port: Number(process.env.LUNA_E2E_MLFLOW_PORT), dir: MLFLOW_DIR });
-}
-
-async function delivered(page: Page, timeout = 120_000) {
-  await expect(page.locator('[data-testid=tracking-backlog][data-pending="0"][data-failed="0"]')).toHaveCount(1, {
-    timeout,
-  });
-}
 
 /** Every metric point of the page's run, by key. */
 function pointsByKey(run: RunView): Map<string, number> {

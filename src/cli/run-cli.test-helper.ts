@@ -1,5 +1,7 @@
-/** The CLI in-process for tests: `main(argv)` with stdout and stderr captured, as text and as
+/** Test helpers of the CLI. The CLI in-process: `main(argv)` with stdout and stderr captured, as text and as
  *  the calls made (`errCalls`: each `io.err` call, for tests that count printed lines). */
+import { expect } from 'vitest';
+import { UsageError } from './args.ts';
 import { main, type Io } from './main.ts';
 
 export async function runCli(
@@ -10,4 +12,15 @@ export async function runCli(
   const io: Io = { out: (s) => out.push(s), err: (s) => err.push(s) };
   const code = await main(argv, io);
   return { code, out: out.join('\n'), err: err.join('\n'), errCalls: err };
+}
+
+/** The UsageError `f` throws (the test fails if it throws nothing or something else). */
+export function usageErrorOf(f: () => unknown): UsageError {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(UsageError);
+    return e as UsageError;
+  }
+  throw new Error('expected a UsageError');
 }

@@ -1,18 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { resolveConfigOrThrow } from '../config/lab-config.ts';
-import { UsageError } from './args.ts';
+import { usageErrorOf } from './run-cli.test-helper.ts';
 import { checkSearchSpace, gridSize, parseSearchSpace } from './search-space.ts';
 import { parseGrid } from './sweep.ts';
 
-function thrown(f: () => unknown): UsageError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(UsageError);
-    return e as UsageError;
-  }
-  throw new Error('expected a UsageError');
-}
+const thrown = usageErrorOf;
 
 describe('parseSearchSpace', () => {
   it('reads grid axes, choice and random entries in the file order', () => {

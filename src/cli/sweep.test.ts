@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { resolveConfigOrThrow } from '../config/lab-config.ts';
-import { UsageError } from './args.ts';
+import { usageErrorOf } from './run-cli.test-helper.ts';
 import { expandGrid, parseGrid, pointName, type Grid } from './sweep.ts';
 
-function thrown(f: () => unknown): UsageError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(UsageError);
-    return e as UsageError;
-  }
-  throw new Error('expected a UsageError');
-}
+const thrown = usageErrorOf;
 
 describe('parseGrid', () => {
   it('reads config keys to lists of values, as text, in the file order', () => {
