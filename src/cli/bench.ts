@@ -122,6 +122,8 @@ async function benchIngest({ page, tmp }: Parameters<Bench>[0]): Promise<Section
   const runs: IngestReport[] = [];
   for (let i = 0; i < 4; i++) {
     // Clear the cache so each run writes the scan afresh (re-drops of cached files are skipped).
+    // Raw IndexedDB rather than LabStore: page.evaluate copies this function into the page,
+    // where it cannot import modules.
     await page.evaluate(async () => {
       await new Promise<void>((resolve, reject) => {
         const req = indexedDB.open('luna-lab');
