@@ -16,6 +16,8 @@ describe('classificationMetrics (the book logMetrics)', () => {
       'training/pr/precision',
       'training/pr/recall',
       'training/pr/f1_score',
+      'training/pr/accuracy',
+      'training/pr/specificity',
     ]);
   });
 
@@ -38,6 +40,8 @@ describe('classificationMetrics (the book logMetrics)', () => {
     expect(m['training/pr/precision']).toBeCloseTo(0.5, 12);
     expect(m['training/pr/recall']).toBeCloseTo(0.5, 12);
     expect(m['training/pr/f1_score']).toBeCloseTo(0.5, 12);
+    expect(m['training/pr/accuracy']).toBeCloseTo(0.6, 12); // (TP 1 + TN 2) / 5
+    expect(m['training/pr/specificity']).toBeCloseTo(2 / 3, 12); // TN 2 / (TN 2 + FP 1)
   });
 
   it('precision ≠ recall: f1 is their harmonic mean', () => {
@@ -58,6 +62,8 @@ describe('classificationMetrics (the book logMetrics)', () => {
     expect(m['validating/pr/f1_score']).toBe(0);
     expect(m['validating/loss/neg']).toBe(2);
     expect(m['validating/correct/neg']).toBe(50);
+    expect(m['validating/pr/specificity']).toBe(0.5);
+    expect(m['validating/pr/accuracy']).toBe(0.5);
   });
 
   it('no predicted positives: precision 0 (0/0 guarded), recall 0, f1 0', () => {
@@ -73,11 +79,13 @@ describe('classificationMetrics (the book logMetrics)', () => {
     expect(m['training/loss/neg']).toBe(0);
     expect(m['training/correct/neg']).toBe(0);
     expect(m['training/pr/f1_score']).toBe(1);
+    expect(m['training/pr/specificity']).toBe(0); // TN + FP = 0, guarded
+    expect(m['training/pr/accuracy']).toBe(1);
   });
 
   it('empty: every value 0', () => {
     const m = classificationMetrics('training', new Float32Array(0), [], []);
-    expect(Object.values(m)).toEqual(new Array(9).fill(0));
+    expect(Object.values(m)).toEqual(new Array(METRIC_NAMES.length).fill(0));
   });
 
   it('a NaN probability counts as a positive prediction, as in the book (NaN <= 0.5 is false)', () => {

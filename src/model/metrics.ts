@@ -7,10 +7,11 @@
  * `prob <= 0.5` is a negative prediction (so a NaN probability counts as positive, as in the
  * book's tensor comparisons): loss/all|neg|pos are mean losses over all / negative-label /
  * positive-label samples; correct/all|neg|pos are percentages (0..100); precision =
- * TP/(TP+FP), recall = TP/(TP+FN), f1 = 2·p·r/(p+r). Where the book would divide by zero (and
+ * TP/(TP+FP), recall = TP/(TP+FN), f1 = 2·p·r/(p+r), and the seed's accuracy = (TP+TN)/n and
+ * specificity = TN/(TN+FP), both fractions (0..1) like precision. Where the book would divide by zero (and
  * log NaN), the value is 0: the mean of an empty set is 0, and so is any ratio with a zero
  * denominator (no positives → correct/pos = recall = 0; no predicted positives → precision = 0;
- * precision = recall = 0 → f1 = 0). No tfjs: plain numbers in, plain numbers out.
+ * precision = recall = 0 → f1 = 0; no samples → accuracy = 0; no negatives → specificity = 0). No tfjs: plain numbers in, plain numbers out.
  */
 
 export type MetricsMode = 'training' | 'validating';
@@ -25,6 +26,8 @@ export const METRIC_NAMES = [
   'pr/precision',
   'pr/recall',
   'pr/f1_score',
+  'pr/accuracy',
+  'pr/specificity',
 ] as const;
 
 export const CLASSIFICATION_THRESHOLD = 0.5;
@@ -82,6 +85,8 @@ export function classificationMetrics(
     'pr/precision': precision,
     'pr/recall': recall,
     'pr/f1_score': ratio(2 * precision * recall, precision + recall),
+    'pr/accuracy': ratio(posCorrect + negCorrect, n),
+    'pr/specificity': ratio(negCorrect, negCorrect + falsePos),
   };
   const out: Record<string, number> = {};
   for (const name of METRIC_NAMES) out[`${mode}/${name}`] = values[name];
