@@ -155,6 +155,8 @@ test.describe.serial('luna-lab train', () => {
         'pr/f1_score',
         'pr/precision',
         'pr/recall',
+        'pr/accuracy',
+        'pr/specificity',
       ].sort(),
     );
 
