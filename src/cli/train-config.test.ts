@@ -114,6 +114,7 @@ describe('resolveTrainConfig', () => {
       subsets: 'data.subsets',
       backend: 'backend',
       kernels: 'kernels',
+      'training-length': 'sampling.trainingLength',
       'gpu-features': 'gpuFeatures',
       experiment: 'tracking.experiment',
       mlflow: 'tracking.server',
@@ -126,6 +127,9 @@ describe('resolveTrainConfig', () => {
     expect(
       parseArgs(['train', '--gpu-features', 'subgroups', '--batch-size', '4', '--set', 'augment.flip=false']).values,
     ).toMatchObject({ 'gpu-features': 'subgroups', 'batch-size': '4', set: 'augment.flip=false' });
+    // The seed's --training-length, under its own name.
+    expect(resolveTrainConfig({ flags: { 'training-length': '2000' } }).sampling.trainingLength).toBe(2000);
+    expect(() => resolveTrainConfig({ flags: { 'training-length': '-3' } })).toThrow(/sampling\.trainingLength/);
   });
 
   it('names an unknown --set key, and a --set without KEY=VALUE', () => {

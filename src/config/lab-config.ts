@@ -189,6 +189,14 @@ const TABLE = [
     help: 'training samples per epoch (0: one per training candidate)',
     group: 'Sampling',
   },
+  // The seed's --training-length: a class-stratified subset before the split (src/data/stratified-subset.ts).
+  {
+    key: 'sampling.trainingLength',
+    spec: { kind: 'int', min: 0, max: 10_000_000, default: 0 },
+    help: 'candidates to use, a seeded class-stratified subset with at least two of each class (0: all)',
+    group: 'Sampling',
+    flag: { name: 'training-length', help: 'override sampling.trainingLength, for example 2000 (0: all candidates)' },
+  },
   {
     key: 'augment.flip',
     spec: { kind: 'bool', default: true },

@@ -43,6 +43,7 @@ export interface UrlVersion {
  * - `gpuFeatures` (6873ba2, default none): labs before it asked the device for no optional
  *   features, so none is exact for every v=1 link.
  * - `data.digest` (2f77fa4, default none): no data pinned, exact likewise.
+ * - `sampling.trainingLength` (issue 14, default 0): labs before it used every candidate.
  */
 const V1: FlatLabConfig = {
   'data.subsets': [],
@@ -67,6 +68,7 @@ const V1: FlatLabConfig = {
   'sampling.valStride': 10,
   'sampling.ratio': 1,
   'sampling.epochSamples': 0,
+  'sampling.trainingLength': 0,
   'augment.flip': true,
   'augment.offset': 0.1,
   'augment.scale': 0.2,

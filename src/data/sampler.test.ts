@@ -1,3 +1,4 @@
+import { stratifiedSubset } from './stratified-subset.ts';
 import { describe, expect, it } from 'vitest';
 import { defaultConfig, withField } from '../config/lab-config.ts';
 import type { CandidateInfo } from './luna-csv.ts';
@@ -278,5 +279,17 @@ describe('validationSamples and createSampling', () => {
     expect(a.sampler.ratio).toBe(1);
     expect(a.sampler.epochLength).toBe(a.split.train.length);
     expect(keys(a.sampler.nextEpoch())).toEqual(keys(b.sampler.nextEpoch()));
+  });
+
+  it('createSampling takes the sampling.trainingLength subset before the split', () => {
+    const list = makeList(30, 300, 20);
+    let cfg = withField(defaultConfig(), 'sampling.trainingLength', 33);
+    cfg = withField(cfg, 'train.seed', 5);
+    const a = createSampling(list, cfg);
+    const used = [...a.split.train, ...a.split.validation];
+    expect(used).toHaveLength(33);
+    expect(used.filter((c) => c.isNodule)).toHaveLength(3);
+    expect(a.split).toEqual(splitCandidates(stratifiedSubset(list, 33, 5), cfg.sampling));
+    expect(a.split.validation.some((c) => c.isNodule)).toBe(true);
   });
 });

@@ -36,6 +36,7 @@ import type { LabConfig, ValidationSplit } from '../config/lab-config.ts';
 import type { CandidateInfo } from './luna-csv.ts';
 import type { Rng, RngState } from './rng.ts';
 import { createRng, rngFromState } from './rng.ts';
+import { stratifiedSubset } from './stratified-subset.ts';
 
 export interface SplitOptions {
   readonly validation: ValidationSplit;
@@ -283,7 +284,8 @@ export interface Sampling {
 }
 
 /**
- * The whole step for a run: split per `cfg.sampling`, a training sampler on the stream
+ * The whole step for a run: the `sampling.trainingLength` subset (all candidates when 0), its
+ * split per `cfg.sampling`, a training sampler on the stream
  * `createRng(cfg.train.seed).fork('sampling')`, and the validation samples. Split warnings are
  * returned, not thrown; the sampler throws only when it cannot sample at all.
  */
@@ -291,7 +293,8 @@ export function createSampling(
   list: readonly CandidateInfo[],
   cfg: { readonly sampling: LabConfig['sampling']; readonly train: Pick<LabConfig['train'], 'seed'> },
 ): Sampling {
-  const split = splitCandidates(list, cfg.sampling);
+  const used = stratifiedSubset(list, cfg.sampling.trainingLength, cfg.train.seed);
+  const split = splitCandidates(used, cfg.sampling);
   const sampler = new TrainingSampler(split.train, cfg.sampling, createRng(cfg.train.seed).fork('sampling'));
   return { split, sampler, validation: validationSamples(split.validation) };
 }
