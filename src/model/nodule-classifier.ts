@@ -20,6 +20,7 @@ import type {
 } from './trainable-model.ts';
 import { computeBatchLoss } from './loss.ts';
 import { classificationMetrics } from './metrics.ts';
+import { phaseCurves, type PhaseCurves } from './curves.ts';
 import { stepLr, type LabOptimizer } from './optimizers.ts';
 
 export type Phase = 'training' | 'validating';
@@ -41,8 +42,13 @@ export interface StepInfo {
 export interface ClassifierHooks {
   /** After every batch; may await (pause) or throw (stop). */
   onStep?: (info: StepInfo) => void | Promise<void>;
-  /** Once per phase per epoch, with the seed's metric names. */
-  onMetrics?: (epoch: number, step: number, values: Record<string, number>) => void | Promise<void>;
+  /** Once per phase per epoch, with the seed's metric names and the phase's PR/histogram data. */
+  onMetrics?: (
+    epoch: number,
+    step: number,
+    values: Record<string, number>,
+    curves: PhaseCurves,
+  ) => void | Promise<void>;
   /** Called before each training step, so stochastic layers can draw from the run's RNG. */
   beforeTrainingStep?: () => void;
 }
@@ -188,7 +194,7 @@ export class NoduleClassificationModel implements TrainableModel {
   /** The seed's metrics for one phase, sent to the hooks with step = samples seen. */
   async logMetrics(epoch: number, mode: Phase, s: EpochSamples): Promise<Record<string, number>> {
     const values = classificationMetrics(mode, s.labels, s.probPos, s.loss);
-    await this.hooks.onMetrics?.(epoch, this.samplesSeen, values);
+    await this.hooks.onMetrics?.(epoch, this.samplesSeen, values, phaseCurves(mode, s.labels, s.probPos));
     return values;
   }
 

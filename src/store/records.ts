@@ -6,6 +6,7 @@
  */
 import type { Irc, Mat3, Vec3, VolumeFormat, HuStats } from '../data/volume.ts';
 import type { LabConfig } from '../config/lab-config.ts';
+import type { PhaseCurves } from '../model/curves.ts';
 
 export interface SeriesRecord {
   seriesUid: string;
@@ -79,6 +80,8 @@ export interface MetricPoint {
   epoch: number;
   step: number;
   values: Record<string, number>;
+  /** The phase's PR curve and histogram data, for TensorBoard (points of labs before it lack it). */
+  curves?: PhaseCurves;
 }
 
 export interface PredictionRow {

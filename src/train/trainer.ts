@@ -254,8 +254,8 @@ export class Trainer {
           scope.activate();
         },
         onStep: (s) => this.afterStep(live, scope, pace, s),
-        onMetrics: (epoch, step, values) => {
-          const point = { epoch, step, values };
+        onMetrics: (epoch, step, values, curves) => {
+          const point = { epoch, step, values, curves };
           live.run = { ...live.run, history: [...live.run.history, point] };
           for (const sink of this.sinks) sink.onMetrics?.(live.run.runId, point);
         },
