@@ -6,6 +6,7 @@
  * (workers/data.worker.ts) from here and ends them when it ends.
  */
 import * as Comlink from 'comlink';
+import * as tf from '@tensorflow/tfjs';
 import type { LabConfig } from '../src/config/lab-config.ts';
 import { labStore } from '../src/store/lab-store.ts';
 import type { MetricPoint, RunRecord } from '../src/store/records.ts';
@@ -16,6 +17,8 @@ import type { TrackingTarget } from '../src/tracking/run-tracking.ts';
 import { OutboxSink } from '../src/tracking/outbox-sink.ts';
 import type { RunSink } from '../src/tracking/run-sink.ts';
 import type { ArtifactFile } from '../src/tracking/artifacts.ts';
+import { SystemMetricsSink } from '../src/tracking/system-metrics-sink.ts';
+import { browserMetrics } from '../src/tracking/system-metrics.ts';
 
 export interface TrainListener {
   run(run: RunRecord): void;
@@ -65,7 +68,15 @@ const pageSink: RunSink = {
   onMetrics: (id, point) => listener?.metrics(id, point),
 };
 
-const trainer = new Trainer(labStore(), [new OutboxSink(labStore(), () => void deliver()), pageSink], {
+/** What the page can tell about its machine: tfjs memory and, where Chromium shows it, the JS heap. */
+function browserSample(): Record<string, number> {
+  const heap = (performance as Performance & { memory?: { usedJSHeapSize: number } }).memory;
+  return browserMetrics(tf.memory(), heap ? heap.usedJSHeapSize : null);
+}
+
+const outboxSink = new OutboxSink(labStore(), () => void deliver());
+const systemSink = new SystemMetricsSink(labStore(), browserSample, () => void deliver());
+const trainer = new Trainer(labStore(), [outboxSink, systemSink, pageSink], {
   // Each run augments on its own data workers (one per core but one), ended with the run.
   dataPool: () => dataWorkerPool(),
 });

@@ -38,6 +38,7 @@ import {
   type RunMeta,
 } from './run-outputs.ts';
 import { FIELD_FLAGS, resolveTrainConfig } from './train-config.ts';
+import { startSystemSampler } from './system-sampler.ts';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, trackingBacklog: 3, interrupted: 130 } as const;
 
@@ -252,10 +253,19 @@ async function runInSession(
   }
 
   let run: RunRecord;
-  if (stored) {
-    run = stored.status === 'finished' ? stored : await session.call('resume', stored.runId);
-  } else {
-    run = await session.call('start', p.config, p.name, p.tags);
+  // MLflow's system metrics of the browser's processes and the GPUs, while the run trains.
+  const system = startSystemSampler(p.profileDir, async (values) => {
+    const runId = outputs.runId();
+    if (runId) await session.call('logSystemMetrics', runId, values, Date.now());
+  });
+  try {
+    if (stored) {
+      run = stored.status === 'finished' ? stored : await session.call('resume', stored.runId);
+    } else {
+      run = await session.call('start', p.config, p.name, p.tags);
+    }
+  } finally {
+    await system.stop();
   }
   await outputs.settle();
   const latest = (await session.call('run', run.runId)) ?? run;
@@ -385,6 +395,11 @@ class OutputUpdater implements RunSink<RunSummary> {
       this.files.add(OUT.best);
     }
     await writeMeta(this.out, { ...this.meta, status: run.status, backend: run.backend, adapter: run.adapter });
+  }
+
+  /** The run's id once the page has named it. */
+  runId(): string | null {
+    return this.meta.runId || null;
   }
 
   /** Wait for the updates queued so far. */

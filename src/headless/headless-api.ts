@@ -11,6 +11,7 @@ import { labStore } from '../store/lab-store.ts';
 import type { MetricPoint, RunRecord, WeightSpec } from '../store/records.ts';
 import type { Progress } from '../train/trainer.ts';
 import type { OutboxState } from '../tracking/outbox.ts';
+import { systemMetricItems } from '../tracking/system-metrics-sink.ts';
 import { ingestUrls, type FileProgress, type IngestReport, type RemoteFile } from '../ui/ingest-client.ts';
 import { TrainClient } from '../ui/train-client.ts';
 import { LAB_COMMIT, LAB_VERSION } from '../version.ts';
@@ -63,6 +64,9 @@ export interface HeadlessApi {
   exportRun(runId: string): Promise<FileOut[]>;
   /** Deliver the tracking outbox now; what is left waiting. */
   flushTracking(): Promise<OutboxState>;
+  /** The CLI's system metrics sample (the browser's processes, the GPUs) for a tracked run's
+   *  MLflow metrics, at `at` ms; how many outbox items it became (0: the run is not tracked). */
+  logSystemMetrics(runId: string, values: Record<string, number>, at: number): Promise<number>;
 }
 
 declare global {
@@ -147,6 +151,13 @@ export function installHeadlessApi(): void {
       return Promise.all(files.map(async (f) => ({ path: f.path, base64: await toBase64(f.data) })));
     },
     flushTracking: () => client.flushTracking(),
+    async logSystemMetrics(runId, values, at) {
+      const run = await labStore().getRun(runId);
+      const items = run ? systemMetricItems(run, values, at) : [];
+      // Delivered with the run's next outbox pass (each epoch's end, the CLI's final flush).
+      if (items.length) await labStore().enqueue(items);
+      return items.length;
+    },
   };
   window.lunaHeadless = api;
 }

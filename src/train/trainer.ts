@@ -44,6 +44,7 @@ import { restoreCheckpoint, restoreWeights, takeCheckpoint } from './checkpoint.
 import { isValidationEpoch } from './cadence.ts';
 import { RunPace } from './pace.ts';
 import { RunScope } from './run-scope.ts';
+import { leakWarning, type TfMemory } from '../tracking/system-metrics.ts';
 
 export type { Progress };
 
@@ -261,7 +262,21 @@ export class Trainer {
         },
       },
     });
-    return { config, scope, model, optimizer, sampler, validation, provider, pool, classifier, pace, startEpoch };
+    const memory = new LeakCheck();
+    return {
+      config,
+      scope,
+      model,
+      optimizer,
+      sampler,
+      validation,
+      provider,
+      pool,
+      classifier,
+      pace,
+      startEpoch,
+      memory,
+    };
   }
 
   /** The run's candidates and crops, its split and sampler; the record names the data used. */
@@ -353,7 +368,14 @@ export class Trainer {
           loss: v.loss[i],
         }))
       : live.run.predictions;
-    live.run = { ...live.run, epochsDone: epoch, samplesSeen: classifier.samplesSeen, predictions };
+    const leak = t.memory.epochEnded(epoch);
+    live.run = {
+      ...live.run,
+      epochsDone: epoch,
+      samplesSeen: classifier.samplesSeen,
+      predictions,
+      ...(leak ? { warnings: [...live.run.warnings, leak] } : {}),
+    };
     await this.checkpoint(live, t, epoch);
   }
 
@@ -413,6 +435,8 @@ interface Training {
   classifier: NoduleClassificationModel;
   pace: RunPace;
   startEpoch: number;
+  /** tfjs memory at the last epoch's end, for the leak check. */
+  memory: LeakCheck;
 }
 
 /** The run's record as it trains: each change stored and shown to the sinks. */
@@ -460,6 +484,19 @@ function systemMetrics(samplesPerSecond: number, epochSeconds: number, wait: Bat
     ...(mem.numBytesInGPU !== undefined ? { 'system/tfjs_gpu_bytes': mem.numBytesInGPU } : {}),
     ...(heap ? { 'system/js_heap_bytes': heap.usedJSHeapSize } : {}),
   };
+}
+
+/** The per-epoch tfjs leak check (src/tracking/system-metrics.ts): each epoch's end against the last. */
+class LeakCheck {
+  private last: TfMemory | null = null;
+
+  epochEnded(epoch: number): string | null {
+    const { numTensors, numBytes, numBytesInGPU } = tf.memory() as TfMemory;
+    const now = { numTensors, numBytes, ...(numBytesInGPU !== undefined ? { numBytesInGPU } : {}) };
+    const warning = this.last ? leakWarning(epoch, this.last, now) : null;
+    this.last = now;
+    return warning;
+  }
 }
 
 export function isDeviceLoss(message: string): boolean {
