@@ -11,6 +11,7 @@ import type { LabConfig } from '../src/config/lab-config.ts';
 import { labStore } from '../src/store/lab-store.ts';
 import type { MetricPoint, RunRecord } from '../src/store/records.ts';
 import { Trainer, type Progress } from '../src/train/trainer.ts';
+import type { ProfileReport } from '../src/train/step-profiler.ts';
 import { dataWorkerPool } from '../src/train/data-workers.ts';
 import { Delivery, type OutboxState } from '../src/tracking/outbox.ts';
 import type { TrackingTarget } from '../src/tracking/run-tracking.ts';
@@ -46,6 +47,10 @@ export interface TrainApi {
   discardTracking(id: number): Promise<OutboxState>;
   /** Send a run kept in this browser to a tracking server. */
   pushRun(runId: string, target: TrackingTarget): Promise<RunRecord>;
+  /** `--profile`: record the kernels of `steps` training steps of the next run. */
+  profileSteps(steps: number): void;
+  /** What the profiler recorded. */
+  profileReport(): ProfileReport;
 }
 
 let listener: TrainListener | null = null;
@@ -102,6 +107,8 @@ const api: TrainApi = {
     return deliver();
   },
   pushRun: (runId, target) => trainer.pushRun(runId, target),
+  profileSteps: (steps) => trainer.profiler.request(steps),
+  profileReport: () => trainer.profiler.report(),
 };
 
 Comlink.expose(api);

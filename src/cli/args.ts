@@ -163,6 +163,10 @@ export const COMMANDS = {
         help: 'extra MLflow tags, "key=value;key=value" (sweeps on Ray set mlflow.parentRunId this way)',
       },
       json: { type: 'boolean', help: 'one JSON object per line on stdout; the last holds the final metrics' },
+      profile: {
+        type: 'boolean',
+        help: 'record the kernels of a few training steps: profile/trace.json (Chrome trace, for Perfetto) and profile/kernels.csv in --out',
+      },
     },
     examples: [
       'luna-lab train --data data/luna16 --epochs 10 --mlflow http://127.0.0.1:5000 --out runs/book',

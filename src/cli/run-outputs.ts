@@ -12,6 +12,7 @@ import type { CheckpointOut, FileOut } from '../headless/headless-api.ts';
 import type { MetricPoint } from '../store/records.ts';
 import { EventFileWriter, eventFileName, writeMetricPoints } from '../tracking/tfevents.ts';
 import type { Device } from './headless-session.ts';
+import { chromeTrace, kernelTable, kernelTableCsv, type ProfileReport } from '../train/step-profiler.ts';
 
 /** run.json: enough to find the run again and continue it. */
 export interface RunMeta {
@@ -37,6 +38,8 @@ export const OUT = {
   tensorboard: 'tensorboard',
   final: 'checkpoints/final',
   best: 'checkpoints/best',
+  trace: 'profile/trace.json',
+  kernels: 'profile/kernels.csv',
 } as const;
 
 async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
@@ -129,6 +132,15 @@ export async function writeHistory(
   const events = join(out, OUT.tensorboard, eventFileName(wallTimeSec, hostname().replace(/[/\\]/g, '_')));
   await writeAtomic(events, writer.bytes());
   return { csv, events };
+}
+
+/** `--profile`: the Chrome trace (Perfetto, chrome://tracing) and the per-kernel table; the
+ *  files written, none when no step was profiled. */
+export async function writeProfile(out: string, report: ProfileReport): Promise<string[]> {
+  if (!report.steps.length) return [];
+  await writeAtomic(join(out, OUT.trace), JSON.stringify(chromeTrace(report)) + '\n');
+  await writeAtomic(join(out, OUT.kernels), kernelTableCsv(kernelTable(report)));
+  return [OUT.trace, OUT.kernels];
 }
 
 /** The seed's names, final values: the last training and the last validation point. */

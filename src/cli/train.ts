@@ -35,6 +35,7 @@ import {
   writeFiles,
   writeHistory,
   writeMeta,
+  writeProfile,
   type RunMeta,
 } from './run-outputs.ts';
 import { FIELD_FLAGS, resolveTrainConfig } from './train-config.ts';
@@ -99,7 +100,12 @@ interface TrainPlan {
   name: string;
   resume: RunMeta | null;
   tags: { key: string; value: string }[];
+  /** `--profile`: the kernels of PROFILE_STEPS training steps to profile/ in --out. */
+  profile?: boolean;
 }
+
+/** Steps `--profile` records (after the first, which compiles the shaders). */
+export const PROFILE_STEPS = 3;
 
 /** The run config of `train` and `HeadlessTrainer` (`sweep`): --url or --config (read here), then field flags and --set. */
 export async function configFromArgs(args: ParsedArgs, onNote?: (note: string) => void): Promise<LabConfig> {
@@ -146,6 +152,7 @@ async function plan(args: ParsedArgs, io: Io): Promise<TrainPlan> {
       strict,
       name: meta.name,
       resume: meta,
+      profile: !!v.profile,
       tags: [],
     };
   }
@@ -168,6 +175,7 @@ async function plan(args: ParsedArgs, io: Io): Promise<TrainPlan> {
     name: str('name') ?? `headless ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`,
     resume: null,
     tags: [{ key: 'luna.headless', value: 'true' }, ...parseTags(str('tags'))],
+    profile: !!v.profile,
   };
 }
 
@@ -253,6 +261,7 @@ async function runInSession(
   }
 
   let run: RunRecord;
+  if (p.profile) await session.call('profileSteps', PROFILE_STEPS);
   // MLflow's system metrics of the browser's processes and the GPUs, while the run trains.
   const system = startSystemSampler(p.profileDir, async (values) => {
     const runId = outputs.runId();
@@ -270,6 +279,11 @@ async function runInSession(
   await outputs.settle();
   const latest = (await session.call('run', run.runId)) ?? run;
   await outputs.onEnd(latest);
+  if (p.profile) {
+    const written = await writeProfile(p.out, await session.call('profileReport'));
+    if (!written.length) reporter.warn('--profile: no training step was profiled (the run ended first)');
+    outputs.add(...written);
+  }
 
   const tracking = latest.config.tracking.server ? await deliverTracking(session, reporter) : null;
   const metrics = finalMetrics(latest.history);
@@ -395,6 +409,11 @@ class OutputUpdater implements RunSink<RunSummary> {
       this.files.add(OUT.best);
     }
     await writeMeta(this.out, { ...this.meta, status: run.status, backend: run.backend, adapter: run.adapter });
+  }
+
+  /** Files written beside the updater's own. */
+  add(...paths: string[]): void {
+    for (const f of paths) this.files.add(f);
   }
 
   /** The run's id once the page has named it. */

@@ -10,6 +10,7 @@ import { describeAdapter, type GpuAdapterInfoLike } from '../model/backend.ts';
 import { labStore } from '../store/lab-store.ts';
 import type { MetricPoint, RunRecord, WeightSpec } from '../store/records.ts';
 import type { Progress } from '../train/trainer.ts';
+import type { ProfileReport } from '../train/step-profiler.ts';
 import type { OutboxState } from '../tracking/outbox.ts';
 import { systemMetricItems } from '../tracking/system-metrics-sink.ts';
 import { ingestUrls, type FileProgress, type IngestReport, type RemoteFile } from '../ui/ingest-client.ts';
@@ -67,6 +68,10 @@ export interface HeadlessApi {
   /** The CLI's system metrics sample (the browser's processes, the GPUs) for a tracked run's
    *  MLflow metrics, at `at` ms; how many outbox items it became (0: the run is not tracked). */
   logSystemMetrics(runId: string, values: Record<string, number>, at: number): Promise<number>;
+  /** `--profile`: the next run records the kernels of `steps` training steps. */
+  profileSteps(steps: number): Promise<void>;
+  /** What it recorded (src/train/step-profiler.ts). */
+  profileReport(): Promise<ProfileReport>;
 }
 
 declare global {
@@ -151,6 +156,8 @@ export function installHeadlessApi(): void {
       return Promise.all(files.map(async (f) => ({ path: f.path, base64: await toBase64(f.data) })));
     },
     flushTracking: () => client.flushTracking(),
+    profileSteps: (steps) => client.profileSteps(steps),
+    profileReport: () => client.profileReport(),
     async logSystemMetrics(runId, values, at) {
       const run = await labStore().getRun(runId);
       const items = run ? systemMetricItems(run, values, at) : [];

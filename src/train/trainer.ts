@@ -44,6 +44,7 @@ import { restoreCheckpoint, restoreWeights, takeCheckpoint } from './checkpoint.
 import { isValidationEpoch } from './cadence.ts';
 import { RunPace } from './pace.ts';
 import { RunScope } from './run-scope.ts';
+import { StepProfiler } from './step-profiler.ts';
 import { leakWarning, type TfMemory } from '../tracking/system-metrics.ts';
 
 export type { Progress };
@@ -62,6 +63,8 @@ export class Trainer {
   private paused: { promise: Promise<void>; resolve: () => void } | null = null;
   private stopping = false;
   private active: string | null = null;
+  /** `--profile`: the kernel timings of a few steps of the next run (src/train/step-profiler.ts). */
+  readonly profiler = new StepProfiler();
 
   /** `sinks` hear everything a run tells (the page, the MLflow outbox: src/tracking/run-sink.ts). */
   constructor(
@@ -253,8 +256,12 @@ export class Trainer {
           // A stop asked while this batch was prepared acts here, before the step, not after it.
           if (this.stopping) throw new StopRequested('stopped by the user');
           scope.activate();
+          this.profiler.beforeStep();
         },
-        onStep: (s) => this.afterStep(live, scope, pace, s),
+        onStep: async (s) => {
+          if (s.phase === 'training') await this.profiler.afterStep(s.epoch);
+          return this.afterStep(live, scope, pace, s);
+        },
         onMetrics: (epoch, step, values, curves) => {
           const point = { epoch, step, values, curves };
           live.run = { ...live.run, history: [...live.run.history, point] };
@@ -403,6 +410,7 @@ export class Trainer {
 
   /** Close the scope (GPU guard, kernels and dropout stream as they were) and free the model. */
   private async tearDown(held: Held): Promise<void> {
+    this.profiler.abort();
     try {
       await held.scope?.close();
     } finally {

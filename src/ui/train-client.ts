@@ -3,6 +3,7 @@
  * or a reload is answered by a fresh worker that resumes from the last checkpoint.
  */
 import * as Comlink from 'comlink';
+import type { ProfileReport } from '../train/step-profiler.ts';
 import type { TrainApi, TrainListener } from '../../workers/train.worker.ts';
 import type { LabConfig } from '../config/lab-config.ts';
 import type { RunRecord } from '../store/records.ts';
@@ -56,6 +57,15 @@ export class TrainClient {
 
   pushRun(runId: string, target: TrackingTarget): Promise<RunRecord> {
     return this.remote().pushRun(runId, target);
+  }
+
+  /** `--profile`: the next run records the kernels of `steps` training steps. */
+  async profileSteps(steps: number): Promise<void> {
+    await this.remote().profileSteps(steps);
+  }
+
+  profileReport(): Promise<ProfileReport> {
+    return this.remote().profileReport();
   }
 
   pause(): void {
