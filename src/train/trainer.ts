@@ -65,6 +65,8 @@ export class Trainer {
   private active: string | null = null;
   /** `--profile`: the kernel timings of a few steps of the next run (src/train/step-profiler.ts). */
   readonly profiler = new StepProfiler();
+  /** The run's per-epoch tfjs leak check, made afresh for each run. */
+  private leaks = new LeakCheck();
 
   /** `sinks` hear everything a run tells (the page, the MLflow outbox: src/tracking/run-sink.ts). */
   constructor(
@@ -269,21 +271,8 @@ export class Trainer {
         },
       },
     });
-    const memory = new LeakCheck();
-    return {
-      config,
-      scope,
-      model,
-      optimizer,
-      sampler,
-      validation,
-      provider,
-      pool,
-      classifier,
-      pace,
-      startEpoch,
-      memory,
-    };
+    this.leaks = new LeakCheck();
+    return { config, scope, model, optimizer, sampler, validation, provider, pool, classifier, pace, startEpoch };
   }
 
   /** The run's candidates and crops, its split and sampler; the record names the data used. */
@@ -375,7 +364,7 @@ export class Trainer {
           loss: v.loss[i],
         }))
       : live.run.predictions;
-    const leak = t.memory.epochEnded(epoch);
+    const leak = this.leaks.epochEnded(epoch);
     live.run = {
       ...live.run,
       epochsDone: epoch,
@@ -443,8 +432,6 @@ interface Training {
   classifier: NoduleClassificationModel;
   pace: RunPace;
   startEpoch: number;
-  /** tfjs memory at the last epoch's end, for the leak check. */
-  memory: LeakCheck;
 }
 
 /** The run's record as it trains: each change stored and shown to the sinks. */
