@@ -15,7 +15,7 @@ import zipfile
 
 
 def members(src):
-    for root, _dirs, files in os.walk(src):
+    for root, _dirs, files in os.walk(src, followlinks=True):
         for f in sorted(files):
             path = os.path.join(root, f)
             yield path, os.path.relpath(path, src).replace(os.sep, "/")
