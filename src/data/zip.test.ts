@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadFiles, type LoadItem } from './load.ts';
 import { sourceFromBytes, type SourceFile } from './source.ts';
 import { generateSynthetic } from './synthetic.ts';
+import { baseName, detectKind, dirName, joinPath } from './detect.ts';
+import { subsetOf } from './load.ts';
 import { crc32, readMember, readZipIndex, type RandomAccess } from './zip.ts';
 import type { Volume } from './volume.ts';
 
@@ -85,6 +87,20 @@ beforeAll(async () => {
   uids = volumes(loose).map((v) => v.volume.seriesUid);
   expect(uids).toHaveLength(2);
 }, 60_000);
+
+describe('paths of zip members', () => {
+  it('treat the archive as the folder it unpacks to', () => {
+    expect(detectKind('dl/subset0.zip', new Uint8Array())).toBe('zip');
+    expect(dirName('dl/subset0.zip:subset0/x.mhd')).toBe('dl/subset0.zip:subset0');
+    expect(dirName('dl/subset0.zip:x.mhd')).toBe('dl/subset0.zip:');
+    expect(joinPath('dl/subset0.zip:', 'x.raw')).toBe('dl/subset0.zip:x.raw');
+    expect(joinPath('dl/subset0.zip:subset0', 'x.raw')).toBe('dl/subset0.zip:subset0/x.raw');
+    expect(baseName('dl/subset0.zip:x.mhd')).toBe('x.mhd');
+    expect(subsetOf('dl/subset0.zip:subset0/x.mhd')).toBe('subset0');
+    expect(subsetOf('subset7.zip:x.mhd')).toBe('subset7');
+    expect(subsetOf('lidc.zip:lidc/a/1.dcm')).toBe('lidc');
+  });
+});
 
 describe('zip archives made by Python zipfile', () => {
   for (const name of ['stored.zip', 'deflated.zip', 'zip64.zip', 'descriptors.zip']) {
