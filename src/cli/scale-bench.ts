@@ -222,6 +222,8 @@ function du(path: string): number {
 export interface ScaleRun {
   label: string;
   ingestSeconds: number;
+  /** From the last table stored to the end of ingest: the scans alone (tables come first). */
+  voxelSeconds: number;
   firstStepSeconds: number;
   samplesPerSecond: number;
   peakBrowserRssIngest: number;
@@ -258,6 +260,7 @@ export function scaleRun(
   const r: ScaleRun = {
     label,
     ingestSeconds: NaN,
+    voxelSeconds: NaN,
     firstStepSeconds: NaN,
     samplesPerSecond: NaN,
     peakBrowserRssIngest: 0,
@@ -269,6 +272,7 @@ export function scaleRun(
   };
   let phase: 'ingest' | 'train' = 'ingest';
   let started = NaN;
+  let tablesDone = NaN;
   const sample = setInterval(() => {
     const m = treeRss(child.pid ?? 0);
     if (phase === 'ingest') r.peakBrowserRssIngest = Math.max(r.peakBrowserRssIngest, m.browser);
@@ -283,9 +287,11 @@ export function scaleRun(
       if (!line.startsWith('{')) continue;
       const e = JSON.parse(line) as Record<string, unknown>;
       const t = (performance.now() - t0) / 1000;
-      if (e.event === 'start') started = t;
+      if (e.event === 'start') started = tablesDone = t;
+      if (e.event === 'ingest' && /\.csv$/i.test(String(e.file))) tablesDone = t;
       if (e.event === 'ingested') {
         r.ingestSeconds = t - started;
+        r.voxelSeconds = t - tablesDone;
         r.seriesIngested = Number(e.series);
         r.alreadyCached = Number(e.alreadyCached);
         r.rendererRssAfterIngest = treeRss(child.pid ?? 0).renderer;
@@ -336,12 +342,12 @@ export async function benchScale(tmp: string, scans: number, log: (line: string)
   const mb = (b: number) => (b / 1e6).toFixed(0);
   const ratio = (b: number) => (b / data.voxelBytes).toFixed(2);
   const row = (r: ScaleRun) =>
-    `| ${r.label} | ${r.seriesIngested} (+${r.alreadyCached} files cached) | ${r.ingestSeconds.toFixed(1)} | ${r.alreadyCached ? '—' : mb(data.voxelBytes / r.ingestSeconds)} | ${r.firstStepSeconds.toFixed(1)} | ${gb(r.peakBrowserRssIngest)} | ${gb(r.peakBrowserRssTrain)} | ${gb(r.rendererRssAfterIngest)} | ${r.samplesPerSecond.toFixed(0)} |`;
+    `| ${r.label} | ${r.seriesIngested} (+${r.alreadyCached} files cached) | ${r.ingestSeconds.toFixed(1)} | ${r.voxelSeconds.toFixed(1)} | ${r.alreadyCached ? '—' : mb(data.voxelBytes / r.voxelSeconds)} | ${r.firstStepSeconds.toFixed(1)} | ${gb(r.peakBrowserRssIngest)} | ${gb(r.peakBrowserRssTrain)} | ${gb(r.rendererRssAfterIngest)} | ${r.samplesPerSecond.toFixed(0)} |`;
   return [
     `${scans} full-size synthetic scans (512×512×${Math.min(...data.slices)}–${Math.max(...data.slices)} slices, ${gb(data.voxelBytes)} of int16 voxels) in a Zip64 \`subset0.zip\` of ${gb(data.zipBytes)} (deflate level 6), beside a ${data.candidateRows.toLocaleString('en')}-row candidates.csv and the real annotations.csv. \`luna-lab train --data\` on the folder, a fresh profile then the same one again (warm), each stopped by SIGINT shortly after its first training step (tiny model: crop 16×24×24, 2 blocks of width 4, batch 16).`,
     '',
-    '| profile | series ingested | ingest s (start → ingested) | MB/s of voxels | start → first step, s | peak browser RSS, ingest | peak browser RSS, training | renderer RSS after ingest | training samples/s |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| profile | series ingested | ingest s (start → ingested) | of which scans, s (last table → ingested) | MB/s of voxels (scans) | start → first step, s | peak browser RSS, ingest | peak browser RSS, training | renderer RSS after ingest | training samples/s |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     row(fresh),
     row(warm),
     '',
