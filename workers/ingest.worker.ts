@@ -91,6 +91,15 @@ const api: IngestApi = {
         if (!res.ok) throw new Error(`${path}: HTTP ${res.status} fetching ${url}`);
         return new Uint8Array(await res.arrayBuffer()).subarray(0, n);
       },
+      // A zip's directory and members, by range (the CLI's data server answers single ranges).
+      read: async (offset, length) => {
+        if (length <= 0 || offset >= size) return new Uint8Array(0);
+        const res = await fetch(url, { headers: { Range: `bytes=${offset}-${offset + length - 1}` } });
+        if (!res.ok) throw new Error(`${path}: HTTP ${res.status} fetching ${url}`);
+        const bytes = new Uint8Array(await res.arrayBuffer());
+        // A 200 (no range support) carries the whole file: take the part asked for.
+        return res.status === 206 ? bytes : bytes.subarray(offset, offset + length);
+      },
     }));
     return run(files, onProgress);
   },

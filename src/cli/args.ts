@@ -248,9 +248,14 @@ export const COMMANDS = {
         type: 'string',
         help: 'WebGPU conv/pool kernels to measure: lab | stock (default: both, side by side)',
       },
+      scans: {
+        type: 'string',
+        help: 'scans of the scale bench (--only scale; default 89, subset0: ≈11 GB of data and disk)',
+      },
     },
     examples: [
       'npm run bench',
+      'npm run bench -- --only scale --scans 6',
       'luna-lab bench --out /tmp/bench.md',
       'luna-lab bench --only profile,train --kernels lab',
     ],

@@ -8,7 +8,8 @@ import { cpus, totalmem, tmpdir, platform, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { Page } from 'playwright-core';
-import { parseChoice, type ParsedArgs } from './args.ts';
+import { parseChoice, parseInteger, type ParsedArgs } from './args.ts';
+import { benchScale } from './scale-bench.ts';
 import type { KernelKind } from '../model/kernels/index.ts';
 import type { Io } from './main.ts';
 import { generateSynthetic } from '../data/synthetic.ts';
@@ -29,7 +30,14 @@ interface Section {
   markdown: string;
 }
 
-type Bench = (ctx: { page: Page; io: Io; tmp: string; url: string; kernels: KernelKind[] }) => Promise<Section>;
+type Bench = (ctx: {
+  page: Page;
+  io: Io;
+  tmp: string;
+  url: string;
+  kernels: KernelKind[];
+  args: ParsedArgs;
+}) => Promise<Section>;
 
 const BENCHES: Record<string, Bench> = {
   ingest: benchIngest,
@@ -37,10 +45,16 @@ const BENCHES: Record<string, Bench> = {
   train: benchTrain,
   profile: benchProfile,
   inference: benchInference,
+  scale: async ({ io, tmp, args }) => {
+    const scans = parseInteger(args.values.scans as string | undefined, 'scans', 89, 1, 10_000);
+    return { title: `Scale: a subset0-sized zip (${scans} scans)`, markdown: await benchScale(tmp, scans, io.out) };
+  },
 };
+/** Run when no --only is given; the scale bench writes ≈11 GB and runs alone, by name. */
+const DEFAULT_BENCHES = Object.keys(BENCHES).filter((b) => b !== 'scale');
 
 export async function bench(args: ParsedArgs, io: Io): Promise<number> {
-  const only = typeof args.values.only === 'string' ? args.values.only.split(',') : Object.keys(BENCHES);
+  const only = typeof args.values.only === 'string' ? args.values.only.split(',') : DEFAULT_BENCHES;
   for (const name of only) {
     if (!(name in BENCHES))
       throw new Error(`Unknown benchmark '${name}'. Expecting one of: ${Object.keys(BENCHES).join(', ')}`);
@@ -65,7 +79,7 @@ export async function bench(args: ParsedArgs, io: Io): Promise<number> {
     await page.waitForSelector('html[data-luna-ready="true"]', { state: 'attached' });
     for (const name of only) {
       io.out(`bench: ${name}…`);
-      const s = await BENCHES[name]({ page, io, tmp, url: server.url, kernels });
+      const s = await BENCHES[name]({ page, io, tmp, url: server.url, kernels, args });
       io.out(s.markdown);
       sections.push(s);
     }

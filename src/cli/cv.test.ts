@@ -83,5 +83,7 @@ describe('subset folders and the held-out filter', () => {
     expect(inSubsets('data/subset1/x.mhd', only)).toBe(true);
     expect(inSubsets('data/subset0/x.raw', only)).toBe(false);
     expect(inSubsets('subset1', only)).toBe(false);
+    expect(inSubsets('data/subset1.zip', only)).toBe(true);
+    expect(inSubsets('data/subset0.zip', only)).toBe(false);
   });
 });

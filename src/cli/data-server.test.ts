@@ -87,6 +87,15 @@ describe('listFiles', () => {
     await expect(listFiles(join(base, 'missing'))).rejects.toThrow();
   });
 
+  it('serves a .zip given as the root alone, under its own name (its members are read by range)', async () => {
+    const zip = join(base, 'subset0.zip');
+    await writeFile(zip, 'PK not really');
+    expect((await listFiles(zip)).map((f) => [f.path, f.size])).toEqual([['subset0.zip', 13]]);
+    expect(await resolveInside(zip, 'subset0.zip')).toBe(zip);
+    expect(await resolveInside(zip, 'secret')).toBeNull();
+    expect(await resolveInside(zip, '..%2Fsecret')).toBeNull();
+  });
+
   it('a root that is itself a symlink is followed', async () => {
     const alias = join(base, 'alias');
     await symlink(root, alias);

@@ -11,7 +11,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join, relative, resolve, sep } from 'node:path';
+import { basename, join, relative, resolve, sep } from 'node:path';
 import { refusal, refuse } from './local-origin.ts';
 
 export interface ListedFile {
@@ -55,7 +55,11 @@ export async function listFiles(root: string): Promise<ListedFile[]> {
     }
   }
   const st = await stat(realRoot);
-  if (!st.isDirectory()) throw new Error(`${root} is not a folder`);
+  // A zip given as --data is served alone; the page reads its members by range.
+  if (st.isFile() && /\.zip$/i.test(root)) {
+    return [{ path: basename(root), size: st.size, lastModified: Math.floor(st.mtimeMs) }];
+  }
+  if (!st.isDirectory()) throw new Error(`${root} is not a folder (nor a .zip)`);
   seen.add(realRoot);
   await walk(resolve(root));
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -80,6 +84,8 @@ export async function resolveInside(root: string, requestPath: string): Promise<
   // '.' and '..' are escapes; other dot names are files listFiles does not list, so not served either.
   if (rel.includes('\0') || rel.includes('\\') || parts.some((p) => p === '' || p.startsWith('.'))) return null;
   const realRoot = await realpath(root);
+  const rootStat = await stat(realRoot).catch(() => null);
+  if (rootStat?.isFile()) return rel === basename(root) ? realRoot : null;
   const real = await realpath(join(realRoot, ...parts)).catch(() => null);
   if (!real || !inside(realRoot, real)) return null;
   const st = await stat(real).catch(() => null);

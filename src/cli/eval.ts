@@ -120,7 +120,11 @@ export async function writeEvalOutputs(
  *  tables (.csv) always; anything else only inside one of `subsets` (a folder of that name). */
 export function inSubsets(path: string, subsets: ReadonlySet<string>): boolean {
   if (/\.csv$/i.test(path)) return true;
-  const folders = path.split('/').slice(1, -1);
+  // A zip counts as the folder it unpacks to ("DATA/subset3.zip" holds subset3/).
+  const folders = path
+    .replace(/\.zip$/i, '/')
+    .split('/')
+    .slice(1, -1);
   return folders.some((f) => subsets.has(f));
 }
 

@@ -1,6 +1,7 @@
 /**
  * `SourceFile`s backed by the local disk, for the CLI: a file, or every file under a folder
- * (paths relative to the folder's parent, so "subset0/x.mhd" keeps its subset).
+ * (paths relative to the folder's parent, so "subset0/x.mhd" keeps its subset). A `.zip` is a
+ * file like any other here; `loadFiles` reads its members by random access.
  */
 import { open, readFile, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
@@ -16,17 +17,26 @@ export function sourceFromPath(abs: string, rel: string, size: number, mtimeMs: 
       const buf = await readFile(abs);
       return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
     },
-    head: async (n) => {
-      const fh = await open(abs, 'r');
-      try {
-        const out = new Uint8Array(n);
-        const { bytesRead } = await fh.read(out, 0, n, 0);
-        return out.subarray(0, bytesRead);
-      } finally {
-        await fh.close();
-      }
-    },
+    head: (n) => readAt(abs, 0, n),
+    read: (offset, length) => readAt(abs, offset, length),
   };
+}
+
+/** Up to `length` bytes at `offset` (a zip's directory and members are read this way). */
+async function readAt(abs: string, offset: number, length: number): Promise<Uint8Array> {
+  const fh = await open(abs, 'r');
+  try {
+    const out = new Uint8Array(length);
+    let got = 0;
+    while (got < length) {
+      const { bytesRead } = await fh.read(out, got, length - got, offset + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return out.subarray(0, got);
+  } finally {
+    await fh.close();
+  }
 }
 
 /** A file, or all files below a folder (hidden entries skipped), as sources. */

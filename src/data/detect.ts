@@ -9,6 +9,7 @@ export type FileKind =
   | 'metadata' // a detached MetaImage data file (.raw/.zraw), paired through its .mhd
   | 'csv' // a LUNA16 table
   | 'dicom'
+  | 'zip' // an archive: its members are loaded as if dropped (src/data/zip.ts)
   | 'ignored' // known non-data files (READMEs, checksums, OS litter)
   | 'unknown';
 
@@ -16,7 +17,7 @@ export type FileKind =
 export const DETECT_HEAD_BYTES = 132;
 
 const IGNORED =
-  /(^|\/)(\.ds_store|thumbs\.db|desktop\.ini|readme(\.\w+)?|license(\.\w+)?|attribution.*|sha256sums|md5sums|.*\.(txt|md|json|html?|pdf|png|jpe?g|zip|gz|7z|tar))$/i;
+  /(^|\/)(\.ds_store|thumbs\.db|desktop\.ini|readme(\.\w+)?|license(\.\w+)?|attribution.*|sha256sums|md5sums|.*\.(txt|md|json|html?|pdf|png|jpe?g|gz|7z|tar))$/i;
 
 export function extensionOf(path: string): string {
   const base = baseName(path);
@@ -24,14 +25,29 @@ export function extensionOf(path: string): string {
   return dot > 0 ? base.slice(dot + 1).toLowerCase() : '';
 }
 
-export function baseName(path: string): string {
+/** Where the last path step begins: after the last '/', or after the ':' that ends an
+ *  archive's name (a zip member at the archive's top, "subset0.zip:x.mhd"). */
+function lastStep(path: string): number {
   const slash = path.lastIndexOf('/');
-  return slash >= 0 ? path.slice(slash + 1) : path;
+  const m = /\.zip:(?!.*\.zip:)/i.exec(path);
+  const colon = m ? m.index + 4 : -1;
+  return Math.max(slash, colon);
 }
 
+export function baseName(path: string): string {
+  return path.slice(lastStep(path) + 1);
+}
+
+/** The folder of a path; for a member at an archive's top, the archive with its ':'. */
 export function dirName(path: string): string {
-  const slash = path.lastIndexOf('/');
-  return slash >= 0 ? path.slice(0, slash) : '';
+  const at = lastStep(path);
+  if (at < 0) return '';
+  return path[at] === ':' ? path.slice(0, at + 1) : path.slice(0, at);
+}
+
+/** A name inside folder `dir` (as `dirName` gives it). */
+export function joinPath(dir: string, name: string): string {
+  return dir === '' || dir.endsWith(':') ? `${dir}${name}` : `${dir}/${name}`;
 }
 
 /** Decide from the name alone; `null` means the bytes must tell. */
@@ -50,6 +66,8 @@ export function kindFromName(path: string): FileKind | null {
     case 'dicom':
     case 'ima':
       return 'dicom';
+    case 'zip':
+      return 'zip';
   }
   if (IGNORED.test(path)) return 'ignored';
   return null;

@@ -7,7 +7,8 @@
  * volumes are yielded one by one so memory holds one scan at a time (per DICOM folder);
  * voxel values are HU as stored (clamping is the cache's business).
  */
-import { detectKind, dirName, DETECT_HEAD_BYTES, type FileKind } from './detect.ts';
+import { detectKind, dirName, joinPath, DETECT_HEAD_BYTES, type FileKind } from './detect.ts';
+import { isZipName, loadableMember, memberSource, randomAccessOf, readZipIndex } from './zip.ts';
 import type { SourceFile } from './source.ts';
 import type { Volume } from './volume.ts';
 import { isDataError } from './errors.ts';
@@ -39,7 +40,8 @@ export interface LoadOptions {
 
 /** LUNA16 keeps scans in subset0..subset9; otherwise the top dropped folder names the group. */
 export function subsetOf(path: string): string | null {
-  const parts = path.split('/');
+  // An archive counts as the folder it unpacks to: "subset0.zip:x.mhd" is in subset0.
+  const parts = path.replace(/\.zip:/gi, '/').split('/');
   parts.pop();
   const subset = parts.find((p) => /^subset\d+$/i.test(p));
   if (subset) return subset.toLowerCase();
@@ -57,10 +59,52 @@ function describe(e: unknown, file: string): string {
   return `${file}: ${msg}`;
 }
 
-export async function* loadFiles(files: readonly SourceFile[], opts: LoadOptions = {}): AsyncGenerator<LoadItem> {
+/**
+ * Zip archives replaced by their members (as sources named `archive.zip:member`), read by
+ * random access. An unreadable archive is an `error` item; a damaged one whose members could
+ * still be listed from their local headers gives those members and an `error` saying so.
+ */
+async function* expandArchives(files: readonly SourceFile[], out: SourceFile[]): AsyncGenerator<LoadItem> {
+  for (const f of files) {
+    if (!isZipName(f.path)) {
+      out.push(f);
+      continue;
+    }
+    const src = randomAccessOf(f);
+    if (!src) {
+      yield {
+        type: 'error',
+        file: f.path,
+        message: `${f.path}: this source cannot be read as an archive (no random access)`,
+      };
+      continue;
+    }
+    try {
+      const index = await readZipIndex(src, f.path);
+      if (index.damage) yield { type: 'error', file: f.path, message: index.damage };
+      for (const m of index.members) if (loadableMember(m)) out.push(memberSource(src, f, m));
+    } catch (e) {
+      yield { type: 'error', file: f.path, message: describe(e, f.path), ...internal(e) };
+    }
+  }
+}
+
+export async function* loadFiles(given: readonly SourceFile[], opts: LoadOptions = {}): AsyncGenerator<LoadItem> {
+  const files: SourceFile[] = [];
+  yield* expandArchives(given, files);
   const byKind = new Map<FileKind, SourceFile[]>();
   for (const f of files) {
-    const kind = detectKind(f.path, kindNeedsHead(f.path) ? await f.head(DETECT_HEAD_BYTES) : new Uint8Array());
+    let head: Uint8Array = new Uint8Array();
+    if (kindNeedsHead(f.path)) {
+      try {
+        head = await f.head(DETECT_HEAD_BYTES);
+      } catch (e) {
+        // A zip member can fail here already (truncated, corrupt): name it and go on.
+        yield { type: 'error', file: f.path, message: describe(e, f.path), ...internal(e) };
+        continue;
+      }
+    }
+    const kind = detectKind(f.path, head);
     const list = byKind.get(kind) ?? [];
     list.push(f);
     byKind.set(kind, list);
@@ -68,6 +112,8 @@ export async function* loadFiles(files: readonly SourceFile[], opts: LoadOptions
   const take = (k: FileKind) => byKind.get(k) ?? [];
 
   for (const f of take('ignored')) yield { type: 'skipped', file: f.path, reason: 'not CT data' };
+  for (const f of take('zip'))
+    yield { type: 'skipped', file: f.path, reason: 'an archive inside an archive (unpack the outer one)' };
   for (const f of take('unknown')) {
     yield {
       type: 'error',
@@ -178,10 +224,6 @@ async function pairedName(f: SourceFile): Promise<string | null> {
   } catch {
     return null;
   }
-}
-
-function joinPath(dir: string, name: string): string {
-  return dir ? `${dir}/${name}` : name;
 }
 
 function findCaseInsensitive(files: Map<string, SourceFile>, wanted: string): SourceFile | undefined {

@@ -78,9 +78,11 @@ const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
 const HOST_MSB = new Uint8Array(new Uint16Array([1]).buffer)[0] === 0;
 
-/** The file name without directories (either slash, as drops from Windows may carry). */
+/** The file name without directories (either slash, as drops from Windows may carry), nor the
+ *  archive a zip member is in ("subset0.zip:x.mhd"). */
 function baseName(path: string): string {
-  const i = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'));
+  const zip = /\.zip:(?!.*\.zip:)/i.exec(path);
+  const i = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'), zip ? zip.index + 4 : -1);
   return i < 0 ? path : path.slice(i + 1);
 }
 

@@ -12,6 +12,9 @@ export interface SourceFile {
   bytes(): Promise<Uint8Array>;
   /** The first `n` bytes (fewer if the file is shorter). */
   head(n: number): Promise<Uint8Array>;
+  /** Up to `length` bytes from `offset`: random access, for reading a zip's directory and
+   *  members without holding the archive (absent where the source cannot seek). */
+  read?(offset: number, length: number): Promise<Uint8Array>;
 }
 
 /** Wrap a browser File (or Blob with a name). */
@@ -22,6 +25,7 @@ export function sourceFromFile(file: Blob & { name: string; lastModified?: numbe
     lastModified: file.lastModified,
     bytes: async () => new Uint8Array(await file.arrayBuffer()),
     head: async (n) => new Uint8Array(await file.slice(0, n).arrayBuffer()),
+    read: async (o, n) => new Uint8Array(await file.slice(o, o + n).arrayBuffer()),
   };
 }
 
@@ -33,6 +37,7 @@ export function sourceFromBytes(path: string, data: Uint8Array, lastModified = 0
     lastModified,
     bytes: async () => data,
     head: async (n) => data.subarray(0, n),
+    read: async (o, n) => data.subarray(o, o + n),
   };
 }
 
