@@ -43,6 +43,8 @@ export interface UrlVersion {
  * - `gpuFeatures` (6873ba2, default none): labs before it asked the device for no optional
  *   features, so none is exact for every v=1 link.
  * - `data.digest` (2f77fa4, default none): no data pinned, exact likewise.
+ * - `task` (default `nodule`) and `sampling.malignancyRatio` (default 1:5:10, read only by the
+ *   malignancy task): every lab before them trained the nodule task, so both are exact.
  */
 const V1: FlatLabConfig = {
   'data.subsets': [],
@@ -67,6 +69,8 @@ const V1: FlatLabConfig = {
   'sampling.valStride': 10,
   'sampling.ratio': 1,
   'sampling.epochSamples': 0,
+  task: 'nodule',
+  'sampling.malignancyRatio': [1, 5, 10],
   'augment.flip': true,
   'augment.offset': 0.1,
   'augment.scale': 0.2,
