@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../data/rng.ts';
-import { malignancyMetrics, rocAuc, rocCurve } from './roc.ts';
+import { alignCurves, malignancyMetrics, rocAuc, rocCurve } from './roc.ts';
 
 const PYTHON = path.join(process.cwd(), '.venv/bin/python');
 const SCRIPT = path.join(process.cwd(), 'src/model/roc_reference.py');
@@ -39,6 +39,21 @@ describe('rocCurve / rocAuc', () => {
     });
     expect(malignancyMetrics('training', [1, 0], [0.4, 0.3], [6, 5])).toEqual({ 'training/auc': 1 });
     expect(() => rocCurve([1, 0], [0.5])).toThrow(/2 labels but 1 scores/);
+  });
+
+  it('aligns curves on one x for a chart, keeping each curve’s order and vertical steps', () => {
+    expect(
+      alignCurves([
+        { fpr: [0, 0, 0.5, 1], tpr: [0, 0.5, 1, 1] },
+        { fpr: [0, 1], tpr: [0, 1] },
+      ]),
+    ).toEqual({
+      x: [0, 0, 0, 0.5, 1, 1],
+      ys: [
+        [0, null, 0.5, 1, 1, null],
+        [null, 0, null, null, null, 1],
+      ],
+    });
   });
 
   it('agrees with scikit-learn on the same scores', () => {

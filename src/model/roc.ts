@@ -93,3 +93,21 @@ export function malignancyMetrics(
   }
   return out;
 }
+
+/**
+ * Several ROC curves on one shared x (false-positive rate) for a chart of aligned series: every
+ * curve's points in (fpr, tpr) order, each series null at the other curves' points (a chart
+ * spans the gaps). Vertical steps stay: equal x values follow each other.
+ */
+export function alignCurves(curves: readonly Pick<RocCurve, 'fpr' | 'tpr'>[]): {
+  x: number[];
+  ys: (number | null)[][];
+} {
+  const points: { x: number; y: number; c: number }[] = [];
+  curves.forEach((curve, c) => curve.fpr.forEach((x, i) => points.push({ x, y: curve.tpr[i], c })));
+  points.sort((a, b) => a.x - b.x || a.y - b.y || a.c - b.c);
+  return {
+    x: points.map((p) => p.x),
+    ys: curves.map((_, c) => points.map((p) => (p.c === c ? p.y : null))),
+  };
+}
