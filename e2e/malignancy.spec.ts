@@ -5,7 +5,8 @@
  * server of global setup. The run must finish and report AUC and the diameter baseline — in
  * its JSON events, its final line, metrics.csv and MLflow (with the `task` param) — and the
  * AUCs must be what roc.ts (checked against scikit-learn in roc.test.ts) gives on the run's own
- * validation predictions, which hold the nodules only.
+ * validation predictions, which hold the nodules only. Through the page: the form's task and
+ * ratio fields start such a run, and its run view draws the ROC beside the diameter baseline.
  */
 import { test, expect } from '@playwright/test';
 import { spawn } from 'node:child_process';
@@ -14,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MlflowClient } from '../src/tracking/mlflow-client.ts';
 import { rocAuc } from '../src/model/roc.ts';
+import { SMALL_MODEL, dropFolder, openLab, runs, setConfig, waitTrainIdle } from './lab.ts';
 
 interface CliResult {
   code: number | null;
@@ -40,12 +42,16 @@ function cli(args: string[]): Promise<CliResult> {
   });
 }
 
-test('a malignancy run on synthetic data trains and reports AUC beside the diameter baseline', async () => {
-  test.setTimeout(480_000);
-  const tmp = mkdtempSync(join(tmpdir(), 'luna-malignancy-'));
-  const data = join(tmp, 'data');
+const tmp = mkdtempSync(join(tmpdir(), 'luna-malignancy-'));
+const data = join(tmp, 'data');
+
+test.beforeAll(async () => {
   const synth = await cli(['synth', '--out', data, '--scans', '6', '--size', 'tiny', '--seed', '5', '--malignancy']);
   expect(synth.code, synth.stderr).toBe(0);
+});
+
+test('a malignancy run on synthetic data trains and reports AUC beside the diameter baseline', async () => {
+  test.setTimeout(480_000);
   const malCsv = readFileSync(join(data, 'annotations_with_malignancy.csv'), 'utf8');
   expect(malCsv.split('\n')[0]).toBe('seriesuid,coordX,coordY,coordZ,diameter_mm,mal_bool');
 
@@ -127,4 +133,35 @@ test('a malignancy run on synthetic data trains and reports AUC beside the diame
   expect(params['lab/sampling.malignancyRatio']).toBe('1,2,3');
   expect((await client.metricHistory(id, 'validating/auc')).length).toBeGreaterThan(0);
   expect((await client.metricHistory(id, 'validating/auc_diameter')).length).toBeGreaterThan(0);
+});
+
+test('the page trains the malignancy task from its form and draws the ROC beside the diameter baseline', async ({
+  page,
+}) => {
+  test.setTimeout(480_000);
+  const errors = await openLab(page);
+  await dropFolder(page, data);
+  await page.getByTestId('preset-quick').click();
+  await setConfig(page, {
+    ...SMALL_MODEL,
+    task: 'malignancy',
+    'sampling.malignancyRatio': '1,2,3',
+    'sampling.epochSamples': '32',
+    'train.epochs': '1',
+  });
+  await page.getByTestId('train-start').click();
+  await waitTrainIdle(page, 420_000);
+  const [run] = await runs(page);
+  expect(run.error).toBeNull();
+  expect(run.status).toBe('finished');
+  const last = run.history[run.history.length - 1].values;
+  expect(last['validating/auc']).toBeGreaterThanOrEqual(0);
+  expect(last['validating/auc_diameter']).toBeGreaterThanOrEqual(0);
+  // The run view's ROC: the same AUCs as the run's metrics, and a drawn plot.
+  const summary = page.getByTestId('roc-auc');
+  await expect(summary).toContainText('diameter baseline');
+  expect(Number(await summary.getAttribute('data-auc'))).toBeCloseTo(last['validating/auc'], 10);
+  expect(Number(await summary.getAttribute('data-baseline'))).toBeCloseTo(last['validating/auc_diameter'], 10);
+  await expect(page.locator('luna-roc-chart .plot canvas')).toHaveCount(1);
+  expect(errors).toEqual([]);
 });
