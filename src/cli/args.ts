@@ -69,7 +69,7 @@ export const COMMANDS = {
   },
   synth: {
     summary: 'Write a synthetic LUNA16-format dataset (subsetN/*.mhd + .raw, annotations.csv, candidates.csv)',
-    usage: 'luna-lab synth --out DIR [--scans N] [--size tiny|small|full] [--seed S] [--subsets K]',
+    usage: 'luna-lab synth --out DIR [--scans N] [--size tiny|small|full] [--seed S] [--subsets K] [--malignancy]',
     positionals: [],
     options: {
       out: { type: 'string', help: 'output folder, for example "data/synthetic"' },
@@ -77,6 +77,10 @@ export const COMMANDS = {
       size: { type: 'string', help: 'tiny | small | full (default small; full is 512×512×~120)' },
       seed: { type: 'string', help: 'integer seed (default 1)' },
       subsets: { type: 'string', help: 'spread scans over subset0..K-1 (default 1)' },
+      malignancy: {
+        type: 'boolean',
+        help: 'also write annotations_with_malignancy.csv (part-solid nodules malignant, solid benign)',
+      },
     },
     examples: ['luna-lab synth --out /tmp/luna --scans 8 --size tiny --seed 7'],
   },

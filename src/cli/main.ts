@@ -228,7 +228,8 @@ async function synth(args: ParsedArgs, io: Io): Promise<number> {
   const subsets = parseInteger(args.values.subsets as string | undefined, 'subsets', 1, 1, 10);
   let files = 0;
   let bytes = 0;
-  for (const f of generateSynthetic({ scans, size, seed, subsets })) {
+  const malignancy = args.values.malignancy === true;
+  for (const f of generateSynthetic({ scans, size, seed, subsets, malignancy })) {
     const abs = join(out, f.path);
     await mkdir(dirname(abs), { recursive: true });
     await writeFile(abs, f.bytes);

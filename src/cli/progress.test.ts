@@ -102,4 +102,10 @@ describe('epochLine', () => {
     expect(epochLine(1, 3, {})).toBe('epoch 1/3 done');
     expect(epochLine(1, 3, { 'training/loss/pos': 1 })).toBe('epoch 1/3 done');
   });
+
+  it("shows the malignancy task's AUC and diameter baseline where a run has them", () => {
+    expect(
+      epochLine(1, 1, { 'validating/pr/f1_score': 0.5, 'validating/auc': 0.75, 'validating/auc_diameter': 0.625 }),
+    ).toBe('epoch 1/1 done · validating pr/f1_score 0.5000 auc 0.7500 auc_diameter 0.6250');
+  });
 });

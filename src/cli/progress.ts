@@ -28,7 +28,8 @@ export function progressLine(p: Progress): string {
   return `epoch ${p.epoch}/${p.epochs} ${phase} ${bar(p.done, p.total)} ${p.done}/${p.total} · ${p.samplesPerSecond.toFixed(2)} samples/s · ETA ${formatDuration(p.etaSeconds)} · loss ${p.batchLoss.toFixed(4)}`;
 }
 
-const SHOWN = ['loss/all', 'correct/all', 'pr/precision', 'pr/recall', 'pr/f1_score'];
+// auc and auc_diameter: the malignancy task's only (src/model/roc.ts); absent keys are not shown.
+const SHOWN = ['loss/all', 'correct/all', 'pr/precision', 'pr/recall', 'pr/f1_score', 'auc', 'auc_diameter'];
 
 /** "epoch 2/5 · training loss/all 0.512 … · validating loss/all 0.498 …" */
 export function epochLine(epoch: number, epochs: number, values: Record<string, number>): string {

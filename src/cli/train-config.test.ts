@@ -112,6 +112,7 @@ describe('resolveTrainConfig', () => {
       width: 'model.width',
       crop: 'crop',
       subsets: 'data.subsets',
+      task: 'task',
       backend: 'backend',
       kernels: 'kernels',
       'training-length': 'sampling.trainingLength',

@@ -700,7 +700,7 @@ export async function train(args: ParsedArgs, io: Io): Promise<number> {
     reporter.event(
       'done',
       outcome.summary,
-      `${outcome.summary.status}: validation F1 ${m.validating['pr/f1_score']?.toFixed(4) ?? '—'} · outputs in ${p.out}\nlab URL: ${outcome.summary.labUrl}`,
+      `${outcome.summary.status}: validation F1 ${m.validating['pr/f1_score']?.toFixed(4) ?? '—'}${m.validating.auc === undefined ? '' : ` · AUC ${m.validating.auc.toFixed(4)} (diameter baseline ${m.validating.auc_diameter?.toFixed(4) ?? '—'})`} · outputs in ${p.out}\nlab URL: ${outcome.summary.labUrl}`,
     );
     return outcome.code;
   } catch (e) {

@@ -127,6 +127,7 @@ describe('the config type, read off the table', () => {
       | 'backend'
       | 'kernels'
       | 'gpuFeatures'
+      | 'task'
       | 'tracking'
     >();
     expectTypeOf<keyof LabConfig['optimizer']>().toEqualTypeOf<

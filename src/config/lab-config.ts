@@ -197,6 +197,21 @@ const TABLE = [
     group: 'Sampling',
     flag: { name: 'training-length', help: 'override sampling.trainingLength, for example 2000 (0: all candidates)' },
   },
+  // The seed's train_luna_malignant_classification (the book's p2ch14): src/data/malignancy.ts.
+  {
+    key: 'task',
+    spec: { kind: 'enum', choices: ['nodule', 'malignancy'], default: 'nodule' },
+    help: 'what to classify: nodule vs not (candidates.csv), or malignant vs benign and not-nodule (annotations_with_malignancy.csv)',
+    group: 'Data',
+    flag: { name: 'task', help: 'override task (nodule | malignancy)' },
+  },
+  // The seed's three-way balancing (malignant : benign : not-nodule).
+  {
+    key: 'sampling.malignancyRatio',
+    spec: { kind: 'int3', min: 0, max: 1000, default: [1, 5, 10] },
+    help: 'malignancy task: malignant, benign and not-nodule samples per cycle of a training epoch, e.g. "1,5,10"',
+    group: 'Sampling',
+  },
   {
     key: 'augment.flip',
     spec: { kind: 'bool', default: true },
@@ -370,6 +385,8 @@ export type SchedulerName = ValueOf<'scheduler.name'>;
 export type DropoutKind = ValueOf<'model.dropout'>;
 export type ValidationSplit = ValueOf<'sampling.validation'>;
 export type CandidateTable = ValueOf<'data.candidates'>;
+/** What a run classifies: nodules among candidates, or malignant nodules (the book's p2ch14). */
+export type TaskName = ValueOf<'task'>;
 
 /** One row of the table, as code that walks every row sees it. */
 export interface Field extends FieldRow {

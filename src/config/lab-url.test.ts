@@ -521,12 +521,20 @@ const V1_BARE = {
   model: { blocks: 4, width: 8, blockNorm: false, dropout: 'none', dropoutRate: 0.2 },
   optimizer: { name: 'sgd', lr: 0.001, momentum: 0.99, weightDecay: 0, beta1: 0.9, beta2: 0.999 },
   scheduler: { name: 'none', stepSize: 5, gamma: 0.1 },
-  sampling: { validation: 'candidate', valStride: 10, ratio: 1, epochSamples: 0, trainingLength: 0 },
+  sampling: {
+    validation: 'candidate',
+    valStride: 10,
+    ratio: 1,
+    epochSamples: 0,
+    trainingLength: 0,
+    malignancyRatio: [1, 5, 10],
+  },
   augment: { flip: true, offset: 0.1, scale: 0.2, rotate: true, noise: 25 },
   train: { epochs: 10, batchSize: 32, validationCadence: 5, seed: 1 },
   backend: 'webgpu',
   kernels: 'stock',
   gpuFeatures: [],
+  task: 'nodule',
   tracking: { server: '', experiment: 'luna-lab' },
 } as const;
 

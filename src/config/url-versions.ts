@@ -44,6 +44,8 @@ export interface UrlVersion {
  *   features, so none is exact for every v=1 link.
  * - `data.digest` (2f77fa4, default none): no data pinned, exact likewise.
  * - `sampling.trainingLength` (issue 14, default 0): labs before it used every candidate.
+ * - `task` (default `nodule`) and `sampling.malignancyRatio` (default 1:5:10, read only by the
+ *   malignancy task): every lab before them trained the nodule task, so both are exact.
  */
 const V1: FlatLabConfig = {
   'data.subsets': [],
@@ -69,6 +71,8 @@ const V1: FlatLabConfig = {
   'sampling.ratio': 1,
   'sampling.epochSamples': 0,
   'sampling.trainingLength': 0,
+  task: 'nodule',
+  'sampling.malignancyRatio': [1, 5, 10],
   'augment.flip': true,
   'augment.offset': 0.1,
   'augment.scale': 0.2,

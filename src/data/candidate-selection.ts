@@ -7,7 +7,15 @@
  */
 import type { CandidateTable } from '../config/lab-config.ts';
 import { xyzToIrc, type Geometry } from './geometry.ts';
-import { matchCandidates, type Annotation, type Candidate, type CandidateInfo, type Xyz } from './luna-csv.ts';
+import {
+  matchCandidates,
+  type Annotation,
+  type Candidate,
+  type CandidateInfo,
+  type MalignancyAnnotation,
+  type Xyz,
+} from './luna-csv.ts';
+import { malignancyCandidates } from './malignancy.ts';
 import type { Irc, Vec3 } from './volume.ts';
 
 /** The tables in order of preference: the book trains and evaluates on candidates.csv. */
@@ -90,4 +98,16 @@ export function selectCandidates(
   scanOf: (seriesUid: string) => ScanGeometry | undefined,
 ): InsideResult<CandidateInfo> {
   return insideScans(matchCandidates(rows, annotations).candidates, scanOf);
+}
+
+/**
+ * The malignancy task's list (src/data/malignancy.ts: the malignancy table's nodules and the
+ * table's not-nodules, the book's p2ch14 order), then those outside their scan left out.
+ */
+export function selectMalignancyCandidates(
+  rows: readonly Candidate[],
+  malignancy: readonly MalignancyAnnotation[],
+  scanOf: (seriesUid: string) => ScanGeometry | undefined,
+): InsideResult<CandidateInfo> {
+  return insideScans(malignancyCandidates(rows, malignancy), scanOf);
 }

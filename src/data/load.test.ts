@@ -44,14 +44,22 @@ describe('loadFiles', () => {
       sourceFromBytes(`luna16-annotations/${name}`, new Uint8Array(readFileSync(join(dir, name)))),
     );
     const items = await collect(loadFiles(files));
-    const tables = items.filter((i) => i.type === 'annotations' || i.type === 'candidates');
-    expect(tables.map((t) => t.file)).toEqual(['luna16-annotations/annotations.csv']);
-    expect(tables[0].type === 'annotations' && tables[0].rows.length).toBe(1186);
+    const tables = items.filter((i) => i.type === 'annotations' || i.type === 'candidates' || i.type === 'malignancy');
+    expect(tables.map((t) => t.file).sort()).toEqual([
+      'luna16-annotations/annotations.csv',
+      'luna16-annotations/annotations_with_malignancy.csv',
+    ]);
+    const ann = tables.find((t) => t.type === 'annotations');
+    expect(ann?.rows.length).toBe(1186);
+    // The book's p2ch14 table: 1,182 nodules with mal_bool, read as its own kind.
+    const mal = tables.find((t) => t.type === 'malignancy');
+    expect(mal?.type === 'malignancy' && mal.rows.length).toBe(1182);
+    expect(mal?.type === 'malignancy' && mal.rowErrors).toEqual([]);
     const skipped = Object.fromEntries(
       items.flatMap((i) => (i.type === 'skipped' ? [[i.file.split('/')[1], i.reason]] : [])),
     );
     expect(skipped['annotations_excluded.csv']).toMatch(/excluded findings \(not nodules\).*--excluded/);
-    expect(skipped['annotations_with_malignancy.csv']).toMatch(/malignancy labels/);
+    expect(skipped['annotations_with_malignancy.csv']).toBeUndefined();
     expect(skipped['seriesuids.csv']).toMatch(/scan list.*--seriesuids/);
     expect(items.filter((i) => i.type === 'error')).toEqual([]);
   });

@@ -20,6 +20,7 @@ import {
   parseLunaCsv,
   type Annotation,
   type Candidate,
+  type MalignancyAnnotation,
   type RowError,
 } from './luna-csv.ts';
 
@@ -27,6 +28,8 @@ export type LoadItem =
   | { type: 'volume'; volume: Volume; subset: string | null; sources: readonly SourceFile[] }
   | { type: 'annotations'; file: string; rows: Annotation[]; rowErrors: RowError[] }
   | { type: 'candidates'; file: string; rows: Candidate[]; rowErrors: RowError[] }
+  /** `annotations_with_malignancy.csv`: the book's malignancy label per nodule. */
+  | { type: 'malignancy'; file: string; rows: MalignancyAnnotation[]; rowErrors: RowError[] }
   /** `internal`: the cause was not a `DataError` (a reader bug, not the file's fault). */
   | { type: 'error'; file: string; message: string; internal?: true }
   | { type: 'skipped'; file: string; reason: string }
@@ -133,9 +136,13 @@ export async function* loadFiles(given: readonly SourceFile[], opts: LoadOptions
     try {
       const text = decodeCsv(await f.bytes(), f.path);
       const parsed = parseLunaCsv(text, f.path);
-      yield parsed.kind === 'annotations'
-        ? { type: 'annotations', file: f.path, rows: parsed.rows, rowErrors: parsed.errors }
-        : { type: 'candidates', file: f.path, rows: parsed.rows, rowErrors: parsed.errors };
+      if (parsed.kind === 'annotations') {
+        yield { type: 'annotations', file: f.path, rows: parsed.rows, rowErrors: parsed.errors };
+      } else if (parsed.kind === 'candidates') {
+        yield { type: 'candidates', file: f.path, rows: parsed.rows, rowErrors: parsed.errors };
+      } else {
+        yield { type: 'malignancy', file: f.path, rows: parsed.rows, rowErrors: parsed.errors };
+      }
     } catch (e) {
       yield { type: 'error', file: f.path, message: describe(e, f.path), ...internal(e) };
     }

@@ -6,10 +6,12 @@ import {
   detectLunaTable,
   formatAnnotationsCsv,
   formatCandidatesCsv,
+  formatMalignancyCsv,
   matchCandidates,
   parseAnnotations,
   parseCandidates,
   parseLunaCsv,
+  parseMalignancy,
   type Annotation,
   type Candidate,
 } from './luna-csv.ts';
@@ -29,12 +31,13 @@ function thrown(fn: () => unknown): Error {
 }
 
 describe('detectLunaTable', () => {
-  it('recognises the three LUNA16 headers and rejects others', () => {
+  it("recognises the LUNA16 headers (and the book's malignancy table) and rejects others", () => {
     expect(detectLunaTable(A_HEADER)).toBe('annotations');
     expect(detectLunaTable(C_HEADER + '\r')).toBe('candidates');
     expect(detectLunaTable('\uFEFF' + C_HEADER)).toBe('candidates');
     expect(detectLunaTable('SeriesUID, coordX, coordY, coordZ, Diameter_MM')).toBe('annotations');
-    expect(detectLunaTable(A_HEADER + ',mal_bool,mal_details,bbox_low,bbox_high')).toBe('annotations');
+    expect(detectLunaTable(A_HEADER + ',mal_bool,mal_details,bbox_low,bbox_high')).toBe('malignancy');
+    expect(detectLunaTable(A_HEADER + ',mal_details')).toBe('annotations');
     expect(detectLunaTable('seriesuid,x,y,z')).toBeNull();
     expect(detectLunaTable('patient,class')).toBeNull();
     expect(detectLunaTable('')).toBeNull();
@@ -262,5 +265,67 @@ describe('matchCandidates (book getCandidateInfoList)', () => {
       [false, 0, '1.2.10', [0, 0, 1]],
       [false, 0, '1.2.10', [0, 0, 0]],
     ]);
+  });
+});
+
+describe('annotations_with_malignancy.csv', () => {
+  const text = readFileSync(resolve(SAMPLES, 'luna16-annotations/annotations_with_malignancy.csv'), 'utf8');
+
+  it("parses the book's real table: 1182 nodules of 600 scans, 378 malignant", () => {
+    const parsed = parseLunaCsv(text, 'annotations_with_malignancy.csv');
+    expect(parsed.kind).toBe('malignancy');
+    expect(parsed.errors).toEqual([]);
+    const rows = parsed.kind === 'malignancy' ? parsed.rows : [];
+    expect(rows).toHaveLength(1182);
+    expect(rows.filter((r) => r.malignant)).toHaveLength(378);
+    expect(new Set(rows.map((r) => r.seriesUid)).size).toBe(600);
+    // Its first row, field by field.
+    expect(rows[0]).toEqual({
+      seriesUid: '1.3.6.1.4.1.14519.5.2.1.6279.6001.100225287222365663678666836860',
+      xyz: [-128.6994211, -175.31927180000002, -298.38750639999995],
+      diameterMm: 5.651470635,
+      malignant: true,
+    });
+    expect(rows[1].malignant).toBe(false);
+  });
+
+  it('names each bad row (mal_bool, diameter, coordinates) and keeps the good ones', () => {
+    const h = 'seriesuid,coordX,coordY,coordZ,diameter_mm,mal_bool,mal_details';
+    const { rows, errors } = parseMalignancy(
+      [
+        h,
+        '1.2.3,1,2,3,5,True,"[4, 2]"',
+        '1.2.3,1,2,3,5,maybe,x',
+        '1.2.3,1,2,3,-1,False,x',
+        '1.2.3,a,2,3,5,false,x',
+        '1.2.4,4,5,6,7,FALSE,',
+      ].join('\n'),
+      'annotations_with_malignancy.csv',
+    );
+    expect(rows.map((r) => [r.seriesUid, r.malignant])).toEqual([
+      ['1.2.3', true],
+      ['1.2.4', false],
+    ]);
+    expect(errors.map((e) => [e.row, e.field, e.message])).toEqual([
+      [3, 'mal_bool', 'annotations_with_malignancy.csv:3: mal_bool "maybe" is not True or False'],
+      [4, 'diameter_mm', 'annotations_with_malignancy.csv:4: diameter_mm "-1" is negative'],
+      [5, 'coordX', 'annotations_with_malignancy.csv:5: coordX "a" is not a number'],
+    ]);
+  });
+
+  it('refuses a table without mal_bool when read as one, naming the column', () => {
+    const e = thrown(() => parseMalignancy(`${A_HEADER}\n1.2.3,1,2,3,5\n`, 'm.csv'));
+    expect(isDataError(e)).toBe(true);
+    expect(e.message).toMatch(/^m\.csv: missing column "mal_bool"/);
+  });
+
+  it('formatMalignancyCsv writes what parseMalignancy reads back', () => {
+    const rows = [
+      { seriesUid: '1.2.3', xyz: [1.5, -2, 3e-7] as [number, number, number], diameterMm: 6.25, malignant: true },
+      { seriesUid: '1.2.4', xyz: [0, 0, 0] as [number, number, number], diameterMm: 4, malignant: false },
+    ];
+    const csv = formatMalignancyCsv(rows);
+    expect(csv.split('\n')[0]).toBe('seriesuid,coordX,coordY,coordZ,diameter_mm,mal_bool');
+    expect(parseMalignancy(csv, 'x.csv')).toEqual({ rows, errors: [] });
   });
 });

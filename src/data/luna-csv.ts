@@ -2,18 +2,20 @@
  * LUNA16's tables: `annotations.csv` (one row per nodule: world centre in mm and diameter) and
  * `candidates.csv` / `candidates_V2.csv` (one row per candidate location: world centre and
  * class 1 = nodule, 0 = not), parsed with papaparse, and the book's `getCandidateInfoList`
- * matching of candidates to annotations.
+ * matching of candidates to annotations. `annotations_with_malignancy.csv` (the book's p2ch14
+ * table: annotations.csv's columns plus `mal_bool` True/False per nodule) is a table of its own
+ * kind, `malignancy`, told by its `mal_bool` column.
  *
  * A file whose header lacks a required column is not a table we can read: that throws a
  * `DataError`. A bad row (non-numeric coordinate, empty seriesuid, class not 0/1, negative
  * diameter) is skipped and reported as a `RowError` naming the file, line, column and value;
  * the good rows still come back. Columns are found by name (case-insensitive), so extra
- * columns (e.g. `annotations_with_malignancy.csv`) and reordered columns are fine.
+ * columns (e.g. `mal_details`) and reordered columns are fine.
  */
 import Papa from 'papaparse';
 import { DataError } from './errors.ts';
 
-export type LunaTableKind = 'annotations' | 'candidates';
+export type LunaTableKind = 'annotations' | 'candidates' | 'malignancy';
 
 export type Xyz = [number, number, number];
 
@@ -22,6 +24,11 @@ export interface Annotation {
   /** World centre, mm, x y z. */
   xyz: Xyz;
   diameterMm: number;
+}
+
+/** A row of `annotations_with_malignancy.csv`: a nodule and the book's malignancy label. */
+export interface MalignancyAnnotation extends Annotation {
+  malignant: boolean;
 }
 
 export interface Candidate {
@@ -47,12 +54,14 @@ export interface ParsedTable<T> {
 
 export type ParsedLunaCsv =
   | { kind: 'annotations'; rows: Annotation[]; errors: RowError[] }
-  | { kind: 'candidates'; rows: Candidate[]; errors: RowError[] };
+  | { kind: 'candidates'; rows: Candidate[]; errors: RowError[] }
+  | { kind: 'malignancy'; rows: MalignancyAnnotation[]; errors: RowError[] };
 
 /** The columns each table needs, spelled as LUNA16 spells them. */
 export const LUNA_COLUMNS: Record<LunaTableKind, readonly string[]> = {
   annotations: ['seriesuid', 'coordX', 'coordY', 'coordZ', 'diameter_mm'],
   candidates: ['seriesuid', 'coordX', 'coordY', 'coordZ', 'class'],
+  malignancy: ['seriesuid', 'coordX', 'coordY', 'coordZ', 'diameter_mm', 'mal_bool'],
 };
 
 function splitHeader(headerLine: string): string[] {
@@ -79,24 +88,24 @@ function stripBom(text: string): string {
 export function detectLunaTable(headerLine: string): LunaTableKind | null {
   const cols = new Set(splitHeader(headerLine).map((c) => c.toLowerCase()));
   if (!cols.has('seriesuid')) return null;
+  if (cols.has('mal_bool')) return 'malignancy';
   if (cols.has('diameter_mm')) return 'annotations';
   if (cols.has('class')) return 'candidates';
   return null;
 }
 
 /**
- * LUNA16 files that are not the nodule and candidate tables the lab caches, told by name:
- * `annotations_excluded.csv` has annotations.csv's very header but lists findings that are
- * not nodules, and `annotations_with_malignancy.csv` and `seriesuids.csv` are no table of
- * either. Read as annotations they would replace a scan's nodules. Returns why such a file is
- * left out of a drop (and where it is used instead), or null for any other file.
+ * LUNA16 files that are not tables the lab caches, told by name: `annotations_excluded.csv`
+ * has annotations.csv's very header but lists findings that are not nodules (read as
+ * annotations they would replace a scan's nodules), and `seriesuids.csv` is no table at all.
+ * Returns why such a file is left out of a drop (and where it is used instead), or null for
+ * any other file.
  */
 export function lunaFileNotCached(path: string): string | null {
   const base = (path.split('/').pop() ?? path).toLowerCase();
   if (base.startsWith('annotations_excluded')) {
     return 'LUNA16 excluded findings (not nodules): used by luna-lab eval/froc --excluded, not cached';
   }
-  if (base.startsWith('annotations_with_malignancy')) return 'LUNA16 malignancy labels: not used by the lab yet';
   if (base === 'seriesuids.csv') return "LUNA16's scan list: used by luna-lab eval/froc --seriesuids, not cached";
   return null;
 }
@@ -171,6 +180,8 @@ interface Columns {
   last: number;
   /** diameter_mm or class */
   extra: number;
+  /** mal_bool (malignancy tables only), else -1 */
+  mal: number;
 }
 
 function locateColumns(header: string[], kind: LunaTableKind, file: string): Columns {
@@ -186,7 +197,7 @@ function locateColumns(header: string[], kind: LunaTableKind, file: string): Col
       { file, field: missing.join(',') },
     );
   }
-  return { uid: idx[0], x: idx[1], y: idx[2], z: idx[3], extra: idx[4], last: Math.max(...idx) };
+  return { uid: idx[0], x: idx[1], y: idx[2], z: idx[3], extra: idx[4], mal: idx[5] ?? -1, last: Math.max(...idx) };
 }
 
 type RowReader<T> = (
@@ -303,20 +314,52 @@ function readCommon(
   return ok ? { seriesUid, xyz } : null;
 }
 
+function readDiameter(
+  fields: string[],
+  line: number,
+  cols: Columns,
+  file: string,
+  fail: (field: string, message: string) => void,
+): number | null {
+  const raw = fields[cols.extra].trim();
+  const d = NUMBER_RE.test(raw) ? Number(raw) : NaN;
+  if (!Number.isFinite(d)) {
+    fail('diameter_mm', `${file}:${line}: diameter_mm ${shown(raw)} is not a number`);
+    return null;
+  }
+  if (d < 0) {
+    fail('diameter_mm', `${file}:${line}: diameter_mm ${shown(raw)} is negative`);
+    return null;
+  }
+  return d;
+}
+
 export function parseAnnotations(text: string, file: string): ParsedTable<Annotation> {
   return parseTable<Annotation>(text, file, 'annotations', (fields, line, cols, fail) => {
     const common = readCommon(fields, line, cols, file, fail);
-    const raw = fields[cols.extra].trim();
-    const d = NUMBER_RE.test(raw) ? Number(raw) : NaN;
-    if (!Number.isFinite(d)) {
-      fail('diameter_mm', `${file}:${line}: diameter_mm ${shown(raw)} is not a number`);
+    const d = readDiameter(fields, line, cols, file, fail);
+    return common && d !== null ? { seriesUid: common.seriesUid, xyz: common.xyz, diameterMm: d } : null;
+  });
+}
+
+/**
+ * `annotations_with_malignancy.csv`: annotations plus `mal_bool`, which the book reads with
+ * `{'False': False, 'True': True}[row[5]]` (anything else raises there); we take those two
+ * words in any case and report any other value as a bad row.
+ */
+export function parseMalignancy(text: string, file: string): ParsedTable<MalignancyAnnotation> {
+  return parseTable<MalignancyAnnotation>(text, file, 'malignancy', (fields, line, cols, fail) => {
+    const common = readCommon(fields, line, cols, file, fail);
+    const d = readDiameter(fields, line, cols, file, fail);
+    const raw = fields[cols.mal].trim();
+    const word = raw.toLowerCase();
+    if (word !== 'true' && word !== 'false') {
+      fail('mal_bool', `${file}:${line}: mal_bool ${shown(raw)} is not True or False`);
       return null;
     }
-    if (d < 0) {
-      fail('diameter_mm', `${file}:${line}: diameter_mm ${shown(raw)} is negative`);
-      return null;
-    }
-    return common && { seriesUid: common.seriesUid, xyz: common.xyz, diameterMm: d };
+    return common && d !== null
+      ? { seriesUid: common.seriesUid, xyz: common.xyz, diameterMm: d, malignant: word === 'true' }
+      : null;
   });
 }
 
@@ -338,11 +381,13 @@ export function parseLunaCsv(text: string, file: string): ParsedLunaCsv {
   const kind = detectLunaTable(header);
   if (kind === 'annotations') return { kind, ...parseAnnotations(text, file) };
   if (kind === 'candidates') return { kind, ...parseCandidates(text, file) };
+  if (kind === 'malignancy') return { kind, ...parseMalignancy(text, file) };
   if (text.trim() === '') throw new DataError(`${file}: empty file, expected a LUNA16 table`, { file });
   throw new DataError(
     `${file}: not a LUNA16 table (header: ${header.length > 200 ? `${header.slice(0, 197)}...` : header}); expected ` +
       `${LUNA_COLUMNS.annotations.join(',')} (annotations.csv) or ` +
-      `${LUNA_COLUMNS.candidates.join(',')} (candidates.csv, candidates_V2.csv)`,
+      `${LUNA_COLUMNS.candidates.join(',')} (candidates.csv, candidates_V2.csv) or ` +
+      `${LUNA_COLUMNS.malignancy.join(',')} (annotations_with_malignancy.csv)`,
     { file },
   );
 }
@@ -353,6 +398,8 @@ export interface CandidateInfo {
   isNodule: boolean;
   /** The matched annotation's diameter, or 0 when no annotation matched. */
   diameterMm: number;
+  /** The malignancy task's label (src/data/malignancy.ts): the nodule's mal_bool; absent in the nodule task. */
+  malignant?: boolean;
 }
 
 export interface MatchResult {
@@ -436,5 +483,19 @@ export function formatCandidatesCsv(rows: readonly Candidate[]): string {
   const lines = [LUNA_COLUMNS.candidates.join(',')];
   for (const r of rows)
     lines.push(`${r.seriesUid},${fmt(r.xyz[0])},${fmt(r.xyz[1])},${fmt(r.xyz[2])},${r.isNodule ? 1 : 0}`);
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * Write malignancy labels as the book's `annotations_with_malignancy.csv` names its columns
+ * (`seriesuid,coordX,coordY,coordZ,diameter_mm,mal_bool`, True/False, LF); the book's other
+ * columns (ratings, bounding boxes) are not written.
+ */
+export function formatMalignancyCsv(rows: readonly MalignancyAnnotation[]): string {
+  const lines = [LUNA_COLUMNS.malignancy.join(',')];
+  for (const r of rows)
+    lines.push(
+      `${r.seriesUid},${fmt(r.xyz[0])},${fmt(r.xyz[1])},${fmt(r.xyz[2])},${fmt(r.diameterMm)},${r.malignant ? 'True' : 'False'}`,
+    );
   return lines.join('\n') + '\n';
 }

@@ -31,9 +31,13 @@
  *   validation metrics, so ours keeps the list order (reproducible, easy to inspect).
  * - The book's balanced epoch is 200,000 samples; ours is `epochSamples`, with 0 meaning the
  *   number of training candidates.
+ * - The malignancy task (`task: 'malignancy'`, src/data/malignancy.ts) labels malignant nodules 1
+ *   and the rest 0, always draws training epochs with the three-way `malignancyRatio` (shuffling
+ *   not-nodules, then benign, then malignant each epoch), and validates on the nodules only.
  */
-import type { LabConfig, ValidationSplit } from '../config/lab-config.ts';
+import type { LabConfig, TaskName, ValidationSplit } from '../config/lab-config.ts';
 import type { CandidateInfo } from './luna-csv.ts';
+import { malignancyPick, malignancyRatioProblem, type MalignancyRatio } from './malignancy.ts';
 import type { Rng, RngState } from './rng.ts';
 import { createRng, rngFromState } from './rng.ts';
 import { stratifiedSubset } from './stratified-subset.ts';
@@ -57,7 +61,11 @@ export interface CandidateSplit {
  * valStride-th of them (0, N, 2N, ...) with all its candidates to validation, so no scan is
  * seen in both halves. Both halves keep the input order.
  */
-export function splitCandidates(list: readonly CandidateInfo[], opts: SplitOptions): CandidateSplit {
+export function splitCandidates(
+  list: readonly CandidateInfo[],
+  opts: SplitOptions,
+  task: TaskName = 'nodule',
+): CandidateSplit {
   const { validation: kind, valStride } = opts;
   if (!Number.isInteger(valStride) || valStride < 1) {
     throw new RangeError(`valStride must be an integer >= 1, got ${valStride}`);
@@ -74,15 +82,17 @@ export function splitCandidates(list: readonly CandidateInfo[], opts: SplitOptio
   } else {
     throw new RangeError(`unknown validation split "${String(kind)}" (candidate, series)`);
   }
-  return { train, validation, warnings: splitWarnings(train, validation, opts) };
+  return { train, validation, warnings: splitWarnings(train, validation, opts, task) };
 }
 
 function splitWarnings(
   train: readonly CandidateInfo[],
   validation: readonly CandidateInfo[],
   opts: SplitOptions,
+  task: TaskName,
 ): string[] {
   const how = `validation = every ${opts.valStride}th ${opts.validation}`;
+  if (task === 'malignancy') return malignancySplitWarnings(train, validation, how);
   const out: string[] = [];
   for (const [name, half] of [
     ['training', train],
@@ -105,6 +115,29 @@ function splitWarnings(
   return out;
 }
 
+function malignancySplitWarnings(
+  train: readonly CandidateInfo[],
+  validation: readonly CandidateInfo[],
+  how: string,
+): string[] {
+  const out: string[] = [];
+  for (const [name, half] of [
+    ['training', train],
+    ['validation', validation],
+  ] as const) {
+    const mal = half.filter((c) => c.isNodule && c.malignant).length;
+    const nodules = half.filter((c) => c.isNodule).length;
+    if (mal === 0 || mal === nodules) {
+      out.push(
+        `The ${name} set has ${mal} malignant and ${nodules - mal} benign nodules (${how}): ` +
+          (name === 'training' ? 'the model cannot learn malignancy' : 'AUC and the ROC cannot be measured') +
+          '. Use more series (and annotations_with_malignancy.csv), or split by candidate.',
+      );
+    }
+  }
+  return out;
+}
+
 function countPositives(list: readonly CandidateInfo[]): number {
   let n = 0;
   for (const c of list) if (c.isNodule) n++;
@@ -121,13 +154,18 @@ export interface TrainingSample extends Sample {
   readonly augmentSeed: number;
 }
 
-function labelOf(c: CandidateInfo): 0 | 1 {
+function labelOf(c: CandidateInfo, task: TaskName = 'nodule'): 0 | 1 {
+  if (task === 'malignancy') return c.isNodule && c.malignant ? 1 : 0;
   return c.isNodule ? 1 : 0;
 }
 
-/** Validation samples: every candidate once, in list order, never shuffled, never augmented. */
-export function validationSamples(list: readonly CandidateInfo[]): Sample[] {
-  return list.map((candidate) => ({ candidate, label: labelOf(candidate) }));
+/**
+ * Validation samples: every candidate once, in list order, never shuffled, never augmented.
+ * The malignancy task validates on the nodules only (benign vs malignant), as the book does.
+ */
+export function validationSamples(list: readonly CandidateInfo[], task: TaskName = 'nodule'): Sample[] {
+  const used = task === 'malignancy' ? list.filter((c) => c.isNodule) : list;
+  return used.map((candidate) => ({ candidate, label: labelOf(candidate, task) }));
 }
 
 /**
@@ -152,6 +190,10 @@ export interface SamplerOptions {
   readonly ratio: number;
   /** Samples per epoch; 0 = the number of training candidates. */
   readonly epochSamples: number;
+  /** Default 'nodule'. */
+  readonly task?: TaskName;
+  /** Malignancy task: malignant : benign : not-nodule samples per cycle (src/data/malignancy.ts). */
+  readonly malignancyRatio?: MalignancyRatio;
 }
 
 /** Plain JSON (checkpoints, structured clone). The counts guard against resuming on other data. */
@@ -164,6 +206,9 @@ export interface SamplerState {
   readonly epochLength: number;
   readonly positives: number;
   readonly negatives: number;
+  /** Malignancy task only: positives are the malignant, negatives the not-nodules, and these the benign. */
+  readonly task?: 'malignancy';
+  readonly benign?: number;
 }
 
 const SEED_LIMIT = 2 ** 31; // augment seeds in [1, 2^31 - 1], like the config's seeds
@@ -180,6 +225,8 @@ export class TrainingSampler {
   private readonly all: readonly CandidateInfo[];
   private readonly pos: readonly CandidateInfo[];
   private readonly neg: readonly CandidateInfo[];
+  /** Malignancy task: benign nodules, and the three-way ratio; null in the nodule task. */
+  private readonly malignancy: { ben: readonly CandidateInfo[]; ratio: MalignancyRatio } | null;
   private readonly shuffleRng: Rng;
   private readonly augmentRng: Rng;
   private epochsDone = 0;
@@ -192,9 +239,20 @@ export class TrainingSampler {
     }
     if (train.length === 0) throw new RangeError('the training set is empty: nothing to sample');
     this.all = [...train];
-    this.pos = train.filter((c) => c.isNodule);
-    this.neg = train.filter((c) => !c.isNodule);
-    if (ratio > 0 && (this.pos.length === 0 || this.neg.length === 0)) {
+    if (opts.task === 'malignancy') {
+      const mRatio = opts.malignancyRatio ?? [1, 5, 10];
+      this.pos = train.filter((c) => c.isNodule && c.malignant);
+      this.neg = train.filter((c) => !c.isNodule);
+      const ben = train.filter((c) => c.isNodule && !c.malignant);
+      const problem = malignancyRatioProblem(mRatio, [this.pos.length, ben.length, this.neg.length]);
+      if (problem) throw new RangeError(problem);
+      this.malignancy = { ben, ratio: [mRatio[0], mRatio[1], mRatio[2]] };
+    } else {
+      this.pos = train.filter((c) => c.isNodule);
+      this.neg = train.filter((c) => !c.isNodule);
+      this.malignancy = null;
+    }
+    if (!this.malignancy && ratio > 0 && (this.pos.length === 0 || this.neg.length === 0)) {
       throw new RangeError(
         `balanced sampling (ratio ${ratio}) needs positive and negative training candidates; ` +
           `the training set has ${this.pos.length} positives and ${this.neg.length} negatives ` +
@@ -224,7 +282,21 @@ export class TrainingSampler {
   nextEpoch(): TrainingSample[] {
     const n = this.epochLength;
     const out: TrainingSample[] = new Array(n);
-    if (this.ratio > 0) {
+    if (this.malignancy) {
+      const neg = this.shuffleRng.shuffle([...this.neg]);
+      const ben = this.shuffleRng.shuffle([...this.malignancy.ben]);
+      const mal = this.shuffleRng.shuffle([...this.pos]);
+      const sizes = [mal.length, ben.length, neg.length] as const;
+      for (let ndx = 0; ndx < n; ndx++) {
+        const pick = malignancyPick(ndx, this.malignancy.ratio, sizes);
+        const list = pick.cls === 'malignant' ? mal : pick.cls === 'benign' ? ben : neg;
+        out[ndx] = {
+          candidate: list[pick.index],
+          label: pick.cls === 'malignant' ? 1 : 0,
+          augmentSeed: this.augmentRng.int(1, SEED_LIMIT),
+        };
+      }
+    } else if (this.ratio > 0) {
       // The book's shuffleSamples: negatives first, then positives.
       const neg = this.shuffleRng.shuffle([...this.neg]);
       const pos = this.shuffleRng.shuffle([...this.pos]);
@@ -254,6 +326,7 @@ export class TrainingSampler {
       epochLength: this.epochLength,
       positives: this.pos.length,
       negatives: this.neg.length,
+      ...(this.malignancy ? { task: 'malignancy' as const, benign: this.malignancy.ben.length } : {}),
     };
   }
 
@@ -263,7 +336,7 @@ export class TrainingSampler {
       throw new RangeError(`sampler state: epoch must be an integer >= 0, got ${String(state.epoch)}`);
     }
     const mine = this.state();
-    for (const k of ['ratio', 'epochLength', 'positives', 'negatives'] as const) {
+    for (const k of ['ratio', 'epochLength', 'positives', 'negatives', 'task', 'benign'] as const) {
       if (state[k] !== mine[k]) {
         throw new RangeError(`sampler state was saved with ${k} = ${String(state[k])}, this sampler has ${mine[k]}`);
       }
@@ -291,10 +364,22 @@ export interface Sampling {
  */
 export function createSampling(
   list: readonly CandidateInfo[],
-  cfg: { readonly sampling: LabConfig['sampling']; readonly train: Pick<LabConfig['train'], 'seed'> },
+  cfg: {
+    readonly sampling: LabConfig['sampling'];
+    readonly train: Pick<LabConfig['train'], 'seed'>;
+    readonly task?: TaskName;
+  },
 ): Sampling {
-  const used = stratifiedSubset(list, cfg.sampling.trainingLength, cfg.train.seed);
-  const split = splitCandidates(used, cfg.sampling);
-  const sampler = new TrainingSampler(split.train, cfg.sampling, createRng(cfg.train.seed).fork('sampling'));
-  return { split, sampler, validation: validationSamples(split.validation) };
+  const task = cfg.task ?? 'nodule';
+  const split = splitCandidates(
+    stratifiedSubset(list, cfg.sampling.trainingLength, cfg.train.seed),
+    cfg.sampling,
+    task,
+  );
+  const sampler = new TrainingSampler(
+    split.train,
+    { ...cfg.sampling, task },
+    createRng(cfg.train.seed).fork('sampling'),
+  );
+  return { split, sampler, validation: validationSamples(split.validation, task) };
 }

@@ -89,6 +89,34 @@ describe('generateSynthetic: files', () => {
     expect(Buffer.from(one[1].bytes).equals(Buffer.from(a[1].bytes))).toBe(true);
   });
 
+  it('with malignancy, appends annotations_with_malignancy.csv and leaves every other file byte for byte', () => {
+    const plain = files({ scans: 4, size: 'tiny', seed: 5, subsets: 2 });
+    const mal = files({ scans: 4, size: 'tiny', seed: 5, subsets: 2, malignancy: true });
+    expect(mal).toHaveLength(plain.length + 1);
+    for (let i = 0; i < plain.length; i++) {
+      expect(mal[i].path).toBe(plain[i].path);
+      expect(Buffer.from(mal[i].bytes).equals(Buffer.from(plain[i].bytes)), plain[i].path).toBe(true);
+    }
+    const last = mal[mal.length - 1];
+    expect(last.path).toBe('annotations_with_malignancy.csv');
+    const parsed = parseLunaCsv(dec.decode(last.bytes), last.path);
+    expect(parsed.kind).toBe('malignancy');
+    expect(parsed.errors).toEqual([]);
+    // The same nodules as annotations.csv, malignant exactly where part-solid.
+    const scans = [0, 1, 2, 3].map((index) => generateScan({ size: 'tiny', seed: 5, index, subsets: 2 }));
+    const expected = scans.flatMap((scan) =>
+      scan.nodules.map((n) => ({
+        seriesUid: scan.seriesUid,
+        xyz: n.xyz,
+        diameterMm: n.diameterMm,
+        malignant: n.kind === 'part-solid',
+      })),
+    );
+    const rows = parsed.kind === 'malignancy' ? parsed.rows : [];
+    expect(rows).toEqual(expected);
+    expect(rows.some((r) => r.malignant) && rows.some((r) => !r.malignant)).toBe(true);
+  });
+
   it('is lazy: the first file comes before any other scan is generated', () => {
     const gen = generateSynthetic({ scans: 1000, size: 'tiny', seed: 1 });
     const t0 = performance.now();

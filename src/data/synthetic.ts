@@ -15,11 +15,24 @@
  * Nodules are 3-30 mm, but never so small that the voxel nearest an annotated centre misses
  * the solid part: the minimum grows with voxel size (about 4.5 mm at full size, 10 mm tiny).
  *
+ * With `malignancy`, the book's `annotations_with_malignancy.csv` is written too (after the
+ * other files, which stay byte for byte what they are without it): part-solid nodules are
+ * malignant, solid ones benign — a difference the crops show (the ground-glass halo), while
+ * both kinds share one diameter distribution, so the diameter baseline has little to go on.
+ *
  * Deterministic: the same options give the same bytes. Scan n depends only on (seed, n, size),
  * not on how many scans are generated. Only one scan is held at a time.
  */
 import { createRng, type Rng } from './rng.ts';
-import { formatAnnotationsCsv, formatCandidatesCsv, type Annotation, type Candidate, type Xyz } from './luna-csv.ts';
+import {
+  formatAnnotationsCsv,
+  formatCandidatesCsv,
+  formatMalignancyCsv,
+  type Annotation,
+  type Candidate,
+  type MalignancyAnnotation,
+  type Xyz,
+} from './luna-csv.ts';
 import { IDENTITY, type Irc, type Vec3, type Volume } from './volume.ts';
 
 export type SynthSize = 'tiny' | 'small' | 'full';
@@ -30,6 +43,8 @@ export interface SynthOptions {
   seed: number;
   /** Spread scans round-robin over subset0..subset{N-1}; default 1. */
   subsets?: number;
+  /** Also write `annotations_with_malignancy.csv` (last); default false. */
+  malignancy?: boolean;
 }
 
 export interface SynthFile {
@@ -996,6 +1011,16 @@ export function synthAnnotations(scan: SynthScan): Annotation[] {
   return scan.nodules.map((n) => ({ seriesUid: scan.seriesUid, xyz: [...n.xyz] as Xyz, diameterMm: n.diameterMm }));
 }
 
+/** The scan's nodules with the generator's malignancy label: part-solid is malignant. */
+export function synthMalignancy(scan: SynthScan): MalignancyAnnotation[] {
+  return scan.nodules.map((n) => ({
+    seriesUid: scan.seriesUid,
+    xyz: [...n.xyz] as Xyz,
+    diameterMm: n.diameterMm,
+    malignant: n.kind === 'part-solid',
+  }));
+}
+
 function validateOptions(opts: SynthOptions): void {
   if (!Number.isInteger(opts.scans) || opts.scans < 0)
     throw new RangeError(`scans must be an integer >= 0, got ${opts.scans}`);
@@ -1008,15 +1033,17 @@ function validateOptions(opts: SynthOptions): void {
 
 /**
  * The dataset as files: each scan's `.mhd` then `.raw` (one scan in memory at a time), then
- * `annotations.csv` and `candidates.csv`.
+ * `annotations.csv` and `candidates.csv` (and `annotations_with_malignancy.csv` with `malignancy`).
  */
 export function* generateSynthetic(opts: SynthOptions): Generator<SynthFile> {
   validateOptions(opts);
   const annotations: Annotation[] = [];
   const candidates: Candidate[] = [];
+  const malignancy: MalignancyAnnotation[] = [];
   for (let index = 0; index < opts.scans; index++) {
     const scan = generateScan({ size: opts.size, seed: opts.seed, index, subsets: opts.subsets });
     annotations.push(...synthAnnotations(scan));
+    if (opts.malignancy) malignancy.push(...synthMalignancy(scan));
     for (const c of scan.candidates) candidates.push({ seriesUid: c.seriesUid, xyz: c.xyz, isNodule: c.isNodule });
     const [mhd, raw] = synthScanFiles(scan);
     yield mhd;
@@ -1025,4 +1052,7 @@ export function* generateSynthetic(opts: SynthOptions): Generator<SynthFile> {
   const enc = new TextEncoder();
   yield { path: 'annotations.csv', bytes: enc.encode(formatAnnotationsCsv(annotations)) };
   yield { path: 'candidates.csv', bytes: enc.encode(formatCandidatesCsv(candidates)) };
+  if (opts.malignancy) {
+    yield { path: 'annotations_with_malignancy.csv', bytes: enc.encode(formatMalignancyCsv(malignancy)) };
+  }
 }

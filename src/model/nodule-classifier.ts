@@ -21,6 +21,7 @@ import type {
 import { computeBatchLoss } from './loss.ts';
 import { classificationMetrics } from './metrics.ts';
 import { phaseCurves, type PhaseCurves } from './curves.ts';
+import { malignancyMetrics } from './roc.ts';
 import { stepLr, type LabOptimizer } from './optimizers.ts';
 
 export type Phase = 'training' | 'validating';
@@ -194,6 +195,17 @@ export class NoduleClassificationModel implements TrainableModel {
   /** The seed's metrics for one phase, sent to the hooks with step = samples seen. */
   async logMetrics(epoch: number, mode: Phase, s: EpochSamples): Promise<Record<string, number>> {
     const values = classificationMetrics(mode, s.labels, s.probPos, s.loss);
+    if (this.config.task === 'malignancy') {
+      Object.assign(
+        values,
+        malignancyMetrics(
+          mode,
+          s.labels,
+          s.probPos,
+          Float64Array.from(s.refs, (r) => r.diameterMm),
+        ),
+      );
+    }
     await this.hooks.onMetrics?.(epoch, this.samplesSeen, values, phaseCurves(mode, s.labels, s.probPos));
     return values;
   }

@@ -85,4 +85,32 @@ describe('loadCandidateSet', () => {
     expect(set.candidates).toEqual([{ seriesUid: 'S', xyz: [5, 5, 5], isNodule: true, diameterMm: 4 }]);
     expect(set.warnings).toEqual([outsideWarning(1)]);
   });
+
+  it('for the malignancy task, takes nodules from the cached malignancy table and class-0 candidates', async () => {
+    const db = await cache(['candidates']);
+    const c = defaultConfig();
+    const malignancy = { ...c, task: 'malignancy' as const };
+    await expect(loadCandidateSet(db, malignancy)).rejects.toThrow(/needs annotations_with_malignancy\.csv/);
+    await db.putMalignancy([
+      {
+        seriesUid: 'S',
+        file: 'annotations_with_malignancy.csv',
+        rows: [
+          { xyz: [4, 4, 4], diameterMm: 6, malignant: false },
+          { xyz: [6, 6, 6], diameterMm: 5, malignant: true },
+        ],
+      },
+    ]);
+    const set = await loadCandidateSet(db, malignancy);
+    // The class-1 candidate is dropped (the annotations stand for it); the one at x = 50 is outside.
+    expect(set.candidates).toEqual([
+      { seriesUid: 'S', xyz: [6, 6, 6], isNodule: true, diameterMm: 5, malignant: true },
+      { seriesUid: 'S', xyz: [4, 4, 4], isNodule: true, diameterMm: 6, malignant: false },
+    ]);
+    expect(set.warnings).toEqual([outsideWarning(1)]);
+    // The nodule task still reads annotations.csv only.
+    expect((await loadCandidateSet(db, c)).candidates).toEqual([
+      { seriesUid: 'S', xyz: [5, 5, 5], isNodule: true, diameterMm: 4 },
+    ]);
+  });
 });

@@ -5,8 +5,8 @@
  * from src/data (crop-provider.ts, batches.ts) over this store's crop source.
  */
 import type { LabConfig } from '../config/lab-config.ts';
-import type { Annotation, Candidate, CandidateInfo } from '../data/luna-csv.ts';
-import { chooseCandidateTable, selectCandidates } from '../data/candidate-selection.ts';
+import type { Annotation, Candidate, CandidateInfo, MalignancyAnnotation } from '../data/luna-csv.ts';
+import { chooseCandidateTable, selectCandidates, selectMalignancyCandidates } from '../data/candidate-selection.ts';
 import type { SeriesRecord } from './records.ts';
 import type { LabStore } from './lab-store.ts';
 import { toHex } from '../data/hex.ts';
@@ -81,7 +81,10 @@ export async function loadCandidateSet(
     })),
   );
   const byUid = new Map(series.map((s) => [s.seriesUid, s]));
-  const { inside, warnings } = selectCandidates(rows, annotations, (uid) => byUid.get(uid));
+  const { inside, warnings } =
+    config.task === 'malignancy'
+      ? selectMalignancyCandidates(rows, await malignancyRows(db, uids), (uid) => byUid.get(uid))
+      : selectCandidates(rows, annotations, (uid) => byUid.get(uid));
   const digestInput = series
     .map((s) => `${s.seriesUid}:${s.digest}`)
     .sort()
@@ -93,4 +96,23 @@ export async function loadCandidateSet(
     dataDigest: toHex(hash),
     warnings,
   };
+}
+
+/** The malignancy task's nodules: annotations_with_malignancy.csv as cached for these series. */
+async function malignancyRows(db: LabStore, uids: readonly string[]): Promise<MalignancyAnnotation[]> {
+  const records = await db.malignancyFor(uids);
+  const rows = records.flatMap((r) =>
+    r.rows.map((a) => ({
+      seriesUid: r.seriesUid,
+      xyz: [a.xyz[0], a.xyz[1], a.xyz[2]] as [number, number, number],
+      diameterMm: a.diameterMm,
+      malignant: a.malignant,
+    })),
+  );
+  if (!rows.length) {
+    throw new TrainingDataError(
+      'The malignancy task needs annotations_with_malignancy.csv: no malignancy labels are cached for the selected series (drop it with the scans)',
+    );
+  }
+  return rows;
 }

@@ -56,6 +56,34 @@ function mhd(name: string, fields: Record<string, string>): SourceFile {
 }
 
 describe('ingestFiles', () => {
+  it('caches annotations_with_malignancy.csv through the store, naming its bad rows, and clears it with the rest', async () => {
+    const db = freshDb();
+    const files = [...generateSynthetic({ scans: 2, size: 'tiny', seed: 5, malignancy: true })].map((f) =>
+      sourceFromBytes(`drop/${f.path}`, f.bytes, 1),
+    );
+    const malFile = files.find((f) => f.path.endsWith('annotations_with_malignancy.csv'))!;
+    const text = new TextDecoder().decode(await malFile.bytes());
+    const bad = sourceFromBytes(
+      'extra/annotations_with_malignancy.csv',
+      enc(`${text.split('\n')[0]}\n9.9,1,2,3,5,Perhaps\n`),
+    );
+    const report = await ingestFiles(db, [...files, bad]);
+    const table = report.tables.find((t) => t.file === 'drop/annotations_with_malignancy.csv');
+    expect(table).toMatchObject({ kind: 'malignancy', series: 2, rowErrors: 0 });
+    expect(report.errors).toContainEqual({
+      file: 'extra/annotations_with_malignancy.csv',
+      message: 'extra/annotations_with_malignancy.csv:2: mal_bool "Perhaps" is not True or False',
+    });
+    const uids = report.series;
+    const cached = await db.malignancyFor(uids);
+    expect(cached.flatMap((r) => r.rows)).toHaveLength(table!.rows);
+    expect(cached.every((r) => r.file === 'drop/annotations_with_malignancy.csv')).toBe(true);
+    // annotations.csv is cached as before, beside it.
+    expect((await db.annotationsFor(uids)).flatMap((r) => r.rows)).toHaveLength(table!.rows);
+    await db.clearAll();
+    expect(await db.malignancyFor(uids)).toEqual([]);
+  });
+
   it('caches good scans and tables beside clear per-file errors for bad input', async () => {
     const db = freshDb();
     const good = synthDrop(21);

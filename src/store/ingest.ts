@@ -7,8 +7,8 @@ import { loadFiles } from '../data/load.ts';
 import { fingerprint, type SourceFile } from '../data/source.ts';
 import { clampHuWithStats, type HuStats, type Volume } from '../data/volume.ts';
 import { baseName } from '../data/detect.ts';
-import type { Annotation, Candidate } from '../data/luna-csv.ts';
-import type { AnnotationsRecord, CandidatesRecord } from './records.ts';
+import type { Annotation, Candidate, LunaTableKind, MalignancyAnnotation } from '../data/luna-csv.ts';
+import type { AnnotationsRecord, CandidatesRecord, MalignancyRecord } from './records.ts';
 import type { LabStore } from './lab-store.ts';
 import { toHex } from '../data/hex.ts';
 import { candidateTableOf } from '../data/candidate-selection.ts';
@@ -25,7 +25,7 @@ export interface FileProgress {
 
 export interface IngestReport {
   series: string[];
-  tables: { file: string; kind: 'annotations' | 'candidates'; rows: number; series: number; rowErrors: number }[];
+  tables: { file: string; kind: LunaTableKind; rows: number; series: number; rowErrors: number }[];
   errors: { file: string; message: string }[];
   skipped: { file: string; reason: string }[];
   /** Bytes of voxel data (as stored) written, and the time spent, for throughput figures. */
@@ -78,7 +78,8 @@ export async function ingestFiles(
         emit({ file: item.file, status: 'error', message: item.message });
         break;
       case 'annotations':
-      case 'candidates': {
+      case 'candidates':
+      case 'malignancy': {
         report.stages.load += now() - tLoad;
         const t = now();
         const n = await storeTable(store, item.type, item.file, item.rows);
@@ -184,11 +185,11 @@ export async function volumeDigest(
 
 async function storeTable(
   store: LabStore,
-  kind: 'annotations' | 'candidates',
+  kind: LunaTableKind,
   file: string,
-  rows: (Annotation | Candidate)[],
+  rows: (Annotation | Candidate | MalignancyAnnotation)[],
 ): Promise<number> {
-  const bySeries = new Map<string, (Annotation | Candidate)[]>();
+  const bySeries = new Map<string, (Annotation | Candidate | MalignancyAnnotation)[]>();
   for (const r of rows) {
     const list = bySeries.get(r.seriesUid);
     if (list) list.push(r);
@@ -201,6 +202,17 @@ async function storeTable(
       rows: (list as Annotation[]).map((a) => ({ xyz: a.xyz, diameterMm: a.diameterMm })),
     }));
     await store.putAnnotations(records);
+  } else if (kind === 'malignancy') {
+    const records: MalignancyRecord[] = [...bySeries].map(([seriesUid, list]) => ({
+      seriesUid,
+      file,
+      rows: (list as MalignancyAnnotation[]).map((a) => ({
+        xyz: a.xyz,
+        diameterMm: a.diameterMm,
+        malignant: a.malignant,
+      })),
+    }));
+    await store.putMalignancy(records);
   } else {
     const source = candidateTableOf(baseName(file));
     const records: CandidatesRecord[] = [...bySeries].map(([seriesUid, list]) => ({

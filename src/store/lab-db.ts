@@ -12,6 +12,7 @@ import type {
   ChunkRecord,
   CropRecord,
   FileRecord,
+  MalignancyRecord,
   OutboxItem,
   RunRecord,
   SeriesRecord,
@@ -33,6 +34,7 @@ export class LabDb extends Dexie {
   checkpoints!: Table<CheckpointRecord, string>;
   outbox!: Table<OutboxItem, number>;
   tracking!: Table<TrackingRecord, string>;
+  malignancy!: Table<MalignancyRecord, string>;
 
   constructor(name = DB_NAME) {
     super(name);
@@ -51,6 +53,10 @@ export class LabDb extends Dexie {
     this.version(3).stores({
       outbox: '++id, runId, state',
       tracking: 'runId',
+    });
+    // annotations_with_malignancy.csv, beside annotations.csv (which keeps the nodule task's rows).
+    this.version(4).stores({
+      malignancy: 'seriesUid',
     });
   }
 }

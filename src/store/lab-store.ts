@@ -23,6 +23,7 @@ import * as runs from './run-store.ts';
 import * as series from './series-store.ts';
 import type {
   AnnotationsRecord,
+  MalignancyRecord,
   CandidatesRecord,
   CheckpointRecord,
   DatasetSummary,
@@ -81,6 +82,12 @@ export class LabStore {
   }
   putCandidates(records: CandidatesRecord[]): Promise<void> {
     return series.putCandidates(this.db, records);
+  }
+  putMalignancy(records: MalignancyRecord[]): Promise<void> {
+    return series.putMalignancy(this.db, records);
+  }
+  malignancyFor(seriesUids: readonly string[]): Promise<MalignancyRecord[]> {
+    return series.malignancyFor(this.db, seriesUids);
   }
   annotationsFor(seriesUids: readonly string[]): Promise<AnnotationsRecord[]> {
     return series.annotationsFor(this.db, seriesUids);

@@ -53,6 +53,19 @@ export interface AnnotationsRecord {
   rows: AnnotationRow[];
 }
 
+/** `annotations_with_malignancy.csv` rows of one series (the book's p2ch14 nodules). */
+export interface MalignancyRow {
+  xyz: Vec3;
+  diameterMm: number;
+  malignant: boolean;
+}
+
+export interface MalignancyRecord {
+  seriesUid: string;
+  file: string;
+  rows: MalignancyRow[];
+}
+
 export interface CandidatesRecord {
   seriesUid: string;
   /** "candidates" or "candidates_V2": both tables may be cached side by side. */

@@ -13,6 +13,7 @@ import type {
   CandidatesRecord,
   ChunkRecord,
   DatasetSummary,
+  MalignancyRecord,
   SeriesRecord,
   SeriesSummary,
   SeriesWrite,
@@ -73,6 +74,17 @@ export async function putAnnotations(db: LabDb, records: AnnotationsRecord[]): P
   );
 }
 
+export async function putMalignancy(db: LabDb, records: MalignancyRecord[]): Promise<void> {
+  await guardQuota(`malignancy labels (${records.length} series)`, approxJsonBytes(records), () =>
+    db.transaction('rw', db.malignancy, () => db.malignancy.bulkPut(records)),
+  );
+}
+
+/** The malignancy tables of these series (one record per series that has any). */
+export async function malignancyFor(db: LabDb, seriesUids: readonly string[]): Promise<MalignancyRecord[]> {
+  return db.malignancy.where('seriesUid').anyOf(seriesUids).toArray();
+}
+
 export async function putCandidates(db: LabDb, records: CandidatesRecord[]): Promise<void> {
   await guardQuota(`candidates (${records.length} series)`, approxJsonBytes(records), () =>
     db.transaction('rw', db.candidates, () => db.candidates.bulkPut(records)),
@@ -113,7 +125,7 @@ export async function deleteSubset(db: LabDb, subset: string): Promise<void> {
 
 /** Delete every cached scan and table; runs and their checkpoints are kept. */
 export async function clearAll(db: LabDb): Promise<void> {
-  const data = [db.series, db.chunks, db.annotations, db.candidates, db.files, db.crops];
+  const data = [db.series, db.chunks, db.annotations, db.malignancy, db.candidates, db.files, db.crops];
   await db.transaction('rw', data, async () => {
     for (const t of data) await t.clear();
   });

@@ -17,7 +17,7 @@ import './train-panel.ts';
 import './eval-panel.ts';
 import './inspect-panel.ts';
 
-export const DEMO_OPTIONS = { scans: 6, size: 'small', seed: 16, subsets: 2 } as const;
+export const DEMO_OPTIONS = { scans: 6, size: 'small', seed: 16, subsets: 2, malignancy: true } as const;
 
 declare global {
   interface Window {

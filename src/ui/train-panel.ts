@@ -27,6 +27,7 @@ import { isHeadlessPage } from '../headless/page-mode.ts';
 import type { ChartSeries } from './metrics-chart.ts';
 import './config-form.ts';
 import './metrics-chart.ts';
+import './roc-chart.ts';
 import './run-list.ts';
 import { MlflowClient } from '../tracking/mlflow-client.ts';
 import type { OutboxState } from '../tracking/outbox.ts';
@@ -226,6 +227,7 @@ export class LunaTrainPanel extends LitElement {
       ${this.dataMissing ? html`<p class="notice" data-testid="url-data-missing">${this.dataMissing}</p>` : ''}
       ${this._renderTracking()} ${run ? this._renderBackend(run) : ''}
       ${run ? html`<div class="charts">${CHARTS.map((m) => html`<luna-metrics-chart data-metric=${m} heading=${m} .series=${seriesOf(run, m)}></luna-metrics-chart>`)}</div>` : ''}
+      ${run?.config.task === 'malignancy' ? html`<luna-roc-chart data-testid="roc-chart" .predictions=${run.predictions}></luna-roc-chart>` : ''}
       <h3>Runs</h3>
       <luna-run-list
         .runs=${this.runs}
