@@ -43,6 +43,8 @@ export interface UrlVersion {
  * - `gpuFeatures` (6873ba2, default none): labs before it asked the device for no optional
  *   features, so none is exact for every v=1 link.
  * - `data.digest` (2f77fa4, default none): no data pinned, exact likewise.
+ * - `finetune.from`, `finetune.depth` and `tracking.register` (issue 14, defaults none, 1, none):
+ *   labs before them trained from fresh weights and registered nothing, exact likewise.
  */
 const V1: FlatLabConfig = {
   'data.subsets': [],
@@ -54,6 +56,8 @@ const V1: FlatLabConfig = {
   'model.blockNorm': false,
   'model.dropout': 'none',
   'model.dropoutRate': 0.2,
+  'finetune.from': '',
+  'finetune.depth': 1,
   'optimizer.name': 'sgd',
   'optimizer.lr': 0.001,
   'optimizer.momentum': 0.99,
@@ -81,6 +85,7 @@ const V1: FlatLabConfig = {
   gpuFeatures: [],
   'tracking.server': '',
   'tracking.experiment': 'luna-lab',
+  'tracking.register': '',
 };
 
 /** v=2: the lab's own WebGPU kernels by default. */
