@@ -117,7 +117,7 @@ const TABLE = [
       expected:
         'a run id of this lab, a `luna-lab train --out` folder, runs:/<mlflow-run-id>/model or models:/<name>/<version>, or empty',
     },
-    help: 'start from this model\'s weights: a run id, a run folder, runs:/<id>/model or models:/<name>/<version> (empty: fresh weights)',
+    help: "start from this model's weights: a run id, a run folder, runs:/<id>/model or models:/<name>/<version> (empty: fresh weights)",
     group: 'Model',
     flag: {
       name: 'from',
@@ -127,9 +127,12 @@ const TABLE = [
   {
     key: 'finetune.depth',
     spec: { kind: 'int', min: 0, max: 6, default: 1 },
-    help: "with finetune.from: the last N parameterised parts (head, blocks, input BatchNorm) train, the rest stay frozen; the head is new (1: the head only); 0 continues every weight",
+    help: 'with finetune.from: the last N parameterised parts (head, blocks, input BatchNorm) train, the rest stay frozen; the head is new (1: the head only); 0 continues every weight',
     group: 'Model',
-    flag: { name: 'finetune-depth', help: 'override finetune.depth: 1 trains a new head only, N the head and the last N-1 blocks, 0 continues all weights' },
+    flag: {
+      name: 'finetune-depth',
+      help: 'override finetune.depth: 1 trains a new head only, N the head and the last N-1 blocks, 0 continues all weights',
+    },
   },
   {
     key: 'optimizer.name',
