@@ -34,6 +34,7 @@ import {
   startItems,
   statusItem,
   artifactItems,
+  registerItems,
   trackingTarget,
   type TrackingTarget,
 } from '../tracking/run-tracking.ts';
@@ -165,7 +166,10 @@ export class Trainer {
           run.history.filter((p) => p.epoch === epoch),
         ),
       );
-    if (await this.db.getCheckpoint(runId)) items.push(...artifactItems(run, target, await this.exportRun(runId, run)));
+    if (await this.db.getCheckpoint(runId)) {
+      items.push(...artifactItems(run, target, await this.exportRun(runId, run)));
+      if (run.status === 'finished') items.push(...registerItems(run, target));
+    }
     if (run.eval) items.push(...evalMetricItems(run, target, run.eval));
     items.push(statusItem(run, target, mlflowStatus(run.status)));
     await this.db.queueRunTracking(run, items);
