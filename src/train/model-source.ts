@@ -140,3 +140,44 @@ export function parseTfjsManifest(text: string, shownAs: string): { specs: Weigh
     path: groups[0].paths[0],
   };
 }
+
+/** The ONNX file (`model.onnx`) of the MLflow model directory the lab logs, by the file's name in it. */
+const MODEL_ONNX = 'model.onnx';
+
+/**
+ * The ONNX bytes of an MLflow model URI (`runs:/<id>/<path>`, `models:/<name>/<version>`): the
+ * `model.onnx` of its model directory, for whatever takes an ONNX model (`luna-lab eval`).
+ */
+export async function mlflowModelOnnx(uri: string, server: string, fetchFn?: FetchLike): Promise<Uint8Array> {
+  const source = parseModelSource(uri);
+  if (source.kind !== 'mlflow-run' && source.kind !== 'mlflow-model')
+    throw new Error(`${uri}: not an MLflow model URI (runs:/<id>/<path> or models:/<name>/<version>)`);
+  if (!server) throw new Error(`${uri}: an MLflow model needs the tracking server (--mlflow or MLFLOW_TRACKING_URI)`);
+  const client = new MlflowClient(server, fetchFn);
+  let runId: string;
+  let dir: string;
+  if (source.kind === 'mlflow-model') {
+    const mv = await client.getModelVersion(source.name, source.version);
+    if (!mv.run_id) throw new Error(`${uri}: the version has no run (source ${mv.source})`);
+    runId = mv.run_id;
+    const root = (await client.getRun(runId)).info.artifact_uri?.replace(/\/+$/, '') ?? '';
+    if (!root || !mv.source.startsWith(`${root}/`))
+      throw new Error(`${uri}: its source ${mv.source} lies outside its run's artifacts (${root || 'none'})`);
+    dir = mv.source.slice(root.length + 1);
+  } else {
+    runId = source.runId;
+    dir = source.artifactPath;
+  }
+  const run = await client.getRun(runId);
+  const bytes = await client
+    .downloadArtifact(run.info.experiment_id, runId, `${dir}/${MODEL_ONNX}`)
+    .catch((e: unknown) => {
+      throw new Error(
+        `${uri}: no ${dir}/${MODEL_ONNX} in MLflow run ${runId}: ${e instanceof Error ? e.message : String(e)}`,
+        {
+          cause: e,
+        },
+      );
+    });
+  return new Uint8Array(bytes);
+}

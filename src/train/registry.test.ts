@@ -8,7 +8,8 @@
 import 'fake-indexeddb/auto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,8 @@ import { MlflowClient } from '../tracking/mlflow-client.ts';
 import { Delivery } from '../tracking/outbox.ts';
 import { OutboxSink } from '../tracking/outbox-sink.ts';
 import { Trainer } from './trainer.ts';
+import { runCli } from '../cli/run-cli.test-helper.ts';
+import { mlflowModelOnnx } from './model-source.ts';
 
 let server: MlflowServer;
 let db: LabStore;
@@ -40,7 +43,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await db?.delete();
   await server?.stop();
-});
+}, 60_000);
 
 async function weightsByName(runId: string): Promise<Map<string, string>> {
   const cp = (await db.getCheckpoint(runId))!;
@@ -73,14 +76,15 @@ describe('the Model Registry', () => {
     expect(await new Delivery(db).flush()).toMatchObject({ pending: 0, failed: [] });
 
     const client = new MlflowClient(server.url);
-    const { mlflowRunId } = (await db.getTracking(run.runId))!;
+    const { mlflowRunId, experimentId } = (await db.getTracking(run.runId))!;
     const mv = await client.getModelVersion('luna-reg', '1');
     expect(mv.run_id).toBe(mlflowRunId);
     expect(mv.source).toMatch(/\/model$/);
     // Delivered again (a lost answer): no second version.
     expect((await client.modelVersionsOfRun('luna-reg', mlflowRunId)).map((v) => v.version)).toEqual(['1']);
 
-    const py = execFileSync(
+    // Not execFileSync: a blocked event loop would miss the server closing its idle connections.
+    const { stdout: py } = await promisify(execFile)(
       join(process.cwd(), '.venv', 'bin', 'python'),
       [
         '-c',
@@ -103,6 +107,29 @@ describe('the Model Registry', () => {
       finite: true,
       input: [-1, 1, 8, 16, 16],
     });
+
+    // luna-lab eval takes the registered model wherever it takes an ONNX file.
+    const onnx = await mlflowModelOnnx('models:/luna-reg/1', server.url);
+    const logged = await client.downloadArtifact(experimentId, mlflowRunId, 'model/model.onnx');
+    expect(Buffer.from(onnx).equals(Buffer.from(logged))).toBe(true);
+    const data = join(mkdtempSync(join(tmpdir(), 'luna-registry-data-')), 'luna');
+    expect((await runCli('synth', '--out', data, '--scans', '2', '--size', 'tiny', '--seed', '8')).code).toBe(0);
+    const evaluated = await runCli(
+      'eval',
+      '--model',
+      'models:/luna-reg/1',
+      '--mlflow',
+      server.url,
+      '--data',
+      data,
+      '--json',
+    );
+    expect(evaluated.err).not.toMatch(/^luna-lab: (?!note|warning)/m);
+    expect(evaluated.code).toBe(0);
+    expect(JSON.parse(evaluated.out)).toMatchObject({ model: 'models:/luna-reg/1', crop: [8, 16, 16] });
+    const missing = await runCli('eval', '--model', 'models:/luna-reg/9', '--mlflow', server.url, '--data', data);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/^luna-lab: --model .*luna-reg/m);
 
     // Fine-tuned from the registered model: frozen parts bit-identical to the registered run's.
     const tuned = await trainer.start(
