@@ -333,7 +333,7 @@ const TABLE = [
     key: 'tracking.register',
     spec: {
       kind: 'text',
-      pattern: /^([\w.\-]{1,100})?$/,
+      pattern: /^([\w.-]{1,100})?$/,
       default: '',
       expected: 'a model name of letters, digits, . _ -, or empty',
     },
