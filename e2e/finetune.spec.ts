@@ -4,15 +4,21 @@
  * (the test venv) predicts with `models:/NAME/1`; runs fine-tuned `--from` the `--out` folder
  * and `--from models:/NAME/1` (read by the page's train worker from MLflow) keep their frozen
  * weights bit-identical to the source's and record the source in run.json, the lab URL and
- * MLflow.
+ * MLflow. The page's evaluation panel takes `models:/NAME/1` too.
  */
 import { test, expect } from '@playwright/test';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { SYNTH_CLI } from './paths.ts';
+import * as tf from '@tensorflow/tfjs';
+import { SYNTH_CLI, SYNTH_GOOD } from './paths.ts';
+import { dropFolder, openLab } from './lab.ts';
+import { buildLunaModel } from '../src/model/luna-model.ts';
+import { exportOnnx } from '../src/model/onnx-export.ts';
+import { evaluateFolder } from '../src/cli/eval.ts';
+import type { EvalOutcome } from '../src/ui/inference-client.ts';
 import { MLFLOW, ensureMlflow } from './mlflow.ts';
 import { MlflowClient } from '../src/tracking/mlflow-client.ts';
 import { decodeLabUrl } from '../src/config/lab-url.ts';
@@ -207,4 +213,50 @@ test('a run registers its model; runs fine-tuned from its --out folder and from 
   });
   // Only the run given --register is registered.
   await expect(client.getModelVersion(name, '2')).rejects.toThrow();
+});
+
+test('the page evaluates a registered model: models:/NAME/1 is read from MLflow and scored as luna-lab eval scores its file', async ({
+  page,
+}) => {
+  test.setTimeout(600_000);
+  await ensureMlflow();
+  // A model registered the way the lab registers its runs' models: model/model.onnx in a run.
+  await tf.setBackend('cpu');
+  const net = buildLunaModel(
+    { blocks: 2, width: 4, blockNorm: false, dropout: 'none', dropoutRate: 0 },
+    [16, 24, 24],
+    5,
+  );
+  net.getLayer('tail_bn').setWeights([tf.tensor1d([1]), tf.tensor1d([0]), tf.tensor1d([-500]), tf.tensor1d([250000])]);
+  const onnx = exportOnnx(net, [16, 24, 24]);
+  net.dispose();
+  const file = join(tmp('onnx'), 'model.onnx');
+  writeFileSync(file, onnx);
+  const client = new MlflowClient(MLFLOW());
+  const exp = await client.getOrCreateExperiment('luna-ft-page');
+  const runId = await client.createRun(exp, 'registered by hand', Date.now(), []);
+  await client.uploadArtifact(exp, runId, 'model/model.onnx', onnx);
+  const root = (await client.getRun(runId)).info.artifact_uri!;
+  const name = `luna-ft-page-${Date.now()}`;
+  await client.createRegisteredModel(name);
+  await client.createModelVersion(name, `${root}/model`, runId);
+
+  const errors = await openLab(page);
+  await dropFolder(page, SYNTH_GOOD);
+  await expect(page.locator('luna-eval-panel')).toHaveAttribute('data-eval', 'idle');
+  await page.getByTestId('eval-model').selectOption('mlflow');
+  await page.getByTestId('eval-model-uri').fill(`models:/${name}/1`);
+  await page.getByTestId('eval-model-server').fill(MLFLOW());
+  await page.getByTestId('eval-ep').selectOption('wasm');
+  await page.getByTestId('eval-start').click();
+  await expect(page.locator('luna-eval-panel[data-eval="idle"]')).toHaveCount(1, { timeout: 300_000 });
+  const failure = page.getByTestId('eval-failure');
+  if (await failure.count()) throw new Error(await failure.innerText());
+  const o = (await page.evaluate(() => window.lunaEval ?? null)) as EvalOutcome | null;
+  expect(o).not.toBeNull();
+  expect(o!.source).toContain(`models:/${name}/1`);
+  const cli = await evaluateFolder(file, SYNTH_GOOD, {});
+  expect(o!.froc).toMatchObject({ scans: cli.scans, nodules: cli.nodules, detected: cli.detected });
+  expect(o!.froc.cpm).toBeCloseTo(cli.cpm, 3);
+  expect(errors).toEqual([]);
 });
