@@ -20,6 +20,7 @@ import type { RunSink } from '../src/tracking/run-sink.ts';
 import type { ArtifactFile } from '../src/tracking/artifacts.ts';
 import { SystemMetricsSink } from '../src/tracking/system-metrics-sink.ts';
 import { browserMetrics } from '../src/tracking/system-metrics.ts';
+import type { SourceWeights } from '../src/train/model-source.ts';
 
 export interface TrainListener {
   run(run: RunRecord): void;
@@ -32,11 +33,11 @@ export interface TrainListener {
 export interface TrainApi {
   setListener(listener: TrainListener): void;
   /** Train a new run; resolves with its final record when it ends. `tags` go to MLflow too. */
-  start(config: LabConfig, name?: string, tags?: RunRecord['tags']): Promise<RunRecord>;
+  start(config: LabConfig, name?: string, tags?: RunRecord['tags'], source?: SourceWeights): Promise<RunRecord>;
   /** The run's files from its last checkpoint: config, lab URL, predictions, tfjs and ONNX models. */
   exportRun(runId: string): Promise<ArtifactFile[]>;
   /** Continue a run from its last checkpoint, optionally for more epochs. */
-  resume(runId: string, extraEpochs?: number): Promise<RunRecord>;
+  resume(runId: string, extraEpochs?: number, source?: SourceWeights): Promise<RunRecord>;
   pause(): void;
   unpause(): void;
   stop(): void;
@@ -90,9 +91,9 @@ const api: TrainApi = {
   setListener(l) {
     listener = l;
   },
-  start: (config, name, tags) => trainer.start(config, name, tags),
+  start: (config, name, tags, source) => trainer.start(config, name, tags, source),
   exportRun: (runId) => trainer.exportRun(runId),
-  resume: (runId, extraEpochs) => trainer.resumeRun(runId, extraEpochs ?? 0),
+  resume: (runId, extraEpochs, source) => trainer.resumeRun(runId, extraEpochs ?? 0, source),
   pause: () => trainer.pause(),
   unpause: () => trainer.resume(),
   stop: () => trainer.stop(),

@@ -90,7 +90,14 @@ export const COMMANDS = {
       'luna-lab eval --model FILE.onnx --data DIR [--excluded FILE] [--seriesuids FILE] [--out DIR] [--json] [--threads N]',
     positionals: [],
     options: {
-      model: { type: 'string', help: 'ONNX model, input [N,1,D,H,W], output [N,2]; for example "model/model.onnx"' },
+      model: {
+        type: 'string',
+        help: 'ONNX model, input [N,1,D,H,W], output [N,2]; for example "model/model.onnx", or an MLflow model "models:/NAME/1", "runs:/<id>/model"',
+      },
+      mlflow: {
+        type: 'string',
+        help: 'MLflow server that --model models:/… or runs:/… is read from (default $MLFLOW_TRACKING_URI)',
+      },
       data: { type: 'string', help: 'LUNA16 folder: subsetN/*.mhd + .raw, annotations.csv, candidates.csv' },
       excluded: {
         type: 'string',

@@ -36,6 +36,7 @@ import { formatSeriesUids, formatSubmission, parseFindings, parseSeriesUids } fr
 import { evaluate, EVAL_BATCH } from '../eval/evaluate.ts';
 import { OnnxClassifier } from '../inference/onnx-classifier.ts';
 import { readClassifierSignature } from '../inference/onnx-signature.ts';
+import { mlflowModelOnnx } from '../train/model-source.ts';
 
 export class EvalError extends Error {
   override name = 'EvalError';
@@ -65,16 +66,24 @@ export interface EvalReport extends Omit<FrocResult, 'curve' | 'maxMarksPerScan'
 }
 
 const USAGE =
-  'Usage: luna-lab eval --model FILE.onnx --data DIR [--excluded FILE] [--seriesuids FILE] [--out DIR] [--json]';
+  'Usage: luna-lab eval --model FILE.onnx|models:/NAME/VERSION --data DIR [--mlflow URL] [--excluded FILE] [--seriesuids FILE] [--out DIR] [--json]';
 
 export async function evalCommand(args: ParsedArgs, io: Io): Promise<number> {
   const modelPath = args.values.model as string | undefined;
   const dataPath = args.values.data as string | undefined;
-  if (!modelPath) throw new UsageError(`Missing --model FILE.onnx. ${USAGE}`);
+  if (!modelPath) throw new UsageError(`Missing --model FILE.onnx (or models:/NAME/VERSION). ${USAGE}`);
   if (!dataPath) throw new UsageError(`Missing --data DIR. ${USAGE}`);
   const threads = parseInteger(args.values.threads as string | undefined, 'threads', 1, 1, 64);
   const out = args.values.out as string | undefined;
+  // A registered or logged MLflow model: its model/model.onnx, from the tracking server.
+  const mlflow = (args.values.mlflow as string | undefined) ?? process.env.MLFLOW_TRACKING_URI ?? '';
+  const modelBytes = /^(runs|models):/.test(modelPath)
+    ? await mlflowModelOnnx(modelPath, mlflow).catch((e: unknown) => {
+        throw new EvalError(`--model ${e instanceof Error ? e.message : String(e)}`);
+      })
+    : undefined;
   const report = await evaluateFolder(modelPath, dataPath, {
+    modelBytes,
     threads,
     progress: (s) => (args.values.json ? undefined : io.err(s)),
     excludedPath: args.values.excluded as string | undefined,
@@ -146,15 +155,19 @@ export async function evaluateFolder(
     seriesUidsPath?: string;
     /** Only the scans in these subset folders of DIR (its tables still count): a cv fold's held-out subset. */
     subsets?: readonly string[];
+    /** The model's bytes when they do not come from the file `modelPath` (an MLflow model URI). */
+    modelBytes?: Uint8Array;
   } = {},
 ): Promise<EvalReport & { scanList: string[] }> {
   const t0 = performance.now();
-  const bytes = await readFile(modelPath).catch((e: NodeJS.ErrnoException) => {
-    throw new EvalError(
-      e.code === 'ENOENT' ? `model file ${modelPath}: no such file` : `model file ${modelPath}: ${e.message}`,
-    );
-  });
-  const name = basename(modelPath);
+  const bytes =
+    opts.modelBytes ??
+    (await readFile(modelPath).catch((e: NodeJS.ErrnoException) => {
+      throw new EvalError(
+        e.code === 'ENOENT' ? `model file ${modelPath}: no such file` : `model file ${modelPath}: ${e.message}`,
+      );
+    }));
+  const name = opts.modelBytes ? modelPath : basename(modelPath);
   readClassifierSignature(bytes, name); // fail on a wrong model before reading any scan
   const excluded: Nodule[] = opts.excludedPath
     ? parseFindings(await readText('excluded', opts.excludedPath), opts.excludedPath)

@@ -10,6 +10,7 @@ import {
   finalMetrics,
   metricsCsv,
   readMeta,
+  readRunFolderWeights,
   writeCheckpoint,
   writeFiles,
   writeHistory,
@@ -241,5 +242,57 @@ describe('writeMeta / readMeta', () => {
       await writeFile(join(out, OUT.meta), text);
       await expect(readMeta(out)).rejects.toThrow(`${join(out, 'run.json')}: expected a JSON object`);
     }
+  });
+});
+
+describe('readRunFolderWeights (--from DIR)', () => {
+  const spec = { name: 'head/kernel', shape: [2, 2], dtype: 'float32' as const };
+  it("reads the folder's final checkpoint and names the folder, its run and epoch in tags", async () => {
+    const cp: CheckpointOut = {
+      epoch: 2,
+      samplesSeen: 20,
+      weightSpecs: [spec],
+      optimizerSpecs: [],
+      state: {},
+      weights: b64([1, 2, 3, 4]),
+      optimizer: b64([]),
+    };
+    await writeCheckpoint(join(out, OUT.final), cp);
+    await writeMeta(out, {
+      runId: '0123456789abcdef',
+      name: 'n',
+      config: defaultConfig(),
+      labUrl: '',
+      dataDir: '/d',
+      profileDir: '/p',
+      device: 'cpu',
+      createdAt: 0,
+      eventsWallTime: 0,
+    });
+    expect(await readRunFolderWeights(out)).toEqual({
+      specs: [spec],
+      base64: b64([1, 2, 3, 4]),
+      tags: [
+        { key: 'luna.finetune.source_folder', value: out },
+        { key: 'luna.finetune.source_run', value: '0123456789abcdef' },
+        { key: 'luna.finetune.source_epoch', value: '2' },
+      ],
+    });
+  });
+
+  it('falls back to the exported tfjs model, and names a folder that has neither', async () => {
+    await writeFiles(out, [
+      {
+        path: 'tfjs/model.json',
+        base64: Buffer.from(
+          JSON.stringify({ weightsManifest: [{ paths: ['weights.bin'], weights: [spec] }] }),
+        ).toString('base64'),
+      },
+      { path: 'tfjs/weights.bin', base64: b64([5, 6]) },
+    ]);
+    expect(await readRunFolderWeights(out)).toMatchObject({ specs: [spec], base64: b64([5, 6]) });
+    await expect(readRunFolderWeights(join(out, 'nope'), 'runs/nope')).rejects.toThrow(
+      '--from runs/nope: neither checkpoints/final/checkpoint.json nor tfjs/model.json is there (expected the --out folder of a luna-lab train)',
+    );
   });
 });

@@ -8,7 +8,9 @@ import { hostname } from 'node:os';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { LabConfig } from '../config/lab-config.ts';
-import type { CheckpointOut, FileOut } from '../headless/headless-api.ts';
+import type { CheckpointOut, FileOut, SourceWeightsOut } from '../headless/headless-api.ts';
+import type { WeightSpec } from '../store/records.ts';
+import { parseTfjsManifest } from '../train/model-source.ts';
 import type { MetricPoint } from '../store/records.ts';
 import { EventFileWriter, eventFileName, writeMetricPoints } from '../tracking/tfevents.ts';
 import type { Device } from './headless-session.ts';
@@ -97,6 +99,41 @@ export async function writeCheckpoint(dir: string, cp: CheckpointOut): Promise<v
   });
   await rename(tmp, dir);
   await rm(old, { recursive: true, force: true });
+}
+
+/**
+ * The weights of a `--out` folder for `--from`: its final checkpoint, else its exported tfjs
+ * model, with tags that name the folder, its run and epoch. Errors name the folder as given.
+ */
+export async function readRunFolderWeights(dir: string, shownAs = dir): Promise<SourceWeightsOut> {
+  const tags = [{ key: 'luna.finetune.source_folder', value: dir }];
+  const meta = await readMeta(dir, shownAs).catch(() => null);
+  if (meta) tags.push({ key: 'luna.finetune.source_run', value: meta.runId });
+  const cpJson = join(dir, OUT.final, 'checkpoint.json');
+  const text = await readFile(cpJson, 'utf8').catch(() => null);
+  if (text !== null) {
+    let cp: { epoch?: number; weightSpecs?: WeightSpec[] };
+    try {
+      cp = JSON.parse(text) as typeof cp;
+    } catch (e) {
+      throw new Error(`${join(shownAs, OUT.final, 'checkpoint.json')}: not JSON (${(e as Error).message})`, {
+        cause: e,
+      });
+    }
+    if (!Array.isArray(cp.weightSpecs))
+      throw new Error(`${join(shownAs, OUT.final, 'checkpoint.json')}: field "weightSpecs" is missing`);
+    const data = await readFile(join(dir, OUT.final, 'weights.bin'));
+    if (cp.epoch !== undefined) tags.push({ key: 'luna.finetune.source_epoch', value: String(cp.epoch) });
+    return { specs: cp.weightSpecs, base64: data.toString('base64'), tags };
+  }
+  const modelJson = await readFile(join(dir, 'tfjs', 'model.json'), 'utf8').catch(() => null);
+  if (modelJson === null)
+    throw new Error(
+      `--from ${shownAs}: neither ${OUT.final}/checkpoint.json nor tfjs/model.json is there (expected the --out folder of a luna-lab train)`,
+    );
+  const manifest = parseTfjsManifest(modelJson, join(shownAs, 'tfjs', 'model.json'));
+  const data = await readFile(join(dir, 'tfjs', manifest.path));
+  return { specs: manifest.specs, base64: data.toString('base64'), tags };
 }
 
 export async function writeFiles(out: string, files: readonly FileOut[]): Promise<string[]> {

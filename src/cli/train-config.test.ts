@@ -71,6 +71,16 @@ describe('resolveTrainConfig', () => {
     expect(c.data.subsets).toEqual(['subset0', 'subset1']);
   });
 
+  it('--from, --finetune-depth and --register set the fine-tuning and registry fields; a bad depth is named', () => {
+    const c = resolveTrainConfig({
+      flags: { from: 'models:/luna/3', 'finetune-depth': '2', register: 'luna-lab' },
+    });
+    expect(c.finetune).toEqual({ from: 'models:/luna/3', depth: 2 });
+    expect(c.tracking.register).toBe('luna-lab');
+    expect(usageError({ flags: { from: 'runs/a', 'finetune-depth': '9' } }).message).toMatch(/finetune.depth/);
+    expect(usageError({ flags: { register: 'a b' } }).message).toMatch(/tracking.register/);
+  });
+
   it('flags override a config file; undefined flags change nothing', () => {
     const file = { name: 'c.json', text: JSON.stringify({ train: { epochs: 2, batchSize: 8 } }) };
     const c = resolveTrainConfig({
@@ -119,6 +129,9 @@ describe('resolveTrainConfig', () => {
       'gpu-features': 'gpuFeatures',
       experiment: 'tracking.experiment',
       mlflow: 'tracking.server',
+      from: 'finetune.from',
+      'finetune-depth': 'finetune.depth',
+      register: 'tracking.register',
     });
     // train and sweep take each of them (and --set), as options of the command.
     for (const command of ['train', 'sweep'] as const) {

@@ -14,7 +14,8 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { LabConfig } from '../config/lab-config.ts';
 import { encodeLabHash } from '../config/lab-url.ts';
-import type { HeadlessEvent, RunSummary } from '../headless/headless-api.ts';
+import type { HeadlessEvent, RunSummary, SourceWeightsOut } from '../headless/headless-api.ts';
+import { parseModelSource } from '../train/model-source.ts';
 import { isSoftwareAdapter } from '../model/backend.ts';
 import type { IngestReport } from '../store/ingest.ts';
 import type { MetricPoint, RunRecord } from '../store/records.ts';
@@ -31,6 +32,7 @@ import {
   OUT,
   finalMetrics,
   readMeta,
+  readRunFolderWeights,
   writeCheckpoint,
   writeFiles,
   writeHistory,
@@ -269,9 +271,12 @@ async function runInSession(
   });
   try {
     if (stored) {
-      run = stored.status === 'finished' ? stored : await session.call('resume', stored.runId);
+      run =
+        stored.status === 'finished'
+          ? stored
+          : await session.call('resume', stored.runId, await folderSource(stored.config));
     } else {
-      run = await session.call('start', p.config, p.name, p.tags);
+      run = await session.call('start', p.config, p.name, p.tags, await folderSource(p.config));
     }
   } finally {
     await system.stop();
@@ -328,6 +333,13 @@ async function runInSession(
     if (code === EXIT.ok) code = EXIT.trackingBacklog;
   }
   return { code, run: latest, summary };
+}
+
+/** A run folder named by `finetune.from` (`--from DIR`), read here: the page cannot open local folders. */
+async function folderSource(config: LabConfig): Promise<SourceWeightsOut | undefined> {
+  const from = config.finetune.from;
+  if (!from || parseModelSource(from).kind !== 'folder') return undefined;
+  return readRunFolderWeights(resolve(from), from);
 }
 
 /** Deliver the outbox; wait while it makes progress (a big artifact upload takes a while). */

@@ -119,6 +119,7 @@ describe('the config type, read off the table', () => {
       | 'data'
       | 'crop'
       | 'model'
+      | 'finetune'
       | 'optimizer'
       | 'scheduler'
       | 'sampling'

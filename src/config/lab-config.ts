@@ -107,6 +107,33 @@ const TABLE = [
     help: 'dropout probability',
     group: 'Model',
   },
+  // Fine-tuning (the book's --finetune / --finetune-depth): start from another run's weights.
+  {
+    key: 'finetune.from',
+    spec: {
+      kind: 'text',
+      pattern: /^[^\s"'<>`]{0,500}$/,
+      default: '',
+      expected:
+        'a run id of this lab, a `luna-lab train --out` folder, runs:/<mlflow-run-id>/model or models:/<name>/<version>, or empty',
+    },
+    help: "start from this model's weights: a run id, a run folder, runs:/<id>/model or models:/<name>/<version> (empty: fresh weights)",
+    group: 'Model',
+    flag: {
+      name: 'from',
+      help: 'fine-tune from a model: a run folder written by --out, a run id, "runs:/<id>/model" or "models:/<name>/<version>"',
+    },
+  },
+  {
+    key: 'finetune.depth',
+    spec: { kind: 'int', min: 0, max: 6, default: 1 },
+    help: 'with finetune.from: the last N parameterised parts (head, blocks, input BatchNorm) train, the rest stay frozen; the head is new (1: the head only); 0 continues every weight',
+    group: 'Model',
+    flag: {
+      name: 'finetune-depth',
+      help: 'override finetune.depth: 1 trains a new head only, N the head and the last N-1 blocks, 0 continues all weights',
+    },
+  },
   {
     key: 'optimizer.name',
     spec: { kind: 'enum', choices: ['sgd', 'adamw'], default: 'sgd' },
@@ -324,6 +351,18 @@ const TABLE = [
     help: 'MLflow experiment name',
     group: 'Tracking',
     flag: { name: 'experiment', help: 'override tracking.experiment' },
+  },
+  {
+    key: 'tracking.register',
+    spec: {
+      kind: 'text',
+      pattern: /^([\w.-]{1,100})?$/,
+      default: '',
+      expected: 'a model name of letters, digits, . _ -, or empty',
+    },
+    help: "MLflow Model Registry name the finished run's model is registered under (empty: not registered)",
+    group: 'Tracking',
+    flag: { name: 'register', help: "register the finished run's model in MLflow's Model Registry under this name" },
   },
 ] as const satisfies readonly FieldRow[];
 
@@ -586,6 +625,14 @@ export function formatIssue(i: ConfigIssue): string {
 
 function crossChecks(c: LabConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
+  // The parts are the input BatchNorm, the blocks and the head (src/train/finetune.ts).
+  if (c.finetune.from && c.finetune.depth > c.model.blocks + 2) {
+    issues.push({
+      key: 'finetune.depth',
+      raw: String(c.finetune.depth),
+      reason: `the model has ${c.model.blocks + 2} parameterised parts (input BatchNorm, ${c.model.blocks} blocks, head)`,
+    });
+  }
   const div = 2 ** c.model.blocks;
   if (c.crop.some((d) => d % div !== 0)) {
     issues.push({

@@ -263,7 +263,7 @@ describe('lab URLs: canonical form', () => {
 describe('lab URLs: text values', () => {
   it('resolves text to the form a URL carries back (trimmed, no trailing slash)', () => {
     const c = resolveConfigOrThrow({ tracking: { experiment: '  team a/run 7/ ', server: 'http://127.0.0.1:5000/' } });
-    expect(c.tracking).toEqual({ experiment: 'team a/run 7', server: 'http://127.0.0.1:5000' });
+    expect(c.tracking).toEqual({ experiment: 'team a/run 7', server: 'http://127.0.0.1:5000', register: '' });
     const back = decodeLabUrl(encodeLabHash(c));
     expect(back.issues).toEqual([]);
     expect(back.config).toEqual(c);
@@ -489,8 +489,8 @@ describe('lab URLs: property test over random configs', () => {
       }
       const { config, issues } = resolveConfig(input);
       if (issues.length) {
-        // only the crop cross-check may reject a generated config
-        expect(issues.map((x) => x.key)).toEqual(['crop']);
+        // only the cross-checks (crop vs blocks, finetune depth vs blocks) may reject a generated config
+        expect(issues.map((x) => x.key).filter((k) => k !== 'crop' && k !== 'finetune.depth')).toEqual([]);
         continue;
       }
       kept++;
@@ -519,6 +519,7 @@ const V1_BARE = {
   data: { subsets: [], candidates: 'candidates', digest: [] },
   crop: [32, 48, 48],
   model: { blocks: 4, width: 8, blockNorm: false, dropout: 'none', dropoutRate: 0.2 },
+  finetune: { from: '', depth: 1 },
   optimizer: { name: 'sgd', lr: 0.001, momentum: 0.99, weightDecay: 0, beta1: 0.9, beta2: 0.999 },
   scheduler: { name: 'none', stepSize: 5, gamma: 0.1 },
   sampling: {
@@ -535,7 +536,7 @@ const V1_BARE = {
   kernels: 'stock',
   gpuFeatures: [],
   task: 'nodule',
-  tracking: { server: '', experiment: 'luna-lab' },
+  tracking: { server: '', experiment: 'luna-lab', register: '' },
 } as const;
 
 /** What `v=2` with nothing else means, written out likewise: v=1 with the lab's kernels. */
@@ -572,7 +573,7 @@ const OLD_LINKS: [string, unknown][] = [
       augment: { ...V1_BARE.augment, flip: false, noise: 0 },
       kernels: 'stock',
       gpuFeatures: ['subgroups'],
-      tracking: { server: 'http://127.0.0.1:5000', experiment: 'team a/run 7' },
+      tracking: { server: 'http://127.0.0.1:5000', experiment: 'team a/run 7', register: '' },
     },
   ],
   // A run link the lab pinned its data in: written by a lab whose kernels default was lab.

@@ -46,6 +46,8 @@ export interface UrlVersion {
  * - `sampling.trainingLength` (issue 14, default 0): labs before it used every candidate.
  * - `task` (default `nodule`) and `sampling.malignancyRatio` (default 1:5:10, read only by the
  *   malignancy task): every lab before them trained the nodule task, so both are exact.
+ * - `finetune.from`, `finetune.depth` and `tracking.register` (issue 14, defaults none, 1, none):
+ *   labs before them trained from fresh weights and registered nothing, exact likewise.
  */
 const V1: FlatLabConfig = {
   'data.subsets': [],
@@ -57,6 +59,8 @@ const V1: FlatLabConfig = {
   'model.blockNorm': false,
   'model.dropout': 'none',
   'model.dropoutRate': 0.2,
+  'finetune.from': '',
+  'finetune.depth': 1,
   'optimizer.name': 'sgd',
   'optimizer.lr': 0.001,
   'optimizer.momentum': 0.99,
@@ -87,6 +91,7 @@ const V1: FlatLabConfig = {
   gpuFeatures: [],
   'tracking.server': '',
   'tracking.experiment': 'luna-lab',
+  'tracking.register': '',
 };
 
 /** v=2: the lab's own WebGPU kernels by default. */

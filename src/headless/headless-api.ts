@@ -16,6 +16,7 @@ import { systemMetricItems } from '../tracking/system-metrics-sink.ts';
 import { ingestUrls, type FileProgress, type IngestReport, type RemoteFile } from '../ui/ingest-client.ts';
 import { TrainClient } from '../ui/train-client.ts';
 import { LAB_COMMIT, LAB_VERSION } from '../version.ts';
+import type { SourceWeights } from '../train/model-source.ts';
 
 export type HeadlessEvent =
   | { type: 'ingest'; files: FileProgress[] }
@@ -51,12 +52,24 @@ export interface CheckpointOut {
   optimizer: string;
 }
 
+/** The weights of `finetune.from` as the CLI read them (a run folder), bytes as base64. */
+export interface SourceWeightsOut {
+  specs: WeightSpec[];
+  base64: string;
+  tags: { key: string; value: string }[];
+}
+
 export interface HeadlessApi {
   info(): Promise<PageInfo>;
   /** Ingest every file the CLI's data server lists. */
   ingest(dataUrl: string): Promise<IngestReport>;
-  start(config: LabConfig, name: string, tags: { key: string; value: string }[]): Promise<RunRecord>;
-  resume(runId: string): Promise<RunRecord>;
+  start(
+    config: LabConfig,
+    name: string,
+    tags: { key: string; value: string }[],
+    source?: SourceWeightsOut,
+  ): Promise<RunRecord>;
+  resume(runId: string, source?: SourceWeightsOut): Promise<RunRecord>;
   stop(): void;
   run(runId: string): Promise<RunRecord | null>;
   /** The run's last checkpoint (weights, optimizer, sampler and RNG state). */
@@ -93,6 +106,17 @@ async function toBase64(blob: Blob): Promise<string> {
   let s = '';
   for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
   return btoa(s);
+}
+
+function fromBase64(s: string): ArrayBuffer {
+  const bin = atob(s);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return bytes.buffer;
+}
+
+function sourceWeights(s: SourceWeightsOut | undefined): SourceWeights | undefined {
+  return s && { specs: s.specs, data: fromBase64(s.base64), tags: s.tags };
 }
 
 async function probeWebGpu(): Promise<PageInfo['webgpu']> {
@@ -134,8 +158,9 @@ export function installHeadlessApi(): void {
       }));
       return ingestUrls(files, (batch) => emit({ type: 'ingest', files: batch }));
     },
-    start: (config, name, tags) => client.withRecovery(() => client.start(config, name, tags), interrupted),
-    resume: (runId) => client.withRecovery(() => client.resume(runId), interrupted),
+    start: (config, name, tags, source) =>
+      client.withRecovery(() => client.start(config, name, tags, sourceWeights(source)), interrupted),
+    resume: (runId, source) => client.withRecovery(() => client.resume(runId, 0, sourceWeights(source)), interrupted),
     stop: () => client.stop(),
     run: async (runId) => (await labStore().getRun(runId)) ?? null,
     async checkpoint(runId) {

@@ -7,7 +7,8 @@
  * and the BIASED batch variance over N, D, H, W, and the running statistics move by
  * `running = (1 - momentum)·running + momentum·batch` using the UNBIASED variance (n/(n-1)),
  * momentum 0.1 (Keras's momentum is the other way round: 0.99 keeps the old value). Otherwise
- * the running statistics are used. eps 1e-5. gamma (1) and beta (0) are trainable;
+ * the running statistics are used (also in training when the layer is frozen, `trainable` false,
+ * so a frozen BatchNorm's weights do not move at all). eps 1e-5. gamma (1) and beta (0) are trainable;
  * running_mean (0) and running_var (1) are non-trainable weights, so they are saved, loaded and
  * mapped to PyTorch's `state_dict` with the rest. Registered for (de)serialization in
  * `register.ts`.
@@ -73,7 +74,8 @@ export class BatchNorm3d extends tf.layers.Layer {
       const beta = tf.reshape(this.beta!.read(), bshape);
       let mean: tf.Tensor;
       let variance: tf.Tensor;
-      if (kwargs?.['training'] === true) {
+      // A frozen BatchNorm (fine-tuning, src/train/finetune.ts) keeps its statistics: it normalises as in inference.
+      if (kwargs?.['training'] === true && this.trainable) {
         const n = x.size / c;
         if (n <= 1)
           throw new Error(

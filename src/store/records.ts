@@ -197,7 +197,9 @@ export type OutboxPayload =
       }[];
     }
   | { kind: 'artifact'; path: string; contentType: string; data: Blob }
-  | { kind: 'status'; status: 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED'; endTime?: number };
+  | { kind: 'status'; status: 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED'; endTime?: number }
+  /** Register the run's `model/` artifact in the Model Registry under `name` (after the artifacts). */
+  | { kind: 'register'; name: string };
 
 export interface OutboxItem {
   id?: number;

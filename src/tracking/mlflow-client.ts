@@ -298,6 +298,60 @@ export class MlflowClient {
     }
   }
 
+  /** One artifact file's bytes, through the same artifact proxy `uploadArtifact` writes to. */
+  async downloadArtifact(experimentId: string, runId: string, path: string): Promise<ArrayBuffer> {
+    const clean = path.split('/').filter((p) => p && p !== '.' && p !== '..');
+    const endpoint = `${this.base}/api/2.0/mlflow-artifacts/artifacts/${experimentId}/${runId}/artifacts/${clean.map(encodeURIComponent).join('/')}`;
+    let res: Response;
+    try {
+      res = await this.fetchFn(endpoint, { method: 'GET' });
+    } catch (e) {
+      throw new MlflowError(endpoint, 0, e instanceof Error ? e.message : String(e));
+    }
+    if (!res.ok) {
+      const text = await res.text().catch(() => '');
+      throw new MlflowError(endpoint, res.status, text.trim().slice(0, 300) || res.statusText);
+    }
+    return res.arrayBuffer();
+  }
+
+  /** The Model Registry's entry `name`, created when absent. */
+  async createRegisteredModel(name: string): Promise<void> {
+    try {
+      await this.request('POST', '/api/2.0/mlflow/registered-models/create', { name });
+    } catch (e) {
+      if (!(e instanceof MlflowError) || e.errorCode !== 'RESOURCE_ALREADY_EXISTS') throw e;
+    }
+  }
+
+  /** A new version of registered model `name` from `source` (an artifact URI), made by `runId`. */
+  async createModelVersion(name: string, source: string, runId: string): Promise<ModelVersion> {
+    const r = await this.request<{ model_version: ModelVersion }>('POST', '/api/2.0/mlflow/model-versions/create', {
+      name,
+      source,
+      run_id: runId,
+    });
+    return r.model_version;
+  }
+
+  /** Versions of `name` made by `runId` (to find one created before a lost answer). */
+  async modelVersionsOfRun(name: string, runId: string): Promise<ModelVersion[]> {
+    const filter = `name='${name.replace(/'/g, "\\'")}' and run_id='${runId}'`;
+    const r = await this.request<{ model_versions?: ModelVersion[] }>(
+      'GET',
+      `/api/2.0/mlflow/model-versions/search?filter=${encodeURIComponent(filter)}`,
+    );
+    return r.model_versions ?? [];
+  }
+
+  async getModelVersion(name: string, version: string): Promise<ModelVersion> {
+    const r = await this.request<{ model_version: ModelVersion }>(
+      'GET',
+      `/api/2.0/mlflow/model-versions/get?name=${encodeURIComponent(name)}&version=${encodeURIComponent(version)}`,
+    );
+    return r.model_version;
+  }
+
   async listArtifacts(runId: string, path = ''): Promise<{ path: string; is_dir: boolean; file_size?: number }[]> {
     const r = await this.request<{ files?: { path: string; is_dir: boolean; file_size?: number }[] }>(
       'GET',
@@ -305,6 +359,15 @@ export class MlflowClient {
     );
     return r.files ?? [];
   }
+}
+
+/** A Model Registry version, as the REST API answers it (the fields the lab reads). */
+export interface ModelVersion {
+  name: string;
+  version: string;
+  source: string;
+  run_id?: string;
+  status?: string;
 }
 
 export interface MlflowRunData {

@@ -10,7 +10,15 @@ import type * as tf from '@tensorflow/tfjs';
 import type { MetricPoint, OutboxItem, RunRecord } from '../store/records.ts';
 import type { LabStore } from '../store/lab-store.ts';
 import { runArtifacts } from './artifacts.ts';
-import { artifactItems, epochItems, mlflowStatus, startItems, statusItem, trackingTarget } from './run-tracking.ts';
+import {
+  artifactItems,
+  epochItems,
+  mlflowStatus,
+  registerItems,
+  startItems,
+  statusItem,
+  trackingTarget,
+} from './run-tracking.ts';
 import type { RunSink } from './run-sink.ts';
 
 export class OutboxSink implements RunSink {
@@ -51,7 +59,11 @@ export class OutboxSink implements RunSink {
         warning = `model artifacts were not logged: ${e instanceof Error ? e.message : String(e)}`;
         return [];
       });
-      await this.db.enqueue([...artifactItems(run, target, files), statusItem(run, target, 'FINISHED')]);
+      await this.db.enqueue([
+        ...artifactItems(run, target, files),
+        ...(files.length ? registerItems(run, target) : []),
+        statusItem(run, target, 'FINISHED'),
+      ]);
       return warning ? { warnings: [...run.warnings, warning] } : undefined;
     }
     // 'interrupted' runs are resumed in a fresh worker: still running as MLflow sees it.

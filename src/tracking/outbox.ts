@@ -8,7 +8,8 @@
  *   backoff; a reload resumes delivery where it stopped.
  * - Nothing twice: metric points carry the timestamp they were made with, and MLflow keeps a
  *   (key, timestamp, step, value) point once however often it is sent; params, tags and
- *   artifacts are idempotent; a run is found by its `luna.run_id` tag before one is created.
+ *   artifacts are idempotent; a run is found by its `luna.run_id` tag before one is created,
+ *   and a model version by its run before one is registered.
  * - A refusal (4xx) is not retried blindly: the item is marked failed with the server's
  *   message and waits for the user to retry or discard it; the run's later items wait too.
  */
@@ -17,6 +18,9 @@ import type { OutboxItem, OutboxPayload, TrackingRecord } from '../store/records
 import type { LabStore } from '../store/lab-store.ts';
 
 export const RUN_ID_TAG = 'luna.run_id';
+
+/** The MLflow model directory every lab run logs (src/tracking/artifacts.ts). */
+export const MODEL_ARTIFACT = 'model';
 
 export function outboxItem(runId: string, server: string, payload: OutboxPayload, now = Date.now()): OutboxItem {
   return { runId, server, payload, createdAt: now, attempts: 0, notBefore: 0, state: 'pending', lastError: null };
@@ -167,6 +171,22 @@ export class Delivery {
         return client.uploadArtifact(rec.experimentId, rec.mlflowRunId, p.path, p.data, p.contentType);
       case 'status':
         return client.updateRun(rec.mlflowRunId, p.status, p.endTime);
+      case 'register':
+        return registerModel(client, rec.mlflowRunId, p.name);
     }
   }
+}
+
+/**
+ * A version of registered model `name` for the run's `model/` artifact (MLmodel with its
+ * signature, model.onnx), as `mlflow.register_model("runs:/<id>/model", name)` makes it. Once
+ * only: a version this run already made (an earlier attempt whose answer was lost) is kept.
+ */
+async function registerModel(client: MlflowClient, mlflowRunId: string, name: string): Promise<void> {
+  await client.createRegisteredModel(name);
+  if ((await client.modelVersionsOfRun(name, mlflowRunId)).length) return;
+  const run = await client.getRun(mlflowRunId);
+  const root = run.info.artifact_uri;
+  if (!root) throw new MlflowError(client.base, 400, `run ${mlflowRunId} has no artifact_uri to register a model from`);
+  await client.createModelVersion(name, `${root.replace(/\/+$/, '')}/${MODEL_ARTIFACT}`, mlflowRunId);
 }

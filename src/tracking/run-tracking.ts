@@ -79,6 +79,12 @@ export function statusItem(
   return outboxItem(run.runId, t.server, { kind: 'status', status, ...(status === 'RUNNING' ? {} : { endTime: now }) });
 }
 
+/** The run's model in the Model Registry (`tracking.register`), after its artifacts; none when unnamed. */
+export function registerItems(run: RunRecord, t: TrackingTarget): OutboxItem[] {
+  const name = run.config.tracking.register;
+  return name ? [outboxItem(run.runId, t.server, { kind: 'register', name })] : [];
+}
+
 export function artifactItems(
   run: RunRecord,
   t: TrackingTarget,

@@ -34,6 +34,7 @@ import {
   startItems,
   statusItem,
   artifactItems,
+  registerItems,
   trackingTarget,
   type TrackingTarget,
 } from '../tracking/run-tracking.ts';
@@ -46,6 +47,8 @@ import { RunPace } from './pace.ts';
 import { RunScope } from './run-scope.ts';
 import { StepProfiler } from './step-profiler.ts';
 import { leakWarning, type TfMemory } from '../tracking/system-metrics.ts';
+import { loadSourceWeights, parseModelSource, type SourceWeights } from './model-source.ts';
+import { prepareFinetune, withSourceTags } from './finetune.ts';
 
 export type { Progress };
 
@@ -96,8 +99,14 @@ export class Trainer {
     this.resume();
   }
 
-  /** A new run of `config`. Resolves when it ends (finished, stopped or failed). */
-  async start(config: LabConfig, name?: string, tags: RunRecord['tags'] = []): Promise<RunRecord> {
+  /** A new run of `config`. Resolves when it ends (finished, stopped or failed). `source`: the
+   *  weights of `config.finetune.from` when the caller has read them (a run folder, in the CLI). */
+  async start(
+    config: LabConfig,
+    name?: string,
+    tags: RunRecord['tags'] = [],
+    source?: SourceWeights,
+  ): Promise<RunRecord> {
     const run: RunRecord = {
       runId: randomHex(8),
       name: name ?? `run ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`,
@@ -121,12 +130,12 @@ export class Trainer {
       tags,
     };
     await this.db.putRun(run);
-    return this.execute(run);
+    return this.execute(run, source);
   }
 
   /** Continue a run from its last checkpoint (after a reload, a lost device, or a stop);
    *  `extraEpochs` extends a finished run ("continue training"). */
-  async resumeRun(runId: string, extraEpochs = 0): Promise<RunRecord> {
+  async resumeRun(runId: string, extraEpochs = 0, source?: SourceWeights): Promise<RunRecord> {
     const run = await this.db.getRun(runId);
     if (!run) throw new Error(`run ${runId} is not in this browser's lab`);
     // A run stored by an earlier lab lacks newer fields (kernels, data.digest): their defaults.
@@ -139,7 +148,7 @@ export class Trainer {
     if (target && run.trackingQueued && run.status !== 'running' && run.status !== 'interrupted') {
       await this.db.enqueue([statusItem(resumed, target, 'RUNNING')]);
     }
-    return this.execute(resumed);
+    return this.execute(resumed, source);
   }
 
   /** Send a run that was kept in this browser to a tracking server: all its epochs, its
@@ -163,7 +172,10 @@ export class Trainer {
           run.history.filter((p) => p.epoch === epoch),
         ),
       );
-    if (await this.db.getCheckpoint(runId)) items.push(...artifactItems(run, target, await this.exportRun(runId, run)));
+    if (await this.db.getCheckpoint(runId)) {
+      items.push(...artifactItems(run, target, await this.exportRun(runId, run)));
+      if (run.status === 'finished') items.push(...registerItems(run, target));
+    }
     if (run.eval) items.push(...evalMetricItems(run, target, run.eval));
     items.push(statusItem(run, target, mlflowStatus(run.status)));
     await this.db.queueRunTracking(run, items);
@@ -188,7 +200,7 @@ export class Trainer {
     }
   }
 
-  private async execute(run: RunRecord): Promise<RunRecord> {
+  private async execute(run: RunRecord, source?: SourceWeights): Promise<RunRecord> {
     if (this.active) throw new Error(`run ${this.active} is already training in this worker`);
     this.active = run.runId;
     this.stopping = false;
@@ -198,9 +210,9 @@ export class Trainer {
       return lock
         ? await lock.request(`luna-run-${run.runId}`, { ifAvailable: true }, async (l) => {
             if (!l) throw new Error(`run ${run.name} is training in another tab`);
-            return this.train(run);
+            return this.train(run, source);
           })
-        : await this.train(run);
+        : await this.train(run, source);
     } finally {
       this.active = null;
       this.paused = null;
@@ -208,11 +220,11 @@ export class Trainer {
   }
 
   /** One run from set-up to teardown; every outcome (finished, stopped, failed) ends in the record. */
-  private async train(initial: RunRecord): Promise<RunRecord> {
+  private async train(initial: RunRecord, source?: SourceWeights): Promise<RunRecord> {
     const live = new LiveRun(initial, this.db, this.sinks);
     const held: Held = { scope: null, pool: null, model: null, optimizer: null };
     try {
-      const t = await this.setUp(live, held);
+      const t = await this.setUp(live, held, source);
       for (let epoch = t.startEpoch; epoch <= t.config.train.epochs; epoch++) await this.trainEpoch(live, t, epoch);
       await live.update({ status: 'finished' });
       await this.end(live, t.model);
@@ -231,17 +243,20 @@ export class Trainer {
 
   /** The run's scope (backend, kernels, dropout stream), its data, the sinks' start, the model
    *  and optimizer (from the checkpoint when resuming) and the classifier with the run's hooks. */
-  private async setUp(live: LiveRun, held: Held): Promise<Training> {
+  private async setUp(live: LiveRun, held: Held, source?: SourceWeights): Promise<Training> {
     const config = live.run.config;
     const scope = (held.scope = await RunScope.open(config));
     const { backend } = scope;
     await live.update({ backend: backend.backend, adapter: scope.adapter, fellBackFrom: backend.fellBackFrom });
     const { set, sampler, validation } = await this.loadData(live, scope);
+    // A fine-tuned run's source is read (and named in its tags) before the sinks hear of the run.
+    const initial = config.finetune.from && live.run.epochsDone <= 0 ? await this.finetuneSource(live, source) : null;
     for (const sink of this.sinks) {
       const changes = await sink.onStart?.(live.run);
       if (changes) await live.update(changes);
     }
     const model = (held.model = buildLunaModel(config.model, config.crop, config.train.seed));
+    prepareFinetune(model, config.finetune, initial);
     const optimizer = (held.optimizer = createOptimizer(config.optimizer));
     const { startEpoch, samplesSeen } = await this.restore(live, { model, optimizer, sampler, scope });
 
@@ -293,6 +308,15 @@ export class Trainer {
       ...(pinned ? { labUrl: encodeLabUrl(pinned, labBase()) } : {}),
     });
     return { set, sampler, validation };
+  }
+
+  /** The weights of `finetune.from` (the caller's, or read from the store or MLflow); the run's tags name them. */
+  private async finetuneSource(live: LiveRun, given?: SourceWeights): Promise<SourceWeights> {
+    const { finetune, tracking } = live.run.config;
+    const weights =
+      given ?? (await loadSourceWeights(parseModelSource(finetune.from), { store: this.db, server: tracking.server }));
+    await live.update({ tags: withSourceTags(live.run.tags ?? [], finetune, weights) });
+    return weights;
   }
 
   /** A resumed run continues from its checkpoint: weights, optimizer, sampler and dropout stream. */

@@ -16,6 +16,8 @@ import { frocCasesAt, type FrocCases } from '../eval/froc-cases.ts';
 import type { FrocPoint } from '../eval/froc.ts';
 import { InferenceClient, type EvalOutcome, type EvalProgress, type EvalRequest } from './inference-client.ts';
 import './froc-chart.ts';
+import { decodeLabUrl } from '../config/lab-url.ts';
+import { mlflowModelOnnx } from '../train/model-source.ts';
 
 /** Cases listed per kind at one operating point (the most confident first). */
 const CASES_SHOWN = 50;
@@ -45,6 +47,8 @@ declare global {
 }
 
 const FILE = 'file';
+/** A registered or logged MLflow model (models:/NAME/VERSION, runs:/<id>/model), read as its model.onnx. */
+const MLFLOW_MODEL = 'mlflow';
 /** Crops scored by the run's tfjs model too, for the agreement figure. */
 const TFJS_CHECK = 8;
 
@@ -54,6 +58,9 @@ export class LunaEvalPanel extends LitElement {
   /** A run id, or FILE. */
   @state() private choice = '';
   @state() private file: File | null = null;
+  @state() private modelUri = '';
+  /** The MLflow server of the form's config (the page's URL), unless the user gives another. */
+  @state() private server = pageServer();
   @state() private preferred: EvalRequest['preferred'] = 'webgpu';
   /** Held out by default: a run is scored on its validation series unless the user chooses otherwise. */
   @state() private scope: EvalRequest['scope'] = 'validation';
@@ -182,13 +189,19 @@ export class LunaEvalPanel extends LitElement {
     const all = await labStore().listRuns();
     // A run can be evaluated once it has a checkpoint and is not training.
     this.runs = all.filter((r) => r.epochsDone > 0 && r.status !== 'running' && r.status !== 'paused');
-    if (!this.choice || (this.choice !== FILE && !this.runs.some((r) => r.runId === this.choice))) {
+    const external = this.choice === FILE || this.choice === MLFLOW_MODEL;
+    if (!this.choice || (!external && !this.runs.some((r) => r.runId === this.choice))) {
       this.choice = this.runs[0]?.runId ?? (this.file ? FILE : '');
     }
   }
 
   override render() {
-    const ready = this.choice === FILE ? this.file !== null : this.choice !== '';
+    const ready =
+      this.choice === FILE
+        ? this.file !== null
+        : this.choice === MLFLOW_MODEL
+          ? /^(runs|models):\//.test(this.modelUri) && this.server !== ''
+          : this.choice !== '';
     return html`
       <div class="row">
         <label
@@ -201,8 +214,28 @@ export class LunaEvalPanel extends LitElement {
           >
             ${this.runs.map((r) => html`<option value=${r.runId} ?selected=${r.runId === this.choice}>${r.name} (${r.status}, epoch ${r.epochsDone})</option>`)}
             <option value=${FILE} ?selected=${this.choice === FILE}>an ONNX file…</option>
+            <option value=${MLFLOW_MODEL} ?selected=${this.choice === MLFLOW_MODEL}>
+              an MLflow model (models:/…)…
+            </option>
           </select>
         </label>
+        <input
+          data-testid="eval-model-uri"
+          placeholder="models:/NAME/1"
+          .value=${this.modelUri}
+          ?hidden=${this.choice !== MLFLOW_MODEL}
+          ?disabled=${this.running}
+          @input=${(e: Event) => (this.modelUri = (e.target as HTMLInputElement).value.trim())}
+        />
+        <input
+          data-testid="eval-model-server"
+          placeholder="http://127.0.0.1:5000"
+          title="the MLflow server the model is read from"
+          .value=${this.server}
+          ?hidden=${this.choice !== MLFLOW_MODEL}
+          ?disabled=${this.running}
+          @input=${(e: Event) => (this.server = (e.target as HTMLInputElement).value.trim())}
+        />
         <input
           type="file"
           accept=".onnx"
@@ -228,7 +261,7 @@ export class LunaEvalPanel extends LitElement {
           <select
             data-testid="eval-scope"
             .value=${this.scope}
-            ?disabled=${this.running || this.choice === FILE}
+            ?disabled=${this.running || this.choice === FILE || this.choice === MLFLOW_MODEL}
             @change=${(e: Event) => (this.scope = (e.target as HTMLSelectElement).value as EvalRequest['scope'])}
           >
             <option value="validation">the run's validation series (held out)</option>
@@ -240,7 +273,7 @@ export class LunaEvalPanel extends LitElement {
         </button>
         ${this._renderProgress()}
       </div>
-      ${this.runs.length === 0 && this.choice !== FILE ? html`<p class="muted">Train a run (or choose an ONNX file, input [N,1,D,H,W], output [N,2]) to evaluate it here.</p>` : ''}
+      ${this.runs.length === 0 && this.choice !== FILE && this.choice !== MLFLOW_MODEL ? html`<p class="muted">Train a run (or choose an ONNX file, input [N,1,D,H,W], output [N,2]) to evaluate it here.</p>` : ''}
       ${this.runtimeNote ? html`<p class="muted" data-testid="eval-runtime-note">${this.runtimeNote}</p>` : ''}
       ${this.failure ? html`<p class="failure" data-testid="eval-failure">${this.failure}</p>` : ''}
       ${this.outcome ? this._renderOutcome(this.outcome) : ''}
@@ -409,7 +442,9 @@ export class LunaEvalPanel extends LitElement {
       const model: EvalRequest['model'] =
         this.choice === FILE
           ? { kind: 'file', name: this.file!.name, bytes: new Uint8Array(await this.file!.arrayBuffer()) }
-          : { kind: 'run', runId: this.choice };
+          : this.choice === MLFLOW_MODEL
+            ? { kind: 'file', name: this.modelUri, bytes: await mlflowModelOnnx(this.modelUri, this.server) }
+            : { kind: 'run', runId: this.choice };
       const outcome = await this.client.evaluate({
         model,
         preferred: this.preferred,
@@ -444,4 +479,10 @@ declare global {
   interface HTMLElementTagNameMap {
     'luna-eval-panel': LunaEvalPanel;
   }
+}
+
+/** The tracking server the page's lab URL names ('' when none or the URL does not decode). */
+function pageServer(): string {
+  const { config, issues } = decodeLabUrl(location.hash);
+  return issues.length ? '' : config.tracking.server;
 }

@@ -10,6 +10,7 @@ import type { RunRecord } from '../store/records.ts';
 import type { OutboxState } from '../tracking/outbox.ts';
 import type { TrackingTarget } from '../tracking/run-tracking.ts';
 import type { ArtifactFile } from '../tracking/artifacts.ts';
+import type { SourceWeights } from '../train/model-source.ts';
 
 export type { TrainListener };
 
@@ -31,16 +32,16 @@ export class TrainClient {
     return this.api;
   }
 
-  start(config: LabConfig, name?: string, tags?: RunRecord['tags']): Promise<RunRecord> {
-    return this.remote().start(config, name, tags);
+  start(config: LabConfig, name?: string, tags?: RunRecord['tags'], source?: SourceWeights): Promise<RunRecord> {
+    return this.remote().start(config, name, tags, source && Comlink.transfer(source, [source.data]));
   }
 
   exportRun(runId: string): Promise<ArtifactFile[]> {
     return this.remote().exportRun(runId);
   }
 
-  resume(runId: string, extraEpochs = 0): Promise<RunRecord> {
-    return this.remote().resume(runId, extraEpochs);
+  resume(runId: string, extraEpochs = 0, source?: SourceWeights): Promise<RunRecord> {
+    return this.remote().resume(runId, extraEpochs, source && Comlink.transfer(source, [source.data]));
   }
 
   flushTracking(): Promise<OutboxState> {

@@ -1,0 +1,262 @@
+/**
+ * Fine-tuning and the Model Registry end to end: `luna-lab train --register NAME` on the real
+ * MLflow server of global setup registers its model as version 1; `mlflow.pyfunc.load_model`
+ * (the test venv) predicts with `models:/NAME/1`; runs fine-tuned `--from` the `--out` folder
+ * and `--from models:/NAME/1` (read by the page's train worker from MLflow) keep their frozen
+ * weights bit-identical to the source's and record the source in run.json, the lab URL and
+ * MLflow. The page's evaluation panel takes `models:/NAME/1` too.
+ */
+import { test, expect } from '@playwright/test';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import { SYNTH_CLI, SYNTH_GOOD } from './paths.ts';
+import { dropFolder, openLab } from './lab.ts';
+import { buildLunaModel } from '../src/model/luna-model.ts';
+import { exportOnnx } from '../src/model/onnx-export.ts';
+import { evaluateFolder } from '../src/cli/eval.ts';
+import type { EvalOutcome } from '../src/ui/inference-client.ts';
+import { MLFLOW, ensureMlflow } from './mlflow.ts';
+import { MlflowClient } from '../src/tracking/mlflow-client.ts';
+import { decodeLabUrl } from '../src/config/lab-url.ts';
+
+const SMALL = ['--crop', '16,24,24', '--blocks', '2', '--width', '4', '--batch-size', '16', '--epochs', '1'];
+const tmp = (name: string) => mkdtempSync(join(tmpdir(), `luna-ft-${name}-`));
+
+interface Done {
+  status: string;
+  runId: string;
+  labUrl: string;
+}
+
+/** `luna-lab ARGS --json`: its exit code, stderr and the `done` event. */
+function cli(args: string[]): Promise<{ code: number | null; stderr: string; done: Done | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['bin/luna-lab.js', ...args, '--json']);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const events = stdout
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { event: string });
+      resolve({ code, stderr, done: (events.findLast((e) => e.event === 'done') as Done | undefined) ?? null });
+    });
+  });
+}
+
+/** A `--out` folder's final weights, by name, as hex. */
+function finalWeights(out: string): Map<string, string> {
+  const cp = JSON.parse(readFileSync(join(out, 'checkpoints/final/checkpoint.json'), 'utf8')) as {
+    weightSpecs: { name: string; shape: number[] }[];
+  };
+  const bin = readFileSync(join(out, 'checkpoints/final/weights.bin'));
+  const out2 = new Map<string, string>();
+  let at = 0;
+  for (const s of cp.weightSpecs) {
+    const n = s.shape.reduce((a, b) => a * b, 1) * 4;
+    out2.set(s.name, bin.subarray(at, at + n).toString('hex'));
+    at += n;
+  }
+  return out2;
+}
+
+/** The parts that must not move at a depth (2 blocks: tail_bn, block1, block2, head). */
+function expectFrozen(source: Map<string, string>, tuned: Map<string, string>, trained: string[]): void {
+  expect([...tuned.keys()].sort()).toEqual([...source.keys()].sort());
+  for (const [k, v] of tuned) {
+    const layer = k.split('/')[0];
+    const part = layer === 'head' ? 'head' : layer === 'tail_bn' ? 'tail_bn' : layer.split('_')[0];
+    if (trained.includes(part)) {
+      if (k.endsWith('kernel')) expect(v, `${k} trains`).not.toBe(source.get(k));
+    } else expect(v, `${k} is frozen`).toBe(source.get(k));
+  }
+}
+
+const tagsOf = async (client: MlflowClient, labRunId: string) => {
+  const exp = await client.getOrCreateExperiment('luna-lab');
+  const [id] = await client.findRunsByTag(exp, 'luna.run_id', labRunId);
+  const run = await client.getRun(id);
+  return {
+    id,
+    tags: Object.fromEntries((run.data.tags ?? []).map((t) => [t.key, t.value])),
+    params: Object.fromEntries((run.data.params ?? []).map((t) => [t.key, t.value])),
+  };
+};
+
+test('a run registers its model; runs fine-tuned from its --out folder and from models:/NAME/1 keep frozen weights bit-identical', async () => {
+  test.setTimeout(900_000);
+  await ensureMlflow();
+  const name = `luna-ft-${Date.now()}`;
+  const client = new MlflowClient(MLFLOW());
+  const cache = tmp('profile');
+
+  const src = join(tmp('src'), 'out');
+  const a = await cli([
+    'train',
+    '--data',
+    SYNTH_CLI,
+    ...SMALL,
+    '--seed',
+    '7',
+    '--mlflow',
+    MLFLOW(),
+    '--register',
+    name,
+    '--out',
+    src,
+    '--cache',
+    cache,
+  ]);
+  expect(a.stderr).not.toMatch(/^luna-lab: (?!warning: |note: )/m);
+  expect(a.code).toBe(0);
+  const { id: srcMlflowId } = await tagsOf(client, a.done!.runId);
+  const mv = await client.getModelVersion(name, '1');
+  expect(mv.run_id).toBe(srcMlflowId);
+
+  // MLflow's own loader takes the registered model, signature and all, and predicts.
+  const py = await promisify(execFile)(
+    join(process.cwd(), '.venv', 'bin', 'python'),
+    [
+      '-c',
+      [
+        'import sys, json, numpy as np, mlflow',
+        'mlflow.set_tracking_uri(sys.argv[1])',
+        'm = mlflow.pyfunc.load_model(f"models:/{sys.argv[2]}/1")',
+        'x = np.random.default_rng(0).uniform(-1000, 1000, (2, 1, 16, 24, 24)).astype(np.float32)',
+        'y = m.predict(x)',
+        'y = next(iter(y.values())) if isinstance(y, dict) else np.asarray(y)',
+        'print(json.dumps({"shape": list(y.shape), "finite": bool(np.isfinite(y).all()), "input": list(m.metadata.get_input_schema().inputs[0].shape)}))',
+      ].join('\n'),
+      MLFLOW(),
+      name,
+    ],
+    { env: { ...process.env, MLFLOW_ENABLE_TELEMETRY: 'false' } },
+  );
+  expect(JSON.parse(py.stdout.trim().split('\n').pop()!)).toEqual({
+    shape: [2, 2],
+    finite: true,
+    input: [-1, 1, 16, 24, 24],
+  });
+
+  // From the --out folder, head only: everything but the head is the source's, bit for bit.
+  const fromDir = join(tmp('dir'), 'out');
+  const b = await cli([
+    'train',
+    '--data',
+    SYNTH_CLI,
+    ...SMALL,
+    '--seed',
+    '8',
+    '--from',
+    src,
+    '--finetune-depth',
+    '1',
+    '--mlflow',
+    MLFLOW(),
+    '--out',
+    fromDir,
+    '--cache',
+    cache,
+  ]);
+  expect(b.stderr).not.toMatch(/^luna-lab: (?!warning: |note: )/m);
+  expect(b.code).toBe(0);
+  expectFrozen(finalWeights(src), finalWeights(fromDir), ['head']);
+  expect(decodeLabUrl(b.done!.labUrl).config.finetune).toEqual({ from: src, depth: 1 });
+  const runJson = JSON.parse(readFileSync(join(fromDir, 'run.json'), 'utf8')) as { config: { finetune: unknown } };
+  expect(runJson.config.finetune).toEqual({ from: src, depth: 1 });
+  const bTracked = await tagsOf(client, b.done!.runId);
+  expect(bTracked.tags).toMatchObject({
+    'luna.finetune.from': src,
+    'luna.finetune.depth': '1',
+    'luna.finetune.source_folder': src,
+    'luna.finetune.source_run': a.done!.runId,
+  });
+  expect(bTracked.params).toMatchObject({ 'lab/finetune.from': src, 'lab/finetune.depth': '1' });
+
+  // From models:/NAME/1, the last block and the head: tail_bn and block1 stay the source's.
+  const fromModel = join(tmp('model'), 'out');
+  const c = await cli([
+    'train',
+    '--data',
+    SYNTH_CLI,
+    ...SMALL,
+    '--seed',
+    '9',
+    '--from',
+    `models:/${name}/1`,
+    '--finetune-depth',
+    '2',
+    '--mlflow',
+    MLFLOW(),
+    '--out',
+    fromModel,
+    '--cache',
+    cache,
+  ]);
+  expect(c.stderr).not.toMatch(/^luna-lab: (?!warning: |note: )/m);
+  expect(c.code).toBe(0);
+  expectFrozen(finalWeights(src), finalWeights(fromModel), ['block2', 'head']);
+  expect(decodeLabUrl(c.done!.labUrl).config.finetune).toEqual({ from: `models:/${name}/1`, depth: 2 });
+  expect((await tagsOf(client, c.done!.runId)).tags).toMatchObject({
+    'luna.finetune.from': `models:/${name}/1`,
+    'luna.finetune.depth': '2',
+    'luna.finetune.source_model': `models:/${name}/1`,
+    'luna.finetune.source_mlflow_run_id': srcMlflowId,
+    'luna.finetune.source_run': a.done!.runId,
+  });
+  // Only the run given --register is registered.
+  await expect(client.getModelVersion(name, '2')).rejects.toThrow();
+});
+
+test('the page evaluates a registered model: models:/NAME/1 is read from MLflow and scored as luna-lab eval scores its file', async ({
+  page,
+}) => {
+  test.setTimeout(600_000);
+  await ensureMlflow();
+  // A model registered the way the lab registers its runs' models: model/model.onnx in a run.
+  await tf.setBackend('cpu');
+  const net = buildLunaModel(
+    { blocks: 2, width: 4, blockNorm: false, dropout: 'none', dropoutRate: 0 },
+    [16, 24, 24],
+    5,
+  );
+  net.getLayer('tail_bn').setWeights([tf.tensor1d([1]), tf.tensor1d([0]), tf.tensor1d([-500]), tf.tensor1d([250000])]);
+  const onnx = exportOnnx(net, [16, 24, 24]);
+  net.dispose();
+  const file = join(tmp('onnx'), 'model.onnx');
+  writeFileSync(file, onnx);
+  const client = new MlflowClient(MLFLOW());
+  const exp = await client.getOrCreateExperiment('luna-ft-page');
+  const runId = await client.createRun(exp, 'registered by hand', Date.now(), []);
+  await client.uploadArtifact(exp, runId, 'model/model.onnx', onnx);
+  const root = (await client.getRun(runId)).info.artifact_uri!;
+  const name = `luna-ft-page-${Date.now()}`;
+  await client.createRegisteredModel(name);
+  await client.createModelVersion(name, `${root}/model`, runId);
+
+  const errors = await openLab(page);
+  await dropFolder(page, SYNTH_GOOD);
+  await expect(page.locator('luna-eval-panel')).toHaveAttribute('data-eval', 'idle');
+  await page.getByTestId('eval-model').selectOption('mlflow');
+  await page.getByTestId('eval-model-uri').fill(`models:/${name}/1`);
+  await page.getByTestId('eval-model-server').fill(MLFLOW());
+  await page.getByTestId('eval-ep').selectOption('wasm');
+  await page.getByTestId('eval-start').click();
+  await expect(page.locator('luna-eval-panel[data-eval="idle"]')).toHaveCount(1, { timeout: 300_000 });
+  const failure = page.getByTestId('eval-failure');
+  if (await failure.count()) throw new Error(await failure.innerText());
+  const o = (await page.evaluate(() => window.lunaEval ?? null)) as EvalOutcome | null;
+  expect(o).not.toBeNull();
+  expect(o!.source).toContain(`models:/${name}/1`);
+  const cli = await evaluateFolder(file, SYNTH_GOOD, {});
+  expect(o!.froc).toMatchObject({ scans: cli.scans, nodules: cli.nodules, detected: cli.detected });
+  expect(o!.froc.cpm).toBeCloseTo(cli.cpm, 3);
+  expect(errors).toEqual([]);
+});
