@@ -12,6 +12,13 @@ per profile at a time is the lab's rule, so a trial holds an exclusive lock on i
 whole run, and data is ingested once per slot (at most max-concurrent times per node), not per
 trial. An interrupted trial continues (`luna-lab train --resume`) on the slot that holds its
 run, so a resumed sweep re-runs no finished epoch.
+
+A run's MLflow items wait in its slot's outbox until the server has them. A trial whose run
+was cut short (stopped by the scheduler: Tune ends its worker, and Ray the worker's children; or
+a killed driver) or could not reach the server leaves them there, marked by the slot's
+`luna-undelivered.json`; the next run on the slot sends them, and when Tune is done every
+sweep, resumed or not, sends what is left on every node (`sweep --engine ray --deliver`)
+before it reports.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import os
 import signal
 import subprocess
 import sys
+import socket
 import time
 from pathlib import Path
 from typing import Any, Literal, TypedDict, cast
@@ -32,6 +40,10 @@ from typing import Any, Literal, TypedDict, cast
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search.basic_variant import BasicVariantGenerator
+
+# In a slot while a run's tracking items may wait in its outbox (removed when a run on the slot
+# exits 0: everything the profile held was delivered).
+UNDELIVERED = "luna-undelivered.json"
 
 
 class GridEntry(TypedDict):
@@ -113,6 +125,19 @@ def _die_with_parent() -> None:
     libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def _lab_lock_alive(profile: Path) -> bool:
+    """Whether a luna-lab process still holds the profile (src/cli/profile-lock.ts): a run
+    whose Ray worker is gone may still be ending, and its profile is not free before it has."""
+    try:
+        owner = json.loads((profile / "luna-lab.lock").read_text())
+        pid = int(owner["pid"])
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    start = stat[stat.rfind(")") + 2 :].split(" ")[19]
+    return owner.get("startTime") in (None, start)
+
+
 class Slot:
     """An exclusive lock on one browser profile of this node."""
 
@@ -130,9 +155,12 @@ class Slot:
                 fd = os.open(path / "luna-slot.lock", os.O_CREAT | os.O_RDWR, 0o644)
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    return Slot(path, fd)
                 except BlockingIOError:
                     os.close(fd)
+                    continue
+                if not _lab_lock_alive(path):
+                    return Slot(path, fd)
+                os.close(fd)
             time.sleep(0.5)
 
     def release(self) -> None:
@@ -191,6 +219,7 @@ def run_trial(config: dict[str, Any], spec: Spec) -> None:
         print(f"luna-lab trial {trial}: {'resuming ' + str(out) if resume else 'training into ' + str(out)} on profile {slot.path}", file=sys.stderr, flush=True)
         # The lock stays with this worker (not inherited: the run's own children, its lab server
         # and browser, would outlive a hard kill holding it); the run ends with the worker.
+        (slot.path / UNDELIVERED).write_text(json.dumps({"trial": trial, "out": str(out), "since": time.time()}) + "\n")
         proc = subprocess.Popen(cmd, cwd=t["root"], stdout=subprocess.PIPE, text=True, preexec_fn=_die_with_parent)
         done: dict[str, Any] | None = None
         try:
@@ -211,11 +240,61 @@ def run_trial(config: dict[str, Any], spec: Spec) -> None:
                     proc.wait(timeout=60)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+        if code == 0:
+            (slot.path / UNDELIVERED).unlink(missing_ok=True)
         # 3: finished, but tracking items wait for the server (kept in the slot's profile).
         if code not in (0, 3) or done is None or done.get("status") != "finished":
             raise RuntimeError(f"luna-lab train for trial {trial} exited with {code} (status {done and done.get('status')}); see {out}/console.log")
     finally:
         slot.release()
+
+
+def deliver_node(spec: Spec) -> list[dict[str, Any]]:
+    """On one node: every slot marked undelivered sends its outbox to MLflow (a run of
+    `luna-lab sweep --engine ray --deliver SLOT`, holding the slot as a trial would)."""
+    t = spec["train"]
+    root = Path(t["cacheRoot"])
+    rows: list[dict[str, Any]] = []
+    for path in sorted(root.glob("slot-*")) if root.is_dir() else []:
+        if not (path / UNDELIVERED).exists():
+            continue
+        slot = Slot.acquire(root, t["slots"], path)
+        try:
+            if not (path / UNDELIVERED).exists():
+                continue  # another sweep's driver delivered it meanwhile
+            cmd = [t["node"], t["cli"], "sweep", "--engine", "ray", "--deliver", str(path), "--json"]
+            proc = subprocess.run(cmd, cwd=t["root"], stdout=subprocess.PIPE, text=True, preexec_fn=_die_with_parent)
+            left: int | None = None
+            for line in proc.stdout.splitlines():
+                if line.startswith("{"):
+                    e = json.loads(line)
+                    if e.get("event") == "tracking":
+                        left = int(e["pending"]) + int(e["failed"])
+            if proc.returncode == 0:
+                (path / UNDELIVERED).unlink(missing_ok=True)
+            rows.append({"node": socket.gethostname(), "slot": str(path), "code": proc.returncode, "left": left})
+        finally:
+            slot.release()
+    return rows
+
+
+def deliver_backlogs(spec: Spec) -> None:
+    """Before the sweep reports: what trials left in their slots' outboxes goes to MLflow, on
+    every live node (a task pinned to each), so MLflow has every epoch Tune saw."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    task = ray.remote(num_cpus=0, max_retries=0)(deliver_node)
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    refs = [task.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote(spec) for n in nodes]
+    for node, ref in zip(nodes, refs):
+        try:
+            rows = ray.get(ref)
+        except Exception as e:  # a node that went away keeps its backlog for its next run
+            emit("warning", message=f"could not deliver the tracking backlog on node {node.get('NodeManagerAddress')}: {e}")
+            continue
+        for row in rows:
+            emit("delivered", **row)
 
 
 class Events(tune.Callback):
@@ -341,6 +420,7 @@ def main() -> int:
         )
     emit("tune-start", experiment=path, restored=a.restore)
     results = tuner.fit()
+    deliver_backlogs(spec)
     rows = collect(results, spec)
     Path(spec["results"]).write_text(json.dumps({"trials": rows}, indent=2) + "\n")
     emit("tune-done", trials=len(rows), errors=sum(1 for r in rows if r["status"] == "error"))
