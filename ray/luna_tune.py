@@ -316,9 +316,31 @@ class Events(tune.Callback):
         emit("trial-error", trial=str(trial))
 
 
+class Asha(ASHAScheduler):
+    """ASHA that keeps its stop decisions: a trial it stopped whose stop the driver's last save
+    missed (the trial still running there) runs again after a restore and replays its epochs;
+    ASHA, finding them in its rungs already, would let it go on. It is stopped again instead."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.stopped_at: dict[str, int] = {}
+
+    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
+        epoch = result.get(self._time_attr)
+        at = self.stopped_at.get(trial.trial_id)
+        if at is not None and isinstance(epoch, (int, float)) and epoch >= at:
+            return TrialScheduler.STOP
+        action = super().on_trial_result(tune_controller, trial, result)
+        # Not the stop at max_t: a finished trial replaying its epochs must report them all.
+        if action == TrialScheduler.STOP and isinstance(epoch, (int, float)) and epoch < self._max_t:
+            self.stopped_at[trial.trial_id] = int(epoch)
+        return action
+
+
 class SchedulerState(tune.Callback):
-    """ASHA's rungs across a restore: Tune saves the searcher's and the callbacks' state, not the
-    scheduler's, so without this a resumed sweep would judge its next trials against nobody."""
+    """ASHA's rungs and stops across a restore: Tune saves the searcher's and the callbacks'
+    state, not the scheduler's, so without this a resumed sweep would judge its next trials
+    against nobody."""
 
     def __init__(self, sched: TrialScheduler) -> None:
         self.sched = sched
@@ -326,19 +348,23 @@ class SchedulerState(tune.Callback):
     def get_state(self) -> dict[str, Any] | None:
         if not isinstance(self.sched, ASHAScheduler):
             return None
-        return {"rungs": [[(m, dict(rec)) for m, rec in b._rungs] for b in self.sched._brackets]}
+        stopped = dict(self.sched.stopped_at) if isinstance(self.sched, Asha) else {}
+        return {"rungs": [[(m, dict(rec)) for m, rec in b._rungs] for b in self.sched._brackets], "stopped": stopped}
 
     def set_state(self, state: dict[str, Any]) -> None:
         if state and isinstance(self.sched, ASHAScheduler):
             for b, rungs in zip(self.sched._brackets, state["rungs"]):
                 b._rungs = [(m, dict(rec)) for m, rec in rungs]
-            emit("scheduler-restored", recorded=sum(len(rec) for rungs in state["rungs"] for _, rec in rungs))
+            stopped = dict(state.get("stopped", {}))
+            if isinstance(self.sched, Asha):  # an experiment begun before Asha has plain ASHA
+                self.sched.stopped_at = stopped
+            emit("scheduler-restored", recorded=sum(len(rec) for rungs in state["rungs"] for _, rec in rungs), stopped=sorted(stopped))
 
 
 def scheduler(spec: Spec) -> TrialScheduler:
     if spec["scheduler"] == "asha":
         # Rungs at validated epochs; the epoch is the time axis, so a resumed trial keeps its place.
-        return ASHAScheduler(time_attr="epoch", max_t=spec["train"]["epochs"], grace_period=1, reduction_factor=2)
+        return Asha(time_attr="epoch", max_t=spec["train"]["epochs"], grace_period=1, reduction_factor=2)
     return FIFOScheduler()
 
 

@@ -212,6 +212,7 @@ void test(
     // every second here, TUNE_GLOBAL_CHECKPOINT_S=1: that one is saved as complete).
     const completedAt = new Map<string, number>();
     let killedAt = 0;
+    let stoppedAtKill = '';
     const first = cli(['sweep', ...rayFlags, ...common, '--out', out, '--cache', join(dir, 'slots'), '--json'], (e) => {
       if (e.event !== 'trial-complete' || killedAt) return;
       const now = Date.now();
@@ -219,6 +220,7 @@ void test(
       completedAt.set(String(e.trial), now);
       if (saved && Number(e.epochs) < 2) {
         killedAt = now;
+        stoppedAtKill = String(e.trial);
         process.kill(-first.child.pid!, 'SIGKILL');
       }
     });
@@ -238,6 +240,10 @@ void test(
     console.log(
       `# resumed sweep done at ${since()}; ASHA rungs restored: ${JSON.stringify(r2.events.find((e) => e.event === 'scheduler-restored') ?? null)}`,
     );
+    const delivered = r2.events
+      .filter((e) => e.event === 'delivered')
+      .map((e) => `${String(e.slot)}: ${String(e.code)}`);
+    console.log(`# resumed sweep delivered the backlogs of ${delivered.join(', ') || 'no slot'}`);
     const restarted = r2.events.filter((e) => e.event === 'trial').map((e) => String(e.trial));
     for (const t of completedAtKill)
       assert.ok(!restarted.includes(t), `completed trial ${t} was started again on resume`);
@@ -253,6 +259,12 @@ void test(
       JSON.stringify(summary.results.map((t) => t.status)),
     );
     assert.equal(summary.best.status, 'finished');
+    // Whether or not Tune's last save had its stop, the trial ASHA stopped stays stopped.
+    const stopped = summary.results.find((t) => t.trial === stoppedAtKill);
+    assert.ok(
+      stopped?.status === 'stopped' && stopped.epochs === 1,
+      `${stoppedAtKill}, stopped by ASHA before the kill, after the resume: ${JSON.stringify(stopped?.history)}`,
+    );
     const finished = summary.results.filter((t) => t.status === 'finished');
     assert.equal(
       summary.best.history.at(-1)!.values[METRIC],
