@@ -30,9 +30,9 @@ import json
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
-import socket
 import time
 from pathlib import Path
 from typing import Any, Literal, TypedDict, cast
@@ -334,6 +334,7 @@ class Asha(ASHAScheduler):
         # Not the stop at max_t: a finished trial replaying its epochs must report them all.
         if action == TrialScheduler.STOP and isinstance(epoch, (int, float)) and epoch < self._max_t:
             self.stopped_at[trial.trial_id] = int(epoch)
+            emit("trial-stop", trial=str(trial), epoch=epoch, by="asha")
         return action
 
 

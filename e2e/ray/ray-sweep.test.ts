@@ -240,6 +240,12 @@ void test(
     console.log(
       `# resumed sweep done at ${since()}; ASHA rungs restored: ${JSON.stringify(r2.events.find((e) => e.event === 'scheduler-restored') ?? null)}`,
     );
+    const told = (events: Event[]) =>
+      events
+        .filter((e) => e.event === 'trial-result' || e.event === 'trial-stop' || e.event === 'trial')
+        .map((e) => `${e.event} ${String(e.trial)}${e.epoch === undefined ? '' : ` @${String(e.epoch)}`}`)
+        .join('; ');
+    console.log(`# before the kill: ${told(r1.events)}\n# resumed: ${told(r2.events)}`);
     const delivered = r2.events
       .filter((e) => e.event === 'delivered')
       .map((e) => `${String(e.slot)}: ${String(e.code)}`);
