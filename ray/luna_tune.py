@@ -167,25 +167,46 @@ class Slot:
         os.close(self.fd)
 
 
-def replay(out: Path) -> tuple[int, str | None]:
-    """Report the validated epochs a run already has (its metrics.csv): a trial restarted by a
-    restore tells Tune what its run did before, then continues. Returns (epochs, run status)."""
-    meta = json.loads((out / "run.json").read_text())
+def history(out: Path) -> dict[int, dict[str, float]]:
+    """A run's metrics.csv by epoch (a line being rewritten as it is read is left out)."""
     csv = out / "metrics.csv"
     by_epoch: dict[int, dict[str, float]] = {}
-    if csv.exists():
-        lines = csv.read_text().splitlines()
-        head = lines[0].split(",") if lines else []
-        for line in lines[1:]:
-            cells = line.split(",")
+    lines = csv.read_text().splitlines() if csv.exists() else []
+    head = lines[0].split(",") if lines else []
+    for line in lines[1:]:
+        cells = line.split(",")
+        if len(cells) != len(head):
+            continue
+        try:
             values = {k: float(v) for k, v in zip(head[2:], cells[2:]) if v != ""}
             by_epoch.setdefault(int(cells[0]), {}).update(values)
+        except ValueError:
+            continue
+    return by_epoch
+
+
+def replay(out: Path, after: int = 0, before: int | None = None) -> int:
+    """Report the validated epochs a run already has (its metrics.csv) after epoch `after` and
+    before `before`: a trial restarted by a restore tells Tune what its run did before, then
+    continues. Returns the last epoch metrics.csv has."""
+    meta = json.loads((out / "run.json").read_text())
     done = 0
-    for epoch, values in sorted(by_epoch.items()):
-        if any(k.startswith("validating/") for k in values):
+    for epoch, values in sorted(history(out).items()):
+        if after < epoch and (before is None or epoch < before) and any(k.startswith("validating/") for k in values):
             tune.report({**values, "epoch": epoch, "luna_run_id": meta["runId"], "luna_out": str(out)})
         done = epoch
-    return done, meta.get("status")
+    return done
+
+
+def catch_up(out: Path, replayed: int, epoch: int) -> None:
+    """A resumed run's first new epoch is `epoch`, but metrics.csv had only `replayed` when the
+    trial restarted (a run killed right after an epoch, before its outputs were written): the
+    epochs between are reported first, from metrics.csv once this epoch's update has rewritten
+    it, so the scheduler judges them (ASHA's stop at a rung is not skipped)."""
+    deadline = time.time() + 60
+    while max(history(out), default=0) < epoch - 1 and time.time() < deadline:
+        time.sleep(0.5)
+    replay(out, after=replayed, before=epoch)
 
 
 def run_trial(config: dict[str, Any], spec: Spec) -> None:
@@ -197,10 +218,12 @@ def run_trial(config: dict[str, Any], spec: Spec) -> None:
     out = Path(spec["out"]) / "trials" / trial
     meta = out / "run.json"
     resume = meta.exists()
+    replayed = 0  # the last epoch of the run that Tune has been told about on a restart
     # A run that began here continues on the profile that holds it; a new one takes a free slot.
     want = Path(json.loads(meta.read_text())["profileDir"]) if resume else None
     if resume:
-        epochs, status = replay(out)
+        replayed = epochs = replay(out)
+        status = json.loads(meta.read_text()).get("status")
         if status == "finished" and epochs >= t["epochs"]:
             return  # it finished before the driver's last save: nothing to run again
     slot = Slot.acquire(Path(t["cacheRoot"]), t["slots"], want)
@@ -228,6 +251,9 @@ def run_trial(config: dict[str, Any], spec: Spec) -> None:
                 if not line.startswith("{"):
                     continue
                 e = json.loads(line)
+                if e.get("event") == "epoch" and resume and e["epoch"] > replayed + 1:
+                    catch_up(out, replayed, e["epoch"])
+                    replayed = e["epoch"]
                 if e.get("event") == "epoch" and any(k.startswith("validating/") for k in e["values"]):
                     tune.report({**e["values"], "epoch": e["epoch"], "luna_run_id": e["runId"], "luna_out": str(out)})
                 elif e.get("event") == "done":
