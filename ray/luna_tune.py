@@ -12,6 +12,13 @@ per profile at a time is the lab's rule, so a trial holds an exclusive lock on i
 whole run, and data is ingested once per slot (at most max-concurrent times per node), not per
 trial. An interrupted trial continues (`luna-lab train --resume`) on the slot that holds its
 run, so a resumed sweep re-runs no finished epoch.
+
+A run's MLflow items wait in its slot's outbox until the server has them. A trial whose run
+was cut short (stopped by the scheduler: Tune ends its worker, and Ray the worker's children; or
+a killed driver) or could not reach the server leaves them there, marked by the slot's
+`luna-undelivered.json`; the next run on the slot sends them, and when Tune is done every
+sweep, resumed or not, sends what is left on every node (`sweep --engine ray --deliver`)
+before it reports.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import json
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -32,6 +40,10 @@ from typing import Any, Literal, TypedDict, cast
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search.basic_variant import BasicVariantGenerator
+
+# In a slot while a run's tracking items may wait in its outbox (removed when a run on the slot
+# exits 0: everything the profile held was delivered).
+UNDELIVERED = "luna-undelivered.json"
 
 
 class GridEntry(TypedDict):
@@ -113,6 +125,19 @@ def _die_with_parent() -> None:
     libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def _lab_lock_alive(profile: Path) -> bool:
+    """Whether a luna-lab process still holds the profile (src/cli/profile-lock.ts): a run
+    whose Ray worker is gone may still be ending, and its profile is not free before it has."""
+    try:
+        owner = json.loads((profile / "luna-lab.lock").read_text())
+        pid = int(owner["pid"])
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    start = stat[stat.rfind(")") + 2 :].split(" ")[19]
+    return owner.get("startTime") in (None, start)
+
+
 class Slot:
     """An exclusive lock on one browser profile of this node."""
 
@@ -130,34 +155,58 @@ class Slot:
                 fd = os.open(path / "luna-slot.lock", os.O_CREAT | os.O_RDWR, 0o644)
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    return Slot(path, fd)
                 except BlockingIOError:
                     os.close(fd)
+                    continue
+                if not _lab_lock_alive(path):
+                    return Slot(path, fd)
+                os.close(fd)
             time.sleep(0.5)
 
     def release(self) -> None:
         os.close(self.fd)
 
 
-def replay(out: Path) -> tuple[int, str | None]:
-    """Report the validated epochs a run already has (its metrics.csv): a trial restarted by a
-    restore tells Tune what its run did before, then continues. Returns (epochs, run status)."""
-    meta = json.loads((out / "run.json").read_text())
+def history(out: Path) -> dict[int, dict[str, float]]:
+    """A run's metrics.csv by epoch (a line being rewritten as it is read is left out)."""
     csv = out / "metrics.csv"
     by_epoch: dict[int, dict[str, float]] = {}
-    if csv.exists():
-        lines = csv.read_text().splitlines()
-        head = lines[0].split(",") if lines else []
-        for line in lines[1:]:
-            cells = line.split(",")
+    lines = csv.read_text().splitlines() if csv.exists() else []
+    head = lines[0].split(",") if lines else []
+    for line in lines[1:]:
+        cells = line.split(",")
+        if len(cells) != len(head):
+            continue
+        try:
             values = {k: float(v) for k, v in zip(head[2:], cells[2:]) if v != ""}
             by_epoch.setdefault(int(cells[0]), {}).update(values)
+        except ValueError:
+            continue
+    return by_epoch
+
+
+def replay(out: Path, after: int = 0, before: int | None = None) -> int:
+    """Report the validated epochs a run already has (its metrics.csv) after epoch `after` and
+    before `before`: a trial restarted by a restore tells Tune what its run did before, then
+    continues. Returns the last epoch metrics.csv has."""
+    meta = json.loads((out / "run.json").read_text())
     done = 0
-    for epoch, values in sorted(by_epoch.items()):
-        if any(k.startswith("validating/") for k in values):
+    for epoch, values in sorted(history(out).items()):
+        if after < epoch and (before is None or epoch < before) and any(k.startswith("validating/") for k in values):
             tune.report({**values, "epoch": epoch, "luna_run_id": meta["runId"], "luna_out": str(out)})
         done = epoch
-    return done, meta.get("status")
+    return done
+
+
+def catch_up(out: Path, replayed: int, epoch: int) -> None:
+    """A resumed run's first new epoch is `epoch`, but metrics.csv had only `replayed` when the
+    trial restarted (a run killed right after an epoch, before its outputs were written): the
+    epochs between are reported first, from metrics.csv once this epoch's update has rewritten
+    it, so the scheduler judges them (ASHA's stop at a rung is not skipped)."""
+    deadline = time.time() + 60
+    while max(history(out), default=0) < epoch - 1 and time.time() < deadline:
+        time.sleep(0.5)
+    replay(out, after=replayed, before=epoch)
 
 
 def run_trial(config: dict[str, Any], spec: Spec) -> None:
@@ -169,10 +218,12 @@ def run_trial(config: dict[str, Any], spec: Spec) -> None:
     out = Path(spec["out"]) / "trials" / trial
     meta = out / "run.json"
     resume = meta.exists()
+    replayed = 0  # the last epoch of the run that Tune has been told about on a restart
     # A run that began here continues on the profile that holds it; a new one takes a free slot.
     want = Path(json.loads(meta.read_text())["profileDir"]) if resume else None
     if resume:
-        epochs, status = replay(out)
+        replayed = epochs = replay(out)
+        status = json.loads(meta.read_text()).get("status")
         if status == "finished" and epochs >= t["epochs"]:
             return  # it finished before the driver's last save: nothing to run again
     slot = Slot.acquire(Path(t["cacheRoot"]), t["slots"], want)
@@ -191,6 +242,7 @@ def run_trial(config: dict[str, Any], spec: Spec) -> None:
         print(f"luna-lab trial {trial}: {'resuming ' + str(out) if resume else 'training into ' + str(out)} on profile {slot.path}", file=sys.stderr, flush=True)
         # The lock stays with this worker (not inherited: the run's own children, its lab server
         # and browser, would outlive a hard kill holding it); the run ends with the worker.
+        (slot.path / UNDELIVERED).write_text(json.dumps({"trial": trial, "out": str(out), "since": time.time()}) + "\n")
         proc = subprocess.Popen(cmd, cwd=t["root"], stdout=subprocess.PIPE, text=True, preexec_fn=_die_with_parent)
         done: dict[str, Any] | None = None
         try:
@@ -199,6 +251,9 @@ def run_trial(config: dict[str, Any], spec: Spec) -> None:
                 if not line.startswith("{"):
                     continue
                 e = json.loads(line)
+                if e.get("event") == "epoch" and resume and e["epoch"] > replayed + 1:
+                    catch_up(out, replayed, e["epoch"])
+                    replayed = e["epoch"]
                 if e.get("event") == "epoch" and any(k.startswith("validating/") for k in e["values"]):
                     tune.report({**e["values"], "epoch": e["epoch"], "luna_run_id": e["runId"], "luna_out": str(out)})
                 elif e.get("event") == "done":
@@ -211,11 +266,61 @@ def run_trial(config: dict[str, Any], spec: Spec) -> None:
                     proc.wait(timeout=60)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+        if code == 0:
+            (slot.path / UNDELIVERED).unlink(missing_ok=True)
         # 3: finished, but tracking items wait for the server (kept in the slot's profile).
         if code not in (0, 3) or done is None or done.get("status") != "finished":
             raise RuntimeError(f"luna-lab train for trial {trial} exited with {code} (status {done and done.get('status')}); see {out}/console.log")
     finally:
         slot.release()
+
+
+def deliver_node(spec: Spec) -> list[dict[str, Any]]:
+    """On one node: every slot marked undelivered sends its outbox to MLflow (a run of
+    `luna-lab sweep --engine ray --deliver SLOT`, holding the slot as a trial would)."""
+    t = spec["train"]
+    root = Path(t["cacheRoot"])
+    rows: list[dict[str, Any]] = []
+    for path in sorted(root.glob("slot-*")) if root.is_dir() else []:
+        if not (path / UNDELIVERED).exists():
+            continue
+        slot = Slot.acquire(root, t["slots"], path)
+        try:
+            if not (path / UNDELIVERED).exists():
+                continue  # another sweep's driver delivered it meanwhile
+            cmd = [t["node"], t["cli"], "sweep", "--engine", "ray", "--deliver", str(path), "--json"]
+            proc = subprocess.run(cmd, cwd=t["root"], stdout=subprocess.PIPE, text=True, preexec_fn=_die_with_parent)
+            left: int | None = None
+            for line in proc.stdout.splitlines():
+                if line.startswith("{"):
+                    e = json.loads(line)
+                    if e.get("event") == "tracking":
+                        left = int(e["pending"]) + int(e["failed"])
+            if proc.returncode == 0:
+                (path / UNDELIVERED).unlink(missing_ok=True)
+            rows.append({"node": socket.gethostname(), "slot": str(path), "code": proc.returncode, "left": left})
+        finally:
+            slot.release()
+    return rows
+
+
+def deliver_backlogs(spec: Spec) -> None:
+    """Before the sweep reports: what trials left in their slots' outboxes goes to MLflow, on
+    every live node (a task pinned to each), so MLflow has every epoch Tune saw."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    task = ray.remote(num_cpus=0, max_retries=0)(deliver_node)
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    refs = [task.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote(spec) for n in nodes]
+    for node, ref in zip(nodes, refs):
+        try:
+            rows = ray.get(ref)
+        except Exception as e:  # a node that went away keeps its backlog for its next run
+            emit("warning", message=f"could not deliver the tracking backlog on node {node.get('NodeManagerAddress')}: {e}")
+            continue
+        for row in rows:
+            emit("delivered", **row)
 
 
 class Events(tune.Callback):
@@ -237,9 +342,32 @@ class Events(tune.Callback):
         emit("trial-error", trial=str(trial))
 
 
+class Asha(ASHAScheduler):
+    """ASHA that keeps its stop decisions: a trial it stopped whose stop the driver's last save
+    missed (the trial still running there) runs again after a restore and replays its epochs;
+    ASHA, finding them in its rungs already, would let it go on. It is stopped again instead."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.stopped_at: dict[str, int] = {}
+
+    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
+        epoch = result.get(self._time_attr)
+        at = self.stopped_at.get(trial.trial_id)
+        if at is not None and isinstance(epoch, (int, float)) and epoch >= at:
+            return TrialScheduler.STOP
+        action = super().on_trial_result(tune_controller, trial, result)
+        # Not the stop at max_t: a finished trial replaying its epochs must report them all.
+        if action == TrialScheduler.STOP and isinstance(epoch, (int, float)) and epoch < self._max_t:
+            self.stopped_at[trial.trial_id] = int(epoch)
+            emit("trial-stop", trial=str(trial), epoch=epoch, by="asha")
+        return action
+
+
 class SchedulerState(tune.Callback):
-    """ASHA's rungs across a restore: Tune saves the searcher's and the callbacks' state, not the
-    scheduler's, so without this a resumed sweep would judge its next trials against nobody."""
+    """ASHA's rungs and stops across a restore: Tune saves the searcher's and the callbacks'
+    state, not the scheduler's, so without this a resumed sweep would judge its next trials
+    against nobody."""
 
     def __init__(self, sched: TrialScheduler) -> None:
         self.sched = sched
@@ -247,19 +375,23 @@ class SchedulerState(tune.Callback):
     def get_state(self) -> dict[str, Any] | None:
         if not isinstance(self.sched, ASHAScheduler):
             return None
-        return {"rungs": [[(m, dict(rec)) for m, rec in b._rungs] for b in self.sched._brackets]}
+        stopped = dict(self.sched.stopped_at) if isinstance(self.sched, Asha) else {}
+        return {"rungs": [[(m, dict(rec)) for m, rec in b._rungs] for b in self.sched._brackets], "stopped": stopped}
 
     def set_state(self, state: dict[str, Any]) -> None:
         if state and isinstance(self.sched, ASHAScheduler):
             for b, rungs in zip(self.sched._brackets, state["rungs"]):
                 b._rungs = [(m, dict(rec)) for m, rec in rungs]
-            emit("scheduler-restored", recorded=sum(len(rec) for rungs in state["rungs"] for _, rec in rungs))
+            stopped = dict(state.get("stopped", {}))
+            if isinstance(self.sched, Asha):  # an experiment begun before Asha has plain ASHA
+                self.sched.stopped_at = stopped
+            emit("scheduler-restored", recorded=sum(len(rec) for rungs in state["rungs"] for _, rec in rungs), stopped=sorted(stopped))
 
 
 def scheduler(spec: Spec) -> TrialScheduler:
     if spec["scheduler"] == "asha":
         # Rungs at validated epochs; the epoch is the time axis, so a resumed trial keeps its place.
-        return ASHAScheduler(time_attr="epoch", max_t=spec["train"]["epochs"], grace_period=1, reduction_factor=2)
+        return Asha(time_attr="epoch", max_t=spec["train"]["epochs"], grace_period=1, reduction_factor=2)
     return FIFOScheduler()
 
 
@@ -341,6 +473,7 @@ def main() -> int:
         )
     emit("tune-start", experiment=path, restored=a.restore)
     results = tuner.fit()
+    deliver_backlogs(spec)
     rows = collect(results, spec)
     Path(spec["results"]).write_text(json.dumps({"trials": rows}, indent=2) + "\n")
     emit("tune-done", trials=len(rows), errors=sum(1 for r in rows if r["status"] == "error"))

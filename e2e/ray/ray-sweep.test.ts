@@ -2,9 +2,11 @@
  * `npm run test:ray`: `luna-lab sweep --engine ray` on a real local Ray cluster (`ray start
  * --head --num-cpus 2`, on free ports, stopped at the end) from the Ray venv (ray/setup-venv),
  * logging to a real MLflow server. A 4-trial grid of tiny configs on synthetic data, 2 trials at
- * a time, under ASHA: the driver is killed after the first trial completes and the sweep is
- * resumed (Tune's experiment restore) — completed trials are not started again; ASHA stops at
- * least one trial early; MLflow has the parent and four children with per-epoch metrics; every
+ * a time, under ASHA. The driver is killed the moment a trial stopped by ASHA completes — the
+ * window where that trial's last MLflow points may still wait in its slot's outbox, with no
+ * later run on the slot to send them — and the sweep is resumed (Tune's experiment restore):
+ * trials completed before are not started again; ASHA stops at least one trial early; MLflow
+ * has the parent and four children, each with every epoch Tune saw, value for value; every
  * metric of every epoch a trial reported equals the same point of a local sweep (same seeds).
  * Needs the built lab (npm run build), Chromium and both venvs (.venv for MLflow).
  */
@@ -205,22 +207,28 @@ void test(
       'min',
     ];
 
-    // 1. Start, and kill the driver (CLI and Python) a moment after the first trial completes.
+    // 1. Start, and kill the driver (CLI and Python) the moment a trial that ASHA stopped
+    // completes, once an earlier trial has been complete for 2 s (Tune saves its experiment
+    // every second here, TUNE_GLOBAL_CHECKPOINT_S=1: that one is saved as complete).
     const completedAt = new Map<string, number>();
-    let killTimer: NodeJS.Timeout | null = null;
     let killedAt = 0;
+    let stoppedAtKill = '';
     const first = cli(['sweep', ...rayFlags, ...common, '--out', out, '--cache', join(dir, 'slots'), '--json'], (e) => {
-      if (e.event === 'trial-complete') {
-        completedAt.set(String(e.trial), Date.now());
-        // Tune saves its experiment state every second here (TUNE_GLOBAL_CHECKPOINT_S=1).
-        killTimer ??= setTimeout(() => {
-          killedAt = Date.now();
-          process.kill(-first.child.pid!, 'SIGKILL');
-        }, 3000);
+      if (e.event !== 'trial-complete' || killedAt) return;
+      const now = Date.now();
+      const saved = [...completedAt.values()].some((at) => now - at >= 2000);
+      completedAt.set(String(e.trial), now);
+      if (saved && Number(e.epochs) < 2) {
+        killedAt = now;
+        stoppedAtKill = String(e.trial);
+        process.kill(-first.child.pid!, 'SIGKILL');
       }
     });
     const r1 = await first.done;
-    assert.ok(killTimer, `the sweep ended before any trial completed (code ${r1.code}): ${r1.stderr.slice(-3000)}`);
+    assert.ok(
+      killedAt,
+      `the sweep ended before ASHA stopped a trial after another had completed (code ${r1.code}): ${r1.stderr.slice(-3000)}`,
+    );
     assert.equal(r1.code, null, 'the driver was killed');
     // Completed, and saved with the experiment (a save follows within a second), before the kill.
     const completedAtKill = new Set([...completedAt].filter(([, at]) => killedAt - at >= 2000).map(([t]) => t));
@@ -232,6 +240,16 @@ void test(
     console.log(
       `# resumed sweep done at ${since()}; ASHA rungs restored: ${JSON.stringify(r2.events.find((e) => e.event === 'scheduler-restored') ?? null)}`,
     );
+    const told = (events: Event[]) =>
+      events
+        .filter((e) => e.event === 'trial-result' || e.event === 'trial-stop' || e.event === 'trial')
+        .map((e) => `${e.event} ${String(e.trial)}${e.epoch === undefined ? '' : ` @${String(e.epoch)}`}`)
+        .join('; ');
+    console.log(`# before the kill: ${told(r1.events)}\n# resumed: ${told(r2.events)}`);
+    const delivered = r2.events
+      .filter((e) => e.event === 'delivered')
+      .map((e) => `${String(e.slot)}: ${String(e.code)}`);
+    console.log(`# resumed sweep delivered the backlogs of ${delivered.join(', ') || 'no slot'}`);
     const restarted = r2.events.filter((e) => e.event === 'trial').map((e) => String(e.trial));
     for (const t of completedAtKill)
       assert.ok(!restarted.includes(t), `completed trial ${t} was started again on resume`);
@@ -247,13 +265,20 @@ void test(
       JSON.stringify(summary.results.map((t) => t.status)),
     );
     assert.equal(summary.best.status, 'finished');
+    // Whether or not Tune's last save had its stop, the trial ASHA stopped stays stopped.
+    const stopped = summary.results.find((t) => t.trial === stoppedAtKill);
+    assert.ok(
+      stopped?.status === 'stopped' && stopped.epochs === 1,
+      `${stoppedAtKill}, stopped by ASHA before the kill, after the resume: ${JSON.stringify(stopped?.history)}`,
+    );
     const finished = summary.results.filter((t) => t.status === 'finished');
     assert.equal(
       summary.best.history.at(-1)!.values[METRIC],
       Math.min(...finished.map((t) => t.history.at(-1)!.values[METRIC])),
     );
 
-    // 3. MLflow: the parent run and four children, each with a metric point per epoch it ran.
+    // 3. MLflow: the parent run and four children, each with every epoch Tune saw (the sweep
+    // sends what trials cut short left in their slots' outboxes before it reports).
     const client = new MlflowClient(mlflow.url);
     const exp = await client.getOrCreateExperiment(EXPERIMENT);
     const parent = await client.getRun(summary.parent);
@@ -264,16 +289,14 @@ void test(
       const [id] = await client.findRunsByTag(exp, 'luna.run_id', t.runId);
       assert.ok(id, `trial ${t.trial}'s run ${t.runId} is in MLflow`);
       assert.ok(children.includes(id), `trial ${t.trial}'s run is a child of the parent`);
-      const points = await client.metricHistory(id, METRIC);
-      if (t.status === 'finished')
-        assert.equal(points.length, t.epochs, `trial ${t.trial}: one ${METRIC} point per epoch`);
-      // A stopped trial's run is ended with its Ray worker: what it had not sent yet waits in its
-      // slot's outbox (sent by the next run on that slot), so at least its first epoch is there.
-      else
-        assert.ok(
-          points.length >= 1 && points.length <= t.epochs,
-          `trial ${t.trial} (${t.status}, ${t.epochs} epochs): ${points.length} ${METRIC} points`,
-        );
+      // Step is the samples seen: in step order, the points are the epochs.
+      const points = (await client.metricHistory(id, METRIC)).sort((a, b) => a.step - b.step);
+      const what = `trial ${t.trial} (${t.status}, ${t.epochs} epoch(s) in Tune): ${points.length} ${METRIC} point(s) in MLflow`;
+      assert.ok(t.epochs >= 1 && t.history.length === t.epochs, what);
+      // A stopped trial's run may have validated one more epoch before its worker was ended.
+      if (t.status === 'finished') assert.equal(points.length, t.epochs, what);
+      else assert.ok(points.length >= t.epochs && points.length <= 2, what);
+      t.history.forEach((h, i) => assert.equal(points[i].value, h.values[METRIC], `${what}: epoch ${h.epoch}`));
     }
 
     // 4. The same grid as a local sweep: every reported metric of every epoch is equal.

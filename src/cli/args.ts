@@ -241,6 +241,10 @@ export const COMMANDS = {
         type: 'string',
         help: 'with --engine ray: continue the interrupted sweep in this --out folder (Tune restores its experiment)',
       },
+      deliver: {
+        type: 'string',
+        help: "with --engine ray: deliver what this trial profile (a node's slot) holds for MLflow, then exit (the driver runs it on each node after the trials)",
+      },
     },
     examples: [
       'luna-lab sweep --grid grid.json --data data/luna16 --epochs 5 --mlflow http://127.0.0.1:5000',

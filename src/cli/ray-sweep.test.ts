@@ -78,4 +78,13 @@ describe('luna-lab sweep flags', () => {
       'luna-lab: --resume /nonexistent/sweep: no /nonexistent/sweep/ray-sweep.json (not the --out of a sweep on Ray)',
     );
   });
+  it('--deliver takes a profile folder alone', async () => {
+    expect((await run(['sweep', '--deliver', '/tmp'])).err).toBe('luna-lab: --deliver needs --engine ray');
+    expect((await run(['sweep', '--engine', 'ray', '--deliver', '/tmp', '--grid', 'g.json'])).err).toBe(
+      "luna-lab: --deliver sends a profile's tracking backlog only: drop --grid",
+    );
+    expect((await run(['sweep', '--engine', 'ray', '--deliver', '/nonexistent/slot-0'])).err).toBe(
+      'luna-lab: --deliver /nonexistent/slot-0: no such profile folder',
+    );
+  });
 });

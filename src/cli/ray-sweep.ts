@@ -6,6 +6,8 @@
  * MLflow parent run (the trials are its children), starts the Python driver (ray/luna_tune.py,
  * in the Ray venv of ray/setup-venv), relays its events, and writes `sweep.json` from Tune's
  * results. `--resume OUT` restores the Tune experiment of OUT: finished trials are not re-run.
+ * `--deliver PROFILE` is the driver's last step on each node: what a slot's outbox still holds
+ * (a trial ended by the scheduler or a killed driver leaves it there) goes to MLflow.
  * Nothing else of the lab needs Python.
  */
 import { spawn } from 'node:child_process';
@@ -17,10 +19,10 @@ import { fileURLToPath } from 'node:url';
 import type { LabConfig } from '../config/lab-config.ts';
 import { MlflowClient } from '../tracking/mlflow-client.ts';
 import { parseChoice, parseInteger, UsageError, type ParsedArgs } from './args.ts';
-import { DEVICES, type Device } from './headless-session.ts';
+import { DEVICES, HeadlessSession, type Device } from './headless-session.ts';
 import type { Io } from './main.ts';
 import { checkSearchSpace, gridSize, parseSearchSpace, type SpaceEntry } from './search-space.ts';
-import { configFromArgs, EXIT, Reporter } from './train.ts';
+import { configFromArgs, deliverTracking, EXIT, Reporter } from './train.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SCHEDULERS = ['fifo', 'asha'] as const;
@@ -169,6 +171,12 @@ export async function raySweep(args: ParsedArgs, io: Io): Promise<number> {
   const v = args.values;
   const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
   const reporter = new Reporter(io, !!v.json);
+  const deliverDir = str('deliver');
+  if (deliverDir) {
+    for (const k of ['grid', 'resume', 'out'])
+      if (v[k] !== undefined) throw new UsageError(`--deliver sends a profile's tracking backlog only: drop --${k}`);
+    return deliverProfile(resolve(deliverDir), reporter);
+  }
   const resumeDir = str('resume');
   let spec: RaySweepSpec;
   if (resumeDir) {
@@ -255,6 +263,31 @@ export async function raySweep(args: ParsedArgs, io: Io): Promise<number> {
   return !bestRow ? EXIT.failed : failed ? EXIT.failed : EXIT.ok;
 }
 
+/**
+ * Send what a trial profile's outbox holds to MLflow (the items name their server): no run is
+ * started or continued. 0 when nothing is left, 3 (EXIT.trackingBacklog) when items still wait.
+ */
+export async function deliverProfile(profileDir: string, reporter: Reporter): Promise<number> {
+  if (!existsSync(profileDir)) throw new UsageError(`--deliver ${profileDir}: no such profile folder`);
+  const session = await HeadlessSession.open({
+    device: 'cpu',
+    profileDir,
+    consoleLog: join(profileDir, 'luna-deliver-console.log'),
+    onEvent: () => {},
+  });
+  try {
+    const state = await deliverTracking(session, reporter);
+    const left = state.pending + state.failed.length;
+    if (left)
+      reporter.warn(
+        `${left} tracking item(s) of ${profileDir} were not delivered${state.lastError ? ` (${state.lastError})` : ''}; they stay in the profile`,
+      );
+    return left ? EXIT.trackingBacklog : EXIT.ok;
+  } finally {
+    await session.close();
+  }
+}
+
 /** Start ray/luna_tune.py; its JSON lines become this command's events; Ctrl-C goes to it. */
 function runDriver(python: string, driverArgs: string[], reporter: Reporter): Promise<number> {
   return new Promise((resolveCode, reject) => {
@@ -283,6 +316,13 @@ function runDriver(python: string, driverArgs: string[], reporter: Reporter): Pr
         }
         const { event, ...body } = e;
         if (event === 'error') reporter.error(String(body.message));
+        else if (event === 'warning') reporter.warn(String(body.message));
+        else if (event === 'delivered')
+          reporter.event(
+            'delivered',
+            body,
+            `tracking backlog of ${String(body.slot)} (${String(body.node)}): ${body.code === 0 ? 'delivered' : `${String(body.left ?? 'some')} item(s) still wait`}`,
+          );
         else if (event === 'trial-start')
           reporter.event(
             'trial',

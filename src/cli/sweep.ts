@@ -30,6 +30,7 @@ const RAY_ONLY = [
   'mode',
   'samples',
   'resume',
+  'deliver',
 ];
 
 /** Parse and check a grid file for the local engine: lists of values only (a `choice` or

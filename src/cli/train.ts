@@ -343,7 +343,7 @@ async function folderSource(config: LabConfig): Promise<SourceWeightsOut | undef
 }
 
 /** Deliver the outbox; wait while it makes progress (a big artifact upload takes a while). */
-async function deliverTracking(session: HeadlessSession, reporter: Reporter): Promise<OutboxState> {
+export async function deliverTracking(session: HeadlessSession, reporter: Reporter): Promise<OutboxState> {
   let state = await session.call('flushTracking');
   const deadline = Date.now() + 60_000;
   while (state.pending > 0 && !state.lastError && Date.now() < deadline) {
