@@ -29,6 +29,25 @@ describe('parseArgs', () => {
   });
 });
 
+describe('negative numbers as option values', () => {
+  it('takes "--xyz -57.9,-12.1,-60.9" and "--lr -1" as values, not as options', () => {
+    expect(parseArgs(['crop', 'scan.mhd', '--xyz', '-57.9,-12.1,-60.9']).values.xyz).toBe('-57.9,-12.1,-60.9');
+    expect(parseArgs(['train', '--lr', '-1', '--data', 'd']).values).toMatchObject({ lr: '-1', data: 'd' });
+    expect(parseArgs(['train', '--lr', '-.5']).values.lr).toBe('-.5');
+    expect(parseArgs(['train', '--lr', '-1e-3']).values.lr).toBe('-1e-3');
+    expect(parseArgs(['crop', 'x', '--xyz=-1,2,3']).values.xyz).toBe('-1,2,3');
+  });
+
+  it('still refuses a missing value and an unknown option; leaves what follows "--" alone', () => {
+    expect(() => parseArgs(['crop', 'x', '--xyz', '--json'])).toThrow(UsageError);
+    expect(() => parseArgs(['inspect', 'x', '-5'])).toThrow(UsageError);
+    expect(() => parseArgs(['synth', '--out', 'x', '--scans', '-y'])).toThrow(UsageError);
+    expect(parseArgs(['inspect', '--', '-1.mhd']).positionals).toEqual(['-1.mhd']);
+    // A boolean option takes no value: the number after it is not joined to it.
+    expect(() => parseArgs(['inspect', 'x', '--json', '-1'])).toThrow(UsageError);
+  });
+});
+
 describe('value parsing', () => {
   it('parses triples and names the option when they are bad', () => {
     expect(parseTriple('1.5,-2,3e1', 'xyz')).toEqual([1.5, -2, 30]);

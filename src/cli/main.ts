@@ -8,8 +8,9 @@ import { formatIssue } from '../config/lab-config.ts';
 import { decodeLabUrl, encodeLabUrl } from '../config/lab-url.ts';
 import { resolveTrainConfig } from './train-config.ts';
 import { readFileSync } from 'node:fs';
+import { DataError } from '../data/errors.ts';
 import { parseArgs, parseInteger, helpText, UsageError, type ParsedArgs } from './args.ts';
-import { describeError, exitCodeOf, onceIo } from './diagnostics.ts';
+import { describeErrors, exitCodeOf, noteLine, onceIo } from './diagnostics.ts';
 
 export interface Io {
   out: (s: string) => void;
@@ -24,7 +25,7 @@ export async function main(argv: readonly string[], given: Io = stdio): Promise<
   try {
     args = parseArgs(argv);
   } catch (e) {
-    io.err(describeError(e));
+    for (const line of describeErrors(e)) io.err(line);
     return 2;
   }
   try {
@@ -71,7 +72,7 @@ export async function main(argv: readonly string[], given: Io = stdio): Promise<
       }
     }
   } catch (e) {
-    io.err(describeError(e));
+    for (const line of describeErrors(e)) io.err(line);
     return exitCodeOf(e);
   }
 }
@@ -92,12 +93,12 @@ async function url(args: ParsedArgs, io: Io): Promise<number> {
     const { config, issues, notes } = decodeLabUrl(decode);
     if (issues.length) throw new UsageError(`the lab URL cannot be used: ${issues.map(formatIssue).join('; ')}`);
     // stdout stays the config alone (JSON to pipe on); what an older link means differently goes to stderr.
-    for (const n of notes) io.err(`note: ${n}`);
+    for (const n of notes) io.err(noteLine(n));
     io.out(JSON.stringify(config, null, 2));
     return 0;
   }
   const text = await readFile(configPath!, 'utf8').catch(() => {
-    throw new UsageError(`--config ${configPath}: cannot read the file`);
+    throw new DataError(`--config ${configPath}: cannot read the file`, { file: configPath });
   });
   const base = (args.values.base as string | undefined) ?? 'http://127.0.0.1:4173/';
   if (!/^https?:\/\/[^\s#]+$/.test(base)) throw new UsageError(`--base "${base}" is not an http(s) URL`);

@@ -5,7 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { parseChoice, parseInteger, parseTriple, UsageError, type ParsedArgs } from './args.ts';
+import { parseChoice, parseInteger, parseTriple, UsageProblems, type ParsedArgs } from './args.ts';
 import { sourcesAt } from './node-source.ts';
 import { loadFiles } from '../data/load.ts';
 import { clampHu, huStats, type Volume } from '../data/volume.ts';
@@ -87,9 +87,15 @@ export async function inspect(args: ParsedArgs, io: Io): Promise<number> {
 }
 
 export async function crop(args: ParsedArgs, io: Io): Promise<number> {
-  if (args.values.xyz === undefined) throw new UsageError('Missing --xyz X,Y,Z (the centre in world mm)');
-  const xyz = parseTriple(args.values.xyz as string, 'xyz');
-  const size = args.values.size === undefined ? DEFAULT_CROP : parseTriple(args.values.size as string, 'size', true);
+  const problems = new UsageProblems();
+  if (args.values.xyz === undefined) problems.add('Missing --xyz X,Y,Z (the centre in world mm)');
+  const xyz =
+    args.values.xyz === undefined ? undefined : problems.take(() => parseTriple(args.values.xyz as string, 'xyz'));
+  const size = problems.take(() =>
+    args.values.size === undefined ? DEFAULT_CROP : parseTriple(args.values.size as string, 'size', true),
+  );
+  problems.done();
+  if (!xyz || !size) throw new Error('unreachable: checked above');
   const { volumes, errors } = await loadPath(args.positionals[0]);
   reportErrors(errors, io);
   if (volumes.length === 0) {
@@ -140,19 +146,16 @@ export async function crop(args: ParsedArgs, io: Io): Promise<number> {
 
 export async function synth(args: ParsedArgs, io: Io): Promise<number> {
   const out = args.values.out as string | undefined;
+  const problems = new UsageProblems();
   if (!out)
-    throw new UsageError(
-      'Missing --out DIR. Usage: luna-lab synth --out DIR [--scans N] [--size tiny|small|full] [--seed S]',
-    );
-  const scans = parseInteger(args.values.scans as string | undefined, 'scans', 4, 1, 10_000);
-  const size = parseChoice<SynthSize>(
-    args.values.size as string | undefined,
-    'size',
-    ['tiny', 'small', 'full'],
-    'small',
-  );
-  const seed = parseInteger(args.values.seed as string | undefined, 'seed', 1, 1, 2 ** 31 - 1);
-  const subsets = parseInteger(args.values.subsets as string | undefined, 'subsets', 1, 1, 10);
+    problems.add('Missing --out DIR. Usage: luna-lab synth --out DIR [--scans N] [--size tiny|small|full] [--seed S]');
+  const str = (k: string) => args.values[k] as string | undefined;
+  const scans = problems.take(() => parseInteger(str('scans'), 'scans', 4, 1, 10_000));
+  const size = problems.take(() => parseChoice<SynthSize>(str('size'), 'size', ['tiny', 'small', 'full'], 'small'));
+  const seed = problems.take(() => parseInteger(str('seed'), 'seed', 1, 1, 2 ** 31 - 1));
+  const subsets = problems.take(() => parseInteger(str('subsets'), 'subsets', 1, 1, 10));
+  problems.done();
+  if (!out || !scans || !size || !seed || !subsets) throw new Error('unreachable: checked above');
   let files = 0;
   let bytes = 0;
   for (const f of generateSynthetic({ scans, size, seed, subsets })) {

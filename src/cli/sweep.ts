@@ -11,7 +11,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { LabConfig } from '../config/lab-config.ts';
 import { MlflowClient } from '../tracking/mlflow-client.ts';
-import { parseChoice, UsageError, type ParsedArgs } from './args.ts';
+import { parseChoice, UsageError, UsageProblems, type ParsedArgs } from './args.ts';
+import { DataError } from '../data/errors.ts';
 import type { Io } from './main.ts';
 import { OUT } from './run-outputs.ts';
 import { parseSearchSpace } from './search-space.ts';
@@ -84,17 +85,18 @@ export async function sweep(args: ParsedArgs, io: Io): Promise<number> {
     const { raySweep } = await import('./ray-sweep.ts');
     return raySweep(args, io);
   }
-  for (const k of RAY_ONLY) if (v[k] !== undefined) throw new UsageError(`--${k} needs --engine ray`);
+  // Every usage error at once (HeadlessTrainer adds the shared flags'), then the files (input, exit 1).
+  const problems = new UsageProblems();
+  for (const k of RAY_ONLY) if (v[k] !== undefined) problems.add(`--${k} needs --engine ray`);
   const gridPath = str('grid');
-  if (!gridPath) throw new UsageError('Missing --grid FILE (JSON: {"optimizer.lr": [0.001, 0.01], ...})');
-  if (!str('data')) throw new UsageError('Missing --data DIR');
-  const gridText = await readFile(gridPath, 'utf8').catch(() => {
-    throw new UsageError(`--grid ${gridPath}: cannot read the file`);
+  if (!gridPath) problems.add('Missing --grid FILE (JSON: {"optimizer.lr": [0.001, 0.01], ...})');
+  const runs = await HeadlessTrainer.fromArgs(args, io, problems);
+  const gridText = await readFile(gridPath!, 'utf8').catch(() => {
+    throw new DataError(`--grid ${gridPath}: cannot read the file`, { file: gridPath });
   });
-  const runs = await HeadlessTrainer.fromArgs(args, io);
   const { EXIT } = HeadlessTrainer;
   const base = runs.config;
-  const points = expandGrid(base, parseGrid(gridText, gridPath));
+  const points = expandGrid(base, parseGrid(gridText, gridPath!));
   const out = resolve(str('out') ?? join('sweeps', new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)));
   const reporter = runs.reporter;
   await mkdir(out, { recursive: true });

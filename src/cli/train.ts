@@ -22,10 +22,10 @@ import { DataError } from '../data/errors.ts';
 import type { OutboxState } from '../tracking/outbox.ts';
 import type { RunSink } from '../tracking/run-sink.ts';
 import { isValidationEpoch } from '../train/cadence.ts';
-import { parseChoice, UsageError, type ParsedArgs } from './args.ts';
+import { parseChoice, UsageError, UsageProblems, type ParsedArgs } from './args.ts';
 import { DEVICES, HeadlessSession, type Device } from './headless-session.ts';
 import type { Io } from './main.ts';
-import { errorLine, warningLine } from './diagnostics.ts';
+import { errorLine, noteLine, warningLine } from './diagnostics.ts';
 import { epochLine, progressLine } from './progress.ts';
 import {
   OUT,
@@ -37,7 +37,7 @@ import {
   writeMeta,
   type RunMeta,
 } from './run-outputs.ts';
-import { FIELD_FLAGS, resolveTrainConfig } from './train-config.ts';
+import { FIELD_FLAGS, checkFieldFlags, resolveTrainConfig } from './train-config.ts';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, trackingBacklog: 3, interrupted: 130 } as const;
 
@@ -100,6 +100,26 @@ interface TrainPlan {
   tags: { key: string; value: string }[];
 }
 
+/**
+ * The field flags and --set items checked on their own (no --url, no --config file), every
+ * bad one named: what `plan` reports together with the command's other usage errors.
+ */
+function checkConfigFlags(args: ParsedArgs): void {
+  const v = args.values;
+  const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
+  const flags: Record<string, string | undefined> = {};
+  for (const f of Object.keys(FIELD_FLAGS)) flags[f] = str(f);
+  const sets =
+    str('set')
+      ?.split(';')
+      .map((s) => s.trim())
+      .filter(Boolean) ?? [];
+  // Without a config file everything is on the command line: check it whole (--url, cross-field rules).
+  if (str('config') === undefined) resolveTrainConfig({ url: str('url'), flags, sets });
+  else if (str('url') !== undefined) throw new UsageError('Give --url or --config, not both');
+  else checkFieldFlags(flags, sets);
+}
+
 /** The run config of `train` and `HeadlessTrainer` (`sweep`): --url or --config (read here), then field flags and --set. */
 export async function configFromArgs(args: ParsedArgs, onNote?: (note: string) => void): Promise<LabConfig> {
   const v = args.values;
@@ -109,7 +129,7 @@ export async function configFromArgs(args: ParsedArgs, onNote?: (note: string) =
     ? {
         name: configPath,
         text: await readFile(configPath, 'utf8').catch(() => {
-          throw new UsageError(`--config ${configPath}: cannot read the file`);
+          throw new DataError(`--config ${configPath}: cannot read the file`, { file: configPath });
         }),
       }
     : undefined;
@@ -126,10 +146,10 @@ export async function configFromArgs(args: ParsedArgs, onNote?: (note: string) =
 async function plan(args: ParsedArgs, io: Io): Promise<TrainPlan> {
   const v = args.values;
   const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
-  const device = parseChoice<Device>(str('device'), 'device', DEVICES, 'auto');
   const json = !!v.json;
   const strict = !!v.strict;
   if (str('resume')) {
+    const device = parseChoice<Device>(str('device'), 'device', DEVICES, 'auto');
     const out = resolve(str('resume')!);
     for (const k of ['data', 'url', 'config', 'out', 'set', 'tags', ...Object.keys(FIELD_FLAGS)]) {
       if (v[k] !== undefined) throw new UsageError(`--resume continues the run as it was configured: drop --${k}`);
@@ -148,25 +168,32 @@ async function plan(args: ParsedArgs, io: Io): Promise<TrainPlan> {
       tags: [],
     };
   }
+  // Every mistake on the command line at once (usage, exit 2), then what the files say (input, exit 1).
+  const problems = new UsageProblems();
   const dataDir = str('data');
   if (!dataDir)
-    throw new UsageError(
+    problems.add(
       'Missing --data DIR (a LUNA16 folder: subsetN/*.mhd + .raw, annotations.csv, candidates.csv; or DICOM series)',
     );
-  if (!existsSync(dataDir)) throw new UsageError(`--data ${dataDir}: no such folder`);
-  const config = await configFromArgs(args, (n) => io.err(`note: ${n}`));
+  const device = problems.take(() => parseChoice<Device>(str('device'), 'device', DEVICES, 'auto'));
+  const tags = problems.take(() => parseTags(str('tags')));
+  problems.take(() => checkConfigFlags(args));
+  problems.done();
+  // Then the files (input, exit 1): --data, and a --config file read once its flags are known good.
+  if (!existsSync(dataDir!)) throw new DataError(`--data ${dataDir}: no such file or folder`, { file: dataDir });
+  const config = await configFromArgs(args, (n) => io.err(noteLine(n)));
   const out = resolve(str('out') ?? join('runs', new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)));
   return {
     config,
-    dataDir: resolve(dataDir),
+    dataDir: resolve(dataDir!),
     out,
     profileDir: resolve(str('cache') ?? defaultProfileDir()),
-    device,
+    device: device!,
     json,
     strict,
     name: str('name') ?? `headless ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`,
     resume: null,
-    tags: [{ key: 'luna.headless', value: 'true' }, ...parseTags(str('tags'))],
+    tags: [{ key: 'luna.headless', value: 'true' }, ...(tags ?? [])],
   };
 }
 
@@ -552,15 +579,22 @@ export class HeadlessTrainer {
 
   /** Reads the shared flags; --data must name a folder (checked by the caller first if its own
    *  usage errors come earlier). */
-  static async fromArgs(args: ParsedArgs, io: Io): Promise<HeadlessTrainer> {
+  static async fromArgs(
+    args: ParsedArgs,
+    io: Io,
+    /** The caller's own usage errors so far, reported together with these. */
+    problems = new UsageProblems(),
+  ): Promise<HeadlessTrainer> {
     const v = args.values;
     const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
     const dataDir = str('data');
-    if (!dataDir) throw new UsageError('Missing --data DIR');
-    const config = await configFromArgs(args, (n) => io.err(`note: ${n}`));
-    const device = parseChoice<Device>(str('device'), 'device', DEVICES, 'auto');
+    if (!dataDir) problems.add('Missing --data DIR');
+    const device = problems.take(() => parseChoice<Device>(str('device'), 'device', DEVICES, 'auto'));
+    problems.take(() => checkConfigFlags(args));
+    problems.done();
+    const config = await configFromArgs(args, (n) => io.err(noteLine(n)));
     const profileDir = resolve(str('cache') ?? defaultProfileDir());
-    return new HeadlessTrainer(config, new Reporter(io, !!v.json), device, profileDir, resolve(dataDir), !!v.strict);
+    return new HeadlessTrainer(config, new Reporter(io, !!v.json), device!, profileDir, resolve(dataDir!), !!v.strict);
   }
 
   /** Start the browser (its console to `consoleLog`) and ingest the data folder. */
