@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseArgs, parseTriple, parseInteger, parseChoice, UsageError, helpText } from './args.ts';
+import { openableLabUrl, parseArgs, parseTriple, parseInteger, parseChoice, UsageError, helpText } from './args.ts';
 
 describe('parseArgs', () => {
   it('parses a command with positionals and options', () => {
@@ -63,5 +63,14 @@ describe('value parsing', () => {
     expect(() => parseInteger('2.5', 'scans', 4, 1, 10)).toThrow(UsageError);
     expect(parseChoice('tiny', 'size', ['tiny', 'full'], 'full')).toBe('tiny');
     expect(() => parseChoice('huge', 'size', ['tiny', 'full'], 'full')).toThrow(/Expecting one of: tiny, full/);
+  });
+});
+
+describe('openableLabUrl', () => {
+  it("puts a headless run's hash on the npm start address, not the run's temporary port", () => {
+    expect(openableLabUrl('http://127.0.0.1:38211/#v=2&model.blocks=2')).toBe(
+      'http://127.0.0.1:4173/#v=2&model.blocks=2',
+    );
+    expect(openableLabUrl('nothing to open')).toBe('nothing to open');
   });
 });

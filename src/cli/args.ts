@@ -53,6 +53,18 @@ export class UsageProblems {
   }
 }
 
+/** Where `npm start` serves the lab: the address of the links the CLI prints. */
+export const LAB_ADDRESS = 'http://127.0.0.1:4173/';
+
+/**
+ * A run's lab URL as one that opens it later: the `npm start` address and the URL's hash. A
+ * headless run's page lived on a port of the luna-lab process, gone once it exits.
+ */
+export function openableLabUrl(labUrl: string): string {
+  const hash = labUrl.indexOf('#');
+  return hash < 0 ? labUrl : `${LAB_ADDRESS}${labUrl.slice(hash)}`;
+}
+
 export interface OptionSpec {
   type: 'string' | 'boolean';
   short?: string;
@@ -164,7 +176,7 @@ export const COMMANDS = {
     positionals: [],
     options: {
       config: { type: 'string', help: 'a config file (the JSON a run writes as config.json)' },
-      base: { type: 'string', help: 'where the lab is served (default "http://127.0.0.1:4173/")' },
+      base: { type: 'string', help: `where the lab is served (default "${LAB_ADDRESS}", what npm start serves)` },
       decode: { type: 'string', help: 'a lab URL (or its #hash): print its config as JSON, or name what is wrong' },
     },
     examples: [

@@ -19,7 +19,7 @@
  * submission and plot.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { LabConfig } from '../config/lab-config.ts';
 import { froc, type FrocResult, type Nodule, type ScoredCandidate } from '../eval/froc.ts';
@@ -29,6 +29,7 @@ import { formatSeriesUids, formatSubmission, parseFindings } from '../eval/submi
 import { MlflowClient } from '../tracking/mlflow-client.ts';
 import { UsageError, type ParsedArgs } from './args.ts';
 import { DataError } from '../data/errors.ts';
+import { makeOutDir } from './out-dir.ts';
 import { evaluateFolder, writeEvalOutputs, type EvalReport } from './eval.ts';
 import type { Io } from './main.ts';
 import { OUT, readMeta, type RunMeta } from './run-outputs.ts';
@@ -185,8 +186,12 @@ export async function cv(args: ParsedArgs, io: Io): Promise<number> {
           ],
           reporter,
         );
-  await mkdir(out, { recursive: true });
-  await runs.open(join(out, OUT.console));
+  const outDir = await makeOutDir(out);
+  await runs.open(join(out, OUT.console)).catch(async (e: unknown) => {
+    runs.reporter.close();
+    await outDir.discardIfEmpty();
+    throw e;
+  });
   let stop = false;
   const onSigint = () => {
     stop = true;

@@ -9,7 +9,7 @@ import { decodeLabUrl, encodeLabUrl } from '../config/lab-url.ts';
 import { resolveTrainConfig } from './train-config.ts';
 import { readFileSync } from 'node:fs';
 import { DataError } from '../data/errors.ts';
-import { parseArgs, parseInteger, helpText, UsageError, type ParsedArgs } from './args.ts';
+import { LAB_ADDRESS, parseArgs, parseInteger, helpText, UsageError, type ParsedArgs } from './args.ts';
 import { describeErrors, exitCodeOf, noteLine, onceIo } from './diagnostics.ts';
 
 export interface Io {
@@ -100,7 +100,7 @@ async function url(args: ParsedArgs, io: Io): Promise<number> {
   const text = await readFile(configPath!, 'utf8').catch(() => {
     throw new DataError(`--config ${configPath}: cannot read the file`, { file: configPath });
   });
-  const base = (args.values.base as string | undefined) ?? 'http://127.0.0.1:4173/';
+  const base = (args.values.base as string | undefined) ?? LAB_ADDRESS;
   if (!/^https?:\/\/[^\s#]+$/.test(base)) throw new UsageError(`--base "${base}" is not an http(s) URL`);
   io.out(encodeLabUrl(resolveTrainConfig({ configFile: { name: configPath!, text } }), base));
   return 0;

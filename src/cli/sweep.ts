@@ -7,12 +7,13 @@
  * The grid file is JSON: `{"optimizer.lr": [0.001, 0.01], "train.batchSize": [16, 32]}` —
  * config keys to lists of values, expanded as a cartesian product in the file's key order.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { LabConfig } from '../config/lab-config.ts';
 import { MlflowClient } from '../tracking/mlflow-client.ts';
 import { parseChoice, UsageError, UsageProblems, type ParsedArgs } from './args.ts';
 import { DataError } from '../data/errors.ts';
+import { makeOutDir } from './out-dir.ts';
 import type { Io } from './main.ts';
 import { OUT } from './run-outputs.ts';
 import { parseSearchSpace } from './search-space.ts';
@@ -99,10 +100,14 @@ export async function sweep(args: ParsedArgs, io: Io): Promise<number> {
   const points = expandGrid(base, parseGrid(gridText, gridPath!));
   const out = resolve(str('out') ?? join('sweeps', new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)));
   const reporter = runs.reporter;
-  await mkdir(out, { recursive: true });
+  const outDir = await makeOutDir(out);
 
   const parent = base.tracking.server ? await startParent(base, points, reporter) : null;
-  await runs.open(join(out, OUT.console));
+  await runs.open(join(out, OUT.console)).catch(async (e: unknown) => {
+    runs.reporter.close();
+    await outDir.discardIfEmpty();
+    throw e;
+  });
   let stop = false;
   const onSigint = () => {
     stop = true;
