@@ -161,7 +161,8 @@ export const COMMANDS = {
     ],
   },
   mlflow: {
-    summary: "Start a local MLflow tracking server from the project's venv (sqlite, artifacts served)",
+    summary:
+      'Start a local MLflow tracking server (sqlite, artifacts served); installs MLflow alone into .cache/mlflow-venv on first use',
     usage: 'luna-lab mlflow [--port N] [--dir DIR]',
     positionals: [],
     options: {

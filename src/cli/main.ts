@@ -108,8 +108,12 @@ async function url(args: ParsedArgs, io: Io): Promise<number> {
 
 async function mlflow(args: ParsedArgs, io: Io): Promise<number> {
   const port = parseInteger(args.values.port as string | undefined, 'port', 5000, 1, 65535);
-  const { startMlflowServer } = await import('./mlflow-server.ts');
-  const server = await startMlflowServer({ port, dir: args.values.dir as string | undefined });
+  const { ensureMlflowVenv, startMlflowServer } = await import('./mlflow-server.ts');
+  const server = await startMlflowServer({
+    port,
+    dir: args.values.dir as string | undefined,
+    executable: ensureMlflowVenv(),
+  });
   io.out(
     `MLflow ${await fetch(`${server.url}/version`).then((r) => r.text())} serving on ${server.url} (Ctrl-C stops it)`,
   );

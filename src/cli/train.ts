@@ -477,7 +477,8 @@ class OutputUpdater implements RunSink<RunSummary> {
 
   /** The last word: history, run.json and, when a checkpoint exists, the exported models. */
   async onEnd(run: RunRecord): Promise<void> {
-    if (!this.meta.runId) this.meta = { ...this.meta, runId: run.runId, labUrl: openableLabUrl(run.labUrl) };
+    // The final lab URL: once the data is pinned it carries the data's digest too.
+    this.meta = { ...this.meta, runId: run.runId, labUrl: openableLabUrl(run.labUrl) };
     await writeMeta(this.out, { ...this.meta, status: run.status, backend: run.backend, adapter: run.adapter });
     this.files.add(OUT.meta);
     if (!run.epochsDone) return;
