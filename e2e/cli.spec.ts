@@ -287,9 +287,13 @@ test.describe.serial('luna-lab train', () => {
     expect(gpu.code).toBe(1);
     expect(gpu.stderr).toMatch(/--device gpu: .*(software renderer|not available)/);
 
-    const usage = await cli(['train', '--data', SYNTH_CLI, '--epochs', 'zero']);
+    // Every bad flag value at once, one line each; a negative number is a value (a range error).
+    const usage = await cli(['train', '--data', SYNTH_CLI, '--epochs', 'zero', '--lr', '-1']);
     expect(usage.code).toBe(2);
-    expect(usage.stderr).toContain('--epochs "zero"');
+    expect(usage.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^luna-lab: --(epochs "zero"|lr "-1")/),
+      expect.stringMatching(/^luna-lab: --(epochs "zero"|lr "-1")/),
+    ]);
 
     // A truncated .raw among good scans: named, and the run trains on the rest. MLflow is down:
     // the run finishes, and the undelivered backlog is reported with exit status 3.
@@ -317,6 +321,12 @@ test.describe.serial('luna-lab train', () => {
     expect(broken.stderr).toMatch(/tracking item\(s\) were not delivered to http:\/\/127\.0\.0\.1:\d+/);
     expect(broken.code).toBe(3);
     expect(existsSync(join(out, 'model/model.onnx'))).toBe(true);
+    // Piped, not a terminal: plain progress lines (each phase's last step at least), and a lab
+    // URL on the npm start address that opens the run later, not the session's dead port.
+    expect(broken.stdout).toMatch(/^epoch 1\/1 train \[#+\] (\d+)\/\1 · .* samples\/s · ETA /m);
+    expect(broken.stdout).not.toContain('\r');
+    expect(broken.stdout).toMatch(/^lab URL \(open it with npm start running\): http:\/\/127\.0\.0\.1:4173\/#v=2&/m);
+    expect(readFileSync(join(out, 'lab_url.txt'), 'utf8')).toMatch(/^http:\/\/127\.0\.0\.1:4173\/#v=2&/);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseArgs, parseTriple, parseInteger, parseChoice, UsageError, helpText } from './args.ts';
+import { openableLabUrl, parseArgs, parseTriple, parseInteger, parseChoice, UsageError, helpText } from './args.ts';
 
 describe('parseArgs', () => {
   it('parses a command with positionals and options', () => {
@@ -29,6 +29,25 @@ describe('parseArgs', () => {
   });
 });
 
+describe('negative numbers as option values', () => {
+  it('takes "--xyz -57.9,-12.1,-60.9" and "--lr -1" as values, not as options', () => {
+    expect(parseArgs(['crop', 'scan.mhd', '--xyz', '-57.9,-12.1,-60.9']).values.xyz).toBe('-57.9,-12.1,-60.9');
+    expect(parseArgs(['train', '--lr', '-1', '--data', 'd']).values).toMatchObject({ lr: '-1', data: 'd' });
+    expect(parseArgs(['train', '--lr', '-.5']).values.lr).toBe('-.5');
+    expect(parseArgs(['train', '--lr', '-1e-3']).values.lr).toBe('-1e-3');
+    expect(parseArgs(['crop', 'x', '--xyz=-1,2,3']).values.xyz).toBe('-1,2,3');
+  });
+
+  it('still refuses a missing value and an unknown option; leaves what follows "--" alone', () => {
+    expect(() => parseArgs(['crop', 'x', '--xyz', '--json'])).toThrow(UsageError);
+    expect(() => parseArgs(['inspect', 'x', '-5'])).toThrow(UsageError);
+    expect(() => parseArgs(['synth', '--out', 'x', '--scans', '-y'])).toThrow(UsageError);
+    expect(parseArgs(['inspect', '--', '-1.mhd']).positionals).toEqual(['-1.mhd']);
+    // A boolean option takes no value: the number after it is not joined to it.
+    expect(() => parseArgs(['inspect', 'x', '--json', '-1'])).toThrow(UsageError);
+  });
+});
+
 describe('value parsing', () => {
   it('parses triples and names the option when they are bad', () => {
     expect(parseTriple('1.5,-2,3e1', 'xyz')).toEqual([1.5, -2, 30]);
@@ -44,5 +63,14 @@ describe('value parsing', () => {
     expect(() => parseInteger('2.5', 'scans', 4, 1, 10)).toThrow(UsageError);
     expect(parseChoice('tiny', 'size', ['tiny', 'full'], 'full')).toBe('tiny');
     expect(() => parseChoice('huge', 'size', ['tiny', 'full'], 'full')).toThrow(/Expecting one of: tiny, full/);
+  });
+});
+
+describe('openableLabUrl', () => {
+  it("puts a headless run's hash on the npm start address, not the run's temporary port", () => {
+    expect(openableLabUrl('http://127.0.0.1:38211/#v=2&model.blocks=2')).toBe(
+      'http://127.0.0.1:4173/#v=2&model.blocks=2',
+    );
+    expect(openableLabUrl('nothing to open')).toBe('nothing to open');
   });
 });

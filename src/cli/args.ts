@@ -6,8 +6,63 @@
 import { parseArgs as nodeParseArgs } from 'node:util';
 import { FIELDS, type FieldKey } from '../config/lab-config.ts';
 
+/**
+ * A mistake on the command line (exit 2). It may hold several, found together (every bad flag
+ * value of one command, not just the first): `problems`, printed one line each.
+ */
 export class UsageError extends Error {
   override name = 'UsageError';
+  readonly problems: readonly string[];
+  constructor(problems: string | readonly string[]) {
+    const all = typeof problems === 'string' ? [problems] : [...problems];
+    super(all.join('\n'));
+    this.problems = all;
+  }
+}
+
+/**
+ * Gathers the usage errors of several checks so a command reports them all at once: `take`
+ * runs one check and keeps its UsageError (returning undefined), `done` throws them together.
+ */
+export class UsageProblems {
+  private readonly found: string[] = [];
+  take<T>(check: () => T): T | undefined {
+    try {
+      return check();
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      this.found.push(...e.problems);
+      return undefined;
+    }
+  }
+  async takeAsync<T>(check: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await check();
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      this.found.push(...e.problems);
+      return undefined;
+    }
+  }
+  add(problem: string): void {
+    this.found.push(problem);
+  }
+  /** Throws every problem found, if any. */
+  done(): void {
+    if (this.found.length) throw new UsageError(this.found);
+  }
+}
+
+/** Where `npm start` serves the lab: the address of the links the CLI prints. */
+export const LAB_ADDRESS = 'http://127.0.0.1:4173/';
+
+/**
+ * A run's lab URL as one that opens it later: the `npm start` address and the URL's hash. A
+ * headless run's page lived on a port of the luna-lab process, gone once it exits.
+ */
+export function openableLabUrl(labUrl: string): string {
+  const hash = labUrl.indexOf('#');
+  return hash < 0 ? labUrl : `${LAB_ADDRESS}${labUrl.slice(hash)}`;
 }
 
 export interface OptionSpec {
@@ -117,7 +172,8 @@ export const COMMANDS = {
     ],
   },
   mlflow: {
-    summary: "Start a local MLflow tracking server from the project's venv (sqlite, artifacts served)",
+    summary:
+      'Start a local MLflow tracking server (sqlite, artifacts served); installs MLflow alone into .cache/mlflow-venv on first use',
     usage: 'luna-lab mlflow [--port N] [--dir DIR]',
     positionals: [],
     options: {
@@ -132,7 +188,7 @@ export const COMMANDS = {
     positionals: [],
     options: {
       config: { type: 'string', help: 'a config file (the JSON a run writes as config.json)' },
-      base: { type: 'string', help: 'where the lab is served (default "http://127.0.0.1:4173/")' },
+      base: { type: 'string', help: `where the lab is served (default "${LAB_ADDRESS}", what npm start serves)` },
       decode: { type: 'string', help: 'a lab URL (or its #hash): print its config as JSON, or name what is wrong' },
     },
     examples: [
@@ -346,7 +402,13 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     options[k] = o.short ? { type: o.type, short: o.short } : { type: o.type };
   let parsed;
   try {
-    parsed = nodeParseArgs({ args: [...rest], options, allowPositionals: true, strict: true, tokens: true });
+    parsed = nodeParseArgs({
+      args: joinNegativeValues(rest, options),
+      options,
+      allowPositionals: true,
+      strict: true,
+      tokens: true,
+    });
   } catch (e) {
     throw new UsageError(`${(e as Error).message.replace(/\. To specify.*$/s, '')} (see 'luna-lab ${command} --help')`);
   }
@@ -365,6 +427,37 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     throw new UsageError(`Unexpected argument '${parsed.positionals[spec.positionals.length]}'. Usage: ${spec.usage}`);
   }
   return { command, positionals: parsed.positionals, values: parsed.values as ParsedArgs['values'] };
+}
+
+/** A negative number, or a list of numbers that starts with one: "-1", "-57.9,-12.1,-60.9", "-.5", "-1e-3". */
+const NEGATIVE = /^-(\d|\.\d)/;
+
+/**
+ * `--xyz -57.9,-12.1,-60.9` as `--xyz=-57.9,-12.1,-60.9`: Node's parser takes a value that starts
+ * with a dash for an option and refuses it, yet LUNA16's world coordinates are mostly negative
+ * and `--lr -1` deserves a range error, not a parse error. Only a string option's value is
+ * joined, and only one that reads as a number (no option of the CLI looks like "-5").
+ */
+export function joinNegativeValues(
+  argv: readonly string[],
+  options: Record<string, { type: 'string' | 'boolean'; short?: string }>,
+): string[] {
+  const short = new Map(Object.entries(options).flatMap(([k, o]) => (o.short ? [[o.short, k] as const] : [])));
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const name = a.startsWith('--') ? a.slice(2) : /^-\w$/.test(a) ? short.get(a.slice(1)) : undefined;
+    const next = argv[i + 1];
+    if (name !== undefined && !a.includes('=') && options[name]?.type === 'string' && next && NEGATIVE.test(next)) {
+      out.push(`${a.startsWith('--') ? a : `--${name}`}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
 }
 
 /** "1,2,3" → three finite numbers, or a UsageError naming the option. */

@@ -19,7 +19,7 @@
  * submission and plot.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { LabConfig } from '../config/lab-config.ts';
 import { froc, type FrocResult, type Nodule, type ScoredCandidate } from '../eval/froc.ts';
@@ -28,6 +28,8 @@ import { evalMetrics } from '../eval/run-eval.ts';
 import { formatSeriesUids, formatSubmission, parseFindings } from '../eval/submission.ts';
 import { MlflowClient } from '../tracking/mlflow-client.ts';
 import { UsageError, type ParsedArgs } from './args.ts';
+import { DataError } from '../data/errors.ts';
+import { makeOutDir } from './out-dir.ts';
 import { evaluateFolder, writeEvalOutputs, type EvalReport } from './eval.ts';
 import type { Io } from './main.ts';
 import { OUT, readMeta, type RunMeta } from './run-outputs.ts';
@@ -107,9 +109,11 @@ export function poolFolds(
 }
 
 /** The subset folders of DIR: its direct subfolders holding a .mhd/.mha, sorted by name (subset2 before subset10). */
-export async function subsetFolders(dataDir: string): Promise<string[]> {
+export async function subsetFolders(dataDir: string, shownAs = dataDir): Promise<string[]> {
   const entries = await readdir(dataDir, { withFileTypes: true }).catch((e: NodeJS.ErrnoException) => {
-    throw new UsageError(`--data ${dataDir}: ${e.code === 'ENOENT' ? 'no such folder' : e.message}`);
+    throw new DataError(`--data ${shownAs}: ${e.code === 'ENOENT' ? 'no such file or folder' : e.message}`, {
+      file: shownAs,
+    });
   });
   const out: string[] = [];
   for (const e of entries) {
@@ -151,8 +155,9 @@ export async function cv(args: ParsedArgs, io: Io): Promise<number> {
     throw new UsageError('Missing --data DIR (a LUNA16 folder: subsetN/*.mhd + .raw, annotations.csv, candidates.csv)');
   const dataDir = resolve(dataArg);
   const excludedPath = str('excluded');
-  if (excludedPath && !existsSync(excludedPath)) throw new UsageError(`--excluded ${excludedPath}: no such file`);
-  const subsets = await subsetFolders(dataDir);
+  if (excludedPath && !existsSync(excludedPath))
+    throw new DataError(`--excluded ${excludedPath}: no such file`, { file: excludedPath });
+  const subsets = await subsetFolders(dataDir, dataArg);
   const runs = await HeadlessTrainer.fromArgs(args, io);
   const { EXIT } = HeadlessTrainer;
   const base = runs.config;
@@ -181,8 +186,12 @@ export async function cv(args: ParsedArgs, io: Io): Promise<number> {
           ],
           reporter,
         );
-  await mkdir(out, { recursive: true });
-  await runs.open(join(out, OUT.console));
+  const outDir = await makeOutDir(out);
+  await runs.open(join(out, OUT.console)).catch(async (e: unknown) => {
+    runs.reporter.close();
+    await outDir.discardIfEmpty();
+    throw e;
+  });
   let stop = false;
   const onSigint = () => {
     stop = true;

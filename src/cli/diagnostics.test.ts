@@ -61,18 +61,29 @@ const CASES: [string[], 1 | 2, string | RegExp][] = [
   [['synth', '--out', 'x', '--size', 'huge'], 2, 'Expecting one of: tiny, small, full'],
   [['synth'], 2, 'Missing --out DIR'],
   [['url'], 2, 'Give --config FILE or --decode LAB_URL'],
-  [['url', '--config', 'nope.json'], 2, '--config nope.json: cannot read the file'],
+
   [['url', '--decode', 'http://127.0.0.1/#nonsense'], 2, 'the lab URL cannot be used'],
   [['train'], 2, 'Missing --data DIR'],
-  [['train', '--data', 'nope'], 2, '--data nope: no such folder'],
+
   [['train', '--data', 'good', '--epochs', 'zero'], 2, '--epochs "zero"'],
   [['train', '--resume', 'nope', '--data', 'good'], 2, '--resume continues the run as it was configured: drop --data'],
   [['eval', '--data', 'good'], 2, 'Missing --model'],
+  // Input: a path that is not there or a file that does not hold what it should (exit 1), whichever flag names it.
   [['inspect', 'nope/x.mhd'], 1, 'nope/x.mhd: no such file or folder'],
+  [['train', '--data', 'nope'], 1, '--data nope: no such file or folder'],
+  [['cv', '--data', 'nope'], 1, '--data nope: no such file or folder'],
+  [['url', '--config', 'nope.json'], 1, '--config nope.json: cannot read the file'],
+  [['train', '--data', 'good', '--config', 'bad.json'], 1, '--config bad.json: not a lab config'],
+  [['url', '--config', 'bad.json'], 1, '--config bad.json: not a lab config'],
+  [['sweep', '--grid', 'nope.json', '--data', 'good'], 1, '--grid nope.json: cannot read the file'],
   [['inspect', 'tables'], 1, 'no CT series found in tables'],
   [['inspect', 'short'], 1, /^short\/[\d.]+\.raw holds \d+ bytes/],
   [['inspect', join(SAMPLES, 'luna16-header-only-raw-missing')], 1, /102133688497886810253331438797\.raw/],
   [['crop', 'good', '--xyz', '0,0,100000'], 1, 'outside the volume of shape'],
+  // Negative values are values: a range error for --lr -1 (usage), a point outside the scan for --xyz.
+  [['train', '--data', 'good', '--lr', '-1'], 2, '--lr "-1": optimizer.lr out of range'],
+  [['synth', '--out', 'x', '--scans', '-3'], 2, '--scans "-3" must be an integer from 1 to 10000'],
+  [['crop', 'good', '--xyz', '-57.9,-12.1,-60000.9'], 1, 'world point -57.9, -12.1, -60000.9 is voxel'],
   [
     ['train', '--resume', 'nope'],
     1,
@@ -92,6 +103,44 @@ describe('CLI errors', () => {
     const said = line.slice('luna-lab: '.length);
     if (typeof what === 'string') expect(said).toContain(what);
     else expect(said).toMatch(what);
+  });
+
+  it('reports every bad flag value at once, one line each, before reading any file', async () => {
+    const r = await run([
+      'train',
+      '--data',
+      'nope',
+      '--config',
+      'nope.json',
+      '--epochs',
+      'zero',
+      '--lr',
+      '-1',
+      '--device',
+      'warp',
+      '--set',
+      'model.depth=3',
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.err).toHaveLength(4);
+    expect(r.err).toEqual(
+      expect.arrayContaining([
+        "luna-lab: Invalid --device 'warp'. Expecting one of: auto, gpu, cpu",
+        expect.stringMatching(/^luna-lab: --epochs "zero": train\.epochs /),
+        expect.stringMatching(/^luna-lab: --lr "-1": optimizer\.lr out of range/),
+        'luna-lab: --set model.depth: unknown setting "model.depth"',
+      ]),
+    );
+    const s = await run(['synth', '--scans', '0', '--size', 'huge', '--seed', 'x']);
+    expect(s.code).toBe(2);
+    expect(s.err.map((l) => l.replace(/^luna-lab: /, '').split(/[ .]/)[0])).toEqual([
+      'Missing',
+      '--scans',
+      'Invalid',
+      '--seed',
+    ]);
+    const c = await run(['crop', 'good', '--xyz', '1,2', '--size', '0,1,2']);
+    expect(c.err).toHaveLength(2);
   });
 
   it('LUNA_DEBUG adds the stack after the line', async () => {

@@ -27,6 +27,12 @@ export function describeError(e: unknown, debug = !!process.env.LUNA_DEBUG): str
   return `${line}${rest}\n${err.stack ?? ''}`.trimEnd();
 }
 
+/** The lines of an error that ends a command: one per problem of a UsageError, else describeError's. */
+export function describeErrors(e: unknown, debug = !!process.env.LUNA_DEBUG): string[] {
+  if (e instanceof UsageError && e.problems.length > 1 && !debug) return e.problems.map(errorLine);
+  return [describeError(e, debug)];
+}
+
 export function exitCodeOf(e: unknown): 1 | 2 {
   return e instanceof UsageError ? 2 : 1;
 }

@@ -137,7 +137,7 @@ describe('luna-lab url', () => {
     expect(c.kernels).toBe('stock');
     expect(c.model.blocks).toBe(2);
     expect(r.err).toBe(
-      "note: kernels = stock: what this v=1 link means by leaving kernels out (the lab's default is now lab)",
+      "luna-lab: note: kernels = stock: what this v=1 link means by leaving kernels out (the lab's default is now lab)",
     );
     // A current link: no note.
     const now = await run('url', '--decode', '#v=2&model.blocks=2&crop=16,24,24');

@@ -1,11 +1,16 @@
 /**
- * A real MLflow tracking server for development, tests and CI: `mlflow server` from the
- * project's venv (.venv, see .ci/setup-venv), sqlite backend, artifacts served by the server,
- * bound to 127.0.0.1. Node only.
+ * A real MLflow tracking server for development, tests and CI: `mlflow server`, sqlite
+ * backend, artifacts served by the server, bound to 127.0.0.1. Node only. `npm run mlflow`
+ * runs it from its own venv, MLflow alone (.cache/mlflow-venv, made on first use by
+ * .ci/setup-mlflow-venv); the tests run it from the test venv (.venv, .ci/setup-venv).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
+
+/** The checkout: two folders up from src/cli/ and from dist/cli/ alike. */
+const CHECKOUT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface MlflowServer {
   url: string;
@@ -20,9 +25,35 @@ export interface MlflowServerOptions {
   dir?: string;
   /** Project root holding .venv. */
   root?: string;
+  /** The mlflow to run (default: the test venv's, mlflowExecutable). */
+  executable?: string;
   timeoutMs?: number;
 }
 
+/** The venv of `npm run mlflow`: LUNA_MLFLOW_VENV, else .cache/mlflow-venv of the checkout. */
+export function mlflowVenv(root = CHECKOUT): string {
+  return resolve(root, process.env.LUNA_MLFLOW_VENV ?? join('.cache', 'mlflow-venv'));
+}
+
+/**
+ * The mlflow executable of `npm run mlflow`'s venv, which .ci/setup-mlflow-venv makes on first
+ * use (saying so: it takes a minute or two) and leaves as it is while its requirements hold.
+ */
+export function ensureMlflowVenv(root = CHECKOUT): string {
+  const venv = mlflowVenv(root);
+  const r = spawnSync('bash', [join(root, '.ci', 'setup-mlflow-venv')], {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, LUNA_MLFLOW_VENV: venv },
+  });
+  if (r.status !== 0)
+    throw new Error(
+      `could not install MLflow into ${venv} (${r.error?.message ?? `.ci/setup-mlflow-venv exited ${r.status}`}; pip's messages are above)`,
+    );
+  return join(venv, 'bin', 'mlflow');
+}
+
+/** The test venv's mlflow (.venv, .ci/setup-venv), what the tests start. */
 export function mlflowExecutable(root = process.cwd()): string {
   const exe = join(root, '.venv', 'bin', 'mlflow');
   if (!existsSync(exe))
@@ -39,7 +70,7 @@ export async function startMlflowServer(o: MlflowServerOptions = {}): Promise<Ml
   if (await answers(url)) throw new Error(`something already listens on ${url}; stop it or choose another --port`);
   const log = openSync(join(dir, 'server.log'), 'a');
   const child: ChildProcess = spawn(
-    mlflowExecutable(root),
+    o.executable ?? mlflowExecutable(root),
     [
       'server',
       '--host',

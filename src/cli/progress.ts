@@ -39,3 +39,56 @@ export function epochLine(epoch: number, epochs: number, values: Record<string, 
   };
   return `epoch ${epoch}/${epochs} done${part('training')}${part('validating')}`;
 }
+
+/** The longest a headless command stays silent where no line is rewritten in place. */
+export const QUIET_LIMIT_MS = 10_000;
+
+/**
+ * What keeps a piped or logged run's output alive (stdout not a terminal, a CI log): its latest
+ * status — a progress line, or the phase it is in — printed when nothing has been printed for
+ * `everyMs`, with how long there has been no news once a step (or ingest, or the browser's
+ * start) takes longer than that. Pure: the caller passes the time and prints.
+ */
+export class Heartbeat {
+  private lastLine: number;
+  private lastNews: number;
+  private status: string;
+
+  constructor(
+    now: number,
+    status = 'starting',
+    private readonly everyMs = QUIET_LIMIT_MS,
+  ) {
+    this.lastLine = now;
+    this.lastNews = now;
+    this.status = status;
+  }
+
+  /** A line was printed (any line): the quiet time starts again. */
+  printed(now: number): void {
+    this.lastLine = now;
+  }
+
+  /** New status; true when it should be printed now (quiet for `everyMs`, or `force`: a phase's last step). */
+  news(text: string, now: number, force = false): boolean {
+    this.status = text;
+    this.lastNews = now;
+    return force || now - this.lastLine >= this.everyMs;
+  }
+
+  /** On a timer: the line to print when it has been quiet for `everyMs`, else null. */
+  tick(now: number): string | null {
+    if (now - this.lastLine < this.everyMs) return null;
+    const stalled = now - this.lastNews;
+    return stalled >= this.everyMs ? `${this.status} · no news for ${formatDuration(stalled / 1000)}` : this.status;
+  }
+
+  /** Seconds since the last news (for JSON status lines). */
+  quietSeconds(now: number): number {
+    return Math.round((now - this.lastNews) / 1000);
+  }
+
+  get text(): string {
+    return this.status;
+  }
+}

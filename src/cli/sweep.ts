@@ -7,11 +7,13 @@
  * The grid file is JSON: `{"optimizer.lr": [0.001, 0.01], "train.batchSize": [16, 32]}` —
  * config keys to lists of values, expanded as a cartesian product in the file's key order.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { LabConfig } from '../config/lab-config.ts';
 import { MlflowClient } from '../tracking/mlflow-client.ts';
-import { parseChoice, UsageError, type ParsedArgs } from './args.ts';
+import { parseChoice, UsageError, UsageProblems, type ParsedArgs } from './args.ts';
+import { DataError } from '../data/errors.ts';
+import { makeOutDir } from './out-dir.ts';
 import type { Io } from './main.ts';
 import { OUT } from './run-outputs.ts';
 import { parseSearchSpace } from './search-space.ts';
@@ -85,23 +87,30 @@ export async function sweep(args: ParsedArgs, io: Io): Promise<number> {
     const { raySweep } = await import('./ray-sweep.ts');
     return raySweep(args, io);
   }
-  for (const k of RAY_ONLY) if (v[k] !== undefined) throw new UsageError(`--${k} needs --engine ray`);
+  // --deliver is a command of its own: its only mistake here is the engine.
+  if (v.deliver !== undefined) throw new UsageError('--deliver needs --engine ray');
+  // Every usage error at once (HeadlessTrainer adds the shared flags'), then the files (input, exit 1).
+  const problems = new UsageProblems();
+  for (const k of RAY_ONLY) if (v[k] !== undefined) problems.add(`--${k} needs --engine ray`);
   const gridPath = str('grid');
-  if (!gridPath) throw new UsageError('Missing --grid FILE (JSON: {"optimizer.lr": [0.001, 0.01], ...})');
-  if (!str('data')) throw new UsageError('Missing --data DIR');
-  const gridText = await readFile(gridPath, 'utf8').catch(() => {
-    throw new UsageError(`--grid ${gridPath}: cannot read the file`);
+  if (!gridPath) problems.add('Missing --grid FILE (JSON: {"optimizer.lr": [0.001, 0.01], ...})');
+  const runs = await HeadlessTrainer.fromArgs(args, io, problems);
+  const gridText = await readFile(gridPath!, 'utf8').catch(() => {
+    throw new DataError(`--grid ${gridPath}: cannot read the file`, { file: gridPath });
   });
-  const runs = await HeadlessTrainer.fromArgs(args, io);
   const { EXIT } = HeadlessTrainer;
   const base = runs.config;
-  const points = expandGrid(base, parseGrid(gridText, gridPath));
+  const points = expandGrid(base, parseGrid(gridText, gridPath!));
   const out = resolve(str('out') ?? join('sweeps', new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)));
   const reporter = runs.reporter;
-  await mkdir(out, { recursive: true });
+  const outDir = await makeOutDir(out);
 
   const parent = base.tracking.server ? await startParent(base, points, reporter) : null;
-  await runs.open(join(out, OUT.console));
+  await runs.open(join(out, OUT.console)).catch(async (e: unknown) => {
+    runs.reporter.close();
+    await outDir.discardIfEmpty();
+    throw e;
+  });
   let stop = false;
   const onSigint = () => {
     stop = true;

@@ -4,6 +4,7 @@ import { encodeLabUrl } from '../config/lab-url.ts';
 import { COMMANDS, UsageError, parseArgs } from './args.ts';
 import { FIELD_FLAGS, resolveTrainConfig, withFieldText, type ConfigSources } from './train-config.ts';
 import { FIELD_BY_KEY } from '../config/lab-config.ts';
+import { DataError } from '../data/errors.ts';
 
 const URL_SMALL = 'http://127.0.0.1:5173/#v=1&crop=16,24,24&model.blocks=2&model.width=4&train.epochs=3';
 
@@ -15,6 +16,17 @@ function usageError(src: ConfigSources): UsageError {
     return e as UsageError;
   }
   throw new Error('expected a UsageError');
+}
+
+/** What a config file holds is input, not usage: a DataError (exit 1) naming the file. */
+function inputError(src: ConfigSources): DataError {
+  try {
+    resolveTrainConfig(src);
+  } catch (e) {
+    expect(e).toBeInstanceOf(DataError);
+    return e as DataError;
+  }
+  throw new Error('expected a DataError');
 }
 
 describe('resolveTrainConfig', () => {
@@ -180,7 +192,7 @@ describe('resolveTrainConfig', () => {
     expect(usageError({ url: '#v=1&model.blocks=3', flags: { crop: '12,24,24' } }).message).toMatch(
       /^--url: crop = "12,24,24": each size must be divisible by 2\^model\.blocks = 8$/,
     );
-    expect(usageError({ configFile: { name: 'c.json', text: '{"crop":[16,24,24]}' } }).message).toMatch(
+    expect(inputError({ configFile: { name: 'c.json', text: '{"crop":[16,24,24]}' } }).message).toMatch(
       /^--config c\.json: crop = "16,24,24": .*= 16$/,
     );
     // Fine once blocks agrees.
@@ -194,22 +206,22 @@ describe('resolveTrainConfig', () => {
     expect(usageError({ url: '#v=3' }).message).toMatch(/^--url: v = "3": unknown version/);
   });
 
-  it('rejects a config file that is not JSON or not an object, naming the file', () => {
+  it('rejects a config file that is not JSON or not an object, naming the file (input: exit 1)', () => {
     for (const text of ['[1,2]', 'null', '3', '"model"']) {
-      expect(usageError({ configFile: { name: 'bad.json', text } }).message).toBe(
+      expect(inputError({ configFile: { name: 'bad.json', text } }).message).toBe(
         '--config bad.json: not a lab config (expected a JSON object)',
       );
     }
-    expect(usageError({ configFile: { name: 'bad.json', text: '{"model": ' } }).message).toMatch(
+    expect(inputError({ configFile: { name: 'bad.json', text: '{"model": ' } }).message).toMatch(
       /^--config bad\.json: not a lab config \(/,
     );
   });
 
   it('rejects unknown keys and bad values inside a config file, naming them', () => {
-    expect(usageError({ configFile: { name: 'c.json', text: '{"model":{"depth":3}}' } }).message).toBe(
+    expect(inputError({ configFile: { name: 'c.json', text: '{"model":{"depth":3}}' } }).message).toBe(
       '--config c.json: model.depth = "3": unknown setting',
     );
-    expect(usageError({ configFile: { name: 'c.json', text: '{"train":{"epochs":"10"}}' } }).message).toBe(
+    expect(inputError({ configFile: { name: 'c.json', text: '{"train":{"epochs":"10"}}' } }).message).toBe(
       '--config c.json: train.epochs = "10": not a finite number',
     );
   });
@@ -221,7 +233,7 @@ describe('resolveTrainConfig', () => {
       );
     }
     // Without an override the same file is reported by the schema.
-    expect(usageError({ configFile: { name: 'c.json', text: '{"model": 3}' } }).message).toBe(
+    expect(inputError({ configFile: { name: 'c.json', text: '{"model": 3}' } }).message).toBe(
       '--config c.json: model = "3": unknown setting',
     );
   });

@@ -14,7 +14,8 @@ import {
   type LabConfigInput,
 } from '../config/lab-config.ts';
 import { decodeLabUrl } from '../config/lab-url.ts';
-import { CONFIG_FLAGS, UsageError } from './args.ts';
+import { DataError } from '../data/errors.ts';
+import { CONFIG_FLAGS, UsageError, UsageProblems } from './args.ts';
 
 /** CLI flag → config field, for the fields whose row in the config table names a flag. */
 export const FIELD_FLAGS: Readonly<Record<string, FieldKey>> = Object.fromEntries(
@@ -35,7 +36,10 @@ export interface ConfigSources {
   onNote?: (note: string) => void;
 }
 
-/** The base config from a URL or a file, then overrides; throws UsageError naming what is wrong. */
+/**
+ * The base config from a URL or a file, then overrides; throws UsageError naming every flag that
+ * is wrong (all of them at once), or DataError for a config file that is not a lab config.
+ */
 export function resolveTrainConfig(src: ConfigSources): LabConfig {
   if (src.url !== undefined && src.configFile) throw new UsageError('Give --url or --config, not both');
   const where = src.url !== undefined ? '--url' : src.configFile ? `--config ${src.configFile.name}` : 'flags';
@@ -52,36 +56,62 @@ export function resolveTrainConfig(src: ConfigSources): LabConfig {
         throw new Error('expected a JSON object');
       input = parsed as LabConfigInput;
     } catch (e) {
-      throw new UsageError(`--config ${src.configFile.name}: not a lab config (${(e as Error).message})`);
+      throw new DataError(`--config ${src.configFile.name}: not a lab config (${(e as Error).message})`, {
+        file: src.configFile.name,
+      });
     }
   }
+  applyOverrides(input, src, where);
+  const { config, issues } = resolveConfig(input);
+  if (issues.length) {
+    const what = `${where}: ${issues.map(formatIssue).join('; ')}`;
+    // What a config file holds is input (exit 1); what flags and a --url say is usage (exit 2).
+    throw src.configFile ? new DataError(what, { file: src.configFile.name }) : new UsageError(what);
+  }
+  return config;
+}
+
+/**
+ * The field flags and --set items of `src` set into `input`, each parsed by its field; throws one
+ * UsageError naming every bad one.
+ */
+function applyOverrides(input: LabConfigInput, src: ConfigSources, where: string): void {
   const overrides: { origin: string; key: string; text: string }[] = [];
   for (const [flag, key] of Object.entries(FIELD_FLAGS)) {
     const text = src.flags?.[flag];
     if (text !== undefined) overrides.push({ origin: `--${flag}`, key, text });
   }
+  const problems = new UsageProblems();
   for (const item of src.sets ?? []) {
     const eq = item.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--set "${item}": expected KEY=VALUE, for example --set optimizer.momentum=0.9`);
-    overrides.push({ origin: `--set ${item.slice(0, eq)}`, key: item.slice(0, eq).trim(), text: item.slice(eq + 1) });
+    if (eq <= 0) problems.add(`--set "${item}": expected KEY=VALUE, for example --set optimizer.momentum=0.9`);
+    else
+      overrides.push({ origin: `--set ${item.slice(0, eq)}`, key: item.slice(0, eq).trim(), text: item.slice(eq + 1) });
   }
   for (const o of overrides) {
     const field = FIELD_BY_KEY.get(o.key);
-    if (!field) throw new UsageError(`${o.origin}: unknown setting "${o.key}"`);
+    if (!field) {
+      problems.add(`${o.origin}: unknown setting "${o.key}"`);
+      continue;
+    }
     const r = parseFieldText(field, o.text);
-    if ('reason' in r) throw new UsageError(`${o.origin} "${o.text}": ${o.key} ${r.reason}`);
+    if ('reason' in r) {
+      problems.add(`${o.origin} "${o.text}": ${o.key} ${r.reason}`);
+      continue;
+    }
     try {
       setPath(input, o.key, r.value);
     } catch {
       // A config file with e.g. "model": 3 has no object to set model.blocks in (a TypeError otherwise).
-      throw new UsageError(`${o.origin}: cannot set ${o.key}: ${where} has a value that is not an object on its path`);
+      problems.add(`${o.origin}: cannot set ${o.key}: ${where} has a value that is not an object on its path`);
     }
   }
-  const { config, issues } = resolveConfig(input);
-  if (issues.length) {
-    throw new UsageError(`${where}: ${issues.map(formatIssue).join('; ')}`);
-  }
-  return config;
+  problems.done();
+}
+
+/** Every bad field flag and --set item, checked on their own (a UsageError naming each; nothing read). */
+export function checkFieldFlags(flags: Record<string, string | undefined>, sets: readonly string[]): void {
+  applyOverrides({}, { flags, sets }, 'flags');
 }
 
 /** A config with one field set from its text form (sweeps), validated. */

@@ -23,11 +23,12 @@ import { DataError } from '../data/errors.ts';
 import type { OutboxState } from '../tracking/outbox.ts';
 import type { RunSink } from '../tracking/run-sink.ts';
 import { isValidationEpoch } from '../train/cadence.ts';
-import { parseChoice, UsageError, type ParsedArgs } from './args.ts';
+import { openableLabUrl, parseChoice, UsageError, UsageProblems, type ParsedArgs } from './args.ts';
 import { DEVICES, HeadlessSession, type Device } from './headless-session.ts';
 import type { Io } from './main.ts';
-import { errorLine, warningLine } from './diagnostics.ts';
-import { epochLine, progressLine } from './progress.ts';
+import { errorLine, noteLine, warningLine } from './diagnostics.ts';
+import { epochLine, Heartbeat, progressLine } from './progress.ts';
+import { makeOutDir } from './out-dir.ts';
 import {
   OUT,
   finalMetrics,
@@ -40,8 +41,11 @@ import {
   writeProfile,
   type RunMeta,
 } from './run-outputs.ts';
-import { FIELD_FLAGS, resolveTrainConfig } from './train-config.ts';
+import { FIELD_FLAGS, checkFieldFlags, resolveTrainConfig } from './train-config.ts';
 import { startSystemSampler } from './system-sampler.ts';
+
+/** The exported file that holds the run's lab URL (src/tracking/artifacts.ts). */
+const LAB_URL_FILE = 'lab_url.txt';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, trackingBacklog: 3, interrupted: 130 } as const;
 
@@ -49,31 +53,83 @@ export function defaultProfileDir(): string {
   return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'luna-lab', 'chromium-profile');
 }
 
-/** One JSON object per line (--json) or human lines; progress rewritten in place on a TTY. */
+/** Runs `f` every second until the returned function is called; never keeps the process alive. */
+function everySecond(f: () => void): () => void {
+  const t = setInterval(f, 1000);
+  t.unref();
+  return () => clearInterval(t);
+}
+
+/**
+ * One JSON object per line (--json) or human lines. On a terminal the progress line is
+ * rewritten in place; elsewhere (a pipe, a CI log) a plain progress line is printed whenever
+ * nothing was for 10 s, and the latest status again through a long step (progress.ts,
+ * Heartbeat) — with --json as `{"event":"status",…}` lines between the progress events.
+ */
 export class Reporter {
   private inPlace = false;
+  private readonly beat: Heartbeat;
+  private stopBeat: (() => void) | null = null;
   constructor(
     private readonly io: Io,
     private readonly json: boolean,
-    private readonly tty = !!process.stderr.isTTY,
-  ) {}
+    private readonly tty = !!process.stderr.isTTY && !!process.stdout.isTTY,
+    private readonly clock: () => number = Date.now,
+    private readonly every: (f: () => void) => () => void = everySecond,
+  ) {
+    this.beat = new Heartbeat(clock());
+  }
+  /** The heartbeat runs from the first status or progress on (not while flags are still read). */
+  private beating(): void {
+    if (this.stopBeat || (this.tty && !this.json)) return;
+    this.stopBeat = this.every(() => this.tick());
+  }
   event(type: string, body: Record<string, unknown>, text?: string): void {
-    if (this.json) this.io.out(JSON.stringify({ event: type, ...body }));
+    if (this.json) this.out(JSON.stringify({ event: type, ...body }));
     else if (text !== undefined) this.line(text);
   }
-  progress(text: string): void {
+  /** The latest progress line; `last`: a phase's last step, printed even where lines are spaced out. */
+  progress(text: string, last = false): void {
+    this.beating();
+    const due = this.beat.news(text, this.clock(), last);
     if (this.json) return;
     if (this.tty) {
       process.stderr.write(`\r\x1b[K${text}`);
       this.inPlace = true;
-    }
+    } else if (due) this.line(text);
+  }
+  /** What the command is doing now (starting the browser, ingesting): repeated if it takes a while. */
+  status(text: string): void {
+    this.beating();
+    this.beat.news(text, this.clock());
   }
   /** A human line: stdout, or stderr when stdout carries JSON. */
   line(text: string): void {
     if (this.inPlace) process.stderr.write('\r\x1b[K');
     this.inPlace = false;
-    if (this.json) this.io.err(text);
-    else this.io.out(text);
+    if (this.json) this.err(text);
+    else this.out(text);
+  }
+  /** Stop the heartbeat (the command is done). */
+  close(): void {
+    this.stopBeat?.();
+    this.stopBeat = null;
+  }
+  private tick(): void {
+    const now = this.clock();
+    const text = this.beat.tick(now);
+    if (text === null) return;
+    if (this.json)
+      this.out(JSON.stringify({ event: 'status', text: this.beat.text, quietSeconds: this.beat.quietSeconds(now) }));
+    else this.line(text);
+  }
+  private out(s: string): void {
+    this.beat.printed(this.clock());
+    this.io.out(s);
+  }
+  private err(s: string): void {
+    this.beat.printed(this.clock());
+    this.io.err(s);
   }
   private said = new Set<string>();
   /** An error, once (a .mhd and its .raw fail with one message): stderr, and JSON too with --json. */
@@ -82,12 +138,12 @@ export class Reporter {
     this.said.add(text);
     if (this.inPlace) process.stderr.write('\r\x1b[K');
     this.inPlace = false;
-    if (this.json) this.io.out(JSON.stringify({ event: 'error', message: text }));
-    this.io.err(errorLine(text));
+    if (this.json) this.out(JSON.stringify({ event: 'error', message: text }));
+    this.err(errorLine(text));
   }
   warn(text: string): void {
-    if (this.json) this.io.out(JSON.stringify({ event: 'warning', message: text }));
-    else this.io.err(warningLine(text));
+    if (this.json) this.out(JSON.stringify({ event: 'warning', message: text }));
+    else this.err(warningLine(text));
   }
 }
 
@@ -109,6 +165,26 @@ interface TrainPlan {
 /** Steps `--profile` records (after the first, which compiles the shaders). */
 export const PROFILE_STEPS = 3;
 
+/**
+ * The field flags and --set items checked on their own (no --url, no --config file), every
+ * bad one named: what `plan` reports together with the command's other usage errors.
+ */
+function checkConfigFlags(args: ParsedArgs): void {
+  const v = args.values;
+  const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
+  const flags: Record<string, string | undefined> = {};
+  for (const f of Object.keys(FIELD_FLAGS)) flags[f] = str(f);
+  const sets =
+    str('set')
+      ?.split(';')
+      .map((s) => s.trim())
+      .filter(Boolean) ?? [];
+  // Without a config file everything is on the command line: check it whole (--url, cross-field rules).
+  if (str('config') === undefined) resolveTrainConfig({ url: str('url'), flags, sets });
+  else if (str('url') !== undefined) throw new UsageError('Give --url or --config, not both');
+  else checkFieldFlags(flags, sets);
+}
+
 /** The run config of `train` and `HeadlessTrainer` (`sweep`): --url or --config (read here), then field flags and --set. */
 export async function configFromArgs(args: ParsedArgs, onNote?: (note: string) => void): Promise<LabConfig> {
   const v = args.values;
@@ -118,7 +194,7 @@ export async function configFromArgs(args: ParsedArgs, onNote?: (note: string) =
     ? {
         name: configPath,
         text: await readFile(configPath, 'utf8').catch(() => {
-          throw new UsageError(`--config ${configPath}: cannot read the file`);
+          throw new DataError(`--config ${configPath}: cannot read the file`, { file: configPath });
         }),
       }
     : undefined;
@@ -135,10 +211,10 @@ export async function configFromArgs(args: ParsedArgs, onNote?: (note: string) =
 async function plan(args: ParsedArgs, io: Io): Promise<TrainPlan> {
   const v = args.values;
   const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
-  const device = parseChoice<Device>(str('device'), 'device', DEVICES, 'auto');
   const json = !!v.json;
   const strict = !!v.strict;
   if (str('resume')) {
+    const device = parseChoice<Device>(str('device'), 'device', DEVICES, 'auto');
     const out = resolve(str('resume')!);
     for (const k of ['data', 'url', 'config', 'out', 'set', 'tags', ...Object.keys(FIELD_FLAGS)]) {
       if (v[k] !== undefined) throw new UsageError(`--resume continues the run as it was configured: drop --${k}`);
@@ -158,25 +234,32 @@ async function plan(args: ParsedArgs, io: Io): Promise<TrainPlan> {
       tags: [],
     };
   }
+  // Every mistake on the command line at once (usage, exit 2), then what the files say (input, exit 1).
+  const problems = new UsageProblems();
   const dataDir = str('data');
   if (!dataDir)
-    throw new UsageError(
+    problems.add(
       'Missing --data DIR (a LUNA16 folder: subsetN/*.mhd + .raw, annotations.csv, candidates.csv; or DICOM series)',
     );
-  if (!existsSync(dataDir)) throw new UsageError(`--data ${dataDir}: no such folder`);
-  const config = await configFromArgs(args, (n) => io.err(`note: ${n}`));
+  const device = problems.take(() => parseChoice<Device>(str('device'), 'device', DEVICES, 'auto'));
+  const tags = problems.take(() => parseTags(str('tags')));
+  problems.take(() => checkConfigFlags(args));
+  problems.done();
+  // Then the files (input, exit 1): --data, and a --config file read once its flags are known good.
+  if (!existsSync(dataDir!)) throw new DataError(`--data ${dataDir}: no such file or folder`, { file: dataDir });
+  const config = await configFromArgs(args, (n) => io.err(noteLine(n)));
   const out = resolve(str('out') ?? join('runs', new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)));
   return {
     config,
-    dataDir: resolve(dataDir),
+    dataDir: resolve(dataDir!),
     out,
     profileDir: resolve(str('cache') ?? defaultProfileDir()),
-    device,
+    device: device!,
     json,
     strict,
     name: str('name') ?? `headless ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`,
     resume: null,
-    tags: [{ key: 'luna.headless', value: 'true' }, ...parseTags(str('tags'))],
+    tags: [{ key: 'luna.headless', value: 'true' }, ...(tags ?? [])],
     profile: !!v.profile,
   };
 }
@@ -299,7 +382,7 @@ async function runInSession(
     epochs: latest.epochsDone,
     samplesSeen: latest.samplesSeen,
     metrics,
-    labUrl: latest.labUrl,
+    labUrl: openableLabUrl(latest.labUrl),
     dataDigest: latest.dataDigest,
     backend: latest.backend,
     adapter: latest.adapter ?? ('adapter' in adapter ? adapter.adapter : null),
@@ -387,7 +470,7 @@ class OutputUpdater implements RunSink<RunSummary> {
 
   onRun(run: RunSummary): void {
     if (!this.meta.runId) {
-      this.meta = { ...this.meta, runId: run.runId, labUrl: run.labUrl };
+      this.meta = { ...this.meta, runId: run.runId, labUrl: openableLabUrl(run.labUrl) };
       this.enqueue(() => writeMeta(this.out, this.meta).then(() => void this.files.add(OUT.meta)));
     }
     if (run.epochsDone > this.epochsDone) {
@@ -440,7 +523,8 @@ class OutputUpdater implements RunSink<RunSummary> {
 
   /** The last word: history, run.json and, when a checkpoint exists, the exported models. */
   async onEnd(run: RunRecord): Promise<void> {
-    if (!this.meta.runId) this.meta = { ...this.meta, runId: run.runId, labUrl: run.labUrl };
+    // The final lab URL: once the data is pinned it carries the data's digest too.
+    this.meta = { ...this.meta, runId: run.runId, labUrl: openableLabUrl(run.labUrl) };
     await writeMeta(this.out, { ...this.meta, status: run.status, backend: run.backend, adapter: run.adapter });
     this.files.add(OUT.meta);
     if (!run.epochsDone) return;
@@ -451,7 +535,10 @@ class OutputUpdater implements RunSink<RunSummary> {
       await writeCheckpoint(join(this.out, OUT.final), cp);
       this.files.add(OUT.final);
     }
-    for (const f of await writeFiles(this.out, await this.session.call('exportRun', run.runId))) this.files.add(f);
+    const files = (await this.session.call('exportRun', run.runId)).map((f) =>
+      f.path === LAB_URL_FILE ? { ...f, base64: Buffer.from(`${openableLabUrl(run.labUrl)}\n`).toString('base64') } : f,
+    );
+    for (const f of await writeFiles(this.out, files)) this.files.add(f);
   }
 
   written(): string[] {
@@ -489,7 +576,7 @@ class SessionEvents {
         this.target?.onRun?.(e.run);
         break;
       case 'progress': {
-        r.progress(progressLine(e.progress));
+        r.progress(progressLine(e.progress), e.progress.done >= e.progress.total);
         // JSON consumers get at most one progress line a second, and each phase's last step.
         const now = Date.now();
         if (now - this.lastJsonProgress >= 1000 || e.progress.done >= e.progress.total) {
@@ -598,20 +685,28 @@ export class HeadlessTrainer {
 
   /** Reads the shared flags; --data must name a folder (checked by the caller first if its own
    *  usage errors come earlier). */
-  static async fromArgs(args: ParsedArgs, io: Io): Promise<HeadlessTrainer> {
+  static async fromArgs(
+    args: ParsedArgs,
+    io: Io,
+    /** The caller's own usage errors so far, reported together with these. */
+    problems = new UsageProblems(),
+  ): Promise<HeadlessTrainer> {
     const v = args.values;
     const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
     const dataDir = str('data');
-    if (!dataDir) throw new UsageError('Missing --data DIR');
-    const config = await configFromArgs(args, (n) => io.err(`note: ${n}`));
-    const device = parseChoice<Device>(str('device'), 'device', DEVICES, 'auto');
+    if (!dataDir) problems.add('Missing --data DIR');
+    const device = problems.take(() => parseChoice<Device>(str('device'), 'device', DEVICES, 'auto'));
+    problems.take(() => checkConfigFlags(args));
+    problems.done();
+    const config = await configFromArgs(args, (n) => io.err(noteLine(n)));
     const profileDir = resolve(str('cache') ?? defaultProfileDir());
-    return new HeadlessTrainer(config, new Reporter(io, !!v.json), device, profileDir, resolve(dataDir), !!v.strict);
+    return new HeadlessTrainer(config, new Reporter(io, !!v.json), device!, profileDir, resolve(dataDir!), !!v.strict);
   }
 
   /** Start the browser (its console to `consoleLog`) and ingest the data folder. */
   async open(consoleLog: string): Promise<void> {
     await mkdir(this.profileDir, { recursive: true });
+    this.reporter.status('starting Chromium and the lab page');
     this.session = await HeadlessSession.open({
       device: this.device,
       profileDir: this.profileDir,
@@ -642,6 +737,7 @@ export class HeadlessTrainer {
   }
 
   async close(): Promise<void> {
+    this.reporter.close();
     await this.session?.close();
     this.session = null;
   }
@@ -654,11 +750,22 @@ export class HeadlessTrainer {
 
 export async function train(args: ParsedArgs, io: Io): Promise<number> {
   const p = await plan(args, io);
+  const outDir = await makeOutDir(p.out);
+  let code: number = EXIT.failed;
+  try {
+    code = await trainInto(p, io);
+    return code;
+  } finally {
+    if (code !== EXIT.ok) await outDir.discardIfEmpty();
+  }
+}
+
+async function trainInto(p: TrainPlan, io: Io): Promise<number> {
   const reporter = new Reporter(io, p.json);
   const events = new SessionEvents(reporter);
   events.begin(p.config);
-  await mkdir(p.out, { recursive: true });
   await mkdir(p.profileDir, { recursive: true });
+  reporter.status('starting Chromium and the lab page');
   const session = await HeadlessSession.open({
     device: p.device,
     profileDir: p.profileDir,
@@ -667,6 +774,7 @@ export async function train(args: ParsedArgs, io: Io): Promise<number> {
     onEvent: events.handle,
     hash: encodeLabHash(p.config),
   }).catch((e: unknown) => {
+    reporter.close();
     const msg = e instanceof Error ? e.message : String(e);
     if (/ProcessSingleton|profile.*in use|SingletonLock/i.test(msg))
       throw new Error(
@@ -706,13 +814,17 @@ export async function train(args: ParsedArgs, io: Io): Promise<number> {
       },
       `WebGPU adapter: ${adapter} (--device ${p.device}${why ? `: ${why}` : ''})`,
     );
-    if (!p.resume) await ingestData(session, p.dataDir, p.strict, reporter);
+    if (!p.resume) {
+      reporter.status(`ingesting ${p.dataDir}`);
+      await ingestData(session, p.dataDir, p.strict, reporter);
+    }
+    reporter.status('training: waiting for the first step');
     const outcome = await runInSession(session, { ...p }, reporter, events);
     const m = outcome.summary.metrics as ReturnType<typeof finalMetrics>;
     reporter.event(
       'done',
       outcome.summary,
-      `${outcome.summary.status}: validation F1 ${m.validating['pr/f1_score']?.toFixed(4) ?? '—'}${m.validating.auc === undefined ? '' : ` · AUC ${m.validating.auc.toFixed(4)} (diameter baseline ${m.validating.auc_diameter?.toFixed(4) ?? '—'})`} · outputs in ${p.out}\nlab URL: ${outcome.summary.labUrl}`,
+      `${outcome.summary.status}: validation F1 ${m.validating['pr/f1_score']?.toFixed(4) ?? '—'}${m.validating.auc === undefined ? '' : ` · AUC ${m.validating.auc.toFixed(4)} (diameter baseline ${m.validating.auc_diameter?.toFixed(4) ?? '—'})`} · outputs in ${p.out}\nlab URL (open it with npm start running): ${outcome.summary.labUrl}`,
     );
     return outcome.code;
   } catch (e) {
@@ -724,6 +836,7 @@ export async function train(args: ParsedArgs, io: Io): Promise<number> {
   } finally {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
+    reporter.close();
     await session.close();
   }
 }
