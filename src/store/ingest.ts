@@ -12,6 +12,8 @@ import type { AnnotationsRecord, CandidatesRecord } from './records.ts';
 import type { LabStore } from './lab-store.ts';
 import { toHex } from '../data/hex.ts';
 import { candidateTableOf } from '../data/candidate-selection.ts';
+import { MIN_STORED_RATIO } from '../data/slab-codec.ts';
+import { formatBytes, QuotaError, refuseIfNoRoom } from './quota.ts';
 
 export type FileStatus = 'reading' | 'stored' | 'skipped' | 'error';
 
@@ -60,7 +62,18 @@ export async function ingestFiles(
   };
   const emit = (p: FileProgress) => opts.onProgress?.(p);
   const known = opts.force ? new Set<string>() : await store.knownFingerprints();
-  const it = loadFiles(files, { isKnown: (f) => known.has(fingerprint(f)) });
+  const isKnown = (f: SourceFile) => known.has(fingerprint(f));
+  const knownTables = opts.force ? new Map<string, string>() : await store.knownTableDigests();
+  const refused = await refuseDropIfNoRoom(files.filter((f) => !isKnown(f)));
+  if (refused) {
+    for (const f of files) {
+      report.errors.push({ file: f.path, message: refused });
+      emit({ file: f.path, status: 'error', message: refused });
+    }
+    report.ms = now() - t0;
+    return report;
+  }
+  const it = loadFiles(files, { isKnown, isKnownTable: (d) => knownTables.has(d) });
   let tLoad = now();
   for (;;) {
     const { value: item, done } = await it.next();
@@ -70,6 +83,8 @@ export async function ingestFiles(
         for (const file of item.files) emit({ file, status: 'reading' });
         continue; // still loading: keep the load clock running
       case 'skipped':
+        // The same CSV under another name or mtime: found by this fingerprint next time.
+        if (item.table) await store.putTableFile({ ...item.table, table: knownTables.get(item.table.digest)! });
         report.skipped.push({ file: item.file, reason: item.reason });
         emit({ file: item.file, status: 'skipped', message: item.reason });
         break;
@@ -82,6 +97,11 @@ export async function ingestFiles(
         report.stages.load += now() - tLoad;
         const t = now();
         const n = await storeTable(store, item.type, item.file, item.rows);
+        if (item.table) {
+          const table = item.type === 'annotations' ? 'annotations' : candidateTableOf(baseName(item.file));
+          await store.putTableFile({ ...item.table, table });
+          knownTables.set(item.table.digest, table);
+        }
         report.stages.write += now() - t;
         report.tables.push({
           file: item.file,
@@ -142,6 +162,26 @@ export async function ingestFiles(
   report.stages.load += now() - tLoad;
   report.ms = now() - t0;
   return report;
+}
+
+/**
+ * Why a drop cannot fit, before any of it is read or written: its scan files (everything but
+ * the CSVs, whose tables are small) take at least `MIN_STORED_RATIO` of their size stored.
+ * Null when it may fit; each series is checked again with its exact size before its write.
+ */
+async function refuseDropIfNoRoom(files: readonly SourceFile[]): Promise<string | null> {
+  const scanBytes = files.filter((f) => !/\.csv$/i.test(f.path)).reduce((n, f) => n + f.size, 0);
+  try {
+    await refuseIfNoRoom(
+      `this drop (${formatBytes(scanBytes)} of scan files)`,
+      Math.ceil(scanBytes * MIN_STORED_RATIO),
+    );
+    return null;
+  } catch (e) {
+    if (e instanceof QuotaError)
+      return `${e.message.replace(/it needs /, `stored, it needs at least `)} Nothing was written.`;
+    throw e;
+  }
 }
 
 /** The cache's description of a volume (without where it was dropped). */

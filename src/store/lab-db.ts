@@ -13,6 +13,7 @@ import type {
   CropRecord,
   FileRecord,
   OutboxItem,
+  TableFileRecord,
   RunRecord,
   SeriesRecord,
   TrackingRecord,
@@ -33,6 +34,7 @@ export class LabDb extends Dexie {
   checkpoints!: Table<CheckpointRecord, string>;
   outbox!: Table<OutboxItem, number>;
   tracking!: Table<TrackingRecord, string>;
+  tableFiles!: Table<TableFileRecord, string>;
 
   constructor(name = DB_NAME) {
     super(name);
@@ -51,6 +53,10 @@ export class LabDb extends Dexie {
     this.version(3).stores({
       outbox: '++id, runId, state',
       tracking: 'runId',
+    });
+    // Slabs became compressed without a schema change: a series record names its codec.
+    this.version(4).stores({
+      tableFiles: 'fingerprint, digest, table',
     });
   }
 }

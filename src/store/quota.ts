@@ -10,13 +10,45 @@ export class QuotaError extends Error {
     readonly what: string,
     readonly neededBytes: number,
     readonly freeBytes: number | null,
+    /** The estimate the free space came from, for the message. */
+    readonly room: StorageRoom | null = null,
   ) {
     super(
       `Not enough browser storage for ${what}: it needs ${formatBytes(neededBytes)}, ` +
         (freeBytes === null ? 'and the free space is unknown' : `only ${formatBytes(freeBytes)} is free`) +
+        (room ? ` (${describeRoom(room)})` : '') +
         '. Earlier series are kept; delete cached series or free disk space, then drop it again.',
     );
   }
+}
+
+/** What the browser says of this origin's storage: usage and quota, and whether it is kept. */
+export interface StorageRoom {
+  usage: number;
+  quota: number;
+  /** `navigator.storage.persisted()`; null where the browser cannot say. */
+  persisted: boolean | null;
+}
+
+export function describeRoom(r: StorageRoom): string {
+  return `the browser reports ${formatBytes(r.usage)} used of a ${formatBytes(r.quota)} quota${
+    r.persisted === null ? '' : r.persisted ? ', persistent' : ', not persistent'
+  }`;
+}
+
+export async function storageRoom(): Promise<StorageRoom | null> {
+  const est = await storageEstimate();
+  if (!est || est.quota === undefined || est.usage === undefined) return null;
+  const storage = (globalThis.navigator as Navigator | undefined)?.storage;
+  const persisted = storage?.persisted ? await storage.persisted().catch(() => null) : null;
+  return { usage: est.usage, quota: est.quota, persisted };
+}
+
+/** Refuse, before anything is written, `bytes` of `what` that cannot fit in the space left. */
+export async function refuseIfNoRoom(what: string, bytes: number): Promise<void> {
+  if (bytes <= 0) return;
+  const room = await storageRoom();
+  if (room && bytes > room.quota - room.usage) throw new QuotaError(what, bytes, room.quota - room.usage, room);
 }
 
 export function formatBytes(n: number): string {
@@ -36,9 +68,15 @@ export async function guardQuota(what: string, bytes: number, write: () => Promi
   try {
     await write();
   } catch (e) {
-    if (isQuotaError(e)) throw new QuotaError(what, bytes, await freeBytes());
+    if (isQuotaError(e)) throw await quotaErrorFor(what, bytes);
     throw e;
   }
+}
+
+/** The `QuotaError` for a write the browser refused, with the numbers it reports now. */
+export async function quotaErrorFor(what: string, bytes: number): Promise<QuotaError> {
+  const room = await storageRoom().catch(() => null);
+  return new QuotaError(what, bytes, room ? Math.max(0, room.quota - room.usage) : null, room);
 }
 
 export function isQuotaError(e: unknown): boolean {
