@@ -28,7 +28,7 @@ export interface TrainListener {
 export interface TrainApi {
   setListener(listener: TrainListener): void;
   /** Train a new run; resolves with its final record when it ends. `tags` go to MLflow too. */
-  start(config: LabConfig, name?: string, tags?: RunRecord['tags']): Promise<RunRecord>;
+  start(config: LabConfig, name?: string, tags?: RunRecord['tags'], opts?: { series?: string[] }): Promise<RunRecord>;
   /** The run's files from its last checkpoint: config, lab URL, predictions, tfjs and ONNX models. */
   exportRun(runId: string): Promise<ArtifactFile[]>;
   /** Continue a run from its last checkpoint, optionally for more epochs. */
@@ -74,7 +74,7 @@ const api: TrainApi = {
   setListener(l) {
     listener = l;
   },
-  start: (config, name, tags) => trainer.start(config, name, tags),
+  start: (config, name, tags, opts) => trainer.start(config, name, tags, opts),
   exportRun: (runId) => trainer.exportRun(runId),
   resume: (runId, extraEpochs) => trainer.resumeRun(runId, extraEpochs ?? 0),
   pause: () => trainer.pause(),

@@ -91,6 +91,20 @@ export function pageDidNotLoad(e: unknown, gpuFlags: boolean, consoleLog: string
     : `${what}. The page's console is in ${consoleLog}`;
 }
 
+/**
+ * Persistent storage for the lab's origin, so `navigator.storage.persist()` is granted: the
+ * browser then never evicts the cache, and the origin gets the large persistent quota. No
+ * prompt exists headless; Chromium's CDP permission `durableStorage` is what persist() asks.
+ */
+export async function grantPersistentStorage(context: BrowserContext, page: Page, origin: string): Promise<void> {
+  const cdp = await context.newCDPSession(page);
+  try {
+    await cdp.send('Browser.grantPermissions', { origin, permissions: ['durableStorage'] });
+  } finally {
+    await cdp.detach().catch(() => {});
+  }
+}
+
 export class HeadlessSession {
   private constructor(
     readonly page: Page,
@@ -130,6 +144,7 @@ export class HeadlessSession {
       const log = (line: string) => appendFileSync(opts.consoleLog, `${new Date().toISOString()} ${line}\n`);
       await context.exposeFunction('lunaCliEvent', (e: HeadlessEvent) => opts.onEvent(e));
       const page = context.pages()[0] ?? (await context.newPage());
+      await grantPersistentStorage(context, page, lab.url);
       page.on('console', (m) => log(`[${m.type()}] ${m.text()}`));
       page.on('pageerror', (e) => log(`[pageerror] ${e.stack ?? e.message}`));
       page.on('worker', (w) => log(`[worker] started ${w.url()}`));

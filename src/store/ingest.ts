@@ -26,7 +26,10 @@ export interface FileProgress {
 }
 
 export interface IngestReport {
+  /** Series stored by this ingest. */
   series: string[];
+  /** Every cached series the files hold: stored now, or already cached from them before. */
+  dropSeries: string[];
   tables: { file: string; kind: 'annotations' | 'candidates'; rows: number; series: number; rowErrors: number }[];
   errors: { file: string; message: string }[];
   skipped: { file: string; reason: string }[];
@@ -41,6 +44,9 @@ export interface IngestOptions {
   /** Read files again even if the same file (path, size, mtime) is cached. */
   force?: boolean;
   onProgress?: (p: FileProgress) => void;
+  /** Free space on the disk holding the browser profile, where known (the CLI measures it):
+   *  the browser's quota may exceed it. */
+  diskFreeBytes?: number | null;
 }
 
 const now = () => (globalThis.performance ?? Date).now();
@@ -53,6 +59,7 @@ export async function ingestFiles(
   const t0 = now();
   const report: IngestReport = {
     series: [],
+    dropSeries: [],
     tables: [],
     errors: [],
     skipped: [],
@@ -64,7 +71,10 @@ export async function ingestFiles(
   const known = opts.force ? new Set<string>() : await store.knownFingerprints();
   const isKnown = (f: SourceFile) => known.has(fingerprint(f));
   const knownTables = opts.force ? new Map<string, string>() : await store.knownTableDigests();
-  const refused = await refuseDropIfNoRoom(files.filter((f) => !isKnown(f)));
+  const refused = await refuseDropIfNoRoom(
+    files.filter((f) => !isKnown(f)),
+    opts.diskFreeBytes ?? null,
+  );
   if (refused) {
     for (const f of files) {
       report.errors.push({ file: f.path, message: refused });
@@ -160,6 +170,7 @@ export async function ingestFiles(
     }
   }
   report.stages.load += now() - tLoad;
+  report.dropSeries = await store.seriesOfFiles(files.map(fingerprint));
   report.ms = now() - t0;
   return report;
 }
@@ -169,12 +180,13 @@ export async function ingestFiles(
  * the CSVs, whose tables are small) take at least `MIN_STORED_RATIO` of their size stored.
  * Null when it may fit; each series is checked again with its exact size before its write.
  */
-async function refuseDropIfNoRoom(files: readonly SourceFile[]): Promise<string | null> {
+async function refuseDropIfNoRoom(files: readonly SourceFile[], diskFree: number | null): Promise<string | null> {
   const scanBytes = files.filter((f) => !/\.csv$/i.test(f.path)).reduce((n, f) => n + f.size, 0);
   try {
     await refuseIfNoRoom(
       `this drop (${formatBytes(scanBytes)} of scan files)`,
       Math.ceil(scanBytes * MIN_STORED_RATIO),
+      diskFree,
     );
     return null;
   } catch (e) {

@@ -81,6 +81,10 @@ export class LabStore {
   knownFingerprints(): Promise<Set<string>> {
     return series.knownFingerprints(this.db);
   }
+  /** The cached series these file fingerprints (`path|size|lastModified`) came from. */
+  seriesOfFiles(fingerprints: readonly string[]): Promise<string[]> {
+    return series.seriesOfFiles(this.db, fingerprints);
+  }
   /** Content digests (sha-256) of the CSVs whose rows are cached, to the table each fills. */
   knownTableDigests(): Promise<Map<string, string>> {
     return series.knownTableDigests(this.db);

@@ -28,12 +28,14 @@ export interface StorageRoom {
   quota: number;
   /** `navigator.storage.persisted()`; null where the browser cannot say. */
   persisted: boolean | null;
+  /** Free space on the disk holding the profile, where known (the page alone cannot know). */
+  diskFree?: number;
 }
 
 export function describeRoom(r: StorageRoom): string {
   return `the browser reports ${formatBytes(r.usage)} used of a ${formatBytes(r.quota)} quota${
     r.persisted === null ? '' : r.persisted ? ', persistent' : ', not persistent'
-  }`;
+  }${r.diskFree === undefined ? '' : `; the disk has ${formatBytes(r.diskFree)} free`}`;
 }
 
 export async function storageRoom(): Promise<StorageRoom | null> {
@@ -44,11 +46,14 @@ export async function storageRoom(): Promise<StorageRoom | null> {
   return { usage: est.usage, quota: est.quota, persisted };
 }
 
-/** Refuse, before anything is written, `bytes` of `what` that cannot fit in the space left. */
-export async function refuseIfNoRoom(what: string, bytes: number): Promise<void> {
+/** Refuse, before anything is written, `bytes` of `what` that cannot fit in the space left:
+ *  the browser's quota less its usage, or the disk's free space where known and smaller. */
+export async function refuseIfNoRoom(what: string, bytes: number, diskFree: number | null = null): Promise<void> {
   if (bytes <= 0) return;
   const room = await storageRoom();
-  if (room && bytes > room.quota - room.usage) throw new QuotaError(what, bytes, room.quota - room.usage, room);
+  const known = room ? { ...room, ...(diskFree === null ? {} : { diskFree }) } : null;
+  const free = Math.min(room ? room.quota - room.usage : Infinity, diskFree ?? Infinity);
+  if (bytes > free) throw new QuotaError(what, bytes, Math.max(0, free), known);
 }
 
 export function formatBytes(n: number): string {

@@ -134,6 +134,9 @@ export interface RunRecord {
   warnings: string[];
   /** Extra MLflow tags given at the start (a sweep's parent run, the headless CLI's host). */
   tags?: { key: string; value: string }[];
+  /** The only series the run may use, when its start named them (a headless run trains on
+   *  its `--data`'s series, not on whatever else the cache holds under the same subsets). */
+  series?: string[];
   /** The last LUNA16 evaluation (FROC) of the run's model, when one was made. */
   eval?: RunEval;
 }

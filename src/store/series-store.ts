@@ -129,6 +129,12 @@ export async function knownFingerprints(db: LabDb): Promise<Set<string>> {
   return new Set([...files, ...tables]);
 }
 
+/** The cached series these file fingerprints came from, each once, in first-seen order. */
+export async function seriesOfFiles(db: LabDb, fingerprints: readonly string[]): Promise<string[]> {
+  const recs = await db.files.bulkGet([...fingerprints]);
+  return [...new Set(recs.flatMap((r) => (r ? [r.seriesUid] : [])))];
+}
+
 /** Content digests of the CSVs whose rows the cache holds, to the table each fills. */
 export async function knownTableDigests(db: LabDb): Promise<Map<string, string>> {
   return new Map((await db.tableFiles.toArray()).map((t) => [t.digest, t.table]));

@@ -91,7 +91,13 @@ export class Trainer {
   }
 
   /** A new run of `config`. Resolves when it ends (finished, stopped or failed). */
-  async start(config: LabConfig, name?: string, tags: RunRecord['tags'] = []): Promise<RunRecord> {
+  /** `opts.series`: the only series the run may use (kept with the run, so a resume keeps it). */
+  async start(
+    config: LabConfig,
+    name?: string,
+    tags: RunRecord['tags'] = [],
+    opts: { series?: string[] } = {},
+  ): Promise<RunRecord> {
     const run: RunRecord = {
       runId: randomHex(8),
       name: name ?? `run ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`,
@@ -113,6 +119,7 @@ export class Trainer {
       error: null,
       warnings: [],
       tags,
+      ...(opts.series ? { series: [...opts.series] } : {}),
     };
     await this.db.putRun(run);
     return this.execute(run);
@@ -270,7 +277,7 @@ export class Trainer {
     scope: RunScope,
   ): Promise<{ set: CandidateSet } & Pick<Sampling, 'sampler' | 'validation'>> {
     const config = live.run.config;
-    const set = await loadCandidateSet(this.db, config);
+    const set = await loadCandidateSet(this.db, config, live.run.series ? { series: live.run.series } : {});
     const used = await subsetDigests([...set.series.values()]);
     const { split, sampler, validation } = createSampling(set.candidates, config);
     // The run's URL names the data it used, so whoever opens it can tell missing data.

@@ -104,9 +104,14 @@ export class LunaApp extends LitElement {
 
   override connectedCallback() {
     super.connectedCallback();
-    void this.refresh().then(() => {
-      document.documentElement.dataset.lunaReady = 'true';
-    });
+    // Asked at once: granted (as headless runs grant it) the cache is never evicted and gets
+    // the browser's large persistent quota; the storage line says which. Asked again on a drop.
+    const asked = navigator.storage?.persist ? navigator.storage.persist().catch(() => false) : Promise.resolve(false);
+    void asked
+      .then(() => this.refresh())
+      .then(() => {
+        document.documentElement.dataset.lunaReady = 'true';
+      });
     document.documentElement.dataset.ingest = 'idle';
   }
 
@@ -128,6 +133,12 @@ export class LunaApp extends LitElement {
             ${
               st
                 ? html`Storage: ${formatBytes(st.usage)} used of ${formatBytes(st.quota)} available
+                  ${
+                    this.summary?.seriesCount
+                      ? html`· scans ${formatBytes(this.summary.storedBytes)} on disk
+                        (${formatBytes(this.summary.voxelBytes)} of voxels, compressed)`
+                      : ''
+                  }
                   ${st.persisted === null ? '' : st.persisted ? '· persistent' : '· not persistent (the browser may evict it)'}`
                 : ''
             }

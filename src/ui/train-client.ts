@@ -30,8 +30,8 @@ export class TrainClient {
     return this.api;
   }
 
-  start(config: LabConfig, name?: string, tags?: RunRecord['tags']): Promise<RunRecord> {
-    return this.remote().start(config, name, tags);
+  start(config: LabConfig, name?: string, tags?: RunRecord['tags'], opts?: { series?: string[] }): Promise<RunRecord> {
+    return this.remote().start(config, name, tags, opts);
   }
 
   exportRun(runId: string): Promise<ArtifactFile[]> {
