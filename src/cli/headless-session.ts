@@ -97,13 +97,14 @@ export function pageDidNotLoad(e: unknown, gpuFlags: boolean, consoleLog: string
  * prompt exists headless; Chromium's CDP permission `durableStorage` is what persist() asks.
  */
 export async function grantPersistentStorage(context: BrowserContext, page: Page, origin: string): Promise<void> {
+  // Not detached: Chromium drops a DevTools session's permission overrides when it detaches.
   const cdp = await context.newCDPSession(page);
-  try {
-    await cdp.send('Browser.grantPermissions', { origin, permissions: ['durableStorage'] });
-  } finally {
-    await cdp.detach().catch(() => {});
-  }
+  await cdp.send('Browser.grantPermissions', { origin, permissions: ['durableStorage'] });
 }
+
+/** Chromium's per-origin quota (10.74 GiB here, one subset) lifted to what the disk holds
+ *  (60 GB measured on a 64 GB-free disk): room for all ten subsets where the disk has it. */
+export const STORAGE_FLAGS = ['--unlimited-storage'];
 
 export class HeadlessSession {
   private constructor(
@@ -135,7 +136,7 @@ export class HeadlessSession {
       context = await chromium.launchPersistentContext(opts.profileDir, {
         executablePath: chromiumPath(),
         headless: true,
-        args: deviceFlags(gpuFlags ? 'gpu' : 'cpu'),
+        args: [...deviceFlags(gpuFlags ? 'gpu' : 'cpu'), ...STORAGE_FLAGS],
         // The CLI decides what Ctrl-C does (stop after a checkpoint), not Playwright.
         handleSIGINT: false,
         handleSIGTERM: false,
