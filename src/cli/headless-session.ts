@@ -103,7 +103,7 @@ export async function grantPersistentStorage(context: BrowserContext, page: Page
 }
 
 /** Chromium's per-origin quota (10.74 GiB here, one subset) lifted to what the disk holds
- *  (60 GB measured on a 64 GB-free disk): room for all ten subsets where the disk has it. */
+ *  (60.7 GB measured with 56 GB free on the disk): room for all ten subsets where the disk has it. */
 export const STORAGE_FLAGS = ['--unlimited-storage'];
 
 export class HeadlessSession {
