@@ -511,7 +511,8 @@ async function ingestData(
     },
     `ingested ${series} series${cached ? ` (${cached} file(s) already cached)` : ''}; ${report.errors.length} error(s)`,
   );
-  if (!series && !cached) {
+  // Scans stored now or cached from this folder before; a cached CSV alone is no data.
+  if (!report.dropSeries.length) {
     throw new DataError(
       `no CT series found in ${dataDir}${report.errors.length ? ` (${report.errors.length} file(s) could not be read)` : ''}`,
     );
