@@ -88,6 +88,27 @@ describe('ingestFiles: CSVs once, by content', () => {
   });
 });
 
+describe('ingestFiles: the series of a drop', () => {
+  it('names every series the drop holds, cached before or not, and the subsets it would mix', async () => {
+    const db = freshDb();
+    const a = synthDrop(28, 2);
+    const first = await ingestFiles(db, a);
+    expect(first.dropSeries.sort()).toEqual([...first.series].sort());
+    expect(first.mixed).toEqual([]);
+    const again = await ingestFiles(db, a);
+    expect(again.series).toEqual([]);
+    expect(again.dropSeries.sort()).toEqual([...first.series].sort());
+    // Another source's scans under the same subset name.
+    const other = await ingestFiles(
+      db,
+      await Promise.all(synthDrop(29, 1).map(async (f) => sourceFromBytes(`other/${f.path}`, await f.bytes(), 2))),
+    );
+    expect(other.series).toHaveLength(1);
+    expect(other.dropSeries).toEqual(other.series);
+    expect(other.mixed).toEqual([{ subset: 'subset0', fromDrop: 1, others: 2 }]);
+  });
+});
+
 describe('ingestFiles: room on disk', () => {
   afterEach(() => vi.unstubAllGlobals());
 

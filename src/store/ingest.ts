@@ -30,6 +30,9 @@ export interface IngestReport {
   series: string[];
   /** Every cached series the files hold: stored now, or already cached from them before. */
   dropSeries: string[];
+  /** Subsets where this drop's series now sit beside cached series from elsewhere: a run on
+   *  the subset would mix the two (the page says so). */
+  mixed: { subset: string; fromDrop: number; others: number }[];
   tables: { file: string; kind: 'annotations' | 'candidates'; rows: number; series: number; rowErrors: number }[];
   errors: { file: string; message: string }[];
   skipped: { file: string; reason: string }[];
@@ -60,6 +63,7 @@ export async function ingestFiles(
   const report: IngestReport = {
     series: [],
     dropSeries: [],
+    mixed: [],
     tables: [],
     errors: [],
     skipped: [],
@@ -171,6 +175,7 @@ export async function ingestFiles(
   }
   report.stages.load += now() - tLoad;
   report.dropSeries = await store.seriesOfFiles(files.map(fingerprint));
+  report.mixed = mixedSubsets(await store.listSeries(), new Set(report.dropSeries));
   report.ms = now() - t0;
   return report;
 }
@@ -194,6 +199,21 @@ async function refuseDropIfNoRoom(files: readonly SourceFile[], diskFree: number
       return `${e.message.replace(/it needs /, `stored, it needs at least `)} Nothing was written.`;
     throw e;
   }
+}
+
+/** Subsets holding both series of `mine` and other cached series. */
+export function mixedSubsets(
+  cached: readonly { seriesUid: string; subset: string }[],
+  mine: ReadonlySet<string>,
+): IngestReport['mixed'] {
+  const counts = new Map<string, { fromDrop: number; others: number }>();
+  for (const s of cached) {
+    const c = counts.get(s.subset) ?? { fromDrop: 0, others: 0 };
+    if (mine.has(s.seriesUid)) c.fromDrop++;
+    else c.others++;
+    counts.set(s.subset, c);
+  }
+  return [...counts].filter(([, c]) => c.fromDrop > 0 && c.others > 0).map(([subset, c]) => ({ subset, ...c }));
 }
 
 /** The cache's description of a volume (without where it was dropped). */

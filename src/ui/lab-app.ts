@@ -186,6 +186,13 @@ export class LunaApp extends LitElement {
       Last ingest: ${r.series.length} series stored${r.skipped.length ? `, ${r.skipped.length} files skipped` : ''},
       ${r.errors.length} errors; ${mb.toFixed(1)} MB of voxels in ${(r.ms / 1000).toFixed(2)} s
       ${r.ms > 0 && mb > 0 ? `(${(mb / (r.ms / 1000)).toFixed(0)} MB/s)` : ''}.
+      ${(r.mixed ?? []).map(
+        (m) =>
+          html`<br /><span class="warn" data-testid="ingest-mixed"
+              >⚠ ${m.subset || '(no folder)'} now holds ${m.fromDrop} series from this drop and ${m.others} cached from
+              elsewhere: a run on ${m.subset || 'it'} trains on both (delete the others to keep them apart).</span
+            >`,
+      )}
     </p>`;
   }
 
