@@ -7,7 +7,7 @@
  */
 import { test, expect } from '@playwright/test';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SYNTH_CLI } from './paths.ts';
@@ -46,12 +46,12 @@ const one = (events: Event[], name: string) => {
   return e!;
 };
 
-function bytesUnder(dir: string): number {
-  if (!existsSync(dir)) return 0;
-  let n = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true }))
-    if (e.isFile()) n += statSync(join(e.parentPath, e.name)).size;
-  return n;
+/** The files of Chromium's disk cache, as latin1 text (each entry's file starts with its URL). */
+function cacheEntries(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile())
+    .map((e) => readFileSync(join(e.parentPath, e.name), 'latin1'));
 }
 
 test.describe.serial('headless runs and the cache', () => {
@@ -85,10 +85,19 @@ test.describe.serial('headless runs and the cache', () => {
     expect((one(second.events, 'data').series as string[]).length).toBe(4);
     expect(one(second.events, 'done').metrics).toEqual(reference.metrics);
 
-    // Chromium's HTTP cache holds no copy of what the data server served (it said no-store).
-    const data = bytesUnder(SYNTH_CLI);
-    const cache = bytesUnder(join(fresh, 'Default', 'Cache'));
-    expect(cache).toBeLessThan(data / 10);
+    // Chromium's HTTP cache holds no entry for what the data server served (it said no-store):
+    // an entry's file starts with its URL, and only the lab's own assets are there.
+    const cached = cacheEntries(join(fresh, 'Default', 'Cache'));
+    expect(cached.some((text) => text.includes('/assets/'))).toBe(true);
+    const served = readdirSync(SYNTH_CLI, { recursive: true })
+      .map(String)
+      .filter((f) => /\.(raw|mhd|csv)$/.test(f));
+    expect(served.length).toBeGreaterThan(0);
+    for (const f of served)
+      expect(
+        cached.some((text) => text.includes(`/files/${f}`)),
+        f,
+      ).toBe(false);
   });
 
   test('on a profile that also caches other subset0 scans, a run trains on its --data only, as on a fresh profile', async () => {
