@@ -21,7 +21,11 @@ export interface IngestApi {
   demo(opts: SynthOptions, onProgress?: (p: FileProgress[]) => void): Promise<IngestReport>;
   /** Fetch files by URL (the CLI serves a data folder) and ingest them; files already cached
    *  (same path, size and mtime) are skipped, as on a re-drop. */
-  ingestUrls(urls: RemoteFile[], onProgress?: (p: FileProgress[]) => void): Promise<IngestReport>;
+  ingestUrls(
+    urls: RemoteFile[],
+    onProgress?: (p: FileProgress[]) => void,
+    diskFreeBytes?: number | null,
+  ): Promise<IngestReport>;
 }
 
 export interface RemoteFile {
@@ -54,10 +58,11 @@ async function run(
   files: SourceFile[],
   onProgress?: (p: FileProgress[]) => void,
   force = false,
+  diskFreeBytes: number | null = null,
 ): Promise<IngestReport> {
   const progress = batched(onProgress);
   try {
-    return await ingestFiles(labStore(), files, { force, onProgress: progress.push });
+    return await ingestFiles(labStore(), files, { force, onProgress: progress.push, diskFreeBytes });
   } finally {
     progress.flush();
   }
@@ -76,7 +81,7 @@ const api: IngestApi = {
     for (const f of generateSynthetic(opts)) files.push(sourceFromBytes(`synthetic-demo/${f.path}`, f.bytes));
     return run(files, onProgress, true);
   },
-  async ingestUrls(urls, onProgress) {
+  async ingestUrls(urls, onProgress, diskFreeBytes) {
     const files = urls.map(({ path, url, size, lastModified }): SourceFile => ({
       path,
       size,
@@ -101,7 +106,7 @@ const api: IngestApi = {
         return res.status === 206 ? bytes : bytes.subarray(offset, offset + length);
       },
     }));
-    return run(files, onProgress);
+    return run(files, onProgress, false, diskFreeBytes ?? null);
   },
 };
 

@@ -33,7 +33,12 @@ export interface TrainListener {
 export interface TrainApi {
   setListener(listener: TrainListener): void;
   /** Train a new run; resolves with its final record when it ends. `tags` go to MLflow too. */
-  start(config: LabConfig, name?: string, tags?: RunRecord['tags'], source?: SourceWeights): Promise<RunRecord>;
+  start(
+    config: LabConfig,
+    name?: string,
+    tags?: RunRecord['tags'],
+    opts?: { series?: string[]; source?: SourceWeights },
+  ): Promise<RunRecord>;
   /** The run's files from its last checkpoint: config, lab URL, predictions, tfjs and ONNX models. */
   exportRun(runId: string): Promise<ArtifactFile[]>;
   /** Continue a run from its last checkpoint, optionally for more epochs. */
@@ -91,7 +96,7 @@ const api: TrainApi = {
   setListener(l) {
     listener = l;
   },
-  start: (config, name, tags, source) => trainer.start(config, name, tags, source),
+  start: (config, name, tags, opts) => trainer.start(config, name, tags, opts),
   exportRun: (runId) => trainer.exportRun(runId),
   resume: (runId, extraEpochs, source) => trainer.resumeRun(runId, extraEpochs ?? 0, source),
   pause: () => trainer.pause(),

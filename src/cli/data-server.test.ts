@@ -231,6 +231,7 @@ describe('serveData', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/json');
     expect(res.headers.get('access-control-allow-origin')).toBe(ORIGIN);
+    expect(res.headers.get('cache-control')).toBe('no-store');
     const listed = (await res.json()) as unknown;
     expect(listed).toEqual(await listFiles(root));
     expect(listed).toEqual(server.files);
@@ -245,12 +246,15 @@ describe('serveData', () => {
     expect(whole.headers.get('accept-ranges')).toBe('bytes');
     expect(whole.headers.get('content-range')).toBeNull();
     expect(whole.headers.get('access-control-allow-origin')).toBe(ORIGIN);
+    // The data goes to IndexedDB: Chromium must keep no HTTP-cache copy of it.
+    expect(whole.headers.get('cache-control')).toBe('no-store');
     expect(await whole.text()).toBe('0123456789');
 
     const part = await fetch(`${server.url}/files/a.raw`, { headers: { Range: 'bytes=2-5' } });
     expect(part.status).toBe(206);
     expect(part.headers.get('content-range')).toBe('bytes 2-5/10');
     expect(part.headers.get('content-length')).toBe('4');
+    expect(part.headers.get('cache-control')).toBe('no-store');
     expect(await part.text()).toBe('2345');
 
     const suffix = await fetch(`${server.url}/files/a.raw`, { headers: { Range: 'bytes=-3' } });

@@ -6,6 +6,8 @@
  * refused, and symlinks are followed only when their target stays inside the root. Only
  * requests addressed to this server (`Host` 127.0.0.1:port or localhost:port) from the lab's
  * origin (or with no `Origin`) are answered; others get 403 (`local-origin.ts`).
+ * Every answer says `Cache-Control: no-store`: the data lands in IndexedDB, and without it
+ * Chromium kept a second copy of every file in the profile's HTTP cache (`Default/Cache`).
  */
 import { createReadStream } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
@@ -108,6 +110,7 @@ export async function serveData(root: string, origin: string): Promise<DataServe
     if (why) return refuse(res, why);
     res.setHeader('access-control-allow-origin', origin);
     res.setHeader('vary', 'origin');
+    res.setHeader('cache-control', 'no-store');
     if (req.method === 'OPTIONS') {
       res.writeHead(204, { 'access-control-allow-methods': 'GET, HEAD', 'access-control-allow-headers': 'range' });
       return void res.end();

@@ -91,6 +91,21 @@ export function pageDidNotLoad(e: unknown, gpuFlags: boolean, consoleLog: string
     : `${what}. The page's console is in ${consoleLog}`;
 }
 
+/**
+ * Persistent storage for the lab's origin, so `navigator.storage.persist()` is granted: the
+ * browser then never evicts the cache, and the origin gets the large persistent quota. No
+ * prompt exists headless; Chromium's CDP permission `durableStorage` is what persist() asks.
+ */
+export async function grantPersistentStorage(context: BrowserContext, page: Page, origin: string): Promise<void> {
+  // Not detached: Chromium drops a DevTools session's permission overrides when it detaches.
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Browser.grantPermissions', { origin, permissions: ['durableStorage'] });
+}
+
+/** Chromium's per-origin quota (10.74 GiB here, one subset) lifted to what the disk holds
+ *  (60.7 GB measured with 56 GB free on the disk): room for all ten subsets where the disk has it. */
+export const STORAGE_FLAGS = ['--unlimited-storage'];
+
 export class HeadlessSession {
   private constructor(
     readonly page: Page,
@@ -121,7 +136,7 @@ export class HeadlessSession {
       context = await chromium.launchPersistentContext(opts.profileDir, {
         executablePath: chromiumPath(),
         headless: true,
-        args: deviceFlags(gpuFlags ? 'gpu' : 'cpu'),
+        args: [...deviceFlags(gpuFlags ? 'gpu' : 'cpu'), ...STORAGE_FLAGS],
         // The CLI decides what Ctrl-C does (stop after a checkpoint), not Playwright.
         handleSIGINT: false,
         handleSIGTERM: false,
@@ -130,6 +145,7 @@ export class HeadlessSession {
       const log = (line: string) => appendFileSync(opts.consoleLog, `${new Date().toISOString()} ${line}\n`);
       await context.exposeFunction('lunaCliEvent', (e: HeadlessEvent) => opts.onEvent(e));
       const page = context.pages()[0] ?? (await context.newPage());
+      await grantPersistentStorage(context, page, lab.url);
       page.on('console', (m) => log(`[${m.type()}] ${m.text()}`));
       page.on('pageerror', (e) => log(`[pageerror] ${e.stack ?? e.message}`));
       page.on('worker', (w) => log(`[worker] started ${w.url()}`));

@@ -8,7 +8,7 @@
  * 3 finished, but tracking items wait for the MLflow server (kept in the cache, sent by the
  * next run on the same --cache or by `--resume`); 130 stopped by Ctrl-C (checkpoint kept).
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, statfs } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -18,6 +18,7 @@ import type { HeadlessEvent, RunSummary, SourceWeightsOut } from '../headless/he
 import { parseModelSource } from '../train/model-source.ts';
 import { isSoftwareAdapter } from '../model/backend.ts';
 import type { IngestReport } from '../store/ingest.ts';
+import { describeRoom } from '../store/quota.ts';
 import type { MetricPoint, RunRecord } from '../store/records.ts';
 import { DataError } from '../data/errors.ts';
 import type { OutboxState } from '../tracking/outbox.ts';
@@ -312,7 +313,12 @@ export interface TrainOutcome {
 /** Everything one run needs from an open session: used by `train` and, run after run, by `HeadlessTrainer` (`sweep`). */
 async function runInSession(
   session: HeadlessSession,
-  p: Omit<TrainPlan, 'device' | 'json' | 'strict' | 'dataDir'> & { dataDir: string; device: Device },
+  p: Omit<TrainPlan, 'device' | 'json' | 'strict' | 'dataDir'> & {
+    dataDir: string;
+    device: Device;
+    /** Train on these series only (--data's); null: as the config selects. */
+    series?: string[] | null;
+  },
   reporter: Reporter,
   events: SessionEvents,
 ): Promise<TrainOutcome> {
@@ -359,7 +365,10 @@ async function runInSession(
           ? stored
           : await session.call('resume', stored.runId, await folderSource(stored.config));
     } else {
-      run = await session.call('start', p.config, p.name, p.tags, await folderSource(p.config));
+      run = await session.call('start', p.config, p.name, p.tags, {
+        series: p.series ?? null,
+        source: await folderSource(p.config),
+      });
     }
   } finally {
     await system.stop();
@@ -623,8 +632,9 @@ async function ingestData(
   dataDir: string,
   strict: boolean,
   reporter: Reporter,
+  profileDir: string,
 ): Promise<IngestReport> {
-  const report = await session.call('ingest', session.dataUrl!);
+  const report = await session.call('ingest', session.dataUrl!, await diskFree(profileDir));
   const cached = report.skipped.filter((s) => s.reason === 'already cached').length;
   const series = report.series.length;
   reporter.event(
@@ -637,7 +647,8 @@ async function ingestData(
     },
     `ingested ${series} series${cached ? ` (${cached} file(s) already cached)` : ''}; ${report.errors.length} error(s)`,
   );
-  if (!series && !cached) {
+  // Scans stored now or cached from this folder before; a cached CSV alone is no data.
+  if (!report.dropSeries.length) {
     throw new DataError(
       `no CT series found in ${dataDir}${report.errors.length ? ` (${report.errors.length} file(s) could not be read)` : ''}`,
     );
@@ -647,7 +658,52 @@ async function ingestData(
   }
   if (strict && report.errors.length)
     throw new DataError(`--strict: ${report.errors.length} file(s) in ${dataDir} could not be ingested`);
+  const room = await session.call('storage');
+  if (room) {
+    const free = await diskFree(profileDir);
+    reporter.event(
+      'storage',
+      { ...room, ...(free === null ? {} : { diskFree: free }) },
+      `storage: ${describeRoom({ ...room, ...(free === null ? {} : { diskFree: free }) })}`,
+    );
+  }
   return report;
+}
+
+/** Free bytes on the disk holding `dir` (for the user, statfs's bavail), or null. */
+async function diskFree(dir: string): Promise<number | null> {
+  const s = await statfs(dir).catch(() => null);
+  return s ? s.bavail * s.bsize : null;
+}
+
+/**
+ * The series a run on --data trains on: exactly those of its folder (stored now or cached
+ * from it before), unless the config chooses (--subsets, or a lab URL's pinned data). Said
+ * aloud, with the cached series of the same subsets it leaves out.
+ */
+async function dataSeries(
+  session: HeadlessSession,
+  config: LabConfig,
+  report: IngestReport,
+  dataDir: string,
+  reporter: Reporter,
+): Promise<string[] | null> {
+  if (config.data.subsets.length || config.data.digest.length) return null;
+  const mine = new Set(report.dropSeries);
+  const cached = await session.call('cachedSeries');
+  const subsets = new Map<string, number>();
+  for (const s of cached) if (mine.has(s.seriesUid)) subsets.set(s.subset, (subsets.get(s.subset) ?? 0) + 1);
+  const others = cached.filter((s) => !mine.has(s.seriesUid) && subsets.has(s.subset));
+  const bySubset = [...subsets].map(([s, n]) => `${s || '(no folder)'}: ${n}`).join(', ');
+  reporter.event(
+    'data',
+    { series: report.dropSeries, subsets: Object.fromEntries(subsets), otherCachedSeries: others.length },
+    `training on the ${mine.size} series of ${dataDir} (${bySubset})` +
+      (others.length
+        ? `; ${others.length} other cached series of the same subsets are left out (--subsets ${[...subsets.keys()].join(',')} would use them too)`
+        : ''),
+  );
+  return report.dropSeries;
 }
 
 /** One run of a `HeadlessTrainer`: its config, output folder, name and MLflow tags; with
@@ -670,6 +726,8 @@ export class HeadlessTrainer {
   static readonly EXIT = EXIT;
   private session: HeadlessSession | null = null;
   private readonly events: SessionEvents;
+  /** --data's series, once ingested (null: the config chooses). */
+  private series: string[] | null = null;
 
   private constructor(
     /** The config the flags give, before any per-run change. */
@@ -718,14 +776,24 @@ export class HeadlessTrainer {
   }
 
   async ingest(): Promise<IngestReport> {
-    return ingestData(this.opened(), this.dataDir, this.strict, this.reporter);
+    const report = await ingestData(this.opened(), this.dataDir, this.strict, this.reporter, this.profileDir);
+    this.series = await dataSeries(this.opened(), this.config, report, this.dataDir, this.reporter);
+    return report;
   }
 
   async run(p: HeadlessRunPlan): Promise<TrainOutcome> {
     this.events.begin(p.config);
     return runInSession(
       this.opened(),
-      { ...p, dataDir: this.dataDir, profileDir: this.profileDir, device: this.device, resume: p.resume ?? null },
+      {
+        ...p,
+        dataDir: this.dataDir,
+        profileDir: this.profileDir,
+        device: this.device,
+        resume: p.resume ?? null,
+        // A run whose config picks subsets (or pins data) is told otherwise.
+        series: p.config.data.subsets.length || p.config.data.digest.length ? null : this.series,
+      },
       this.reporter,
       this.events,
     );
@@ -814,12 +882,14 @@ async function trainInto(p: TrainPlan, io: Io): Promise<number> {
       },
       `WebGPU adapter: ${adapter} (--device ${p.device}${why ? `: ${why}` : ''})`,
     );
+    let series: string[] | null = null;
     if (!p.resume) {
       reporter.status(`ingesting ${p.dataDir}`);
-      await ingestData(session, p.dataDir, p.strict, reporter);
+      const report = await ingestData(session, p.dataDir, p.strict, reporter, p.profileDir);
+      series = await dataSeries(session, p.config, report, p.dataDir, reporter);
     }
     reporter.status('training: waiting for the first step');
-    const outcome = await runInSession(session, { ...p }, reporter, events);
+    const outcome = await runInSession(session, { ...p, series }, reporter, events);
     const m = outcome.summary.metrics as ReturnType<typeof finalMetrics>;
     reporter.event(
       'done',

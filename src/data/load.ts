@@ -9,7 +9,8 @@
  */
 import { detectKind, dirName, joinPath, DETECT_HEAD_BYTES, type FileKind } from './detect.ts';
 import { isZipName, loadableMember, memberSource, randomAccessOf, readZipIndex } from './zip.ts';
-import type { SourceFile } from './source.ts';
+import { fingerprint, type SourceFile } from './source.ts';
+import { toHex } from './hex.ts';
 import type { Volume } from './volume.ts';
 import { isDataError } from './errors.ts';
 import { parseMetaHeader, metaDataFileName, readMetaImage } from './metaimage.ts';
@@ -26,19 +27,28 @@ import {
 
 export type LoadItem =
   | { type: 'volume'; volume: Volume; subset: string | null; sources: readonly SourceFile[] }
-  | { type: 'annotations'; file: string; rows: Annotation[]; rowErrors: RowError[] }
-  | { type: 'candidates'; file: string; rows: Candidate[]; rowErrors: RowError[] }
+  | { type: 'annotations'; file: string; rows: Annotation[]; rowErrors: RowError[]; table?: TableIdentity }
+  | { type: 'candidates'; file: string; rows: Candidate[]; rowErrors: RowError[]; table?: TableIdentity }
   /** `annotations_with_malignancy.csv`: the book's malignancy label per nodule. */
-  | { type: 'malignancy'; file: string; rows: MalignancyAnnotation[]; rowErrors: RowError[] }
+  | { type: 'malignancy'; file: string; rows: MalignancyAnnotation[]; rowErrors: RowError[]; table?: TableIdentity }
   /** `internal`: the cause was not a `DataError` (a reader bug, not the file's fault). */
   | { type: 'error'; file: string; message: string; internal?: true }
-  | { type: 'skipped'; file: string; reason: string }
+  /** `table`: a CSV whose content is cached already (under another fingerprint, or this one). */
+  | { type: 'skipped'; file: string; reason: string; table?: TableIdentity }
   /** Emitted before a file's bytes are read, for per-file progress. */
   | { type: 'reading'; files: readonly string[] };
 
 export interface LoadOptions {
   /** Skip files for which this returns true (already cached); they yield `skipped`. */
   isKnown?: (f: SourceFile) => boolean;
+  /** CSVs whose content digest this knows are not parsed again (a copy, or a touched file). */
+  isKnownTable?: (digest: string) => boolean;
+}
+
+/** A CSV as the cache recognises it: by its bytes' sha-256, and the file it came from. */
+export interface TableIdentity {
+  digest: string;
+  fingerprint: string;
 }
 
 /** LUNA16 keeps scans in subset0..subset9; otherwise the top dropped folder names the group. */
@@ -132,16 +142,29 @@ export async function* loadFiles(given: readonly SourceFile[], opts: LoadOptions
       yield { type: 'skipped', file: f.path, reason: notCached };
       continue;
     }
+    if (opts.isKnown?.(f)) {
+      yield { type: 'skipped', file: f.path, reason: 'already cached' };
+      continue;
+    }
     yield { type: 'reading', files: [f.path] };
     try {
-      const text = decodeCsv(await f.bytes(), f.path);
+      const bytes = await f.bytes();
+      const table = {
+        digest: toHex(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>)),
+        fingerprint: fingerprint(f),
+      };
+      if (opts.isKnownTable?.(table.digest)) {
+        yield { type: 'skipped', file: f.path, reason: 'already cached', table };
+        continue;
+      }
+      const text = decodeCsv(bytes, f.path);
       const parsed = parseLunaCsv(text, f.path);
       if (parsed.kind === 'annotations') {
-        yield { type: 'annotations', file: f.path, rows: parsed.rows, rowErrors: parsed.errors };
+        yield { type: 'annotations', file: f.path, rows: parsed.rows, rowErrors: parsed.errors, table };
       } else if (parsed.kind === 'candidates') {
-        yield { type: 'candidates', file: f.path, rows: parsed.rows, rowErrors: parsed.errors };
+        yield { type: 'candidates', file: f.path, rows: parsed.rows, rowErrors: parsed.errors, table };
       } else {
-        yield { type: 'malignancy', file: f.path, rows: parsed.rows, rowErrors: parsed.errors };
+        yield { type: 'malignancy', file: f.path, rows: parsed.rows, rowErrors: parsed.errors, table };
       }
     } catch (e) {
       yield { type: 'error', file: f.path, message: describe(e, f.path), ...internal(e) };

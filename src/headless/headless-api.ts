@@ -8,6 +8,7 @@
 import type { LabConfig } from '../config/lab-config.ts';
 import { describeAdapter, type GpuAdapterInfoLike } from '../model/backend.ts';
 import { labStore } from '../store/lab-store.ts';
+import { storageRoom, type StorageRoom } from '../store/quota.ts';
 import type { MetricPoint, RunRecord, WeightSpec } from '../store/records.ts';
 import type { Progress } from '../train/trainer.ts';
 import type { ProfileReport } from '../train/step-profiler.ts';
@@ -35,6 +36,8 @@ export interface PageInfo {
   userAgent: string;
   /** The WebGPU adapter the page gets, or why there is none. */
   webgpu: { adapter: string; fallback: boolean } | { unavailable: string };
+  /** The origin's storage after asking for persistence (null: the browser cannot say). */
+  storage: StorageRoom | null;
 }
 
 export interface FileOut {
@@ -61,13 +64,21 @@ export interface SourceWeightsOut {
 
 export interface HeadlessApi {
   info(): Promise<PageInfo>;
-  /** Ingest every file the CLI's data server lists. */
-  ingest(dataUrl: string): Promise<IngestReport>;
+  /** The origin's usage, quota and persistence now. */
+  storage(): Promise<StorageRoom | null>;
+  /** Every cached series and its subset (what a run could train on). */
+  cachedSeries(): Promise<{ seriesUid: string; subset: string }[]>;
+  /** Ingest every file the CLI's data server lists; `diskFreeBytes`: free space on the disk
+   *  holding the profile, as the CLI measured it (a drop that cannot fit is refused up front). */
+  ingest(dataUrl: string, diskFreeBytes?: number | null): Promise<IngestReport>;
+  /** `series`: train on these cached series only (the CLI's `--data`), unless null. */
   start(
     config: LabConfig,
     name: string,
     tags: { key: string; value: string }[],
-    source?: SourceWeightsOut,
+    /** `source`: the weights of `finetune.from` the CLI read (a run folder); `series`: train on
+     *  these cached series only (the CLI's `--data`), unless null. */
+    opts?: { source?: SourceWeightsOut; series?: string[] | null },
   ): Promise<RunRecord>;
   resume(runId: string, source?: SourceWeightsOut): Promise<RunRecord>;
   stop(): void;
@@ -141,14 +152,20 @@ export function installHeadlessApi(): void {
   const interrupted = (r: RunRecord) => emit({ type: 'interrupted', runId: r.runId, error: r.error });
   const api: HeadlessApi = {
     async info() {
+      // Asked before anything is cached; the CLI grants it (headless-session.ts).
+      if (navigator.storage?.persist) await navigator.storage.persist().catch(() => false);
       return {
         labVersion: LAB_VERSION,
         labCommit: LAB_COMMIT,
         userAgent: navigator.userAgent,
         webgpu: await probeWebGpu(),
+        storage: await storageRoom(),
       };
     },
-    async ingest(dataUrl) {
+    storage: () => storageRoom(),
+    cachedSeries: async () =>
+      (await labStore().listSeries()).map((s) => ({ seriesUid: s.seriesUid, subset: s.subset })),
+    async ingest(dataUrl, diskFreeBytes) {
       const res = await fetch(`${dataUrl}/files.json`);
       if (!res.ok) throw new Error(`the data server answered HTTP ${res.status} for its file list`);
       const listed = (await res.json()) as { path: string; size: number; lastModified: number }[];
@@ -156,10 +173,17 @@ export function installHeadlessApi(): void {
         ...f,
         url: `${dataUrl}/files/${f.path.split('/').map(encodeURIComponent).join('/')}`,
       }));
-      return ingestUrls(files, (batch) => emit({ type: 'ingest', files: batch }));
+      return ingestUrls(files, (batch) => emit({ type: 'ingest', files: batch }), diskFreeBytes ?? null);
     },
-    start: (config, name, tags, source) =>
-      client.withRecovery(() => client.start(config, name, tags, sourceWeights(source)), interrupted),
+    start: (config, name, tags, opts) =>
+      client.withRecovery(
+        () =>
+          client.start(config, name, tags, {
+            ...(opts?.series ? { series: opts.series } : {}),
+            ...(opts?.source ? { source: sourceWeights(opts.source) } : {}),
+          }),
+        interrupted,
+      ),
     resume: (runId, source) => client.withRecovery(() => client.resume(runId, 0, sourceWeights(source)), interrupted),
     stop: () => client.stop(),
     run: async (runId) => (await labStore().getRun(runId)) ?? null,

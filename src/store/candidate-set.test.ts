@@ -114,3 +114,24 @@ describe('loadCandidateSet', () => {
     ]);
   });
 });
+
+describe('loadCandidateSet: a run started on named series', () => {
+  it('uses only those series, whatever else the cache holds under the same subset', async () => {
+    const db = await cache(['candidates']);
+    // Another source's scan under the same subset name.
+    const other = { ...(await db.getSeries('S'))!, seriesUid: 'T' };
+    await db.putSeries({ record: other, voxels: new Int16Array(10 * 20 * 20), fingerprints: [] });
+    await db.putCandidates([
+      { seriesUid: 'T', source: 'candidates', file: 'candidates.csv', rows: [{ xyz: [5, 5, 5], isNodule: false }] },
+    ]);
+    const all = await loadCandidateSet(db, defaultConfig());
+    expect([...all.series.keys()].sort()).toEqual(['S', 'T']);
+    const only = await loadCandidateSet(db, defaultConfig(), { series: ['S'] });
+    expect([...only.series.keys()]).toEqual(['S']);
+    expect(only.candidates.every((c) => c.seriesUid === 'S')).toBe(true);
+    expect(only.dataDigest).not.toBe(all.dataDigest);
+    await expect(loadCandidateSet(db, defaultConfig(), { series: ['gone'] })).rejects.toThrow(
+      /None of the run's 1 series is cached any more/,
+    );
+  });
+});

@@ -32,9 +32,11 @@ export class TrainingDataError extends Error {
 export async function loadCandidateSet(
   db: LabStore,
   config: LabConfig,
-  opts: { table?: 'configured' | 'preferred' } = {},
+  opts: { table?: 'configured' | 'preferred'; series?: readonly string[] } = {},
 ): Promise<CandidateSet> {
-  const all = await db.listSeries();
+  // `series`: the run was started on these only (RunRecord.series).
+  const only = opts.series ? new Set(opts.series) : null;
+  const all = (await db.listSeries()).filter((s) => !only || only.has(s.seriesUid));
   // A URL that names its data by digest trains on exactly those subsets.
   const wanted = new Set(
     config.data.subsets.length ? config.data.subsets : config.data.digest.map((d) => d.split(':')[0]),
@@ -50,7 +52,9 @@ export async function loadCandidateSet(
     throw new TrainingDataError(
       all.length
         ? `No cached series in subsets ${[...wanted].join(', ')}; the cache holds ${have.join(', ')}`
-        : 'No scans are cached: drop LUNA16 subsets (or load the synthetic demo) first',
+        : only
+          ? `None of the run's ${only.size} series is cached any more: drop its data again`
+          : 'No scans are cached: drop LUNA16 subsets (or load the synthetic demo) first',
     );
   }
   const uids = series.map((s) => s.seriesUid);

@@ -3,7 +3,7 @@
  * good scans are cached, each bad file gets its own clear error, nothing is duplicated.
  */
 import 'fake-indexeddb/auto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openLabStore, type LabStore } from './lab-store.ts';
@@ -54,6 +54,120 @@ function mhd(name: string, fields: Record<string, string>): SourceFile {
     ),
   );
 }
+
+describe('ingestFiles: CSVs once, by content', () => {
+  it('does not parse a CSV again when only its name or mtime changed, but does when its content did', async () => {
+    const db = freshDb();
+    const drop = synthDrop(23, 1);
+    const csvs = drop.filter((f) => f.path.endsWith('.csv'));
+    expect(csvs.length).toBeGreaterThan(0);
+    const first = await ingestFiles(db, drop);
+    expect(first.tables.map((t) => t.file).sort()).toEqual(csvs.map((f) => f.path).sort());
+
+    // Touched (new mtime) and copied elsewhere: the same bytes, so skipped without parsing.
+    const touched = await Promise.all(csvs.map(async (f) => sourceFromBytes(`copy/${f.path}`, await f.bytes(), 99)));
+    const again = await ingestFiles(db, touched);
+    expect(again.tables).toEqual([]);
+    expect(again.skipped.map((s) => s.reason)).toEqual(touched.map(() => 'already cached'));
+    // …and found by fingerprint next time (no read at all).
+    const reads: string[] = [];
+    const spied = touched.map((f) => ({ ...f, bytes: () => (reads.push(f.path), f.bytes()) }));
+    await ingestFiles(db, spied);
+    expect(reads).toEqual([]);
+
+    // A changed annotations.csv is read, and the old content is forgotten (its rows were replaced).
+    const ann = csvs.find((f) => /annotations/.test(f.path))!;
+    const text = new TextDecoder().decode(await ann.bytes());
+    const changed = sourceFromBytes(ann.path, enc(text.trimEnd() + '\n'.repeat(2)), 5);
+    expect((await ingestFiles(db, [changed])).tables.map((t) => t.file)).toEqual([ann.path]);
+    expect((await ingestFiles(db, [ann])).tables.map((t) => t.file)).toEqual([ann.path]);
+
+    // Clearing the cache forgets them: the next drop stores the tables again.
+    await db.clearAll();
+    expect((await ingestFiles(db, csvs)).tables).toHaveLength(csvs.length);
+  });
+});
+
+describe('ingestFiles: the series of a drop', () => {
+  it('names every series the drop holds, cached before or not, and the subsets it would mix', async () => {
+    const db = freshDb();
+    const a = synthDrop(28, 2);
+    const first = await ingestFiles(db, a);
+    expect(first.dropSeries.sort()).toEqual([...first.series].sort());
+    expect(first.mixed).toEqual([]);
+    const again = await ingestFiles(db, a);
+    expect(again.series).toEqual([]);
+    expect(again.dropSeries.sort()).toEqual([...first.series].sort());
+    // Another source's scans under the same subset name.
+    const other = await ingestFiles(
+      db,
+      await Promise.all(synthDrop(29, 1).map(async (f) => sourceFromBytes(`other/${f.path}`, await f.bytes(), 2))),
+    );
+    expect(other.series).toHaveLength(1);
+    expect(other.dropSeries).toEqual(other.series);
+    expect(other.mixed).toEqual([{ subset: 'subset0', fromDrop: 1, others: 2 }]);
+  });
+});
+
+describe('ingestFiles: room on disk', () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it('refuses a drop larger than the space left before writing anything, with the numbers', async () => {
+    const db = freshDb();
+    const earlier = await ingestFiles(db, synthDrop(24, 1));
+    expect(earlier.series).toHaveLength(1);
+    const before = await db.readVolume(earlier.series[0]);
+    const drop = synthDrop(25, 2);
+    const scanBytes = drop.filter((f) => !f.path.endsWith('.csv')).reduce((n, f) => n + f.size, 0);
+    // 100 KiB left: less than the 0.3 of the scans' bytes any CT takes stored.
+    vi.stubGlobal('navigator', {
+      storage: {
+        estimate: async () => ({ usage: 5 << 20, quota: (5 << 20) + 100 * 1024 }),
+        persisted: async () => true,
+      },
+    });
+    expect(scanBytes * 0.3).toBeGreaterThan(100 * 1024);
+    const reads: string[] = [];
+    const report = await ingestFiles(
+      db,
+      drop.map((f) => ({ ...f, bytes: () => (reads.push(f.path), f.bytes()) })),
+    );
+    expect(report.series).toEqual([]);
+    expect(reads).toEqual([]);
+    expect(report.errors).toHaveLength(drop.length);
+    expect(report.errors[0].message).toMatch(
+      /Not enough browser storage for this drop \(\d+(\.\d+)? (KiB|MiB) of scan files\): stored, it needs at least [\d.]+ (KiB|MiB), only 100\.0 KiB is free \(the browser reports 5\.00 MiB used of a 5\.10 MiB quota, persistent\)/,
+    );
+    expect(report.errors[0].message).toMatch(/Nothing was written/);
+    vi.unstubAllGlobals();
+    expect((await db.listSeries()).map((s) => s.seriesUid)).toEqual(earlier.series);
+    expect((await db.readVolume(earlier.series[0])).voxels).toEqual(before.voxels);
+  });
+
+  it('refuses one series that cannot fit, stored size and numbers named, and keeps the others', async () => {
+    const db = freshDb();
+    const drop = synthDrop(26, 1);
+    const first = await ingestFiles(db, drop);
+    const stored = (await db.getSeries(first.series[0]))!.storedBytes!;
+    // Room for the drop's lower bound, not for the series as stored.
+    const scanBytes = drop.filter((f) => !f.path.endsWith('.csv')).reduce((n, f) => n + f.size, 0);
+    const free = Math.ceil(scanBytes * 0.3) + 1;
+    expect(free).toBeLessThan(stored);
+    vi.stubGlobal('navigator', {
+      storage: { estimate: async () => ({ usage: 0, quota: free }) },
+    });
+    const other = synthDrop(27, 1);
+    const report = await ingestFiles(db, other);
+    expect(report.series).toEqual([]);
+    expect(
+      report.errors.some((e) =>
+        /Not enough browser storage for series .*: it needs .* only .* is free/.test(e.message),
+      ),
+    ).toBe(true);
+    vi.unstubAllGlobals();
+    expect((await db.listSeries()).map((s) => s.seriesUid)).toEqual(first.series);
+  });
+});
 
 describe('ingestFiles', () => {
   it('caches annotations_with_malignancy.csv through the store, naming its bad rows, and clears it with the rest', async () => {
@@ -161,9 +275,11 @@ describe('ingestFiles', () => {
 
     const again = await ingestFiles(db, drop);
     expect(again.series).toHaveLength(0);
+    // Scans and CSVs alike: nothing is read, parsed or stored again.
     expect(again.skipped.filter((s) => s.reason === 'already cached').length).toBe(
-      drop.filter((f) => /\.(mhd)$/.test(f.path)).length,
+      drop.filter((f) => /\.(mhd|csv)$/.test(f.path)).length,
     );
+    expect(again.tables).toEqual([]);
     const forced = await ingestFiles(db, drop, { force: true });
     expect(forced.series).toEqual(first.series);
     expect(await db.listSeries()).toHaveLength(1);

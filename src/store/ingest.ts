@@ -12,6 +12,8 @@ import type { AnnotationsRecord, CandidatesRecord, MalignancyRecord } from './re
 import type { LabStore } from './lab-store.ts';
 import { toHex } from '../data/hex.ts';
 import { candidateTableOf } from '../data/candidate-selection.ts';
+import { MIN_STORED_RATIO } from '../data/slab-codec.ts';
+import { formatBytes, QuotaError, refuseIfNoRoom } from './quota.ts';
 
 export type FileStatus = 'reading' | 'stored' | 'skipped' | 'error';
 
@@ -24,7 +26,13 @@ export interface FileProgress {
 }
 
 export interface IngestReport {
+  /** Series stored by this ingest. */
   series: string[];
+  /** Every cached series the files hold: stored now, or already cached from them before. */
+  dropSeries: string[];
+  /** Subsets where this drop's series now sit beside cached series from elsewhere: a run on
+   *  the subset would mix the two (the page says so). */
+  mixed: { subset: string; fromDrop: number; others: number }[];
   tables: { file: string; kind: LunaTableKind; rows: number; series: number; rowErrors: number }[];
   errors: { file: string; message: string }[];
   skipped: { file: string; reason: string }[];
@@ -39,6 +47,9 @@ export interface IngestOptions {
   /** Read files again even if the same file (path, size, mtime) is cached. */
   force?: boolean;
   onProgress?: (p: FileProgress) => void;
+  /** Free space on the disk holding the browser profile, where known (the CLI measures it):
+   *  the browser's quota may exceed it. */
+  diskFreeBytes?: number | null;
 }
 
 const now = () => (globalThis.performance ?? Date).now();
@@ -51,6 +62,8 @@ export async function ingestFiles(
   const t0 = now();
   const report: IngestReport = {
     series: [],
+    dropSeries: [],
+    mixed: [],
     tables: [],
     errors: [],
     skipped: [],
@@ -60,7 +73,21 @@ export async function ingestFiles(
   };
   const emit = (p: FileProgress) => opts.onProgress?.(p);
   const known = opts.force ? new Set<string>() : await store.knownFingerprints();
-  const it = loadFiles(files, { isKnown: (f) => known.has(fingerprint(f)) });
+  const isKnown = (f: SourceFile) => known.has(fingerprint(f));
+  const knownTables = opts.force ? new Map<string, string>() : await store.knownTableDigests();
+  const refused = await refuseDropIfNoRoom(
+    files.filter((f) => !isKnown(f)),
+    opts.diskFreeBytes ?? null,
+  );
+  if (refused) {
+    for (const f of files) {
+      report.errors.push({ file: f.path, message: refused });
+      emit({ file: f.path, status: 'error', message: refused });
+    }
+    report.ms = now() - t0;
+    return report;
+  }
+  const it = loadFiles(files, { isKnown, isKnownTable: (d) => knownTables.has(d) });
   let tLoad = now();
   for (;;) {
     const { value: item, done } = await it.next();
@@ -70,6 +97,8 @@ export async function ingestFiles(
         for (const file of item.files) emit({ file, status: 'reading' });
         continue; // still loading: keep the load clock running
       case 'skipped':
+        // The same CSV under another name or mtime: found by this fingerprint next time.
+        if (item.table) await store.putTableFile({ ...item.table, table: knownTables.get(item.table.digest)! });
         report.skipped.push({ file: item.file, reason: item.reason });
         emit({ file: item.file, status: 'skipped', message: item.reason });
         break;
@@ -83,6 +112,11 @@ export async function ingestFiles(
         report.stages.load += now() - tLoad;
         const t = now();
         const n = await storeTable(store, item.type, item.file, item.rows);
+        if (item.table) {
+          const table = item.type === 'candidates' ? candidateTableOf(baseName(item.file)) : item.type;
+          await store.putTableFile({ ...item.table, table });
+          knownTables.set(item.table.digest, table);
+        }
         report.stages.write += now() - t;
         report.tables.push({
           file: item.file,
@@ -141,8 +175,46 @@ export async function ingestFiles(
     }
   }
   report.stages.load += now() - tLoad;
+  report.dropSeries = await store.seriesOfFiles(files.map(fingerprint));
+  report.mixed = mixedSubsets(await store.listSeries(), new Set(report.dropSeries));
   report.ms = now() - t0;
   return report;
+}
+
+/**
+ * Why a drop cannot fit, before any of it is read or written: its scan files (everything but
+ * the CSVs, whose tables are small) take at least `MIN_STORED_RATIO` of their size stored.
+ * Null when it may fit; each series is checked again with its exact size before its write.
+ */
+async function refuseDropIfNoRoom(files: readonly SourceFile[], diskFree: number | null): Promise<string | null> {
+  const scanBytes = files.filter((f) => !/\.csv$/i.test(f.path)).reduce((n, f) => n + f.size, 0);
+  try {
+    await refuseIfNoRoom(
+      `this drop (${formatBytes(scanBytes)} of scan files)`,
+      Math.ceil(scanBytes * MIN_STORED_RATIO),
+      diskFree,
+    );
+    return null;
+  } catch (e) {
+    if (e instanceof QuotaError)
+      return `${e.message.replace(/it needs /, `stored, it needs at least `)} Nothing was written.`;
+    throw e;
+  }
+}
+
+/** Subsets holding both series of `mine` and other cached series. */
+export function mixedSubsets(
+  cached: readonly { seriesUid: string; subset: string }[],
+  mine: ReadonlySet<string>,
+): IngestReport['mixed'] {
+  const counts = new Map<string, { fromDrop: number; others: number }>();
+  for (const s of cached) {
+    const c = counts.get(s.subset) ?? { fromDrop: 0, others: 0 };
+    if (mine.has(s.seriesUid)) c.fromDrop++;
+    else c.others++;
+    counts.set(s.subset, c);
+  }
+  return [...counts].filter(([, c]) => c.fromDrop > 0 && c.others > 0).map(([subset, c]) => ({ subset, ...c }));
 }
 
 /** The cache's description of a volume (without where it was dropped). */

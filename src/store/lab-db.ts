@@ -14,6 +14,7 @@ import type {
   FileRecord,
   MalignancyRecord,
   OutboxItem,
+  TableFileRecord,
   RunRecord,
   SeriesRecord,
   TrackingRecord,
@@ -35,6 +36,7 @@ export class LabDb extends Dexie {
   outbox!: Table<OutboxItem, number>;
   tracking!: Table<TrackingRecord, string>;
   malignancy!: Table<MalignancyRecord, string>;
+  tableFiles!: Table<TableFileRecord, string>;
 
   constructor(name = DB_NAME) {
     super(name);
@@ -57,6 +59,10 @@ export class LabDb extends Dexie {
     // annotations_with_malignancy.csv, beside annotations.csv (which keeps the nodule task's rows).
     this.version(4).stores({
       malignancy: 'seriesUid',
+    });
+    // Slabs became compressed without a schema change: a series record names its codec.
+    this.version(5).stores({
+      tableFiles: 'fingerprint, digest, table',
     });
   }
 }

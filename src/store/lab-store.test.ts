@@ -2,6 +2,8 @@ import 'fake-indexeddb/auto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CHUNK_SLICES, LabDb } from './lab-db.ts';
 import { LabStore, freshLabStore } from './lab-store.ts';
+import { toChunks } from './series-store.ts';
+import { encodeSlab } from '../data/slab-codec.ts';
 import { QuotaError } from './quota.ts';
 import type { CheckpointRecord, OutboxItem, RunRecord, SeriesWrite } from './records.ts';
 import { IDENTITY, type Irc } from '../data/volume.ts';
@@ -99,6 +101,37 @@ describe('LabStore: series, tables and voxels', () => {
     expect(await db.files.where('seriesUid').equals('bad').count()).toBe(0);
   });
 
+  it('stores slabs compressed, and still reads the raw slabs of a profile written before', async () => {
+    const db = freshDb();
+    const store = new LabStore(db);
+    const w = series('new', [20, 16, 16]);
+    const rec = await store.putSeries(w);
+    expect(rec.codec).toBe('shuffle-deflate');
+    expect(rec.storedBytes).toBeLessThan(rec.byteLength);
+    expect((await store.readVolume('new')).voxels).toEqual(w.voxels);
+    // An older profile: no codec in the record, slabs as plain int16 blobs.
+    const old = series('old', [20, 16, 16]);
+    const { codec: _c, storedBytes: _s, ...plain } = { ...rec, seriesUid: 'old' };
+    await db.series.put(plain);
+    const slice = 16 * 16;
+    await db.chunks.bulkPut([
+      {
+        seriesUid: 'old',
+        chunk: 0,
+        data: new Blob([encodeSlab(old.voxels.subarray(0, CHUNK_SLICES * slice), 'raw') as Uint8Array<ArrayBuffer>]),
+      },
+      {
+        seriesUid: 'old',
+        chunk: 1,
+        data: new Blob([encodeSlab(old.voxels.subarray(CHUNK_SLICES * slice), 'raw') as Uint8Array<ArrayBuffer>]),
+      },
+    ]);
+    expect((await store.readVolume('old')).voxels).toEqual(old.voxels);
+    const crop = await store.readCrop('old', [10, 8, 8], [4, 4, 4]);
+    expect(crop).toEqual(await store.readCrop('new', [10, 8, 8], [4, 4, 4]));
+    expect((await store.datasetSummary()).storedBytes).toBe(rec.storedBytes! + rec.byteLength);
+  });
+
   it('turns a quota failure into a QuotaError with the numbers', async () => {
     const db = freshDb();
     const store = new LabStore(db);
@@ -111,8 +144,14 @@ describe('LabStore: series, tables and voxels', () => {
     const err = await store.putSeries(series('big', [32, 64, 64])).catch((e: unknown) => e);
     db.chunks.bulkPut = orig;
     expect(err).toBeInstanceOf(QuotaError);
-    expect((err as QuotaError).neededBytes).toBe(32 * 64 * 64 * 2);
-    expect((err as QuotaError).message).toMatch(/needs 256.0 KiB, and the free space is unknown/);
+    // The bytes as stored: the encoded slabs, not the raw voxels.
+    const stored = toChunks('big', series('big', [32, 64, 64]).voxels, [32, 64, 64]).reduce(
+      (n, c) => n + c.data.size,
+      0,
+    );
+    expect(stored).toBeLessThan(32 * 64 * 64 * 2);
+    expect((err as QuotaError).neededBytes).toBe(stored);
+    expect((err as QuotaError).message).toMatch(/needs [\d.]+ KiB, and the free space is unknown/);
     expect(await db.series.toCollection().primaryKeys()).toEqual(['keep']);
   });
 

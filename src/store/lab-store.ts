@@ -9,10 +9,14 @@
  *   duplicates); other series are never touched.
  * - Voxels are int16 HU clamped to [-1000, 1000], stored in slabs of `CHUNK_SLICES` slices so
  *   a crop reads only the slabs it spans.
- * - LUNA16 tables are stored per series, so re-dropping a CSV replaces its rows.
+ * - LUNA16 tables are stored per series, so re-dropping a CSV replaces its rows; a CSV already
+ *   stored (same fingerprint, or same content digest) is not parsed or stored again.
+ * - Slabs are stored compressed (the series record names the codec; records without one are
+ *   raw, as older profiles wrote them, and read as such).
  * - A run's record is written with what must agree with it in one transaction: its checkpoint
  *   and the epoch's tracking items (`putCheckpoint`), or the items of a push (`queueRunTracking`).
- * - A full disk raises `QuotaError` with the bytes needed and free; earlier series stay.
+ * - A full disk raises `QuotaError` with the bytes needed and free; a series that cannot fit
+ *   is refused before its write; earlier series stay.
  * The database is named "luna-lab" — distinct from tfjs's own "tensorflowjs" model store.
  */
 import type { CropSize } from '../data/crop.ts';
@@ -33,6 +37,7 @@ import type {
   SeriesRecord,
   SeriesWrite,
   SlabLoader,
+  TableFileRecord,
   TrackingRecord,
 } from './records.ts';
 
@@ -76,6 +81,18 @@ export class LabStore {
   /** Fingerprints (`path|size|lastModified`) of every file a cached series came from. */
   knownFingerprints(): Promise<Set<string>> {
     return series.knownFingerprints(this.db);
+  }
+  /** The cached series these file fingerprints (`path|size|lastModified`) came from. */
+  seriesOfFiles(fingerprints: readonly string[]): Promise<string[]> {
+    return series.seriesOfFiles(this.db, fingerprints);
+  }
+  /** Content digests (sha-256) of the CSVs whose rows are cached, to the table each fills. */
+  knownTableDigests(): Promise<Map<string, string>> {
+    return series.knownTableDigests(this.db);
+  }
+  /** Remember a stored CSV (by fingerprint and digest); it replaces other contents of its table. */
+  putTableFile(rec: TableFileRecord): Promise<void> {
+    return series.putTableFile(this.db, rec);
   }
   putAnnotations(records: AnnotationsRecord[]): Promise<void> {
     return series.putAnnotations(this.db, records);

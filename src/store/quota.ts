@@ -10,13 +10,50 @@ export class QuotaError extends Error {
     readonly what: string,
     readonly neededBytes: number,
     readonly freeBytes: number | null,
+    /** The estimate the free space came from, for the message. */
+    readonly room: StorageRoom | null = null,
   ) {
     super(
       `Not enough browser storage for ${what}: it needs ${formatBytes(neededBytes)}, ` +
         (freeBytes === null ? 'and the free space is unknown' : `only ${formatBytes(freeBytes)} is free`) +
+        (room ? ` (${describeRoom(room)})` : '') +
         '. Earlier series are kept; delete cached series or free disk space, then drop it again.',
     );
   }
+}
+
+/** What the browser says of this origin's storage: usage and quota, and whether it is kept. */
+export interface StorageRoom {
+  usage: number;
+  quota: number;
+  /** `navigator.storage.persisted()`; null where the browser cannot say. */
+  persisted: boolean | null;
+  /** Free space on the disk holding the profile, where known (the page alone cannot know). */
+  diskFree?: number;
+}
+
+export function describeRoom(r: StorageRoom): string {
+  return `the browser reports ${formatBytes(r.usage)} used of a ${formatBytes(r.quota)} quota${
+    r.persisted === null ? '' : r.persisted ? ', persistent' : ', not persistent'
+  }${r.diskFree === undefined ? '' : `; the disk has ${formatBytes(r.diskFree)} free`}`;
+}
+
+export async function storageRoom(): Promise<StorageRoom | null> {
+  const est = await storageEstimate();
+  if (!est || est.quota === undefined || est.usage === undefined) return null;
+  const storage = (globalThis.navigator as Navigator | undefined)?.storage;
+  const persisted = storage?.persisted ? await storage.persisted().catch(() => null) : null;
+  return { usage: est.usage, quota: est.quota, persisted };
+}
+
+/** Refuse, before anything is written, `bytes` of `what` that cannot fit in the space left:
+ *  the browser's quota less its usage, or the disk's free space where known and smaller. */
+export async function refuseIfNoRoom(what: string, bytes: number, diskFree: number | null = null): Promise<void> {
+  if (bytes <= 0) return;
+  const room = await storageRoom();
+  const known = room ? { ...room, ...(diskFree === null ? {} : { diskFree }) } : null;
+  const free = Math.min(room ? room.quota - room.usage : Infinity, diskFree ?? Infinity);
+  if (bytes > free) throw new QuotaError(what, bytes, Math.max(0, free), known);
 }
 
 export function formatBytes(n: number): string {
@@ -36,9 +73,15 @@ export async function guardQuota(what: string, bytes: number, write: () => Promi
   try {
     await write();
   } catch (e) {
-    if (isQuotaError(e)) throw new QuotaError(what, bytes, await freeBytes());
+    if (isQuotaError(e)) throw await quotaErrorFor(what, bytes);
     throw e;
   }
+}
+
+/** The `QuotaError` for a write the browser refused, with the numbers it reports now. */
+export async function quotaErrorFor(what: string, bytes: number): Promise<QuotaError> {
+  const room = await storageRoom().catch(() => null);
+  return new QuotaError(what, bytes, room ? Math.max(0, room.quota - room.usage) : null, room);
 }
 
 export function isQuotaError(e: unknown): boolean {

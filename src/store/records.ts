@@ -7,6 +7,7 @@
 import type { Irc, Mat3, Vec3, VolumeFormat, HuStats } from '../data/volume.ts';
 import type { LabConfig } from '../config/lab-config.ts';
 import type { PhaseCurves } from '../model/curves.ts';
+import type { SlabCodec } from '../data/slab-codec.ts';
 
 export interface SeriesRecord {
   seriesUid: string;
@@ -26,14 +27,20 @@ export interface SeriesRecord {
   /** sha-256 (hex) of the clamped voxels and geometry: the data's identity in lab URLs. */
   digest: string;
   chunkSlices: number;
+  /** How the slabs are encoded (src/data/slab-codec.ts); absent: 'raw', as written before
+   *  slabs were compressed, and read as such. */
+  codec?: SlabCodec;
+  /** Bytes of the encoded slabs on disk (absent: byteLength, raw). */
+  storedBytes?: number;
   addedAt: number;
 }
 
 export interface ChunkRecord {
   seriesUid: string;
   chunk: number;
-  /** int16 voxels of the slab. A Blob, not an ArrayBuffer: Chromium hands blobs to its
-   *  storage by reference, so writing a 60 MB scan costs a third (see BENCHMARKS.md). */
+  /** The slab's int16 voxels, encoded with its series' `codec`. A Blob, not an ArrayBuffer:
+   *  Chromium hands blobs to its storage by reference, so writing a 60 MB scan costs a third
+   *  (see BENCHMARKS.md). */
   data: Blob;
 }
 
@@ -78,6 +85,17 @@ export interface FileRecord {
   /** `path|size|lastModified` */
   fingerprint: string;
   seriesUid: string;
+}
+
+/** A LUNA16 CSV whose rows are cached: found again by its fingerprint, or its content's digest
+ *  under another name or mtime, so it is not parsed and stored again. */
+export interface TableFileRecord {
+  /** `path|size|lastModified` of a file with this content. */
+  fingerprint: string;
+  /** sha-256 (hex) of the file's bytes. */
+  digest: string;
+  /** "annotations", "malignancy", "candidates" or "candidates_V2": a newer table of the same name replaces it. */
+  table: string;
 }
 
 export interface CropRecord {
@@ -132,6 +150,9 @@ export interface RunRecord {
   warnings: string[];
   /** Extra MLflow tags given at the start (a sweep's parent run, the headless CLI's host). */
   tags?: { key: string; value: string }[];
+  /** The only series the run may use, when its start named them (a headless run trains on
+   *  its `--data`'s series, not on whatever else the cache holds under the same subsets). */
+  series?: string[];
   /** The last LUNA16 evaluation (FROC) of the run's model, when one was made. */
   eval?: RunEval;
 }
@@ -226,7 +247,7 @@ export interface TrackingRecord {
 }
 
 export interface SeriesWrite {
-  record: Omit<SeriesRecord, 'chunkSlices' | 'byteLength' | 'addedAt'>;
+  record: Omit<SeriesRecord, 'chunkSlices' | 'byteLength' | 'addedAt' | 'codec' | 'storedBytes'>;
   /** Clamped int16 voxels, x fastest. */
   voxels: Int16Array;
   fingerprints: string[];
@@ -238,6 +259,8 @@ export interface SeriesSummary {
   format: VolumeFormat;
   shape: Irc;
   byteLength: number;
+  /** Bytes of its encoded slabs on disk. */
+  storedBytes: number;
   warnings: string[];
   annotations: number;
   candidates: number;
@@ -248,6 +271,8 @@ export interface DatasetSummary {
   subsets: { subset: string; series: SeriesSummary[] }[];
   seriesCount: number;
   voxelBytes: number;
+  /** Bytes of the encoded slabs on disk. */
+  storedBytes: number;
   /** Series named in cached CSVs; most LUNA16 series will not be dropped. */
   tableSeries: number;
 }

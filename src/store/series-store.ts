@@ -6,8 +6,9 @@ import type { Irc } from '../data/volume.ts';
 import type { CropSize } from '../data/crop.ts';
 import { cropWindow, extractCropFromSlices } from '../data/crop.ts';
 import { preferredTable } from '../data/candidate-selection.ts';
+import { decodeSlab, encodeSlab, STORED_CODEC, type SlabCodec } from '../data/slab-codec.ts';
 import { CHUNK_SLICES, type LabDb } from './lab-db.ts';
-import { QuotaError, freeBytes, guardQuota, isQuotaError } from './quota.ts';
+import { guardQuota, isQuotaError, quotaErrorFor, refuseIfNoRoom } from './quota.ts';
 import type {
   AnnotationsRecord,
   CandidatesRecord,
@@ -18,21 +19,38 @@ import type {
   SeriesSummary,
   SeriesWrite,
   SlabLoader,
+  TableFileRecord,
 } from './records.ts';
 
-/** Split voxels into slabs of `CHUNK_SLICES` slices, each its own Blob. */
-export function toChunks(seriesUid: string, voxels: Int16Array, shape: Irc): ChunkRecord[] {
+/** Split voxels into slabs of `CHUNK_SLICES` slices, each encoded with `codec` into its own Blob. */
+export function toChunks(
+  seriesUid: string,
+  voxels: Int16Array,
+  shape: Irc,
+  codec: SlabCodec = STORED_CODEC,
+): ChunkRecord[] {
   const slice = shape[1] * shape[2];
   const out: ChunkRecord[] = [];
   for (let z = 0, c = 0; z < shape[0]; z += CHUNK_SLICES, c++) {
     const view = voxels.subarray(z * slice, Math.min(shape[0], z + CHUNK_SLICES) * slice);
-    out.push({ seriesUid, chunk: c, data: new Blob([view as Int16Array<ArrayBuffer>]) });
+    out.push({ seriesUid, chunk: c, data: new Blob([encodeSlab(view, codec) as Uint8Array<ArrayBuffer>]) });
   }
   return out;
 }
 
-async function chunkVoxels(c: ChunkRecord): Promise<Int16Array> {
-  return new Int16Array(await c.data.arrayBuffer());
+/** Voxels in slab `c.chunk` of `s` (its last slab may be short). */
+function slabVoxelCount(s: SeriesRecord, chunk: number): number {
+  const slices = Math.min(s.chunkSlices, s.shape[0] - chunk * s.chunkSlices);
+  return Math.max(0, slices) * s.shape[1] * s.shape[2];
+}
+
+async function chunkVoxels(s: SeriesRecord, c: ChunkRecord): Promise<Int16Array> {
+  return decodeSlab(
+    new Uint8Array(await c.data.arrayBuffer()),
+    s.codec ?? 'raw',
+    slabVoxelCount(s, c.chunk),
+    `series ${s.seriesUid} slab ${c.chunk}`,
+  );
 }
 
 export async function getSeries(db: LabDb, seriesUid: string): Promise<SeriesRecord | undefined> {
@@ -45,13 +63,18 @@ export async function listSeries(db: LabDb): Promise<SeriesRecord[]> {
 
 export async function putSeries(db: LabDb, w: SeriesWrite): Promise<SeriesRecord> {
   const uid = w.record.seriesUid;
+  const chunks = toChunks(uid, w.voxels, w.record.shape, STORED_CODEC);
   const record: SeriesRecord = {
     ...w.record,
     byteLength: w.voxels.byteLength,
     chunkSlices: CHUNK_SLICES,
+    codec: STORED_CODEC,
+    storedBytes: chunks.reduce((n, c) => n + c.data.size, 0),
     addedAt: Date.now(),
   };
-  const chunks = toChunks(uid, w.voxels, record.shape);
+  // Refused before writing when the encoded slabs cannot fit (less what a replaced copy frees).
+  const old = await db.series.get(uid);
+  await refuseIfNoRoom(`series ${uid}`, record.storedBytes! - (old ? storedBytesOf(old) : 0));
   try {
     await db.transaction('rw', [db.series, db.chunks, db.files, db.crops], async () => {
       await db.chunks.where('seriesUid').equals(uid).delete();
@@ -62,7 +85,7 @@ export async function putSeries(db: LabDb, w: SeriesWrite): Promise<SeriesRecord
       await db.series.put(record);
     });
   } catch (e) {
-    if (isQuotaError(e)) throw new QuotaError(`series ${uid}`, record.byteLength, await freeBytes());
+    if (isQuotaError(e)) throw await quotaErrorFor(`series ${uid}`, record.storedBytes!);
     throw e;
   }
   return record;
@@ -101,12 +124,45 @@ export async function candidatesFor(db: LabDb, seriesUids: readonly string[]): P
   return db.candidates.where('seriesUid').anyOf(seriesUids).toArray();
 }
 
+/** Bytes a series' slabs take on disk. */
+export function storedBytesOf(s: SeriesRecord): number {
+  return s.storedBytes ?? s.byteLength;
+}
+
 function approxJsonBytes(records: { rows: unknown[] }[]): number {
   return records.reduce((n, r) => n + r.rows.length * 48, 0);
 }
 
 export async function knownFingerprints(db: LabDb): Promise<Set<string>> {
-  return new Set(await db.files.toCollection().primaryKeys());
+  const [files, tables] = await Promise.all([
+    db.files.toCollection().primaryKeys(),
+    db.tableFiles.toCollection().primaryKeys(),
+  ]);
+  return new Set([...files, ...tables]);
+}
+
+/** The cached series these file fingerprints came from, each once, in first-seen order. */
+export async function seriesOfFiles(db: LabDb, fingerprints: readonly string[]): Promise<string[]> {
+  const recs = await db.files.bulkGet([...fingerprints]);
+  return [...new Set(recs.flatMap((r) => (r ? [r.seriesUid] : [])))];
+}
+
+/** Content digests of the CSVs whose rows the cache holds, to the table each fills. */
+export async function knownTableDigests(db: LabDb): Promise<Map<string, string>> {
+  return new Map((await db.tableFiles.toArray()).map((t) => [t.digest, t.table]));
+}
+
+/** Remember a CSV whose rows are stored; other contents of the same table are forgotten
+ *  (their rows were replaced, so they would be read again). */
+export async function putTableFile(db: LabDb, rec: TableFileRecord): Promise<void> {
+  await db.transaction('rw', db.tableFiles, async () => {
+    await db.tableFiles
+      .where('table')
+      .equals(rec.table)
+      .filter((t) => t.digest !== rec.digest)
+      .delete();
+    await db.tableFiles.put(rec);
+  });
 }
 
 export async function deleteSeries(db: LabDb, seriesUid: string): Promise<void> {
@@ -125,7 +181,7 @@ export async function deleteSubset(db: LabDb, subset: string): Promise<void> {
 
 /** Delete every cached scan and table; runs and their checkpoints are kept. */
 export async function clearAll(db: LabDb): Promise<void> {
-  const data = [db.series, db.chunks, db.annotations, db.malignancy, db.candidates, db.files, db.crops];
+  const data = [db.series, db.chunks, db.annotations, db.malignancy, db.candidates, db.files, db.crops, db.tableFiles];
   await db.transaction('rw', data, async () => {
     for (const t of data) await t.clear();
   });
@@ -155,6 +211,7 @@ export async function datasetSummary(db: LabDb): Promise<DatasetSummary> {
       format: s.format,
       shape: s.shape,
       byteLength: s.byteLength,
+      storedBytes: storedBytesOf(s),
       warnings: s.warnings,
       annotations: ann.get(s.seriesUid) ?? 0,
       candidates: cand.get(s.seriesUid)?.n ?? 0,
@@ -169,16 +226,24 @@ export async function datasetSummary(db: LabDb): Promise<DatasetSummary> {
       .map(([subset, list]) => ({ subset, series: list.sort((a, b) => a.seriesUid.localeCompare(b.seriesUid)) })),
     seriesCount: series.length,
     voxelBytes: series.reduce((n, s) => n + s.byteLength, 0),
+    storedBytes: series.reduce((n, s) => n + storedBytesOf(s), 0),
     tableSeries: tableUids.size,
   };
 }
 
-/** The plain loader: one slab from IndexedDB. */
+/** The plain loader: one slab from IndexedDB, decoded (series records are read once). */
 export function slabLoader(db: LabDb): SlabLoader {
+  const records = new Map<string, Promise<SeriesRecord | undefined>>();
   return async (seriesUid, chunk) => {
-    const rec = await db.chunks.get([seriesUid, chunk]);
+    let rp = records.get(seriesUid);
+    if (!rp) records.set(seriesUid, (rp = db.series.get(seriesUid)));
+    const [s, rec] = await Promise.all([rp, db.chunks.get([seriesUid, chunk])]);
+    if (!s) {
+      records.delete(seriesUid);
+      throw new Error(`series ${seriesUid} is not in the cache`);
+    }
     if (!rec) throw new Error(`series ${seriesUid}: slab ${chunk} is missing from the cache; drop the scan again`);
-    return chunkVoxels(rec);
+    return chunkVoxels(s, rec);
   };
 }
 
@@ -228,6 +293,6 @@ export async function readVolume(db: LabDb, seriesUid: string): Promise<{ record
   const chunks = await db.chunks.where('seriesUid').equals(seriesUid).sortBy('chunk');
   const voxels = new Int16Array(record.byteLength / 2);
   const slice = record.shape[1] * record.shape[2];
-  for (const ch of chunks) voxels.set(await chunkVoxels(ch), ch.chunk * record.chunkSlices * slice);
+  for (const ch of chunks) voxels.set(await chunkVoxels(record, ch), ch.chunk * record.chunkSlices * slice);
   return { record, voxels };
 }

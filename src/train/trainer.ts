@@ -99,13 +99,15 @@ export class Trainer {
     this.resume();
   }
 
-  /** A new run of `config`. Resolves when it ends (finished, stopped or failed). `source`: the
-   *  weights of `config.finetune.from` when the caller has read them (a run folder, in the CLI). */
+  /** A new run of `config`. Resolves when it ends (finished, stopped or failed).
+   *  `opts.series`: the only series the run may use (kept with the run, so a resume keeps it);
+   *  `opts.source`: the weights of `config.finetune.from` when the caller has read them (a run
+   *  folder, in the CLI). */
   async start(
     config: LabConfig,
     name?: string,
     tags: RunRecord['tags'] = [],
-    source?: SourceWeights,
+    opts: { series?: string[]; source?: SourceWeights } = {},
   ): Promise<RunRecord> {
     const run: RunRecord = {
       runId: randomHex(8),
@@ -128,9 +130,10 @@ export class Trainer {
       error: null,
       warnings: [],
       tags,
+      ...(opts.series ? { series: [...opts.series] } : {}),
     };
     await this.db.putRun(run);
-    return this.execute(run, source);
+    return this.execute(run, opts.source);
   }
 
   /** Continue a run from its last checkpoint (after a reload, a lost device, or a stop);
@@ -296,7 +299,7 @@ export class Trainer {
     scope: RunScope,
   ): Promise<{ set: CandidateSet } & Pick<Sampling, 'sampler' | 'validation'>> {
     const config = live.run.config;
-    const set = await loadCandidateSet(this.db, config);
+    const set = await loadCandidateSet(this.db, config, live.run.series ? { series: live.run.series } : {});
     const used = await subsetDigests([...set.series.values()]);
     const { split, sampler, validation } = createSampling(set.candidates, config);
     // The run's URL names the data it used, so whoever opens it can tell missing data.

@@ -30,6 +30,11 @@ export function ingestDemo(opts: SynthOptions, onProgress: (p: FileProgress[]) =
   return worker().demo(opts, Comlink.proxy(onProgress));
 }
 
-export function ingestUrls(urls: RemoteFile[], onProgress: (p: FileProgress[]) => void): Promise<IngestReport> {
-  return worker().ingestUrls(urls, Comlink.proxy(onProgress));
+/** `diskFreeBytes`: free space on the disk that holds the profile, where the caller knows it. */
+export function ingestUrls(
+  urls: RemoteFile[],
+  onProgress: (p: FileProgress[]) => void,
+  diskFreeBytes: number | null = null,
+): Promise<IngestReport> {
+  return worker().ingestUrls(urls, Comlink.proxy(onProgress), diskFreeBytes);
 }

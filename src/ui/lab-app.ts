@@ -104,9 +104,14 @@ export class LunaApp extends LitElement {
 
   override connectedCallback() {
     super.connectedCallback();
-    void this.refresh().then(() => {
-      document.documentElement.dataset.lunaReady = 'true';
-    });
+    // Asked at once: granted (as headless runs grant it) the cache is never evicted and gets
+    // the browser's large persistent quota; the storage line says which. Asked again on a drop.
+    const asked = navigator.storage?.persist ? navigator.storage.persist().catch(() => false) : Promise.resolve(false);
+    void asked
+      .then(() => this.refresh())
+      .then(() => {
+        document.documentElement.dataset.lunaReady = 'true';
+      });
     document.documentElement.dataset.ingest = 'idle';
   }
 
@@ -128,6 +133,12 @@ export class LunaApp extends LitElement {
             ${
               st
                 ? html`Storage: ${formatBytes(st.usage)} used of ${formatBytes(st.quota)} available
+                  ${
+                    this.summary?.seriesCount
+                      ? html`· scans ${formatBytes(this.summary.storedBytes)} on disk
+                        (${formatBytes(this.summary.voxelBytes)} of voxels, compressed)`
+                      : ''
+                  }
                   ${st.persisted === null ? '' : st.persisted ? '· persistent' : '· not persistent (the browser may evict it)'}`
                 : ''
             }
@@ -175,6 +186,13 @@ export class LunaApp extends LitElement {
       Last ingest: ${r.series.length} series stored${r.skipped.length ? `, ${r.skipped.length} files skipped` : ''},
       ${r.errors.length} errors; ${mb.toFixed(1)} MB of voxels in ${(r.ms / 1000).toFixed(2)} s
       ${r.ms > 0 && mb > 0 ? `(${(mb / (r.ms / 1000)).toFixed(0)} MB/s)` : ''}.
+      ${(r.mixed ?? []).map(
+        (m) =>
+          html`<br /><span class="warn" data-testid="ingest-mixed"
+              >⚠ ${m.subset || '(no folder)'} now holds ${m.fromDrop} series from this drop and ${m.others} cached from
+              elsewhere: a run on ${m.subset || 'it'} trains on both (delete the others to keep them apart).</span
+            >`,
+      )}
     </p>`;
   }
 

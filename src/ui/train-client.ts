@@ -32,8 +32,13 @@ export class TrainClient {
     return this.api;
   }
 
-  start(config: LabConfig, name?: string, tags?: RunRecord['tags'], source?: SourceWeights): Promise<RunRecord> {
-    return this.remote().start(config, name, tags, source && Comlink.transfer(source, [source.data]));
+  start(
+    config: LabConfig,
+    name?: string,
+    tags?: RunRecord['tags'],
+    opts: { series?: string[]; source?: SourceWeights } = {},
+  ): Promise<RunRecord> {
+    return this.remote().start(config, name, tags, opts.source ? Comlink.transfer(opts, [opts.source.data]) : opts);
   }
 
   exportRun(runId: string): Promise<ArtifactFile[]> {
