@@ -111,6 +111,12 @@ export class LunaEvalPanel extends LitElement {
       gap: 16px;
       align-items: start;
     }
+    /* Narrow pages: the FROC chart under the table, not squeezed beside it. */
+    @media (max-width: 900px) {
+      .results {
+        grid-template-columns: minmax(0, 1fr);
+      }
+    }
     .warn {
       color: #e3b341;
       font-size: 13px;
