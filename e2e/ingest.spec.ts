@@ -132,10 +132,10 @@ test('the demo button ingests synthetic data; series can be deleted', async ({ p
   await page.getByTestId('demo-button').click();
   await waitIdle(page);
   const rows = page.getByTestId('series-row');
-  await expect(rows).toHaveCount(6);
+  await expect(rows).toHaveCount(12);
   await expect(page.locator('[data-testid=subset]')).toHaveCount(2);
   await rows.first().getByRole('button').click();
-  await expect(rows).toHaveCount(5);
+  await expect(rows).toHaveCount(11);
   await page.getByTestId('clear-all').click();
   await expect(page.getByTestId('dataset-empty')).toBeVisible();
 });

@@ -1,6 +1,6 @@
 /**
- * Lab URLs in the page: a run's URL (shared with the Share button) opened in a fresh browser
- * context names the data it needs until that data is dropped, then trains the same experiment
+ * Lab URLs in the page: a run's URL (shared with the Copy link button) opened in a fresh browser
+ * context names the data it needs, with Train off, until that data is dropped, then trains the same experiment
  * to the same metrics; a URL with bad or script-like values is named, never rendered as HTML;
  * an older version's URL opens as it meant then, with a note.
  */
@@ -46,12 +46,11 @@ test('a run URL re-runs the same experiment in a fresh browser, and names absent
   await fresh.goto(url);
   await expect(fresh.locator('html[data-luna-ready="true"]')).toHaveCount(1);
   await expect(fresh.getByTestId('url-data-missing')).toContainText('not cached in this browser: subset0 (4 series)');
-  // Training anyway fails with the same explanation instead of training on other data.
-  await fresh.getByTestId('train-start').click();
-  await waitTrainIdle(fresh, 60_000);
-  const [refused] = await runs(fresh);
-  expect(refused.status).toBe('failed');
-  expect(refused.error).toContain('subset0 (4 series)');
+  // Train stays off (no failed run is made); the notice says why and offers the demo data.
+  await expect(fresh.getByTestId('train-start')).toBeDisabled();
+  await expect(fresh.getByTestId('url-data-missing')).toContainText('Train is off');
+  await expect(fresh.getByTestId('missing-demo')).toBeVisible();
+  expect(await runs(fresh)).toEqual([]);
 
   await dropFolder(fresh, SYNTH_CLI);
   await expect(fresh.getByTestId('url-data-missing')).toHaveCount(0);

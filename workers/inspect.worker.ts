@@ -37,8 +37,11 @@ export interface SaliencyReply {
   maxAbs: number;
 }
 
+/** What the worker is doing now, for the page's progress line (the gradient is one long pass). */
+export type SaliencyStage = 'model' | 'crop' | 'gradient';
+
 export interface InspectApi {
-  saliency(req: SaliencyRequest): Promise<SaliencyReply>;
+  saliency(req: SaliencyRequest, onStage?: (stage: SaliencyStage) => void): Promise<SaliencyReply>;
 }
 
 let loaded: { key: string; model: tf.LayersModel; epoch: number; run: RunRecord } | null = null;
@@ -69,14 +72,17 @@ async function modelOf(runId: string) {
 }
 
 const api: InspectApi = {
-  async saliency(req) {
+  async saliency(req, onStage) {
     try {
+      void onStage?.('model');
       const { model, epoch, run } = await modelOf(req.runId);
+      void onStage?.('crop');
       const series = await labStore().getSeries(req.seriesUid);
       if (!series) throw new Error(`series ${req.seriesUid} is not in the cache: drop its scan again`);
       const center = xyzToIrc(req.xyz, series);
       const shape: [number, number, number] = [run.config.crop[0], run.config.crop[1], run.config.crop[2]];
       const crop = await labStore().readCrop(req.seriesUid, center, shape);
+      void onStage?.('gradient');
       const s = await saliency(model, crop, shape);
       const reply: SaliencyReply = { runId: req.runId, epoch, backend: backend ?? '', crop, shape, center, ...s };
       return Comlink.transfer(reply, [crop.buffer as ArrayBuffer, s.gradient.buffer as ArrayBuffer]);

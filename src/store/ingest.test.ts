@@ -316,3 +316,33 @@ describe('ingestFiles', () => {
     expect(lidc!.subset).toBe('lidc-idri-0001');
   });
 });
+
+describe('ingestFiles settles every file', () => {
+  const sample = (dir: string) =>
+    readdirSync(join(SAMPLES, dir)).map((name) =>
+      sourceFromBytes(`${dir}/${name}`, new Uint8Array(readFileSync(join(SAMPLES, dir, name)))),
+    );
+
+  it('two refused scouts: both files end as errors pointing to the series, none stays "reading"', async () => {
+    const progress: FileProgress[] = [];
+    const files = sample('pydicom/dicomdirtests/98892001/CT2N');
+    expect(files).toHaveLength(2);
+    const report = await ingestFiles(freshDb(), files, { onProgress: (p) => progress.push(p) });
+    const final = new Map(progress.map((p) => [p.file, p]));
+    for (const f of files) expect(final.get(f.path)?.status).toBe('error');
+    expect(new Set(report.errors.map((e) => e.file))).toEqual(new Set(files.map((f) => f.path)));
+    expect(report.errors.map((e) => e.message).join('\n')).toMatch(/scout\/localizer[\s\S]*its series was refused/);
+  });
+
+  it('a lung mask ({0,3,4,5}) is cached with a warning that it is not CT', async () => {
+    const db = freshDb();
+    const progress: FileProgress[] = [];
+    const report = await ingestFiles(db, sample('luna16-seg-lungs'), { onProgress: (p) => progress.push(p) });
+    expect(report.series).toHaveLength(2);
+    for (const uid of report.series) {
+      const rec = await db.getSeries(uid);
+      expect(rec!.warnings.join(' ')).toMatch(/\{0, 3, 4, 5\}.*label mask/);
+    }
+    expect(progress.filter((p) => p.status === 'stored' && p.warning?.includes('label mask'))).toHaveLength(4);
+  });
+});

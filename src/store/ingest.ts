@@ -9,6 +9,7 @@ import { clampHuWithStats, type HuStats, type Volume } from '../data/volume.ts';
 import { baseName } from '../data/detect.ts';
 import type { Annotation, Candidate, LunaTableKind, MalignancyAnnotation } from '../data/luna-csv.ts';
 import type { AnnotationsRecord, CandidatesRecord, MalignancyRecord } from './records.ts';
+import { labelMaskWarning } from '../data/label-mask.ts';
 import type { LabStore } from './lab-store.ts';
 import { toHex } from '../data/hex.ts';
 import { candidateTableOf } from '../data/candidate-selection.ts';
@@ -22,6 +23,8 @@ export interface FileProgress {
   status: FileStatus;
   /** Error text, skip reason, or what was stored. */
   message?: string;
+  /** Stored, but with this caveat (a label mask read as CT). */
+  warning?: string;
   seriesUid?: string;
 }
 
@@ -71,7 +74,14 @@ export async function ingestFiles(
     ms: 0,
     stages: { load: 0, clamp: 0, digest: 0, write: 0 },
   };
-  const emit = (p: FileProgress) => opts.onProgress?.(p);
+  // Files announced as "reading" that no later item settles (the second of two refused scouts)
+  // are settled at the end, so no file stays "reading" after the ingest.
+  const unsettled = new Set<string>();
+  const emit = (p: FileProgress) => {
+    if (p.status === 'reading') unsettled.add(p.file);
+    else unsettled.delete(p.file);
+    opts.onProgress?.(p);
+  };
   const known = opts.force ? new Set<string>() : await store.knownFingerprints();
   const isKnown = (f: SourceFile) => known.has(fingerprint(f));
   const knownTables = opts.force ? new Map<string, string>() : await store.knownTableDigests();
@@ -150,6 +160,8 @@ export async function ingestFiles(
           const { voxels, hu } = clampHuWithStats(item.volume.data, true);
           const t2 = now();
           const record = seriesRecord(item.volume, hu, await volumeDigest(voxels, item.volume));
+          const mask = labelMaskWarning(voxels, hu, paths[0]);
+          if (mask) record.warnings.push(mask);
           const t3 = now();
           await store.putSeries({
             record: { ...record, subset: item.subset ?? '' },
@@ -161,7 +173,8 @@ export async function ingestFiles(
           report.stages.write += now() - t3;
           report.voxelBytes += voxels.byteLength;
           report.series.push(item.volume.seriesUid);
-          for (const file of paths) emit({ file, status: 'stored', seriesUid: item.volume.seriesUid });
+          for (const file of paths)
+            emit({ file, status: 'stored', seriesUid: item.volume.seriesUid, ...(mask ? { warning: mask } : {}) });
         } catch (e) {
           const message = e instanceof Error ? e.message : String(e);
           for (const file of paths) {
@@ -175,6 +188,15 @@ export async function ingestFiles(
     }
   }
   report.stages.load += now() - tLoad;
+  for (const file of [...unsettled]) {
+    // A refused series names its files in one error: point to it.
+    const named = report.errors.find((e) => e.message.includes(baseName(file)));
+    const message = named
+      ? `${file}: not stored, its series was refused (see ${named.file})`
+      : `${file}: not stored (no volume or table was made from it)`;
+    report.errors.push({ file, message });
+    emit({ file, status: 'error', message });
+  }
   report.dropSeries = await store.seriesOfFiles(files.map(fingerprint));
   report.mixed = mixedSubsets(await store.listSeries(), new Set(report.dropSeries));
   report.ms = now() - t0;

@@ -1,6 +1,7 @@
 /**
  * `<luna-config-form>`: the run config as a form, generated from the schema table (FIELDS),
- * so a new setting appears here, in the group its row names, without touching this file. Text is parsed strictly; each
+ * so a new setting appears here, in the group its row names, with its help, range and default
+ * (src/config/field-hint.ts) under it, without touching this file. Text is parsed strictly; each
  * bad value is shown beside its field and no config is announced until all are resolved.
  *
  * @fires config-change - detail: `{ config: LabConfig | null, issues: ConfigIssue[] }`
@@ -18,6 +19,7 @@ import {
   type Field,
   type LabConfig,
 } from '../config/lab-config.ts';
+import { fieldHint } from '../config/field-hint.ts';
 
 @customElement('luna-config-form')
 export class LunaConfigForm extends LitElement {
@@ -47,12 +49,21 @@ export class LunaConfigForm extends LitElement {
       color: var(--luna-muted, #9aa5b1);
       padding: 0 4px;
     }
-    label {
+    .field {
       display: grid;
-      grid-template-columns: 1fr 110px;
-      gap: 6px;
+      grid-template-columns: minmax(0, 1fr) 110px;
+      gap: 2px 6px;
       align-items: center;
-      margin-top: 4px;
+      margin-top: 6px;
+    }
+    label {
+      overflow-wrap: anywhere;
+    }
+    .hint {
+      grid-column: 1 / -1;
+      color: var(--luna-muted, #9aa5b1);
+      font-size: 11px;
+      line-height: 1.3;
     }
     input[type='text'],
     select {
@@ -101,31 +112,45 @@ export class LunaConfigForm extends LitElement {
     const text = this.texts.get(f.key) ?? '';
     const issue = this.issues.find((i) => i.key === f.key);
     const label = f.key.replace(/^(train|model|optimizer|scheduler|sampling|augment|data|tracking)\./, '');
+    // ids are unique within this shadow root; the hint describes the control, the label names it.
+    const id = `f-${f.key.replace(/\./g, '-')}`;
+    const described = issue ? `${id}-hint ${id}-issue` : `${id}-hint`;
     let input;
     if (f.spec.kind === 'bool') {
       input = html`<input
+        id=${id}
         type="checkbox"
         name=${f.key}
+        aria-describedby=${described}
         .checked=${text === 'true'}
         @change=${(e: Event) => this._set(f, String((e.target as HTMLInputElement).checked))}
       />`;
     } else if (f.spec.kind === 'enum') {
-      input = html`<select name=${f.key} @change=${(e: Event) => this._set(f, (e.target as HTMLSelectElement).value)}>
+      input = html`<select
+        id=${id}
+        name=${f.key}
+        aria-describedby=${described}
+        @change=${(e: Event) => this._set(f, (e.target as HTMLSelectElement).value)}
+      >
         ${f.spec.choices.map((c) => html`<option value=${c} ?selected=${c === text}>${c}</option>`)}
       </select>`;
     } else {
       input = html`<input
+        id=${id}
         type="text"
         name=${f.key}
         class=${issue ? 'bad' : ''}
+        aria-describedby=${described}
+        aria-invalid=${issue ? 'true' : 'false'}
         .value=${text}
         @change=${(e: Event) => this._set(f, (e.target as HTMLInputElement).value)}
       />`;
     }
-    return html`<label title=${f.help}>
-      <span>${label}</span>${input}
-      ${issue ? html`<span class="issue" data-testid="config-issue">${issue.reason}</span>` : ''}
-    </label>`;
+    return html`<div class="field">
+      <label for=${id}>${label}</label>${input}
+      <span class="hint" id="${id}-hint">${fieldHint(f)}</span>
+      ${issue ? html`<span class="issue" id="${id}-issue" data-testid="config-issue">${issue.reason}</span>` : ''}
+    </div>`;
   }
 
   private async _set(f: Field, text: string) {

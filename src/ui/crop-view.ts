@@ -16,7 +16,14 @@ import { xyzToIrc } from '../data/geometry.ts';
 import { PLANES } from '../viewer/plane.ts';
 import { WINDOW_PRESETS } from '../viewer/window-level.ts';
 import { drawCropSlice } from './crop-canvas.ts';
-import type { InspectClient, SaliencyReply } from './inspect-client.ts';
+import type { InspectClient, SaliencyReply, SaliencyStage } from './inspect-client.ts';
+
+const STAGE_TEXT: Record<SaliencyStage, string> = {
+  model: 'loading the last checkpoint',
+  crop: 'reading the crop',
+  // One forward and backward pass: seconds for a small model, about a minute for the book's on software WebGPU.
+  gradient: 'computing ∂p/∂input (one forward and backward pass)',
+};
 
 @customElement('luna-crop-view')
 export class LunaCropView extends LitElement {
@@ -30,6 +37,9 @@ export class LunaCropView extends LitElement {
   @state() private saliency: { key: string; reply: SaliencyReply } | null = null;
   @state() private status: 'off' | 'computing' | 'ready' | 'error' = 'off';
   @state() private error: string | null = null;
+  /** While computing: the worker's stage and the seconds since the request. */
+  @state() private stage: SaliencyStage | null = null;
+  @state() private elapsed = 0;
 
   @queryAll('canvas') private canvases!: NodeListOf<HTMLCanvasElement>;
 
@@ -78,7 +88,14 @@ export class LunaCropView extends LitElement {
         <input type="checkbox" data-testid="saliency-toggle" .checked=${this.showSaliency} @change=${this._onToggle} />
         saliency overlay (∂p(nodule)/∂input, last checkpoint)
       </label>
-      ${this.status === 'computing' ? html`<span class="muted"> computing…</span>` : ''}
+      ${
+        this.status === 'computing'
+          ? html`<span class="muted" role="status" data-testid="saliency-progress">
+              computing: ${this.stage ? STAGE_TEXT[this.stage] : 'starting the inspect worker'} · ${this.elapsed}
+              s</span
+            >`
+          : ''
+      }
       ${
         s && this.status === 'ready'
           ? html`<span data-testid="saliency-info">
@@ -168,12 +185,16 @@ export class LunaCropView extends LitElement {
     }
     this.status = 'computing';
     this.error = null;
+    this.stage = null;
+    this.elapsed = 0;
+    const t0 = Date.now();
+    const tick = setInterval(() => (this.elapsed = Math.round((Date.now() - t0) / 1000)), 1000);
     try {
-      const reply = await this.client.saliency({
-        runId: this.run.runId,
-        seriesUid: c.seriesUid,
-        xyz: [c.xyz[0], c.xyz[1], c.xyz[2]],
-      });
+      const reply = await this.client
+        .saliency({ runId: this.run.runId, seriesUid: c.seriesUid, xyz: [c.xyz[0], c.xyz[1], c.xyz[2]] }, (stage) => {
+          if (key === this.key()) this.stage = stage;
+        })
+        .finally(() => clearInterval(tick));
       if (key !== this.key()) return;
       this.saliency = { key, reply };
       this.status = this.showSaliency ? 'ready' : 'off';

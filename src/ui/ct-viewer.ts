@@ -21,6 +21,7 @@
  * @fires viewer-change - detail: `{ seriesUid, plane, cursor }`, after the view has been drawn
  */
 import { LitElement, css, html, type PropertyValues } from 'lit';
+import { CONTROL_STYLES } from './ui-styles.ts';
 import { customElement, property, query, state } from 'lit/decorators.js';
 import { labStore } from '../store/lab-store.ts';
 import type { AnnotationRow, CandidateRow, PredictionRow, SeriesRecord } from '../store/records.ts';
@@ -99,9 +100,11 @@ export class LunaCtViewer extends LitElement {
   } | null = null;
 
   static override styles = css`
+    ${CONTROL_STYLES}
     :host {
       display: block;
       font-size: 13px;
+      --luna-control-padding: 3px 8px;
     }
     .bar {
       display: flex;
@@ -113,16 +116,6 @@ export class LunaCtViewer extends LitElement {
     .bar select {
       max-width: 320px;
     }
-    button,
-    select {
-      background: #1f2a36;
-      color: inherit;
-      border: 1px solid var(--luna-border, #2a3440);
-      border-radius: 6px;
-      padding: 3px 8px;
-      font: inherit;
-      cursor: pointer;
-    }
     button[aria-pressed='true'] {
       border-color: var(--luna-accent, #7fb3ff);
       color: var(--luna-accent, #7fb3ff);
@@ -133,6 +126,24 @@ export class LunaCtViewer extends LitElement {
       background: #000;
       outline: 1px solid var(--luna-border, #2a3440);
       cursor: crosshair;
+    }
+    .stage {
+      position: relative;
+      width: fit-content;
+      max-width: 100%;
+    }
+    /* Centred on the empty canvas; clicks go through to it. */
+    .empty-hint {
+      position: absolute;
+      inset: 0;
+      margin: 0;
+      display: flex;
+      align-items: center;
+      justify-content: center;
+      text-align: center;
+      padding: 0 48px;
+      color: var(--luna-muted, #9aa5b1);
+      pointer-events: none;
     }
     canvas:focus {
       outline-color: var(--luna-accent, #7fb3ff);
@@ -213,19 +224,30 @@ export class LunaCtViewer extends LitElement {
             </div>`
           : ''
       }
-      <canvas
-        data-testid="viewer-canvas"
-        width=${CANVAS_SIZE}
-        height=${CANVAS_SIZE}
-        tabindex="0"
-        @wheel=${this._onWheel}
-        @keydown=${this._onKey}
-        @pointerdown=${this._onDown}
-        @pointermove=${this._onMove}
-        @pointerup=${this._onUp}
-        @pointerleave=${() => (this.hover = null)}
-        @contextmenu=${(e: Event) => e.preventDefault()}
-      ></canvas>
+      <div class="stage">
+        <canvas
+          data-testid="viewer-canvas"
+          width=${CANVAS_SIZE}
+          height=${CANVAS_SIZE}
+          tabindex="0"
+          @wheel=${this._onWheel}
+          @keydown=${this._onKey}
+          @pointerdown=${this._onDown}
+          @pointermove=${this._onMove}
+          @pointerup=${this._onUp}
+          @pointerleave=${() => (this.hover = null)}
+          @contextmenu=${(e: Event) => e.preventDefault()}
+          aria-label="CT slice: arrow keys or the wheel move through slices"
+        ></canvas>
+        ${
+          this.loadState === 'empty'
+            ? html`<p class="empty-hint" data-testid="viewer-empty">
+                No series shown yet.<br />Choose a cached series above, or a prediction or a FROC case below, to see it
+                here.
+              </p>`
+            : ''
+        }
+      </div>
       <div class="readout" data-testid="viewer-hover">${this._hoverText()}</div>
       ${this.error ? html`<p class="error" data-testid="viewer-error">${this.error}</p>` : ''}
       ${this.loadState === 'loading' ? html`<p class="muted">Reading the series from the cache…</p>` : ''}

@@ -9,6 +9,7 @@
 import { LitElement, css, html } from 'lit';
 import { customElement, property, state, query } from 'lit/decorators.js';
 import type { DroppedFile } from './ingest-client.ts';
+import { CONTROL_STYLES } from './ui-styles.ts';
 
 @customElement('luna-drop-zone')
 export class LunaDropZone extends LitElement {
@@ -19,6 +20,7 @@ export class LunaDropZone extends LitElement {
   @query('#files') private filesInput!: HTMLInputElement;
 
   static override styles = css`
+    ${CONTROL_STYLES}
     :host {
       display: block;
     }

@@ -9,6 +9,7 @@
  * outcome as `window.lunaEval`.
  */
 import { LitElement, css, html } from 'lit';
+import { CONTROL_STYLES } from './ui-styles.ts';
 import { customElement, state } from 'lit/decorators.js';
 import { labStore } from '../store/lab-store.ts';
 import type { RunRecord } from '../store/records.ts';
@@ -77,6 +78,7 @@ export class LunaEvalPanel extends LitElement {
   private client = new InferenceClient({ progress: (p) => (this.progress = p) });
 
   static override styles = css`
+    ${CONTROL_STYLES}
     :host {
       display: block;
     }
@@ -86,25 +88,6 @@ export class LunaEvalPanel extends LitElement {
       align-items: center;
       flex-wrap: wrap;
       margin: 10px 0;
-    }
-    button,
-    select {
-      background: #1f2a36;
-      color: inherit;
-      border: 1px solid var(--luna-border, #2a3440);
-      border-radius: 6px;
-      padding: 6px 10px;
-      font: inherit;
-    }
-    button {
-      cursor: pointer;
-    }
-    button.primary {
-      border-color: var(--luna-accent, #7fb3ff);
-    }
-    button[disabled] {
-      opacity: 0.5;
-      cursor: default;
     }
     .muted {
       color: var(--luna-muted, #9aa5b1);
@@ -131,9 +114,15 @@ export class LunaEvalPanel extends LitElement {
     }
     .results {
       display: grid;
-      grid-template-columns: minmax(220px, auto) 1fr;
+      grid-template-columns: minmax(220px, auto) minmax(0, 1fr);
       gap: 16px;
       align-items: start;
+    }
+    /* Narrow pages: the FROC chart under the table, not squeezed beside it. */
+    @media (max-width: 900px) {
+      .results {
+        grid-template-columns: minmax(0, 1fr);
+      }
     }
     .warn {
       color: #e3b341;

@@ -12,7 +12,7 @@
 import { LitElement, html, type PropertyValues } from 'lit';
 import { customElement, property, query } from 'lit/decorators.js';
 import uPlot from 'uplot';
-import { CHART_CARD_STYLES } from './metrics-chart.ts';
+import { CHART_CARD_STYLES, plotWidth, redrawOnResize } from './metrics-chart.ts';
 import { CPM_FPS, interp, type FrocPoint, type FrocResult } from '../eval/froc.ts';
 import { nearestPoint } from '../eval/froc-cases.ts';
 
@@ -22,6 +22,12 @@ export class LunaFrocChart extends LitElement {
   @property({ attribute: false }) result: FrocResult | null = null;
   @query('.plot') private plotEl!: HTMLDivElement;
   private plot: uPlot | null = null;
+  private resize = redrawOnResize(
+    this,
+    () => this.plot,
+    260,
+    () => this.draw(),
+  );
   /** The point chosen last by a click. */
   chosen: FrocPoint | null = null;
 
@@ -36,8 +42,14 @@ export class LunaFrocChart extends LitElement {
     if (changed.has('result')) this.draw();
   }
 
+  override connectedCallback() {
+    super.connectedCallback();
+    this.resize.observe(this);
+  }
+
   override disconnectedCallback() {
     super.disconnectedCallback();
+    this.resize.disconnect();
     this.plot?.destroy();
     this.plot = null;
   }
@@ -87,7 +99,7 @@ export class LunaFrocChart extends LitElement {
     const marks = xs.map((x) => (CPM_FPS.includes(x as (typeof CPM_FPS)[number]) ? interp(x, r.curve) : null));
     this.plot = new uPlot(
       {
-        width: Math.max(260, this.clientWidth - 14),
+        width: plotWidth(this, 260),
         height: 220,
         scales: { x: { time: false, distr: 3, log: 2 }, y: { range: [0, 1] } },
         // A click chooses a point: no drag-to-zoom, and uPlot must not swallow the click (its

@@ -50,8 +50,17 @@ export class LunaIngestProgress extends LitElement {
     }
     .msg {
       grid-column: 2;
-      color: var(--luna-error, #ff7b72);
       white-space: pre-wrap;
+    }
+    .msg.error {
+      color: var(--luna-error, #ff7b72);
+    }
+    /* "already cached" and other skips are not errors. */
+    .msg.skipped {
+      color: var(--luna-muted, #9aa5b1);
+    }
+    .msg.stored {
+      color: var(--luna-warn, #e3b341);
     }
     .path {
       overflow-wrap: anywhere;
@@ -75,8 +84,10 @@ export class LunaIngestProgress extends LitElement {
               html`<li data-status=${f.status}>
                 <span class="status ${f.status}">${f.status}</span><span class="path">${f.file}</span>
                 ${
-                  f.status === 'error' || f.status === 'skipped'
-                    ? html`<span class="msg ${f.status}" data-testid="file-message">${f.message ?? ''}</span>`
+                  f.status === 'error' || f.status === 'skipped' || (f.status === 'stored' && f.warning)
+                    ? html`<span class="msg ${f.status}" data-testid="file-message"
+                        >${f.status === 'stored' ? `⚠ ${f.warning}` : (f.message ?? '')}</span
+                      >`
                     : ''
                 }
               </li>`,

@@ -12,6 +12,7 @@
  * State for tests on the host: `data-run` (the run inspected).
  */
 import { LitElement, css, html } from 'lit';
+import { CONTROL_STYLES } from './ui-styles.ts';
 import { customElement, property, query, state } from 'lit/decorators.js';
 import { labStore } from '../store/lab-store.ts';
 import type { DatasetSummary, RunRecord } from '../store/records.ts';
@@ -37,9 +38,11 @@ export class LunaInspectPanel extends LitElement {
   private readonly client = new InspectClient();
 
   static override styles = css`
+    ${CONTROL_STYLES}
     :host {
       display: block;
       font-size: 13px;
+      --luna-control-padding: 3px 8px;
     }
     .bar {
       display: flex;
@@ -58,16 +61,6 @@ export class LunaInspectPanel extends LitElement {
       .grid {
         grid-template-columns: 1fr;
       }
-    }
-    select,
-    button {
-      background: #1f2a36;
-      color: inherit;
-      border: 1px solid var(--luna-border, #2a3440);
-      border-radius: 6px;
-      padding: 3px 8px;
-      font: inherit;
-      cursor: pointer;
     }
     h3 {
       font-size: 14px;

@@ -1,11 +1,16 @@
 /**
- * `<luna-app>`: the lab's page. It owns the page-level state (the cache summary, the
- * current drop's progress, storage figures) and wires the drop zone and the demo button to
- * the ingest worker. Readiness is exposed for tests and the headless CLI as
+ * `<luna-app>`: the lab's page, a workspace of five areas (data, train, runs, evaluate,
+ * inspect) reachable at once from its navigation. It owns the page-level state (the cache
+ * summary, the current drop's progress, storage figures) and wires the drop zone and the demo
+ * button to the ingest worker. Readiness is exposed for tests and the headless CLI as
  * `<html data-luna-ready>` and `<html data-ingest="idle|running">`.
+ *
+ * Keyboard: a skip link, then the navigation as one tab stop (arrow keys move in it), then the
+ * areas in reading order, so Train is a few Tab presses from page load.
  */
 import { LitElement, css, html } from 'lit';
-import { customElement, state } from 'lit/decorators.js';
+import { CONTROL_STYLES } from './ui-styles.ts';
+import { customElement, query, state } from 'lit/decorators.js';
 import { ingest, ingestDemo, type DroppedFile, type FileProgress, type IngestReport } from './ingest-client.ts';
 import { labStore } from '../store/lab-store.ts';
 import { formatBytes, storageEstimate } from '../store/quota.ts';
@@ -16,8 +21,21 @@ import './dataset-panel.ts';
 import './train-panel.ts';
 import './eval-panel.ts';
 import './inspect-panel.ts';
+import type { LunaTrainPanel } from './train-panel.ts';
 
-export const DEMO_OPTIONS = { scans: 6, size: 'small', seed: 16, subsets: 2, malignancy: true } as const;
+/** The demo button's data: enough scans that the quick config's validation split (every 10th
+ * candidate) holds several nodules, so its F1 says something; generated in the page in seconds. */
+export const DEMO_OPTIONS = { scans: 12, size: 'small', seed: 16, subsets: 2, malignancy: true } as const;
+
+/** The workspace's areas, in page order; `runs` lives in the train panel. */
+const AREAS = [
+  { id: 'data', label: 'Data' },
+  { id: 'train', label: 'Train' },
+  { id: 'runs', label: 'Runs' },
+  { id: 'evaluate', label: 'Evaluate' },
+  { id: 'inspect', label: 'Inspect' },
+] as const;
+type AreaId = (typeof AREAS)[number]['id'];
 
 declare global {
   interface Window {
@@ -34,36 +52,90 @@ export class LunaApp extends LitElement {
   @state() private storage: { usage: number; quota: number; persisted: boolean | null } | null = null;
   @state() private lastReport: IngestReport | null = null;
   @state() private failure: string | null = null;
+  /** The navigation's one tab stop (roving tabindex). */
+  @state() private navFocus = 0;
+  @query('luna-train-panel') private trainPanel!: LunaTrainPanel;
 
   static override styles = css`
+    ${CONTROL_STYLES}
     :host {
       display: block;
-      max-width: 1100px;
+      box-sizing: border-box;
+      max-width: 1680px;
       margin: 0 auto;
-      padding: 20px 24px 60px;
+      padding: 0 20px 60px;
       --luna-accent: #7fb3ff;
       --luna-muted: #9aa5b1;
       --luna-border: #2a3440;
+      --luna-pane: #121a22;
+    }
+    .skip {
+      position: absolute;
+      left: 8px;
+      top: -60px;
+      z-index: 10;
+    }
+    .skip:focus {
+      top: 8px;
     }
     header {
+      position: sticky;
+      top: 0;
+      z-index: 5;
       display: flex;
-      align-items: baseline;
-      gap: 16px;
+      align-items: center;
+      gap: 8px 20px;
       flex-wrap: wrap;
+      padding: 10px 0;
+      background: #0f1419;
+      border-bottom: 1px solid var(--luna-border);
     }
     h1 {
       margin: 0;
-      font-size: 22px;
-    }
-    h2 {
-      font-size: 16px;
-      margin: 26px 0 8px;
+      font-size: 20px;
     }
     .tag {
       color: var(--luna-muted);
+      font-size: 13px;
     }
-    section {
+    nav {
+      display: flex;
+      gap: 4px;
+      flex-wrap: wrap;
+      margin-left: auto;
+    }
+    nav button {
+      padding: 4px 10px;
+    }
+    .workspace {
+      display: grid;
+      grid-template-columns: minmax(0, 1fr);
+      gap: 16px;
       margin-top: 16px;
+    }
+    /* Wide screens: data beside training; evaluation and inspection below, full width. */
+    @media (min-width: 1500px) {
+      .workspace {
+        grid-template-columns: minmax(440px, 5fr) minmax(0, 11fr);
+      }
+      .wide {
+        grid-column: 1 / -1;
+      }
+    }
+    section.pane {
+      min-width: 0;
+      background: var(--luna-pane);
+      border: 1px solid var(--luna-border);
+      border-radius: 10px;
+      padding: 12px 16px 16px;
+      scroll-margin-top: 70px;
+    }
+    h2 {
+      font-size: 16px;
+      margin: 0 0 8px;
+    }
+    h2:focus {
+      outline: none;
     }
     .row {
       display: flex;
@@ -71,6 +143,10 @@ export class LunaApp extends LitElement {
       align-items: center;
       flex-wrap: wrap;
       margin-top: 10px;
+    }
+    .row h3 {
+      font-size: 14px;
+      margin: 0;
     }
     .storage {
       color: var(--luna-muted);
@@ -83,22 +159,6 @@ export class LunaApp extends LitElement {
     .failure {
       color: #ff7b72;
       white-space: pre-wrap;
-    }
-    button {
-      background: #1f2a36;
-      color: inherit;
-      border: 1px solid var(--luna-border);
-      border-radius: 6px;
-      padding: 6px 12px;
-      font: inherit;
-      cursor: pointer;
-    }
-    button:hover:not([disabled]) {
-      border-color: var(--luna-accent);
-    }
-    button[disabled] {
-      opacity: 0.5;
-      cursor: default;
     }
   `;
 
@@ -118,66 +178,116 @@ export class LunaApp extends LitElement {
   override render() {
     const st = this.storage;
     return html`
+      <button class="skip" data-testid="skip-to-train" @click=${() => this.trainPanel.focusTrain()}>
+        Skip to Train
+      </button>
       <header>
         <h1>Luna Lab</h1>
         <span class="tag">LUNA16 nodule classification, trained in your browser</span>
+        <nav aria-label="Workspace" data-testid="workspace-nav" @keydown=${this._onNavKey}>
+          ${AREAS.map(
+            (a, i) =>
+              html`<button
+                data-area=${a.id}
+                tabindex=${i === this.navFocus ? 0 : -1}
+                @click=${() => this.goTo(a.id)}
+                @focus=${() => (this.navFocus = i)}
+              >
+                ${a.label}
+              </button>`,
+          )}
+        </nav>
       </header>
 
-      <section>
-        <luna-drop-zone ?busy=${this.busy} @files-selected=${this._onFiles}></luna-drop-zone>
-        <div class="row">
-          <button data-testid="demo-button" ?disabled=${this.busy} @click=${this._onDemo}>
-            Load synthetic demo data
-          </button>
-          <span class="storage" data-testid="storage">
-            ${
-              st
-                ? html`Storage: ${formatBytes(st.usage)} used of ${formatBytes(st.quota)} available
-                  ${
-                    this.summary?.seriesCount
-                      ? html`· scans ${formatBytes(this.summary.storedBytes)} on disk
-                        (${formatBytes(this.summary.voxelBytes)} of voxels, compressed)`
-                      : ''
-                  }
-                  ${st.persisted === null ? '' : st.persisted ? '· persistent' : '· not persistent (the browser may evict it)'}`
-                : ''
-            }
-          </span>
-        </div>
-        ${this.failure ? html`<p class="failure" data-testid="ingest-failure">${this.failure}</p>` : ''}
-        ${this.lastReport ? this._renderReport(this.lastReport) : ''}
-        <luna-ingest-progress .files=${[...this.progress.values()]}></luna-ingest-progress>
-      </section>
+      <main class="workspace">
+        <section class="pane" id="data" data-area="data" aria-labelledby="h-data">
+          <h2 id="h-data" tabindex="-1">Data</h2>
+          <luna-drop-zone ?busy=${this.busy} @files-selected=${this._onFiles}></luna-drop-zone>
+          <div class="row">
+            <button data-testid="demo-button" ?disabled=${this.busy} @click=${this._onDemo}>
+              Load synthetic demo data
+            </button>
+            <span class="storage" data-testid="storage">
+              ${
+                st
+                  ? html`Storage: ${formatBytes(st.usage)} used of ${formatBytes(st.quota)} available
+                    ${
+                      this.summary?.seriesCount
+                        ? html`· scans ${formatBytes(this.summary.storedBytes)} on disk
+                          (${formatBytes(this.summary.voxelBytes)} of voxels, compressed)`
+                        : ''
+                    }
+                    ${st.persisted === null ? '' : st.persisted ? '· persistent' : '· not persistent (the browser may evict it)'}`
+                  : ''
+              }
+            </span>
+          </div>
+          ${this.failure ? html`<p class="failure" data-testid="ingest-failure">${this.failure}</p>` : ''}
+          ${this.lastReport ? this._renderReport(this.lastReport) : ''}
+          <luna-ingest-progress .files=${[...this.progress.values()]}></luna-ingest-progress>
+          <div class="row">
+            <h3>Cached data</h3>
+            <button
+              data-testid="clear-all"
+              ?disabled=${this.busy || !this.summary?.seriesCount}
+              @click=${this._onClear}
+            >
+              Delete all cached data
+            </button>
+          </div>
+          <luna-dataset-panel
+            .summary=${this.summary}
+            @delete-series=${this._onDeleteSeries}
+            @delete-subset=${this._onDeleteSubset}
+          ></luna-dataset-panel>
+        </section>
 
-      <section>
-        <div class="row">
-          <h2>Cached data</h2>
-          <button data-testid="clear-all" ?disabled=${this.busy || !this.summary?.seriesCount} @click=${this._onClear}>
-            Delete all cached data
-          </button>
-        </div>
-        <luna-dataset-panel
-          .summary=${this.summary}
-          @delete-series=${this._onDeleteSeries}
-          @delete-subset=${this._onDeleteSubset}
-        ></luna-dataset-panel>
-      </section>
+        <section class="pane" id="train" data-area="train" aria-labelledby="h-train">
+          <h2 id="h-train" tabindex="-1">Train</h2>
+          <luna-train-panel ?busy=${this.busy} @demo-request=${this._onDemo}></luna-train-panel>
+        </section>
 
-      <section>
-        <h2>Training</h2>
-        <luna-train-panel></luna-train-panel>
-      </section>
+        <section class="pane wide" id="evaluate" data-area="evaluate" aria-labelledby="h-evaluate">
+          <h2 id="h-evaluate" tabindex="-1">Evaluate (LUNA16 FROC)</h2>
+          <luna-eval-panel></luna-eval-panel>
+        </section>
 
-      <section>
-        <h2>Evaluation (LUNA16 FROC)</h2>
-        <luna-eval-panel></luna-eval-panel>
-      </section>
-
-      <section>
-        <h2>Inspect</h2>
-        <luna-inspect-panel .summary=${this.summary}></luna-inspect-panel>
-      </section>
+        <section class="pane wide" id="inspect" data-area="inspect" aria-labelledby="h-inspect">
+          <h2 id="h-inspect" tabindex="-1">Inspect</h2>
+          <luna-inspect-panel .summary=${this.summary}></luna-inspect-panel>
+        </section>
+      </main>
     `;
+  }
+
+  /** Bring an area into view and move the focus to its heading (the runs to their table). */
+  goTo(area: AreaId): void {
+    if (area === 'runs') {
+      this.trainPanel.focusRuns();
+      return;
+    }
+    const heading = this.renderRoot.querySelector<HTMLElement>(`#h-${area}`);
+    heading?.scrollIntoView({ block: 'start' });
+    heading?.focus({ preventScroll: true });
+  }
+
+  /** Arrow keys, Home and End move within the navigation (one tab stop for all five). */
+  private _onNavKey(e: KeyboardEvent) {
+    const n = AREAS.length;
+    const next =
+      e.key === 'ArrowRight' || e.key === 'ArrowDown'
+        ? (this.navFocus + 1) % n
+        : e.key === 'ArrowLeft' || e.key === 'ArrowUp'
+          ? (this.navFocus + n - 1) % n
+          : e.key === 'Home'
+            ? 0
+            : e.key === 'End'
+              ? n - 1
+              : null;
+    if (next === null) return;
+    e.preventDefault();
+    this.navFocus = next;
+    this.renderRoot.querySelectorAll<HTMLButtonElement>('nav button')[next]?.focus();
   }
 
   private _renderReport(r: IngestReport) {

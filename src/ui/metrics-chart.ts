@@ -39,12 +39,32 @@ export const CHART_CARD_STYLES = [
   `,
 ];
 
+/** The width a chart card's plot gets: its host's, less the card's padding. */
+export function plotWidth(host: HTMLElement, min: number): number {
+  return Math.max(min, host.clientWidth - 14);
+}
+
+/** uPlot draws at a fixed width: `redraw` runs when the card's width changes (window resize,
+ *  layout), so a chart never sticks out of a narrowed page. */
+export function redrawOnResize(host: HTMLElement, plot: () => uPlot | null, min: number, redraw: () => void) {
+  return new ResizeObserver(() => {
+    const p = plot();
+    if (p && Math.abs(p.width - plotWidth(host, min)) > 1) redraw();
+  });
+}
+
 @customElement('luna-metrics-chart')
 export class LunaMetricsChart extends LitElement {
   @property() heading = '';
   @property({ attribute: false }) series: ChartSeries[] = [];
   @query('.plot') private plotEl!: HTMLDivElement;
   private plot: uPlot | null = null;
+  private resize = redrawOnResize(
+    this,
+    () => this.plot,
+    200,
+    () => this.draw(),
+  );
 
   static override styles = [
     ...CHART_CARD_STYLES,
@@ -68,8 +88,14 @@ export class LunaMetricsChart extends LitElement {
     if (changed.has('series')) this.draw();
   }
 
+  override connectedCallback() {
+    super.connectedCallback();
+    this.resize.observe(this);
+  }
+
   override disconnectedCallback() {
     super.disconnectedCallback();
+    this.resize.disconnect();
     this.plot?.destroy();
     this.plot = null;
   }
@@ -83,12 +109,14 @@ export class LunaMetricsChart extends LitElement {
       const m = new Map(s.points.map((p) => [p[0], p[1]]));
       return xs.map((x) => m.get(x) ?? null);
     });
-    const width = Math.max(200, this.clientWidth - 14);
+    const width = plotWidth(this, 200);
     this.plot = new uPlot(
       {
         width,
         height: 150,
         scales: { x: { time: false } },
+        // The legend names the lines; values while hovering only would show "--" placeholders.
+        legend: { live: false },
         axes: [
           { stroke: '#9aa5b1', grid: { stroke: '#1f2a36' }, label: 'samples seen', labelSize: 14, size: 30 },
           { stroke: '#9aa5b1', grid: { stroke: '#1f2a36' }, size: 44 },

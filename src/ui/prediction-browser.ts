@@ -10,6 +10,7 @@
  * @fires candidate-select - detail: `{ prediction }` (an `IndexedPrediction`)
  */
 import { LitElement, css, html } from 'lit';
+import { CONTROL_STYLES, TABLE_STYLES } from './ui-styles.ts';
 import { customElement, property, state } from 'lit/decorators.js';
 import { labStore } from '../store/lab-store.ts';
 import type { RunRecord, SeriesRecord } from '../store/records.ts';
@@ -65,9 +66,13 @@ export class LunaPredictionBrowser extends LitElement {
   private worst: { fp: IndexedPrediction[]; fn: IndexedPrediction[] } = { fp: [], fn: [] };
 
   static override styles = css`
+    ${CONTROL_STYLES}
+    ${TABLE_STYLES}
     :host {
       display: block;
       font-size: 13px;
+      --luna-control-padding: 3px 8px;
+      --luna-cell-padding: 3px 6px;
     }
     .bar {
       display: flex;
@@ -80,36 +85,9 @@ export class LunaPredictionBrowser extends LitElement {
       margin-right: 10px;
       font-variant-numeric: tabular-nums;
     }
-    select,
-    button {
-      background: #1f2a36;
-      color: inherit;
-      border: 1px solid var(--luna-border, #2a3440);
-      border-radius: 6px;
-      padding: 3px 8px;
-      font: inherit;
-      cursor: pointer;
-    }
-    table {
-      width: 100%;
-      border-collapse: collapse;
-    }
-    th,
-    td {
-      text-align: left;
-      padding: 3px 6px;
-      border-bottom: 1px solid var(--luna-border, #2a3440);
-    }
     th {
-      color: var(--luna-muted, #9aa5b1);
-      font-weight: 500;
       cursor: pointer;
       user-select: none;
-    }
-    td.num,
-    th.num {
-      text-align: right;
-      font-variant-numeric: tabular-nums;
     }
     tbody tr {
       cursor: pointer;

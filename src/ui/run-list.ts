@@ -6,11 +6,12 @@
  * @fires run-select - detail: `{ runId }`
  * @fires run-resume - detail: `{ runId }` (continue an interrupted or stopped run)
  * @fires run-continue - detail: `{ runId, epochs }` (train a finished run for more epochs)
- * @fires run-delete - detail: `{ runId }`
+ * @fires run-delete - detail: `{ runId }` (after the user confirmed)
  * @fires run-push - detail: `{ runId }` (send a run kept in this browser to the tracking server)
  * @fires run-inspect - detail: `{ runId }` (show its predictions in the Inspect section)
  */
 import { LitElement, css, html } from 'lit';
+import { CONTROL_STYLES, TABLE_STYLES } from './ui-styles.ts';
 import { customElement, property } from 'lit/decorators.js';
 import type { RunRecord } from '../store/records.ts';
 
@@ -34,28 +35,11 @@ export class LunaRunList extends LitElement {
   @property({ type: Boolean }) canPush = false;
 
   static override styles = css`
+    ${CONTROL_STYLES}
+    ${TABLE_STYLES}
     :host {
       display: block;
       font-size: 13px;
-    }
-    table {
-      width: 100%;
-      border-collapse: collapse;
-    }
-    th,
-    td {
-      text-align: left;
-      padding: 4px 6px;
-      border-bottom: 1px solid var(--luna-border, #2a3440);
-    }
-    th {
-      color: var(--luna-muted, #9aa5b1);
-      font-weight: 500;
-    }
-    td.num,
-    th.num {
-      text-align: right;
-      font-variant-numeric: tabular-nums;
     }
     tr.selected {
       background: rgba(127, 179, 255, 0.08);
@@ -76,6 +60,9 @@ export class LunaRunList extends LitElement {
     }
     button {
       font-size: 12px;
+    }
+    :host {
+      --luna-control-padding: 2px 8px;
     }
     .err {
       color: var(--luna-error, #ff7b72);
@@ -180,8 +167,22 @@ export class LunaRunList extends LitElement {
             </button>`
           : ''
       }
-      <button data-testid="run-delete" @click=${() => this._emit('run-delete', { runId: r.runId })}>✕</button>
+      <button
+        data-testid="run-delete"
+        aria-label="Delete run ${r.name}"
+        title="Delete this run and its checkpoint"
+        @click=${() => this._delete(r)}
+      >
+        ✕
+      </button>
     </span>`;
+  }
+
+  /** A run, its checkpoint and its predictions are gone for good: ask first. */
+  private _delete(r: RunRecord) {
+    if (!confirm(`Delete run “${r.name}” (${r.status}, ${r.epochsDone} epochs) and its checkpoint from this browser?`))
+      return;
+    this._emit('run-delete', { runId: r.runId });
   }
 
   private _emit(name: string, detail: object) {

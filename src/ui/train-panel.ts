@@ -8,11 +8,13 @@
  * Readiness for tests: `<html data-train="idle|running">`.
  */
 import { LitElement, css, html } from 'lit';
-import { customElement, state } from 'lit/decorators.js';
+import { CONTROL_STYLES } from './ui-styles.ts';
+import { customElement, property, state } from 'lit/decorators.js';
 import {
   QUICK_INPUT,
   defaultConfig,
   formatIssue,
+  resolveConfig,
   resolveConfigOrThrow,
   type ConfigIssue,
   type LabConfig,
@@ -43,8 +45,13 @@ declare global {
   }
 }
 
+/** A step's loss while it trains: [samples seen, batch loss], drawn between the epoch points. */
+type LivePoint = readonly [number, number];
+
 @customElement('luna-train-panel')
 export class LunaTrainPanel extends LitElement {
+  /** Data is being ingested (the demo button waits). */
+  @property({ type: Boolean }) busy = false;
   @state() private config: LabConfig = defaultConfig();
   @state() private formConfig: LabConfig | null = defaultConfig();
   @state() private issues: ConfigIssue[] = [];
@@ -52,6 +59,10 @@ export class LunaTrainPanel extends LitElement {
   @state() private selected: string | null = null;
   @state() private active: string | null = null;
   @state() private paused = false;
+  /** Stop or pause was asked and acts at the next step boundary. */
+  @state() private pending: 'stop' | 'pause' | null = null;
+  /** Per-step training loss of the run training now (the charts' live line). */
+  @state() private live: { runId: string; points: LivePoint[] } | null = null;
   @state() private progress: Progress | null = null;
   @state() private notice: string | null = null;
   /** What the opened lab URL's data lacks in this browser's cache, if anything. */
@@ -65,14 +76,12 @@ export class LunaTrainPanel extends LitElement {
       window.lunaTracking = t;
     },
     run: (r) => this._onRun(r),
-    progress: (p) => {
-      this.progress = p;
-      window.lunaTrain = { progress: p, runs: this.runs };
-    },
+    progress: (p) => this._onProgress(p),
     metrics: (runId, point) => this._onMetrics(runId, point),
   });
 
   static override styles = css`
+    ${CONTROL_STYLES}
     :host {
       display: block;
     }
@@ -82,22 +91,6 @@ export class LunaTrainPanel extends LitElement {
       align-items: center;
       flex-wrap: wrap;
       margin: 10px 0;
-    }
-    button {
-      background: #1f2a36;
-      color: inherit;
-      border: 1px solid var(--luna-border, #2a3440);
-      border-radius: 6px;
-      padding: 6px 12px;
-      font: inherit;
-      cursor: pointer;
-    }
-    button.primary {
-      border-color: var(--luna-accent, #7fb3ff);
-    }
-    button[disabled] {
-      opacity: 0.5;
-      cursor: default;
     }
     .progress {
       font-size: 13px;
@@ -136,6 +129,21 @@ export class LunaTrainPanel extends LitElement {
       font-size: 14px;
       margin: 18px 0 6px;
     }
+    h3:focus {
+      outline: none;
+    }
+    .run-url {
+      font-family: ui-monospace, monospace;
+      font-size: 12px;
+      color: var(--luna-accent, #7fb3ff);
+      overflow-wrap: anywhere;
+    }
+    .pending {
+      color: var(--luna-warn, #e3b341);
+    }
+    .table-scroll {
+      overflow-x: auto;
+    }
   `;
 
   override connectedCallback() {
@@ -161,6 +169,7 @@ export class LunaTrainPanel extends LitElement {
     const orphan = this.runs.find((r) => r.status === 'running' || r.status === 'paused');
     if (orphan && !(await runLockHeld(orphan.runId))) {
       this.notice = `Resuming “${orphan.name}” from its last checkpoint (epoch ${orphan.epochsDone}).`;
+      this.showConfigOf(orphan);
       void this.launch(() => this.client.resume(orphan.runId), orphan.runId);
     }
   }
@@ -197,6 +206,7 @@ export class LunaTrainPanel extends LitElement {
   override render() {
     const running = this.active !== null;
     const run = this.runs.find((r) => r.runId === this.selected) ?? null;
+    // Presets, then Train: the run's controls come before the long form, so the keyboard reaches them first.
     return html`
       <div class="row">
         <button data-testid="preset-quick" ?disabled=${running} @click=${() => this._preset(QUICK_PRESET)}>
@@ -205,42 +215,78 @@ export class LunaTrainPanel extends LitElement {
         <button data-testid="preset-book" ?disabled=${running} @click=${() => this._preset(defaultConfig())}>
           Book's LunaModel
         </button>
-      </div>
-      <luna-config-form .config=${this.config} ?disabled=${running} @config-change=${this._onConfig}></luna-config-form>
-      ${this.issues.length ? html`<p class="issues" data-testid="config-issues">Fix ${this.issues.length} setting(s) before training.</p>` : ''}
-      <div class="row">
         <button
           class="primary"
           data-testid="train-start"
-          ?disabled=${running || !this.formConfig}
+          ?disabled=${running || !this.formConfig || !!this.dataMissing}
+          aria-describedby=${this.dataMissing ? 'train-off' : this.issues.length ? 'config-issues' : ''}
           @click=${this._start}
         >
           Train
         </button>
-        <button data-testid="train-pause" ?disabled=${!running} @click=${this._pause}>
+        <button data-testid="train-pause" ?disabled=${!running || this.pending === 'stop'} @click=${this._pause}>
           ${this.paused ? 'Resume' : 'Pause'}
         </button>
-        <button data-testid="train-stop" ?disabled=${!running} @click=${this._stop}>Stop</button>
+        <button data-testid="train-stop" ?disabled=${!running || this.pending === 'stop'} @click=${this._stop}>
+          Stop
+        </button>
         ${this._renderProgress()}
       </div>
+      ${
+        this.issues.length
+          ? html`<p class="issues" id="config-issues" data-testid="config-issues">
+              Fix ${this.issues.length} setting(s) before training.
+            </p>`
+          : ''
+      }
       ${this.notice ? html`<p class="notice" data-testid="train-notice">${this.notice}</p>` : ''}
-      ${this.dataMissing ? html`<p class="notice" data-testid="url-data-missing">${this.dataMissing}</p>` : ''}
+      ${
+        this.dataMissing
+          ? html`<p class="notice" id="train-off" data-testid="url-data-missing">
+              Train is off until this link's data is cached: ${this.dataMissing}
+              <br />If the link was made on the lab's synthetic demo data, load it here:
+              <button data-testid="missing-demo" ?disabled=${this.busy} @click=${this._requestDemo}>
+                Load synthetic demo data
+              </button>
+            </p>`
+          : ''
+      }
+      <luna-config-form .config=${this.config} ?disabled=${running} @config-change=${this._onConfig}></luna-config-form>
       ${this._renderTracking()} ${run ? this._renderBackend(run) : ''}
-      ${run ? html`<div class="charts">${CHARTS.map((m) => html`<luna-metrics-chart data-metric=${m} heading=${m} .series=${seriesOf(run, m)}></luna-metrics-chart>`)}</div>` : ''}
-      ${run?.config.task === 'malignancy' ? html`<luna-roc-chart data-testid="roc-chart" .predictions=${run.predictions}></luna-roc-chart>` : ''}
-      <h3>Runs</h3>
-      <luna-run-list
-        .runs=${this.runs}
-        .selected=${this.selected}
-        .active=${this.active}
-        @run-select=${(e: CustomEvent<{ runId: string }>) => (this.selected = e.detail.runId)}
-        @run-resume=${(e: CustomEvent<{ runId: string }>) => this.launch(() => this.client.resume(e.detail.runId), e.detail.runId)}
-        @run-continue=${(e: CustomEvent<{ runId: string; epochs: number }>) =>
-          this.launch(() => this.client.resume(e.detail.runId, e.detail.epochs), e.detail.runId)}
-        @run-delete=${this._delete}
-        @run-push=${this._push}
-        .canPush=${!!this.formConfig?.tracking.server}
-      ></luna-run-list>
+      ${
+        run
+          ? html`<div class="charts">
+              ${CHARTS.map(
+                (m) =>
+                  html`<luna-metrics-chart
+                    data-metric=${m}
+                    heading=${m}
+                    .series=${seriesOf(run, m, this.live?.runId === run.runId ? this.live.points : null)}
+                  ></luna-metrics-chart>`,
+              )}
+            </div>`
+          : ''
+      }
+      ${
+        run?.config.task === 'malignancy'
+          ? html`<luna-roc-chart data-testid="roc-chart" .predictions=${run.predictions}></luna-roc-chart>`
+          : ''
+      }
+      <h3 id="runs" tabindex="-1">Runs</h3>
+      <div class="table-scroll">
+        <luna-run-list
+          .runs=${this.runs}
+          .selected=${this.selected}
+          .active=${this.active}
+          @run-select=${(e: CustomEvent<{ runId: string }>) => (this.selected = e.detail.runId)}
+          @run-resume=${(e: CustomEvent<{ runId: string }>) => this.launch(() => this.client.resume(e.detail.runId), e.detail.runId)}
+          @run-continue=${(e: CustomEvent<{ runId: string; epochs: number }>) =>
+            this.launch(() => this.client.resume(e.detail.runId, e.detail.epochs), e.detail.runId)}
+          @run-delete=${this._delete}
+          @run-push=${this._push}
+          .canPush=${!!this.formConfig?.tracking.server}
+        ></luna-run-list>
+      </div>
     `;
   }
 
@@ -248,10 +294,19 @@ export class LunaTrainPanel extends LitElement {
     const p = this.progress;
     if (!p || !this.active) return '';
     const eta = p.etaSeconds < 90 ? `${p.etaSeconds.toFixed(0)} s` : `${(p.etaSeconds / 60).toFixed(1)} min`;
-    return html`<span class="progress" data-testid="train-progress">
+    const pending =
+      this.pending === 'stop'
+        ? 'stopping after this step'
+        : this.pending === 'pause'
+          ? 'pausing after this step'
+          : this.paused
+            ? 'paused'
+            : '';
+    return html`<span class="progress" data-testid="train-progress" role="status">
       epoch ${p.epoch}/${p.epochs} · ${p.phase}
-      <progress max=${p.total} .value=${p.done}></progress> ${p.done}/${p.total} · ${p.samplesPerSecond.toFixed(2)}
-      samples/s · ETA ${eta} · loss ${p.batchLoss.toFixed(4)}
+      <progress max=${p.total} .value=${p.done} aria-label="samples done in this phase"></progress> ${p.done}/${p.total}
+      · ${p.samplesPerSecond.toFixed(2)} samples/s · ETA ${eta} · loss ${p.batchLoss.toFixed(4)}
+      ${pending ? html`· <b class="pending" data-testid="train-pending">${pending}</b>` : ''}
     </span>`;
   }
 
@@ -325,9 +380,10 @@ export class LunaTrainPanel extends LitElement {
       ${fell ? html`<span class="notice">⚠ ${run.fellBackFrom.join('; ')} — training on <b>${run.backend}</b> instead.</span>` : html`Training on <b>${run.backend}</b>`}
       ${run.adapter ? html` · adapter: ${run.adapter}` : ''} · data ${run.dataDigest.slice(0, 12)} · lab
       ${run.labVersion}
-      <br />Lab URL: <a data-testid="run-url" href=${run.labUrl}>${run.labUrl}</a>
-      <button data-testid="run-share" @click=${() => this._share(run.labUrl)}>
-        ${this.copied ? 'Copied' : 'Share'}
+      <br />Lab URL:
+      <a class="run-url" data-testid="run-url" href=${run.labUrl} title=${run.labUrl}>${shortUrl(run.labUrl)}</a>
+      <button data-testid="run-share" aria-label="Copy the run's lab URL" @click=${() => this._share(run.labUrl)}>
+        ${this.copied ? 'Copied' : 'Copy link'}
       </button>
       ${run.warnings.map((w) => html`<br /><span class="notice">${w}</span>`)}
     </p>`;
@@ -365,10 +421,49 @@ export class LunaTrainPanel extends LitElement {
     if (this.paused) this.client.unpause();
     else this.client.pause();
     this.paused = !this.paused;
+    // A pause acts at the next step boundary: say so until the run says it is paused.
+    this.pending = this.paused ? 'pause' : null;
   }
 
   private _stop() {
     this.client.stop();
+    this.pending = 'stop';
+  }
+
+  private _requestDemo() {
+    this.dispatchEvent(new CustomEvent('demo-request', { bubbles: true, composed: true }));
+  }
+
+  /** Move the focus to the Train button (the page's skip link). */
+  focusTrain(): void {
+    const button = this.renderRoot.querySelector<HTMLButtonElement>('[data-testid=train-start]');
+    button?.scrollIntoView({ block: 'center' });
+    button?.focus({ preventScroll: true });
+  }
+
+  /** Bring the run list into view and focus its heading. */
+  focusRuns(): void {
+    const heading = this.renderRoot.querySelector<HTMLElement>('#runs');
+    heading?.scrollIntoView({ block: 'start' });
+    heading?.focus({ preventScroll: true });
+  }
+
+  /** The form shows the config a run trains with (after a reload, a resume), not the defaults. */
+  private showConfigOf(run: RunRecord) {
+    const { config, issues } = resolveConfig(JSON.parse(JSON.stringify(run.config)));
+    if (issues.length) return;
+    this.config = config;
+    this.formConfig = config;
+    this.issues = [];
+  }
+
+  private _onProgress(p: Progress) {
+    this.progress = p;
+    if (p.phase === 'training') {
+      const points = this.live?.runId === p.runId ? this.live.points : [];
+      this.live = { runId: p.runId, points: [...points, [p.samplesSeen, p.batchLoss]] };
+    }
+    window.lunaTrain = { progress: p, runs: this.runs };
   }
 
   private async _delete(e: CustomEvent<{ runId: string }>) {
@@ -381,6 +476,10 @@ export class LunaTrainPanel extends LitElement {
   private async launch(job: () => Promise<RunRecord>, runId: string | null = null) {
     this.active = runId ?? 'starting';
     this.paused = false;
+    this.pending = null;
+    this.live = null;
+    const resumed = runId ? this.runs.find((r) => r.runId === runId) : undefined;
+    if (resumed) this.showConfigOf(resumed);
     document.documentElement.dataset.train = 'running';
     try {
       const result = await this.client.withRecovery(job, (r) => {
@@ -392,6 +491,7 @@ export class LunaTrainPanel extends LitElement {
     } finally {
       this.active = null;
       this.progress = null;
+      this.pending = null;
       await this.refresh();
       await this.updateComplete;
       document.documentElement.dataset.train = 'idle';
@@ -400,6 +500,7 @@ export class LunaTrainPanel extends LitElement {
 
   private _onRun(r: RunRecord) {
     if (this.active === 'starting') this.active = r.runId;
+    if (r.runId === this.active && r.status === 'paused' && this.pending === 'pause') this.pending = null;
     this.selected = r.runId;
     const i = this.runs.findIndex((x) => x.runId === r.runId);
     this.runs = i >= 0 ? this.runs.map((x) => (x.runId === r.runId ? r : x)) : [r, ...this.runs];
@@ -417,15 +518,28 @@ export class LunaTrainPanel extends LitElement {
   }
 }
 
-function seriesOf(run: RunRecord, metric: string): ChartSeries[] {
+/** A metric's lines: training and validation per epoch; the loss also per step while it trains. */
+function seriesOf(run: RunRecord, metric: string, live: readonly LivePoint[] | null): ChartSeries[] {
   const pick = (mode: string) =>
     run.history
       .filter((p) => `${mode}/${metric}` in p.values)
       .map((p) => [p.step, p.values[`${mode}/${metric}`]] as const);
-  return [
+  const series: ChartSeries[] = [
     { label: 'training', color: '#7fb3ff', points: pick('training') },
     { label: 'validation', color: '#ffb347', points: pick('validating') },
   ];
+  if (metric === 'loss/all' && live?.length)
+    series.push({ label: 'training, per step', color: '#5d6f85', points: live });
+  return series;
+}
+
+/** A lab URL short enough to read in a line: the page, then the start and end of the hash. */
+export function shortUrl(url: string): string {
+  const hash = url.indexOf('#');
+  if (hash < 0 || url.length <= 64) return url;
+  const page = url.slice(0, hash);
+  const rest = url.slice(hash);
+  return rest.length <= 40 ? url : `${page}${rest.slice(0, 24)}…${rest.slice(-12)}`;
 }
 
 async function runLockHeld(runId: string): Promise<boolean> {
