@@ -43,6 +43,9 @@ export interface LoadOptions {
   isKnown?: (f: SourceFile) => boolean;
   /** CSVs whose content digest this knows are not parsed again (a copy, or a touched file). */
   isKnownTable?: (digest: string) => boolean;
+  /** Told the files as loaded: the given ones, each zip replaced by its members (whose
+   *  fingerprints the cache keeps). */
+  onFiles?: (files: readonly SourceFile[]) => void;
 }
 
 /** A CSV as the cache recognises it: by its bytes' sha-256, and the file it came from. */
@@ -105,6 +108,7 @@ async function* expandArchives(files: readonly SourceFile[], out: SourceFile[]):
 export async function* loadFiles(given: readonly SourceFile[], opts: LoadOptions = {}): AsyncGenerator<LoadItem> {
   const files: SourceFile[] = [];
   yield* expandArchives(given, files);
+  opts.onFiles?.(files);
   const byKind = new Map<FileKind, SourceFile[]>();
   for (const f of files) {
     let head: Uint8Array = new Uint8Array();

@@ -97,7 +97,9 @@ export async function ingestFiles(
     report.ms = now() - t0;
     return report;
   }
-  const it = loadFiles(files, { isKnown, isKnownTable: (d) => knownTables.has(d) });
+  // A zip's series are cached under its members' fingerprints, not the archive's.
+  let loaded: readonly SourceFile[] = files;
+  const it = loadFiles(files, { isKnown, isKnownTable: (d) => knownTables.has(d), onFiles: (f) => (loaded = f) });
   let tLoad = now();
   for (;;) {
     const { value: item, done } = await it.next();
@@ -197,7 +199,7 @@ export async function ingestFiles(
     report.errors.push({ file, message });
     emit({ file, status: 'error', message });
   }
-  report.dropSeries = await store.seriesOfFiles(files.map(fingerprint));
+  report.dropSeries = await store.seriesOfFiles(loaded.map(fingerprint));
   report.mixed = mixedSubsets(await store.listSeries(), new Set(report.dropSeries));
   report.ms = now() - t0;
   return report;
