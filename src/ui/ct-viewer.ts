@@ -29,7 +29,7 @@ import type { Irc, Vec3 } from '../data/volume.ts';
 import { ircToXyz } from '../data/geometry.ts';
 import { preferredTable } from '../data/candidate-selection.ts';
 import { PLANES, extractPlane, planeGeometry, voxelAt, type Plane, type PlaneGeometry } from '../viewer/plane.ts';
-import { ViewTransform, nearestVoxel, zoomAbout, type ViewParams } from '../viewer/view-transform.ts';
+import { ViewTransform, focusView, nearestVoxel, zoomAbout, type ViewParams } from '../viewer/view-transform.ts';
 import { WINDOW_PRESETS, dragWindowLevel, planeToRgba, windowLut, type WindowLevel } from '../viewer/window-level.ts';
 import { ANNOTATION_RGB, UNSCORED_RGB, cssRgb, probColor } from '../viewer/colormap.ts';
 import { markersOnSlice, nearest, sliceOf, type MarkerSource } from '../viewer/markers.ts';
@@ -254,7 +254,8 @@ export class LunaCtViewer extends LitElement {
     `;
   }
 
-  /** Show `seriesUid` with the cursor on the voxel nearest world point `xyz` (mm), centred. */
+  /** Show `seriesUid` with the cursor on the voxel nearest world point `xyz` (mm), zoomed in and
+   *  centred on it as far as the scan still fills the canvas (focusView). */
   async focusWorld(seriesUid: string, xyz: Vec3): Promise<void> {
     this.seriesUid = seriesUid;
     await this.ensureLoaded();
@@ -262,10 +263,9 @@ export class LunaCtViewer extends LitElement {
     if (!l || l.record.seriesUid !== seriesUid) return;
     this.cursor = sliceOf(xyz, l.record, l.record.shape);
     const g = this.planeGeom()!;
-    // Centre the point: pan by its offset from the canvas centre at the current zoom.
-    const t = new ViewTransform(g, { ...this.viewParams(), panX: 0, panY: 0 }, l.record);
-    const p = t.xyzToCanvas(xyz);
-    this.view = { ...this.view, panX: CANVAS_SIZE / 2 - p.x, panY: CANVAS_SIZE / 2 - p.y };
+    // Zoomed in on the point, centred where the scan still fills the canvas (no black bands).
+    const v = focusView(g, this.viewParams(), l.record, xyz);
+    this.view = { zoom: v.zoom, panX: v.panX, panY: v.panY };
     await this.updateComplete;
   }
 
