@@ -121,17 +121,18 @@ export function zoomAbout(view: ViewParams, factor: number, x: number, y: number
 }
 
 /**
- * The view after a jump to world point `xyz`: at least `minZoom` (a jump is a close look), the
- * point at the canvas centre where it can be, but the pan limited on each axis so a plane larger
- * than the canvas still covers it (no empty band beside the scan) and a smaller one stays
- * centred. A point near the scan's edge is then drawn off-centre, where the scan really is.
+ * The view after a jump to world point `xyz`: the zoom kept (at least `minZoom`), the point at
+ * the canvas centre where it can be, but the pan limited on each axis so a plane larger than the
+ * canvas still covers it (no empty band beside the scan) and a smaller one stays centred. At
+ * zoom 1 the whole plane is in view, so nothing moves; a point near the scan's edge is drawn
+ * off-centre, where the scan really is.
  */
 export function focusView(
   plane: PlaneGeometry,
   view: ViewParams,
   geometry: Geometry,
   xyz: Vec3,
-  minZoom = 2,
+  minZoom = 1,
 ): ViewParams {
   const zoomed = { ...view, zoom: Math.max(view.zoom, minZoom), panX: 0, panY: 0 };
   const t = new ViewTransform(plane, zoomed, geometry);
