@@ -1,5 +1,5 @@
 /** Shared steps of the e2e tests: open the lab, wait on its readiness flags, set the config. */
-import { expect, type Page } from '@playwright/test';
+import { expect, type Locator, type Page } from '@playwright/test';
 
 export async function openLab(page: Page): Promise<string[]> {
   const errors: string[] = [];
@@ -70,3 +70,27 @@ export const SMALL_MODEL = {
   'train.batchSize': '16',
   'train.seed': '3',
 };
+
+/**
+ * After a jump: the point is on the canvas, and along each axis the scan either covers the
+ * canvas (no black band beside it) with the point centred unless the scan's edge stops it, or,
+ * smaller than the canvas, sits centred on it.
+ */
+export async function expectScanInView(viewer: Locator, q: { x: number; y: number }, size = 512) {
+  const b = await viewer.evaluate((el) => (el as HTMLElementTagNameMap['luna-ct-viewer']).planeBox());
+  if (!b) throw new Error('the viewer shows nothing');
+  for (const [lo, hi, at] of [
+    [b.left, b.right, q.x],
+    [b.top, b.bottom, q.y],
+  ]) {
+    expect(at).toBeGreaterThanOrEqual(0);
+    expect(at).toBeLessThan(size);
+    if (hi - lo >= size) {
+      expect(lo).toBeLessThanOrEqual(0.5);
+      expect(hi).toBeGreaterThanOrEqual(size - 0.5);
+      if (Math.abs(at - size / 2) >= 1) expect(Math.min(Math.abs(lo), Math.abs(hi - size))).toBeLessThan(0.5);
+    } else {
+      expect(Math.abs(lo + hi - size)).toBeLessThan(1);
+    }
+  }
+}

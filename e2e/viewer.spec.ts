@@ -9,7 +9,7 @@ import { test, expect, type Locator, type Page } from '@playwright/test';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CT_SAMPLES, SYNTH_TRAIN } from './paths.ts';
-import { SMALL_MODEL, dropFolder, openLab, runs, setConfig, waitTrainIdle } from './lab.ts';
+import { SMALL_MODEL, dropFolder, expectScanInView, openLab, runs, setConfig, waitTrainIdle } from './lab.ts';
 import { parseMetaHeader } from '../src/data/metaimage.ts';
 import { xyzToIrc, type Geometry } from '../src/data/geometry.ts';
 import type { Mat3, Vec3 } from '../src/data/volume.ts';
@@ -351,7 +351,7 @@ test('prediction browser: outcomes at a threshold, the worst mistakes, the viewe
     await expect(viewer).toHaveAttribute('data-slice-col', String(irc[2]));
     if (k === 0) expect(before.sliceIndex === String(irc[0]) && before.series === w.seriesUid).toBe(false);
     const q = await pointOf(viewer, w.xyz);
-    expect(Math.hypot(q.x - 256, q.y - 256)).toBeLessThan(1); // centred on the candidate
+    await expectScanInView(viewer, q); // centred on the candidate as far as the scan fills the canvas
     const pic = await shot(page, viewer.getByTestId('viewer-canvas'), `candidate-${w.index}`);
     const rgb = pic.at(q.x, q.y);
     expect(near(rgb, probColor(w.prob), 8)).toBe(true);

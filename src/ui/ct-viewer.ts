@@ -16,7 +16,8 @@
  * `data-series`, `data-plane`, `data-slice-index|row|col` (the cursor voxel, whose component
  * along the plane's normal is the slice shown), `data-window`, `data-level`, `data-zoom`.
  * `focusWorld(seriesUid, xyz)` (or a `viewer-focus-request` event with that detail) jumps to a
- * world point; `canvasPointOf(xyz)` says where a world point is drawn.
+ * world point; `canvasPointOf(xyz)` says where a world point is drawn, `planeBox()` where the
+ * plane is.
  *
  * @fires viewer-change - detail: `{ seriesUid, plane, cursor }`, after the view has been drawn
  */
@@ -29,7 +30,7 @@ import type { Irc, Vec3 } from '../data/volume.ts';
 import { ircToXyz } from '../data/geometry.ts';
 import { preferredTable } from '../data/candidate-selection.ts';
 import { PLANES, extractPlane, planeGeometry, voxelAt, type Plane, type PlaneGeometry } from '../viewer/plane.ts';
-import { ViewTransform, nearestVoxel, zoomAbout, type ViewParams } from '../viewer/view-transform.ts';
+import { ViewTransform, focusView, nearestVoxel, zoomAbout, type ViewParams } from '../viewer/view-transform.ts';
 import { WINDOW_PRESETS, dragWindowLevel, planeToRgba, windowLut, type WindowLevel } from '../viewer/window-level.ts';
 import { ANNOTATION_RGB, UNSCORED_RGB, cssRgb, probColor } from '../viewer/colormap.ts';
 import { markersOnSlice, nearest, sliceOf, type MarkerSource } from '../viewer/markers.ts';
@@ -254,7 +255,8 @@ export class LunaCtViewer extends LitElement {
     `;
   }
 
-  /** Show `seriesUid` with the cursor on the voxel nearest world point `xyz` (mm), centred. */
+  /** Show `seriesUid` with the cursor on the voxel nearest world point `xyz` (mm), centred on
+   *  it as far as the scan still fills the canvas (focusView). */
   async focusWorld(seriesUid: string, xyz: Vec3): Promise<void> {
     this.seriesUid = seriesUid;
     await this.ensureLoaded();
@@ -262,10 +264,9 @@ export class LunaCtViewer extends LitElement {
     if (!l || l.record.seriesUid !== seriesUid) return;
     this.cursor = sliceOf(xyz, l.record, l.record.shape);
     const g = this.planeGeom()!;
-    // Centre the point: pan by its offset from the canvas centre at the current zoom.
-    const t = new ViewTransform(g, { ...this.viewParams(), panX: 0, panY: 0 }, l.record);
-    const p = t.xyzToCanvas(xyz);
-    this.view = { ...this.view, panX: CANVAS_SIZE / 2 - p.x, panY: CANVAS_SIZE / 2 - p.y };
+    // Centred on the point as far as the scan still fills the canvas (no black bands).
+    const v = focusView(g, this.viewParams(), l.record, xyz);
+    this.view = { zoom: v.zoom, panX: v.panX, panY: v.panY };
     await this.updateComplete;
   }
 
@@ -277,6 +278,14 @@ export class LunaCtViewer extends LitElement {
     if (!t || !g) return null;
     const p = t.xyzToCanvas(xyz);
     return { x: p.x, y: p.y, slicesAway: p.depth - this.cursor[g.normal] };
+  }
+
+  /** The canvas rectangle (CSS px) the shown plane is drawn in; null while nothing is shown. */
+  planeBox(): { left: number; top: number; right: number; bottom: number } | null {
+    const t = this.transform();
+    if (!t) return null;
+    const [pw, ph] = t.pixelSize;
+    return { left: t.x0, top: t.y0, right: t.x0 + t.plane.width * pw, bottom: t.y0 + t.plane.height * ph };
   }
 
   override connectedCallback() {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ircToXyz, xyzToIrc, type Geometry } from '../data/geometry.ts';
 import type { Irc, Vec3 } from '../data/volume.ts';
 import { PLANES, planeGeometry } from './plane.ts';
-import { ViewTransform, nearestVoxel, xyzToIrcFloat, zoomAbout, type ViewParams } from './view-transform.ts';
+import { ViewTransform, focusView, nearestVoxel, xyzToIrcFloat, zoomAbout, type ViewParams } from './view-transform.ts';
 
 // LIDC-IDRI-0001's real geometry (16 × 512 × 512), and a flipped one (x, y mirrored, z down).
 const LIDC: Geometry = {
@@ -107,5 +107,63 @@ describe('ViewTransform', () => {
     }
     expect(at[0]).toBe(4);
     expect(zoomAbout(VIEW, 1000, 0, 0).zoom).toBe(32);
+  });
+});
+
+describe('focusView (a jump to a world point)', () => {
+  const SQUARE: ViewParams = { canvasWidth: 512, canvasHeight: 512, zoom: 1, panX: 0, panY: 0 };
+  const ZOOMED: ViewParams = { ...SQUARE, zoom: 2 };
+  const axial = planeGeometry('axial', SHAPE, LIDC.spacing, LIDC.direction);
+  const at = (irc: Irc) => ircToXyz(irc, LIDC);
+  // Canvas px of the plane's edges: the scan covers the canvas when left ≤ 0 and right ≥ width.
+  const edges = (v: ViewParams) => {
+    const t = new ViewTransform(axial, v, LIDC);
+    const [pw, ph] = t.pixelSize;
+    return { left: t.x0, top: t.y0, right: t.x0 + axial.width * pw, bottom: t.y0 + axial.height * ph };
+  };
+
+  it('zoomed in, centres a point in the middle of the scan and keeps the zoom', () => {
+    const xyz = at([7, 250, 300]);
+    const v = focusView(axial, { ...ZOOMED, panX: 40, panY: -70 }, LIDC, xyz);
+    expect(v.zoom).toBe(2);
+    const p = new ViewTransform(axial, v, LIDC).xyzToCanvas(xyz);
+    expect(p.x).toBeCloseTo(256, 6);
+    expect(p.y).toBeCloseTo(256, 6);
+  });
+
+  it('at zoom 1 the plane fills the canvas: nothing moves, however it was panned', () => {
+    const v = focusView(axial, { ...SQUARE, panX: 80, panY: -30 }, LIDC, at([7, 100, 400]));
+    expect([v.zoom, Math.abs(v.panX), Math.abs(v.panY)]).toEqual([1, 0, 0]);
+    expect(focusView(axial, SQUARE, LIDC, at([7, 100, 400]), 3).zoom).toBe(3);
+  });
+
+  it('near the edge: the scan still covers the canvas, the point drawn where the scan is', () => {
+    for (const irc of [
+      [7, 3, 3],
+      [7, 508, 10],
+      [7, 256, 509],
+    ] as Irc[]) {
+      const xyz = at(irc);
+      const v = focusView(axial, ZOOMED, LIDC, xyz);
+      const e = edges(v);
+      expect(e.left).toBeLessThanOrEqual(1e-9);
+      expect(e.top).toBeLessThanOrEqual(1e-9);
+      expect(e.right).toBeGreaterThanOrEqual(512 - 1e-9);
+      expect(e.bottom).toBeGreaterThanOrEqual(512 - 1e-9);
+      const p = new ViewTransform(axial, v, LIDC).xyzToCanvas(xyz);
+      expect(p.x).toBeGreaterThanOrEqual(0);
+      expect(p.x).toBeLessThan(512);
+      expect(p.y).toBeGreaterThanOrEqual(0);
+      expect(p.y).toBeLessThan(512);
+      expect(Math.hypot(p.x - 256, p.y - 256)).toBeGreaterThan(100); // not faked to the centre
+    }
+  });
+
+  it('a plane smaller than the canvas along an axis stays centred on it (no pan there)', () => {
+    // Coronal LIDC at zoom 2: 360 mm × 2.84 px/mm = 1024 px wide, 114 px high on a 512 × 400 canvas.
+    const coronal = planeGeometry('coronal', SHAPE, LIDC.spacing, LIDC.direction);
+    const v = focusView(coronal, { ...VIEW, zoom: 2 }, LIDC, at([2, 256, 100]));
+    expect(Math.abs(v.panY)).toBe(0);
+    expect(Math.abs(v.panX)).toBeLessThanOrEqual((1024 - 512) / 2 + 1e-9);
   });
 });

@@ -119,3 +119,30 @@ export function zoomAbout(view: ViewParams, factor: number, x: number, y: number
   const cy = view.canvasHeight / 2 + view.panY;
   return { ...view, zoom, panX: view.panX + (x - cx) * (1 - f), panY: view.panY + (y - cy) * (1 - f) };
 }
+
+/**
+ * The view after a jump to world point `xyz`: the zoom kept (at least `minZoom`), the point at
+ * the canvas centre where it can be, but the pan limited on each axis so a plane larger than the
+ * canvas still covers it (no empty band beside the scan) and a smaller one stays centred. At
+ * zoom 1 the whole plane is in view, so nothing moves; a point near the scan's edge is drawn
+ * off-centre, where the scan really is.
+ */
+export function focusView(
+  plane: PlaneGeometry,
+  view: ViewParams,
+  geometry: Geometry,
+  xyz: Vec3,
+  minZoom = 1,
+): ViewParams {
+  const zoomed = { ...view, zoom: Math.max(view.zoom, minZoom), panX: 0, panY: 0 };
+  const t = new ViewTransform(plane, zoomed, geometry);
+  const p = t.xyzToCanvas(xyz);
+  const limit = (extentPx: number, canvas: number) => Math.max(0, (extentPx - canvas) / 2);
+  const clamp = (v: number, l: number) => Math.min(l, Math.max(-l, v));
+  const [pw, ph] = t.pixelSize;
+  return {
+    ...zoomed,
+    panX: clamp(view.canvasWidth / 2 - p.x, limit(plane.width * pw, view.canvasWidth)),
+    panY: clamp(view.canvasHeight / 2 - p.y, limit(plane.height * ph, view.canvasHeight)),
+  };
+}
