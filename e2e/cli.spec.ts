@@ -4,7 +4,8 @@
  * real MLflow server of global setup, and writes its outputs. The same lab URL trained in the
  * page must give exactly the same metrics; a run stopped with SIGINT and resumed must end
  * exactly as one that was never stopped — and so must one killed with SIGKILL mid-epoch, which
- * leaves nothing running. `--device auto` with Mesa's lavapipe ICD present must not hang.
+ * leaves nothing running; one stopped before its run began trains nothing, and one killed as it
+ * began (its run.json only reserving the run's id) is that one run after --resume. `--device auto` with Mesa's lavapipe ICD present must not hang.
  */
 import { test, expect } from '@playwright/test';
 import { spawn, execFileSync } from 'node:child_process';
@@ -255,6 +256,71 @@ test.describe.serial('luna-lab train', () => {
     expect(done(resumed).metrics).toEqual(done(reference!.result).metrics);
     expect(processesOnProfile(profile)).toEqual([]);
     expect(existsSync(join(profile, 'luna-lab.lock'))).toBe(false);
+  });
+
+  test('a stop before the run begins trains nothing; a run killed as it began is one run after --resume, in MLflow too', async () => {
+    test.setTimeout(600_000);
+    expect(reference, 'needs the reference run').not.toBeNull();
+    // SIGTERM (a Ray trial's worker died) while Chromium and the data are being set up: no run.
+    const early = join(tmp('early'), 'out');
+    let sent = false;
+    const stopped = await cli(
+      ['train', '--data', SYNTH_CLI, ...SMALL, '--epochs', '3', '--out', early, '--cache', tmp('profile'), '--json'],
+      (e, kill) => {
+        if (e.event === 'start' && !sent) {
+          sent = true;
+          kill('SIGTERM');
+        }
+      },
+    );
+    expect(sent).toBe(true);
+    expect(stopped.code).toBe(130);
+    expect(stopped.stderr).toContain('stopped before the run began');
+    expect(done(stopped)).toBeUndefined();
+    expect(existsSync(join(early, 'run.json'))).toBe(false);
+
+    // Killed after run.json reserved the run's id, as its page created the run and sent the
+    // MLflow start (issue 15): here that run is made by hand, on a fresh profile.
+    const ref = JSON.parse(readFileSync(join(reference!.out, 'run.json'), 'utf8')) as {
+      config: { tracking: { server: string; experiment: string } };
+      dataDir: string;
+      device: string;
+    };
+    const client = new MlflowClient(ref.config.tracking.server);
+    const exp = await client.getOrCreateExperiment(ref.config.tracking.experiment);
+    const runId = Array.from({ length: 16 }, () => '0123456789abcdef'[Math.floor(Math.random() * 16)]).join('');
+    // As the killed attempt's page would have made it (found again by its luna.run_id tag).
+    const orphan = await client.createRun(exp, 'killed as it began', Date.now(), [
+      { key: 'luna.run_id', value: runId },
+      { key: 'luna.test', value: 'reserved' },
+    ]);
+    const out = join(tmp('reserved'), 'out');
+    execFileSync('mkdir', ['-p', out]);
+    const profile = tmp('profile');
+    const reserved = { ...ref, runId, name: 'reserved', labUrl: '', profileDir: profile, createdAt: Date.now() };
+    writeFileSync(
+      join(out, 'run.json'),
+      JSON.stringify({
+        ...reserved,
+        eventsWallTime: 1,
+        status: 'starting',
+        tags: [{ key: 'luna.test', value: 'reserved' }],
+      }),
+    );
+    const resumed = await cli(['train', '--resume', out, '--json']);
+    expect(resumed.code, resumed.stderr.slice(-2000)).toBe(0);
+    expect(done(resumed).status).toBe('finished');
+    expect(done(resumed).runId).toBe(runId);
+    expect(csvMetrics(out)).toEqual(csvMetrics(reference!.out));
+    const meta = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { status: string; runId: string };
+    expect([meta.status, meta.runId]).toEqual(['finished', runId]);
+    // The run the killed attempt made in MLflow is the run: no second one for the folder.
+    expect(await client.findRunsByTag(exp, 'luna.run_id', runId)).toEqual([orphan]);
+    const mlRun = await client.getRun(orphan);
+    expect(mlRun.info.status).toBe('FINISHED');
+    const validated = csvMetrics(out).filter((r) => 'validating/loss/all' in r).length;
+    expect(validated).toBeGreaterThan(0);
+    expect((await client.metricHistory(orphan, 'validating/loss/all')).length).toBe(validated);
   });
 
   test('a folder without scans, a refused GPU, a broken scan and an unreachable MLflow are reported clearly', async () => {

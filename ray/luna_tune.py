@@ -11,7 +11,10 @@ Per node, trials share a small pool of browser profiles ("slots", `<cache>/slot-
 per profile at a time is the lab's rule, so a trial holds an exclusive lock on its slot for its
 whole run, and data is ingested once per slot (at most max-concurrent times per node), not per
 trial. An interrupted trial continues (`luna-lab train --resume`) on the slot that holds its
-run, so a resumed sweep re-runs no finished epoch.
+run, so a resumed sweep re-runs no finished epoch. The train command writes the trial's
+`run.json`, the run's id, before its page creates the run (and queues the run's MLflow start),
+and a train process stopped before its run began makes none: a trial killed at any moment is
+one lab run and one MLflow child after the restore, never an orphan beside a new one.
 
 A run's MLflow items wait in its slot's outbox until the server has them. A trial whose run
 was cut short (stopped by the scheduler: Tune ends its worker, and Ray the worker's children; or

@@ -37,7 +37,7 @@ export interface TrainApi {
     config: LabConfig,
     name?: string,
     tags?: RunRecord['tags'],
-    opts?: { series?: string[]; source?: SourceWeights },
+    opts?: { series?: string[]; source?: SourceWeights; runId?: string },
   ): Promise<RunRecord>;
   /** The run's files from its last checkpoint: config, lab URL, predictions, tfjs and ONNX models. */
   exportRun(runId: string): Promise<ArtifactFile[]>;

@@ -31,7 +31,13 @@ export interface RunMeta {
   status?: string;
   adapter?: string | null;
   backend?: string | null;
+  /** The run's MLflow tags, kept while it is `starting` (a resume that starts it needs them). */
+  tags?: { key: string; value: string }[];
 }
+
+/** The status of a run.json written before the page created the run: its id is reserved, and
+ *  `--resume` starts the run under that id when the profile does not have it (issue 15). */
+export const STARTING = 'starting';
 
 export const OUT = {
   meta: 'run.json',

@@ -21,6 +21,7 @@ import type { IngestReport } from '../store/ingest.ts';
 import { describeRoom } from '../store/quota.ts';
 import type { MetricPoint, RunRecord } from '../store/records.ts';
 import { DataError } from '../data/errors.ts';
+import { randomHex } from '../data/hex.ts';
 import type { OutboxState } from '../tracking/outbox.ts';
 import type { RunSink } from '../tracking/run-sink.ts';
 import { isValidationEpoch } from '../train/cadence.ts';
@@ -32,6 +33,7 @@ import { epochLine, Heartbeat, progressLine } from './progress.ts';
 import { makeOutDir } from './out-dir.ts';
 import {
   OUT,
+  STARTING,
   finalMetrics,
   readMeta,
   readRunFolderWeights,
@@ -232,7 +234,7 @@ async function plan(args: ParsedArgs, io: Io): Promise<TrainPlan> {
       name: meta.name,
       resume: meta,
       profile: !!v.profile,
-      tags: [],
+      tags: meta.tags ?? [],
     };
   }
   // Every mistake on the command line at once (usage, exit 2), then what the files say (input, exit 1).
@@ -331,14 +333,18 @@ async function runInSession(
   if (p.resume) {
     meta = p.resume;
     stored = await session.call('run', meta.runId);
-    if (!stored)
+    // A run.json written just before a kill, whose run the page never created: start it now.
+    if (!stored && meta.status !== STARTING)
       throw new Error(`run ${meta.runId} is not in the browser profile ${p.profileDir}: resume needs the same --cache`);
-    outputs.begin(meta, stored.epochsDone, stored.history);
-    if (stored.status === 'finished')
+    outputs.begin(meta, stored?.epochsDone ?? 0, stored?.history ?? []);
+    if (stored?.status === 'finished')
       reporter.line(`run ${stored.name} has finished; delivering what waits for tracking`);
   } else {
+    // The run's id is reserved in run.json before the page creates the run (and queues its
+    // MLflow start): a run killed at any moment leaves a folder that --resume continues under
+    // that id, never a second run (and MLflow run) for the same folder (issue 15).
     meta = {
-      runId: '',
+      runId: randomHex(8),
       name: p.name,
       config: p.config,
       labUrl: '',
@@ -347,7 +353,10 @@ async function runInSession(
       device: p.device,
       createdAt: Date.now(),
       eventsWallTime: Math.floor(Date.now() / 1000),
+      status: STARTING,
+      tags: p.tags,
     };
+    await writeMeta(p.out, meta);
     outputs.begin(meta, 0, []);
   }
 
@@ -365,9 +374,10 @@ async function runInSession(
           ? stored
           : await session.call('resume', stored.runId, await folderSource(stored.config));
     } else {
-      run = await session.call('start', p.config, p.name, p.tags, {
+      run = await session.call('start', meta.config, meta.name, meta.tags ?? p.tags, {
         series: p.series ?? null,
-        source: await folderSource(p.config),
+        source: await folderSource(meta.config),
+        runId: meta.runId,
       });
     }
   } finally {
@@ -478,8 +488,9 @@ class OutputUpdater implements RunSink<RunSummary> {
   }
 
   onRun(run: RunSummary): void {
-    if (!this.meta.runId) {
-      this.meta = { ...this.meta, runId: run.runId, labUrl: openableLabUrl(run.labUrl) };
+    if (this.meta.status === STARTING) {
+      this.meta = { ...this.meta, runId: run.runId, labUrl: openableLabUrl(run.labUrl), status: run.status };
+      delete this.meta.tags; // the page keeps them with the run now
       this.enqueue(() => writeMeta(this.out, this.meta).then(() => void this.files.add(OUT.meta)));
     }
     if (run.epochsDone > this.epochsDone) {
@@ -559,6 +570,8 @@ class OutputUpdater implements RunSink<RunSummary> {
 class SessionEvents {
   /** The run's output sink (one run at a time in a session). */
   target: RunSink<RunSummary> | null = null;
+  /** Told of each run event (after the sink). */
+  onRun: (() => void) | null = null;
   private config: LabConfig['train'] | null = null;
   private lastJsonProgress = 0;
   private training: MetricPoint | null = null;
@@ -583,6 +596,7 @@ class SessionEvents {
         break;
       case 'run':
         this.target?.onRun?.(e.run);
+        this.onRun?.();
         break;
       case 'progress': {
         r.progress(progressLine(e.progress), e.progress.done >= e.progress.total);
@@ -832,12 +846,14 @@ async function trainInto(p: TrainPlan, io: Io): Promise<number> {
   const reporter = new Reporter(io, p.json);
   const events = new SessionEvents(reporter);
   events.begin(p.config);
+  // A run.json that only reserved its run's id: the run starts, with --data ingested as for a new one.
+  const fresh = !p.resume || p.resume.status === STARTING;
   await mkdir(p.profileDir, { recursive: true });
   reporter.status('starting Chromium and the lab page');
   const session = await HeadlessSession.open({
     device: p.device,
     profileDir: p.profileDir,
-    dataDir: p.resume ? undefined : p.dataDir,
+    dataDir: fresh ? p.dataDir : undefined,
     consoleLog: join(p.out, OUT.console),
     onEvent: events.handle,
     hash: encodeLabHash(p.config),
@@ -865,6 +881,14 @@ async function trainInto(p: TrainPlan, io: Io): Promise<number> {
     );
     void session.call('stop').catch(() => {});
   };
+  // A stop asked for while the page was still setting the run up (the trainer forgets a stop
+  // that comes before its run): asked again once the run is there, so it is not trained anyway.
+  let restopped = false;
+  events.onRun = () => {
+    if (!stopping || restopped) return;
+    restopped = true;
+    void session.call('stop').catch(() => {});
+  };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
   try {
@@ -883,10 +907,15 @@ async function trainInto(p: TrainPlan, io: Io): Promise<number> {
       `WebGPU adapter: ${adapter} (--device ${p.device}${why ? `: ${why}` : ''})`,
     );
     let series: string[] | null = null;
-    if (!p.resume) {
+    if (fresh) {
       reporter.status(`ingesting ${p.dataDir}`);
       const report = await ingestData(session, p.dataDir, p.strict, reporter, p.profileDir);
       series = await dataSeries(session, p.config, report, p.dataDir, reporter);
+    }
+    // Stopped (SIGTERM: a Ray trial's worker died) before the run began: no run is made.
+    if (stopping) {
+      reporter.line('stopped before the run began: nothing was trained');
+      return EXIT.interrupted;
     }
     reporter.status('training: waiting for the first step');
     const outcome = await runInSession(session, { ...p, series }, reporter, events);

@@ -77,8 +77,9 @@ export interface HeadlessApi {
     name: string,
     tags: { key: string; value: string }[],
     /** `source`: the weights of `finetune.from` the CLI read (a run folder); `series`: train on
-     *  these cached series only (the CLI's `--data`), unless null. */
-    opts?: { source?: SourceWeightsOut; series?: string[] | null },
+     *  these cached series only (the CLI's `--data`), unless null; `runId`: the id the CLI
+     *  reserved in the run's run.json. */
+    opts?: { source?: SourceWeightsOut; series?: string[] | null; runId?: string },
   ): Promise<RunRecord>;
   resume(runId: string, source?: SourceWeightsOut): Promise<RunRecord>;
   stop(): void;
@@ -180,6 +181,7 @@ export function installHeadlessApi(): void {
         () =>
           client.start(config, name, tags, {
             ...(opts?.series ? { series: opts.series } : {}),
+            ...(opts?.runId ? { runId: opts.runId } : {}),
             ...(opts?.source ? { source: sourceWeights(opts.source) } : {}),
           }),
         interrupted,

@@ -177,13 +177,18 @@ describe('Trainer', () => {
     expect(run.error).toContain('cached with different scans: subset0 (3 series here, 3 in the URL)');
   });
 
-  it('fails with a clear message when no data is cached for the chosen subsets', async () => {
+  it('fails with a clear message when no data is cached for the chosen subsets (under the id the caller reserved)', async () => {
     const run = await new Trainer(db).start(
       resolveConfigOrThrow({ ...config, data: { subsets: ['subset7'], candidates: 'candidates' } }),
       'nodata',
+      [],
+      { runId: 'feedfacefeedface' },
     );
     expect(run.status).toBe('failed');
     expect(run.error).toMatch(/No cached series in subsets subset7; the cache holds subset0/);
+    // The CLI's run.json names the run before the page creates it.
+    expect(run.runId).toBe('feedfacefeedface');
+    expect((await db.getRun('feedfacefeedface'))?.status).toBe('failed');
   });
 });
 

@@ -102,15 +102,15 @@ export class Trainer {
   /** A new run of `config`. Resolves when it ends (finished, stopped or failed).
    *  `opts.series`: the only series the run may use (kept with the run, so a resume keeps it);
    *  `opts.source`: the weights of `config.finetune.from` when the caller has read them (a run
-   *  folder, in the CLI). */
+   *  folder, in the CLI); `opts.runId`: the id the caller reserved (the CLI's run.json). */
   async start(
     config: LabConfig,
     name?: string,
     tags: RunRecord['tags'] = [],
-    opts: { series?: string[]; source?: SourceWeights } = {},
+    opts: { series?: string[]; source?: SourceWeights; runId?: string } = {},
   ): Promise<RunRecord> {
     const run: RunRecord = {
-      runId: randomHex(8),
+      runId: opts.runId ?? randomHex(8),
       name: name ?? `run ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`,
       config,
       status: 'running',

@@ -36,7 +36,7 @@ export class TrainClient {
     config: LabConfig,
     name?: string,
     tags?: RunRecord['tags'],
-    opts: { series?: string[]; source?: SourceWeights } = {},
+    opts: { series?: string[]; source?: SourceWeights; runId?: string } = {},
   ): Promise<RunRecord> {
     return this.remote().start(config, name, tags, opts.source ? Comlink.transfer(opts, [opts.source.data]) : opts);
   }
