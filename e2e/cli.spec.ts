@@ -183,6 +183,9 @@ test.describe.serial('luna-lab train', () => {
     const data = await client.getRun(mlflowRun);
     expect(data.info.status).toBe('FINISHED');
     expect(tagsOf(data)['luna.headless']).toBe('true');
+    // The URL that opens the run later (npm start's address), not the run's temporary page.
+    expect(tagsOf(data)['luna.lab_url']).toBe(d.labUrl);
+    expect(d.labUrl).toMatch(/^http:\/\/127\.0\.0\.1:4173\/#/);
     expect((await client.metricHistory(mlflowRun, 'training/loss/all')).map((m) => m.step)).toEqual(trainingSteps);
     expect((await client.listArtifacts(mlflowRun, 'model')).map((a) => a.path)).toContain('model/model.onnx');
 

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { LabConfig } from '../src/config/lab-config.ts';
 import { labStore } from '../src/store/lab-store.ts';
 import type { MetricPoint, RunRecord } from '../src/store/records.ts';
-import { Trainer, type Progress } from '../src/train/trainer.ts';
+import { Trainer, type Progress, type StartOptions } from '../src/train/trainer.ts';
 import type { ProfileReport } from '../src/train/step-profiler.ts';
 import { dataWorkerPool } from '../src/train/data-workers.ts';
 import { Delivery, type OutboxState } from '../src/tracking/outbox.ts';
@@ -33,12 +33,7 @@ export interface TrainListener {
 export interface TrainApi {
   setListener(listener: TrainListener): void;
   /** Train a new run; resolves with its final record when it ends. `tags` go to MLflow too. */
-  start(
-    config: LabConfig,
-    name?: string,
-    tags?: RunRecord['tags'],
-    opts?: { series?: string[]; source?: SourceWeights; runId?: string },
-  ): Promise<RunRecord>;
+  start(config: LabConfig, name?: string, tags?: RunRecord['tags'], opts?: StartOptions): Promise<RunRecord>;
   /** The run's files from its last checkpoint: config, lab URL, predictions, tfjs and ONNX models. */
   exportRun(runId: string): Promise<ArtifactFile[]>;
   /** Continue a run from its last checkpoint, optionally for more epochs. */

@@ -25,7 +25,7 @@ import { randomHex } from '../data/hex.ts';
 import type { OutboxState } from '../tracking/outbox.ts';
 import type { RunSink } from '../tracking/run-sink.ts';
 import { isValidationEpoch } from '../train/cadence.ts';
-import { openableLabUrl, parseChoice, UsageError, UsageProblems, type ParsedArgs } from './args.ts';
+import { LAB_ADDRESS, openableLabUrl, parseChoice, UsageError, UsageProblems, type ParsedArgs } from './args.ts';
 import { DEVICES, HeadlessSession, type Device } from './headless-session.ts';
 import type { Io } from './main.ts';
 import { errorLine, noteLine, warningLine } from './diagnostics.ts';
@@ -378,6 +378,7 @@ async function runInSession(
         series: p.series ?? null,
         source: await folderSource(meta.config),
         runId: meta.runId,
+        labBase: LAB_ADDRESS,
       });
     }
   } finally {

@@ -78,8 +78,8 @@ export interface HeadlessApi {
     tags: { key: string; value: string }[],
     /** `source`: the weights of `finetune.from` the CLI read (a run folder); `series`: train on
      *  these cached series only (the CLI's `--data`), unless null; `runId`: the id the CLI
-     *  reserved in the run's run.json. */
-    opts?: { source?: SourceWeightsOut; series?: string[] | null; runId?: string },
+     *  reserved in the run's run.json; `labBase`: where its lab URL opens (not this temporary port). */
+    opts?: { source?: SourceWeightsOut; series?: string[] | null; runId?: string; labBase?: string },
   ): Promise<RunRecord>;
   resume(runId: string, source?: SourceWeightsOut): Promise<RunRecord>;
   stop(): void;
@@ -182,6 +182,7 @@ export function installHeadlessApi(): void {
           client.start(config, name, tags, {
             ...(opts?.series ? { series: opts.series } : {}),
             ...(opts?.runId ? { runId: opts.runId } : {}),
+            ...(opts?.labBase ? { labBase: opts.labBase } : {}),
             ...(opts?.source ? { source: sourceWeights(opts.source) } : {}),
           }),
         interrupted,

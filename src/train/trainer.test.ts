@@ -190,6 +190,17 @@ describe('Trainer', () => {
     expect(run.runId).toBe('feedfacefeedface');
     expect((await db.getRun('feedfacefeedface'))?.status).toBe('failed');
   });
+
+  it('writes the lab URL at the base its caller gives (a headless page lives on a temporary port)', async () => {
+    const run = await new Trainer(db).start(
+      resolveConfigOrThrow({ ...config, data: { subsets: ['subset7'], candidates: 'candidates' } }),
+      'based',
+      [],
+      { labBase: 'http://lab.example:8080/' },
+    );
+    expect(run.labUrl).toMatch(/^http:\/\/lab\.example:8080\/#v=\d+&/);
+    expect((await db.getRun(run.runId))?.labUrl).toBe(run.labUrl);
+  });
 });
 
 /** Metric values without the system/ measurements (times, memory), which vary run to run. */

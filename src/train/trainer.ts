@@ -62,6 +62,14 @@ export interface TrainerOptions {
   dataPool?: () => AugmentPool;
 }
 
+/** How a caller starts a run: see `Trainer.start`. */
+export interface StartOptions {
+  series?: string[];
+  source?: SourceWeights;
+  runId?: string;
+  labBase?: string;
+}
+
 export class Trainer {
   private paused: { promise: Promise<void>; resolve: () => void } | null = null;
   private stopping = false;
@@ -102,12 +110,13 @@ export class Trainer {
   /** A new run of `config`. Resolves when it ends (finished, stopped or failed).
    *  `opts.series`: the only series the run may use (kept with the run, so a resume keeps it);
    *  `opts.source`: the weights of `config.finetune.from` when the caller has read them (a run
-   *  folder, in the CLI); `opts.runId`: the id the caller reserved (the CLI's run.json). */
+   *  folder, in the CLI); `opts.runId`: the id the caller reserved (the CLI's run.json);
+   *  `opts.labBase`: where the run's lab URL opens (headless pages live on a temporary port). */
   async start(
     config: LabConfig,
     name?: string,
     tags: RunRecord['tags'] = [],
-    opts: { series?: string[]; source?: SourceWeights; runId?: string } = {},
+    opts: StartOptions = {},
   ): Promise<RunRecord> {
     const run: RunRecord = {
       runId: opts.runId ?? randomHex(8),
@@ -125,7 +134,7 @@ export class Trainer {
       predictions: [],
       dataDigest: '',
       labVersion: LAB_VERSION,
-      labUrl: encodeLabUrl(config, labBase()),
+      labUrl: encodeLabUrl(config, opts.labBase ?? labBase()),
       trackingQueued: false,
       error: null,
       warnings: [],
@@ -165,7 +174,12 @@ export class Trainer {
     if (stored.status === 'running' || stored.status === 'paused')
       throw new Error(`run ${stored.name} is training: push it when it has ended`);
     const config = resolveConfigOrThrow({ ...JSON.parse(JSON.stringify(stored.config)), tracking: target });
-    const run: RunRecord = { ...stored, config, labUrl: encodeLabUrl(config, labBase()), trackingQueued: true };
+    const run: RunRecord = {
+      ...stored,
+      config,
+      labUrl: encodeLabUrl(config, stored.labUrl || labBase()),
+      trackingQueued: true,
+    };
     const items = [...startItems(run, target, run.labUrl)];
     for (const epoch of [...new Set(run.history.map((p) => p.epoch))])
       items.push(
@@ -308,7 +322,7 @@ export class Trainer {
     await live.update({
       dataDigest: set.dataDigest,
       warnings: [...(gpuWarning ? [gpuWarning] : []), ...set.warnings, ...split.warnings],
-      ...(pinned ? { labUrl: encodeLabUrl(pinned, labBase()) } : {}),
+      ...(pinned ? { labUrl: encodeLabUrl(pinned, live.run.labUrl || labBase()) } : {}),
     });
     return { set, sampler, validation };
   }

@@ -11,6 +11,7 @@ import type { OutboxState } from '../tracking/outbox.ts';
 import type { TrackingTarget } from '../tracking/run-tracking.ts';
 import type { ArtifactFile } from '../tracking/artifacts.ts';
 import type { SourceWeights } from '../train/model-source.ts';
+import type { StartOptions } from '../train/trainer.ts';
 
 export type { TrainListener };
 
@@ -32,12 +33,7 @@ export class TrainClient {
     return this.api;
   }
 
-  start(
-    config: LabConfig,
-    name?: string,
-    tags?: RunRecord['tags'],
-    opts: { series?: string[]; source?: SourceWeights; runId?: string } = {},
-  ): Promise<RunRecord> {
+  start(config: LabConfig, name?: string, tags?: RunRecord['tags'], opts: StartOptions = {}): Promise<RunRecord> {
     return this.remote().start(config, name, tags, opts.source ? Comlink.transfer(opts, [opts.source.data]) : opts);
   }
 
