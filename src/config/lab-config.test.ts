@@ -27,7 +27,7 @@ describe('the config schema', () => {
     expect(config.model).toMatchObject({ blocks: 4, width: 8, blockNorm: false, dropout: 'none' });
     expect(config.optimizer).toMatchObject({ name: 'sgd', lr: 0.001, momentum: 0.99 });
     expect(config.sampling).toMatchObject({ valStride: 10, ratio: 1 });
-    expect(config.augment).toEqual({ flip: true, offset: 0.1, scale: 0.2, rotate: true, noise: 25 });
+    expect(config.augment).toEqual({ flip: true, offset: 0.1, scale: 0.2, rotate: true, noise: 25, device: 'cpu' });
     expect(Object.isFrozen(config.model)).toBe(true);
   });
 

@@ -270,6 +270,12 @@ const TABLE = [
     group: 'Augmentation',
   },
   {
+    key: 'augment.device',
+    spec: { kind: 'enum', choices: ['cpu', 'gpu'], default: 'cpu' },
+    help: 'where crops are augmented: cpu (data workers) or gpu (a WebGPU kernel inside the training step; same transforms, a counter-based noise stream)',
+    group: 'Augmentation',
+  },
+  {
     key: 'train.epochs',
     spec: { kind: 'int', min: 1, max: 100_000, default: 10 },
     help: 'passes over the training samples',

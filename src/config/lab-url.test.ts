@@ -501,7 +501,8 @@ describe('lab URLs: property test over random configs', () => {
       expect(back.config, hash).toEqual(config);
       expect(encodeLabHash(back.config)).toBe(hash);
     }
-    expect(kept).toBeGreaterThanOrEqual(500);
+    // About 5 in 6 pass the cross-checks; the exact count moves with the fields (the stream shifts).
+    expect(kept).toBeGreaterThanOrEqual(0.8 * TRIES);
     // every list and text field got generated values, not just its default
     for (const f of FIELDS.filter((g) => g.spec.kind === 'list' || g.spec.kind === 'text')) {
       expect(matched.get(f.key) ?? 0, f.key).toBeGreaterThan(100);
@@ -530,7 +531,7 @@ const V1_BARE = {
     trainingLength: 0,
     malignancyRatio: [1, 5, 10],
   },
-  augment: { flip: true, offset: 0.1, scale: 0.2, rotate: true, noise: 25 },
+  augment: { flip: true, offset: 0.1, scale: 0.2, rotate: true, noise: 25, device: 'cpu' },
   train: { epochs: 10, batchSize: 32, validationCadence: 5, seed: 1 },
   backend: 'webgpu',
   kernels: 'stock',

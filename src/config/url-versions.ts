@@ -48,6 +48,7 @@ export interface UrlVersion {
  *   malignancy task): every lab before them trained the nodule task, so both are exact.
  * - `finetune.from`, `finetune.depth` and `tracking.register` (issue 14, defaults none, 1, none):
  *   labs before them trained from fresh weights and registered nothing, exact likewise.
+ * - `augment.device` (issue 12, default `cpu`): labs before it augmented on the CPU, exact.
  */
 const V1: FlatLabConfig = {
   'data.subsets': [],
@@ -82,6 +83,7 @@ const V1: FlatLabConfig = {
   'augment.scale': 0.2,
   'augment.rotate': true,
   'augment.noise': 25,
+  'augment.device': 'cpu',
   'train.epochs': 10,
   'train.batchSize': 32,
   'train.validationCadence': 5,

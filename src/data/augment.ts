@@ -24,7 +24,8 @@ import type { CropSize } from './crop.ts';
 import type { Rng } from './rng.ts';
 import { createRng } from './rng.ts';
 
-export type AugmentConfig = LabConfig['augment'];
+/** The transform and noise settings (`device` only says where they run: batches.ts). */
+export type AugmentConfig = Omit<LabConfig['augment'], 'device'>;
 
 export type AffineRow = readonly [number, number, number, number];
 /** The top three rows of the book's 4x4 `transform_t` (what affine_grid takes as theta). */

@@ -1,12 +1,16 @@
 /**
  * Training and validation batches from samples: crops by candidate (a `CropProvider` over any
  * crop source), augmented on a pool of data workers (or in this thread), built ahead of the
- * consumer so that neither storage nor augmentation holds up the training step.
+ * consumer so that neither storage nor augmentation holds up the training step. With
+ * `augment.device = gpu` a batch carries the raw crops and each sample's parameters instead
+ * (augment-gpu.ts), and the training step augments them on the device.
  */
 import type { LabConfig } from '../config/lab-config.ts';
 import type { Batch } from '../model/trainable-model.ts';
+import type { AugmentConfig } from './augment.ts';
 import { packCrops } from './augment-batch.ts';
 import { inThreadPool, type AugmentPool } from './augment-pool.ts';
+import { gpuAugmentParams, type GpuAugmentParams } from './augment-gpu.ts';
 import type { CropSize } from './crop.ts';
 import type { CropProvider } from './crop-provider.ts';
 import type { CandidateInfo } from './luna-csv.ts';
@@ -48,7 +52,8 @@ export async function* batchesOf(
   samples: readonly SampleRef[],
   batchSize: number,
   provider: BatchCropSource,
-  augment: LabConfig['augment'] | null,
+  /** Device absent: cpu. */
+  augment: (AugmentConfig & Partial<Pick<LabConfig['augment'], 'device'>>) | null,
   options: BatchOptions = {},
 ): AsyncGenerator<Batch> {
   const [d, h, w] = provider.crop;
@@ -62,7 +67,13 @@ export async function* batchesOf(
     const crops = await Promise.all(part.map((s) => provider.get(s.candidate)));
     const seeds = part.map((s) => (augment && s.augmentSeed !== undefined ? s.augmentSeed : null));
     let x: Float32Array;
-    if (augment && seeds.some((s) => s !== null)) {
+    let gpuAugment: GpuAugmentParams | undefined;
+    if (augment?.device === 'gpu' && seeds.some((s) => s !== null)) {
+      // The step augments on the device: raw crops travel, with each sample's drawn transform.
+      x = new Float32Array(part.length * vox);
+      crops.forEach((c, i) => x.set(c, i * vox));
+      gpuAugment = gpuAugmentParams(augment, seeds);
+    } else if (augment && seeds.some((s) => s !== null)) {
       // The crops are the cache's own arrays: a packed copy is what travels (transferred).
       x = await pool.run({ shape, cfg: augment, crops: packCrops(crops, vox), seeds });
     } else {
@@ -72,6 +83,7 @@ export async function* batchesOf(
     return {
       n: part.length,
       x,
+      ...(gpuAugment ? { gpuAugment } : {}),
       labels,
       refs: part.map((s) => ({
         seriesUid: s.candidate.seriesUid,

@@ -58,6 +58,7 @@ test('options: full defaults, --quick, and errors that name the flag', () => {
     train: true,
     inference: false,
     profile: false,
+    augment: false,
   });
   expect(() => measureOptions({ steps: '0' })).toThrow(/--steps 0: expecting an integer ≥ 1/);
   expect(() => measureOptions({ 'train-kernels': 'fast' })).toThrow(/--train-kernels: unknown 'fast'/);

@@ -32,7 +32,7 @@ const USAGE = `npm run bench:gpu -- [options]
   --budget-s S           seconds after which a variant takes no more steps (default 30)
   --deadline-s S         seconds after which no new WebGPU measurement starts (default: none)
   --train-kernels lab,stock   kernel sets to train and infer with (--quick: lab)
-  --only kernels,train,inference,profile
+  --only kernels,train,inference,profile,augment
   --python PATH          Python with torch for the reference (default .venv/bin/python, else python3)
   --reference PATH       the PyTorch reference (default ../shared/reference/pytorch_luna_bench.py)
   --torch-script PATH    the PyTorch driver (default src/gpu-bench/pytorch_bench.py)
@@ -88,11 +88,12 @@ export function measureOptions(values: Record<string, string | boolean | undefin
       : s('batches')!
           .split(',')
           .map((b) => int('batches', b, 0, 1));
-  const only = list('only', s('only'), ['kernels', 'train', 'inference', 'profile'] as const, [
+  const only = list('only', s('only'), ['kernels', 'train', 'inference', 'profile', 'augment'] as const, [
     'kernels',
     'train',
     'inference',
     'profile',
+    'augment',
   ]);
   return {
     batches,
@@ -115,6 +116,7 @@ export function measureOptions(values: Record<string, string | boolean | undefin
       train: only.includes('train'),
       inference: only.includes('inference'),
       profile: only.includes('profile'),
+      augment: only.includes('augment'),
     },
   };
 }

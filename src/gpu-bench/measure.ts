@@ -23,6 +23,7 @@ import { setDropoutRng } from '../model/dropout.ts';
 import type { Batch } from '../model/trainable-model.ts';
 import { createRng } from '../data/rng.ts';
 import { profileStep } from '../kernels/kernel-checks.ts';
+import { measureAugment, type AugmentTiming } from './augment-measure.ts';
 
 export interface MeasureOptions {
   /** Training (and inference) batch sizes. */
@@ -41,7 +42,7 @@ export interface MeasureOptions {
   /** Kernel sets to train with (stock is ~25× slower on SwiftShader). */
   trainKernels: KernelKind[];
   /** Which parts to run. */
-  parts: { kernels: boolean; train: boolean; inference: boolean; profile: boolean };
+  parts: { kernels: boolean; train: boolean; inference: boolean; profile: boolean; augment: boolean };
   /** Seconds from the start after which no new measurement starts (the rest is listed as skipped). */
   deadlineSeconds: number;
 }
@@ -108,6 +109,8 @@ export interface Measurements {
   kernels: KernelTiming[];
   training: TrainTiming[];
   inference: InferTiming[];
+  /** Augmented crops/s, CPU path vs the GPU path's kernel (absent in results from before it). */
+  augment?: AugmentTiming[];
   /** tf.profile of one lab (f32) training step at the first batch size: kernel name, total ms, calls. */
   profile: { batch: number; kernels: { name: string; ms: number; n: number }[] } | null;
   errors: string[];
@@ -414,6 +417,12 @@ export async function measureAll(
         if (r) m.inference.push(r);
       }
     }
+  }
+  if (o.parts.augment) {
+    log('augmentation, cpu vs gpu path…');
+    const batch = o.batches[0] ?? 32;
+    const r = await attempt(`augment batch ${batch}`, () => measureAugment(batch, o.budgetSeconds, o.steps));
+    if (r) m.augment = r;
   }
   if (o.parts.profile && o.batches.length) {
     log('profile of one lab step…');

@@ -170,6 +170,20 @@ export function markdown(r: GpuBenchResult): string {
       '',
     );
   }
+  if (m?.augment?.length) {
+    out.push(
+      "## Augmentation: crops/s (the book's settings, 32×48×48)",
+      '',
+      '| path | batch | crops/s | batches |',
+      '|---|---|---|---|',
+    );
+    for (const a of m.augment) out.push(`| ${a.path} | ${a.batch} | **${g(a.cropsPerSecond)}** | ${a.batches} |`);
+    out.push(
+      '',
+      "cpu: augmentBatch in one thread (one data worker's work); gpu: the raw batch uploaded and augmented by the kernel of `augment.device = gpu`, to the end of the GPU work.",
+      '',
+    );
+  }
   if (m?.profile) {
     out.push(
       `## One lab training step at batch ${m.profile.batch}, by kernel (tf.profile)`,

@@ -19,6 +19,7 @@ import type {
   TrainableModel,
 } from './trainable-model.ts';
 import { computeBatchLoss } from './loss.ts';
+import { augmentOnDevice } from './kernels/augment-affine.ts';
 import { classificationMetrics } from './metrics.ts';
 import { phaseCurves, type PhaseCurves } from './curves.ts';
 import { malignancyMetrics } from './roc.ts';
@@ -216,7 +217,9 @@ export class NoduleClassificationModel implements TrainableModel {
       throw new Error(`batch of ${batch.n} crops holds ${batch.x.length} values, expected ${batch.n}×${d}×${h}×${w}`);
     }
     return {
-      x: tf.tensor5d(batch.x, [batch.n, d, h, w, 1]),
+      x: batch.gpuAugment
+        ? augmentOnDevice(batch.x, [d, h, w], batch.gpuAugment)
+        : tf.tensor5d(batch.x, [batch.n, d, h, w, 1]),
       labels: tf.tensor1d(Array.from(batch.labels), 'int32'),
     };
   }

@@ -3,6 +3,7 @@
  * and the exporters may rely on, whatever the model.
  */
 import type * as tf from '@tensorflow/tfjs';
+import type { GpuAugmentParams } from '../data/augment-gpu.ts';
 
 export interface TensorSpec {
   name: string;
@@ -22,6 +23,9 @@ export interface ModelSignature {
 export interface Batch {
   n: number;
   x: Float32Array;
+  /** `augment.device = gpu`: `x` holds the raw crops and the step augments them on the device
+   *  with these per-sample parameters (src/model/kernels/augment-affine.ts). */
+  gpuAugment?: GpuAugmentParams;
   labels: Uint8Array;
   refs: CandidateRef[];
 }
