@@ -4,7 +4,7 @@
  * (the test venv) predicts with `models:/NAME/1`; runs fine-tuned `--from` the `--out` folder
  * and `--from models:/NAME/1` (read by the page's train worker from MLflow) keep their frozen
  * weights bit-identical to the source's and record the source in run.json, the lab URL and
- * MLflow. The page's evaluation panel takes `models:/NAME/1` too.
+ * MLflow. The page's evaluation and Inspect panels take `models:/NAME/1` too.
  */
 import { test, expect } from '@playwright/test';
 import { execFile, spawn } from 'node:child_process';
@@ -22,6 +22,10 @@ import type { EvalOutcome } from '../src/ui/inference-client.ts';
 import { MLFLOW, ensureMlflow } from './mlflow.ts';
 import { MlflowClient } from '../src/tracking/mlflow-client.ts';
 import { decodeLabUrl } from '../src/config/lab-url.ts';
+import { resolveConfigOrThrow } from '../src/config/lab-config.ts';
+import { tfjsModelFiles } from '../src/tracking/artifacts.ts';
+import { predictionsCsv } from '../src/tracking/run-tracking.ts';
+import type { RunRecord } from '../src/store/records.ts';
 
 const SMALL = ['--crop', '16,24,24', '--blocks', '2', '--width', '4', '--batch-size', '16', '--epochs', '1'];
 const tmp = (name: string) => mkdtempSync(join(tmpdir(), `luna-ft-${name}-`));
@@ -258,5 +262,80 @@ test('the page evaluates a registered model: models:/NAME/1 is read from MLflow 
   const cli = await evaluateFolder(file, SYNTH_GOOD, {});
   expect(o!.froc).toMatchObject({ scans: cli.scans, nodules: cli.nodules, detected: cli.detected });
   expect(o!.froc.cpm).toBeCloseTo(cli.cpm, 3);
+  expect(errors).toEqual([]);
+});
+
+test('the page inspects a registered model: models:/NAME/1 gives its predictions, crop and saliency; an unknown version is named', async ({
+  page,
+}) => {
+  test.setTimeout(300_000);
+  await ensureMlflow();
+  // A lab run as MLflow keeps it (config.json, predictions.csv, tfjs/), registered by hand. Its
+  // head is set so p(nodule) ≈ 0.75 whatever the crop: a model built fresh would say ≈ 0.5.
+  await tf.setBackend('cpu');
+  const config = resolveConfigOrThrow({ crop: [8, 16, 16], model: { blocks: 2, width: 4 }, train: { seed: 4 } });
+  const net = buildLunaModel(config.model, config.crop, config.train.seed);
+  net.getLayer('tail_bn').setWeights([tf.tensor1d([1]), tf.tensor1d([0]), tf.tensor1d([-500]), tf.tensor1d([250000])]);
+  const head = net.getLayer('head');
+  const [kernel] = head.getWeights();
+  head.setWeights([tf.mul(kernel, 1e-4), tf.tensor1d([0, Math.log(3)])]);
+  const files = await tfjsModelFiles(net);
+  net.dispose();
+  const candidates = readFileSync(join(SYNTH_GOOD, 'candidates.csv'), 'utf8').trim().split('\n').slice(1, 5);
+  const predictions = candidates.map((line) => {
+    const [seriesUid, x, y, z, label] = line.split(',');
+    return {
+      seriesUid,
+      xyz: [+x, +y, +z] as [number, number, number],
+      diameterMm: 0,
+      label: +label as 0 | 1,
+      prob: 0.5,
+      loss: 0,
+    };
+  });
+  const client = new MlflowClient(MLFLOW());
+  const exp = await client.getOrCreateExperiment('luna-inspect-page');
+  const runId = await client.createRun(exp, 'inspected', Date.now(), []);
+  await client.uploadArtifact(exp, runId, 'config.json', JSON.stringify(config), 'application/json');
+  await client.uploadArtifact(
+    exp,
+    runId,
+    'predictions.csv',
+    predictionsCsv({ predictions } as unknown as RunRecord),
+    'text/csv',
+  );
+  for (const f of files) await client.uploadArtifact(exp, runId, f.path, new Uint8Array(await f.data.arrayBuffer()));
+  const root = (await client.getRun(runId)).info.artifact_uri!;
+  const name = `luna-inspect-${Date.now()}`;
+  await client.createRegisteredModel(name);
+  await client.createModelVersion(name, `${root}/model`, runId);
+
+  const errors = await openLab(page);
+  await dropFolder(page, SYNTH_GOOD);
+  const panel = page.locator('luna-inspect-panel');
+  await panel.getByTestId('inspect-run').selectOption('mlflow');
+  await panel.getByTestId('inspect-model-server').fill(MLFLOW());
+
+  // An unknown version: the panel says which URI, and inspects nothing.
+  await panel.getByTestId('inspect-model-uri').fill(`models:/${name}/9`);
+  await panel.getByTestId('inspect-model-load').click();
+  await expect(panel.getByTestId('inspect-failure')).toContainText(`model "models:/${name}/9": MLflow`);
+  await expect(panel).toHaveAttribute('data-run', '');
+
+  await panel.getByTestId('inspect-model-uri').fill(`models:/${name}/1`);
+  await panel.getByTestId('inspect-model-load').click();
+  await expect(panel).toHaveAttribute('data-run', `models:/${name}/1`);
+  await expect(panel.getByTestId('inspect-failure')).toHaveCount(0);
+  const rows = panel.locator('luna-prediction-browser').getByTestId('prediction-row');
+  await expect(rows).toHaveCount(predictions.length);
+  await rows.first().click();
+  const cropView = panel.locator('luna-crop-view');
+  await expect(cropView).toHaveAttribute('data-drawn', 'plain');
+  await cropView.getByTestId('saliency-toggle').check();
+  await expect(cropView).toHaveAttribute('data-saliency', 'ready', { timeout: 120_000 });
+  const p = Number(await cropView.getAttribute('data-prob'));
+  expect(Math.abs(p - 0.75), `p(nodule) ${p}`).toBeLessThan(0.02);
+  expect(Number(await cropView.getAttribute('data-max'))).toBeGreaterThan(0);
+  await expect(cropView).toHaveAttribute('data-drawn', 'saliency');
   expect(errors).toEqual([]);
 });
