@@ -4,9 +4,11 @@
  * (the test venv) predicts with `models:/NAME/1`; runs fine-tuned `--from` the `--out` folder
  * and `--from models:/NAME/1` (read by the page's train worker from MLflow) keep their frozen
  * weights bit-identical to the source's and record the source in run.json, the lab URL and
- * MLflow. The page's evaluation and Inspect panels take `models:/NAME/1` too.
+ * MLflow. The page's evaluation and Inspect panels take `models:/NAME/1` too, and a page run
+ * fine-tuned from another run of the same browser (real IndexedDB) keeps its frozen weights and
+ * names its source.
  */
-import { test, expect } from '@playwright/test';
+import { test, expect, type Page } from '@playwright/test';
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +16,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { SYNTH_CLI, SYNTH_GOOD } from './paths.ts';
-import { dropFolder, openLab } from './lab.ts';
+import { SMALL_MODEL, dropFolder, openLab, runs, setConfig, waitTrainIdle } from './lab.ts';
 import { buildLunaModel } from '../src/model/luna-model.ts';
 import { exportOnnx } from '../src/model/onnx-export.ts';
 import { evaluateFolder } from '../src/cli/eval.ts';
@@ -337,5 +339,80 @@ test('the page inspects a registered model: models:/NAME/1 gives its predictions
   expect(Math.abs(p - 0.75), `p(nodule) ${p}`).toBeLessThan(0.02);
   expect(Number(await cropView.getAttribute('data-max'))).toBeGreaterThan(0);
   await expect(cropView).toHaveAttribute('data-drawn', 'saliency');
+  expect(errors).toEqual([]);
+});
+
+/** A page run's checkpoint weights, by name, as hex (straight from IndexedDB). */
+async function pageWeights(page: Page, runId: string): Promise<Map<string, string>> {
+  const rows = await page.evaluate(
+    (id) =>
+      new Promise<[string, string][]>((ok, fail) => {
+        const req = indexedDB.open('luna-lab');
+        req.onerror = () => fail(req.error);
+        req.onsuccess = () => {
+          const get = req.result.transaction('checkpoints').objectStore('checkpoints').get(id);
+          get.onerror = () => fail(get.error);
+          get.onsuccess = async () => {
+            const cp = get.result as { weights: Blob; weightSpecs: { name: string; shape: number[] }[] };
+            const bytes = new Uint8Array(await cp.weights.arrayBuffer());
+            const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+            let at = 0;
+            ok(
+              cp.weightSpecs.map((s) => {
+                const n = s.shape.reduce((a, b) => a * b, 1) * 4;
+                at += n;
+                return [s.name, hex(bytes.subarray(at - n, at))];
+              }),
+            );
+          };
+        };
+      }),
+    runId,
+  );
+  return new Map(rows);
+}
+
+test('a page run fine-tunes from a run of this browser: from=<run id>, depth 1 keeps all but the head bit-identical and records its source', async ({
+  page,
+}) => {
+  test.setTimeout(600_000);
+  const errors = await openLab(page);
+  await dropFolder(page, SYNTH_GOOD);
+  const small = { ...SMALL_MODEL, 'sampling.epochSamples': '32', 'train.epochs': '1' };
+  await setConfig(page, small);
+  await page.getByTestId('train-start').click();
+  await waitTrainIdle(page, 300_000);
+  const [source] = await runs(page);
+  expect(source.error).toBeNull();
+  expect(source.status).toBe('finished');
+
+  await setConfig(page, { 'finetune.from': source.runId, 'finetune.depth': '1', 'train.seed': '4' });
+  await page.getByTestId('train-start').click();
+  await waitTrainIdle(page, 300_000);
+  const all = await runs(page);
+  const tuned = all.find((r) => r.runId !== source.runId)!;
+  expect(tuned.error).toBeNull();
+  expect(tuned.status).toBe('finished');
+  expectFrozen(await pageWeights(page, source.runId), await pageWeights(page, tuned.runId), ['head']);
+
+  // The source is recorded: the run's config and lab URL, its tags, and the run list.
+  const record = (await page.evaluate(
+    (id) => window.lunaTrain!.runs.find((r) => r.runId === id),
+    tuned.runId,
+  )) as unknown as RunRecord;
+  expect(record.config.finetune).toEqual({ from: source.runId, depth: 1 });
+  expect(new URL(record.labUrl).hash).toContain(`from=${source.runId}`);
+  expect(decodeLabUrl(record.labUrl).config.finetune).toEqual({ from: source.runId, depth: 1 });
+  expect(Object.fromEntries((record.tags ?? []).map((t) => [t.key, t.value]))).toMatchObject({
+    'luna.finetune.source_run': source.runId,
+    'luna.finetune.source_epoch': '1',
+  });
+  const from = page.locator(`[data-testid=run-row][data-run="${tuned.runId}"]`).getByTestId('run-from');
+  await expect(from).toHaveAttribute('data-from', source.runId);
+  await expect(from).toContainText('fine-tuned from');
+  await expect(from).toContainText('depth 1');
+  await expect(page.locator(`[data-testid=run-row][data-run="${source.runId}"]`).getByTestId('run-from')).toHaveCount(
+    0,
+  );
   expect(errors).toEqual([]);
 });
