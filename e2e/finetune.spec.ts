@@ -9,7 +9,8 @@
  * names its source.
  */
 import { test, expect, type Page } from '@playwright/test';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { runLunaLab } from './cli-run.ts';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,22 +40,9 @@ interface Done {
 }
 
 /** `luna-lab ARGS --json`: its exit code, stderr and the `done` event. */
-function cli(args: string[]): Promise<{ code: number | null; stderr: string; done: Done | null }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/luna-lab.js', ...args, '--json']);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const events = stdout
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as { event: string });
-      resolve({ code, stderr, done: (events.findLast((e) => e.event === 'done') as Done | undefined) ?? null });
-    });
-  });
+async function cli(args: string[]): Promise<{ code: number | null; stderr: string; done: Done | null }> {
+  const { code, stderr, events } = await runLunaLab([...args, '--json']);
+  return { code, stderr, done: (events.findLast((e) => e.event === 'done') as Done | undefined) ?? null };
 }
 
 /** A `--out` folder's final weights, by name, as hex. */

@@ -8,47 +8,26 @@
  * cannot.
  */
 import 'fake-indexeddb/auto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../cli/free-port.ts';
-import { openLabStore, type LabStore } from '../store/lab-store.ts';
-import { ingestFiles } from '../store/ingest.ts';
-import { sourceFromBytes } from '../data/source.ts';
-import { generateSynthetic } from '../data/synthetic.ts';
 import { resolveConfigOrThrow } from '../config/lab-config.ts';
-import { startMlflowServer, type MlflowServer } from '../cli/mlflow-server.ts';
 import { MlflowClient } from '../tracking/mlflow-client.ts';
 import { Delivery } from '../tracking/outbox.ts';
 import { OutboxSink } from '../tracking/outbox-sink.ts';
 import { Trainer } from './trainer.ts';
+import { useMlflowLab } from './mlflow-lab.test-helper.ts';
 import { runCli } from '../cli/run-cli.test-helper.ts';
 import { loadMlflowModel, mlflowModelOnnx } from './model-source.ts';
 
-let server: MlflowServer;
-let db: LabStore;
-
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-  server = await startMlflowServer({ port: await freePort(), dir: mkdtempSync(join(tmpdir(), 'luna-registry-')) });
-  db = openLabStore('registry-test');
-  await ingestFiles(
-    db,
-    [...generateSynthetic({ scans: 2, size: 'tiny', seed: 8 })].map((f) => sourceFromBytes(f.path, f.bytes)),
-  );
-}, 180_000);
-
-afterAll(async () => {
-  await db?.delete();
-  await server?.stop();
-}, 60_000);
+const lab = useMlflowLab('registry');
 
 async function weightsByName(runId: string): Promise<Map<string, string>> {
-  const cp = (await db.getCheckpoint(runId))!;
+  const cp = (await lab.db.getCheckpoint(runId))!;
   return hexByName(await cp.weights.arrayBuffer(), cp.weightSpecs);
 }
 
@@ -67,6 +46,7 @@ function hexByName(data: ArrayBuffer, specs: { name: string; shape: number[] }[]
 
 describe('the Model Registry', () => {
   it('registers a finished run, pyfunc predicts with models:/NAME/1, and a run fine-tunes from it', async () => {
+    const { server, db } = lab;
     const small = {
       crop: [8, 16, 16],
       model: { blocks: 2, width: 4, blockNorm: true },
