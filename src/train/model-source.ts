@@ -9,7 +9,8 @@
  * last checkpoint from the store and an MLflow model's run's `tfjs/` artifacts (which every
  * lab run logs beside `model/`) through the server's artifact proxy. A run folder is the CLI's
  * to read (`readRunFolderWeights`, src/cli/run-outputs.ts): the page cannot open local folders.
- * Errors name the source and what is missing.
+ * Inspection reads an MLflow model the same way (`loadMlflowModel`: the weights, plus the run's
+ * `config.json` and `predictions.csv`). Errors name the source and what is missing.
  */
 import type { LabStore } from '../store/lab-store.ts';
 import type { PredictionRow, WeightSpec } from '../store/records.ts';
