@@ -6,7 +6,8 @@
  * run again on the same --out, every finished fold is kept.
  */
 import { test, expect } from '@playwright/test';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { runLunaLab } from './cli-run.ts';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,27 +29,6 @@ const SMALL = [
 ];
 const tmp = (name: string) => mkdtempSync(join(tmpdir(), `luna-cv-${name}-`));
 const tagsOf = (run: MlflowRunData) => Object.fromEntries((run.data.tags ?? []).map((t) => [t.key, t.value]));
-
-function cli(args: string[]): Promise<{ code: number | null; events: Record<string, unknown>[]; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/luna-lab.js', ...args], { env: process.env });
-    let out = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      resolve({
-        code,
-        stderr,
-        events: out
-          .split('\n')
-          .filter((l) => l.startsWith('{'))
-          .map((l) => JSON.parse(l) as Record<string, unknown>),
-      }),
-    );
-  });
-}
 
 interface CvDone {
   folds: { heldOut: string; runId: string; status: string; cpm: number; scans: number }[];
@@ -85,7 +65,7 @@ test('luna-lab cv: one fold run per held-out subset under one parent, pooled as 
     cache,
     '--json',
   ];
-  const r = await cli(args);
+  const r = await runLunaLab(args);
   expect(r.code, r.stderr).toBe(0);
   const d = r.events.findLast((e) => e.event === 'done') as unknown as CvDone;
   expect(d.folds.map((f) => [f.heldOut, f.status])).toEqual([
@@ -138,7 +118,7 @@ test('luna-lab cv: one fold run per held-out subset under one parent, pooled as 
   }
 
   // Resumable: the same command again keeps every finished fold and pools the same marks.
-  const again = await cli(args);
+  const again = await runLunaLab(args);
   expect(again.code, again.stderr).toBe(0);
   expect(again.events.filter((e) => e.event === 'fold').map((e) => e.kept)).toEqual([true, true, true]);
   const d2 = again.events.findLast((e) => e.event === 'done') as unknown as CvDone;

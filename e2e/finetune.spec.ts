@@ -4,17 +4,20 @@
  * (the test venv) predicts with `models:/NAME/1`; runs fine-tuned `--from` the `--out` folder
  * and `--from models:/NAME/1` (read by the page's train worker from MLflow) keep their frozen
  * weights bit-identical to the source's and record the source in run.json, the lab URL and
- * MLflow. The page's evaluation panel takes `models:/NAME/1` too.
+ * MLflow. The page's evaluation and Inspect panels take `models:/NAME/1` too, and a page run
+ * fine-tuned from another run of the same browser (real IndexedDB) keeps its frozen weights and
+ * names its source.
  */
-import { test, expect } from '@playwright/test';
-import { execFile, spawn } from 'node:child_process';
+import { test, expect, type Page } from '@playwright/test';
+import { execFile } from 'node:child_process';
+import { runLunaLab } from './cli-run.ts';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { SYNTH_CLI, SYNTH_GOOD } from './paths.ts';
-import { dropFolder, openLab } from './lab.ts';
+import { SMALL_MODEL, dropFolder, openLab, runs, setConfig, waitTrainIdle } from './lab.ts';
 import { buildLunaModel } from '../src/model/luna-model.ts';
 import { exportOnnx } from '../src/model/onnx-export.ts';
 import { evaluateFolder } from '../src/cli/eval.ts';
@@ -22,6 +25,10 @@ import type { EvalOutcome } from '../src/ui/inference-client.ts';
 import { MLFLOW, ensureMlflow } from './mlflow.ts';
 import { MlflowClient } from '../src/tracking/mlflow-client.ts';
 import { decodeLabUrl } from '../src/config/lab-url.ts';
+import { resolveConfigOrThrow } from '../src/config/lab-config.ts';
+import { tfjsModelFiles } from '../src/tracking/artifacts.ts';
+import { predictionsCsv } from '../src/tracking/run-tracking.ts';
+import type { RunRecord } from '../src/store/records.ts';
 
 const SMALL = ['--crop', '16,24,24', '--blocks', '2', '--width', '4', '--batch-size', '16', '--epochs', '1'];
 const tmp = (name: string) => mkdtempSync(join(tmpdir(), `luna-ft-${name}-`));
@@ -33,22 +40,9 @@ interface Done {
 }
 
 /** `luna-lab ARGS --json`: its exit code, stderr and the `done` event. */
-function cli(args: string[]): Promise<{ code: number | null; stderr: string; done: Done | null }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/luna-lab.js', ...args, '--json']);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const events = stdout
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as { event: string });
-      resolve({ code, stderr, done: (events.findLast((e) => e.event === 'done') as Done | undefined) ?? null });
-    });
-  });
+async function cli(args: string[]): Promise<{ code: number | null; stderr: string; done: Done | null }> {
+  const { code, stderr, events } = await runLunaLab([...args, '--json']);
+  return { code, stderr, done: (events.findLast((e) => e.event === 'done') as Done | undefined) ?? null };
 }
 
 /** A `--out` folder's final weights, by name, as hex. */
@@ -258,5 +252,155 @@ test('the page evaluates a registered model: models:/NAME/1 is read from MLflow 
   const cli = await evaluateFolder(file, SYNTH_GOOD, {});
   expect(o!.froc).toMatchObject({ scans: cli.scans, nodules: cli.nodules, detected: cli.detected });
   expect(o!.froc.cpm).toBeCloseTo(cli.cpm, 3);
+  expect(errors).toEqual([]);
+});
+
+test('the page inspects a registered model: models:/NAME/1 gives its predictions, crop and saliency; an unknown version is named', async ({
+  page,
+}) => {
+  test.setTimeout(300_000);
+  await ensureMlflow();
+  // A lab run as MLflow keeps it (config.json, predictions.csv, tfjs/), registered by hand. Its
+  // head is set so p(nodule) ≈ 0.75 whatever the crop: a model built fresh would say ≈ 0.5.
+  await tf.setBackend('cpu');
+  const config = resolveConfigOrThrow({ crop: [8, 16, 16], model: { blocks: 2, width: 4 }, train: { seed: 4 } });
+  const net = buildLunaModel(config.model, config.crop, config.train.seed);
+  net.getLayer('tail_bn').setWeights([tf.tensor1d([1]), tf.tensor1d([0]), tf.tensor1d([-500]), tf.tensor1d([250000])]);
+  const head = net.getLayer('head');
+  const [kernel] = head.getWeights();
+  head.setWeights([tf.mul(kernel, 1e-4), tf.tensor1d([0, Math.log(3)])]);
+  const files = await tfjsModelFiles(net);
+  net.dispose();
+  const candidates = readFileSync(join(SYNTH_GOOD, 'candidates.csv'), 'utf8').trim().split('\n').slice(1, 5);
+  const predictions = candidates.map((line) => {
+    const [seriesUid, x, y, z, label] = line.split(',');
+    return {
+      seriesUid,
+      xyz: [+x, +y, +z] as [number, number, number],
+      diameterMm: 0,
+      label: +label as 0 | 1,
+      prob: 0.5,
+      loss: 0,
+    };
+  });
+  const client = new MlflowClient(MLFLOW());
+  const exp = await client.getOrCreateExperiment('luna-inspect-page');
+  const runId = await client.createRun(exp, 'inspected', Date.now(), []);
+  await client.uploadArtifact(exp, runId, 'config.json', JSON.stringify(config), 'application/json');
+  await client.uploadArtifact(
+    exp,
+    runId,
+    'predictions.csv',
+    predictionsCsv({ predictions } as unknown as RunRecord),
+    'text/csv',
+  );
+  for (const f of files) await client.uploadArtifact(exp, runId, f.path, new Uint8Array(await f.data.arrayBuffer()));
+  const root = (await client.getRun(runId)).info.artifact_uri!;
+  const name = `luna-inspect-${Date.now()}`;
+  await client.createRegisteredModel(name);
+  await client.createModelVersion(name, `${root}/model`, runId);
+
+  const errors = await openLab(page);
+  await dropFolder(page, SYNTH_GOOD);
+  const panel = page.locator('luna-inspect-panel');
+  await panel.getByTestId('inspect-run').selectOption('mlflow');
+  await panel.getByTestId('inspect-model-server').fill(MLFLOW());
+
+  // An unknown version: the panel says which URI, and inspects nothing.
+  await panel.getByTestId('inspect-model-uri').fill(`models:/${name}/9`);
+  await panel.getByTestId('inspect-model-load').click();
+  await expect(panel.getByTestId('inspect-failure')).toContainText(`model "models:/${name}/9": MLflow`);
+  await expect(panel).toHaveAttribute('data-run', '');
+
+  await panel.getByTestId('inspect-model-uri').fill(`models:/${name}/1`);
+  await panel.getByTestId('inspect-model-load').click();
+  await expect(panel).toHaveAttribute('data-run', `models:/${name}/1`);
+  await expect(panel.getByTestId('inspect-failure')).toHaveCount(0);
+  const rows = panel.locator('luna-prediction-browser').getByTestId('prediction-row');
+  await expect(rows).toHaveCount(predictions.length);
+  await rows.first().click();
+  const cropView = panel.locator('luna-crop-view');
+  await expect(cropView).toHaveAttribute('data-drawn', 'plain');
+  await cropView.getByTestId('saliency-toggle').check();
+  await expect(cropView).toHaveAttribute('data-saliency', 'ready', { timeout: 120_000 });
+  const p = Number(await cropView.getAttribute('data-prob'));
+  expect(Math.abs(p - 0.75), `p(nodule) ${p}`).toBeLessThan(0.02);
+  expect(Number(await cropView.getAttribute('data-max'))).toBeGreaterThan(0);
+  await expect(cropView).toHaveAttribute('data-drawn', 'saliency');
+  expect(errors).toEqual([]);
+});
+
+/** A page run's checkpoint weights, by name, as hex (straight from IndexedDB). */
+async function pageWeights(page: Page, runId: string): Promise<Map<string, string>> {
+  const rows = await page.evaluate(
+    (id) =>
+      new Promise<[string, string][]>((ok, fail) => {
+        const req = indexedDB.open('luna-lab');
+        req.onerror = () => fail(req.error);
+        req.onsuccess = () => {
+          const get = req.result.transaction('checkpoints').objectStore('checkpoints').get(id);
+          get.onerror = () => fail(get.error);
+          get.onsuccess = async () => {
+            const cp = get.result as { weights: Blob; weightSpecs: { name: string; shape: number[] }[] };
+            const bytes = new Uint8Array(await cp.weights.arrayBuffer());
+            const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+            let at = 0;
+            ok(
+              cp.weightSpecs.map((s) => {
+                const n = s.shape.reduce((a, b) => a * b, 1) * 4;
+                at += n;
+                return [s.name, hex(bytes.subarray(at - n, at))];
+              }),
+            );
+          };
+        };
+      }),
+    runId,
+  );
+  return new Map(rows);
+}
+
+test('a page run fine-tunes from a run of this browser: from=<run id>, depth 1 keeps all but the head bit-identical and records its source', async ({
+  page,
+}) => {
+  test.setTimeout(600_000);
+  const errors = await openLab(page);
+  await dropFolder(page, SYNTH_GOOD);
+  const small = { ...SMALL_MODEL, 'sampling.epochSamples': '32', 'train.epochs': '1' };
+  await setConfig(page, small);
+  await page.getByTestId('train-start').click();
+  await waitTrainIdle(page, 300_000);
+  const [source] = await runs(page);
+  expect(source.error).toBeNull();
+  expect(source.status).toBe('finished');
+
+  await setConfig(page, { 'finetune.from': source.runId, 'finetune.depth': '1', 'train.seed': '4' });
+  await page.getByTestId('train-start').click();
+  await waitTrainIdle(page, 300_000);
+  const all = await runs(page);
+  const tuned = all.find((r) => r.runId !== source.runId)!;
+  expect(tuned.error).toBeNull();
+  expect(tuned.status).toBe('finished');
+  expectFrozen(await pageWeights(page, source.runId), await pageWeights(page, tuned.runId), ['head']);
+
+  // The source is recorded: the run's config and lab URL, its tags, and the run list.
+  const record = (await page.evaluate(
+    (id) => window.lunaTrain!.runs.find((r) => r.runId === id),
+    tuned.runId,
+  )) as unknown as RunRecord;
+  expect(record.config.finetune).toEqual({ from: source.runId, depth: 1 });
+  expect(new URL(record.labUrl).hash).toContain(`from=${source.runId}`);
+  expect(decodeLabUrl(record.labUrl).config.finetune).toEqual({ from: source.runId, depth: 1 });
+  expect(Object.fromEntries((record.tags ?? []).map((t) => [t.key, t.value]))).toMatchObject({
+    'luna.finetune.source_run': source.runId,
+    'luna.finetune.source_epoch': '1',
+  });
+  const from = page.locator(`[data-testid=run-row][data-run="${tuned.runId}"]`).getByTestId('run-from');
+  await expect(from).toHaveAttribute('data-from', source.runId);
+  await expect(from).toContainText('fine-tuned from');
+  await expect(from).toContainText('depth 1');
+  await expect(page.locator(`[data-testid=run-row][data-run="${source.runId}"]`).getByTestId('run-from')).toHaveCount(
+    0,
+  );
   expect(errors).toEqual([]);
 });

@@ -9,7 +9,7 @@
  * ratio fields start such a run, and its run view draws the ROC beside the diameter baseline.
  */
 import { test, expect } from '@playwright/test';
-import { spawn } from 'node:child_process';
+import { runLunaLab } from './cli-run.ts';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,36 +17,22 @@ import { MlflowClient } from '../src/tracking/mlflow-client.ts';
 import { rocAuc } from '../src/model/roc.ts';
 import { SMALL_MODEL, dropFolder, openLab, runs, setConfig, waitTrainIdle } from './lab.ts';
 
-interface CliResult {
-  code: number | null;
-  events: Record<string, unknown>[];
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/luna-lab.js', ...args], { env: process.env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const events = stdout
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
-      resolve({ code, events, stdout, stderr });
-    });
-  });
-}
-
 const tmp = mkdtempSync(join(tmpdir(), 'luna-malignancy-'));
 const data = join(tmp, 'data');
 
 test.beforeAll(async () => {
-  const synth = await cli(['synth', '--out', data, '--scans', '6', '--size', 'tiny', '--seed', '5', '--malignancy']);
+  const synth = await runLunaLab([
+    'synth',
+    '--out',
+    data,
+    '--scans',
+    '6',
+    '--size',
+    'tiny',
+    '--seed',
+    '5',
+    '--malignancy',
+  ]);
   expect(synth.code, synth.stderr).toBe(0);
 });
 
@@ -56,7 +42,7 @@ test('a malignancy run on synthetic data trains and reports AUC beside the diame
   expect(malCsv.split('\n')[0]).toBe('seriesuid,coordX,coordY,coordZ,diameter_mm,mal_bool');
 
   const out = join(tmp, 'out');
-  const result = await cli([
+  const result = await runLunaLab([
     'train',
     '--data',
     data,

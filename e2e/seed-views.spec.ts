@@ -6,7 +6,8 @@
  * profile is Chrome trace JSON with the lab's kernel names in it.
  */
 import { test, expect } from '@playwright/test';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { runLunaLab } from './cli-run.ts';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,29 +17,12 @@ import { MlflowClient } from '../src/tracking/mlflow-client.ts';
 
 const SMALL = ['--crop', '16,24,24', '--blocks', '2', '--width', '4', '--batch-size', '16', '--seed', '7'];
 
-function train(args: string[]): Promise<{ code: number | null; events: Record<string, unknown>[]; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/luna-lab.js', 'train', ...args]);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const events = stdout
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
-      resolve({ code, events, stderr });
-    });
-  });
-}
-
 test('a headless run: system metrics in MLflow, PR curves and histograms in TensorBoard, a kernel trace', async () => {
   test.setTimeout(600_000);
   await ensureMlflow();
   const out = join(mkdtempSync(join(tmpdir(), 'luna-seed-views-')), 'out');
-  const r = await train([
+  const r = await runLunaLab([
+    'train',
     '--data',
     SYNTH_CLI,
     ...SMALL,

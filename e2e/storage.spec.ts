@@ -6,7 +6,8 @@
  * on a fresh profile.
  */
 import { test, expect } from '@playwright/test';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { runLunaLab } from './cli-run.ts';
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,27 +18,11 @@ const tmp = (name: string) => mkdtempSync(join(tmpdir(), `luna-storage-${name}-`
 
 type Event = Record<string, unknown> & { event: string };
 
-function train(data: string, profile: string): Promise<{ code: number | null; events: Event[]; stderr: string }> {
-  const args = ['bin/luna-lab.js', 'train', '--data', data, ...SMALL, '--epochs', '1'];
+async function train(data: string, profile: string): Promise<{ code: number | null; events: Event[]; stderr: string }> {
+  const args = ['train', '--data', data, ...SMALL, '--epochs', '1'];
   args.push('--out', join(tmp('out'), 'out'), '--cache', profile, '--json');
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      resolve({
-        code,
-        stderr,
-        events: stdout
-          .split('\n')
-          .filter((l) => l.startsWith('{'))
-          .map((l) => JSON.parse(l) as Event),
-      }),
-    );
-  });
+  const r = await runLunaLab(args);
+  return { ...r, events: r.events as Event[] };
 }
 
 const one = (events: Event[], name: string) => {

@@ -46,11 +46,20 @@ export async function takeCheckpoint(
 
 /** Write a checkpoint's weights into a model built from the run's config (also the inspect worker's). */
 export async function restoreWeights(cp: CheckpointRecord, model: tf.LayersModel): Promise<void> {
-  const weights = await decode(cp.weights, cp.weightSpecs);
+  writeWeights(model, await cp.weights.arrayBuffer(), cp.weightSpecs, `checkpoint of epoch ${cp.epoch}`);
+}
+
+/** Write weights in tf.io's encoding (a checkpoint's, an MLflow model's tfjs files) into `model`; `shownAs` names them in errors. */
+export function writeWeights(model: tf.LayersModel, data: ArrayBuffer, specs: WeightSpec[], shownAs: string): void {
+  const weights = tf.io.decodeWeights(data, specs);
   try {
     for (const w of model.weights) {
       const t = weights[w.originalName];
-      if (!t) throw new Error(`checkpoint of epoch ${cp.epoch} lacks weight ${w.originalName}`);
+      if (!t) throw new Error(`${shownAs} lacks weight ${w.originalName}`);
+      if (t.shape.join(',') !== w.shape.join(','))
+        throw new Error(
+          `${shownAs}: weight ${w.originalName} is [${t.shape.join(',')}], the model's is [${w.shape.join(',')}]`,
+        );
       w.write(t);
     }
   } finally {

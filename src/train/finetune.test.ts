@@ -16,7 +16,14 @@ import { decodeLabUrl } from '../config/lab-url.ts';
 import { buildLunaModel } from '../model/luna-model.ts';
 import { Trainer } from './trainer.ts';
 import { finetuneParts, trainedParts, partOf } from './finetune.ts';
-import { parseModelSource, parseTfjsManifest } from './model-source.ts';
+import {
+  loadMlflowModel,
+  parseModelSource,
+  parsePredictionsCsv,
+  parseRunConfig,
+  parseTfjsManifest,
+} from './model-source.ts';
+import { predictionsCsv } from '../tracking/run-tracking.ts';
 
 const base: LabConfigInput = {
   crop: [8, 16, 16],
@@ -154,5 +161,35 @@ describe('model sources', () => {
     });
     expect(() => parseTfjsManifest('{', 'm.json')).toThrow(/^m.json: not JSON/);
     expect(() => parseTfjsManifest('{}', 'm.json')).toThrow(/^m.json: expected one weights manifest group/);
+  });
+
+  it("reads back a run's logged predictions.csv and config.json, and names a bad one", () => {
+    const rows = source.predictions.slice(0, 5);
+    expect(rows.length).toBeGreaterThan(0);
+    const back = parsePredictionsCsv(predictionsCsv({ ...source, predictions: rows }), 'p.csv');
+    expect(back.map((r) => [r.seriesUid, r.label, r.diameterMm])).toEqual(
+      rows.map((r) => [r.seriesUid, r.label, r.diameterMm]),
+    );
+    back.forEach((r, i) => {
+      expect(r.prob).toBeCloseTo(rows[i].prob, 6);
+      r.xyz.forEach((v, k) => expect(v).toBeCloseTo(rows[i].xyz[k], 3));
+    });
+    expect(() => parsePredictionsCsv('seriesuid,coordX\n1,2\n', 'p.csv')).toThrow(/^p.csv: missing columns coordY, /);
+    const bad = predictionsCsv({ ...source, predictions: rows }).replace(/,[01],(?=[\d.]+,[\d.]+\n)/, ',x,');
+    expect(() => parsePredictionsCsv(bad, 'p.csv')).toThrow(/^p.csv: row 2: label "x" is not a number/);
+
+    expect(parseRunConfig(JSON.stringify(source.config), 'c.json')).toEqual(source.config);
+    expect(() => parseRunConfig('[', 'c.json')).toThrow(/^c.json: not JSON/);
+    expect(() => parseRunConfig(JSON.stringify({ crop: [8, 16] }), 'c.json')).toThrow(/^c.json: .*crop/);
+  });
+
+  it('refuses what is not an MLflow model URI, naming it, before any request', async () => {
+    const never = () => Promise.reject(new Error('no request expected'));
+    await expect(loadMlflowModel('models:/x', 'http://127.0.0.1:1', { fetch: never })).rejects.toThrow(
+      /^model "models:\/x": expected .*models:\/<name>\/<version number>/,
+    );
+    await expect(loadMlflowModel('0123456789abcdef', 'http://127.0.0.1:1', { fetch: never })).rejects.toThrow(
+      /^model "0123456789abcdef": not an MLflow model URI/,
+    );
   });
 });

@@ -9,11 +9,15 @@
  * last checkpoint from the store and an MLflow model's run's `tfjs/` artifacts (which every
  * lab run logs beside `model/`) through the server's artifact proxy. A run folder is the CLI's
  * to read (`readRunFolderWeights`, src/cli/run-outputs.ts): the page cannot open local folders.
- * Errors name the source and what is missing.
+ * Inspection reads an MLflow model the same way (`loadMlflowModel`: the weights, plus the run's
+ * `config.json` and `predictions.csv`). Errors name the source and what is missing.
  */
 import type { LabStore } from '../store/lab-store.ts';
-import type { WeightSpec } from '../store/records.ts';
+import type { PredictionRow, WeightSpec } from '../store/records.ts';
+import type { Vec3 } from '../data/volume.ts';
 import { MlflowClient, type FetchLike } from '../tracking/mlflow-client.ts';
+import { formatIssue, resolveConfig, type LabConfig, type LabConfigInput } from '../config/lab-config.ts';
+import Papa from 'papaparse';
 
 export type ModelSource =
   | { kind: 'run'; runId: string }
@@ -89,35 +93,155 @@ async function mlflowWeights(
   source: Extract<ModelSource, { kind: 'mlflow-run' | 'mlflow-model' }>,
   ports: SourcePorts,
 ): Promise<SourceWeights> {
+  const r = await resolveMlflowRun(source, ports.server, ports.fetch, 'finetune.from');
+  return { specs: r.specs, data: r.data, tags: r.tags };
+}
+
+/** An MLflow model's run, resolved, and its tfjs weights read. */
+interface ResolvedMlflowModel extends SourceWeights {
+  client: MlflowClient;
+  uri: string;
+  runId: string;
+  experimentId: string;
+  runName: string;
+}
+
+/**
+ * The MLflow run behind `runs:/…` or `models:/…`, and its tfjs weights. Every failure (server
+ * down, unknown model or version, a run without the lab's files) is named `FIELD "URI": …`.
+ */
+async function resolveMlflowRun(
+  source: Extract<ModelSource, { kind: 'mlflow-run' | 'mlflow-model' }>,
+  server: string,
+  fetchFn: FetchLike | undefined,
+  field: string,
+): Promise<ResolvedMlflowModel> {
   const uri = source.kind === 'mlflow-run' ? `runs:/${source.runId}/${source.artifactPath}` : modelUri(source);
-  if (!ports.server)
-    throw new Error(`finetune.from "${uri}": an MLflow model needs the tracking server (tracking.server, --mlflow)`);
-  const client = new MlflowClient(ports.server, ports.fetch);
+  const named = (what: string) => (e: unknown) => {
+    throw new Error(`${field} "${uri}": ${what}${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  };
+  if (!server)
+    throw new Error(`${field} "${uri}": an MLflow model needs the tracking server (tracking.server, --mlflow)`);
+  const client = new MlflowClient(server, fetchFn);
   const tags: SourceWeights['tags'] = [];
   let runId: string;
   if (source.kind === 'mlflow-model') {
-    const mv = await client.getModelVersion(source.name, source.version);
+    const mv = await client.getModelVersion(source.name, source.version).catch(named(''));
     if (!mv.run_id)
       throw new Error(
-        `finetune.from "${uri}": the version has no run (source ${mv.source}); the lab reads a model's weights from its run's ${TFJS_MODEL}`,
+        `${field} "${uri}": the version has no run (source ${mv.source}); the lab reads a model's weights from its run's ${TFJS_MODEL}`,
       );
     runId = mv.run_id;
     tags.push({ key: 'luna.finetune.source_model', value: uri });
   } else runId = source.runId;
   tags.push({ key: 'luna.finetune.source_mlflow_run_id', value: runId });
-  const run = await client.getRun(runId);
+  const run = await client.getRun(runId).catch(named(''));
   const experimentId = run.info.experiment_id;
-  const json = await client.downloadArtifact(experimentId, runId, TFJS_MODEL).catch((e: unknown) => {
-    throw new Error(
-      `finetune.from "${uri}": MLflow run ${runId} has no ${TFJS_MODEL} (is it a lab run?): ${e instanceof Error ? e.message : String(e)}`,
-      { cause: e },
-    );
-  });
+  const json = await client
+    .downloadArtifact(experimentId, runId, TFJS_MODEL)
+    .catch(named(`MLflow run ${runId} has no ${TFJS_MODEL} (is it a lab run?): `));
   const manifest = parseTfjsManifest(new TextDecoder().decode(json), `${uri} (${TFJS_MODEL})`);
-  const data = await client.downloadArtifact(experimentId, runId, `tfjs/${manifest.path}`);
+  const data = await client.downloadArtifact(experimentId, runId, `tfjs/${manifest.path}`).catch(named(''));
   const labRun = (run.data.tags ?? []).find((t) => t.key === 'luna.run_id');
   if (labRun) tags.push({ key: 'luna.finetune.source_run', value: labRun.value });
-  return { specs: manifest.specs, data, tags };
+  const runName = (run.data.tags ?? []).find((t) => t.key === 'mlflow.runName')?.value ?? runId;
+  return { client, uri, runId, experimentId, runName, specs: manifest.specs, data, tags };
+}
+
+/** A model read for inspection: what building it needs, its weights, and its run's validation predictions. */
+export interface MlflowModel {
+  uri: string;
+  /** Its MLflow run's name. */
+  name: string;
+  /** The lab config the model was trained with (its run's `config.json`): architecture and crop. */
+  config: LabConfig;
+  weights: SourceWeights;
+  /** The run's `predictions.csv` (none when the run has no such file). */
+  predictions: PredictionRow[];
+}
+
+/**
+ * An MLflow model URI (`runs:/<id>/<path>`, `models:/<name>/<version>`) as the lab's inspection
+ * takes it: the run's config, tfjs weights and predictions, read through the artifact proxy.
+ * Errors name `field` and the URI.
+ */
+export async function loadMlflowModel(
+  uri: string,
+  server: string,
+  options: { fetch?: FetchLike; field?: string } = {},
+): Promise<MlflowModel> {
+  const field = options.field ?? 'model';
+  let source: ModelSource;
+  try {
+    source = parseModelSource(uri);
+  } catch (e) {
+    throw new Error(`${field} "${uri}": ${(e as Error).message.replace(/^finetune\.from "[^"]*": /, '')}`, {
+      cause: e,
+    });
+  }
+  if (source.kind !== 'mlflow-run' && source.kind !== 'mlflow-model')
+    throw new Error(`${field} "${uri}": not an MLflow model URI (runs:/<id>/<path> or models:/<name>/<version>)`);
+  const r = await resolveMlflowRun(source, server, options.fetch, field);
+  const configText = await r.client.downloadArtifact(r.experimentId, r.runId, 'config.json').catch((e: unknown) => {
+    throw new Error(
+      `${field} "${uri}": MLflow run ${r.runId} has no config.json (is it a lab run?): ${(e as Error).message}`,
+      {
+        cause: e,
+      },
+    );
+  });
+  const config = parseRunConfig(new TextDecoder().decode(configText), `${uri} (config.json)`);
+  const csv = await r.client.downloadArtifact(r.experimentId, r.runId, 'predictions.csv').then(
+    (b) => new TextDecoder().decode(b),
+    () => '',
+  );
+  return {
+    uri,
+    name: r.runName,
+    config,
+    weights: { specs: r.specs, data: r.data, tags: r.tags },
+    predictions: csv ? parsePredictionsCsv(csv, `${uri} (predictions.csv)`) : [],
+  };
+}
+
+/** A run's logged `config.json` as a lab config (checked against the config table). */
+export function parseRunConfig(text: string, shownAs: string): LabConfig {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${shownAs}: not JSON (${(e as Error).message})`, { cause: e });
+  }
+  if (!json || typeof json !== 'object') throw new Error(`${shownAs}: expected a lab config object`);
+  const { config, issues } = resolveConfig(json as LabConfigInput);
+  if (issues.length) throw new Error(`${shownAs}: ${issues.map(formatIssue).join('; ')}`);
+  return config;
+}
+
+/** A run's logged `predictions.csv` (src/tracking/run-tracking.ts, `predictionsCsv`) read back. */
+export function parsePredictionsCsv(text: string, shownAs: string): PredictionRow[] {
+  const parsed = Papa.parse<Record<string, string>>(text.trim(), { header: true, skipEmptyLines: true });
+  const want = ['seriesuid', 'coordX', 'coordY', 'coordZ', 'diameter_mm', 'label', 'probability', 'loss'];
+  const missing = want.filter((k) => !parsed.meta.fields?.includes(k));
+  if (missing.length)
+    throw new Error(`${shownAs}: missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
+  return parsed.data.map((r, i) => {
+    const n = (k: string) => {
+      const v = Number(r[k]);
+      if (!Number.isFinite(v)) throw new Error(`${shownAs}: row ${i + 2}: ${k} "${r[k]}" is not a number`);
+      return v;
+    };
+    const label = n('label');
+    if (label !== 0 && label !== 1) throw new Error(`${shownAs}: row ${i + 2}: label "${r.label}" is not 0 or 1`);
+    return {
+      seriesUid: r.seriesuid,
+      xyz: [n('coordX'), n('coordY'), n('coordZ')] as Vec3,
+      diameterMm: n('diameter_mm'),
+      label,
+      prob: n('probability'),
+      loss: n('loss'),
+    };
+  });
 }
 
 function modelUri(s: { name: string; version: string }): string {

@@ -3,42 +3,18 @@
  * with no tracking server is pushed afterwards to a real `mlflow server` and arrives whole.
  */
 import 'fake-indexeddb/auto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as tf from '@tensorflow/tfjs';
-import { mkdtempSync } from 'node:fs';
-import { freePort } from '../cli/free-port.ts';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openLabStore, type LabStore } from '../store/lab-store.ts';
-import { ingestFiles } from '../store/ingest.ts';
-import { sourceFromBytes } from '../data/source.ts';
-import { generateSynthetic } from '../data/synthetic.ts';
+import { describe, expect, it } from 'vitest';
 import { resolveConfigOrThrow } from '../config/lab-config.ts';
-import { startMlflowServer, type MlflowServer } from '../cli/mlflow-server.ts';
 import { MlflowClient } from '../tracking/mlflow-client.ts';
 import { Delivery } from '../tracking/outbox.ts';
 import { Trainer } from './trainer.ts';
+import { useMlflowLab } from './mlflow-lab.test-helper.ts';
 
-let server: MlflowServer;
-let db: LabStore;
-
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-  server = await startMlflowServer({ port: await freePort(), dir: mkdtempSync(join(tmpdir(), 'luna-push-')) });
-  db = openLabStore('push-run-test');
-  await ingestFiles(
-    db,
-    [...generateSynthetic({ scans: 2, size: 'tiny', seed: 8 })].map((f) => sourceFromBytes(f.path, f.bytes)),
-  );
-}, 180_000);
-
-afterAll(async () => {
-  await db?.delete();
-  await server?.stop();
-});
+const lab = useMlflowLab('push-run');
 
 describe('pushing a local run to MLflow', () => {
   it('sends every epoch, the artifacts and the status of a run trained without a server', async () => {
+    const { server, db } = lab;
     const config = resolveConfigOrThrow({
       crop: [8, 16, 16],
       model: { blocks: 2, width: 4 },

@@ -3,54 +3,40 @@
  * finished run with `tracking.register` becomes version 1 of that registered model (its
  * `model/` artifact, with the signature); `mlflow.pyfunc.load_model("models:/NAME/1")` in the
  * test venv predicts with it; a run fine-tuned from `models:/NAME/1` keeps its frozen weights
- * bit-identical to the registered run's and records the source in its tags and params.
+ * bit-identical to the registered run's and records the source in its tags and params; Inspect's
+ * loader reads the registered model's config, weights and predictions, and names its URI when it
+ * cannot.
  */
 import 'fake-indexeddb/auto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../cli/free-port.ts';
-import { openLabStore, type LabStore } from '../store/lab-store.ts';
-import { ingestFiles } from '../store/ingest.ts';
-import { sourceFromBytes } from '../data/source.ts';
-import { generateSynthetic } from '../data/synthetic.ts';
 import { resolveConfigOrThrow } from '../config/lab-config.ts';
-import { startMlflowServer, type MlflowServer } from '../cli/mlflow-server.ts';
 import { MlflowClient } from '../tracking/mlflow-client.ts';
 import { Delivery } from '../tracking/outbox.ts';
 import { OutboxSink } from '../tracking/outbox-sink.ts';
 import { Trainer } from './trainer.ts';
+import { useMlflowLab } from './mlflow-lab.test-helper.ts';
 import { runCli } from '../cli/run-cli.test-helper.ts';
-import { mlflowModelOnnx } from './model-source.ts';
+import { loadMlflowModel, mlflowModelOnnx } from './model-source.ts';
 
-let server: MlflowServer;
-let db: LabStore;
-
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-  server = await startMlflowServer({ port: await freePort(), dir: mkdtempSync(join(tmpdir(), 'luna-registry-')) });
-  db = openLabStore('registry-test');
-  await ingestFiles(
-    db,
-    [...generateSynthetic({ scans: 2, size: 'tiny', seed: 8 })].map((f) => sourceFromBytes(f.path, f.bytes)),
-  );
-}, 180_000);
-
-afterAll(async () => {
-  await db?.delete();
-  await server?.stop();
-}, 60_000);
+const lab = useMlflowLab('registry');
 
 async function weightsByName(runId: string): Promise<Map<string, string>> {
-  const cp = (await db.getCheckpoint(runId))!;
-  const buf = Buffer.from(await cp.weights.arrayBuffer());
+  const cp = (await lab.db.getCheckpoint(runId))!;
+  return hexByName(await cp.weights.arrayBuffer(), cp.weightSpecs);
+}
+
+/** float32 weights in tf.io's encoding, by name, as hex. */
+function hexByName(data: ArrayBuffer, specs: { name: string; shape: number[] }[]): Map<string, string> {
+  const buf = Buffer.from(data);
   const out = new Map<string, string>();
   let at = 0;
-  for (const s of cp.weightSpecs) {
+  for (const s of specs) {
     const n = s.shape.reduce((a, b) => a * b, 1) * 4;
     out.set(s.name, buf.subarray(at, at + n).toString('hex'));
     at += n;
@@ -60,6 +46,7 @@ async function weightsByName(runId: string): Promise<Map<string, string>> {
 
 describe('the Model Registry', () => {
   it('registers a finished run, pyfunc predicts with models:/NAME/1, and a run fine-tunes from it', async () => {
+    const { server, db } = lab;
     const small = {
       crop: [8, 16, 16],
       model: { blocks: 2, width: 4, blockNorm: true },
@@ -127,6 +114,28 @@ describe('the Model Registry', () => {
     expect(evaluated.err).not.toMatch(/^luna-lab: (?!note|warning)/m);
     expect(evaluated.code).toBe(0);
     expect(JSON.parse(evaluated.out)).toMatchObject({ model: 'models:/luna-reg/1', crop: [8, 16, 16] });
+    // Inspect takes it too: the run's config, its tfjs weights (the checkpoint's) and predictions.
+    const inspected = await loadMlflowModel('models:/luna-reg/1', server.url);
+    expect(inspected.config.crop).toEqual([8, 16, 16]);
+    expect(inspected.config.model).toEqual(run.config.model);
+    expect(hexByName(inspected.weights.data, inspected.weights.specs)).toEqual(await weightsByName(run.runId));
+    expect(inspected.predictions.length).toBe(run.predictions.length);
+    inspected.predictions.forEach((p, i) => {
+      const want = run.predictions[i];
+      expect(p).toMatchObject({ seriesUid: want.seriesUid, label: want.label });
+      expect(p.prob).toBeCloseTo(want.prob, 5);
+      p.xyz.forEach((v, k) => expect(v).toBeCloseTo(want.xyz[k], 2));
+    });
+    await expect(loadMlflowModel('models:/luna-reg/9', server.url)).rejects.toThrow(
+      /^model "models:\/luna-reg\/9": MLflow .*answered 404 RESOURCE_DOES_NOT_EXIST/,
+    );
+    await expect(loadMlflowModel('models:/luna-reg/1', `http://127.0.0.1:${await freePort()}`)).rejects.toThrow(
+      /^model "models:\/luna-reg\/1": MLflow server unreachable at http:\/\/127\.0\.0\.1:\d+/,
+    );
+    await expect(loadMlflowModel('models:/luna-reg/1', '')).rejects.toThrow(
+      /^model "models:\/luna-reg\/1": .*tracking server/,
+    );
+
     const missing = await runCli('eval', '--model', 'models:/luna-reg/9', '--mlflow', server.url, '--data', data);
     expect(missing.code).toBe(1);
     expect(missing.err).toMatch(/^luna-lab: --model .*luna-reg/m);

@@ -11,15 +11,21 @@
 import { LitElement, css, html, type PropertyValues } from 'lit';
 import { customElement, property, queryAll, state } from 'lit/decorators.js';
 import { labStore } from '../store/lab-store.ts';
-import type { PredictionRow, RunRecord, SeriesRecord } from '../store/records.ts';
+import type { PredictionRow, SeriesRecord } from '../store/records.ts';
 import { xyzToIrc } from '../data/geometry.ts';
 import { PLANES } from '../viewer/plane.ts';
 import { WINDOW_PRESETS } from '../viewer/window-level.ts';
 import { drawCropSlice } from './crop-canvas.ts';
-import type { InspectClient, SaliencyReply, SaliencyStage } from './inspect-client.ts';
+import {
+  saliencyModelOf,
+  type InspectClient,
+  type InspectTarget,
+  type SaliencyReply,
+  type SaliencyStage,
+} from './inspect-client.ts';
 
 const STAGE_TEXT: Record<SaliencyStage, string> = {
-  model: 'loading the last checkpoint',
+  model: 'loading the model',
   crop: 'reading the crop',
   // One forward and backward pass: seconds for a small model, about a minute for the book's on software WebGPU.
   gradient: 'computing ∂p/∂input (one forward and backward pass)',
@@ -27,7 +33,8 @@ const STAGE_TEXT: Record<SaliencyStage, string> = {
 
 @customElement('luna-crop-view')
 export class LunaCropView extends LitElement {
-  @property({ attribute: false }) run: RunRecord | null = null;
+  /** A run of this browser, or an MLflow model the page read (inspect-client.ts). */
+  @property({ attribute: false }) run: InspectTarget | null = null;
   @property({ attribute: false }) candidate: PredictionRow | null = null;
   /** The inspect worker's handle (shared with the page). */
   @property({ attribute: false }) client: InspectClient | null = null;
@@ -86,7 +93,7 @@ export class LunaCropView extends LitElement {
       </p>
       <label>
         <input type="checkbox" data-testid="saliency-toggle" .checked=${this.showSaliency} @change=${this._onToggle} />
-        saliency overlay (∂p(nodule)/∂input, last checkpoint)
+        saliency overlay (∂p(nodule)/∂input, ${this.run.weights ? 'the MLflow model' : 'last checkpoint'})
       </label>
       ${
         this.status === 'computing'
@@ -99,8 +106,8 @@ export class LunaCropView extends LitElement {
       ${
         s && this.status === 'ready'
           ? html`<span data-testid="saliency-info">
-              · checkpoint epoch ${s.epoch} on ${s.backend}: p ${s.prob.toFixed(3)}, max |∂p/∂x|
-              ${s.maxAbs.toExponential(2)}</span
+              · ${s.epoch === null ? this.run.runId : `checkpoint epoch ${s.epoch}`} on ${s.backend}: p
+              ${s.prob.toFixed(3)}, max |∂p/∂x| ${s.maxAbs.toExponential(2)}</span
             >`
           : ''
       }
@@ -129,7 +136,7 @@ export class LunaCropView extends LitElement {
     const s = this.saliency?.key === this.key() ? this.saliency.reply : null;
     this.dataset.prob = s ? String(s.prob) : '';
     this.dataset.max = s ? String(s.maxAbs) : '';
-    this.dataset.epoch = s ? String(s.epoch) : '';
+    this.dataset.epoch = s ? String(s.epoch ?? '') : '';
     const crop = this.crop;
     if (!crop || crop.key !== this.key() || !this.canvases.length) {
       this.dataset.drawn = '';
@@ -191,9 +198,12 @@ export class LunaCropView extends LitElement {
     const tick = setInterval(() => (this.elapsed = Math.round((Date.now() - t0) / 1000)), 1000);
     try {
       const reply = await this.client
-        .saliency({ runId: this.run.runId, seriesUid: c.seriesUid, xyz: [c.xyz[0], c.xyz[1], c.xyz[2]] }, (stage) => {
-          if (key === this.key()) this.stage = stage;
-        })
+        .saliency(
+          { model: saliencyModelOf(this.run), seriesUid: c.seriesUid, xyz: [c.xyz[0], c.xyz[1], c.xyz[2]] },
+          (stage) => {
+            if (key === this.key()) this.stage = stage;
+          },
+        )
         .finally(() => clearInterval(tick));
       if (key !== this.key()) return;
       this.saliency = { key, reply };

@@ -470,8 +470,8 @@ declare global {
   }
 }
 
-/** The tracking server the page's lab URL names ('' when none or the URL does not decode). */
-function pageServer(): string {
+/** The tracking server the page's lab URL names ('' when none or the URL does not decode); also Inspect's. */
+export function pageServer(): string {
   const { config, issues } = decodeLabUrl(location.hash);
   return issues.length ? '' : config.tracking.server;
 }

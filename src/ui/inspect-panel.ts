@@ -9,7 +9,11 @@
  * A case chosen in the evaluation's FROC (`eval-case-select`, also composed and heard on the
  * document) is shown the same way: its run inspected, the viewer moved to it, its crop shown
  * with the model's p and the saliency overlay.
- * State for tests on the host: `data-run` (the run inspected).
+ * Instead of a run, an MLflow model (`models:/NAME/VERSION`, `runs:/<id>/model`) can be
+ * inspected: read from the tracking server the way fine-tuning reads one (its run's config,
+ * tfjs weights and predictions; src/train/model-source.ts), its weights sent to the worker.
+ * State for tests on the host: `data-run` (the run inspected, or the model's URI) and
+ * `data-inspect` (idle|loading).
  */
 import { LitElement, css, html } from 'lit';
 import { CONTROL_STYLES } from './ui-styles.ts';
@@ -17,12 +21,16 @@ import { customElement, property, query, state } from 'lit/decorators.js';
 import { labStore } from '../store/lab-store.ts';
 import type { DatasetSummary, RunRecord } from '../store/records.ts';
 import type { IndexedPrediction } from '../viewer/outcomes.ts';
-import type { EvalCaseDetail } from './eval-panel.ts';
-import { InspectClient } from './inspect-client.ts';
+import { pageServer, type EvalCaseDetail } from './eval-panel.ts';
+import { InspectClient, type InspectTarget } from './inspect-client.ts';
+import { loadMlflowModel } from '../train/model-source.ts';
 import type { LunaCtViewer, ViewerSeries } from './ct-viewer.ts';
 import './ct-viewer.ts';
 import './prediction-browser.ts';
 import './crop-view.ts';
+
+/** The select's value for "an MLflow model". */
+const MLFLOW_MODEL = 'mlflow';
 
 @customElement('luna-inspect-panel')
 export class LunaInspectPanel extends LitElement {
@@ -30,7 +38,14 @@ export class LunaInspectPanel extends LitElement {
   @property({ attribute: false }) summary: DatasetSummary | null = null;
 
   @state() private runs: RunRecord[] = [];
-  @state() private run: RunRecord | null = null;
+  @state() private run: InspectTarget | null = null;
+  /** The select's choice: '', a run id, or MLFLOW_MODEL. */
+  @state() private choice = '';
+  @state() private modelUri = '';
+  /** The MLflow server of the page's lab URL, unless the user gives another. */
+  @state() private server = pageServer();
+  @state() private loading = false;
+  @state() private failure: string | null = null;
   @state() private candidate: IndexedPrediction | null = null;
 
   @query('luna-ct-viewer') private viewer!: LunaCtViewer;
@@ -62,6 +77,13 @@ export class LunaInspectPanel extends LitElement {
         grid-template-columns: 1fr;
       }
     }
+    .muted {
+      color: var(--luna-muted, #9aa5b1);
+    }
+    .failure {
+      color: var(--luna-error, #ff7b72);
+      white-space: pre-wrap;
+    }
     h3 {
       font-size: 14px;
       margin: 16px 0 6px;
@@ -85,8 +107,36 @@ export class LunaInspectPanel extends LitElement {
   async inspect(runId: string): Promise<void> {
     await this.refreshRuns();
     this.run = this.runs.find((r) => r.runId === runId) ?? (await labStore().getRun(runId)) ?? null;
+    this.choice = this.run ? runId : '';
+    this.failure = null;
     this.candidate = null;
     await this.updateComplete;
+  }
+
+  /** Inspect an MLflow model (`models:/NAME/VERSION`, `runs:/<id>/model`) read from `server`. */
+  async inspectMlflow(uri: string, server: string): Promise<void> {
+    this.choice = MLFLOW_MODEL;
+    this.modelUri = uri;
+    this.server = server;
+    this.loading = true;
+    this.failure = null;
+    try {
+      const m = await loadMlflowModel(uri, server);
+      this.run = {
+        runId: uri,
+        name: `${uri} (MLflow run ${m.name})`,
+        config: m.config,
+        predictions: m.predictions,
+        weights: m.weights,
+      };
+      this.candidate = null;
+    } catch (e) {
+      this.run = null;
+      this.failure = e instanceof Error ? e.message : String(e);
+    } finally {
+      this.loading = false;
+      await this.updateComplete;
+    }
   }
 
   override render() {
@@ -97,17 +147,53 @@ export class LunaInspectPanel extends LitElement {
       <div class="bar">
         <label>
           run
-          <select data-testid="inspect-run" @focus=${() => void this.refreshRuns()} @change=${this._onRunChosen}>
-            <option value="" ?selected=${!this.run}>none</option>
+          <select
+            data-testid="inspect-run"
+            ?disabled=${this.loading}
+            @focus=${() => void this.refreshRuns()}
+            @change=${this._onRunChosen}
+          >
+            <option value="" ?selected=${this.choice === ''}>none</option>
             ${this.runs.map(
               (r) =>
-                html`<option value=${r.runId} ?selected=${r.runId === this.run?.runId}>
+                html`<option value=${r.runId} ?selected=${r.runId === this.choice}>
                   ${r.name} (${r.status}, ${r.predictions.length} predictions)
                 </option>`,
             )}
+            <option value=${MLFLOW_MODEL} ?selected=${this.choice === MLFLOW_MODEL}>
+              an MLflow model (models:/…)…
+            </option>
           </select>
         </label>
+        ${
+          this.choice === MLFLOW_MODEL
+            ? html`<input
+                  data-testid="inspect-model-uri"
+                  placeholder="models:/NAME/1"
+                  .value=${this.modelUri}
+                  ?disabled=${this.loading}
+                  @input=${(e: Event) => (this.modelUri = (e.target as HTMLInputElement).value.trim())}
+                />
+                <input
+                  data-testid="inspect-model-server"
+                  placeholder="http://127.0.0.1:5000"
+                  title="the MLflow server the model is read from"
+                  .value=${this.server}
+                  ?disabled=${this.loading}
+                  @input=${(e: Event) => (this.server = (e.target as HTMLInputElement).value.trim())}
+                />
+                <button
+                  data-testid="inspect-model-load"
+                  ?disabled=${this.loading || !/^(runs|models):\//.test(this.modelUri) || !this.server}
+                  @click=${() => void this.inspectMlflow(this.modelUri, this.server)}
+                >
+                  Load
+                </button>
+                ${this.loading ? html`<span class="muted">reading ${this.modelUri}…</span>` : ''}`
+            : ''
+        }
       </div>
+      ${this.failure ? html`<p class="failure" data-testid="inspect-failure">${this.failure}</p>` : ''}
       <div class="grid">
         <luna-ct-viewer .seriesList=${series} .predictions=${this.run?.predictions ?? []}></luna-ct-viewer>
         <div>
@@ -126,6 +212,7 @@ export class LunaInspectPanel extends LitElement {
 
   protected override updated() {
     this.dataset.run = this.run?.runId ?? '';
+    this.dataset.inspect = this.loading ? 'loading' : 'idle';
   }
 
   private async refreshRuns() {
@@ -158,8 +245,16 @@ export class LunaInspectPanel extends LitElement {
 
   private _onRunChosen(e: Event) {
     const id = (e.target as HTMLSelectElement).value;
-    if (id) void this.inspect(id);
-    else this.run = null;
+    this.failure = null;
+    if (id === MLFLOW_MODEL) {
+      // The model is read when the user presses Load.
+      this.choice = MLFLOW_MODEL;
+      if (!this.run?.weights) this.run = null;
+    } else if (id) void this.inspect(id);
+    else {
+      this.choice = '';
+      this.run = null;
+    }
   }
 
   private _onCandidate(e: CustomEvent<{ prediction: IndexedPrediction }>) {

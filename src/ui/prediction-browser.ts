@@ -13,7 +13,8 @@ import { LitElement, css, html } from 'lit';
 import { CONTROL_STYLES, TABLE_STYLES } from './ui-styles.ts';
 import { customElement, property, state } from 'lit/decorators.js';
 import { labStore } from '../store/lab-store.ts';
-import type { RunRecord, SeriesRecord } from '../store/records.ts';
+import type { SeriesRecord } from '../store/records.ts';
+import type { InspectTarget } from './inspect-client.ts';
 import { xyzToIrc } from '../data/geometry.ts';
 import { WINDOW_PRESETS } from '../viewer/window-level.ts';
 import {
@@ -47,7 +48,8 @@ const COLUMNS: { key: SortKey; label: string; num?: boolean }[] = [
 
 @customElement('luna-prediction-browser')
 export class LunaPredictionBrowser extends LitElement {
-  @property({ attribute: false }) run: RunRecord | null = null;
+  /** A run of this browser, or an MLflow model with its run's predictions. */
+  @property({ attribute: false }) run: InspectTarget | null = null;
   /** Index (in the run's predictions) of the candidate shown elsewhere, highlighted here. */
   @property({ type: Number }) selected = -1;
 
@@ -61,7 +63,7 @@ export class LunaPredictionBrowser extends LitElement {
   @state() private limit = PAGE;
   @state() private thumbs = new Map<string, { crop: Int16Array; series: SeriesRecord }>();
 
-  private rowsOf: { run: RunRecord; rows: IndexedPrediction[] } | null = null;
+  private rowsOf: { run: InspectTarget; rows: IndexedPrediction[] } | null = null;
   private pendingThumbs = new Set<string>();
   private worst: { fp: IndexedPrediction[]; fn: IndexedPrediction[] } = { fp: [], fn: [] };
 

@@ -1,7 +1,8 @@
 /**
  * `<luna-run-list>`: the lab's runs (kept in IndexedDB), newest first, with their final
  * validation metrics and their last LUNA16 evaluation (CPM, and whether it was on held-out
- * scans) side by side for comparison, and the actions each status allows.
+ * scans) side by side for comparison, and the actions each status allows. A fine-tuned run
+ * names its source (a run of this list by its name, else the source as given) and depth.
  *
  * @fires run-select - detail: `{ runId }`
  * @fires run-resume - detail: `{ runId }` (continue an interrupted or stopped run)
@@ -68,7 +69,21 @@ export class LunaRunList extends LitElement {
       color: var(--luna-error, #ff7b72);
       font-size: 12px;
     }
+    .from {
+      color: var(--luna-muted, #9aa5b1);
+      font-size: 12px;
+    }
   `;
+
+  private _renderSource(r: RunRecord) {
+    const f = r.config.finetune;
+    if (!f?.from) return '';
+    const source = this.runs.find((s) => s.runId === f.from);
+    return html`<div class="from" data-testid="run-from" data-from=${f.from}>
+      ${f.depth === 0 ? 'continued' : 'fine-tuned'} from
+      ${source ? `“${source.name}”` : f.from}${f.depth ? `, depth ${f.depth}` : ''}
+    </div>`;
+  }
 
   override render() {
     if (!this.runs.length) return html`<p data-testid="no-runs">No runs yet.</p>`;
@@ -97,7 +112,9 @@ export class LunaRunList extends LitElement {
             data-status=${r.status}
             @click=${() => this._emit('run-select', { runId: r.runId })}
           >
-            <td>${r.name}${r.error ? html`<div class="err" data-testid="run-error">${r.error}</div>` : ''}</td>
+            <td>
+              ${r.name}${this._renderSource(r)}${r.error ? html`<div class="err" data-testid="run-error">${r.error}</div>` : ''}
+            </td>
             <td class="status-${r.status}" data-testid="run-status">${r.status}</td>
             <td class="num">${r.epochsDone}/${r.config.train.epochs}</td>
             <td>${r.backend ?? '–'}</td>
