@@ -5,6 +5,7 @@
 import type { Irc } from '../data/volume.ts';
 import type { CropSize } from '../data/crop.ts';
 import { cropWindow } from '../data/crop.ts';
+import { SharedLoads } from '../data/byte-lru.ts';
 import { preferredTable } from '../data/candidate-selection.ts';
 import { decodeSlab, encodeSlab, STORED_CODEC, type SlabCodec } from '../data/slab-codec.ts';
 import {
@@ -63,13 +64,18 @@ function gridOf(s: SeriesRecord): TileGrid {
   return tileGrid(s.shape, s.chunkSlices, s.tile);
 }
 
-/** The encoded bytes of tile `tile` of slab record `c` (a slice of its Blob when tiled). */
-async function tileBytes(s: SeriesRecord, c: ChunkRecord, tile: number): Promise<Uint8Array> {
-  const ends = c.tileEnds ?? [c.data.size];
-  if (!(tile >= 0 && tile < ends.length))
-    throw new Error(`series ${s.seriesUid} slab ${c.chunk}: has no tile ${tile}; drop the scan again`);
-  if (!c.tileEnds) return new Uint8Array(await c.data.arrayBuffer());
-  return new Uint8Array(await c.data.slice(tile === 0 ? 0 : ends[tile - 1], ends[tile]).arrayBuffer());
+/** A slab's encoded bytes, read whole, and where each tile ends in them. */
+interface EncodedSlab {
+  byteLength: number;
+  bytes: Uint8Array;
+  ends: number[];
+}
+
+/** The encoded bytes of tile `tile` of a slab (the whole slab when it is not tiled). */
+function tileBytes(s: SeriesRecord, chunk: number, e: EncodedSlab, tile: number): Uint8Array {
+  if (!(tile >= 0 && tile < e.ends.length))
+    throw new Error(`series ${s.seriesUid} slab ${chunk}: has no tile ${tile}; drop the scan again`);
+  return e.bytes.subarray(tile === 0 ? 0 : e.ends[tile - 1], e.ends[tile]);
 }
 
 function decodeTile(s: SeriesRecord, chunk: number, tile: number, bytes: Uint8Array): Int16Array {
@@ -261,32 +267,28 @@ export async function datasetSummary(db: LabDb): Promise<DatasetSummary> {
   };
 }
 
-/** The plain loader: one tile of a slab from IndexedDB, decoded (series records are read once;
- *  slab records, which hold only a Blob handle and tile offsets, are shared by the tiles of a
- *  crop). */
-export function tileLoader(db: LabDb): TileLoader {
+/** The plain loader: one tile of a slab from IndexedDB, decoded. A slab's encoded bytes are
+ *  read whole (one Blob read, as before tiling: per-tile Blob slices cost a storage round trip
+ *  each) and kept, up to `encodedBudgetBytes`, for the other tiles of it that crops ask for;
+ *  only the tiles asked for are decoded. Series records are read once. */
+export function tileLoader(db: LabDb, encodedBudgetBytes = 64 << 20): TileLoader {
   const records = new Map<string, Promise<SeriesRecord | undefined>>();
-  const slabs = new Map<string, Promise<ChunkRecord | undefined>>();
+  const slabs = new SharedLoads<EncodedSlab>(encodedBudgetBytes);
   return async (seriesUid, chunk, tile) => {
     let rp = records.get(seriesUid);
     if (!rp) records.set(seriesUid, (rp = db.series.get(seriesUid)));
-    const key = `${seriesUid}|${chunk}`;
-    let cp = slabs.get(key);
-    if (!cp) {
-      if (slabs.size >= 4096) slabs.clear();
-      slabs.set(key, (cp = db.chunks.get([seriesUid, chunk])));
-    }
-    const [s, rec] = await Promise.all([rp, cp]);
+    const s = await rp;
     if (!s) {
       records.delete(seriesUid);
-      slabs.delete(key);
       throw new Error(`series ${seriesUid} is not in the cache`);
     }
-    if (!rec) {
-      slabs.delete(key);
-      throw new Error(`series ${seriesUid}: slab ${chunk} is missing from the cache; drop the scan again`);
-    }
-    return decodeTile(s, chunk, tile, await tileBytes(s, rec, tile));
+    const e = await slabs.get(`${seriesUid}|${chunk}`, async () => {
+      const rec = await db.chunks.get([seriesUid, chunk]);
+      if (!rec) throw new Error(`series ${seriesUid}: slab ${chunk} is missing from the cache; drop the scan again`);
+      const bytes = new Uint8Array(await rec.data.arrayBuffer());
+      return { byteLength: bytes.byteLength, bytes, ends: rec.tileEnds ?? [bytes.byteLength] };
+    });
+    return decodeTile(s, chunk, tile, tileBytes(s, chunk, e, tile));
   };
 }
 
