@@ -162,6 +162,12 @@ describe('LabStore: series, tables and voxels', () => {
     expect(bytesOf((await store.readVolume('raw')).voxels).equals(bytesOf(w.voxels))).toBe(true);
 
     const size = [32, 48, 48] as const;
+    const reads: string[] = [];
+    const get = db.chunks.get.bind(db.chunks);
+    db.chunks.get = ((key: [string, number]) => {
+      reads.push(key.join('|'));
+      return get(key);
+    }) as typeof db.chunks.get;
     const loader = store.tileLoader();
     const asked: string[] = [];
     const counting = (uid: string, chunk: number, tile: number) => {
@@ -183,6 +189,8 @@ describe('LabStore: series, tables and voxels', () => {
     }
     // E.g. [17, 70, 60]: z 1..32 (slabs 0–2) × y 46..93 (tile rows 0–1) × x 36..83 (tile cols 0–1).
     expect(perCrop).toEqual([2 * 1 * 1, 3 * 2 * 2, 3 * 2 * 2, 3 * 1 * 1]);
+    // Each slab's Blob is read once, however many of its tiles the crops decode.
+    expect(reads.sort()).toEqual(['raw', 'tiled', 'whole'].flatMap((u) => [0, 1, 2].map((c) => `${u}|${c}`)));
     // Whole slabs are read as their one tile.
     expect(asked.filter((k) => !k.startsWith('tiled|')).every((k) => k.endsWith('|0'))).toBe(true);
   });
