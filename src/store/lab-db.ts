@@ -21,7 +21,8 @@ import type {
 } from './records.ts';
 
 export const DB_NAME = 'luna-lab';
-/** Voxels are stored in slabs of this many slices, so a crop reads only the slabs it spans. */
+/** Voxels are stored in slabs of this many slices (each cut into x/y tiles), so a crop reads
+ *  only the slabs and tiles it spans. */
 export const CHUNK_SLICES = 16;
 
 export class LabDb extends Dexie {
@@ -60,7 +61,8 @@ export class LabDb extends Dexie {
     this.version(4).stores({
       malignancy: 'seriesUid',
     });
-    // Slabs became compressed without a schema change: a series record names its codec.
+    // Slabs became compressed without a schema change: a series record names its codec. They
+    // became tiled without one too (same chunks key): a series record's `tile` says so.
     this.version(5).stores({
       tableFiles: 'fingerprint, digest, table',
     });

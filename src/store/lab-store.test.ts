@@ -21,6 +21,11 @@ afterEach(async () => {
   for (const db of dbs.splice(0)) await db.delete();
 });
 
+/** Byte view for comparing large volumes (toEqual on them is slow). */
+function bytesOf(v: Int16Array): Buffer {
+  return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}
+
 function series(uid: string, shape: Irc, subset = 'subset0'): SeriesWrite {
   const voxels = new Int16Array(shape[0] * shape[1] * shape[2]);
   for (let i = 0; i < voxels.length; i++) voxels[i] = (i % 2001) - 1000;
@@ -130,6 +135,64 @@ describe('LabStore: series, tables and voxels', () => {
     const crop = await store.readCrop('old', [10, 8, 8], [4, 4, 4]);
     expect(crop).toEqual(await store.readCrop('new', [10, 8, 8], [4, 4, 4]));
     expect((await store.datasetSummary()).storedBytes).toBe(rec.storedBytes! + rec.byteLength);
+  });
+
+  it('stores slabs as x/y tiles and reads crops from only the tiles they span; the older whole-slab layouts read the same', async () => {
+    const db = freshDb();
+    const store = new LabStore(db);
+    // 3 slabs (the last short) of 3×3 tiles of 64×64, the edge ones short.
+    const shape: Irc = [CHUNK_SLICES * 2 + 5, 150, 140];
+    const w = series('tiled', shape);
+    const rec = await store.putSeries(w);
+    expect(rec.tile).toEqual([64, 64]);
+    const chunks = await db.chunks.where('seriesUid').equals('tiled').sortBy('chunk');
+    expect(chunks.map((c) => c.tileEnds?.length)).toEqual([9, 9, 9]);
+    expect(chunks.reduce((n, c) => n + c.data.size, 0)).toBe(rec.storedBytes);
+    expect(bytesOf((await store.readVolume('tiled')).voxels).equals(bytesOf(w.voxels))).toBe(true);
+
+    // The layouts of profiles written before: whole slabs compressed (codec, no tile), and raw
+    // (neither codec nor tile), same voxels under other uids.
+    const { tile: _t, ...whole } = { ...rec, seriesUid: 'whole' };
+    await db.series.put(whole);
+    await db.chunks.bulkPut(toChunks('whole', w.voxels, shape, 'shuffle-deflate', null));
+    const { tile: _t2, codec: _c, storedBytes: _s, ...raw } = { ...rec, seriesUid: 'raw' };
+    await db.series.put(raw);
+    await db.chunks.bulkPut(toChunks('raw', w.voxels, shape, 'raw', null));
+    expect(bytesOf((await store.readVolume('whole')).voxels).equals(bytesOf(w.voxels))).toBe(true);
+    expect(bytesOf((await store.readVolume('raw')).voxels).equals(bytesOf(w.voxels))).toBe(true);
+
+    const size = [32, 48, 48] as const;
+    const reads: string[] = [];
+    const get = db.chunks.get.bind(db.chunks);
+    db.chunks.get = ((key: [string, number]) => {
+      reads.push(key.join('|'));
+      return get(key);
+    }) as typeof db.chunks.get;
+    const loader = store.tileLoader();
+    const asked: string[] = [];
+    const counting = (uid: string, chunk: number, tile: number) => {
+      asked.push(`${uid}|${chunk}|${tile}`);
+      return loader(uid, chunk, tile);
+    };
+    const perCrop: number[] = [];
+    for (const center of [
+      [0, 0, 0],
+      [17, 70, 60],
+      [36, 149, 139],
+      [20, 10, 100],
+    ] as Irc[]) {
+      const want = extractCrop(w.voxels, shape, cropWindow(center, shape, size));
+      asked.length = 0;
+      expect(await store.readCrop('tiled', center, size, counting)).toEqual(want);
+      perCrop.push(asked.length);
+      for (const uid of ['whole', 'raw']) expect(await store.readCrop(uid, center, size, counting)).toEqual(want);
+    }
+    // E.g. [17, 70, 60]: z 1..32 (slabs 0–2) × y 46..93 (tile rows 0–1) × x 36..83 (tile cols 0–1).
+    expect(perCrop).toEqual([2 * 1 * 1, 3 * 2 * 2, 3 * 2 * 2, 3 * 1 * 1]);
+    // Each slab's Blob is read once, however many of its tiles the crops decode.
+    expect(reads.sort()).toEqual(['raw', 'tiled', 'whole'].flatMap((u) => [0, 1, 2].map((c) => `${u}|${c}`)));
+    // Whole slabs are read as their one tile.
+    expect(asked.filter((k) => !k.startsWith('tiled|')).every((k) => k.endsWith('|0'))).toBe(true);
   });
 
   it('turns a quota failure into a QuotaError with the numbers', async () => {

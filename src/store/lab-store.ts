@@ -7,8 +7,9 @@
  * - A series is written in one transaction: its record, its voxel chunks and the fingerprints
  *   of the files it came from, all or nothing. Writing a series again replaces it (no
  *   duplicates); other series are never touched.
- * - Voxels are int16 HU clamped to [-1000, 1000], stored in slabs of `CHUNK_SLICES` slices so
- *   a crop reads only the slabs it spans.
+ * - Voxels are int16 HU clamped to [-1000, 1000], stored in slabs of `CHUNK_SLICES` slices,
+ *   each cut into x/y tiles encoded on their own, so a crop reads and decodes only the tiles
+ *   it spans (series records without `tile` hold whole slabs, as older profiles wrote them).
  * - LUNA16 tables are stored per series, so re-dropping a CSV replaces its rows; a CSV already
  *   stored (same fingerprint, or same content digest) is not parsed or stored again.
  * - Slabs are stored compressed (the series record names the codec; records without one are
@@ -36,7 +37,7 @@ import type {
   RunRecord,
   SeriesRecord,
   SeriesWrite,
-  SlabLoader,
+  TileLoader,
   TableFileRecord,
   TrackingRecord,
 } from './records.ts';
@@ -118,13 +119,13 @@ export class LabStore {
   }
 
   // Voxels.
-  /** The plain loader: one slab from IndexedDB. */
-  slabLoader(): SlabLoader {
-    return series.slabLoader(this.db);
+  /** The plain loader: one tile of a slab from IndexedDB. */
+  tileLoader(): TileLoader {
+    return series.tileLoader(this.db);
   }
   /** A crop of clamped HU around `center` (irc), cached in the crops table; see series-store.ts. */
-  readCrop(seriesUid: string, center: Irc, size: CropSize, loadSlab?: SlabLoader): Promise<Int16Array> {
-    return series.readCrop(this.db, seriesUid, center, size, loadSlab);
+  readCrop(seriesUid: string, center: Irc, size: CropSize, loadTile?: TileLoader): Promise<Int16Array> {
+    return series.readCrop(this.db, seriesUid, center, size, loadTile);
   }
   /** All voxels of a cached series (the viewer and the CLI need whole volumes). */
   readVolume(seriesUid: string): Promise<{ record: SeriesRecord; voxels: Int16Array }> {

@@ -32,6 +32,10 @@ export interface SeriesRecord {
   codec?: SlabCodec;
   /** Bytes of the encoded slabs on disk (absent: byteLength, raw). */
   storedBytes?: number;
+  /** [rows, cols] of the x/y tiles each slab is cut into, each tile encoded on its own so a
+   *  crop decodes only the tiles it spans (src/data/slab-tiles.ts); absent: whole slabs, as
+   *  written before tiling, and read as such. */
+  tile?: [number, number];
   addedAt: number;
 }
 
@@ -42,6 +46,9 @@ export interface ChunkRecord {
    *  Chromium hands blobs to its storage by reference, so writing a 60 MB scan costs a third
    *  (see BENCHMARKS.md). */
   data: Blob;
+  /** With a tiled series: where each tile's encoding ends in `data` (bytes, tile order), so a
+   *  tile is read as a slice of the blob. Absent: `data` is the whole slab. */
+  tileEnds?: number[];
 }
 
 export interface AnnotationRow {
@@ -247,7 +254,7 @@ export interface TrackingRecord {
 }
 
 export interface SeriesWrite {
-  record: Omit<SeriesRecord, 'chunkSlices' | 'byteLength' | 'addedAt' | 'codec' | 'storedBytes'>;
+  record: Omit<SeriesRecord, 'chunkSlices' | 'byteLength' | 'addedAt' | 'codec' | 'storedBytes' | 'tile'>;
   /** Clamped int16 voxels, x fastest. */
   voxels: Int16Array;
   fingerprints: string[];
@@ -277,5 +284,6 @@ export interface DatasetSummary {
   tableSeries: number;
 }
 
-/** Loads one decoded slab of a series; callers may cache and share loads across crops. */
-export type SlabLoader = (seriesUid: string, chunk: number) => Promise<Int16Array>;
+/** Loads one decoded tile of a slab of a series (tile 0 of a whole-slab series is the whole
+ *  slab); callers may cache and share loads across crops. */
+export type TileLoader = (seriesUid: string, chunk: number, tile: number) => Promise<Int16Array>;

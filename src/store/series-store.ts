@@ -4,9 +4,20 @@
  */
 import type { Irc } from '../data/volume.ts';
 import type { CropSize } from '../data/crop.ts';
-import { cropWindow, extractCropFromSlices } from '../data/crop.ts';
+import { cropWindow } from '../data/crop.ts';
+import { SharedLoads } from '../data/byte-lru.ts';
 import { preferredTable } from '../data/candidate-selection.ts';
 import { decodeSlab, encodeSlab, STORED_CODEC, type SlabCodec } from '../data/slab-codec.ts';
+import {
+  cutTiles,
+  extractCropFromTiles,
+  placeTile,
+  STORED_TILE,
+  tileGrid,
+  tileShape,
+  tilesOfWindow,
+  type TileGrid,
+} from '../data/slab-tiles.ts';
 import { CHUNK_SLICES, type LabDb } from './lab-db.ts';
 import { guardQuota, isQuotaError, quotaErrorFor, refuseIfNoRoom } from './quota.ts';
 import type {
@@ -18,38 +29,62 @@ import type {
   SeriesRecord,
   SeriesSummary,
   SeriesWrite,
-  SlabLoader,
+  TileLoader,
   TableFileRecord,
 } from './records.ts';
 
-/** Split voxels into slabs of `CHUNK_SLICES` slices, each encoded with `codec` into its own Blob. */
+/** Split voxels into slabs of `CHUNK_SLICES` slices, one Blob each; with `tile` (null: whole
+ *  slabs, the layout before tiling), each slab is cut into x/y tiles encoded on their own and laid end to end in its Blob (`tileEnds`). */
 export function toChunks(
   seriesUid: string,
   voxels: Int16Array,
   shape: Irc,
   codec: SlabCodec = STORED_CODEC,
+  tile: readonly [number, number] | null = STORED_TILE,
 ): ChunkRecord[] {
   const slice = shape[1] * shape[2];
+  const grid = tileGrid(shape, CHUNK_SLICES, tile ?? undefined);
   const out: ChunkRecord[] = [];
   for (let z = 0, c = 0; z < shape[0]; z += CHUNK_SLICES, c++) {
     const view = voxels.subarray(z * slice, Math.min(shape[0], z + CHUNK_SLICES) * slice);
-    out.push({ seriesUid, chunk: c, data: new Blob([encodeSlab(view, codec) as Uint8Array<ArrayBuffer>]) });
+    if (!tile) {
+      out.push({ seriesUid, chunk: c, data: new Blob([encodeSlab(view, codec) as Uint8Array<ArrayBuffer>]) });
+      continue;
+    }
+    const parts = cutTiles(grid, c, view).map((t) => encodeSlab(t, codec) as Uint8Array<ArrayBuffer>);
+    let end = 0;
+    const tileEnds = parts.map((p) => (end += p.byteLength));
+    out.push({ seriesUid, chunk: c, data: new Blob(parts), tileEnds });
   }
   return out;
 }
 
-/** Voxels in slab `c.chunk` of `s` (its last slab may be short). */
-function slabVoxelCount(s: SeriesRecord, chunk: number): number {
-  const slices = Math.min(s.chunkSlices, s.shape[0] - chunk * s.chunkSlices);
-  return Math.max(0, slices) * s.shape[1] * s.shape[2];
+/** How a series' voxels are laid out in its slabs (one tile per slab when not tiled). */
+function gridOf(s: SeriesRecord): TileGrid {
+  return tileGrid(s.shape, s.chunkSlices, s.tile);
 }
 
-async function chunkVoxels(s: SeriesRecord, c: ChunkRecord): Promise<Int16Array> {
+/** A slab's encoded bytes, read whole, and where each tile ends in them. */
+interface EncodedSlab {
+  byteLength: number;
+  bytes: Uint8Array;
+  ends: number[];
+}
+
+/** The encoded bytes of tile `tile` of a slab (the whole slab when it is not tiled). */
+function tileBytes(s: SeriesRecord, chunk: number, e: EncodedSlab, tile: number): Uint8Array {
+  if (!(tile >= 0 && tile < e.ends.length))
+    throw new Error(`series ${s.seriesUid} slab ${chunk}: has no tile ${tile}; drop the scan again`);
+  return e.bytes.subarray(tile === 0 ? 0 : e.ends[tile - 1], e.ends[tile]);
+}
+
+function decodeTile(s: SeriesRecord, chunk: number, tile: number, bytes: Uint8Array): Int16Array {
+  const [d, h, w] = tileShape(gridOf(s), chunk, tile);
   return decodeSlab(
-    new Uint8Array(await c.data.arrayBuffer()),
+    bytes,
     s.codec ?? 'raw',
-    slabVoxelCount(s, c.chunk),
-    `series ${s.seriesUid} slab ${c.chunk}`,
+    d * h * w,
+    `series ${s.seriesUid} slab ${chunk}${s.tile ? ` tile ${tile}` : ''}`,
   );
 }
 
@@ -69,6 +104,7 @@ export async function putSeries(db: LabDb, w: SeriesWrite): Promise<SeriesRecord
     byteLength: w.voxels.byteLength,
     chunkSlices: CHUNK_SLICES,
     codec: STORED_CODEC,
+    tile: [STORED_TILE[0], STORED_TILE[1]],
     storedBytes: chunks.reduce((n, c) => n + c.data.size, 0),
     addedAt: Date.now(),
   };
@@ -231,52 +267,55 @@ export async function datasetSummary(db: LabDb): Promise<DatasetSummary> {
   };
 }
 
-/** The plain loader: one slab from IndexedDB, decoded (series records are read once). */
-export function slabLoader(db: LabDb): SlabLoader {
+/** The plain loader: one tile of a slab from IndexedDB, decoded. A slab's encoded bytes are
+ *  read whole (one Blob read, as before tiling: per-tile Blob slices cost a storage round trip
+ *  each) and kept, up to `encodedBudgetBytes`, for the other tiles of it that crops ask for;
+ *  only the tiles asked for are decoded. Series records are read once. */
+export function tileLoader(db: LabDb, encodedBudgetBytes = 64 << 20): TileLoader {
   const records = new Map<string, Promise<SeriesRecord | undefined>>();
-  return async (seriesUid, chunk) => {
+  const slabs = new SharedLoads<EncodedSlab>(encodedBudgetBytes);
+  return async (seriesUid, chunk, tile) => {
     let rp = records.get(seriesUid);
     if (!rp) records.set(seriesUid, (rp = db.series.get(seriesUid)));
-    const [s, rec] = await Promise.all([rp, db.chunks.get([seriesUid, chunk])]);
+    const s = await rp;
     if (!s) {
       records.delete(seriesUid);
       throw new Error(`series ${seriesUid} is not in the cache`);
     }
-    if (!rec) throw new Error(`series ${seriesUid}: slab ${chunk} is missing from the cache; drop the scan again`);
-    return chunkVoxels(s, rec);
+    const e = await slabs.get(`${seriesUid}|${chunk}`, async () => {
+      const rec = await db.chunks.get([seriesUid, chunk]);
+      if (!rec) throw new Error(`series ${seriesUid}: slab ${chunk} is missing from the cache; drop the scan again`);
+      const bytes = new Uint8Array(await rec.data.arrayBuffer());
+      return { byteLength: bytes.byteLength, bytes, ends: rec.tileEnds ?? [bytes.byteLength] };
+    });
+    return decodeTile(s, chunk, tile, tileBytes(s, chunk, e, tile));
   };
 }
 
 /** A crop of clamped HU around `center` (irc), shifted inside the volume as the book does.
- *  Reads only the slabs the crop spans (through `loadSlab`, which may cache), and caches the
+ *  Decodes only the tiles the crop spans (through `loadTile`, which may cache), and caches the
  *  crop in the `crops` table for the training side. */
 export async function readCrop(
   db: LabDb,
   seriesUid: string,
   center: Irc,
   size: CropSize,
-  loadSlab: SlabLoader = slabLoader(db),
+  loadTile: TileLoader = tileLoader(db),
 ): Promise<Int16Array> {
   const key = `${seriesUid}|${size.join(',')}|${center.join(',')}`;
   const cached = await db.crops.get(key);
   if (cached) return new Int16Array(cached.data);
   const s = await db.series.get(seriesUid);
   if (!s) throw new Error(`series ${seriesUid} is not in the cache`);
+  const grid = gridOf(s);
   const win = cropWindow(center, s.shape, size);
-  const c0 = Math.floor(Math.max(0, win.start[0]) / s.chunkSlices);
-  const c1 = Math.floor((Math.min(s.shape[0], win.start[0] + size[0]) - 1) / s.chunkSlices);
-  const slabs = new Map<number, Int16Array>();
+  const tiles = new Map<string, Int16Array>();
   await Promise.all(
-    Array.from({ length: c1 - c0 + 1 }, async (_, k) => {
-      slabs.set(c0 + k, await loadSlab(seriesUid, c0 + k));
+    tilesOfWindow(grid, win).map(async ([c, t]) => {
+      tiles.set(`${c}|${t}`, await loadTile(seriesUid, c, t));
     }),
   );
-  const slice = s.shape[1] * s.shape[2];
-  const crop = extractCropFromSlices(
-    (z) => ({ data: slabs.get(Math.floor(z / s.chunkSlices))!, offset: (z % s.chunkSlices) * slice }),
-    s.shape,
-    win,
-  );
+  const crop = extractCropFromTiles(grid, win, (c, t) => tiles.get(`${c}|${t}`)!);
   await db.crops.put({ key, seriesUid, data: crop.buffer as ArrayBuffer });
   return crop;
 }
@@ -286,13 +325,21 @@ export async function clearCrops(db: LabDb): Promise<void> {
   await db.crops.clear();
 }
 
-/** All voxels of a cached series (the viewer and the CLI need whole volumes). */
+/** All voxels of a cached series (the viewer and the CLI need whole volumes): each slab's Blob
+ *  read once, its tiles decoded into place. */
 export async function readVolume(db: LabDb, seriesUid: string): Promise<{ record: SeriesRecord; voxels: Int16Array }> {
   const record = await db.series.get(seriesUid);
   if (!record) throw new Error(`series ${seriesUid} is not in the cache`);
   const chunks = await db.chunks.where('seriesUid').equals(seriesUid).sortBy('chunk');
   const voxels = new Int16Array(record.byteLength / 2);
-  const slice = record.shape[1] * record.shape[2];
-  for (const ch of chunks) voxels.set(await chunkVoxels(record, ch), ch.chunk * record.chunkSlices * slice);
+  const grid = gridOf(record);
+  for (const ch of chunks) {
+    const bytes = new Uint8Array(await ch.data.arrayBuffer());
+    const ends = ch.tileEnds ?? [bytes.byteLength];
+    ends.forEach((end, t) => {
+      const tile = decodeTile(record, ch.chunk, t, bytes.subarray(t === 0 ? 0 : ends[t - 1], end));
+      placeTile(grid, ch.chunk, t, tile, voxels);
+    });
+  }
   return { record, voxels };
 }
