@@ -8,6 +8,13 @@ import { sourceFromBytes, sourceFromFile, type SourceFile } from '../src/data/so
 import { generateSynthetic, type SynthOptions } from '../src/data/synthetic.ts';
 import { labStore } from '../src/store/lab-store.ts';
 import { ingestFiles, type FileProgress, type IngestReport } from '../src/store/ingest.ts';
+import {
+  defaultEncoderSize,
+  slabEncoderPool,
+  type SlabEncodeEndpoint,
+  type SlabEncoder,
+} from '../src/data/slab-encoder.ts';
+import type { SlabEncodeApi } from './slab-encode.worker.ts';
 
 export interface DroppedFile {
   /** Path relative to the drop, '/'-separated. */
@@ -54,6 +61,36 @@ function batched(cb?: (p: FileProgress[]) => void): { push: (p: FileProgress) =>
   };
 }
 
+let spawned = 0;
+
+/** An encode worker (nested in this one); one that fails to load or crashes fails its slabs. */
+function spawnEncodeWorker(): SlabEncodeEndpoint {
+  const worker = new Worker(new URL('./slab-encode.worker.ts', import.meta.url), {
+    type: 'module',
+    name: `slab-encode-${++spawned}`,
+  });
+  const remote = Comlink.wrap<SlabEncodeApi>(worker);
+  const failed = new Promise<never>((_, reject) => {
+    worker.addEventListener('error', (e) =>
+      reject(new Error(`slab encode worker failed: ${e.message || 'it could not be loaded'}`)),
+    );
+  });
+  failed.catch(() => undefined);
+  return {
+    encode: (voxels, codec) => Promise.race([remote.encode(Comlink.transfer(voxels, [voxels.buffer]), codec), failed]),
+    dispose: () => {
+      remote[Comlink.releaseProxy]();
+      worker.terminate();
+    },
+  };
+}
+
+/** Slabs are encoded on every core while this thread reads and parses the next scan; the
+ *  workers are spawned at the first slab and kept for later drops. */
+let encoder: SlabEncoder | null = null;
+const slabEncoder = () =>
+  (encoder ??= slabEncoderPool(spawnEncodeWorker, defaultEncoderSize(navigator.hardwareConcurrency)));
+
 async function run(
   files: SourceFile[],
   onProgress?: (p: FileProgress[]) => void,
@@ -62,7 +99,12 @@ async function run(
 ): Promise<IngestReport> {
   const progress = batched(onProgress);
   try {
-    return await ingestFiles(labStore(), files, { force, onProgress: progress.push, diskFreeBytes });
+    return await ingestFiles(labStore(), files, {
+      force,
+      onProgress: progress.push,
+      diskFreeBytes,
+      encoder: slabEncoder(),
+    });
   } finally {
     progress.flush();
   }

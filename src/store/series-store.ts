@@ -7,6 +7,7 @@ import type { CropSize } from '../data/crop.ts';
 import { cropWindow, extractCropFromSlices } from '../data/crop.ts';
 import { preferredTable } from '../data/candidate-selection.ts';
 import { decodeSlab, encodeSlab, STORED_CODEC, type SlabCodec } from '../data/slab-codec.ts';
+import type { SlabEncoder } from '../data/slab-encoder.ts';
 import { CHUNK_SLICES, type LabDb } from './lab-db.ts';
 import { guardQuota, isQuotaError, quotaErrorFor, refuseIfNoRoom } from './quota.ts';
 import type {
@@ -38,6 +39,29 @@ export function toChunks(
   return out;
 }
 
+/** `toChunks`, with the slabs encoded by `encoder` (all at once, so a pool encodes them in
+ *  parallel): the same records, byte for byte. */
+export async function encodeChunks(
+  seriesUid: string,
+  voxels: Int16Array,
+  shape: Irc,
+  encoder: SlabEncoder,
+  codec: SlabCodec = STORED_CODEC,
+): Promise<ChunkRecord[]> {
+  const slice = shape[1] * shape[2];
+  const jobs: Promise<ChunkRecord>[] = [];
+  for (let z = 0, c = 0; z < shape[0]; z += CHUNK_SLICES, c++) {
+    const view = voxels.subarray(z * slice, Math.min(shape[0], z + CHUNK_SLICES) * slice);
+    const chunk = c;
+    jobs.push(
+      encoder
+        .encode(view, codec)
+        .then((bytes) => ({ seriesUid, chunk, data: new Blob([bytes as Uint8Array<ArrayBuffer>]) })),
+    );
+  }
+  return Promise.all(jobs);
+}
+
 /** Voxels in slab `c.chunk` of `s` (its last slab may be short). */
 function slabVoxelCount(s: SeriesRecord, chunk: number): number {
   const slices = Math.min(s.chunkSlices, s.shape[0] - chunk * s.chunkSlices);
@@ -61,9 +85,12 @@ export async function listSeries(db: LabDb): Promise<SeriesRecord[]> {
   return db.series.toArray();
 }
 
-export async function putSeries(db: LabDb, w: SeriesWrite): Promise<SeriesRecord> {
+/** `encoder`: where the slabs are encoded (default: in this thread). */
+export async function putSeries(db: LabDb, w: SeriesWrite, encoder?: SlabEncoder): Promise<SeriesRecord> {
   const uid = w.record.seriesUid;
-  const chunks = toChunks(uid, w.voxels, w.record.shape, STORED_CODEC);
+  const chunks = encoder
+    ? await encodeChunks(uid, w.voxels, w.record.shape, encoder, STORED_CODEC)
+    : toChunks(uid, w.voxels, w.record.shape, STORED_CODEC);
   const record: SeriesRecord = {
     ...w.record,
     byteLength: w.voxels.byteLength,
