@@ -5,16 +5,12 @@
  */
 import * as Comlink from 'comlink';
 import { sourceFromBytes, sourceFromFile, type SourceFile } from '../src/data/source.ts';
+import { sourceFromUrl, type RemoteFile } from '../src/headless/remote-source.ts';
 import { generateSynthetic, type SynthOptions } from '../src/data/synthetic.ts';
 import { labStore } from '../src/store/lab-store.ts';
 import { ingestFiles, type FileProgress, type IngestReport } from '../src/store/ingest.ts';
-import {
-  defaultEncoderSize,
-  slabEncoderPool,
-  type SlabEncodeEndpoint,
-  type SlabEncoder,
-} from '../src/data/slab-encoder.ts';
-import type { SlabEncodeApi } from './slab-encode.worker.ts';
+import type { SlabEncoder } from '../src/data/slab-encoder.ts';
+import { slabEncodeWorkers } from '../src/store/slab-encode-workers.ts';
 
 export interface DroppedFile {
   /** Path relative to the drop, '/'-separated. */
@@ -35,12 +31,7 @@ export interface IngestApi {
   ): Promise<IngestReport>;
 }
 
-export interface RemoteFile {
-  path: string;
-  url: string;
-  size: number;
-  lastModified?: number;
-}
+export type { RemoteFile };
 
 /** Progress is batched per animation-frame-ish tick: thousands of DICOM files would flood the page. */
 function batched(cb?: (p: FileProgress[]) => void): { push: (p: FileProgress) => void; flush: () => void } {
@@ -61,35 +52,10 @@ function batched(cb?: (p: FileProgress[]) => void): { push: (p: FileProgress) =>
   };
 }
 
-let spawned = 0;
-
-/** An encode worker (nested in this one); one that fails to load or crashes fails its slabs. */
-function spawnEncodeWorker(): SlabEncodeEndpoint {
-  const worker = new Worker(new URL('./slab-encode.worker.ts', import.meta.url), {
-    type: 'module',
-    name: `slab-encode-${++spawned}`,
-  });
-  const remote = Comlink.wrap<SlabEncodeApi>(worker);
-  const failed = new Promise<never>((_, reject) => {
-    worker.addEventListener('error', (e) =>
-      reject(new Error(`slab encode worker failed: ${e.message || 'it could not be loaded'}`)),
-    );
-  });
-  failed.catch(() => undefined);
-  return {
-    encode: (voxels, codec) => Promise.race([remote.encode(Comlink.transfer(voxels, [voxels.buffer]), codec), failed]),
-    dispose: () => {
-      remote[Comlink.releaseProxy]();
-      worker.terminate();
-    },
-  };
-}
-
 /** Slabs are encoded on every core while this thread reads and parses the next scan; the
  *  workers are spawned at the first slab and kept for later drops. */
 let encoder: SlabEncoder | null = null;
-const slabEncoder = () =>
-  (encoder ??= slabEncoderPool(spawnEncodeWorker, defaultEncoderSize(navigator.hardwareConcurrency)));
+const slabEncoder = () => (encoder ??= slabEncodeWorkers());
 
 async function run(
   files: SourceFile[],
@@ -124,30 +90,7 @@ const api: IngestApi = {
     return run(files, onProgress, true);
   },
   async ingestUrls(urls, onProgress, diskFreeBytes) {
-    const files = urls.map(({ path, url, size, lastModified }): SourceFile => ({
-      path,
-      size,
-      ...(lastModified === undefined ? {} : { lastModified }),
-      bytes: async () => {
-        const res = await fetch(url);
-        if (!res.ok) throw new Error(`${path}: HTTP ${res.status} fetching ${url}`);
-        return new Uint8Array(await res.arrayBuffer());
-      },
-      head: async (n) => {
-        const res = await fetch(url, { headers: { Range: `bytes=0-${n - 1}` } });
-        if (!res.ok) throw new Error(`${path}: HTTP ${res.status} fetching ${url}`);
-        return new Uint8Array(await res.arrayBuffer()).subarray(0, n);
-      },
-      // A zip's directory and members, by range (the CLI's data server answers single ranges).
-      read: async (offset, length) => {
-        if (length <= 0 || offset >= size) return new Uint8Array(0);
-        const res = await fetch(url, { headers: { Range: `bytes=${offset}-${offset + length - 1}` } });
-        if (!res.ok) throw new Error(`${path}: HTTP ${res.status} fetching ${url}`);
-        const bytes = new Uint8Array(await res.arrayBuffer());
-        // A 200 (no range support) carries the whole file: take the part asked for.
-        return res.status === 206 ? bytes : bytes.subarray(offset, offset + length);
-      },
-    }));
+    const files = urls.map(sourceFromUrl);
     return run(files, onProgress, false, diskFreeBytes ?? null);
   },
 };

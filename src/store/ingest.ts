@@ -72,6 +72,8 @@ export interface IngestOptions {
   diskFreeBytes?: number | null;
   /** Where slabs are encoded (the ingest worker passes a pool of encode workers); default: here. */
   encoder?: SlabEncoder;
+  /** Store a series while the next one loads (default); false: one after the other (benches). */
+  overlap?: boolean;
 }
 
 const now = () => (globalThis.performance ?? Date).now();
@@ -221,6 +223,7 @@ export async function ingestFiles(
         report.stages.load += now() - tLoad;
         await pending;
         pending = storeVolume(item);
+        if (opts.overlap === false) await pending;
         tLoad = now();
         continue;
       }
