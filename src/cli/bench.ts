@@ -3,7 +3,7 @@
  * on one machine, written to BENCHMARKS.md with the machine named. Timings live here,
  * never in tests.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem, tmpdir, platform, release } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -11,6 +11,7 @@ import type { Page } from 'playwright-core';
 import { parseChoice, parseInteger, type ParsedArgs } from './args.ts';
 import { benchScale } from './scale-bench.ts';
 import { benchIngestStages, ingestStagesMarkdown } from './ingest-bench.ts';
+import { mergeSections } from './bench-report.ts';
 import type { KernelKind } from '../model/kernels/index.ts';
 import type { Io } from './main.ts';
 import { chromiumPath, launchChromium, serveLab } from './browser.ts';
@@ -87,7 +88,14 @@ export async function bench(args: ParsedArgs, io: Io): Promise<number> {
     await server.close();
     await rm(tmp, { recursive: true, force: true });
   }
-  await writeFile(out, report(sections, browser.version()));
+  // A bench run by name (--only) replaces its own sections of an existing file and keeps the rest.
+  const existing = typeof args.values.only === 'string' ? await readFile(out, 'utf8').catch(() => null) : null;
+  await writeFile(
+    out,
+    existing === null
+      ? report(sections, browser.version())
+      : mergeSections(existing, sections, `${machine()}\n- Playwright reports browser version ${browser.version()}`),
+  );
   io.out(`wrote ${out}`);
   return 0;
 }
@@ -124,7 +132,6 @@ function report(sections: Section[], browserVersion: string): string {
   ].join('\n');
 }
 
-/** File → parse → clamp + digest → IndexedDB for one full-size scan, through the page's drop path. */
 /** Ingest time by stage: loose files and a zip, the slab encoding's place compared. */
 async function benchIngest({ page, tmp, url }: Parameters<Bench>[0]): Promise<Section> {
   const p = await benchPage(page, url);
