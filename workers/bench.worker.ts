@@ -16,9 +16,11 @@ import type { Batch } from '../src/model/trainable-model.ts';
 import { createRng } from '../src/data/rng.ts';
 import { generateSynthetic } from '../src/data/synthetic.ts';
 import { sourceFromBytes } from '../src/data/source.ts';
+import { sourceFromUrl, type RemoteFile } from '../src/headless/remote-source.ts';
+import { slabEncodeWorkers } from '../src/store/slab-encode-workers.ts';
 import { createSampling } from '../src/data/sampler.ts';
 import { freshLabStore } from '../src/store/lab-store.ts';
-import { ingestFiles } from '../src/store/ingest.ts';
+import { ingestFiles, type IngestReport } from '../src/store/ingest.ts';
 import { loadCandidateSet } from '../src/store/candidate-set.ts';
 import { CacheCropSource } from '../src/store/cache-crop-source.ts';
 import { CropProvider } from '../src/data/crop-provider.ts';
@@ -85,7 +87,29 @@ export interface InferenceResult {
   cropsPerSecond: number;
 }
 
+/** One way of ingesting, as `ingestStages` compares them. */
+export interface IngestVariant {
+  /** Encode workers (0 = slabs encoded in the ingest thread). */
+  encodeWorkers: number;
+  /** Store a series while the next one loads. */
+  overlap: boolean;
+}
+
+export interface IngestStagesResult {
+  label: string;
+  variant: IngestVariant;
+  /** One report per repeat, each into a fresh database. */
+  runs: Pick<IngestReport, 'ms' | 'voxelBytes' | 'stages' | 'series' | 'errors'>[];
+}
+
 export interface BenchApi {
+  /** Ingest each set of served files (the CLI's data server, as `luna-lab train` reads
+   *  --data) into a fresh database, under each variant, `repeats` times: the stage split. */
+  ingestStages(
+    sets: { label: string; files: RemoteFile[] }[],
+    variants: IngestVariant[],
+    repeats: number,
+  ): Promise<{ results: IngestStagesResult[]; hardwareConcurrency: number }>;
   /** `warmup` untimed steps first (shader compilation); 0 when one step already takes minutes. */
   trainStep(
     backend: BackendName,
@@ -260,6 +284,36 @@ const api: BenchApi = {
       cin = c;
     }
     return { backend: sel.backend, adapter: sel.adapter, ops };
+  },
+
+  async ingestStages(sets, variants, repeats) {
+    const results: IngestStagesResult[] = [];
+    for (const variant of variants) {
+      const encoder = slabEncodeWorkers(variant.encodeWorkers);
+      try {
+        for (const set of sets) {
+          const runs: IngestStagesResult['runs'] = [];
+          for (let i = 0; i < repeats; i++) {
+            const db = await freshLabStore('luna-lab-bench-ingest');
+            try {
+              const r = await ingestFiles(db, set.files.map(sourceFromUrl), {
+                force: true,
+                encoder,
+                overlap: variant.overlap,
+              });
+              runs.push({ ms: r.ms, voxelBytes: r.voxelBytes, stages: r.stages, series: r.series, errors: r.errors });
+            } finally {
+              db.close();
+              await db.delete();
+            }
+          }
+          results.push({ label: set.label, variant, runs });
+        }
+      } finally {
+        encoder.dispose();
+      }
+    }
+    return { results, hardwareConcurrency: navigator.hardwareConcurrency };
   },
 
   async pipeline(scans, batches, batch, workers = [0, 1, 2], stepMs = (batch * 1000) / 3256) {

@@ -5,9 +5,12 @@
  */
 import * as Comlink from 'comlink';
 import { sourceFromBytes, sourceFromFile, type SourceFile } from '../src/data/source.ts';
+import { sourceFromUrl, type RemoteFile } from '../src/headless/remote-source.ts';
 import { generateSynthetic, type SynthOptions } from '../src/data/synthetic.ts';
 import { labStore } from '../src/store/lab-store.ts';
 import { ingestFiles, type FileProgress, type IngestReport } from '../src/store/ingest.ts';
+import type { SlabEncoder } from '../src/data/slab-encoder.ts';
+import { slabEncodeWorkers } from '../src/store/slab-encode-workers.ts';
 
 export interface DroppedFile {
   /** Path relative to the drop, '/'-separated. */
@@ -28,12 +31,7 @@ export interface IngestApi {
   ): Promise<IngestReport>;
 }
 
-export interface RemoteFile {
-  path: string;
-  url: string;
-  size: number;
-  lastModified?: number;
-}
+export type { RemoteFile };
 
 /** Progress is batched per animation-frame-ish tick: thousands of DICOM files would flood the page. */
 function batched(cb?: (p: FileProgress[]) => void): { push: (p: FileProgress) => void; flush: () => void } {
@@ -54,6 +52,11 @@ function batched(cb?: (p: FileProgress[]) => void): { push: (p: FileProgress) =>
   };
 }
 
+/** Slabs are encoded on every core while this thread reads and parses the next scan; the
+ *  workers are spawned at the first slab and kept for later drops. */
+let encoder: SlabEncoder | null = null;
+const slabEncoder = () => (encoder ??= slabEncodeWorkers());
+
 async function run(
   files: SourceFile[],
   onProgress?: (p: FileProgress[]) => void,
@@ -62,7 +65,12 @@ async function run(
 ): Promise<IngestReport> {
   const progress = batched(onProgress);
   try {
-    return await ingestFiles(labStore(), files, { force, onProgress: progress.push, diskFreeBytes });
+    return await ingestFiles(labStore(), files, {
+      force,
+      onProgress: progress.push,
+      diskFreeBytes,
+      encoder: slabEncoder(),
+    });
   } finally {
     progress.flush();
   }
@@ -82,30 +90,7 @@ const api: IngestApi = {
     return run(files, onProgress, true);
   },
   async ingestUrls(urls, onProgress, diskFreeBytes) {
-    const files = urls.map(({ path, url, size, lastModified }): SourceFile => ({
-      path,
-      size,
-      ...(lastModified === undefined ? {} : { lastModified }),
-      bytes: async () => {
-        const res = await fetch(url);
-        if (!res.ok) throw new Error(`${path}: HTTP ${res.status} fetching ${url}`);
-        return new Uint8Array(await res.arrayBuffer());
-      },
-      head: async (n) => {
-        const res = await fetch(url, { headers: { Range: `bytes=0-${n - 1}` } });
-        if (!res.ok) throw new Error(`${path}: HTTP ${res.status} fetching ${url}`);
-        return new Uint8Array(await res.arrayBuffer()).subarray(0, n);
-      },
-      // A zip's directory and members, by range (the CLI's data server answers single ranges).
-      read: async (offset, length) => {
-        if (length <= 0 || offset >= size) return new Uint8Array(0);
-        const res = await fetch(url, { headers: { Range: `bytes=${offset}-${offset + length - 1}` } });
-        if (!res.ok) throw new Error(`${path}: HTTP ${res.status} fetching ${url}`);
-        const bytes = new Uint8Array(await res.arrayBuffer());
-        // A 200 (no range support) carries the whole file: take the part asked for.
-        return res.status === 206 ? bytes : bytes.subarray(offset, offset + length);
-      },
-    }));
+    const files = urls.map(sourceFromUrl);
     return run(files, onProgress, false, diskFreeBytes ?? null);
   },
 };

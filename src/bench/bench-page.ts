@@ -27,6 +27,7 @@ const bench = {
   profileOps: (...a: Parameters<BenchApi['profileOps']>) => call((api) => api.profileOps(...a)),
   pipeline: (...a: Parameters<BenchApi['pipeline']>) => call((api) => api.pipeline(...a)),
   inference: (...a: Parameters<BenchApi['inference']>) => call((api) => api.inference(...a)),
+  ingestStages: (...a: Parameters<BenchApi['ingestStages']>) => call((api) => api.ingestStages(...a)),
 };
 
 declare global {

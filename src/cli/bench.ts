@@ -3,18 +3,18 @@
  * on one machine, written to BENCHMARKS.md with the machine named. Timings live here,
  * never in tests.
  */
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem, tmpdir, platform, release } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { Page } from 'playwright-core';
 import { parseChoice, parseInteger, type ParsedArgs } from './args.ts';
 import { benchScale } from './scale-bench.ts';
+import { benchIngestStages, ingestStagesMarkdown } from './ingest-bench.ts';
+import { mergeSections } from './bench-report.ts';
 import type { KernelKind } from '../model/kernels/index.ts';
 import type { Io } from './main.ts';
-import { generateSynthetic } from '../data/synthetic.ts';
 import { chromiumPath, launchChromium, serveLab } from './browser.ts';
-import type { IngestReport } from '../store/ingest.ts';
 import type {
   InferenceResult,
   InferenceRuntime,
@@ -88,7 +88,14 @@ export async function bench(args: ParsedArgs, io: Io): Promise<number> {
     await server.close();
     await rm(tmp, { recursive: true, force: true });
   }
-  await writeFile(out, report(sections, browser.version()));
+  // A bench run by name (--only) replaces its own sections of an existing file and keeps the rest.
+  const existing = typeof args.values.only === 'string' ? await readFile(out, 'utf8').catch(() => null) : null;
+  await writeFile(
+    out,
+    existing === null
+      ? report(sections, browser.version())
+      : mergeSections(existing, sections, `${machine()}\n- Playwright reports browser version ${browser.version()}`),
+  );
   io.out(`wrote ${out}`);
   return 0;
 }
@@ -125,69 +132,15 @@ function report(sections: Section[], browserVersion: string): string {
   ].join('\n');
 }
 
-/** File → parse → clamp + digest → IndexedDB for one full-size scan, through the page's drop path. */
-async function benchIngest({ page, tmp }: Parameters<Bench>[0]): Promise<Section> {
-  const dir = join(tmp, 'ingest');
-  for (const f of generateSynthetic({ scans: 1, size: 'full', seed: 3 })) {
-    if (!f.path.startsWith('subset')) continue;
-    await mkdir(dirname(join(dir, f.path)), { recursive: true });
-    await writeFile(join(dir, f.path), f.bytes);
+/** Ingest time by stage: loose files and a zip, the slab encoding's place compared. */
+async function benchIngest({ page, tmp, url }: Parameters<Bench>[0]): Promise<Section> {
+  const p = await benchPage(page, url);
+  try {
+    const r = await benchIngestStages(p, url, tmp);
+    return { title: 'Ingest: full-size scans by stage, loose and zipped', markdown: ingestStagesMarkdown(r) };
+  } finally {
+    await p.close();
   }
-  const runs: IngestReport[] = [];
-  for (let i = 0; i < 4; i++) {
-    // Clear the cache so each run writes the scan afresh (re-drops of cached files are skipped).
-    // Raw IndexedDB rather than LabStore: page.evaluate copies this function into the page,
-    // where it cannot import modules.
-    await page.evaluate(async () => {
-      await new Promise<void>((resolve, reject) => {
-        const req = indexedDB.open('luna-lab');
-        req.onsuccess = () => {
-          const db = req.result;
-          const names = Array.from(db.objectStoreNames);
-          const tx = db.transaction(names, 'readwrite');
-          for (const n of names) tx.objectStore(n).clear();
-          tx.oncomplete = () => (db.close(), resolve());
-          tx.onerror = () => reject(tx.error);
-        };
-        req.onerror = () => reject(req.error);
-      });
-    });
-    await page.locator('[data-testid=folder-input]').setInputFiles(join(dir, 'subset0'));
-    await page
-      .waitForSelector('html[data-ingest="running"]', { state: 'attached', timeout: 10_000 })
-      .catch(() => undefined);
-    await page.waitForSelector('html[data-ingest="idle"]', { state: 'attached', timeout: 300_000 });
-    const r = await page.evaluate(() => window.lunaLastIngest);
-    if (!r || r.series.length !== 1)
-      throw new Error(`ingest benchmark: expected one stored series, got ${JSON.stringify(r?.errors)}`);
-    runs.push(r);
-  }
-  // The first run warms up the worker and the database; report the rest.
-  const measured = runs.slice(1);
-  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const mb = measured[0].voxelBytes / 1e6;
-  const ms = med(measured.map((r) => r.ms));
-  const st = (k: keyof IngestReport['stages']) => med(measured.map((r) => r.stages[k]));
-  const rows = [
-    '| what | value |',
-    '|---|---|',
-    `| scan | one synthetic full-size scan, ${mb.toFixed(1)} MB of int16 voxels |`,
-    `| File → IndexedDB, median of ${measured.length} | **${ms.toFixed(0)} ms = ${(mb / (ms / 1000)).toFixed(0)} MB/s** (goal ≥ 150 MB/s) |`,
-    `| read File + parse MetaImage | ${st('load').toFixed(0)} ms |`,
-    `| clamp to [-1000, 1000] + HU statistics (one pass, in place) | ${st('clamp').toFixed(0)} ms |`,
-    `| sha-256 digest (8 MiB slabs, WebCrypto) | ${st('digest').toFixed(0)} ms |`,
-    `| IndexedDB transaction (chunks + record) | ${st('write').toFixed(0)} ms |`,
-    `| all runs (ms) | ${runs.map((r) => r.ms.toFixed(0)).join(', ')} (first one is warm-up) |`,
-  ];
-  const notes = [
-    '',
-    'Measured through the page: the folder picker hands the files to the ingest worker, which reads the',
-    '.mhd + .raw, clamps in place, hashes, and writes one IndexedDB transaction. The voxel slabs are',
-    'stored as Blobs: Chromium passes blobs to its storage by reference, where ArrayBuffer values are',
-    'serialised and copied (about 3× slower for the same 63 MB when this was chosen). The digest hashes',
-    '8 MiB slabs concurrently and then the slab hashes, so no 63 MB concatenation is made.',
-  ];
-  return { title: 'Ingest: one full-size scan from File to IndexedDB', markdown: [...rows, ...notes].join('\n') };
 }
 
 /** The bench page (src/bench/bench.html) with `window.lunaBench`, in a fresh tab. */

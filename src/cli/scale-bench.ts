@@ -11,7 +11,7 @@
  */
 import { spawn, execFileSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, statfs } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { generateScan, luna16MhdHeader, synthAnnotations } from '../data/synthetic.ts';
@@ -137,7 +137,12 @@ function restack(data: Int16Array, shape: readonly number[], depth: number): Int
 }
 
 /** The dataset of the scale bench in `dir`: subset0.zip, candidates.csv, annotations.csv. */
-export async function writeScaleDataset(dir: string, scans: number, seed = 1): Promise<ScaleDataset> {
+export async function writeScaleDataset(
+  dir: string,
+  scans: number,
+  seed = 1,
+  log: (line: string) => void = () => undefined,
+): Promise<ScaleDataset> {
   await mkdir(dir, { recursive: true });
   const zip = new Zip64Writer(join(dir, 'subset0.zip'));
   const rng = createRng(seed).fork('scale-bench');
@@ -160,6 +165,7 @@ export async function writeScaleDataset(dir: string, scans: number, seed = 1): P
     zip.add(`subset0/${scan.seriesUid}.raw`, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     voxelBytes += data.byteLength;
     slices.push(depth);
+    if ((index + 1) % 10 === 0 && index + 1 < scans) log(`scale: wrote ${index + 1} of ${scans} scans`);
     annotations.push(...synthAnnotations(scan));
     for (const c of scan.candidates) candidates.push({ seriesUid: c.seriesUid, xyz: c.xyz, isNodule: c.isNodule });
   }
@@ -271,6 +277,7 @@ export function scaleRun(
     exit: null,
   };
   let phase: 'ingest' | 'train' = 'ingest';
+  let stored = 0;
   let started = NaN;
   let tablesDone = NaN;
   const sample = setInterval(() => {
@@ -289,6 +296,8 @@ export function scaleRun(
       const t = (performance.now() - t0) / 1000;
       if (e.event === 'start') started = tablesDone = t;
       if (e.event === 'ingest' && /\.csv$/i.test(String(e.file))) tablesDone = t;
+      if (e.event === 'ingest' && e.status === 'stored' && /\.mhd$/i.test(String(e.file)) && ++stored % 10 === 0)
+        log(`scale ${label}: ${stored} series stored at ${t.toFixed(0)} s`);
       if (e.event === 'ingested') {
         r.ingestSeconds = t - started;
         r.voxelSeconds = t - tablesDone;
@@ -322,11 +331,31 @@ export function scaleRun(
 
 const gb = (b: number) => `${(b / 1e9).toFixed(2)} GB`;
 
+/** Disk the bench holds at its peak: the zip (≈0.57 of the voxels at deflate 6, measured) and
+ *  the profile after the fresh run (≈1.1 of them: the synthetic noise compresses little), for
+ *  scans of 250 slices on average (100–400), plus the CSVs, with 20 % to spare. */
+export function scaleDiskBytes(scans: number): number {
+  const voxels = scans * 512 * 512 * 250 * 2;
+  return Math.ceil((voxels * (0.57 + 1.1) + 60e6) * 1.2);
+}
+
+async function diskFreeBytes(path: string): Promise<number> {
+  const s = await statfs(path);
+  return s.bavail * s.bsize;
+}
+
 /** The whole scale bench; returns its BENCHMARKS.md section. */
 export async function benchScale(tmp: string, scans: number, log: (line: string) => void): Promise<string> {
   const dir = join(tmp, 'scale-data');
+  const need = scaleDiskBytes(scans);
+  const free = await diskFreeBytes(tmp);
+  log(
+    `scale: ${scans} scans need about ${gb(need)} of disk in ${tmp} (${gb(free)} free); all of it is removed at the end`,
+  );
+  if (free < need)
+    throw new Error(`scale bench: ${scans} scans need about ${gb(need)} in ${tmp}, only ${gb(free)} free`);
   const tGen = performance.now();
-  const data = await writeScaleDataset(dir, scans);
+  const data = await writeScaleDataset(dir, scans, 1, log);
   log(
     `scale: wrote ${scans} scans (${gb(data.voxelBytes)} of voxels, zip ${gb(data.zipBytes)}) in ${((performance.now() - tGen) / 1000).toFixed(0)} s`,
   );

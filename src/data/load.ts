@@ -8,7 +8,7 @@
  * voxel values are HU as stored (clamping is the cache's business).
  */
 import { detectKind, dirName, joinPath, DETECT_HEAD_BYTES, type FileKind } from './detect.ts';
-import { isZipName, loadableMember, memberSource, randomAccessOf, readZipIndex } from './zip.ts';
+import { isZipName, loadableMember, memberSource, randomAccessOf, readZipIndex, type ZipTiming } from './zip.ts';
 import { fingerprint, type SourceFile } from './source.ts';
 import { toHex } from './hex.ts';
 import type { Volume } from './volume.ts';
@@ -46,6 +46,8 @@ export interface LoadOptions {
   /** Told the files as loaded: the given ones, each zip replaced by its members (whose
    *  fingerprints the cache keeps). */
   onFiles?: (files: readonly SourceFile[]) => void;
+  /** Where zip members add the time spent inflating and checking CRCs (the ingest's stages). */
+  zipTiming?: ZipTiming;
 }
 
 /** A CSV as the cache recognises it: by its bytes' sha-256, and the file it came from. */
@@ -80,7 +82,11 @@ function describe(e: unknown, file: string): string {
  * random access. An unreadable archive is an `error` item; a damaged one whose members could
  * still be listed from their local headers gives those members and an `error` saying so.
  */
-async function* expandArchives(files: readonly SourceFile[], out: SourceFile[]): AsyncGenerator<LoadItem> {
+async function* expandArchives(
+  files: readonly SourceFile[],
+  out: SourceFile[],
+  timing?: ZipTiming,
+): AsyncGenerator<LoadItem> {
   for (const f of files) {
     if (!isZipName(f.path)) {
       out.push(f);
@@ -98,7 +104,7 @@ async function* expandArchives(files: readonly SourceFile[], out: SourceFile[]):
     try {
       const index = await readZipIndex(src, f.path);
       if (index.damage) yield { type: 'error', file: f.path, message: index.damage };
-      for (const m of index.members) if (loadableMember(m)) out.push(memberSource(src, f, m));
+      for (const m of index.members) if (loadableMember(m)) out.push(memberSource(src, f, m, timing));
     } catch (e) {
       yield { type: 'error', file: f.path, message: describe(e, f.path), ...internal(e) };
     }
@@ -107,7 +113,7 @@ async function* expandArchives(files: readonly SourceFile[], out: SourceFile[]):
 
 export async function* loadFiles(given: readonly SourceFile[], opts: LoadOptions = {}): AsyncGenerator<LoadItem> {
   const files: SourceFile[] = [];
-  yield* expandArchives(given, files);
+  yield* expandArchives(given, files, opts.zipTiming);
   opts.onFiles?.(files);
   const byKind = new Map<FileKind, SourceFile[]>();
   for (const f of files) {

@@ -408,19 +408,40 @@ export function crc32(b: Uint8Array): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
+/** Time (ms) spent inflating members and checking their CRC-32s, for the ingest's stage split. */
+export interface ZipTiming {
+  inflate: number;
+  crc: number;
+}
+
+const clock = () => (globalThis.performance ?? Date).now();
+
+function timedCrc(b: Uint8Array, timing?: ZipTiming): number {
+  const t = clock();
+  const c = crc32(b);
+  if (timing) timing.crc += clock() - t;
+  return c;
+}
+
 /**
  * A member's bytes (all of them, or the first `limit`). Reads the compressed data in chunks;
  * a deflated member is inflated into a buffer of its declared size and refused if it inflates
  * to more or less, or its CRC-32 disagrees.
  */
-export async function readMember(src: RandomAccess, m: ZipMember, label: string, limit?: number): Promise<Uint8Array> {
+export async function readMember(
+  src: RandomAccess,
+  m: ZipMember,
+  label: string,
+  limit?: number,
+  timing?: ZipTiming,
+): Promise<Uint8Array> {
   checkClaims(m, label);
   const start = await dataOffset(src, m, label);
   const want = limit === undefined ? m.size : Math.min(limit, m.size);
   if (m.method === 0) {
     const bytes = await src.read(start, want);
     if (bytes.length < want) throw memberError(label, `truncated: ${bytes.length} of ${want} bytes`);
-    if (want === m.size && crc32(bytes) !== m.crc32) {
+    if (want === m.size && timedCrc(bytes, timing) !== m.crc32) {
       throw memberError(label, 'CRC-32 mismatch: the stored data is corrupt');
     }
     return bytes;
@@ -430,16 +451,30 @@ export async function readMember(src: RandomAccess, m: ZipMember, label: string,
   const inf = makeInflater(out, strict);
   let got: { length: number; overflow: boolean };
   try {
-    for (let at = 0; ;) {
+    // Reading a whole member, the next range is fetched while this one inflates (two chunks
+    // in memory at most); a head reads only what it needs.
+    const fetchAt = (at: number) => {
       const n = Math.min(READ_CHUNK, m.compressedSize - at);
-      const chunk = n > 0 ? await src.read(start + at, n) : new Uint8Array(0);
+      const p = n > 0 ? src.read(start + at, n) : Promise.resolve(new Uint8Array(0));
+      p.catch(() => undefined); // awaited below, or abandoned when the inflater stops early
+      return { n, p };
+    };
+    let next: ReturnType<typeof fetchAt> | null = null;
+    for (let at = 0; ;) {
+      const { n, p } = next ?? fetchAt(at);
+      const chunk = await p;
       if (chunk.length < n) throw memberError(label, 'truncated: the archive ends inside its data');
       at += n;
       const final = at >= m.compressedSize;
+      next = strict && !final ? fetchAt(at) : null;
+      const t = clock();
       await inf.push(chunk, final);
+      if (timing) timing.inflate += clock() - t;
       if (final || inf.done()) break;
     }
+    const t = clock();
     got = await inf.result();
+    if (timing) timing.inflate += clock() - t;
   } catch (e) {
     inf.cancel();
     if (e instanceof DataError) throw e;
@@ -448,20 +483,20 @@ export async function readMember(src: RandomAccess, m: ZipMember, label: string,
   if (got.overflow) throw memberError(label, `inflates to more than its declared ${m.size} bytes`);
   if (!strict) return out.subarray(0, got.length);
   if (got.length !== m.size) throw memberError(label, `inflates to ${got.length} bytes, not its declared ${m.size}`);
-  if (crc32(out) !== m.crc32) throw memberError(label, 'CRC-32 mismatch: the member is corrupt');
+  if (timedCrc(out, timing) !== m.crc32) throw memberError(label, 'CRC-32 mismatch: the member is corrupt');
   return out;
 }
 
 /** A member as a source file of the loading path: `archive.zip:name`. */
-export function memberSource(src: RandomAccess, archive: SourceFile, m: ZipMember): SourceFile {
+export function memberSource(src: RandomAccess, archive: SourceFile, m: ZipMember, timing?: ZipTiming): SourceFile {
   const path = memberPath(archive.path, m.name);
   return {
     path,
     size: m.size,
     // The archive's own time, so a re-downloaded archive counts as new; the CRC tells members apart.
     lastModified: (archive.lastModified ?? 0) + (m.crc32 % 1000),
-    bytes: () => readMember(src, m, path),
-    head: (n) => readMember(src, m, path, n),
+    bytes: () => readMember(src, m, path, undefined, timing),
+    head: (n) => readMember(src, m, path, n, timing),
   };
 }
 

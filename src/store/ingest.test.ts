@@ -11,6 +11,8 @@ import { ingestFiles, type FileProgress } from './ingest.ts';
 import { sourceFromBytes, type SourceFile } from '../data/source.ts';
 import { generateSynthetic } from '../data/synthetic.ts';
 import { clampHu } from '../data/volume.ts';
+import { encodeSlab } from '../data/slab-codec.ts';
+import { slabEncoderPool } from '../data/slab-encoder.ts';
 
 const SAMPLES = resolve(process.cwd(), '../shared/ct-samples');
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -314,6 +316,63 @@ describe('ingestFiles', () => {
     expect(lidc!.shape).toEqual([16, 512, 512]);
     expect(lidc!.hu.min).toBe(-2048);
     expect(lidc!.subset).toBe('lidc-idri-0001');
+  });
+});
+
+describe('ingestFiles: slabs encoded by a pool while the next scan loads', () => {
+  /** Encode workers as the ingest worker has them, finishing a little later than asked. */
+  const pool = (fail?: (v: Int16Array) => boolean) =>
+    slabEncoderPool(
+      () => ({
+        encode: async (v, codec) => {
+          await new Promise((ok) => setTimeout(ok, 1));
+          if (fail?.(v)) throw new Error('slab encode worker failed: it crashed');
+          return encodeSlab(v, codec);
+        },
+        dispose: () => undefined,
+      }),
+      2,
+    );
+
+  it('stores the same slabs, records and voxels as encoding in this thread', async () => {
+    const drop = synthDrop(31, 3);
+    const here = freshDb();
+    const there = freshDb();
+    const a = await ingestFiles(here, drop);
+    const b = await ingestFiles(there, drop, { encoder: pool() });
+    expect(b.series).toEqual(a.series);
+    expect(b.errors).toEqual([]);
+    expect(b.series).toHaveLength(3);
+    for (const uid of a.series) {
+      const x = await here.readVolume(uid);
+      const y = await there.readVolume(uid);
+      expect(y.voxels).toEqual(x.voxels);
+      const { addedAt: _a, ...rx } = x.record;
+      const { addedAt: _b, ...ry } = y.record;
+      expect(ry).toEqual(rx); // digest, codec and stored size included
+    }
+  });
+
+  it('a series whose slabs fail to encode is an error for its files only; the next one is stored', async () => {
+    const drop = synthDrop(32, 2);
+    const db = freshDb();
+    let first = true;
+    const progress: FileProgress[] = [];
+    // The first series' first slab fails; every later slab encodes.
+    const r = await ingestFiles(db, drop, {
+      encoder: pool(() => (first ? !(first = false) : false)),
+      onProgress: (p) => progress.push(p),
+    });
+    expect(r.series).toHaveLength(1);
+    expect(r.errors.map((e) => e.message)).toEqual([
+      'slab encode worker failed: it crashed',
+      'slab encode worker failed: it crashed',
+    ]);
+    expect(r.errors.map((e) => e.file.replace(/.*\./, ''))).toEqual(['mhd', 'raw']);
+    expect(await db.listSeries()).toHaveLength(1);
+    // Every file settles: none is left "reading".
+    const last = new Map(progress.map((p) => [p.file, p.status]));
+    expect([...last.values()].filter((s) => s === 'reading')).toEqual([]);
   });
 });
 

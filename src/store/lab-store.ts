@@ -22,6 +22,7 @@
  */
 import type { CropSize } from '../data/crop.ts';
 import type { Irc } from '../data/volume.ts';
+import type { SlabEncoder } from '../data/slab-encoder.ts';
 import { DB_NAME, LabDb } from './lab-db.ts';
 import * as outbox from './outbox-store.ts';
 import * as runs from './run-store.ts';
@@ -66,8 +67,9 @@ export class LabStore {
   listSeries(): Promise<SeriesRecord[]> {
     return series.listSeries(this.db);
   }
-  putSeries(w: SeriesWrite): Promise<SeriesRecord> {
-    return series.putSeries(this.db, w);
+  /** `encoder`: where its slabs are encoded (default: in this thread; ingest passes a worker pool). */
+  putSeries(w: SeriesWrite, encoder?: SlabEncoder): Promise<SeriesRecord> {
+    return series.putSeries(this.db, w, encoder);
   }
   deleteSeries(seriesUid: string): Promise<void> {
     return series.deleteSeries(this.db, seriesUid);

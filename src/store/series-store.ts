@@ -18,6 +18,7 @@ import {
   tilesOfWindow,
   type TileGrid,
 } from '../data/slab-tiles.ts';
+import type { SlabEncoder } from '../data/slab-encoder.ts';
 import { CHUNK_SLICES, type LabDb } from './lab-db.ts';
 import { guardQuota, isQuotaError, quotaErrorFor, refuseIfNoRoom } from './quota.ts';
 import type {
@@ -33,8 +34,30 @@ import type {
   TableFileRecord,
 } from './records.ts';
 
+/** Each slab of `CHUNK_SLICES` slices as the pieces stored for it: the slab whole (`tile` null,
+ *  the layout before tiling) or its x/y tiles, each encoded on its own. */
+function slabPieces(voxels: Int16Array, shape: Irc, tile: readonly [number, number] | null): Int16Array[][] {
+  const slice = shape[1] * shape[2];
+  const grid = tileGrid(shape, CHUNK_SLICES, tile ?? undefined);
+  const out: Int16Array[][] = [];
+  for (let z = 0, c = 0; z < shape[0]; z += CHUNK_SLICES, c++) {
+    const view = voxels.subarray(z * slice, Math.min(shape[0], z + CHUNK_SLICES) * slice);
+    out.push(tile ? cutTiles(grid, c, view) : [view]);
+  }
+  return out;
+}
+
+/** A slab's record: its encoded pieces end to end in one Blob, with where each tile ends. */
+function chunkRecord(seriesUid: string, chunk: number, parts: Uint8Array[], tiled: boolean): ChunkRecord {
+  const data = new Blob(parts as Uint8Array<ArrayBuffer>[]);
+  if (!tiled) return { seriesUid, chunk, data };
+  let end = 0;
+  return { seriesUid, chunk, data, tileEnds: parts.map((p) => (end += p.byteLength)) };
+}
+
 /** Split voxels into slabs of `CHUNK_SLICES` slices, one Blob each; with `tile` (null: whole
- *  slabs, the layout before tiling), each slab is cut into x/y tiles encoded on their own and laid end to end in its Blob (`tileEnds`). */
+ *  slabs, the layout before tiling), each slab is cut into x/y tiles encoded on their own and
+ *  laid end to end in its Blob (`tileEnds`). */
 export function toChunks(
   seriesUid: string,
   voxels: Int16Array,
@@ -42,21 +65,31 @@ export function toChunks(
   codec: SlabCodec = STORED_CODEC,
   tile: readonly [number, number] | null = STORED_TILE,
 ): ChunkRecord[] {
-  const slice = shape[1] * shape[2];
-  const grid = tileGrid(shape, CHUNK_SLICES, tile ?? undefined);
-  const out: ChunkRecord[] = [];
-  for (let z = 0, c = 0; z < shape[0]; z += CHUNK_SLICES, c++) {
-    const view = voxels.subarray(z * slice, Math.min(shape[0], z + CHUNK_SLICES) * slice);
-    if (!tile) {
-      out.push({ seriesUid, chunk: c, data: new Blob([encodeSlab(view, codec) as Uint8Array<ArrayBuffer>]) });
-      continue;
-    }
-    const parts = cutTiles(grid, c, view).map((t) => encodeSlab(t, codec) as Uint8Array<ArrayBuffer>);
-    let end = 0;
-    const tileEnds = parts.map((p) => (end += p.byteLength));
-    out.push({ seriesUid, chunk: c, data: new Blob(parts), tileEnds });
-  }
-  return out;
+  return slabPieces(voxels, shape, tile).map((pieces, c) =>
+    chunkRecord(
+      seriesUid,
+      c,
+      pieces.map((v) => encodeSlab(v, codec)),
+      !!tile,
+    ),
+  );
+}
+
+/** `toChunks`, with the pieces encoded by `encoder` (all at once, so a pool encodes them in
+ *  parallel): the same records, byte for byte. */
+export async function encodeChunks(
+  seriesUid: string,
+  voxels: Int16Array,
+  shape: Irc,
+  encoder: SlabEncoder,
+  codec: SlabCodec = STORED_CODEC,
+  tile: readonly [number, number] | null = STORED_TILE,
+): Promise<ChunkRecord[]> {
+  return Promise.all(
+    slabPieces(voxels, shape, tile).map(async (pieces, c) =>
+      chunkRecord(seriesUid, c, await Promise.all(pieces.map((v) => encoder.encode(v, codec))), !!tile),
+    ),
+  );
 }
 
 /** How a series' voxels are laid out in its slabs (one tile per slab when not tiled). */
@@ -96,9 +129,12 @@ export async function listSeries(db: LabDb): Promise<SeriesRecord[]> {
   return db.series.toArray();
 }
 
-export async function putSeries(db: LabDb, w: SeriesWrite): Promise<SeriesRecord> {
+/** `encoder`: where the slabs are encoded (default: in this thread). */
+export async function putSeries(db: LabDb, w: SeriesWrite, encoder?: SlabEncoder): Promise<SeriesRecord> {
   const uid = w.record.seriesUid;
-  const chunks = toChunks(uid, w.voxels, w.record.shape, STORED_CODEC);
+  const chunks = encoder
+    ? await encodeChunks(uid, w.voxels, w.record.shape, encoder, STORED_CODEC)
+    : toChunks(uid, w.voxels, w.record.shape, STORED_CODEC);
   const record: SeriesRecord = {
     ...w.record,
     byteLength: w.voxels.byteLength,

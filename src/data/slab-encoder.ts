@@ -1,0 +1,81 @@
+/**
+ * Where slabs get encoded for the cache: in this thread, or spread over a few encode workers.
+ * Encoding (shuffle + fflate deflate level 1, ≈25–40 MB/s per core here) was the slowest stage
+ * of ingest by far (BENCHMARKS.md "Scale"): a pool lets it use the other cores while the ingest
+ * thread inflates and parses the next scan. Like the augment pool, it knows nothing of Worker:
+ * it is given a function that spawns one endpoint, so the scheduling is tested in Node.
+ *
+ * Promises: `encode(v, codec)` resolves to `encodeSlab(v, codec)`'s bytes whatever the pool's
+ * size or the endpoint chosen (endpoints run that same pure function); `v` itself is never
+ * transferred or changed (endpoints get a copy of just its voxels). Endpoints are spawned
+ * lazily, at most `size`; each slab goes to the endpoint with the fewest slabs in flight.
+ */
+import { encodeSlab, type SlabCodec } from './slab-codec.ts';
+
+export interface SlabEncoder {
+  /** Encode workers it may use; 0 = encodes in the calling thread. */
+  readonly size: number;
+  encode(voxels: Int16Array, codec: SlabCodec): Promise<Uint8Array>;
+  dispose(): void;
+}
+
+/** One encode worker as the pool sees it: it owns (may transfer) the voxels it is given. */
+export interface SlabEncodeEndpoint {
+  encode(voxels: Int16Array, codec: SlabCodec): Promise<Uint8Array>;
+  dispose(): void;
+}
+
+/** Most encode workers by default: past the cores there is nothing to gain. */
+export const MAX_ENCODE_WORKERS = 8;
+
+/** One per core (the ingest thread mostly waits on fetches and IndexedDB), at most MAX_ENCODE_WORKERS. */
+export function defaultEncoderSize(hardwareConcurrency: number | undefined): number {
+  const cores = Number.isInteger(hardwareConcurrency) && hardwareConcurrency! > 0 ? hardwareConcurrency! : 2;
+  return Math.min(MAX_ENCODE_WORKERS, cores);
+}
+
+/** Size 0: every slab encoded here (Node, tests, and wherever workers cannot be spawned). */
+export function inThreadEncoder(): SlabEncoder {
+  return {
+    size: 0,
+    encode: (voxels, codec) => Promise.resolve().then(() => encodeSlab(voxels, codec)),
+    dispose: () => undefined,
+  };
+}
+
+/** Up to `size` endpoints from `spawn`; size 0 is the in-thread encoder. */
+export function slabEncoderPool(spawn: () => SlabEncodeEndpoint, size: number): SlabEncoder {
+  if (!Number.isInteger(size) || size < 0)
+    throw new RangeError(`encode worker pool size must be an integer ≥ 0, got ${size}`);
+  if (size === 0) return inThreadEncoder();
+  const workers: { endpoint: SlabEncodeEndpoint; busy: number }[] = [];
+  let disposed = false;
+  const pick = () => {
+    const idle = workers.find((w) => w.busy === 0);
+    if (idle) return idle;
+    if (workers.length < size) {
+      const w = { endpoint: spawn(), busy: 0 };
+      workers.push(w);
+      return w;
+    }
+    return workers.reduce((a, b) => (b.busy < a.busy ? b : a));
+  };
+  return {
+    size,
+    async encode(voxels, codec) {
+      if (disposed) throw new Error('encode worker pool was disposed: no more slabs can be encoded');
+      const w = pick();
+      w.busy++;
+      try {
+        // A copy of the slab alone: the caller keeps its volume, and only this slab's bytes travel.
+        return await w.endpoint.encode(voxels.slice(), codec);
+      } finally {
+        w.busy--;
+      }
+    },
+    dispose() {
+      disposed = true;
+      for (const w of workers.splice(0)) w.endpoint.dispose();
+    },
+  };
+}
