@@ -231,6 +231,45 @@ describe('Delivery (the outbox)', () => {
     await db.delete();
   }, 240_000);
 
+  it('retries a write that lost a race in the MLflow database (two runs logging one dataset)', async () => {
+    // What MLflow (SQLite store) answered in test:ray when two trials started at once.
+    const lost =
+      '(sqlite3.IntegrityError) UNIQUE constraint failed: datasets.experiment_id, datasets.name, datasets.digest\n' +
+      '[SQL: INSERT INTO datasets (dataset_uuid, experiment_id, name, digest) VALUES (?, ?, ?, ?)]';
+    expect(new MlflowError('log-inputs', 400, lost, 'BAD_REQUEST').retryable).toBe(true);
+    expect(new MlflowError('log-batch', 400, 'Invalid value for param', 'INVALID_PARAMETER_VALUE').retryable).toBe(
+      false,
+    );
+    let raced = false;
+    const racing: FetchLike = async (url, init) => {
+      if (!url.endsWith('/runs/log-inputs') || raced) return fetch(url, init);
+      raced = true;
+      return new Response(JSON.stringify({ error_code: 'BAD_REQUEST', message: lost }), {
+        status: 400,
+        headers: { 'Content-Type': 'application/json' },
+      });
+    };
+    const db = openLabStore(`outbox-${dbn++}`);
+    let clock = Date.now();
+    const delivery = new Delivery(db, { fetch: racing, now: () => clock });
+    const dataset = { name: 'luna16', digest: 'race', sourceType: 'local', source: '{}' };
+    await db.enqueue([
+      start('run-e'),
+      outboxItem('run-e', server.url, { kind: 'inputs', datasets: [dataset] }),
+      ...metricItems('run-e', server.url, points(3)),
+    ]);
+    const first = await delivery.flush();
+    expect(first).toMatchObject({ pending: 2, failed: [] });
+    expect(first.lastError).toMatch(/UNIQUE constraint failed/);
+    clock = first.retryAt! + 1;
+    expect(await delivery.flush()).toMatchObject({ pending: 0, failed: [] });
+    const c = new MlflowClient(server.url);
+    const id = (await db.getTracking('run-e'))!.mlflowRunId;
+    expect((await c.getRun(id)).inputs?.dataset_inputs?.map((d) => d.dataset.digest)).toEqual(['race']);
+    expect(await c.metricHistory(id, 'training/loss/all')).toHaveLength(3);
+    await db.delete();
+  });
+
   it('holds a refused item (4xx) with the server message, the run waits behind it, retry/discard', async () => {
     const db = openLabStore(`outbox-${dbn++}`);
     const delivery = new Delivery(db);
