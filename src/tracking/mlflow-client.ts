@@ -36,6 +36,15 @@ export interface DatasetInput {
   tags?: MlflowTag[];
 }
 
+/**
+ * MLflow answers 400 when two writers insert the same row at once: two runs of an experiment
+ * logging one dataset (`runs/log-inputs`: "UNIQUE constraint failed: datasets.experiment_id,
+ * datasets.name, datasets.digest", issue 15). Asked again, it finds the row the other made.
+ * SQLite's, PostgreSQL's and MySQL's words.
+ */
+const LOST_RACE =
+  /IntegrityError|UNIQUE constraint failed|duplicate key value violates unique constraint|Duplicate entry/i;
+
 export class MlflowError extends Error {
   override name = 'MlflowError';
   constructor(
@@ -52,9 +61,16 @@ export class MlflowError extends Error {
     );
   }
 
-  /** Network failures and server errors may pass; client errors (4xx) will not. */
+  /** Network failures and server errors may pass; client errors (4xx) will not, but for a
+   *  write that lost a race in the server's database (below). */
   get retryable(): boolean {
-    return this.status === 0 || this.status >= 500 || this.status === 429 || this.status === 408;
+    return (
+      this.status === 0 ||
+      this.status >= 500 ||
+      this.status === 429 ||
+      this.status === 408 ||
+      (this.status === 400 && LOST_RACE.test(this.serverMessage))
+    );
   }
 }
 

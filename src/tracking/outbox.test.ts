@@ -3,7 +3,7 @@
  * with fake-indexeddb for the outbox: delivery, an outage in the middle, and refusals.
  */
 import 'fake-indexeddb/auto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import { freePort } from '../cli/free-port.ts';
 import { mkdtempSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMlflowServer, type MlflowServer } from '../cli/mlflow-server.ts';
 import { openLabStore } from '../store/lab-store.ts';
-import { MlflowClient, MlflowError } from './mlflow-client.ts';
+import { MlflowClient, MlflowError, type FetchLike } from './mlflow-client.ts';
 import { Delivery, metricItems, outboxItem } from './outbox.ts';
 
 /** The MlflowError a call fails with (the test fails if it succeeds or throws something else). */
@@ -130,7 +130,49 @@ describe('MlflowClient', () => {
   });
 });
 
+/** Web Locks as a browser grants them to the contexts of one profile: a request waits for the one before. */
+function webLocks() {
+  const tails = new Map<string, Promise<unknown>>();
+  return {
+    request<T>(name: string, granted: () => Promise<T>): Promise<T> {
+      const run = (tails.get(name) ?? Promise.resolve()).then(() => granted());
+      tails.set(
+        name,
+        run.catch(() => {}),
+      );
+      return run;
+    },
+  };
+}
+
 describe('Delivery (the outbox)', () => {
+  it('two contexts of one profile (two train workers of a page, two tabs) create its run once', async () => {
+    const name = `outbox-${dbn++}`;
+    const [db, other] = [openLabStore(name), openLabStore(name)];
+    await db.enqueue([start('run-d'), ...metricItems('run-d', server.url, points(3))]);
+    // Searches answer slowly: two passes at once would each find no run and each create one.
+    const slowSearch: FetchLike = async (url, init) => {
+      if (url.endsWith('/runs/search')) await new Promise((r) => setTimeout(r, 300));
+      return fetch(url, init);
+    };
+    vi.stubGlobal('navigator', { locks: webLocks() });
+    try {
+      await Promise.all([
+        new Delivery(db, { fetch: slowSearch }).flush(),
+        new Delivery(other, { fetch: slowSearch }).flush(),
+      ]);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    const c = new MlflowClient(server.url);
+    const runs = await c.findRunsByTag(await c.getOrCreateExperiment('outbox-test'), 'luna.run_id', 'run-d');
+    expect(runs).toHaveLength(1);
+    expect((await db.getTracking('run-d'))!.mlflowRunId).toBe(runs[0]);
+    expect(await c.metricHistory(runs[0], 'training/loss/all')).toHaveLength(3);
+    expect(await db.outboxCount()).toBe(0);
+    await db.delete();
+  });
+
   it('delivers a run in order and empties the outbox; 2500 points go in 3 batches', async () => {
     const db = openLabStore(`outbox-${dbn++}`);
     await db.enqueue([
@@ -188,6 +230,45 @@ describe('Delivery (the outbox)', () => {
     expect((await db.getTracking('run-b'))!.mlflowRunId).toBe(rec.mlflowRunId);
     await db.delete();
   }, 240_000);
+
+  it('retries a write that lost a race in the MLflow database (two runs logging one dataset)', async () => {
+    // What MLflow (SQLite store) answered in test:ray when two trials started at once.
+    const lost =
+      '(sqlite3.IntegrityError) UNIQUE constraint failed: datasets.experiment_id, datasets.name, datasets.digest\n' +
+      '[SQL: INSERT INTO datasets (dataset_uuid, experiment_id, name, digest) VALUES (?, ?, ?, ?)]';
+    expect(new MlflowError('log-inputs', 400, lost, 'BAD_REQUEST').retryable).toBe(true);
+    expect(new MlflowError('log-batch', 400, 'Invalid value for param', 'INVALID_PARAMETER_VALUE').retryable).toBe(
+      false,
+    );
+    let raced = false;
+    const racing: FetchLike = async (url, init) => {
+      if (!url.endsWith('/runs/log-inputs') || raced) return fetch(url, init);
+      raced = true;
+      return new Response(JSON.stringify({ error_code: 'BAD_REQUEST', message: lost }), {
+        status: 400,
+        headers: { 'Content-Type': 'application/json' },
+      });
+    };
+    const db = openLabStore(`outbox-${dbn++}`);
+    let clock = Date.now();
+    const delivery = new Delivery(db, { fetch: racing, now: () => clock });
+    const dataset = { name: 'luna16', digest: 'race', sourceType: 'local', source: '{}' };
+    await db.enqueue([
+      start('run-e'),
+      outboxItem('run-e', server.url, { kind: 'inputs', datasets: [dataset] }),
+      ...metricItems('run-e', server.url, points(3)),
+    ]);
+    const first = await delivery.flush();
+    expect(first).toMatchObject({ pending: 2, failed: [] });
+    expect(first.lastError).toMatch(/UNIQUE constraint failed/);
+    clock = first.retryAt! + 1;
+    expect(await delivery.flush()).toMatchObject({ pending: 0, failed: [] });
+    const c = new MlflowClient(server.url);
+    const id = (await db.getTracking('run-e'))!.mlflowRunId;
+    expect((await c.getRun(id)).inputs?.dataset_inputs?.map((d) => d.dataset.digest)).toEqual(['race']);
+    expect(await c.metricHistory(id, 'training/loss/all')).toHaveLength(3);
+    await db.delete();
+  });
 
   it('holds a refused item (4xx) with the server message, the run waits behind it, retry/discard', async () => {
     const db = openLabStore(`outbox-${dbn++}`);

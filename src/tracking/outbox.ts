@@ -9,7 +9,9 @@
  * - Nothing twice: metric points carry the timestamp they were made with, and MLflow keeps a
  *   (key, timestamp, step, value) point once however often it is sent; params, tags and
  *   artifacts are idempotent; a run is found by its `luna.run_id` tag before one is created,
- *   and a model version by its run before one is registered.
+ *   and a model version by its run before one is registered. Every context of a profile (its
+ *   tabs, a page's train workers) delivers under one Web Lock, so two never both find no run
+ *   and both create one (issue 15).
  * - A refusal (4xx) is not retried blindly: the item is marked failed with the server's
  *   message and waits for the user to retry or discard it; the run's later items wait too.
  */
@@ -51,6 +53,17 @@ export interface DeliveryOptions {
   backoff?: (attempt: number) => number;
 }
 
+/** The Web Lock every delivery pass of a profile holds (`navigator.locks`: one origin, one profile). */
+export const DELIVERY_LOCK = 'luna-lab-outbox-delivery';
+
+/** Run `pass` holding the profile's delivery lock; where the runtime has no Web Locks (Node),
+ *  there is one context per store and `flush` already shares its pass. */
+function underDeliveryLock<T>(pass: () => Promise<T>): Promise<T> {
+  const locks = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks;
+  // The lock is held until the callback's promise settles, and request() answers with its value.
+  return locks ? (locks.request(DELIVERY_LOCK, pass) as unknown as Promise<T>) : pass();
+}
+
 const defaultBackoff = (n: number) => Math.min(30_000, 500 * 2 ** Math.min(n - 1, 6));
 
 export class Delivery {
@@ -81,7 +94,7 @@ export class Delivery {
    *  enqueued while it ran (so a late call is never answered by a pass that missed them). */
   flush(): Promise<OutboxState> {
     this.requested = true;
-    this.running ??= this.pass().finally(() => (this.running = null));
+    this.running ??= underDeliveryLock(() => this.pass()).finally(() => (this.running = null));
     return this.running;
   }
 

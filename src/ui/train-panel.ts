@@ -161,11 +161,12 @@ export class LunaTrainPanel extends LitElement {
     });
     this.restoreFromUrl();
     await this.refresh();
+    // A headless page (the CLI) decides itself what to resume and delivers through its own
+    // train worker: this panel starts no second one there (issue 15).
+    if (isHeadlessPage()) return;
     // Deliver what an earlier visit left in the tracking outbox.
     if (await labStore().outboxCount()) void this.client.flushTracking();
     // Resume a run that was training when the page went away, if no other tab holds it.
-    // A headless page (the CLI) decides itself what to resume.
-    if (isHeadlessPage()) return;
     const orphan = this.runs.find((r) => r.status === 'running' || r.status === 'paused');
     if (orphan && !(await runLockHeld(orphan.runId))) {
       this.notice = `Resuming “${orphan.name}” from its last checkpoint (epoch ${orphan.epochsDone}).`;
