@@ -224,13 +224,15 @@ def run_trial(config: dict[str, Any], spec: Spec) -> None:
     replayed = 0  # the last epoch of the run that Tune has been told about on a restart
     # A run that began here continues on the profile that holds it; a new one takes a free slot.
     want = Path(json.loads(meta.read_text())["profileDir"]) if resume else None
-    if resume:
-        replayed = epochs = replay(out)
-        status = json.loads(meta.read_text()).get("status")
-        if status == "finished" and epochs >= t["epochs"]:
-            return  # it finished before the driver's last save: nothing to run again
+    # The slot is free only once the killed attempt's run has ended (it outlives the driver until
+    # its next step boundary), so what that run did is read after taking it, not before.
     slot = Slot.acquire(Path(t["cacheRoot"]), t["slots"], want)
     try:
+        if resume:
+            replayed = epochs = replay(out)
+            status = json.loads(meta.read_text()).get("status")
+            if status == "finished" and epochs >= t["epochs"]:
+                return  # it finished before the driver's last save: nothing to run again
         cli = [t["node"], t["cli"], "train", "--json"]
         if resume:
             cmd = [*cli, "--resume", str(out), "--cache", str(slot.path)]
