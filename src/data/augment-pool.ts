@@ -12,6 +12,7 @@
  *   fewest jobs in flight; `dispose` ends them all (jobs still in flight never settle).
  */
 import { augmentBatch, type AugmentJob } from './augment-batch.ts';
+import { endpointPool } from './endpoint-pool.ts';
 
 /** One data worker as the pool sees it. */
 export interface AugmentEndpoint {
@@ -50,33 +51,6 @@ export function augmentPool(spawn: () => AugmentEndpoint, size: number): Augment
   if (!Number.isInteger(size) || size < 0)
     throw new RangeError(`data worker pool size must be an integer ≥ 0, got ${size}`);
   if (size === 0) return inThreadPool();
-  const workers: { endpoint: AugmentEndpoint; busy: number }[] = [];
-  let disposed = false;
-  const pick = () => {
-    const idle = workers.find((w) => w.busy === 0);
-    if (idle) return idle;
-    if (workers.length < size) {
-      const w = { endpoint: spawn(), busy: 0 };
-      workers.push(w);
-      return w;
-    }
-    return workers.reduce((a, b) => (b.busy < a.busy ? b : a));
-  };
-  return {
-    size,
-    async run(job) {
-      if (disposed) throw new Error('data worker pool was disposed: no more batches can be augmented');
-      const w = pick();
-      w.busy++;
-      try {
-        return await w.endpoint.augment(job);
-      } finally {
-        w.busy--;
-      }
-    },
-    dispose() {
-      disposed = true;
-      for (const w of workers.splice(0)) w.endpoint.dispose();
-    },
-  };
+  const pool = endpointPool(spawn, size, 'data worker pool');
+  return { size, run: (job) => pool.use((w) => w.augment(job)), dispose: () => pool.dispose() };
 }

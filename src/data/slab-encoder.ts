@@ -11,6 +11,7 @@
  * lazily, at most `size`; each slab goes to the endpoint with the fewest slabs in flight.
  */
 import { encodeSlab, type SlabCodec } from './slab-codec.ts';
+import { endpointPool } from './endpoint-pool.ts';
 
 export interface SlabEncoder {
   /** Encode workers it may use; 0 = encodes in the calling thread. */
@@ -48,34 +49,11 @@ export function slabEncoderPool(spawn: () => SlabEncodeEndpoint, size: number): 
   if (!Number.isInteger(size) || size < 0)
     throw new RangeError(`encode worker pool size must be an integer ≥ 0, got ${size}`);
   if (size === 0) return inThreadEncoder();
-  const workers: { endpoint: SlabEncodeEndpoint; busy: number }[] = [];
-  let disposed = false;
-  const pick = () => {
-    const idle = workers.find((w) => w.busy === 0);
-    if (idle) return idle;
-    if (workers.length < size) {
-      const w = { endpoint: spawn(), busy: 0 };
-      workers.push(w);
-      return w;
-    }
-    return workers.reduce((a, b) => (b.busy < a.busy ? b : a));
-  };
+  const pool = endpointPool(spawn, size, 'encode worker pool');
   return {
     size,
-    async encode(voxels, codec) {
-      if (disposed) throw new Error('encode worker pool was disposed: no more slabs can be encoded');
-      const w = pick();
-      w.busy++;
-      try {
-        // A copy of the slab alone: the caller keeps its volume, and only this slab's bytes travel.
-        return await w.endpoint.encode(voxels.slice(), codec);
-      } finally {
-        w.busy--;
-      }
-    },
-    dispose() {
-      disposed = true;
-      for (const w of workers.splice(0)) w.endpoint.dispose();
-    },
+    // A copy of the slab alone: the caller keeps its volume, and only this slab's bytes travel.
+    encode: (voxels, codec) => pool.use((w) => w.encode(voxels.slice(), codec)),
+    dispose: () => pool.dispose(),
   };
 }
