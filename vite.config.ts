@@ -34,7 +34,8 @@ export default defineConfig({
       },
     },
   },
-  optimizeDeps: { include: ['daikon', 'papaparse'] },
+  // zstd-wasm finds its .wasm beside itself (new URL(…, import.meta.url)): pre-bundling would move it away.
+  optimizeDeps: { include: ['daikon', 'papaparse'], exclude: ['@bokuweb/zstd-wasm'] },
   server: { host: '127.0.0.1', port: 5173 },
   preview: { host: '127.0.0.1', port: 4173 },
 });

@@ -18,6 +18,7 @@ import { generateSynthetic } from '../src/data/synthetic.ts';
 import { sourceFromBytes } from '../src/data/source.ts';
 import { sourceFromUrl, type RemoteFile } from '../src/headless/remote-source.ts';
 import { slabEncodeWorkers } from '../src/store/slab-encode-workers.ts';
+import type { SlabCodec } from '../src/data/slab-codec.ts';
 import { createSampling } from '../src/data/sampler.ts';
 import { freshLabStore } from '../src/store/lab-store.ts';
 import { ingestFiles, type IngestReport } from '../src/store/ingest.ts';
@@ -93,6 +94,8 @@ export interface IngestVariant {
   encodeWorkers: number;
   /** Store a series while the next one loads. */
   overlap: boolean;
+  /** How slabs are stored. */
+  codec: SlabCodec;
 }
 
 export interface IngestStagesResult {
@@ -300,6 +303,7 @@ const api: BenchApi = {
                 force: true,
                 encoder,
                 overlap: variant.overlap,
+                codec: variant.codec,
               });
               runs.push({ ms: r.ms, voxelBytes: r.voxelBytes, stages: r.stages, series: r.series, errors: r.errors });
             } finally {

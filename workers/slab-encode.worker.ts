@@ -5,15 +5,16 @@
  * src/data/slab-codec.ts, the same pure code the in-thread encoder runs.
  */
 import * as Comlink from 'comlink';
-import { encodeSlab, type SlabCodec } from '../src/data/slab-codec.ts';
+import { encodeSlab, loadSlabCodecs, type SlabCodec } from '../src/data/slab-codec.ts';
 
 export interface SlabEncodeApi {
   /** The slab's bytes as `codec` stores them; the result's buffer is transferred to the caller. */
-  encode(voxels: Int16Array, codec: SlabCodec): Uint8Array;
+  encode(voxels: Int16Array, codec: SlabCodec): Promise<Uint8Array>;
 }
 
 const api: SlabEncodeApi = {
-  encode(voxels, codec) {
+  async encode(voxels, codec) {
+    await loadSlabCodecs();
     const bytes = encodeSlab(voxels, codec);
     return Comlink.transfer(bytes, [bytes.buffer]);
   },

@@ -1,7 +1,7 @@
 /**
  * `npm run bench:feed`: how fast one core turns stored (compressed) slabs into augmented
  * training crops, in Node on the lab's own pure code — decode the pieces a 32×48×48 crop spans
- * (shuffle-deflate; whole slabs as before tiling, and x/y tiles of several sizes side by side),
+ * (the stored codec; whole slabs as before tiling, and x/y tiles of several sizes side by side),
  * cut the crop, augment it as the book does — and how cold crops + augmentation scale from 1
  * to 2 worker threads. Per core figures are CPU time, since the machine is shared. Prints
  * markdown.
@@ -10,7 +10,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { defaultConfig } from '../config/lab-config.ts';
 import { augmentBatch } from '../data/augment-batch.ts';
 import { cropWindow, type CropSize } from '../data/crop.ts';
-import { decodeSlab, encodeSlab, STORED_CODEC } from '../data/slab-codec.ts';
+import { decodeSlab, encodeSlab, loadSlabCodecs, STORED_CODEC } from '../data/slab-codec.ts';
 import { cutTiles, extractCropFromTiles, placeTile, STORED_TILE, tileGrid, tileShape } from '../data/slab-tiles.ts';
 import { generateScan } from '../data/synthetic.ts';
 import { clampHu } from '../data/volume.ts';
@@ -74,6 +74,7 @@ function coldAugmentRate(seconds: number): { crops: number; ms: number } {
   return { crops: n, ms: performance.now() - t0 };
 }
 
+await loadSlabCodecs();
 if (!isMainThread) {
   const { seconds, cold } = workerData as { seconds: number; cold: boolean };
   parentPort!.postMessage(cold ? coldAugmentRate(seconds) : augmentRate(seconds));
@@ -197,7 +198,7 @@ if (!isMainThread) {
   const perCoreBefore = 1 / (1 / coldRate + 1 / augPerCore);
   console.log(
     [
-      '| slab layout (shuffle-deflate level 1) | stored / raw | encode MB/s per CPU s | whole-volume decode (viewer) MB/s per CPU s | MiB decoded per crop | cold crops/s per CPU s |',
+      `| slab layout (${STORED_CODEC} level 1) | stored / raw | encode MB/s per CPU s | whole-volume decode (viewer) MB/s per CPU s | MiB decoded per crop | cold crops/s per CPU s |`,
       '|---|---|---|---|---|---|',
       ...layoutRows,
       '',

@@ -1,7 +1,8 @@
 /**
  * `npm run bench:codec`: how slab codecs (src/data/slab-codec.ts) do on CT slabs — ratio,
  * encode and decode MB/s of int16 voxels per CPU second (one thread) — on the real LIDC-IDRI slices of
- * ../shared/ct-samples (one 16-slice slab) and a full-size synthetic scan. Node only; Chromium's
+ * ../shared/ct-samples (one 16-slice slab) and a full-size synthetic scan, cut into the stored
+ * 16×64×64 tiles (each tile is encoded on its own, as stored). Node only; Chromium's
  * CompressionStream is measured through Node's (the same zlib). Prints a markdown table.
  */
 import { readdir, readFile } from 'node:fs/promises';
@@ -9,7 +10,8 @@ import { join } from 'node:path';
 import { readDicomSeries } from '../data/dicom.ts';
 import { generateScan } from '../data/synthetic.ts';
 import { clampHu } from '../data/volume.ts';
-import { SLAB_CODECS, decodeSlab, encodeSlab, type SlabCodec } from '../data/slab-codec.ts';
+import { SLAB_CODECS, decodeSlab, encodeSlab, loadSlabCodecs, type SlabCodec } from '../data/slab-codec.ts';
+import { STORED_TILE, cutTiles, tileGrid } from '../data/slab-tiles.ts';
 
 const SLAB_SLICES = 16;
 
@@ -20,7 +22,8 @@ async function realSlabs(): Promise<Int16Array[]> {
     files.map(async (f) => ({ file: f, bytes: new Uint8Array(await readFile(join(dir, f))) })),
   );
   const { volumes } = readDicomSeries(inputs);
-  return [clampHu(volumes[0].data)];
+  const v = volumes[0];
+  return cutTiles(tileGrid(v.shape, SLAB_SLICES, STORED_TILE), 0, clampHu(v.data));
 }
 
 function syntheticSlabs(): Int16Array[] {
@@ -28,8 +31,9 @@ function syntheticSlabs(): Int16Array[] {
   const slice = scan.shape[1] * scan.shape[2];
   const out: Int16Array[] = [];
   const v = clampHu(scan.data);
-  for (let z = 0; z + SLAB_SLICES <= scan.shape[0]; z += SLAB_SLICES)
-    out.push(v.slice(z * slice, (z + SLAB_SLICES) * slice));
+  const grid = tileGrid(scan.shape, SLAB_SLICES, STORED_TILE);
+  for (let z = 0, c = 0; z + SLAB_SLICES <= scan.shape[0]; z += SLAB_SLICES, c++)
+    out.push(...cutTiles(grid, c, v.subarray(z * slice, (z + SLAB_SLICES) * slice)));
   return out;
 }
 
@@ -70,8 +74,8 @@ async function row(name: string, slabs: Int16Array[], codec: SlabCodec, level: n
 
 async function main(): Promise<void> {
   const sets: [string, Int16Array[]][] = [
-    ['LIDC-IDRI-0001, 16 real slices 512×512', await realSlabs()],
-    ['synthetic full-size scan, 7 slabs of 16×512×512', syntheticSlabs()],
+    ['LIDC-IDRI-0001, 16 real slices 512×512 (64 tiles)', await realSlabs()],
+    ['synthetic full-size scan, 7 slabs of 16×512×512 (448 tiles)', syntheticSlabs()],
   ];
   const lines = ['| data | codec | stored / raw | encode MB/s | decode MB/s |', '|---|---|---|---|---|'];
   for (const [name, slabs] of sets) {
@@ -93,4 +97,5 @@ async function main(): Promise<void> {
   console.log(lines.join('\n'));
 }
 
+await loadSlabCodecs();
 await main();

@@ -12,6 +12,7 @@ import { generateSynthetic } from '../data/synthetic.ts';
 import type { RemoteFile } from '../headless/remote-source.ts';
 import type { IngestStages } from '../store/ingest.ts';
 import type { IngestStagesResult, IngestVariant } from '../../workers/bench.worker.ts';
+import { STORED_CODEC } from '../data/slab-codec.ts';
 import { serveData } from './data-server.ts';
 import { Zip64Writer } from './scale-bench.ts';
 
@@ -63,9 +64,9 @@ export async function benchIngestStages(page: Page, labUrl: string, tmp: string,
     ];
     const cores = await page.evaluate(() => navigator.hardwareConcurrency);
     const variants: IngestVariant[] = [
-      { encodeWorkers: 0, overlap: false },
-      { encodeWorkers: cores, overlap: false },
-      { encodeWorkers: cores, overlap: true },
+      { encodeWorkers: cores, overlap: true, codec: 'shuffle-deflate' },
+      { encodeWorkers: 0, overlap: true, codec: 'shuffle-zstd' },
+      { encodeWorkers: cores, overlap: true, codec: 'shuffle-zstd' },
     ];
     const { results, hardwareConcurrency } = await page.evaluate(
       ([s, v, n]) => window.lunaBench!.ingestStages(s, v, n),
@@ -83,9 +84,7 @@ export async function benchIngestStages(page: Page, labUrl: string, tmp: string,
 
 export function ingestStagesMarkdown(r: Awaited<ReturnType<typeof benchIngestStages>>): string {
   const how = (v: IngestVariant) =>
-    v.encodeWorkers === 0
-      ? 'in the ingest thread, one series after another (before)'
-      : `on ${v.encodeWorkers} encode workers${v.overlap ? ', stored while the next loads (now)' : ', one series after another'}`;
+    `${v.codec}${v.codec === STORED_CODEC ? ' (now)' : ' (before)'}, ${v.encodeWorkers === 0 ? 'in the ingest thread' : `on ${v.encodeWorkers} encode workers`}${v.overlap ? ', stored while the next loads' : ', one series after another'}`;
   const s = (x: number) => (x / 1000).toFixed(2);
   const parse = (st: IngestStages) => Math.max(0, st.load - st.fetch - st.inflate - st.crc);
   const rows = r.results.map((res) => {
@@ -95,7 +94,7 @@ export function ingestStagesMarkdown(r: Awaited<ReturnType<typeof benchIngestSta
     return `| ${res.label} | ${how(res.variant)} | **${mbs.toFixed(0)}** | ${s(run.ms)} | ${s(st.fetch)} | ${s(st.inflate)} | ${s(st.crc)} | ${s(parse(st))} | ${s(st.clamp)} | ${s(st.digest)} | ${s(st.encode)} | ${s(st.write)} |`;
   });
   return [
-    '| data | slabs encoded | MB/s of voxels | total s | fetch | inflate | CRC-32 | parse | clamp | digest | encode | IndexedDB write |',
+    '| data | slabs stored as, encoded | MB/s of voxels | total s | fetch | inflate | CRC-32 | parse | clamp | digest | encode | IndexedDB write |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows,
     '',
@@ -104,7 +103,8 @@ export function ingestStagesMarkdown(r: Awaited<ReturnType<typeof benchIngestSta
     'fetched by the bench worker as `luna-lab train --data` fetches them (4 MiB ranges for zip members), ingested by',
     '`ingestFiles` as in the ingest worker. fetch: waiting on HTTP (a zip member’s next range is fetched while the',
     'current one inflates, so it overlaps inflate); parse: the rest of the loading path (MetaImage header and',
-    'voxels, ≈ load − fetch − inflate − CRC); encode: shuffle + fflate deflate level 1, first slab sent → last slab',
+    'voxels, ≈ load − fetch − inflate − CRC); encode: byte shuffle + the codec (fflate deflate level 1, or zstd level 1',
+    'in WebAssembly), first slab sent → last slab',
     'back; write: the IndexedDB transaction. With a series stored while the next loads, stages overlap and add up to',
     `more than the total. navigator.hardwareConcurrency = ${r.hardwareConcurrency}.`,
   ].join('\n');

@@ -2,8 +2,8 @@
  * The slab encode pool: the same bytes as the in-thread codec whatever endpoint encodes a slab
  * or the order they finish in, the caller's voxels untouched, endpoints spawned lazily.
  */
-import { describe, expect, it } from 'vitest';
-import { encodeSlab, STORED_CODEC } from './slab-codec.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { encodeSlab, loadSlabCodecs, STORED_CODEC } from './slab-codec.ts';
 import { defaultEncoderSize, inThreadEncoder, slabEncoderPool, type SlabEncodeEndpoint } from './slab-encoder.ts';
 
 function ctLike(n: number, seed: number): Int16Array {
@@ -40,6 +40,8 @@ function fakeWorkers() {
 }
 
 describe('slabEncoderPool', () => {
+  beforeAll(() => loadSlabCodecs());
+
   it('gives encodeSlab’s bytes for every slab, whichever endpoint finishes first, and leaves the voxels intact', async () => {
     const { spawn, spawned, finishAll } = fakeWorkers();
     const pool = slabEncoderPool(spawn, 2);
@@ -55,6 +57,22 @@ describe('slabEncoderPool', () => {
     // Spawned lazily up to the size, and the slabs spread over both.
     expect(spawned.length).toBe(2);
     expect(spawned.map((s) => s.jobs).sort()).toEqual([2, 3]);
+  });
+
+  it('transfers a slab handed over instead of copying it, but never a view into a larger buffer', async () => {
+    const { spawn, finishAll } = fakeWorkers();
+    const pool = slabEncoderPool(spawn, 1);
+    const own = ctLike(4096, 5);
+    const want = encodeSlab(own, STORED_CODEC);
+    const volume = ctLike(3 * 4096, 6);
+    const view = volume.subarray(4096, 8192);
+    const jobs = [pool.encode(own, STORED_CODEC, true), pool.encode(view, STORED_CODEC, true)];
+    finishAll();
+    const [a] = await Promise.all(jobs);
+    expect(a).toEqual(want);
+    // Handed over: the endpoint took (detached) it. The view's volume was copied from, not taken.
+    expect(own.buffer.byteLength).toBe(0);
+    expect(volume.buffer.byteLength).toBe(3 * 4096 * 2);
   });
 
   it('size 0 encodes in this thread; a bad size and a disposed pool are refused', async () => {

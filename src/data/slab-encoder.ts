@@ -1,22 +1,24 @@
 /**
  * Where slabs get encoded for the cache: in this thread, or spread over a few encode workers.
- * Encoding (shuffle + fflate deflate level 1, ≈25–40 MB/s per core here) was the slowest stage
- * of ingest by far (BENCHMARKS.md "Scale"): a pool lets it use the other cores while the ingest
- * thread inflates and parses the next scan. Like the augment pool, it knows nothing of Worker:
+ * Encoding was the slowest stage of ingest by far with deflate (≈25–40 MB/s per core here,
+ * BENCHMARKS.md "Scale"), and is still a large one with zstd: a pool lets it use the other
+ * cores while the ingest thread fetches, inflates and parses the next scan. Like the augment pool, it knows nothing of Worker:
  * it is given a function that spawns one endpoint, so the scheduling is tested in Node.
  *
  * Promises: `encode(v, codec)` resolves to `encodeSlab(v, codec)`'s bytes whatever the pool's
  * size or the endpoint chosen (endpoints run that same pure function); `v` itself is never
- * transferred or changed (endpoints get a copy of just its voxels). Endpoints are spawned
+ * transferred or changed (endpoints get a copy of just its voxels) unless the caller hands it
+ * over (`owned`: its buffer holds nothing else the caller keeps). Endpoints are spawned
  * lazily, at most `size`; each slab goes to the endpoint with the fewest slabs in flight.
  */
-import { encodeSlab, type SlabCodec } from './slab-codec.ts';
+import { encodeSlab, loadSlabCodecs, type SlabCodec } from './slab-codec.ts';
 import { endpointPool } from './endpoint-pool.ts';
 
 export interface SlabEncoder {
   /** Encode workers it may use; 0 = encodes in the calling thread. */
   readonly size: number;
-  encode(voxels: Int16Array, codec: SlabCodec): Promise<Uint8Array>;
+  /** `owned`: the caller hands `voxels` (its whole buffer) over, and it may be transferred. */
+  encode(voxels: Int16Array, codec: SlabCodec, owned?: boolean): Promise<Uint8Array>;
   dispose(): void;
 }
 
@@ -35,11 +37,16 @@ export function defaultEncoderSize(hardwareConcurrency: number | undefined): num
   return Math.min(MAX_ENCODE_WORKERS, cores);
 }
 
+/** A view of its whole buffer (so transferring the buffer moves nothing else). */
+function isWhole(v: Int16Array): boolean {
+  return v.byteOffset === 0 && v.byteLength === v.buffer.byteLength;
+}
+
 /** Size 0: every slab encoded here (Node, tests, and wherever workers cannot be spawned). */
 export function inThreadEncoder(): SlabEncoder {
   return {
     size: 0,
-    encode: (voxels, codec) => Promise.resolve().then(() => encodeSlab(voxels, codec)),
+    encode: (voxels, codec) => loadSlabCodecs().then(() => encodeSlab(voxels, codec)),
     dispose: () => undefined,
   };
 }
@@ -52,8 +59,10 @@ export function slabEncoderPool(spawn: () => SlabEncodeEndpoint, size: number): 
   const pool = endpointPool(spawn, size, 'encode worker pool');
   return {
     size,
-    // A copy of the slab alone: the caller keeps its volume, and only this slab's bytes travel.
-    encode: (voxels, codec) => pool.use((w) => w.encode(voxels.slice(), codec)),
+    // Unless handed over, a copy of the slab alone: the caller keeps its volume, and only this
+    // slab's bytes travel.
+    encode: (voxels, codec, owned = false) =>
+      pool.use((w) => w.encode(owned && isWhole(voxels) ? voxels : voxels.slice(), codec)),
     dispose: () => pool.dispose(),
   };
 }

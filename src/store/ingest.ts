@@ -5,6 +5,7 @@
  */
 import { loadFiles, type LoadItem } from '../data/load.ts';
 import { inThreadEncoder, type SlabEncoder } from '../data/slab-encoder.ts';
+import type { SlabCodec } from '../data/slab-codec.ts';
 import { fingerprint, type SourceFile } from '../data/source.ts';
 import { clampHuWithStats, type HuStats, type Volume } from '../data/volume.ts';
 import { baseName } from '../data/detect.ts';
@@ -74,6 +75,8 @@ export interface IngestOptions {
   encoder?: SlabEncoder;
   /** Store a series while the next one loads (default); false: one after the other (benches). */
   overlap?: boolean;
+  /** How slabs are stored (default: STORED_CODEC; benches compare codecs). */
+  codec?: SlabCodec;
 }
 
 const now = () => (globalThis.performance ?? Date).now();
@@ -148,6 +151,7 @@ export async function ingestFiles(
           fingerprints: item.sources.map(fingerprint),
         },
         timed.encoder,
+        opts.codec,
       );
       report.stages.clamp += t2 - t1;
       report.stages.digest += t3 - t2;

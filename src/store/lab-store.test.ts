@@ -111,7 +111,7 @@ describe('LabStore: series, tables and voxels', () => {
     const store = new LabStore(db);
     const w = series('new', [20, 16, 16]);
     const rec = await store.putSeries(w);
-    expect(rec.codec).toBe('shuffle-deflate');
+    expect(rec.codec).toBe('shuffle-zstd');
     expect(rec.storedBytes).toBeLessThan(rec.byteLength);
     expect((await store.readVolume('new')).voxels).toEqual(w.voxels);
     // An older profile: no codec in the record, slabs as plain int16 blobs.
@@ -151,10 +151,14 @@ describe('LabStore: series, tables and voxels', () => {
     expect(bytesOf((await store.readVolume('tiled')).voxels).equals(bytesOf(w.voxels))).toBe(true);
 
     // The layouts of profiles written before: whole slabs compressed (codec, no tile), and raw
-    // (neither codec nor tile), same voxels under other uids.
-    const { tile: _t, ...whole } = { ...rec, seriesUid: 'whole' };
+    // (neither codec nor tile), same voxels under other uids; and tiles in deflate (the codec
+    // before zstd).
+    const { tile: _t, ...whole } = { ...rec, seriesUid: 'whole', codec: 'shuffle-deflate' as const };
     await db.series.put(whole);
     await db.chunks.bulkPut(toChunks('whole', w.voxels, shape, 'shuffle-deflate', null));
+    await db.series.put({ ...rec, seriesUid: 'deflated', codec: 'shuffle-deflate' });
+    await db.chunks.bulkPut(toChunks('deflated', w.voxels, shape, 'shuffle-deflate'));
+    expect(bytesOf((await store.readVolume('deflated')).voxels).equals(bytesOf(w.voxels))).toBe(true);
     const { tile: _t2, codec: _c, storedBytes: _s, ...raw } = { ...rec, seriesUid: 'raw' };
     await db.series.put(raw);
     await db.chunks.bulkPut(toChunks('raw', w.voxels, shape, 'raw', null));
@@ -185,14 +189,17 @@ describe('LabStore: series, tables and voxels', () => {
       asked.length = 0;
       expect(await store.readCrop('tiled', center, size, counting)).toEqual(want);
       perCrop.push(asked.length);
-      for (const uid of ['whole', 'raw']) expect(await store.readCrop(uid, center, size, counting)).toEqual(want);
+      for (const uid of ['whole', 'raw', 'deflated'])
+        expect(await store.readCrop(uid, center, size, counting)).toEqual(want);
     }
     // E.g. [17, 70, 60]: z 1..32 (slabs 0–2) × y 46..93 (tile rows 0–1) × x 36..83 (tile cols 0–1).
     expect(perCrop).toEqual([2 * 1 * 1, 3 * 2 * 2, 3 * 2 * 2, 3 * 1 * 1]);
     // Each slab's Blob is read once, however many of its tiles the crops decode.
-    expect(reads.sort()).toEqual(['raw', 'tiled', 'whole'].flatMap((u) => [0, 1, 2].map((c) => `${u}|${c}`)));
+    expect(reads.sort()).toEqual(
+      ['deflated', 'raw', 'tiled', 'whole'].flatMap((u) => [0, 1, 2].map((c) => `${u}|${c}`)),
+    );
     // Whole slabs are read as their one tile.
-    expect(asked.filter((k) => !k.startsWith('tiled|')).every((k) => k.endsWith('|0'))).toBe(true);
+    expect(asked.filter((k) => /^(whole|raw)\|/.test(k)).every((k) => k.endsWith('|0'))).toBe(true);
   });
 
   it('turns a quota failure into a QuotaError with the numbers', async () => {

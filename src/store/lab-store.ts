@@ -23,6 +23,7 @@
 import type { CropSize } from '../data/crop.ts';
 import type { Irc } from '../data/volume.ts';
 import type { SlabEncoder } from '../data/slab-encoder.ts';
+import type { SlabCodec } from '../data/slab-codec.ts';
 import { DB_NAME, LabDb } from './lab-db.ts';
 import * as outbox from './outbox-store.ts';
 import * as runs from './run-store.ts';
@@ -67,9 +68,10 @@ export class LabStore {
   listSeries(): Promise<SeriesRecord[]> {
     return series.listSeries(this.db);
   }
-  /** `encoder`: where its slabs are encoded (default: in this thread; ingest passes a worker pool). */
-  putSeries(w: SeriesWrite, encoder?: SlabEncoder): Promise<SeriesRecord> {
-    return series.putSeries(this.db, w, encoder);
+  /** `encoder`: where its slabs are encoded (default: in this thread; ingest passes a worker pool);
+   *  `codec`: how (default: STORED_CODEC). */
+  putSeries(w: SeriesWrite, encoder?: SlabEncoder, codec?: SlabCodec): Promise<SeriesRecord> {
+    return series.putSeries(this.db, w, encoder, codec);
   }
   deleteSeries(seriesUid: string): Promise<void> {
     return series.deleteSeries(this.db, seriesUid);

@@ -7,7 +7,7 @@ import type { CropSize } from '../data/crop.ts';
 import { cropWindow } from '../data/crop.ts';
 import { SharedLoads } from '../data/byte-lru.ts';
 import { preferredTable } from '../data/candidate-selection.ts';
-import { decodeSlab, encodeSlab, STORED_CODEC, type SlabCodec } from '../data/slab-codec.ts';
+import { decodeSlab, encodeSlab, loadSlabCodecs, STORED_CODEC, type SlabCodec } from '../data/slab-codec.ts';
 import {
   cutTiles,
   extractCropFromTiles,
@@ -34,17 +34,17 @@ import type {
   TableFileRecord,
 } from './records.ts';
 
-/** Each slab of `CHUNK_SLICES` slices as the pieces stored for it: the slab whole (`tile` null,
- *  the layout before tiling) or its x/y tiles, each encoded on its own. */
-function slabPieces(voxels: Int16Array, shape: Irc, tile: readonly [number, number] | null): Int16Array[][] {
-  const slice = shape[1] * shape[2];
-  const grid = tileGrid(shape, CHUNK_SLICES, tile ?? undefined);
-  const out: Int16Array[][] = [];
-  for (let z = 0, c = 0; z < shape[0]; z += CHUNK_SLICES, c++) {
-    const view = voxels.subarray(z * slice, Math.min(shape[0], z + CHUNK_SLICES) * slice);
-    out.push(tile ? cutTiles(grid, c, view) : [view]);
-  }
-  return out;
+/** Slab `c` of `CHUNK_SLICES` slices as the pieces stored for it: the slab whole (`tile` null,
+ *  the layout before tiling: a view into `voxels`) or its x/y tiles (copies), each encoded on its own. */
+function slabPiece(voxels: Int16Array, grid: TileGrid, tiled: boolean, c: number): Int16Array[] {
+  const slice = grid.shape[1] * grid.shape[2];
+  const z = c * CHUNK_SLICES;
+  const view = voxels.subarray(z * slice, Math.min(grid.shape[0], z + CHUNK_SLICES) * slice);
+  return tiled ? cutTiles(grid, c, view) : [view];
+}
+
+function slabCount(shape: Irc): number {
+  return Math.ceil(shape[0] / CHUNK_SLICES);
 }
 
 /** A slab's record: its encoded pieces end to end in one Blob, with where each tile ends. */
@@ -65,18 +65,20 @@ export function toChunks(
   codec: SlabCodec = STORED_CODEC,
   tile: readonly [number, number] | null = STORED_TILE,
 ): ChunkRecord[] {
-  return slabPieces(voxels, shape, tile).map((pieces, c) =>
+  const grid = tileGrid(shape, CHUNK_SLICES, tile ?? undefined);
+  return Array.from({ length: slabCount(shape) }, (_, c) =>
     chunkRecord(
       seriesUid,
       c,
-      pieces.map((v) => encodeSlab(v, codec)),
+      slabPiece(voxels, grid, !!tile, c).map((v) => encodeSlab(v, codec)),
       !!tile,
     ),
   );
 }
 
-/** `toChunks`, with the pieces encoded by `encoder` (all at once, so a pool encodes them in
- *  parallel): the same records, byte for byte. */
+/** `toChunks`, with the pieces encoded by `encoder`: the same records, byte for byte. Slabs are
+ *  cut and sent a few at a time (enough to keep every encode worker busy), each tile handed
+ *  over, not copied again: cutting the whole scan up front held it twice more while it encoded. */
 export async function encodeChunks(
   seriesUid: string,
   voxels: Int16Array,
@@ -85,11 +87,21 @@ export async function encodeChunks(
   codec: SlabCodec = STORED_CODEC,
   tile: readonly [number, number] | null = STORED_TILE,
 ): Promise<ChunkRecord[]> {
-  return Promise.all(
-    slabPieces(voxels, shape, tile).map(async (pieces, c) =>
-      chunkRecord(seriesUid, c, await Promise.all(pieces.map((v) => encoder.encode(v, codec))), !!tile),
-    ),
-  );
+  const grid = tileGrid(shape, CHUNK_SLICES, tile ?? undefined);
+  const slabs = slabCount(shape);
+  const out: ChunkRecord[] = [];
+  let next = 0;
+  const lane = async () => {
+    while (next < slabs) {
+      const c = next++;
+      const pieces = slabPiece(voxels, grid, !!tile, c);
+      // A tile cut from the volume is the encoder's to keep; a view of the volume is not.
+      const parts = pieces.map((v) => encoder.encode(v, codec, v.buffer !== voxels.buffer));
+      out[c] = chunkRecord(seriesUid, c, await Promise.all(parts), !!tile);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(slabs, Math.max(2, 2 * encoder.size)) }, lane));
+  return out;
 }
 
 /** How a series' voxels are laid out in its slabs (one tile per slab when not tiled). */
@@ -129,17 +141,23 @@ export async function listSeries(db: LabDb): Promise<SeriesRecord[]> {
   return db.series.toArray();
 }
 
-/** `encoder`: where the slabs are encoded (default: in this thread). */
-export async function putSeries(db: LabDb, w: SeriesWrite, encoder?: SlabEncoder): Promise<SeriesRecord> {
+/** `encoder`: where the slabs are encoded (default: in this thread); `codec`: how. */
+export async function putSeries(
+  db: LabDb,
+  w: SeriesWrite,
+  encoder?: SlabEncoder,
+  codec: SlabCodec = STORED_CODEC,
+): Promise<SeriesRecord> {
   const uid = w.record.seriesUid;
+  await loadSlabCodecs();
   const chunks = encoder
-    ? await encodeChunks(uid, w.voxels, w.record.shape, encoder, STORED_CODEC)
-    : toChunks(uid, w.voxels, w.record.shape, STORED_CODEC);
+    ? await encodeChunks(uid, w.voxels, w.record.shape, encoder, codec)
+    : toChunks(uid, w.voxels, w.record.shape, codec);
   const record: SeriesRecord = {
     ...w.record,
     byteLength: w.voxels.byteLength,
     chunkSlices: CHUNK_SLICES,
-    codec: STORED_CODEC,
+    codec,
     tile: [STORED_TILE[0], STORED_TILE[1]],
     storedBytes: chunks.reduce((n, c) => n + c.data.size, 0),
     addedAt: Date.now(),
@@ -318,6 +336,7 @@ export function tileLoader(db: LabDb, encodedBudgetBytes = 64 << 20): TileLoader
       records.delete(seriesUid);
       throw new Error(`series ${seriesUid} is not in the cache`);
     }
+    await loadSlabCodecs();
     const e = await slabs.get(`${seriesUid}|${chunk}`, async () => {
       const rec = await db.chunks.get([seriesUid, chunk]);
       if (!rec) throw new Error(`series ${seriesUid}: slab ${chunk} is missing from the cache; drop the scan again`);
@@ -366,6 +385,7 @@ export async function clearCrops(db: LabDb): Promise<void> {
 export async function readVolume(db: LabDb, seriesUid: string): Promise<{ record: SeriesRecord; voxels: Int16Array }> {
   const record = await db.series.get(seriesUid);
   if (!record) throw new Error(`series ${seriesUid} is not in the cache`);
+  await loadSlabCodecs();
   const chunks = await db.chunks.where('seriesUid').equals(seriesUid).sortBy('chunk');
   const voxels = new Int16Array(record.byteLength / 2);
   const grid = gridOf(record);
