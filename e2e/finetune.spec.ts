@@ -239,8 +239,15 @@ test('the page evaluates a registered model: models:/NAME/1 is read from MLflow 
   await dropFolder(page, SYNTH_GOOD);
   await expect(page.locator('luna-eval-panel')).toHaveAttribute('data-eval', 'idle');
   await page.getByTestId('eval-model').selectOption('mlflow');
-  await page.getByTestId('eval-model-uri').fill(`models:/${name}/1`);
   await page.getByTestId('eval-model-server').fill(MLFLOW());
+  // A URI without its version is refused as Inspect refuses it (the shared inputs), before any request.
+  await page.getByTestId('eval-model-uri').fill(`models:/${name}`);
+  await expect(page.getByTestId('eval-model-uri-issue')).toHaveText(
+    `model "models:/${name}": expected runs:/<32-hex MLflow run id>/<artifact path> or models:/<name>/<version number>`,
+  );
+  await expect(page.getByTestId('eval-start')).toBeDisabled();
+  await page.getByTestId('eval-model-uri').fill(`models:/${name}/1`);
+  await expect(page.getByTestId('eval-model-uri-issue')).toHaveCount(0);
   await page.getByTestId('eval-ep').selectOption('wasm');
   await page.getByTestId('eval-start').click();
   await expect(page.locator('luna-eval-panel[data-eval="idle"]')).toHaveCount(1, { timeout: 300_000 });
@@ -305,6 +312,13 @@ test('the page inspects a registered model: models:/NAME/1 gives its predictions
   const panel = page.locator('luna-inspect-panel');
   await panel.getByTestId('inspect-run').selectOption('mlflow');
   await panel.getByTestId('inspect-model-server').fill(MLFLOW());
+
+  // A URI without its version: refused as typed, in the words the evaluation panel uses.
+  await panel.getByTestId('inspect-model-uri').fill(`models:/${name}`);
+  await expect(panel.getByTestId('inspect-model-uri-issue')).toHaveText(
+    `model "models:/${name}": expected runs:/<32-hex MLflow run id>/<artifact path> or models:/<name>/<version number>`,
+  );
+  await expect(panel.getByTestId('inspect-model-load')).toBeDisabled();
 
   // An unknown version: the panel says which URI, and inspects nothing.
   await panel.getByTestId('inspect-model-uri').fill(`models:/${name}/9`);

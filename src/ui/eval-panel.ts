@@ -1,9 +1,10 @@
 /**
  * `<luna-eval-panel>`: LUNA16's evaluation of a model on the cached scans — a run of this lab
- * (its last checkpoint, exported to ONNX) or a user's .onnx file (e.g. a PyTorch export) — run
- * in the inference worker with onnxruntime-web (WebGPU execution provider, else WASM). Shows
- * which provider ran, the CPM, the sensitivities at LUNA16's seven FP rates and the FROC curve;
- * for a run, how far onnxruntime's p(nodule) lies from the tfjs model's on a few crops.
+ * (its last checkpoint, exported to ONNX), a user's .onnx file (e.g. a PyTorch export) or an
+ * MLflow model's model.onnx — run in the inference worker with onnxruntime-web (WebGPU
+ * execution provider, else WASM). Shows which provider ran, the CPM, the sensitivities at
+ * LUNA16's seven FP rates and the FROC curve; for a run, how far onnxruntime's p(nodule) lies
+ * from the tfjs model's on a few crops.
  *
  * Readiness for tests: the attribute `data-eval="idle|running"` on the element, and the last
  * outcome as `window.lunaEval`.
@@ -17,8 +18,8 @@ import { frocCasesAt, type FrocCases } from '../eval/froc-cases.ts';
 import type { FrocPoint } from '../eval/froc.ts';
 import { InferenceClient, type EvalOutcome, type EvalProgress, type EvalRequest } from './inference-client.ts';
 import './froc-chart.ts';
-import { decodeLabUrl } from '../config/lab-url.ts';
 import { mlflowModelOnnx } from '../train/model-source.ts';
+import { MLFLOW_MODEL_INPUT_STYLES, mlflowModelInputs, mlflowModelReady, pageServer } from './mlflow-model-inputs.ts';
 
 /** Cases listed per kind at one operating point (the most confident first). */
 const CASES_SHOWN = 50;
@@ -79,6 +80,7 @@ export class LunaEvalPanel extends LitElement {
 
   static override styles = css`
     ${CONTROL_STYLES}
+    ${MLFLOW_MODEL_INPUT_STYLES}
     :host {
       display: block;
     }
@@ -189,7 +191,7 @@ export class LunaEvalPanel extends LitElement {
       this.choice === FILE
         ? this.file !== null
         : this.choice === MLFLOW_MODEL
-          ? /^(runs|models):\//.test(this.modelUri) && this.server !== ''
+          ? mlflowModelReady(this.modelUri, this.server)
           : this.choice !== '';
     return html`
       <div class="row">
@@ -208,23 +210,18 @@ export class LunaEvalPanel extends LitElement {
             </option>
           </select>
         </label>
-        <input
-          data-testid="eval-model-uri"
-          placeholder="models:/NAME/1"
-          .value=${this.modelUri}
-          ?hidden=${this.choice !== MLFLOW_MODEL}
-          ?disabled=${this.running}
-          @input=${(e: Event) => (this.modelUri = (e.target as HTMLInputElement).value.trim())}
-        />
-        <input
-          data-testid="eval-model-server"
-          placeholder="http://127.0.0.1:5000"
-          title="the MLflow server the model is read from"
-          .value=${this.server}
-          ?hidden=${this.choice !== MLFLOW_MODEL}
-          ?disabled=${this.running}
-          @input=${(e: Event) => (this.server = (e.target as HTMLInputElement).value.trim())}
-        />
+        ${
+          this.choice === MLFLOW_MODEL
+            ? mlflowModelInputs({
+                prefix: 'eval',
+                uri: this.modelUri,
+                server: this.server,
+                disabled: this.running,
+                onUri: (v) => (this.modelUri = v),
+                onServer: (v) => (this.server = v),
+              })
+            : ''
+        }
         <input
           type="file"
           accept=".onnx"
@@ -468,10 +465,4 @@ declare global {
   interface HTMLElementTagNameMap {
     'luna-eval-panel': LunaEvalPanel;
   }
-}
-
-/** The tracking server the page's lab URL names ('' when none or the URL does not decode); also Inspect's. */
-export function pageServer(): string {
-  const { config, issues } = decodeLabUrl(location.hash);
-  return issues.length ? '' : config.tracking.server;
 }

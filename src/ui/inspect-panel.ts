@@ -21,7 +21,8 @@ import { customElement, property, query, state } from 'lit/decorators.js';
 import { labStore } from '../store/lab-store.ts';
 import type { DatasetSummary, RunRecord } from '../store/records.ts';
 import type { IndexedPrediction } from '../viewer/outcomes.ts';
-import { pageServer, type EvalCaseDetail } from './eval-panel.ts';
+import { MLFLOW_MODEL_INPUT_STYLES, mlflowModelInputs, mlflowModelReady, pageServer } from './mlflow-model-inputs.ts';
+import type { EvalCaseDetail } from './eval-panel.ts';
 import { InspectClient, type InspectTarget } from './inspect-client.ts';
 import { loadMlflowModel } from '../train/model-source.ts';
 import type { LunaCtViewer, ViewerSeries } from './ct-viewer.ts';
@@ -54,6 +55,7 @@ export class LunaInspectPanel extends LitElement {
 
   static override styles = css`
     ${CONTROL_STYLES}
+    ${MLFLOW_MODEL_INPUT_STYLES}
     :host {
       display: block;
       font-size: 13px;
@@ -167,24 +169,17 @@ export class LunaInspectPanel extends LitElement {
         </label>
         ${
           this.choice === MLFLOW_MODEL
-            ? html`<input
-                  data-testid="inspect-model-uri"
-                  placeholder="models:/NAME/1"
-                  .value=${this.modelUri}
-                  ?disabled=${this.loading}
-                  @input=${(e: Event) => (this.modelUri = (e.target as HTMLInputElement).value.trim())}
-                />
-                <input
-                  data-testid="inspect-model-server"
-                  placeholder="http://127.0.0.1:5000"
-                  title="the MLflow server the model is read from"
-                  .value=${this.server}
-                  ?disabled=${this.loading}
-                  @input=${(e: Event) => (this.server = (e.target as HTMLInputElement).value.trim())}
-                />
+            ? html`${mlflowModelInputs({
+                  prefix: 'inspect',
+                  uri: this.modelUri,
+                  server: this.server,
+                  disabled: this.loading,
+                  onUri: (v) => (this.modelUri = v),
+                  onServer: (v) => (this.server = v),
+                })}
                 <button
                   data-testid="inspect-model-load"
-                  ?disabled=${this.loading || !/^(runs|models):\//.test(this.modelUri) || !this.server}
+                  ?disabled=${this.loading || !mlflowModelReady(this.modelUri, this.server)}
                   @click=${() => void this.inspectMlflow(this.modelUri, this.server)}
                 >
                   Load
