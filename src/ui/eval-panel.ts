@@ -4,7 +4,8 @@
  * MLflow model's model.onnx — run in the inference worker with onnxruntime-web (WebGPU
  * execution provider, else WASM). Shows which provider ran, the CPM, the sensitivities at
  * LUNA16's seven FP rates and the FROC curve; for a run, how far onnxruntime's p(nodule) lies
- * from the tfjs model's on a few crops.
+ * from the tfjs model's on a few crops. A FROC case chosen here names the model evaluated, so
+ * Inspect opens that model with it (src/ui/eval-case.ts).
  *
  * Readiness for tests: the attribute `data-eval="idle|running"` on the element, and the last
  * outcome as `window.lunaEval`.
@@ -20,19 +21,10 @@ import { InferenceClient, type EvalOutcome, type EvalProgress, type EvalRequest 
 import './froc-chart.ts';
 import { mlflowModelOnnx } from '../train/model-source.ts';
 import { MLFLOW_MODEL_INPUT_STYLES, mlflowModelInputs, mlflowModelReady, pageServer } from './mlflow-model-inputs.ts';
+import { falsePositiveDetail, missedDetail, type CaseModel, type EvalCaseDetail } from './eval-case.ts';
 
 /** Cases listed per kind at one operating point (the most confident first). */
 const CASES_SHOWN = 50;
-
-/** What `eval-case-select` carries: a case of the FROC, to look at in the viewer. */
-export interface EvalCaseDetail {
-  runId: string | null;
-  seriesUid: string;
-  xyz: [number, number, number];
-  /** The model's p of the mark (a miss: its best hit below the threshold, else null). */
-  probability: number | null;
-  kind: 'false-positive' | 'missed';
-}
 
 /** The adapter fields used here (no tfjs on the page: backend.ts stays in the workers). */
 interface AdapterInfo {
@@ -68,8 +60,8 @@ export class LunaEvalPanel extends LitElement {
   @state() private scope: EvalRequest['scope'] = 'validation';
   @state() private cases: FrocCases | null = null;
   @state() private point: FrocPoint | null = null;
-  /** The run the outcome is of (null: a file). */
-  private outcomeRun: string | null = null;
+  /** The model the outcome is of, which its FROC cases open in Inspect (null: a file). */
+  private outcomeModel: CaseModel | null = null;
   @state() private running = false;
   @state() private progress: EvalProgress | null = null;
   @state() private outcome: EvalOutcome | null = null;
@@ -386,19 +378,15 @@ export class LunaEvalPanel extends LitElement {
           <th>p(nodule)</th>
           <th></th>
         </tr>
-        ${c.falsePositives.slice(0, CASES_SHOWN).map((f) => row({ runId: this.outcomeRun, seriesUid: f.seriesUid, xyz: [...f.xyz], probability: f.probability, kind: 'false-positive' }, 'false positive'))}
-        ${c.missed.slice(0, CASES_SHOWN).map((m) =>
-          row(
-            {
-              runId: this.outcomeRun,
-              seriesUid: m.seriesUid,
-              xyz: [...m.xyz],
-              probability: m.bestProbability,
-              kind: 'missed',
-            },
-            `missed ${m.diameterMm < 0 ? '' : `${m.diameterMm.toFixed(1)} mm `}nodule${m.bestProbability === null ? ', no candidate on it' : ''}`,
-          ),
-        )}
+        ${c.falsePositives.slice(0, CASES_SHOWN).map((f) => row(falsePositiveDetail(this.outcomeModel, f), 'false positive'))}
+        ${c.missed
+          .slice(0, CASES_SHOWN)
+          .map((m) =>
+            row(
+              missedDetail(this.outcomeModel, m),
+              `missed ${m.diameterMm < 0 ? '' : `${m.diameterMm.toFixed(1)} mm `}nodule${m.bestProbability === null ? ', no candidate on it' : ''}`,
+            ),
+          )}
       </table>
     </div>`;
   }
@@ -424,6 +412,13 @@ export class LunaEvalPanel extends LitElement {
     this.dataset.eval = 'running';
     this.failure = null;
     this.progress = null;
+    // The inputs may change while it runs: its cases open what was evaluated.
+    const evaluated: CaseModel | null =
+      this.choice === FILE
+        ? null
+        : this.choice === MLFLOW_MODEL
+          ? { kind: 'mlflow', uri: this.modelUri, server: this.server }
+          : { kind: 'run', runId: this.choice };
     try {
       const model: EvalRequest['model'] =
         this.choice === FILE
@@ -438,7 +433,7 @@ export class LunaEvalPanel extends LitElement {
         tfjsCheck: model.kind === 'run' ? TFJS_CHECK : 0,
       });
       this.outcome = outcome;
-      this.outcomeRun = model.kind === 'run' ? model.runId : null;
+      this.outcomeModel = evaluated;
       this.cases = null;
       this.point = null;
       window.lunaEval = outcome;
@@ -446,7 +441,7 @@ export class LunaEvalPanel extends LitElement {
       if (outcome.stored)
         window.dispatchEvent(
           new CustomEvent('luna-run-evaluated', {
-            detail: { runId: this.outcomeRun, trackingItems: outcome.trackingItems },
+            detail: { runId: model.kind === 'run' ? model.runId : null, trackingItems: outcome.trackingItems },
           }),
         );
     } catch (e) {
