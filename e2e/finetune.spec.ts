@@ -4,7 +4,8 @@
  * (the test venv) predicts with `models:/NAME/1`; runs fine-tuned `--from` the `--out` folder
  * and `--from models:/NAME/1` (read by the page's train worker from MLflow) keep their frozen
  * weights bit-identical to the source's and record the source in run.json, the lab URL and
- * MLflow. The page's evaluation and Inspect panels take `models:/NAME/1` too, and a page run
+ * MLflow. The page's evaluation and Inspect panels take `models:/NAME/1` too (a FROC case of
+ * the evaluation opens that model in Inspect), and a page run
  * fine-tuned from another run of the same browser (real IndexedDB) keeps its frozen weights and
  * names its source.
  */
@@ -29,6 +30,7 @@ import { resolveConfigOrThrow } from '../src/config/lab-config.ts';
 import { tfjsModelFiles } from '../src/tracking/artifacts.ts';
 import { predictionsCsv } from '../src/tracking/run-tracking.ts';
 import type { RunRecord } from '../src/store/records.ts';
+import type { LunaFrocChart } from '../src/ui/froc-chart.ts';
 
 const SMALL = ['--crop', '16,24,24', '--blocks', '2', '--width', '4', '--batch-size', '16', '--epochs', '1'];
 const tmp = (name: string) => mkdtempSync(join(tmpdir(), `luna-ft-${name}-`));
@@ -209,27 +211,49 @@ test('a run registers its model; runs fine-tuned from its --out folder and from 
   await expect(client.getModelVersion(name, '2')).rejects.toThrow();
 });
 
-test('the page evaluates a registered model: models:/NAME/1 is read from MLflow and scored as luna-lab eval scores its file', async ({
+test('the page evaluates a registered model: models:/NAME/1 is read from MLflow and scored as luna-lab eval scores its file; a FROC case opens that model in Inspect', async ({
   page,
 }) => {
   test.setTimeout(600_000);
   await ensureMlflow();
-  // A model registered the way the lab registers its runs' models: model/model.onnx in a run.
+  // A model registered the way the lab registers its runs' models: model/model.onnx in a run,
+  // beside the run's config.json, tfjs/ and predictions.csv (what Inspect reads).
   await tf.setBackend('cpu');
-  const net = buildLunaModel(
-    { blocks: 2, width: 4, blockNorm: false, dropout: 'none', dropoutRate: 0 },
-    [16, 24, 24],
-    5,
-  );
+  const config = resolveConfigOrThrow({
+    crop: [16, 24, 24],
+    model: { blocks: 2, width: 4, blockNorm: false, dropout: 'none', dropoutRate: 0 },
+    train: { seed: 5 },
+  });
+  const net = buildLunaModel(config.model, config.crop, config.train.seed);
   net.getLayer('tail_bn').setWeights([tf.tensor1d([1]), tf.tensor1d([0]), tf.tensor1d([-500]), tf.tensor1d([250000])]);
-  const onnx = exportOnnx(net, [16, 24, 24]);
+  const onnx = exportOnnx(net, config.crop);
+  const tfjsFiles = await tfjsModelFiles(net);
   net.dispose();
   const file = join(tmp('onnx'), 'model.onnx');
   writeFileSync(file, onnx);
+  const predictions = readFileSync(join(SYNTH_GOOD, 'candidates.csv'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1, 4)
+    .map((line) => {
+      const [seriesUid, x, y, z, label] = line.split(',');
+      const xyz: [number, number, number] = [+x, +y, +z];
+      return { seriesUid, xyz, diameterMm: 0, label: +label as 0 | 1, prob: 0.5, loss: 0 };
+    });
   const client = new MlflowClient(MLFLOW());
   const exp = await client.getOrCreateExperiment('luna-ft-page');
   const runId = await client.createRun(exp, 'registered by hand', Date.now(), []);
   await client.uploadArtifact(exp, runId, 'model/model.onnx', onnx);
+  await client.uploadArtifact(exp, runId, 'config.json', JSON.stringify(config), 'application/json');
+  await client.uploadArtifact(
+    exp,
+    runId,
+    'predictions.csv',
+    predictionsCsv({ predictions } as unknown as RunRecord),
+    'text/csv',
+  );
+  for (const f of tfjsFiles)
+    await client.uploadArtifact(exp, runId, f.path, new Uint8Array(await f.data.arrayBuffer()));
   const root = (await client.getRun(runId)).info.artifact_uri!;
   const name = `luna-ft-page-${Date.now()}`;
   await client.createRegisteredModel(name);
@@ -239,8 +263,15 @@ test('the page evaluates a registered model: models:/NAME/1 is read from MLflow 
   await dropFolder(page, SYNTH_GOOD);
   await expect(page.locator('luna-eval-panel')).toHaveAttribute('data-eval', 'idle');
   await page.getByTestId('eval-model').selectOption('mlflow');
-  await page.getByTestId('eval-model-uri').fill(`models:/${name}/1`);
   await page.getByTestId('eval-model-server').fill(MLFLOW());
+  // A URI without its version is refused as Inspect refuses it (the shared inputs), before any request.
+  await page.getByTestId('eval-model-uri').fill(`models:/${name}`);
+  await expect(page.getByTestId('eval-model-uri-issue')).toHaveText(
+    `model "models:/${name}": expected runs:/<32-hex MLflow run id>/<artifact path> or models:/<name>/<version number>`,
+  );
+  await expect(page.getByTestId('eval-start')).toBeDisabled();
+  await page.getByTestId('eval-model-uri').fill(`models:/${name}/1`);
+  await expect(page.getByTestId('eval-model-uri-issue')).toHaveCount(0);
   await page.getByTestId('eval-ep').selectOption('wasm');
   await page.getByTestId('eval-start').click();
   await expect(page.locator('luna-eval-panel[data-eval="idle"]')).toHaveCount(1, { timeout: 300_000 });
@@ -252,6 +283,33 @@ test('the page evaluates a registered model: models:/NAME/1 is read from MLflow 
   const cli = await evaluateFolder(file, SYNTH_GOOD, {});
   expect(o!.froc).toMatchObject({ scans: cli.scans, nodules: cli.nodules, detected: cli.detected });
   expect(o!.froc.cpm).toBeCloseTo(cli.cpm, 3);
+
+  // A case of the FROC (at the curve's last point with false positives, clicked where the chart
+  // draws it) opens the evaluated model in Inspect: read from the same server, its run's
+  // predictions listed, the select and the inputs on it.
+  const point = [...o!.froc.curve].reverse().find((p) => Number.isFinite(p.threshold) && p.fpsPerScan > 0);
+  expect(point).toBeDefined();
+  const at = await page
+    .locator('luna-froc-chart')
+    .evaluate((el, p) => (el as LunaFrocChart).positionOf(p.fpsPerScan, p.sensitivity), point!);
+  expect(at).not.toBeNull();
+  await page.locator('luna-froc-chart .u-over').click({ position: at! });
+  const inspect = page.locator('luna-inspect-panel');
+  await expect(inspect).toHaveAttribute('data-run', '');
+  const fp = page.getByTestId('eval-fp').first();
+  const series = (await fp.getAttribute('data-series'))!;
+  await fp.click();
+  await expect(inspect).toHaveAttribute('data-run', `models:/${name}/1`);
+  await expect(inspect).toHaveAttribute('data-inspect', 'idle');
+  await expect(inspect.getByTestId('inspect-failure')).toHaveCount(0);
+  await expect(inspect.getByTestId('inspect-run')).toHaveValue('mlflow');
+  await expect(inspect.getByTestId('inspect-model-uri')).toHaveValue(`models:/${name}/1`);
+  await expect(inspect.getByTestId('inspect-model-server')).toHaveValue(MLFLOW());
+  await expect(inspect.locator('luna-prediction-browser').getByTestId('prediction-row')).toHaveCount(
+    predictions.length,
+  );
+  await expect(inspect.locator('luna-ct-viewer')).toHaveAttribute('data-series', series);
+  await expect(inspect.locator('luna-crop-view')).toHaveAttribute('data-drawn', 'plain');
   expect(errors).toEqual([]);
 });
 
@@ -305,6 +363,13 @@ test('the page inspects a registered model: models:/NAME/1 gives its predictions
   const panel = page.locator('luna-inspect-panel');
   await panel.getByTestId('inspect-run').selectOption('mlflow');
   await panel.getByTestId('inspect-model-server').fill(MLFLOW());
+
+  // A URI without its version: refused as typed, in the words the evaluation panel uses.
+  await panel.getByTestId('inspect-model-uri').fill(`models:/${name}`);
+  await expect(panel.getByTestId('inspect-model-uri-issue')).toHaveText(
+    `model "models:/${name}": expected runs:/<32-hex MLflow run id>/<artifact path> or models:/<name>/<version number>`,
+  );
+  await expect(panel.getByTestId('inspect-model-load')).toBeDisabled();
 
   // An unknown version: the panel says which URI, and inspects nothing.
   await panel.getByTestId('inspect-model-uri').fill(`models:/${name}/9`);

@@ -25,6 +25,8 @@ export type ModelSource =
   | { kind: 'mlflow-run'; runId: string; artifactPath: string }
   | { kind: 'mlflow-model'; name: string; version: string };
 
+export type MlflowModelSource = Extract<ModelSource, { kind: 'mlflow-run' | 'mlflow-model' }>;
+
 /** A model's weights in tf.io's encoding, and the tags that say where they came from. */
 export interface SourceWeights {
   specs: WeightSpec[];
@@ -89,10 +91,7 @@ async function labRunWeights(runId: string, store: LabStore): Promise<SourceWeig
 /** The tfjs files every lab run logs (src/tracking/artifacts.ts). */
 const TFJS_MODEL = 'tfjs/model.json';
 
-async function mlflowWeights(
-  source: Extract<ModelSource, { kind: 'mlflow-run' | 'mlflow-model' }>,
-  ports: SourcePorts,
-): Promise<SourceWeights> {
+async function mlflowWeights(source: MlflowModelSource, ports: SourcePorts): Promise<SourceWeights> {
   const r = await resolveMlflowRun(source, ports.server, ports.fetch, 'finetune.from');
   return { specs: r.specs, data: r.data, tags: r.tags };
 }
@@ -111,7 +110,7 @@ interface ResolvedMlflowModel extends SourceWeights {
  * down, unknown model or version, a run without the lab's files) is named `FIELD "URI": …`.
  */
 async function resolveMlflowRun(
-  source: Extract<ModelSource, { kind: 'mlflow-run' | 'mlflow-model' }>,
+  source: MlflowModelSource,
   server: string,
   fetchFn: FetchLike | undefined,
   field: string,
@@ -148,6 +147,25 @@ async function resolveMlflowRun(
   return { client, uri, runId, experimentId, runName, specs: manifest.specs, data, tags };
 }
 
+/**
+ * `uri` as an MLflow model (`runs:/<id>/<path>`, `models:/<name>/<version>`), else an error
+ * `FIELD "URI": …` saying what is expected. No network: the page's model inputs check a URI
+ * with it as it is typed, so every panel accepts and refuses the same URIs with the same words.
+ */
+export function parseMlflowModelUri(uri: string, field = 'model'): MlflowModelSource {
+  let source: ModelSource;
+  try {
+    source = parseModelSource(uri);
+  } catch (e) {
+    throw new Error(`${field} "${uri}": ${(e as Error).message.replace(/^finetune\.from "[^"]*": /, '')}`, {
+      cause: e,
+    });
+  }
+  if (source.kind !== 'mlflow-run' && source.kind !== 'mlflow-model')
+    throw new Error(`${field} "${uri}": not an MLflow model URI (runs:/<id>/<path> or models:/<name>/<version>)`);
+  return source;
+}
+
 /** A model read for inspection: what building it needs, its weights, and its run's validation predictions. */
 export interface MlflowModel {
   uri: string;
@@ -171,16 +189,7 @@ export async function loadMlflowModel(
   options: { fetch?: FetchLike; field?: string } = {},
 ): Promise<MlflowModel> {
   const field = options.field ?? 'model';
-  let source: ModelSource;
-  try {
-    source = parseModelSource(uri);
-  } catch (e) {
-    throw new Error(`${field} "${uri}": ${(e as Error).message.replace(/^finetune\.from "[^"]*": /, '')}`, {
-      cause: e,
-    });
-  }
-  if (source.kind !== 'mlflow-run' && source.kind !== 'mlflow-model')
-    throw new Error(`${field} "${uri}": not an MLflow model URI (runs:/<id>/<path> or models:/<name>/<version>)`);
+  const source = parseMlflowModelUri(uri, field);
   const r = await resolveMlflowRun(source, server, options.fetch, field);
   const configText = await r.client.downloadArtifact(r.experimentId, r.runId, 'config.json').catch((e: unknown) => {
     throw new Error(

@@ -1,9 +1,11 @@
 /**
  * `<luna-eval-panel>`: LUNA16's evaluation of a model on the cached scans — a run of this lab
- * (its last checkpoint, exported to ONNX) or a user's .onnx file (e.g. a PyTorch export) — run
- * in the inference worker with onnxruntime-web (WebGPU execution provider, else WASM). Shows
- * which provider ran, the CPM, the sensitivities at LUNA16's seven FP rates and the FROC curve;
- * for a run, how far onnxruntime's p(nodule) lies from the tfjs model's on a few crops.
+ * (its last checkpoint, exported to ONNX), a user's .onnx file (e.g. a PyTorch export) or an
+ * MLflow model's model.onnx — run in the inference worker with onnxruntime-web (WebGPU
+ * execution provider, else WASM). Shows which provider ran, the CPM, the sensitivities at
+ * LUNA16's seven FP rates and the FROC curve; for a run, how far onnxruntime's p(nodule) lies
+ * from the tfjs model's on a few crops. A FROC case chosen here names the model evaluated, so
+ * Inspect opens that model with it (src/ui/eval-case.ts).
  *
  * Readiness for tests: the attribute `data-eval="idle|running"` on the element, and the last
  * outcome as `window.lunaEval`.
@@ -17,21 +19,12 @@ import { frocCasesAt, type FrocCases } from '../eval/froc-cases.ts';
 import type { FrocPoint } from '../eval/froc.ts';
 import { InferenceClient, type EvalOutcome, type EvalProgress, type EvalRequest } from './inference-client.ts';
 import './froc-chart.ts';
-import { decodeLabUrl } from '../config/lab-url.ts';
 import { mlflowModelOnnx } from '../train/model-source.ts';
+import { MLFLOW_MODEL_INPUT_STYLES, mlflowModelInputs, mlflowModelReady, pageServer } from './mlflow-model-inputs.ts';
+import { falsePositiveDetail, missedDetail, type CaseModel, type EvalCaseDetail } from './eval-case.ts';
 
 /** Cases listed per kind at one operating point (the most confident first). */
 const CASES_SHOWN = 50;
-
-/** What `eval-case-select` carries: a case of the FROC, to look at in the viewer. */
-export interface EvalCaseDetail {
-  runId: string | null;
-  seriesUid: string;
-  xyz: [number, number, number];
-  /** The model's p of the mark (a miss: its best hit below the threshold, else null). */
-  probability: number | null;
-  kind: 'false-positive' | 'missed';
-}
 
 /** The adapter fields used here (no tfjs on the page: backend.ts stays in the workers). */
 interface AdapterInfo {
@@ -67,8 +60,8 @@ export class LunaEvalPanel extends LitElement {
   @state() private scope: EvalRequest['scope'] = 'validation';
   @state() private cases: FrocCases | null = null;
   @state() private point: FrocPoint | null = null;
-  /** The run the outcome is of (null: a file). */
-  private outcomeRun: string | null = null;
+  /** The model the outcome is of, which its FROC cases open in Inspect (null: a file). */
+  private outcomeModel: CaseModel | null = null;
   @state() private running = false;
   @state() private progress: EvalProgress | null = null;
   @state() private outcome: EvalOutcome | null = null;
@@ -79,6 +72,7 @@ export class LunaEvalPanel extends LitElement {
 
   static override styles = css`
     ${CONTROL_STYLES}
+    ${MLFLOW_MODEL_INPUT_STYLES}
     :host {
       display: block;
     }
@@ -189,7 +183,7 @@ export class LunaEvalPanel extends LitElement {
       this.choice === FILE
         ? this.file !== null
         : this.choice === MLFLOW_MODEL
-          ? /^(runs|models):\//.test(this.modelUri) && this.server !== ''
+          ? mlflowModelReady(this.modelUri, this.server)
           : this.choice !== '';
     return html`
       <div class="row">
@@ -208,23 +202,18 @@ export class LunaEvalPanel extends LitElement {
             </option>
           </select>
         </label>
-        <input
-          data-testid="eval-model-uri"
-          placeholder="models:/NAME/1"
-          .value=${this.modelUri}
-          ?hidden=${this.choice !== MLFLOW_MODEL}
-          ?disabled=${this.running}
-          @input=${(e: Event) => (this.modelUri = (e.target as HTMLInputElement).value.trim())}
-        />
-        <input
-          data-testid="eval-model-server"
-          placeholder="http://127.0.0.1:5000"
-          title="the MLflow server the model is read from"
-          .value=${this.server}
-          ?hidden=${this.choice !== MLFLOW_MODEL}
-          ?disabled=${this.running}
-          @input=${(e: Event) => (this.server = (e.target as HTMLInputElement).value.trim())}
-        />
+        ${
+          this.choice === MLFLOW_MODEL
+            ? mlflowModelInputs({
+                prefix: 'eval',
+                uri: this.modelUri,
+                server: this.server,
+                disabled: this.running,
+                onUri: (v) => (this.modelUri = v),
+                onServer: (v) => (this.server = v),
+              })
+            : ''
+        }
         <input
           type="file"
           accept=".onnx"
@@ -389,19 +378,15 @@ export class LunaEvalPanel extends LitElement {
           <th>p(nodule)</th>
           <th></th>
         </tr>
-        ${c.falsePositives.slice(0, CASES_SHOWN).map((f) => row({ runId: this.outcomeRun, seriesUid: f.seriesUid, xyz: [...f.xyz], probability: f.probability, kind: 'false-positive' }, 'false positive'))}
-        ${c.missed.slice(0, CASES_SHOWN).map((m) =>
-          row(
-            {
-              runId: this.outcomeRun,
-              seriesUid: m.seriesUid,
-              xyz: [...m.xyz],
-              probability: m.bestProbability,
-              kind: 'missed',
-            },
-            `missed ${m.diameterMm < 0 ? '' : `${m.diameterMm.toFixed(1)} mm `}nodule${m.bestProbability === null ? ', no candidate on it' : ''}`,
-          ),
-        )}
+        ${c.falsePositives.slice(0, CASES_SHOWN).map((f) => row(falsePositiveDetail(this.outcomeModel, f), 'false positive'))}
+        ${c.missed
+          .slice(0, CASES_SHOWN)
+          .map((m) =>
+            row(
+              missedDetail(this.outcomeModel, m),
+              `missed ${m.diameterMm < 0 ? '' : `${m.diameterMm.toFixed(1)} mm `}nodule${m.bestProbability === null ? ', no candidate on it' : ''}`,
+            ),
+          )}
       </table>
     </div>`;
   }
@@ -427,6 +412,13 @@ export class LunaEvalPanel extends LitElement {
     this.dataset.eval = 'running';
     this.failure = null;
     this.progress = null;
+    // The inputs may change while it runs: its cases open what was evaluated.
+    const evaluated: CaseModel | null =
+      this.choice === FILE
+        ? null
+        : this.choice === MLFLOW_MODEL
+          ? { kind: 'mlflow', uri: this.modelUri, server: this.server }
+          : { kind: 'run', runId: this.choice };
     try {
       const model: EvalRequest['model'] =
         this.choice === FILE
@@ -441,7 +433,7 @@ export class LunaEvalPanel extends LitElement {
         tfjsCheck: model.kind === 'run' ? TFJS_CHECK : 0,
       });
       this.outcome = outcome;
-      this.outcomeRun = model.kind === 'run' ? model.runId : null;
+      this.outcomeModel = evaluated;
       this.cases = null;
       this.point = null;
       window.lunaEval = outcome;
@@ -449,7 +441,7 @@ export class LunaEvalPanel extends LitElement {
       if (outcome.stored)
         window.dispatchEvent(
           new CustomEvent('luna-run-evaluated', {
-            detail: { runId: this.outcomeRun, trackingItems: outcome.trackingItems },
+            detail: { runId: model.kind === 'run' ? model.runId : null, trackingItems: outcome.trackingItems },
           }),
         );
     } catch (e) {
@@ -468,10 +460,4 @@ declare global {
   interface HTMLElementTagNameMap {
     'luna-eval-panel': LunaEvalPanel;
   }
-}
-
-/** The tracking server the page's lab URL names ('' when none or the URL does not decode); also Inspect's. */
-export function pageServer(): string {
-  const { config, issues } = decodeLabUrl(location.hash);
-  return issues.length ? '' : config.tracking.server;
 }

@@ -7,8 +7,9 @@
  * composed, so it reaches the document, where this panel listens (the run list lives in the
  * training section's shadow tree, not under this panel).
  * A case chosen in the evaluation's FROC (`eval-case-select`, also composed and heard on the
- * document) is shown the same way: its run inspected, the viewer moved to it, its crop shown
- * with the model's p and the saliency overlay.
+ * document) is shown the same way: the model it is of opened (the run, or the MLflow model read
+ * from the server the evaluation read it from; src/ui/eval-case.ts), the viewer moved to it,
+ * its crop shown with the model's p and the saliency overlay.
  * Instead of a run, an MLflow model (`models:/NAME/VERSION`, `runs:/<id>/model`) can be
  * inspected: read from the tracking server the way fine-tuning reads one (its run's config,
  * tfjs weights and predictions; src/train/model-source.ts), its weights sent to the worker.
@@ -21,7 +22,8 @@ import { customElement, property, query, state } from 'lit/decorators.js';
 import { labStore } from '../store/lab-store.ts';
 import type { DatasetSummary, RunRecord } from '../store/records.ts';
 import type { IndexedPrediction } from '../viewer/outcomes.ts';
-import { pageServer, type EvalCaseDetail } from './eval-panel.ts';
+import { MLFLOW_MODEL_INPUT_STYLES, mlflowModelInputs, mlflowModelReady, pageServer } from './mlflow-model-inputs.ts';
+import { modelToOpen, type CaseModel, type EvalCaseDetail } from './eval-case.ts';
 import { InspectClient, type InspectTarget } from './inspect-client.ts';
 import { loadMlflowModel } from '../train/model-source.ts';
 import type { LunaCtViewer, ViewerSeries } from './ct-viewer.ts';
@@ -47,6 +49,8 @@ export class LunaInspectPanel extends LitElement {
   @state() private loading = false;
   @state() private failure: string | null = null;
   @state() private candidate: IndexedPrediction | null = null;
+  /** The model `run` is (what a FROC case's model is compared with). */
+  private shown: CaseModel | null = null;
 
   @query('luna-ct-viewer') private viewer!: LunaCtViewer;
 
@@ -54,6 +58,7 @@ export class LunaInspectPanel extends LitElement {
 
   static override styles = css`
     ${CONTROL_STYLES}
+    ${MLFLOW_MODEL_INPUT_STYLES}
     :host {
       display: block;
       font-size: 13px;
@@ -108,6 +113,7 @@ export class LunaInspectPanel extends LitElement {
     await this.refreshRuns();
     this.run = this.runs.find((r) => r.runId === runId) ?? (await labStore().getRun(runId)) ?? null;
     this.choice = this.run ? runId : '';
+    this.shown = this.run ? { kind: 'run', runId } : null;
     this.failure = null;
     this.candidate = null;
     await this.updateComplete;
@@ -129,9 +135,11 @@ export class LunaInspectPanel extends LitElement {
         predictions: m.predictions,
         weights: m.weights,
       };
+      this.shown = { kind: 'mlflow', uri, server };
       this.candidate = null;
     } catch (e) {
       this.run = null;
+      this.shown = null;
       this.failure = e instanceof Error ? e.message : String(e);
     } finally {
       this.loading = false;
@@ -167,24 +175,17 @@ export class LunaInspectPanel extends LitElement {
         </label>
         ${
           this.choice === MLFLOW_MODEL
-            ? html`<input
-                  data-testid="inspect-model-uri"
-                  placeholder="models:/NAME/1"
-                  .value=${this.modelUri}
-                  ?disabled=${this.loading}
-                  @input=${(e: Event) => (this.modelUri = (e.target as HTMLInputElement).value.trim())}
-                />
-                <input
-                  data-testid="inspect-model-server"
-                  placeholder="http://127.0.0.1:5000"
-                  title="the MLflow server the model is read from"
-                  .value=${this.server}
-                  ?disabled=${this.loading}
-                  @input=${(e: Event) => (this.server = (e.target as HTMLInputElement).value.trim())}
-                />
+            ? html`${mlflowModelInputs({
+                  prefix: 'inspect',
+                  uri: this.modelUri,
+                  server: this.server,
+                  disabled: this.loading,
+                  onUri: (v) => (this.modelUri = v),
+                  onServer: (v) => (this.server = v),
+                })}
                 <button
                   data-testid="inspect-model-load"
-                  ?disabled=${this.loading || !/^(runs|models):\//.test(this.modelUri) || !this.server}
+                  ?disabled=${this.loading || !mlflowModelReady(this.modelUri, this.server)}
                   @click=${() => void this.inspectMlflow(this.modelUri, this.server)}
                 >
                   Load
@@ -227,9 +228,11 @@ export class LunaInspectPanel extends LitElement {
     void this.showCase(e.detail);
   };
 
-  /** A FROC case: its run inspected (when it is a run's), the viewer on it, its crop beside. */
+  /** A FROC case: its model opened (unless it is open, or the case is of a file), the viewer on it, its crop beside. */
   async showCase(d: EvalCaseDetail): Promise<void> {
-    if (d.runId && d.runId !== this.run?.runId) await this.inspect(d.runId);
+    const open = modelToOpen(d, this.shown);
+    if (open?.kind === 'run') await this.inspect(open.runId);
+    else if (open?.kind === 'mlflow') await this.inspectMlflow(open.uri, open.server);
     // Not one of the run's validation predictions: index −1, no loss.
     this.candidate = {
       index: -1,
@@ -249,11 +252,15 @@ export class LunaInspectPanel extends LitElement {
     if (id === MLFLOW_MODEL) {
       // The model is read when the user presses Load.
       this.choice = MLFLOW_MODEL;
-      if (!this.run?.weights) this.run = null;
+      if (!this.run?.weights) {
+        this.run = null;
+        this.shown = null;
+      }
     } else if (id) void this.inspect(id);
     else {
       this.choice = '';
       this.run = null;
+      this.shown = null;
     }
   }
 
