@@ -62,9 +62,6 @@ export const MAX_MEMBER_BYTES = 2 ** 31 - 1;
 const MAX_DEFLATE_RATIO = 1032;
 /** Compressed bytes read per step when streaming a member. */
 const READ_CHUNK = 4 << 20;
-/** Ranges of a member being fetched while one inflates: one at a time, fetching (HTTP from the
- *  CLI's data server) waited on each round trip and was the slowest stage of a zip's ingest. */
-const READ_AHEAD = 3;
 
 export function isZipName(path: string): boolean {
   return /\.zip$/i.test(path);
@@ -454,32 +451,22 @@ export async function readMember(
   const inf = makeInflater(out, strict);
   let got: { length: number; overflow: boolean };
   try {
-    // Reading a whole member, the next READ_AHEAD ranges are fetched while this one inflates
-    // (READ_AHEAD + 1 chunks in memory at most); a head reads only what it needs.
+    // Reading a whole member, the next range is fetched while this one inflates (two chunks
+    // in memory at most); a head reads only what it needs.
     const fetchAt = (at: number) => {
       const n = Math.min(READ_CHUNK, m.compressedSize - at);
       const p = n > 0 ? src.read(start + at, n) : Promise.resolve(new Uint8Array(0));
       p.catch(() => undefined); // awaited below, or abandoned when the inflater stops early
       return { n, p };
     };
-    const ahead: ReturnType<typeof fetchAt>[] = [];
-    let asked = 0; // compressed bytes whose fetch has started
+    let next: ReturnType<typeof fetchAt> | null = null;
     for (let at = 0; ;) {
-      if (!ahead.length) {
-        ahead.push(fetchAt(at));
-        asked = at + ahead[0].n;
-      }
-      const { n, p } = ahead.shift()!;
-      if (strict)
-        while (ahead.length < READ_AHEAD && asked < m.compressedSize) {
-          const f = fetchAt(asked);
-          ahead.push(f);
-          asked += f.n;
-        }
+      const { n, p } = next ?? fetchAt(at);
       const chunk = await p;
       if (chunk.length < n) throw memberError(label, 'truncated: the archive ends inside its data');
       at += n;
       const final = at >= m.compressedSize;
+      next = strict && !final ? fetchAt(at) : null;
       const t = clock();
       await inf.push(chunk, final);
       if (timing) timing.inflate += clock() - t;
