@@ -105,7 +105,9 @@ export function decodeSlab(bytes: Uint8Array, codec: SlabCodec, voxelCount: numb
       try {
         out = unshuffle(zstd.decompress(bytes));
       } catch (e) {
-        throw new Error(`${what}: does not decode (codec ${codec}: ${String(e)}); drop the scan again`);
+        throw new Error(`${what}: does not decode (codec ${codec}: ${String(e)}); drop the scan again`, {
+          cause: e,
+        });
       }
       break;
     }
