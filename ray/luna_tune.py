@@ -361,9 +361,12 @@ class Asha(ASHAScheduler):
         at = self.stopped_at.get(trial.trial_id)
         if at is not None and isinstance(epoch, (int, float)) and epoch >= at:
             return TrialScheduler.STOP
+        # At max_t the run ends by itself: stopping it there would end its worker (and the
+        # train process) before the run logs its model and final status to MLflow.
+        if isinstance(epoch, (int, float)) and epoch >= self._max_t:
+            return TrialScheduler.CONTINUE
         action = super().on_trial_result(tune_controller, trial, result)
-        # Not the stop at max_t: a finished trial replaying its epochs must report them all.
-        if action == TrialScheduler.STOP and isinstance(epoch, (int, float)) and epoch < self._max_t:
+        if action == TrialScheduler.STOP and isinstance(epoch, (int, float)):
             self.stopped_at[trial.trial_id] = int(epoch)
             emit("trial-stop", trial=str(trial), epoch=epoch, by="asha")
         return action

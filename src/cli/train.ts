@@ -576,11 +576,16 @@ class SessionEvents {
   private config: LabConfig['train'] | null = null;
   private lastJsonProgress = 0;
   private training: MetricPoint | null = null;
+  /** Epoch lines held until the page has stored their epoch (its checkpoint, with the epoch's
+   *  tracking items): whoever acts on a line (Ray Tune stops a trial at once) acts on what a
+   *  kill cannot take back. */
+  private held: { epoch: number; show: () => void }[] = [];
   constructor(private readonly reporter: Reporter) {}
 
   /** The run about to train: its epochs and validation cadence decide when an epoch's line is due. */
   begin(config: LabConfig): void {
     this.config = config.train;
+    this.held = [];
   }
 
   handle = (e: HeadlessEvent): void => {
@@ -595,10 +600,14 @@ class SessionEvents {
             r.event('ingest', { file: f.file, status: f.status, seriesUid: f.seriesUid ?? null }, `stored ${f.file}`);
         }
         break;
-      case 'run':
+      case 'run': {
         this.target?.onRun?.(e.run);
+        const stored = this.held.filter((h) => h.epoch <= e.run.epochsDone);
+        this.held = this.held.filter((h) => h.epoch > e.run.epochsDone);
+        for (const h of stored) h.show();
         this.onRun?.();
         break;
+      }
       case 'progress': {
         r.progress(progressLine(e.progress), e.progress.done >= e.progress.total);
         // JSON consumers get at most one progress line a second, and each phase's last step.
@@ -617,11 +626,15 @@ class SessionEvents {
           validated && this.training?.epoch === p.epoch ? { ...this.training.values, ...p.values } : p.values;
         if (!validated) this.training = p;
         if (validated || !this.willValidate(p.epoch)) {
-          r.event(
-            'epoch',
-            { runId: e.runId, epoch: p.epoch, step: p.step, values },
-            epochLine(p.epoch, this.config?.epochs ?? p.epoch, values),
-          );
+          this.held.push({
+            epoch: p.epoch,
+            show: () =>
+              r.event(
+                'epoch',
+                { runId: e.runId, epoch: p.epoch, step: p.step, values },
+                epochLine(p.epoch, this.config?.epochs ?? p.epoch, values),
+              ),
+          });
         }
         break;
       }
