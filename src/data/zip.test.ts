@@ -243,9 +243,28 @@ describe('zip archives made by Python zipfile', () => {
     expect(read).toBeLessThan(bytes.length / 4);
   });
 
-  it('crc32 is zip’s', () => {
+  it('a deflated member whose CRC-32 disagrees is refused by name', async () => {
+    const bytes = new Uint8Array(readFileSync(join(zips, 'deflated.zip')));
+    const name = `subset0/${uids[0]}.raw`;
+    const view = new DataView(bytes.buffer, bytes.byteOffset);
+    const cd = centralEntry(bytes, name);
+    view.setUint32(cd + 16, view.getUint32(cd + 16, true) ^ 1, true);
+    const src = randomAccess(bytes);
+    const m = (await readZipIndex(src, 'a.zip')).members.find((x) => x.name === name)!;
+    await expect(readMember(src, m, `a.zip:${name}`)).rejects.toThrow(
+      `a.zip:${name}: CRC-32 mismatch: the member is corrupt`,
+    );
+  });
+
+  it('crc32 is zip’s, whole or continued part by part', () => {
     expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
     expect(crc32(new Uint8Array(0))).toBe(0);
+    const b = new Uint8Array(10_007).map((_, i) => (i * 2654435761) >>> 24);
+    expect(crc32(b)).toBe(4153154137); // Python: zlib.crc32(bytes((i * 2654435761 >> 24) & 255 for i in range(10007)))
+    const cuts = [0, 1, 8, 13, 4096, 9999, 10_007];
+    let c = 0;
+    for (let k = 1; k < cuts.length; k++) c = crc32(b.subarray(cuts[k - 1], cuts[k]), c);
+    expect(c).toBe(4153154137);
   });
 });
 
