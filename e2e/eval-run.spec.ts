@@ -8,10 +8,9 @@
 import { test, expect } from '@playwright/test';
 import { SYNTH_TRAIN } from './paths.ts';
 import { MLFLOW, delivered, ensureMlflow } from './mlflow.ts';
-import { dropFolder, expectScanInView, openLab, runs, setConfig, waitTrainIdle } from './lab.ts';
+import { clickFrocPoint, dropFolder, expectScanInView, openLab, runs, setConfig, waitTrainIdle } from './lab.ts';
 import { MlflowClient } from '../src/tracking/mlflow-client.ts';
 import type { EvalOutcome } from '../src/ui/inference-client.ts';
-import type { LunaFrocChart } from '../src/ui/froc-chart.ts';
 import type { LunaCtViewer } from '../src/ui/ct-viewer.ts';
 
 const EXPERIMENT = 'luna-lab eval e2e';
@@ -88,13 +87,7 @@ test('a page-trained run: held-out evaluation by default, CPM in the run list an
   ]);
 
   // A FROC point: the curve's last point with false positives, clicked where the chart draws it.
-  const point = [...o!.froc.curve].reverse().find((p) => Number.isFinite(p.threshold) && p.fpsPerScan > 0);
-  expect(point).toBeDefined();
-  const at = await page
-    .locator('luna-froc-chart')
-    .evaluate((el, p) => (el as LunaFrocChart).positionOf(p.fpsPerScan, p.sensitivity), point!);
-  expect(at).not.toBeNull();
-  await page.locator('luna-froc-chart .u-over').click({ position: at! });
+  await clickFrocPoint(page, o!.froc);
   const cases = page.getByTestId('eval-cases');
   await expect(cases).toHaveCount(1);
   const threshold = Number(await cases.getAttribute('data-threshold'));

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { SYNTH_CLI, SYNTH_GOOD } from './paths.ts';
-import { SMALL_MODEL, dropFolder, openLab, runs, setConfig, waitTrainIdle } from './lab.ts';
+import { SMALL_MODEL, clickFrocPoint, dropFolder, openLab, runs, setConfig, waitTrainIdle } from './lab.ts';
 import { buildLunaModel } from '../src/model/luna-model.ts';
 import { exportOnnx } from '../src/model/onnx-export.ts';
 import { evaluateFolder } from '../src/cli/eval.ts';
@@ -26,11 +26,10 @@ import type { EvalOutcome } from '../src/ui/inference-client.ts';
 import { MLFLOW, ensureMlflow } from './mlflow.ts';
 import { MlflowClient } from '../src/tracking/mlflow-client.ts';
 import { decodeLabUrl } from '../src/config/lab-url.ts';
-import { resolveConfigOrThrow } from '../src/config/lab-config.ts';
+import { resolveConfigOrThrow, type LabConfig } from '../src/config/lab-config.ts';
 import { tfjsModelFiles } from '../src/tracking/artifacts.ts';
 import { predictionsCsv } from '../src/tracking/run-tracking.ts';
 import type { RunRecord } from '../src/store/records.ts';
-import type { LunaFrocChart } from '../src/ui/froc-chart.ts';
 
 const SMALL = ['--crop', '16,24,24', '--blocks', '2', '--width', '4', '--batch-size', '16', '--epochs', '1'];
 const tmp = (name: string) => mkdtempSync(join(tmpdir(), `luna-ft-${name}-`));
@@ -231,33 +230,13 @@ test('the page evaluates a registered model: models:/NAME/1 is read from MLflow 
   net.dispose();
   const file = join(tmp('onnx'), 'model.onnx');
   writeFileSync(file, onnx);
-  const predictions = readFileSync(join(SYNTH_GOOD, 'candidates.csv'), 'utf8')
-    .trim()
-    .split('\n')
-    .slice(1, 4)
-    .map((line) => {
-      const [seriesUid, x, y, z, label] = line.split(',');
-      const xyz: [number, number, number] = [+x, +y, +z];
-      return { seriesUid, xyz, diameterMm: 0, label: +label as 0 | 1, prob: 0.5, loss: 0 };
-    });
+  const predictions = candidatePredictions(3);
   const client = new MlflowClient(MLFLOW());
-  const exp = await client.getOrCreateExperiment('luna-ft-page');
-  const runId = await client.createRun(exp, 'registered by hand', Date.now(), []);
-  await client.uploadArtifact(exp, runId, 'model/model.onnx', onnx);
-  await client.uploadArtifact(exp, runId, 'config.json', JSON.stringify(config), 'application/json');
-  await client.uploadArtifact(
-    exp,
-    runId,
-    'predictions.csv',
-    predictionsCsv({ predictions } as unknown as RunRecord),
-    'text/csv',
-  );
-  for (const f of tfjsFiles)
-    await client.uploadArtifact(exp, runId, f.path, new Uint8Array(await f.data.arrayBuffer()));
-  const root = (await client.getRun(runId)).info.artifact_uri!;
-  const name = `luna-ft-page-${Date.now()}`;
-  await client.createRegisteredModel(name);
-  await client.createModelVersion(name, `${root}/model`, runId);
+  const name = await registerByHand(client, 'luna-ft-page', 'registered by hand', {
+    config,
+    predictions,
+    files: [{ path: 'model/model.onnx', data: onnx }, ...tfjsFiles],
+  });
 
   const errors = await openLab(page);
   await dropFolder(page, SYNTH_GOOD);
@@ -287,13 +266,7 @@ test('the page evaluates a registered model: models:/NAME/1 is read from MLflow 
   // A case of the FROC (at the curve's last point with false positives, clicked where the chart
   // draws it) opens the evaluated model in Inspect: read from the same server, its run's
   // predictions listed, the select and the inputs on it.
-  const point = [...o!.froc.curve].reverse().find((p) => Number.isFinite(p.threshold) && p.fpsPerScan > 0);
-  expect(point).toBeDefined();
-  const at = await page
-    .locator('luna-froc-chart')
-    .evaluate((el, p) => (el as LunaFrocChart).positionOf(p.fpsPerScan, p.sensitivity), point!);
-  expect(at).not.toBeNull();
-  await page.locator('luna-froc-chart .u-over').click({ position: at! });
+  await clickFrocPoint(page, o!.froc);
   const inspect = page.locator('luna-inspect-panel');
   await expect(inspect).toHaveAttribute('data-run', '');
   const fp = page.getByTestId('eval-fp').first();
@@ -329,34 +302,9 @@ test('the page inspects a registered model: models:/NAME/1 gives its predictions
   head.setWeights([tf.mul(kernel, 1e-4), tf.tensor1d([0, Math.log(3)])]);
   const files = await tfjsModelFiles(net);
   net.dispose();
-  const candidates = readFileSync(join(SYNTH_GOOD, 'candidates.csv'), 'utf8').trim().split('\n').slice(1, 5);
-  const predictions = candidates.map((line) => {
-    const [seriesUid, x, y, z, label] = line.split(',');
-    return {
-      seriesUid,
-      xyz: [+x, +y, +z] as [number, number, number],
-      diameterMm: 0,
-      label: +label as 0 | 1,
-      prob: 0.5,
-      loss: 0,
-    };
-  });
+  const predictions = candidatePredictions(4);
   const client = new MlflowClient(MLFLOW());
-  const exp = await client.getOrCreateExperiment('luna-inspect-page');
-  const runId = await client.createRun(exp, 'inspected', Date.now(), []);
-  await client.uploadArtifact(exp, runId, 'config.json', JSON.stringify(config), 'application/json');
-  await client.uploadArtifact(
-    exp,
-    runId,
-    'predictions.csv',
-    predictionsCsv({ predictions } as unknown as RunRecord),
-    'text/csv',
-  );
-  for (const f of files) await client.uploadArtifact(exp, runId, f.path, new Uint8Array(await f.data.arrayBuffer()));
-  const root = (await client.getRun(runId)).info.artifact_uri!;
-  const name = `luna-inspect-${Date.now()}`;
-  await client.createRegisteredModel(name);
-  await client.createModelVersion(name, `${root}/model`, runId);
+  const name = await registerByHand(client, 'luna-inspect-page', 'inspected', { config, predictions, files });
 
   const errors = await openLab(page);
   await dropFolder(page, SYNTH_GOOD);
@@ -394,6 +342,47 @@ test('the page inspects a registered model: models:/NAME/1 gives its predictions
   await expect(cropView).toHaveAttribute('data-drawn', 'saliency');
   expect(errors).toEqual([]);
 });
+
+/** The first `n` candidates of SYNTH_GOOD as predictions of p = 0.5. */
+function candidatePredictions(n: number): RunRecord['predictions'] {
+  return readFileSync(join(SYNTH_GOOD, 'candidates.csv'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1, n + 1)
+    .map((line) => {
+      const [seriesUid, x, y, z, label] = line.split(',');
+      return { seriesUid, xyz: [+x, +y, +z], diameterMm: 0, label: +label as 0 | 1, prob: 0.5, loss: 0 };
+    });
+}
+
+/**
+ * A run logged as the lab logs its runs (config.json, predictions.csv, the model's files), its
+ * `model/` registered by hand as version 1 of a new model; the model's name.
+ */
+async function registerByHand(
+  client: MlflowClient,
+  experiment: string,
+  runName: string,
+  run: { config: LabConfig; predictions: RunRecord['predictions']; files: { path: string; data: Uint8Array | Blob }[] },
+): Promise<string> {
+  const exp = await client.getOrCreateExperiment(experiment);
+  const runId = await client.createRun(exp, runName, Date.now(), []);
+  await client.uploadArtifact(exp, runId, 'config.json', JSON.stringify(run.config), 'application/json');
+  const csv = predictionsCsv({ predictions: run.predictions } as unknown as RunRecord);
+  await client.uploadArtifact(exp, runId, 'predictions.csv', csv, 'text/csv');
+  for (const f of run.files)
+    await client.uploadArtifact(
+      exp,
+      runId,
+      f.path,
+      f.data instanceof Blob ? new Uint8Array(await f.data.arrayBuffer()) : f.data,
+    );
+  const root = (await client.getRun(runId)).info.artifact_uri!;
+  const name = `${experiment}-${Date.now()}`;
+  await client.createRegisteredModel(name);
+  await client.createModelVersion(name, `${root}/model`, runId);
+  return name;
+}
 
 /** A page run's checkpoint weights, by name, as hex (straight from IndexedDB). */
 async function pageWeights(page: Page, runId: string): Promise<Map<string, string>> {

@@ -1,5 +1,7 @@
 /** Shared steps of the e2e tests: open the lab, wait on its readiness flags, set the config. */
 import { expect, type Locator, type Page } from '@playwright/test';
+import type { LunaFrocChart } from '../src/ui/froc-chart.ts';
+import type { EvalOutcome } from '../src/ui/inference-client.ts';
 
 export async function openLab(page: Page): Promise<string[]> {
   const errors: string[] = [];
@@ -93,4 +95,19 @@ export async function expectScanInView(viewer: Locator, q: { x: number; y: numbe
       expect(Math.abs(lo + hi - size)).toBeLessThan(1);
     }
   }
+}
+
+/** Click the FROC curve's last point with false positives where the chart draws it; the point. */
+export async function clickFrocPoint(
+  page: Page,
+  froc: EvalOutcome['froc'],
+): Promise<EvalOutcome['froc']['curve'][number]> {
+  const point = [...froc.curve].reverse().find((p) => Number.isFinite(p.threshold) && p.fpsPerScan > 0);
+  expect(point).toBeDefined();
+  const at = await page
+    .locator('luna-froc-chart')
+    .evaluate((el, p) => (el as LunaFrocChart).positionOf(p.fpsPerScan, p.sensitivity), point!);
+  expect(at).not.toBeNull();
+  await page.locator('luna-froc-chart .u-over').click({ position: at! });
+  return point!;
 }
