@@ -137,7 +137,10 @@ async function benchIngest({ page, tmp, url }: Parameters<Bench>[0]): Promise<Se
   const p = await benchPage(page, url);
   try {
     const r = await benchIngestStages(p, url, tmp);
-    return { title: 'Ingest: full-size scans by stage, loose and zipped', markdown: ingestStagesMarkdown(r) };
+    return {
+      title: 'Ingest: full-size scans by stage, loose and zipped (`npm run bench -- --only ingest`)',
+      markdown: ingestStagesMarkdown(r),
+    };
   } finally {
     await p.close();
   }
