@@ -108,7 +108,7 @@ function clampInt16Block(src: Int16Array, dst: Int16Array, s: number, e: number)
   let max = -32768;
   let sum = 0; // at most 65536 · 32768 in magnitude: stays a small integer
   // Branch-free (masks from the sign bit): CT mixes air below -1000 with tissue, so the
-  // branches of a plain clamp mispredict often; this is about 1.6x faster and bit-identical.
+  // branches of a plain clamp mispredict often; this is 1.3–1.6x faster here, bit-identical.
   for (let i = s; i < e; i++) {
     const v = src[i];
     const dMin = v - min;
