@@ -97,17 +97,13 @@ export async function expectScanInView(viewer: Locator, q: { x: number; y: numbe
   }
 }
 
-/** Click the FROC curve's last point with false positives where the chart draws it; the point. */
-export async function clickFrocPoint(
-  page: Page,
-  froc: EvalOutcome['froc'],
-): Promise<EvalOutcome['froc']['curve'][number]> {
-  const point = [...froc.curve].reverse().find((p) => Number.isFinite(p.threshold) && p.fpsPerScan > 0);
+/** Click the FROC curve's last point with false positives, where the chart draws it. */
+export async function clickFrocPoint(page: Page, froc: EvalOutcome['froc']): Promise<void> {
+  const point = froc.curve.findLast((p) => Number.isFinite(p.threshold) && p.fpsPerScan > 0);
   expect(point).toBeDefined();
   const at = await page
     .locator('luna-froc-chart')
     .evaluate((el, p) => (el as LunaFrocChart).positionOf(p.fpsPerScan, p.sensitivity), point!);
   expect(at).not.toBeNull();
   await page.locator('luna-froc-chart .u-over').click({ position: at! });
-  return point!;
 }
