@@ -5,6 +5,7 @@
  * or crashes fails the slabs it holds, and with them its series (comlink alone would wait forever).
  */
 import * as Comlink from 'comlink';
+import { workerFailure } from '../data/worker-failure.ts';
 import type { SlabEncodeApi } from '../../workers/slab-encode.worker.ts';
 import {
   defaultEncoderSize,
@@ -22,14 +23,9 @@ export function spawnEncodeWorker(): SlabEncodeEndpoint {
     name: `slab-encode-${++spawned}`,
   });
   const remote = Comlink.wrap<SlabEncodeApi>(worker);
-  const failed = new Promise<never>((_, reject) => {
-    worker.addEventListener('error', (e) =>
-      reject(new Error(`slab encode worker failed: ${e.message || 'it could not be loaded'}`)),
-    );
-  });
-  failed.catch(() => undefined);
+  const failure = workerFailure(worker, 'slab encode worker');
   return {
-    encode: (voxels, codec) => Promise.race([remote.encode(Comlink.transfer(voxels, [voxels.buffer]), codec), failed]),
+    encode: (voxels, codec) => failure.guard(remote.encode(Comlink.transfer(voxels, [voxels.buffer]), codec)),
     dispose: () => {
       remote[Comlink.releaseProxy]();
       worker.terminate();

@@ -5,6 +5,7 @@
  * fails the jobs it holds (comlink alone would leave them waiting forever).
  */
 import * as Comlink from 'comlink';
+import { workerFailure } from '../data/worker-failure.ts';
 import type { DataWorkerApi } from '../../workers/data.worker.ts';
 import { augmentPool, defaultPoolSize, type AugmentEndpoint, type AugmentPool } from '../data/augment-pool.ts';
 
@@ -16,14 +17,9 @@ export function spawnDataWorker(): AugmentEndpoint {
     name: `data-${++spawned}`,
   });
   const remote = Comlink.wrap<DataWorkerApi>(worker);
-  const failed = new Promise<never>((_, reject) => {
-    worker.addEventListener('error', (e) =>
-      reject(new Error(`data worker failed: ${e.message || 'it could not be loaded'}`)),
-    );
-  });
-  failed.catch(() => undefined);
+  const failure = workerFailure(worker, 'data worker');
   return {
-    augment: (job) => Promise.race([remote.augment(Comlink.transfer(job, [job.crops.buffer])), failed]),
+    augment: (job) => failure.guard(remote.augment(Comlink.transfer(job, [job.crops.buffer]))),
     dispose: () => {
       remote[Comlink.releaseProxy]();
       worker.terminate();
