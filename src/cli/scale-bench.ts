@@ -185,8 +185,10 @@ export async function writeScaleDataset(
   return { dir, scans, voxelBytes, zipBytes, candidateRows: candidates.length, slices };
 }
 
-/** Resident memory (bytes) of `root`'s descendants, split into the browser's and the rest. */
-function treeRss(root: number): { browser: number; renderer: number; other: number } {
+/** Resident memory (bytes) of `root`'s descendants, split into the browser's and the rest;
+ *  `browserPss` counts the pages Chromium's processes share (its libraries, mostly) once,
+ *  where the RSS sum counts them in every process. */
+function treeRss(root: number): { browser: number; browserPss: number; renderer: number; other: number } {
   const parent = new Map<number, number>();
   const info = new Map<number, { rss: number; cmd: string }>();
   for (const name of readdirSync('/proc')) {
@@ -206,15 +208,25 @@ function treeRss(root: number): { browser: number; renderer: number; other: numb
     for (let p = pid, n = 0; p > 1 && n < 64; p = parent.get(p) ?? 0, n++) if (p === root) return true;
     return false;
   };
-  const out = { browser: 0, renderer: 0, other: 0 };
+  const out = { browser: 0, browserPss: 0, renderer: 0, other: 0 };
   for (const [pid, { rss, cmd }] of info) {
     if (!under(pid) || pid === root) continue;
     if (/chrom/i.test(cmd.split('\0')[0] ?? '')) {
       out.browser += rss;
+      out.browserPss += pssOf(pid);
       if (cmd.includes('--type=renderer')) out.renderer += rss;
     } else out.other += rss;
   }
   return out;
+}
+
+/** Proportional set size of `pid`, bytes (0 when it is gone). */
+function pssOf(pid: number): number {
+  try {
+    return Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0) * 1024;
+  } catch {
+    return 0;
+  }
 }
 
 function du(path: string): number {
@@ -234,6 +246,8 @@ export interface ScaleRun {
   samplesPerSecond: number;
   peakBrowserRssIngest: number;
   peakBrowserRssTrain: number;
+  peakBrowserPssIngest: number;
+  peakBrowserPssTrain: number;
   rendererRssAfterIngest: number;
   seriesIngested: number;
   alreadyCached: number;
@@ -271,6 +285,8 @@ export function scaleRun(
     samplesPerSecond: NaN,
     peakBrowserRssIngest: 0,
     peakBrowserRssTrain: 0,
+    peakBrowserPssIngest: 0,
+    peakBrowserPssTrain: 0,
     rendererRssAfterIngest: NaN,
     seriesIngested: 0,
     alreadyCached: 0,
@@ -282,8 +298,13 @@ export function scaleRun(
   let tablesDone = NaN;
   const sample = setInterval(() => {
     const m = treeRss(child.pid ?? 0);
-    if (phase === 'ingest') r.peakBrowserRssIngest = Math.max(r.peakBrowserRssIngest, m.browser);
-    else r.peakBrowserRssTrain = Math.max(r.peakBrowserRssTrain, m.browser);
+    if (phase === 'ingest') {
+      r.peakBrowserRssIngest = Math.max(r.peakBrowserRssIngest, m.browser);
+      r.peakBrowserPssIngest = Math.max(r.peakBrowserPssIngest, m.browserPss);
+    } else {
+      r.peakBrowserRssTrain = Math.max(r.peakBrowserRssTrain, m.browser);
+      r.peakBrowserPssTrain = Math.max(r.peakBrowserPssTrain, m.browserPss);
+    }
   }, 500);
   let buf = '';
   child.stdout.on('data', (d: Buffer) => {
@@ -371,11 +392,11 @@ export async function benchScale(tmp: string, scans: number, log: (line: string)
   const mb = (b: number) => (b / 1e6).toFixed(0);
   const ratio = (b: number) => (b / data.voxelBytes).toFixed(2);
   const row = (r: ScaleRun) =>
-    `| ${r.label} | ${r.seriesIngested} (+${r.alreadyCached} files cached) | ${r.ingestSeconds.toFixed(1)} | ${r.voxelSeconds.toFixed(1)} | ${r.alreadyCached ? '—' : mb(data.voxelBytes / r.voxelSeconds)} | ${r.firstStepSeconds.toFixed(1)} | ${gb(r.peakBrowserRssIngest)} | ${gb(r.peakBrowserRssTrain)} | ${gb(r.rendererRssAfterIngest)} | ${r.samplesPerSecond.toFixed(0)} |`;
+    `| ${r.label} | ${r.seriesIngested} (+${r.alreadyCached} files cached) | ${r.ingestSeconds.toFixed(1)} | ${r.voxelSeconds.toFixed(1)} | ${r.alreadyCached ? '—' : mb(data.voxelBytes / r.voxelSeconds)} | ${r.firstStepSeconds.toFixed(1)} | ${gb(r.peakBrowserRssIngest)} (${gb(r.peakBrowserPssIngest)}) | ${gb(r.peakBrowserRssTrain)} (${gb(r.peakBrowserPssTrain)}) | ${gb(r.rendererRssAfterIngest)} | ${r.samplesPerSecond.toFixed(0)} |`;
   return [
-    `${scans} full-size synthetic scans (512×512×${Math.min(...data.slices)}–${Math.max(...data.slices)} slices, ${gb(data.voxelBytes)} of int16 voxels) in a Zip64 \`subset0.zip\` of ${gb(data.zipBytes)} (deflate level 6), beside a ${data.candidateRows.toLocaleString('en')}-row candidates.csv and the real annotations.csv. \`luna-lab train --data\` on the folder, a fresh profile then the same one again (warm), each stopped by SIGINT shortly after its first training step (tiny model: crop 16×24×24, 2 blocks of width 4, batch 16).`,
+    `${scans} full-size synthetic scans (512×512×${Math.min(...data.slices)}–${Math.max(...data.slices)} slices, ${gb(data.voxelBytes)} of int16 voxels) in a Zip64 \`subset0.zip\` of ${gb(data.zipBytes)} (deflate level 6), beside a ${data.candidateRows.toLocaleString('en')}-row candidates.csv and the real annotations.csv. \`luna-lab train --data\` on the folder, a fresh profile then the same one again (warm), each stopped by SIGINT shortly after its first training step (tiny model: crop 16×24×24, 2 blocks of width 4, batch 16). Browser memory is sampled every 0.5 s over all of Chromium's processes: the sum of their RSS, which counts the pages they share (Chromium's libraries) in each, and in brackets the sum of their PSS, which counts a shared page once.`,
     '',
-    '| profile | series ingested | ingest s (start → ingested) | of which scans, s (last table → ingested) | MB/s of voxels (scans) | start → first step, s | peak browser RSS, ingest | peak browser RSS, training | renderer RSS after ingest | training samples/s |',
+    '| profile | series ingested | ingest s (start → ingested) | of which scans, s (last table → ingested) | MB/s of voxels (scans) | start → first step, s | peak browser RSS (PSS), ingest | peak browser RSS (PSS), training | renderer RSS after ingest | training samples/s |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     row(fresh),
     row(warm),
